@@ -1,0 +1,44 @@
+"""What a connector declares: its operations, as data.
+
+A connector package (``connectors/<name>``) exposes ``CONNECTOR``, a :class:`Connector`.
+Each :class:`Operation` names a pydantic input model (checked when a workflow is
+validated, before anything runs) and a ``call`` that takes the connector's runtime API
+object and the validated input and returns JSON-able data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from hub.settings import Settings
+
+__all__ = ["Connector", "Operation"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation a workflow step can ``use``, e.g. ``people.create``."""
+
+    name: str
+    input: type[BaseModel]
+    call: Callable[[Any, Any], Any]
+    summary: str = ""
+    writes: bool = False
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A connector: a name, its operations, and how to build its runtime API object."""
+
+    name: str
+    operations: Mapping[str, Operation]
+    build: Callable[[Settings, Redis], Any]
+    settings_prefix: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)

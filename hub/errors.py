@@ -1,0 +1,63 @@
+"""The hub's error tree, typed by what the caller should do.
+
+- :class:`ConfigError`: fix the configuration or workflow, then start again.
+- :class:`RetryableError`: try again later (after ``retry_after`` seconds if given).
+- :class:`QuotaWait`: no quota slot now; re-schedule for ``wait`` seconds later without
+  counting an attempt.
+- :class:`FatalError`: do not retry; the input or the upstream refused it for good.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "FatalError",
+    "HubError",
+    "QuotaWait",
+    "RetryableError",
+    "TemplateError",
+    "UpstreamError",
+]
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """The configuration or a workflow is invalid: fix it and start again."""
+
+
+class TemplateError(HubError):
+    """A template could not be rendered (undefined name, sandbox violation, bad syntax)."""
+
+
+class UpstreamError(HubError):
+    """An upstream API call failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableError(UpstreamError):
+    """A transient failure: retry with backoff, honouring ``retry_after`` when set."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class FatalError(UpstreamError):
+    """A permanent failure: retrying cannot help."""
+
+
+class QuotaWait(HubError):
+    """No quota slot is free; the caller re-schedules itself ``wait`` seconds later."""
+
+    def __init__(self, key: str, wait: float) -> None:
+        super().__init__(f"quota {key} exhausted; next slot in {wait:.2f}s")
+        self.key = key
+        self.wait = wait

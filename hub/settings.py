@@ -1,0 +1,90 @@
+"""Settings, read once from the environment (and an optional ``.env``).
+
+Sources, in order of precedence: explicit keyword arguments, environment variables,
+the ``.env`` file, then the defaults below. Field names map to environment variables
+by upper-casing them (``hub_redis_url`` is ``HUB_REDIS_URL``). These names are the
+interface operators and deploy files rely on: extend them, never rename them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PLUTIO_REAL_API", "Settings", "get_settings"]
+
+PLUTIO_REAL_API = "https://api.plutio.com/v1.11"
+
+
+class Settings(BaseSettings):
+    """Every setting of the hub, one flat class."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- core -------------------------------------------------------------------------
+    hub_redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for broker, quotas and state. Unset: `hub up` starts an "
+        "embedded Redis server process and uses it.",
+    )
+    hub_workflows: Path = Field(
+        default=Path("workflows"), description="Folder of YAML workflows."
+    )
+    hub_ingress_host: str = Field(default="127.0.0.1", description="Ingress bind address.")
+    hub_ingress_port: int = Field(default=8000, description="Ingress HTTP port.")
+    hub_flower_port: int = Field(default=5555, description="Flower HTTP port.")
+    hub_data_dir: Path = Field(
+        default=Path(".hub"),
+        description="Where the embedded Redis keeps its AOF and where local runs write.",
+    )
+    hub_event_type_path: str = Field(
+        default="type",
+        description="Default JSON path of the event type in a body when no X-Event-Type "
+        "header is sent.",
+    )
+    hub_event_id_path: str = Field(
+        default="id",
+        description="Default JSON path of the event id in a body when no X-Event-Id "
+        "header is sent.",
+    )
+    hub_max_body_bytes: int = Field(
+        default=1_048_576, description="Largest webhook body the ingress accepts."
+    )
+    hub_dedupe_seconds: int = Field(
+        default=86_400, description="How long an event id is remembered for de-duplication."
+    )
+    hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
+    hub_step_max_attempts: int = Field(
+        default=5, description="Attempts per step for retriable upstream errors."
+    )
+    hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
+    hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+
+    # --- Plutio -----------------------------------------------------------------------
+    plutio_base_url: str = Field(default=PLUTIO_REAL_API, description="Plutio API base URL.")
+    plutio_client_id: str | None = Field(default=None, description="Plutio API client id.")
+    plutio_client_secret: SecretStr | None = Field(
+        default=None, description="Plutio API client secret."
+    )
+    plutio_business: str | None = Field(
+        default=None, description="Plutio business subdomain, sent as the Business header."
+    )
+    plutio_quota_limit: int = Field(default=1000, description="Calls per window per API client.")
+    plutio_quota_window_seconds: float = Field(default=3600, description="Quota window.")
+    plutio_timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
+
+    @property
+    def plutio_has_credentials(self) -> bool:
+        """True when real Plutio credentials are configured."""
+        return bool(self.plutio_client_id and self.plutio_client_secret and self.plutio_business)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
