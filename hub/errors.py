@@ -2,8 +2,8 @@
 
 - :class:`ConfigError`: fix the configuration or workflow, then start again.
 - :class:`RetryableError`: try again later (after ``retry_after`` seconds if given).
-- :class:`QuotaWait`: no quota slot now; re-schedule for ``wait`` seconds later without
-  counting an attempt.
+- :class:`Deferred`: not now; re-schedule for ``wait`` seconds later without counting an
+  attempt (:class:`QuotaWait`: no quota slot; :class:`LockBusy`: another run holds the key).
 - :class:`FatalError`: do not retry; the input or the upstream refused it for good.
 """
 
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Deferred",
     "FatalError",
     "HubError",
+    "LockBusy",
     "QuotaWait",
     "RetryableError",
     "TemplateError",
@@ -54,10 +56,24 @@ class FatalError(UpstreamError):
     """A permanent failure: retrying cannot help."""
 
 
-class QuotaWait(HubError):
-    """No quota slot is free; the caller re-schedules itself ``wait`` seconds later."""
+class Deferred(HubError):
+    """Not now: the caller re-schedules itself ``wait`` seconds later (not an attempt)."""
 
-    def __init__(self, key: str, wait: float) -> None:
-        super().__init__(f"quota {key} exhausted; next slot in {wait:.2f}s")
+    def __init__(self, message: str, *, key: str, wait: float) -> None:
+        super().__init__(message)
         self.key = key
         self.wait = wait
+
+
+class QuotaWait(Deferred):
+    """No quota slot is free until ``wait`` seconds from now."""
+
+    def __init__(self, key: str, wait: float) -> None:
+        super().__init__(f"quota {key} exhausted; next slot in {wait:.2f}s", key=key, wait=wait)
+
+
+class LockBusy(Deferred):
+    """Another run holds the lock on ``key``; try again shortly."""
+
+    def __init__(self, key: str, wait: float = 0.5) -> None:
+        super().__init__(f"{key} is locked by another run", key=key, wait=wait)

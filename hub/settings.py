@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     hub_ingress_host: str = Field(default="127.0.0.1", description="Ingress bind address.")
     hub_ingress_port: int = Field(default=8000, description="Ingress HTTP port.")
     hub_flower_port: int = Field(default=5555, description="Flower HTTP port.")
+    hub_sandbox_port: int = Field(
+        default=9100, description="Port of the Plutio sandbox that `hub up` starts."
+    )
+    hub_embedded_redis_port: int = Field(
+        default=6399, description="Port of the Redis server `hub up` starts (0: any free)."
+    )
     hub_data_dir: Path = Field(
         default=Path(".hub"),
         description="Where the embedded Redis keeps its AOF and where local runs write.",
@@ -64,6 +70,10 @@ class Settings(BaseSettings):
     )
     hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
     hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+    hub_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Secrets templates may read as `secrets.NAME`, as JSON: {"NAME": "value"}.',
+    )
 
     # --- Plutio -----------------------------------------------------------------------
     plutio_base_url: str = Field(default=PLUTIO_REAL_API, description="Plutio API base URL.")

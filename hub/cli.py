@@ -1,0 +1,149 @@
+"""The ``hub`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.errors import ConfigError
+from hub.settings import get_settings
+
+__all__ = ["cli", "main"]
+
+cli = typer.Typer(
+    help="The hub: declarative YAML workflows on Celery, with shared quotas.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _load_workflows(path: Path | None = None) -> list:  # type: ignore[type-arg]
+    from hub.workflow.loader import WorkflowError, load_folder
+
+    folder = path or get_settings().hub_workflows
+    try:
+        return load_folder(folder)
+    except WorkflowError as exc:
+        _fail(f"invalid workflows in {folder}:\n{exc}")
+    return []
+
+
+def _require_redis() -> str:
+    url = get_settings().hub_redis_url
+    if not url:
+        _fail("HUB_REDIS_URL is not set (`hub up` starts an embedded Redis for you)")
+    assert url
+    return url
+
+
+@cli.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="Send the sample events and show the result.")]
+    = False,
+) -> None:
+    """Run everything in one terminal: Redis, sandbox, worker, ingress, Flower."""
+    from hub.embedded import Embedded
+
+    _load_workflows()
+    try:
+        Embedded(get_settings()).run(demo=demo)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
+) -> None:
+    """Run a Celery worker for the step tasks."""
+    _require_redis()
+    _load_workflows()
+    from hub.worker.celery_app import QUEUE, app
+
+    argv = ["worker", "-Q", QUEUE, "--loglevel", "INFO",
+            "-c", str(concurrency or get_settings().hub_worker_concurrency)]
+    if hostname:
+        argv += ["-n", hostname]
+    app.worker_main(argv)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the HTTP ingress."""
+    import redis
+    import redis.asyncio as aioredis
+    import uvicorn
+
+    from hub.ingress.app import create_app
+    from hub.worker.celery_app import app as celery
+    from hub.workflow.store import WorkflowStore
+
+    settings = get_settings()
+    url = _require_redis()
+    workflows = _load_workflows()
+    try:
+        WorkflowStore(redis.Redis.from_url(url)).publish(workflows)
+    except redis.ConnectionError as exc:
+        _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+    app = create_app(settings, workflows, celery, aioredis.Redis.from_url(url))
+    uvicorn.run(app, host=host or settings.hub_ingress_host,
+                port=port or settings.hub_ingress_port, log_level="info")
+
+
+@cli.command()
+def flower(port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run Flower on the hub's broker."""
+    _require_redis()
+    from hub.worker.celery_app import app
+
+    app.start(["flower", f"--port={port or get_settings().hub_flower_port}",
+               "--address=127.0.0.1"])
+
+
+@cli.command()
+def sandbox(
+    name: Annotated[str, typer.Argument(help="Which sandbox: plutio.")],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Run a connector's sandbox (an in-memory stand-in for the upstream API)."""
+    import uvicorn
+
+    factories = {"plutio": "connectors.plutio.sandbox:create_app_from_env"}
+    if name not in factories:
+        _fail(f"unknown sandbox '{name}' (known: {', '.join(factories)})")
+    uvicorn.run(factories[name], factory=True, host=host, port=port, log_level="warning")
+
+
+@cli.command()
+def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folder.")]) -> None:
+    """Check workflows without running anything; exit 1 on any problem."""
+    from hub.workflow.loader import WorkflowError, load_folder, load_workflow
+
+    try:
+        loaded = load_folder(path) if path.is_dir() else [load_workflow(path)]
+    except WorkflowError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    for wf in loaded:
+        typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
+
+
+def main() -> None:
+    cli(prog_name="hub")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

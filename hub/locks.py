@@ -1,0 +1,41 @@
+"""Short cluster-wide locks on a key, for find-then-create upserts.
+
+A run that finds the key locked raises :class:`~hub.errors.LockBusy` and is re-scheduled
+a moment later; it never waits inside a worker. Locks expire on their own (``ttl``) so a
+killed worker cannot hold one for ever, and are released only by their holder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from hub.errors import LockBusy
+
+__all__ = ["keyed_lock", "lock_key"]
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lock_key(*parts: str) -> str:
+    """A Redis key for a lock on ``parts`` (hashed, so values never show in key names)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"hub:lock:{digest}"
+
+
+@contextmanager
+def keyed_lock(redis: Any, key: str, *, ttl_seconds: float = 60.0) -> Iterator[None]:
+    """Hold ``key`` for the block, or raise :class:`LockBusy` at once."""
+    token = uuid.uuid4().hex
+    if not redis.set(key, token, nx=True, px=int(ttl_seconds * 1000)):
+        raise LockBusy(key)
+    try:
+        yield
+    finally:
+        redis.eval(_RELEASE, 1, key, token)
