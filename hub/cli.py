@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +18,14 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@cli.callback()
+def _setup() -> None:
+    from hub.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.hub_log_format, settings.hub_log_level)
 
 
 def _fail(message: str) -> None:
@@ -46,8 +54,7 @@ def _require_redis() -> str:
 
 @cli.command()
 def up(
-    demo: Annotated[bool, typer.Option(help="Send the sample events and show the result.")]
-    = False,
+    demo: Annotated[bool, typer.Option(help="Send the sample events and show the result.")] = False,
 ) -> None:
     """Run everything in one terminal: Redis, sandbox, worker, ingress, Flower."""
     from hub.embedded import Embedded
@@ -69,8 +76,15 @@ def worker(
     _load_workflows()
     from hub.worker.celery_app import QUEUE, app
 
-    argv = ["worker", "-Q", QUEUE, "--loglevel", "INFO",
-            "-c", str(concurrency or get_settings().hub_worker_concurrency)]
+    argv = [
+        "worker",
+        "-Q",
+        QUEUE,
+        "--loglevel",
+        "INFO",
+        "-c",
+        str(concurrency or get_settings().hub_worker_concurrency),
+    ]
     if hostname:
         argv += ["-n", hostname]
     app.worker_main(argv)
@@ -98,18 +112,33 @@ def serve(
     except redis.ConnectionError as exc:
         _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
     app = create_app(settings, workflows, celery, aioredis.Redis.from_url(url))
-    uvicorn.run(app, host=host or settings.hub_ingress_host,
-                port=port or settings.hub_ingress_port, log_level="info")
+    uvicorn.run(
+        app,
+        host=host or settings.hub_ingress_host,
+        port=port or settings.hub_ingress_port,
+        log_level="info",
+    )
 
 
 @cli.command()
-def flower(port: Annotated[int | None, typer.Option()] = None) -> None:
+def flower(
+    port: Annotated[int | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option()] = None,
+) -> None:
     """Run Flower on the hub's broker."""
     _require_redis()
     from hub.worker.celery_app import app
 
-    app.start(["flower", f"--port={port or get_settings().hub_flower_port}",
-               "--address=127.0.0.1"])
+    settings = get_settings()
+    argv = [
+        "flower",
+        f"--port={port or settings.hub_flower_port}",
+        f"--address={address or settings.hub_flower_host}",
+    ]
+    if settings.hub_flower_basic_auth is not None:
+        # through the environment, never argv: a command line is visible to `ps`
+        os.environ["FLOWER_BASIC_AUTH"] = settings.hub_flower_basic_auth.get_secret_value()
+    app.start(argv)
 
 
 @cli.command()
@@ -141,9 +170,17 @@ def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folde
         typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
 
 
+@cli.command("settings")
+def settings_cmd() -> None:
+    """Print every setting (environment variable, default, meaning) as a Markdown table."""
+    from hub.settings_doc import settings_table
+
+    typer.echo(settings_table())
+
+
 def main() -> None:
     cli(prog_name="hub")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

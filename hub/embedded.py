@@ -69,7 +69,7 @@ class Embedded:
         return self.redis.url
 
     def _spawn(self, name: str, *args: str) -> None:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
             env=self.environment(),
             stdout=subprocess.PIPE,
@@ -176,14 +176,19 @@ def send_samples(folder: Path, urls: dict[str, str], *, wait: float = 30.0) -> l
         sample = json.loads(path.read_text())
         response = httpx.post(
             f"{urls['ingress']}/hooks/{sample['source']}",
-            json=sample["body"], headers=sample.get("headers", {}), timeout=10,
+            json=sample["body"],
+            headers=sample.get("headers", {}),
+            timeout=10,
         )
         print(f"sent {path.name}: {response.status_code} {response.text}")
     sandbox = urls.get("plutio sandbox")
     if not sandbox:
         return []
-    expected = {s["expect_email"] for s in (json.loads(p.read_text()) for p in samples)
-                if "expect_email" in s}
+    expected = {
+        s["expect_email"]
+        for s in (json.loads(p.read_text()) for p in samples)
+        if "expect_email" in s
+    }
     deadline = time.monotonic() + wait
     people: list[Any] = []
     while time.monotonic() < deadline:
@@ -194,7 +199,7 @@ def send_samples(folder: Path, urls: dict[str, str], *, wait: float = 30.0) -> l
         time.sleep(0.3)
     print(f"\nPlutio sandbox now holds {len(people)} person(s):")
     for person in people:
-        emails = ", ".join(e["address"] for e in person.get("contactEmails", []))
+        addresses = ", ".join(e["address"] for e in person.get("contactEmails", []))
         name = person.get("name", {})
-        print(f"  {person['_id']}  {name.get('first')} {name.get('last')}  <{emails}>")
+        print(f"  {person['_id']}  {name.get('first')} {name.get('last')}  <{addresses}>")
     return people

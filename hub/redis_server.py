@@ -70,23 +70,30 @@ class RedisServer:
     def command(self) -> list[str]:
         return [
             self.binary,
-            "--bind", self.host,
-            "--port", str(self.port),
-            "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--protected-mode", "yes",
-            "--daemonize", "no",
-            "--loglevel", "warning",
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
         ]
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "redis.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            self.command(), stdout=log, stderr=subprocess.STDOUT
-        )
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready(timeout)
         return self
 

@@ -44,7 +44,5 @@ def get_operation(uses: str) -> tuple[Connector, Operation]:
         close = difflib.get_close_matches(op_name, list(connector.operations), n=1)
         hint = f" (did you mean '{connector_name}.{close[0]}'?)" if close else ""
         known = ", ".join(sorted(connector.operations))
-        raise ConfigError(
-            f"unknown operation '{uses}'{hint}; {connector_name} offers: {known}"
-        )
+        raise ConfigError(f"unknown operation '{uses}'{hint}; {connector_name} offers: {known}")
     return connector, op

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,12 +33,20 @@ class Settings(BaseSettings):
         description="Redis URL for broker, quotas and state. Unset: `hub up` starts an "
         "embedded Redis server process and uses it.",
     )
-    hub_workflows: Path = Field(
-        default=Path("workflows"), description="Folder of YAML workflows."
-    )
+    hub_workflows: Path = Field(default=Path("workflows"), description="Folder of YAML workflows.")
     hub_ingress_host: str = Field(default="127.0.0.1", description="Ingress bind address.")
     hub_ingress_port: int = Field(default=8000, description="Ingress HTTP port.")
+    hub_flower_host: str = Field(default="127.0.0.1", description="Flower bind address.")
     hub_flower_port: int = Field(default=5555, description="Flower HTTP port.")
+    hub_flower_basic_auth: SecretStr | None = Field(
+        default=None,
+        description="Flower login as `user:password` (comma-separate several). Required "
+        "outside local runs; `hub up` runs Flower on loopback without it.",
+    )
+    hub_log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as readable text or as JSON (production)."
+    )
+    hub_log_level: str = Field(default="INFO", description="Log level of every hub process.")
     hub_sandbox_port: int = Field(
         default=9100, description="Port of the Plutio sandbox that `hub up` starts."
     )

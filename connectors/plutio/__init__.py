@@ -16,6 +16,4 @@ def _build(settings: Settings, redis: Any) -> Any:
     return build_api(settings, redis)
 
 
-CONNECTOR = Connector(
-    name="plutio", operations=OPERATIONS, build=_build, settings_prefix="PLUTIO_"
-)
+CONNECTOR = Connector(name="plutio", operations=OPERATIONS, build=_build, settings_prefix="PLUTIO_")

@@ -31,8 +31,12 @@ class PlutioGrant:
     """``client_credentials`` against ``/oauth/token``, form-encoded."""
 
     def __init__(
-        self, base_url: str, client_id: str, client_secret: str,
-        *, now: Callable[[], float] = time.time,
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._url = base_url.rstrip("/") + "/oauth/token"
         self._client_id = client_id
@@ -122,7 +126,10 @@ class PlutioApi:
 
 
 def build_api(
-    settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None,
+    settings: Settings,
+    redis: Any,
+    *,
+    transport: httpx.BaseTransport | None = None,
     quota: Quota | None = None,
 ) -> PlutioApi:
     """A :class:`PlutioApi` from settings, sharing token cache and quota through Redis."""
@@ -157,9 +164,7 @@ def build_api(
         quota=quota
         or RedisQuota(
             redis,
-            Budget(
-                budget_key, settings.plutio_quota_limit, settings.plutio_quota_window_seconds
-            ),
+            Budget(budget_key, settings.plutio_quota_limit, settings.plutio_quota_window_seconds),
         ),
         timeout=settings.plutio_timeout_seconds,
         transport=transport,

@@ -44,12 +44,12 @@ class PersonCreate(_Strict):
 
     name: PersonName
     role: str | None = None
-    contactEmails: list[ContactEmail] = Field(default_factory=list)  # noqa: N815
-    contactPhones: list[ContactPhone] = Field(default_factory=list)  # noqa: N815
+    contactEmails: list[ContactEmail] = Field(default_factory=list)
+    contactPhones: list[ContactPhone] = Field(default_factory=list)
     address: dict[str, Any] | None = None
     companies: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    customFields: list[dict[str, Any]] = Field(default_factory=list)  # noqa: N815
+    customFields: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class PersonUpsert(_Strict):
@@ -75,9 +75,7 @@ OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
         Operation("people.find", PersonFind, _people_find, "List people matching filters."),
-        Operation(
-            "people.create", PersonCreate, _people_create, "Create a person.", writes=True
-        ),
+        Operation("people.create", PersonCreate, _people_create, "Create a person.", writes=True),
         Operation(
             "people.upsert",
             PersonUpsert,

@@ -42,9 +42,7 @@ class SkipLimit:
 PAGINATORS: dict[str, type] = {"skip_limit": SkipLimit}
 
 
-def iterate_pages(
-    fetch: Callable[[dict[str, Any]], Any], paginator: Paginator
-) -> Iterator[Any]:
+def iterate_pages(fetch: Callable[[dict[str, Any]], Any], paginator: Paginator) -> Iterator[Any]:
     """Yield raw pages until the paginator says there is no next one."""
     params: dict[str, Any] | None = paginator.first()
     while params is not None:

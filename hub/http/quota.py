@@ -73,7 +73,9 @@ class RedisQuota:
 
     def acquire(self, cost: int = 1) -> None:
         window_ms = int(self.budget.window_seconds * 1000)
-        ok, wait_ms, _used = self._script(keys=self._keys, args=[self.budget.limit, window_ms, cost])
+        ok, wait_ms, _used = self._script(
+            keys=self._keys, args=[self.budget.limit, window_ms, cost]
+        )
         if int(ok) == 1:
             return
         if int(wait_ms) < 0:

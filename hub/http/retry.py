@@ -47,7 +47,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(0.0, retry_after), self.cap_seconds)
         ceiling = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
-        return ceiling * self.rng()
+        return float(ceiling * self.rng())
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -18,8 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub.ingress.routing import json_path, known_sources, match_workflows
 from hub.errors import TemplateError
+from hub.ingress.routing import json_path, known_sources, match_workflows
 from hub.settings import Settings
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
@@ -57,42 +57,60 @@ def create_app(
     async def list_workflows() -> dict[str, Any]:
         return {
             "workflows": [
-                {"name": wf.name, "revision": wf.revision, "source": wf.webhook.source,
-                 "event": wf.webhook.event}
-                for wf in workflows if wf.webhook is not None
+                {
+                    "name": wf.name,
+                    "revision": wf.revision,
+                    "source": wf.webhook.source,
+                    "event": wf.webhook.event,
+                }
+                for wf in workflows
+                if wf.webhook is not None
             ]
         }
 
     @app.post("/hooks/{source}", status_code=202)
     async def receive(source: str, request: Request) -> JSONResponse:
         if source not in sources:
-            return _error(404, f"unknown source '{source}': no workflow listens to it",
-                          known_sources=sorted(sources))
+            return _error(
+                404,
+                f"unknown source '{source}': no workflow listens to it",
+                known_sources=sorted(sources),
+            )
         raw = await request.body()
         if len(raw) > settings.hub_max_body_bytes:
-            return _error(413, f"body of {len(raw)} bytes is over the "
-                               f"{settings.hub_max_body_bytes}-byte limit")
+            return _error(
+                413,
+                f"body of {len(raw)} bytes is over the {settings.hub_max_body_bytes}-byte limit",
+            )
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _error(400, f"body is not valid JSON: {exc}")
         event_type = request.headers.get("x-event-type") or json_path(
-            body, settings.hub_event_type_path)
+            body, settings.hub_event_type_path
+        )
         if not isinstance(event_type, str) or not event_type:
-            return _error(400, "event type missing: send an X-Event-Type header or a "
-                               f"'{settings.hub_event_type_path}' field")
+            return _error(
+                400,
+                "event type missing: send an X-Event-Type header or a "
+                f"'{settings.hub_event_type_path}' field",
+            )
         event_id = str(
-            request.headers.get("x-event-id") or request.headers.get("webhook-id")
-            or json_path(body, settings.hub_event_id_path) or uuid.uuid4().hex
+            request.headers.get("x-event-id")
+            or request.headers.get("webhook-id")
+            or json_path(body, settings.hub_event_id_path)
+            or uuid.uuid4().hex
         )
         seen_key = f"hub:seen:{source}:{event_id}"
         try:
             fresh = await redis.set(seen_key, PENDING, nx=True, ex=PENDING_SECONDS)
             if not fresh:
                 previous = await redis.get(seen_key)
-                if previous is None or previous.decode() == PENDING:
-                    return _error(409, f"event '{event_id}' is being accepted right now; "
-                                       "retry in a few seconds")
+                if previous is None or previous == PENDING.encode():
+                    return _error(
+                        409,
+                        f"event '{event_id}' is being accepted right now; retry in a few seconds",
+                    )
                 return JSONResponse({**json.loads(previous), "duplicate": True}, 200)
         except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
             return _error(503, "the hub cannot store events right now; retry later")
@@ -104,15 +122,21 @@ def create_app(
                 matched.append(wf)
             else:
                 skipped.append({"workflow": wf.name, "reason": reason})
-        runs = [{"workflow": wf.name, "revision": wf.revision, "run_id": uuid.uuid4().hex}
-                for wf in matched]
+        runs = [
+            {"workflow": wf.name, "revision": wf.revision, "run_id": uuid.uuid4().hex}
+            for wf in matched
+        ]
 
         def enqueue() -> None:
             for wf, run in zip(matched, runs, strict=True):
-                ctx = new_context(event=body, event_id=event_id, source=source,
-                                  event_type=event_type, run_id=run["run_id"])
-                compile_run(celery, wf, ctx, event_id=event_id,
-                            run_id=run["run_id"]).apply_async()
+                ctx = new_context(
+                    event=body,
+                    event_id=event_id,
+                    source=source,
+                    event_type=event_type,
+                    run_id=run["run_id"],
+                )
+                compile_run(celery, wf, ctx, event_id=event_id, run_id=run["run_id"]).apply_async()
 
         try:
             await run_in_threadpool(enqueue)
@@ -120,8 +144,13 @@ def create_app(
             log.exception("enqueue failed for %s event %s", source, event_id)
             await _forget(redis, seen_key)
             return _error(503, "the hub cannot store events right now; retry later")
-        answer = {"event_id": event_id, "source": source, "event_type": event_type,
-                  "runs": runs, "skipped": skipped}
+        answer = {
+            "event_id": event_id,
+            "source": source,
+            "event_type": event_type,
+            "runs": runs,
+            "skipped": skipped,
+        }
         try:
             await redis.set(seen_key, json.dumps(answer), ex=settings.hub_dedupe_seconds)
         except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):

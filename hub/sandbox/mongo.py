@@ -157,8 +157,7 @@ def _elem_match(arg: Any) -> ValuesTest:
         return by_value
     doc_test = compile_query(arg)
     return lambda vs: any(
-        isinstance(v, list) and any(isinstance(e, Mapping) and doc_test(e) for e in v)
-        for v in vs
+        isinstance(v, list) and any(isinstance(e, Mapping) and doc_test(e) for e in v) for v in vs
     )
 
 
@@ -226,14 +225,21 @@ def _coerce(raw: str) -> list[Any]:
     elif raw == "null":
         values.append(None)
     else:
-        try:
-            values.append(int(raw))
-        except ValueError:
-            try:
-                values.append(float(raw))
-            except ValueError:
-                pass
+        number = _number(raw)
+        if number is not None:
+            values.append(number)
     return values
+
+
+def _number(raw: str) -> int | float | None:
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 def key_filter_query(params: Iterable[tuple[str, str]]) -> dict[str, Any]:

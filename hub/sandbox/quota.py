@@ -3,12 +3,13 @@
 A call at time ``t`` is admitted when fewer than ``limit`` counted calls have times in
 ``(t - window, t]``. By default only admitted calls are counted; with
 ``count_refused=True`` refused calls take up the window too, as some APIs meter them.
-Not thread-safe by itself: callers hold their own lock (the sandbox core does).
+Check-and-count is one step under a lock, so concurrent callers never overshoot.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ class RollingWindowLimiter:
         self.count_refused = count_refused
         self._clock = clock
         self._logs: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
 
     def _log(self, key: str, now: float) -> deque[float]:
         log = self._logs.setdefault(key, deque())
@@ -84,26 +86,29 @@ class RollingWindowLimiter:
     def acquire(self, key: str, now: float | None = None) -> QuotaDecision:
         """Count one call for ``key`` if the window has room; say how it went."""
         t = self._clock.monotonic() if now is None else now
-        log = self._log(key, t)
-        allowed = len(log) < self.limit
-        if not allowed:
-            decision = self._decision(log, t, allowed=False)
-            if self.count_refused:
-                log.append(t)
-            return decision
-        log.append(t)
-        return self._decision(log, t, allowed=True)
+        with self._lock:
+            log = self._log(key, t)
+            allowed = len(log) < self.limit
+            if not allowed:
+                if self.count_refused:
+                    log.append(t)  # counted, so it also delays the next admission
+                return self._decision(log, t, allowed=False)
+            log.append(t)
+            return self._decision(log, t, allowed=True)
 
     def peek(self, key: str, now: float | None = None) -> QuotaDecision:
         """The state for ``key`` without counting a call."""
         t = self._clock.monotonic() if now is None else now
-        log = self._log(key, t)
-        return self._decision(log, t, allowed=len(log) < self.limit)
+        with self._lock:
+            log = self._log(key, t)
+            return self._decision(log, t, allowed=len(log) < self.limit)
 
-    def keys(self) -> list[str]:
+    def seen(self) -> list[str]:
         """Every key seen since the last reset."""
-        return sorted(self._logs)
+        with self._lock:
+            return sorted(self._logs)
 
     def reset(self) -> None:
         """Forget every call."""
-        self._logs.clear()
+        with self._lock:
+            self._logs.clear()

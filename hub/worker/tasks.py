@@ -49,7 +49,7 @@ def _policy() -> RetryPolicy:
     return RetryPolicy(s.hub_step_max_attempts, s.hub_retry_base_seconds, s.hub_retry_cap_seconds)
 
 
-@app.task(name=STEP_TASK, bind=True, base=StepTask)
+@app.task(name=STEP_TASK, bind=True, base=StepTask)  # type: ignore[untyped-decorator]
 def run_step(
     self: StepTask,
     ctx: dict[str, Any],
@@ -65,25 +65,42 @@ def run_step(
     runtime, store = _runtime()
     wf = store.get(revision)
     kwargs = {
-        "workflow": workflow, "revision": revision, "step": step,
-        "event_id": event_id, "run_id": run_id, "attempt": attempt, "quota_waits": quota_waits,
+        "workflow": workflow,
+        "revision": revision,
+        "step": step,
+        "event_id": event_id,
+        "run_id": run_id,
+        "attempt": attempt,
+        "quota_waits": quota_waits,
     }
     try:
         return execute_step(wf, step, ctx, runtime)
     except Deferred as wait:
         countdown = min(max(wait.wait, 0.05), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
-            args=(ctx,), kwargs={**kwargs, "quota_waits": quota_waits + 1},
-            countdown=countdown, max_retries=None, exc=wait,
+            args=(ctx,),
+            kwargs={**kwargs, "quota_waits": quota_waits + 1},
+            countdown=countdown,
+            max_retries=None,
+            exc=wait,
         ) from wait
     except RetryableError as err:
         policy = _policy()
         if not policy.should_retry(attempt):
-            log.error("%s.%s run %s: giving up after %d attempts: %s",
-                      workflow, step, run_id, attempt, err)
+            log.error(
+                "%s.%s run %s: giving up after %d attempts: %s",
+                workflow,
+                step,
+                run_id,
+                attempt,
+                err,
+            )
             raise
         countdown = min(policy.delay(attempt, err.retry_after), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
-            args=(ctx,), kwargs={**kwargs, "attempt": attempt + 1},
-            countdown=countdown, max_retries=None, exc=err,
+            args=(ctx,),
+            kwargs={**kwargs, "attempt": attempt + 1},
+            countdown=countdown,
+            max_retries=None,
+            exc=err,
         ) from err

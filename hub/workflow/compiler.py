@@ -38,6 +38,7 @@ def compile_run(
             STEP_TASK,
             args=(ctx,) if index == 0 else (),
             kwargs=step_kwargs(wf, step.id, event_id=event_id, run_id=run_id),
+            shadow=f"{wf.name}.{step.id}",
         )
         for index, step in enumerate(wf.steps)
     ]

@@ -34,14 +34,20 @@ class FakePlutio:
         self.requests.append(request)
         if request.url.path.endswith("/oauth/token"):
             form = parse_qs(request.content.decode())
-            assert form == {"grant_type": ["client_credentials"], "client_id": ["cid"],
-                            "client_secret": ["csecret"]}
-            return httpx.Response(200, json={"accessToken": "tok",
-                                             "accessTokenExpiresAt": "2099-01-01T00:00:00Z"})
+            assert form == {
+                "grant_type": ["client_credentials"],
+                "client_id": ["cid"],
+                "client_secret": ["csecret"],
+            }
+            return httpx.Response(
+                200, json={"accessToken": "tok", "accessTokenExpiresAt": "2099-01-01T00:00:00Z"}
+            )
         assert request.headers["Authorization"] == "Bearer tok"
         if request.headers.get("Business") != "acme":
-            return httpx.Response(400, json={
-                "code": 400, "message": "Business undefined is not enabled for this client."})
+            return httpx.Response(
+                400,
+                json={"code": 400, "message": "Business undefined is not enabled for this client."},
+            )
         if request.method == "POST":
             person = {"_id": f"p{len(self.people) + 1}", **json.loads(request.content)}
             self.people.append(person)
@@ -49,8 +55,11 @@ class FakePlutio:
         params = request.url.params
         skip, limit = int(params["skip"]), int(params["limit"])
         wanted = params.get("contactEmails.address")
-        found = [p for p in self.people
-                 if wanted is None or any(e["address"] == wanted for e in p["contactEmails"])]
+        found = [
+            p
+            for p in self.people
+            if wanted is None or any(e["address"] == wanted for e in p["contactEmails"])
+        ]
         return httpx.Response(200, json=found[skip : skip + limit])
 
 
@@ -84,13 +93,16 @@ def test_find_pages_through_everything(redis_client: redis.Redis) -> None:
 
 def test_missing_business_error_is_fatal_and_explained(redis_client: redis.Redis) -> None:
     fake = FakePlutio()
-    api = build_api(_settings(plutio_business="other"), redis_client,
-                    transport=httpx.MockTransport(fake))
+    api = build_api(
+        _settings(plutio_business="other"), redis_client, transport=httpx.MockTransport(fake)
+    )
     with pytest.raises(FatalError, match="Business undefined is not enabled"):
         api.find("people")
 
 
 def test_missing_settings_named(redis_client: redis.Redis) -> None:
     with pytest.raises(ConfigError, match="PLUTIO_CLIENT_SECRET, PLUTIO_BUSINESS"):
-        build_api(Settings(plutio_client_id="x", plutio_client_secret=None,
-                           plutio_business=None), redis_client)
+        build_api(
+            Settings(plutio_client_id="x", plutio_client_secret=None, plutio_business=None),
+            redis_client,
+        )

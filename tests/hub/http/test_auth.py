@@ -81,8 +81,10 @@ def test_refused_token_request_is_fatal_without_secret(redis_client: redis.Redis
         return httpx.Response(401, json={"message": "bad client"})
 
     auth = CachedTokenAuth(RedisTokenCache(redis_client, "k"), Grant(), service="Test")
-    with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client, \
-            pytest.raises(FatalError, match="refused the token request"):
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client,
+        pytest.raises(FatalError, match="refused the token request"),
+    ):
         client.get("https://api.example/people")
 
 

@@ -19,8 +19,13 @@ class CountingQuota:
 
 
 def _client(handler: httpx.MockTransport, quota: CountingQuota | None = None) -> ApiClient:
-    return ApiClient(service="Test", base_url="https://api.example/v1", transport=handler,
-                     quota=quota, headers={"Business": "acme"})
+    return ApiClient(
+        service="Test",
+        base_url="https://api.example/v1",
+        transport=handler,
+        quota=quota,
+        headers={"Business": "acme"},
+    )
 
 
 def test_every_request_takes_a_slot_before_it_is_sent() -> None:
@@ -45,8 +50,7 @@ def test_errors_are_typed() -> None:
     statuses = iter([503, 404])
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(next(statuses), json={"message": "m"},
-                              headers={"Retry-After": "2"})
+        return httpx.Response(next(statuses), json={"message": "m"}, headers={"Retry-After": "2"})
 
     client = _client(httpx.MockTransport(handler))
     with pytest.raises(RetryableError) as retriable:

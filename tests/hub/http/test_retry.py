@@ -12,10 +12,13 @@ from hub.http.retry import (
 )
 
 
-def _response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
+def _response(
+    status: int, body: object = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     request = httpx.Request("GET", "https://api.example/people")
-    return httpx.Response(status, json=body if body is not None else {}, headers=headers,
-                          request=request)
+    return httpx.Response(
+        status, json=body if body is not None else {}, headers=headers, request=request
+    )
 
 
 def test_full_jitter_stays_under_exponential_ceiling() -> None:
@@ -38,8 +41,9 @@ def test_should_retry_counts_attempts() -> None:
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_transient_statuses_are_retriable(status: int) -> None:
-    error = classify_response(_response(status, {"message": "slow down"},
-                                        {"Retry-After": "3"}), service="Plutio")
+    error = classify_response(
+        _response(status, {"message": "slow down"}, {"Retry-After": "3"}), service="Plutio"
+    )
     assert isinstance(error, RetryableError)
     assert error.status == status
     assert error.retry_after == 3.0

@@ -1,0 +1,146 @@
+"""Control routes under ``/_sandbox/``: tests and operators steer a running sandbox.
+
+They need no auth and are neither metered nor logged. Routes (JSON in and out):
+
+- ``POST /_sandbox/reset``: back to the start state (initial data, configured faults;
+  no calls, tokens or quota use).
+- ``GET /_sandbox/faults``; ``POST /_sandbox/faults`` with any :class:`FaultConfig`
+  fields (those given replace the current ones); ``DELETE /_sandbox/faults`` (none).
+- ``GET /_sandbox/calls?since=SEQ``: ``{"calls": [...], "last_seq", "limit",
+  "window_seconds", "max_in_window": {client: {"received", "admitted"}}}``.
+- ``GET /_sandbox/state`` (``{resource: [records]}``) and ``GET /_sandbox/state/{resource}``.
+- ``POST /_sandbox/seed`` with ``{resource: [records]}``: answers the stored records.
+- ``POST /_sandbox/expire-tokens``: ``{"expired": n}``.
+- ``GET /_sandbox/quota``: per client, ``limit``, ``remaining``, ``reset_seconds``.
+
+State and seed take the namespace from a query parameter (``?namespace=``, or the
+sandbox's alias such as ``?business=``), the default namespace otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from hub.sandbox.calllog import window_counts
+from hub.sandbox.core import SandboxCore, UnknownResource
+from hub.sandbox.responses import json_error
+
+__all__ = ["control_mount", "control_routes"]
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    return json.loads(raw)
+
+
+def control_routes(
+    core: SandboxCore, namespace_params: Sequence[str] = ("namespace",)
+) -> list[BaseRoute]:
+    """The control routes for ``core``, to mount at ``/_sandbox``."""
+
+    def namespace(request: Request) -> str:
+        for name in namespace_params:
+            value = request.query_params.get(name)
+            if value:
+                return value
+        return core.default_namespace
+
+    async def reset(request: Request) -> Response:
+        core.reset()
+        return JSONResponse({"reset": True})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            core.faults.clear()
+        elif request.method == "POST":
+            try:
+                update = await _json_body(request)
+                if not isinstance(update, dict):
+                    return json_error(400, "faults must be a JSON object")
+                core.faults.set(update)
+            except json.JSONDecodeError as exc:
+                return json_error(400, f"invalid JSON: {exc}")
+            except ValidationError as exc:
+                return json_error(400, f"invalid faults: {exc}")
+        return JSONResponse(core.faults.snapshot())
+
+    async def calls(request: Request) -> Response:
+        since_raw = request.query_params.get("since")
+        try:
+            since = int(since_raw) if since_raw not in (None, "") else None
+        except ValueError:
+            return json_error(400, "since must be a sequence number (an integer)")
+        records = core.calls.records(since)
+        window = core.quota.window
+        return JSONResponse(
+            {
+                "calls": [r.to_json() for r in records],
+                "last_seq": core.calls.last_seq,
+                "limit": core.quota.limit,
+                "window_seconds": window,
+                "max_in_window": window_counts(core.calls.records(), window),
+            }
+        )
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(core.store.dump(namespace(request)))
+
+    async def state_resource(request: Request) -> Response:
+        resource = request.path_params["resource"]
+        if resource not in core.resources:
+            return json_error(404, f"unknown resource '{resource}'")
+        return JSONResponse(core.store.find(namespace(request), resource))
+
+    async def seed(request: Request) -> Response:
+        try:
+            data = await _json_body(request)
+        except json.JSONDecodeError as exc:
+            return json_error(400, f"invalid JSON: {exc}")
+        if not isinstance(data, dict) or not all(
+            isinstance(v, list) and all(isinstance(r, dict) for r in v) for v in data.values()
+        ):
+            return json_error(400, "seed with {resource: [records]}")
+        try:
+            stored = core.seed_records(data, namespace(request))
+        except UnknownResource as exc:
+            return json_error(404, f"unknown resource '{exc.args[0]}'")
+        return JSONResponse(stored)
+
+    async def expire_tokens(request: Request) -> Response:
+        return JSONResponse({"expired": core.tokens.expire_all()})
+
+    async def quota(request: Request) -> Response:
+        usage = {}
+        for key in core.quota.seen():
+            d = core.quota.peek(key)
+            usage[key] = {
+                "limit": d.limit,
+                "remaining": d.remaining,
+                "reset_seconds": d.reset_seconds,
+            }
+        return JSONResponse(usage)
+
+    return [
+        Route("/reset", reset, methods=["POST"]),
+        Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/calls", calls, methods=["GET"]),
+        Route("/state", state, methods=["GET"]),
+        Route("/state/{resource}", state_resource, methods=["GET"]),
+        Route("/seed", seed, methods=["POST"]),
+        Route("/expire-tokens", expire_tokens, methods=["POST"]),
+        Route("/quota", quota, methods=["GET"]),
+    ]
+
+
+def control_mount(core: SandboxCore, namespace_params: Sequence[str] = ("namespace",)) -> Mount:
+    """The control routes mounted at ``/_sandbox``."""
+    return Mount("/_sandbox", routes=control_routes(core, namespace_params))

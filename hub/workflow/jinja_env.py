@@ -1,0 +1,196 @@
+"""The sandboxed Jinja environment templates run in, and compiled-template caching.
+
+The environment is :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` with
+:class:`jinja2.StrictUndefined`: no access to attributes starting with ``_``, no calls
+that modify lists or dicts, no loader (so no ``import``/``include``/``extends``; those
+tags are also refused when compiling), only the ``now`` and ``range`` globals, and guards
+on ``*``, ``**`` and ``%`` so a template cannot build huge strings or numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, meta, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.parser import Parser
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from hub.workflow.filters import FILTERS, GLOBALS, REMOVED_FILTERS
+
+__all__ = ["ENV", "Compiled", "InvalidTemplate", "compile_template", "is_template"]
+
+_MAX_SIZE = 100_000
+_MAX_EXPONENT = 1000
+_WIDE_FORMAT = re.compile(r"%[-+ #0]*(\*|\d{4,})|%[-+ #0]*\d*\.(\*|\d{4,})")
+_SINGLE = re.compile(r"^\s*\{\{-?(?P<inner>.*?)-?\}\}\s*$", re.DOTALL)
+_REFUSED_TAGS: dict[type[nodes.Node], str] = {
+    nodes.Import: "import",
+    nodes.FromImport: "from ... import",
+    nodes.Include: "include",
+    nodes.Extends: "extends",
+}
+
+
+def _finalize(value: Any) -> Any:
+    """How values print inside text: null as "", true/false, lists and maps as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return value
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox plus size guards on the operators that can allocate without bound."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _is_int(left) and _is_int(right):
+            if abs(left) > 1 and right > _MAX_EXPONENT:
+                raise SecurityError(f"exponent {right} is too large (at most {_MAX_EXPONENT})")
+        elif operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and _is_int(times)
+                if sized and len(seq) * times > _MAX_SIZE:
+                    raise SecurityError(f"result would exceed {_MAX_SIZE} items")
+        elif operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
+            raise SecurityError("'%' formatting with a width of 1000 or more is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _make_env() -> _Environment:
+    env = _Environment(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
+    env.globals.clear()
+    env.globals.update(GLOBALS)
+    for name in REMOVED_FILTERS:
+        env.filters.pop(name, None)
+    env.filters.update(FILTERS)
+    return env
+
+
+ENV = _make_env()
+
+
+class InvalidTemplate(Exception):
+    """A template that does not compile; ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled template: a native-value ``expression`` or a text ``template``."""
+
+    source: str
+    expression: TemplateExpression | None
+    template: Any  # jinja2.Template (untyped in Jinja's stubs)
+    paths: tuple[tuple[str, ...], ...]  # dotted names read, in order of appearance
+
+
+def is_template(text: str) -> bool:
+    """True when ``text`` contains template markup (``{{``, ``{%`` or ``{#``)."""
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str, condition: bool = False) -> Compiled:
+    """Compile (and cache) ``source``.
+
+    A text that is exactly one ``{{ expr }}`` becomes an expression returning a native
+    value. With ``condition``, a text without markup is a bare expression (``if:``).
+    Raises :class:`InvalidTemplate`.
+    """
+    try:
+        inner: str | None = None
+        expr: nodes.Expr | None = None
+        match = _SINGLE.match(source)
+        if match is not None:
+            inner = match.group("inner")
+            try:
+                expr = _parse_expression(inner)
+            except TemplateSyntaxError:
+                inner = None
+        elif condition and not is_template(source):
+            inner = source
+            expr = _parse_expression(source)
+        if inner is not None and expr is not None:
+            tree = nodes.Template([nodes.Output([expr])])
+            tree.set_environment(ENV)
+            expression = ENV.compile_expression(inner, undefined_to_none=False)
+            return Compiled(source, expression, None, _name_paths(tree))
+        tree = ENV.parse(source)
+        _refuse_tags(tree)
+        return Compiled(source, None, ENV.from_string(tree), _name_paths(tree))
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno})" if "\n" in source.strip() else ""
+        raise InvalidTemplate(f"template syntax error: {exc.message}{where}") from None
+
+
+def _parse_expression(text: str) -> nodes.Expr:
+    parser = Parser(ENV, text, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        token = parser.stream.current
+        raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression", 1)
+    return expr
+
+
+def _refuse_tags(tree: nodes.Template) -> None:
+    for node_type, tag in _REFUSED_TAGS.items():
+        for _ in tree.find_all(node_type):
+            raise InvalidTemplate(
+                f"'{{% {tag} %}}' is not allowed in templates: a template sees only its "
+                "own text and the run's data"
+            )
+
+
+def _name_paths(tree: nodes.Template) -> tuple[tuple[str, ...], ...]:
+    """Dotted names read from the run's data, e.g. ``("steps", "existing")``."""
+    undeclared = meta.find_undeclared_variables(tree)
+    found: list[tuple[str, ...]] = []
+    _collect(tree, undeclared, found)
+    return tuple(dict.fromkeys(found))
+
+
+def _collect(node: nodes.Node, undeclared: set[str], found: list[tuple[str, ...]]) -> None:
+    if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
+        parts: list[str] = []
+        current: nodes.Node = node
+        while True:
+            if isinstance(current, nodes.Getattr):
+                parts.append(current.attr)
+                current = current.node
+            elif isinstance(current, nodes.Getitem):
+                arg = current.arg
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                    parts.append(arg.value)
+                else:  # a computed or numeric index: the readable path stops here
+                    parts.clear()
+                    _collect(arg, undeclared, found)
+                current = current.node
+            else:
+                break
+        if isinstance(current, nodes.Name):
+            if current.ctx == "load" and current.name in undeclared:
+                found.append((current.name, *reversed(parts)))
+        else:
+            _collect(current, undeclared, found)
+        return
+    for child in node.iter_child_nodes():
+        _collect(child, undeclared, found)

@@ -1,0 +1,105 @@
+"""JSON Schema (draft 2020-12) of workflow files, for editors to validate and complete.
+
+``uses`` is an enum of the known operations, and each operation's input model is tied to
+``with`` by an ``if``/``then`` on ``uses``. Inside ``with`` every value may also be a
+template string (anything containing ``{{`` or ``{%``), as at validation time.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from hub.registry import all_operations, get_operation
+from hub.workflow.model import Workflow
+from hub.workflow.validate import OperationLookup
+
+__all__ = ["DRAFT", "TEMPLATE_STRING", "workflow_json_schema"]
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+#: A string holding template markup; accepted wherever a value is expected in ``with``.
+TEMPLATE_STRING: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"\{\{|\{%",
+    "description": "A template, rendered when the step runs.",
+}
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_VALUE_POSITIONS = ("items", "additionalProperties")
+_HOISTED = ("title", "description", "default")
+
+
+def workflow_json_schema(
+    operations: Iterable[str] | None = None, *, lookup: OperationLookup = get_operation
+) -> dict[str, Any]:
+    """The schema of a workflow file.
+
+    ``operations`` defaults to every operation in the registry; ``lookup`` resolves each
+    name to its input model (an operation that cannot be resolved gets no ``with`` rule).
+    """
+    names = sorted(set(all_operations() if operations is None else operations))
+    schema = Workflow.model_json_schema(by_alias=True, mode="validation")
+    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    rules: list[dict[str, Any]] = []
+    for name in names:
+        ref = _add_input(defs, name, lookup)
+        if ref is not None:
+            rules.append(
+                {
+                    "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
+                    "then": {"properties": {"with": {"$ref": ref}}},
+                }
+            )
+    for model in ("Step", "PollTrigger"):
+        target = defs[model]
+        if names:
+            uses = target["properties"]["uses"]
+            target["properties"]["uses"] = {
+                "type": "string",
+                "enum": names,
+                "description": uses.get("description", ""),
+            }
+        if rules:
+            target["allOf"] = copy.deepcopy(rules)
+    return {"$schema": DRAFT, "title": "Hub workflow", **schema}
+
+
+def _add_input(defs: dict[str, Any], name: str, lookup: OperationLookup) -> str | None:
+    """Put the input schema of operation ``name`` into ``defs``; its ``$ref``, or None."""
+    try:
+        _, operation = lookup(name)
+    except Exception:
+        return None
+    prefix = re.sub(r"[^A-Za-z0-9]", "_", name) + "__"
+    raw = operation.input.model_json_schema(
+        by_alias=True, mode="validation", ref_template=f"#/$defs/{prefix}{{model}}"
+    )
+    for def_name, body in raw.pop("$defs", {}).items():
+        defs[prefix + def_name] = _templated(body, wrap=False)
+    body = _templated(raw, wrap=False)
+    body.setdefault("title", f"with ({name})")
+    defs[prefix + "input"] = body
+    return f"#/$defs/{prefix}input"
+
+
+def _templated(schema: Any, *, wrap: bool) -> Any:
+    """``schema`` where every value position also accepts a template string."""
+    if not isinstance(schema, dict):
+        return schema
+    result = dict(schema)
+    if isinstance(result.get("properties"), dict):
+        result["properties"] = {
+            key: _templated(value, wrap=True) for key, value in result["properties"].items()
+        }
+    for keyword in _VALUE_POSITIONS:
+        if isinstance(result.get(keyword), dict):
+            result[keyword] = _templated(result[keyword], wrap=True)
+    for keyword in _SUBSCHEMA_LISTS:
+        if isinstance(result.get(keyword), list):
+            wrap_items = keyword == "prefixItems"
+            result[keyword] = [_templated(item, wrap=wrap_items) for item in result[keyword]]
+    if not wrap:
+        return result
+    hoisted = {key: result.pop(key) for key in _HOISTED if key in result}
+    return {**hoisted, "anyOf": [TEMPLATE_STRING, result]}

@@ -1,0 +1,116 @@
+"""The MongoDB-style query matcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hub.sandbox.mongo import QueryError, compile_query, key_filter_query, matches, resolve_path
+
+LEO: dict[str, Any] = {
+    "_id": "a1",
+    "name": {"first": "Leo", "last": "Doe"},
+    "role": "client",
+    "age": 41,
+    "vip": True,
+    "tags": ["x", "y"],
+    "contactEmails": [
+        {"address": "leo@work.test", "type": "work"},
+        {"address": "leo@home.test", "type": "home"},
+    ],
+    "createdAt": "2024-03-01T10:00:00.000Z",
+    "note": None,
+}
+
+
+def test_resolve_path_descends_into_arrays() -> None:
+    assert resolve_path(LEO, "name.first") == ["Leo"]
+    assert resolve_path(LEO, "contactEmails.address") == ["leo@work.test", "leo@home.test"]
+    assert resolve_path(LEO, "contactEmails.1.type") == ["home"]
+    assert resolve_path(LEO, "name.middle") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"name.first": "Leo"}, True),
+        ({"name.first": "leo"}, False),
+        ({"name": {"first": "Leo", "last": "Doe"}}, True),
+        ({"contactEmails.address": "leo@home.test"}, True),
+        ({"tags": "y"}, True),
+        ({"tags": ["x", "y"]}, True),
+        ({"note": None}, True),
+        ({"missing": None}, True),
+        ({"vip": 1}, False),  # a boolean is not a number
+        ({"$or": [{"name.first": "John"}, {"name.last": "Doe"}]}, True),
+        ({"$or": [{"name.first": "John"}, {"name.last": "Roe"}]}, False),
+        ({"$and": [{"role": "client"}, {"age": {"$gte": 41}}]}, True),
+        ({"$nor": [{"role": "lead"}]}, True),
+        ({"role": {"$in": ["lead", "client"]}}, True),
+        ({"role": {"$nin": ["lead", "client"]}}, False),
+        ({"tags": {"$in": ["z", "x"]}}, True),
+        ({"role": {"$ne": "client"}}, False),
+        ({"contactEmails.type": {"$ne": "other"}}, True),
+        ({"age": {"$gt": 40, "$lt": 42}}, True),
+        ({"age": {"$lte": 40}}, False),
+        ({"age": {"$gt": "40"}}, False),  # no comparing across types
+        ({"createdAt": {"$gte": "2024-03-01T00:00:00.000Z"}}, True),
+        ({"createdAt": {"$lt": "2024-02-01"}}, False),
+        ({"name.middle": {"$exists": False}}, True),
+        ({"note": {"$exists": True}}, True),
+        ({"name.first": {"$regex": "^le", "$options": "i"}}, True),
+        ({"name.first": {"$regex": "^le"}}, False),
+        ({"contactEmails.address": {"$regex": "home"}}, True),
+        ({"name.first": {"$not": {"$regex": "^L"}}}, False),
+        ({"tags": {"$size": 2}}, True),
+        ({"tags": {"$all": ["y", "x"]}}, True),
+        ({"tags": {"$all": ["y", "q"]}}, False),
+        ({"contactEmails": {"$elemMatch": {"type": "home", "address": {"$regex": "home"}}}}, True),
+        ({"contactEmails": {"$elemMatch": {"type": "home", "address": "leo@work.test"}}}, False),
+        ({"tags": {"$elemMatch": {"$eq": "y"}}}, True),
+        ({"age": {"$eq": 41}}, True),
+        ({}, True),
+    ],
+)
+def test_operators(query: dict[str, Any], expected: bool) -> None:
+    assert matches(LEO, query) is expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        [],
+        {"$where": "1"},
+        {"age": {"$near": 1}},
+        {"$or": []},
+        {"$or": {"a": 1}},
+        {"role": {"$in": "client"}},
+        {"name.first": {"$regex": "("}},
+        {"name.first": {"$regex": "a", "$options": "q"}},
+        {"name.first": {"$options": "i"}},
+        {"age": {"$gt": 1, "plain": 2}},
+        {"tags": {"$size": "2"}},
+    ],
+)
+def test_bad_queries_fail_when_compiled(query: Any) -> None:
+    with pytest.raises(QueryError):
+        compile_query(query)
+
+
+def test_key_filters_coerce_text() -> None:
+    query = key_filter_query(
+        [
+            ("name.first", "Leo"),
+            ("age", "41"),
+            ("vip", "true"),
+            ("role", "lead"),
+            ("role", "client"),
+        ]
+    )
+    assert matches(LEO, query)
+    assert matches({"amount": 100.5}, key_filter_query([("amount", "100.5")]))
+    assert matches({"code": "007"}, key_filter_query([("code", "007")]))
+    assert not matches(LEO, key_filter_query([("age", "42")]))
+    with pytest.raises(QueryError):
+        key_filter_query([("$where", "x")])

@@ -1,0 +1,154 @@
+"""The JSON Schema export: draft 2020-12, operations as an enum, ``with`` per operation."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from hub import registry
+from hub.workflow.schema import DRAFT, workflow_json_schema
+
+from . import jsonschema_lite as lite
+from .fakes import ACME, OPERATION_NAMES, lookup
+from .test_loader import GOOD
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return workflow_json_schema(OPERATION_NAMES, lookup=lookup)
+
+
+def _problems(schema: dict[str, Any], text: str) -> list[str]:
+    return lite.errors(yaml.safe_load(text), schema, schema)
+
+
+def test_schema_is_draft_2020_12_with_known_keywords_and_resolvable_refs(
+    schema: dict[str, Any],
+) -> None:
+    assert schema["$schema"] == DRAFT == "https://json-schema.org/draft/2020-12/schema"
+    assert "definitions" not in schema  # the draft-07 spelling
+    json.dumps(schema)  # plain JSON
+    refs = 0
+    for pointer, sub in lite.subschemas(schema):
+        unknown = set(sub) - lite.KEYWORDS
+        if pointer.endswith(("/properties", "/$defs")):
+            continue
+        assert not unknown, f"{pointer}: unknown keywords {unknown}"
+        if "$ref" in sub:
+            lite.resolve(schema, sub["$ref"])
+            refs += 1
+    assert refs > 10
+
+
+def test_loader_only_attributes_are_not_in_the_schema(schema: dict[str, Any]) -> None:
+    text = json.dumps(schema)
+    for hidden in ("revision", "source_path", "source_text", "positions"):
+        assert f'"{hidden}"' not in text
+    assert set(schema["properties"]) == {
+        "name",
+        "description",
+        "trigger",
+        "if",
+        "steps",
+        "on_failure",
+        "priority",
+        "concurrency",
+    }
+
+
+def test_uses_is_an_enum_of_operations(schema: dict[str, Any]) -> None:
+    for model in ("Step", "PollTrigger"):
+        assert schema["$defs"][model]["properties"]["uses"]["enum"] == OPERATION_NAMES
+
+
+def test_with_is_tied_to_each_operation_input(schema: dict[str, Any]) -> None:
+    rules = schema["$defs"]["Step"]["allOf"]
+    assert [r["if"]["properties"]["uses"]["const"] for r in rules] == OPERATION_NAMES
+    create = lite.resolve(schema, rules[1]["then"]["properties"]["with"]["$ref"])
+    assert create["additionalProperties"] is False
+    assert create["required"] == ["name"]
+    assert set(create["properties"]) == {"name", "role", "contactEmails", "tags", "age"}
+
+
+def test_the_sample_workflow_validates(schema: dict[str, Any]) -> None:
+    assert _problems(schema, GOOD) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("acme.people.find", "acme.people.fnd"), "not in enum"),
+        (("type: work", "type: work, kind: home"), ".contactEmails: matches none of anyOf"),
+        (("name: crm-contact-to-person", "name: Not A Slug"), ".name: 'Not A Slug' does not"),
+        (
+            ("event: contact.created }", "event: contact.created }\n  schedule: { every: 5m }"),
+            ".trigger: more than maxProperties",
+        ),
+        (("    uses: acme.people.create\n", ""), "missing required 'uses'"),
+        (('if: "{{ not', 'iff: "{{ not'), ".steps[1].iff: not allowed"),
+    ],
+)
+def test_broken_workflows_do_not_validate(
+    schema: dict[str, Any], change: tuple[str, str], expected: str
+) -> None:
+    assert change[0] in GOOD
+    found = _problems(schema, GOOD.replace(*change))
+    assert any(expected in problem for problem in found), found
+
+
+def test_templates_are_accepted_for_any_argument_type(schema: dict[str, Any]) -> None:
+    text = GOOD.replace("type: work } ]", "type: work } ]\n      age: '{{ event.age }}'")
+    assert _problems(schema, text) == []
+    assert _problems(schema, text.replace("'{{ event.age }}'", "old"))
+    assert _problems(schema, text.replace("'{{ event.age }}'", "36")) == []
+
+
+def test_schedule_and_poll_triggers_validate(schema: dict[str, Any]) -> None:
+    head = GOOD.split("trigger:")[0]
+    steps = "steps:" + GOOD.split("steps:")[1]
+    for trigger in (
+        "trigger: { schedule: { cron: '*/5 * * * *' } }\n",
+        "trigger: { schedule: { every: 300 } }\n",
+        "trigger: { poll: { uses: acme.people.list, cursor: updatedAt, every: 1m,"
+        " with: { limit: '{{ cursor }}' } } }\n",
+    ):
+        assert _problems(schema, head + trigger + steps) == [], trigger
+    bad = head + "trigger: { schedule: { every: soon } }\n" + steps
+    assert _problems(schema, bad)
+
+
+def test_no_operations_means_no_enum_and_unresolvable_ones_get_no_rule() -> None:
+    empty = workflow_json_schema([], lookup=lookup)
+    assert "enum" not in empty["$defs"]["Step"]["properties"]["uses"]
+    assert "allOf" not in empty["$defs"]["Step"]
+    partial = workflow_json_schema(["mail.send", "gone.op"], lookup=lookup)
+    assert partial["$defs"]["Step"]["properties"]["uses"]["enum"] == ["gone.op", "mail.send"]
+    assert len(partial["$defs"]["Step"]["allOf"]) == 1
+
+
+@pytest.fixture
+def acme_in_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    module = types.ModuleType("hub_test_acme_schema")
+    module.CONNECTOR = ACME  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hub_test_acme_schema", module)
+    monkeypatch.setattr(registry, "CONNECTOR_MODULES", {"acme": "hub_test_acme_schema"})
+    registry.get_connector.cache_clear()
+    yield
+    registry.get_connector.cache_clear()
+
+
+@pytest.mark.usefixtures("acme_in_registry")
+def test_default_operations_come_from_the_registry() -> None:
+    schema = workflow_json_schema()
+    assert schema["$defs"]["Step"]["properties"]["uses"]["enum"] == [
+        "acme.notes.create",
+        "acme.people.create",
+        "acme.people.find",
+        "acme.people.list",
+    ]

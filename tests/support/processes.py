@@ -1,0 +1,119 @@
+"""Real hub processes for end-to-end tests: sandbox, workers, ingress."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from hub.redis_server import free_port
+
+__all__ = ["HubProcesses", "wait_for"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+@dataclass
+class HubProcesses:
+    """Starts hub parts as separate OS processes against one Redis."""
+
+    redis_url: str
+    log_dir: Path
+    workflows: Path = ROOT / "workflows"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    sandbox_port: int = 0
+    ingress_port: int = 0
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "HUB_REDIS_URL": self.redis_url,
+                "HUB_WORKFLOWS": str(self.workflows),
+                "PLUTIO_BASE_URL": f"http://127.0.0.1:{self.sandbox_port}",
+                "PLUTIO_CLIENT_ID": "sandbox-client",
+                "PLUTIO_CLIENT_SECRET": "sandbox-secret",
+                "PLUTIO_BUSINESS": "sandbox",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log: IO[bytes] = (self.log_dir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", *args],
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[name] = proc
+        return proc
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    def start_sandbox(self) -> None:
+        self.sandbox_port = self.sandbox_port or free_port()
+        self._spawn("sandbox", "sandbox", "plutio", "--port", str(self.sandbox_port))
+        wait_for(_http_ok(f"{self.sandbox_url}/_sandbox/calls"), 20, "the sandbox")
+
+    def start_ingress(self) -> None:
+        self.ingress_port = self.ingress_port or free_port()
+        self._spawn("ingress", "serve", "--port", str(self.ingress_port))
+        wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
+
+    def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
+        self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
+        log = self.log_dir / f"{name}.log"
+        wait_for(lambda: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name} ---\n{p.read_text(errors='replace')[-4000:]}"
+            for p in sorted(self.log_dir.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,30 @@
+"""README stays true: its commands exist and its settings table is complete."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from hub.settings import Settings
+from hub.settings_doc import settings_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_settings_table_is_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert settings_table() in readme, "README's settings table is stale: run `hub settings`"
+    for name in Settings.model_fields:
+        assert f"`{name.upper()}`" in readme
+
+
+def test_ci_runs_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "deploy/dev test" in readme
+    assert "deploy/dev test" in ci
+
+
+def test_dev_script_is_valid_bash() -> None:
+    result = subprocess.run(["bash", "-n", str(ROOT / "deploy" / "dev")], capture_output=True)
+    assert result.returncode == 0, result.stderr
