@@ -81,7 +81,7 @@ def worker(
         "-Q",
         QUEUE,
         "--loglevel",
-        "INFO",
+        get_settings().hub_log_level.upper(),
         "-c",
         str(concurrency or get_settings().hub_worker_concurrency),
     ]
