@@ -135,6 +135,10 @@ def flower(
         f"--port={port or settings.hub_flower_port}",
         f"--address={address or settings.hub_flower_host}",
     ]
+    # kwargs carry workflow, revision, step, event id and run id: show them at a glance
+    os.environ.setdefault(
+        "FLOWER_TASKS_COLUMNS", "name,uuid,state,kwargs,received,started,runtime,worker"
+    )
     if settings.hub_flower_basic_auth is not None:
         # through the environment, never argv: a command line is visible to `ps`
         os.environ["FLOWER_BASIC_AUTH"] = settings.hub_flower_basic_auth.get_secret_value()

@@ -39,6 +39,9 @@ def compile_run(
             args=(ctx,) if index == 0 else (),
             kwargs=step_kwargs(wf, step.id, event_id=event_id, run_id=run_id),
             shadow=f"{wf.name}.{step.id}",
+            # the context can be large and holds event data: Flower shows a summary
+            argsrepr=f"(context of event {event_id})" if index == 0 else "(context)",
+            kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} attempt=1",
         )
         for index, step in enumerate(wf.steps)
     ]

@@ -49,6 +49,7 @@ class HubProcesses:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     sandbox_port: int = 0
     ingress_port: int = 0
+    flower_port: int = 0
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -100,6 +101,15 @@ class HubProcesses:
         self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
         log = self.log_dir / f"{name}.log"
         wait_for(lambda: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{self.flower_port}"
+
+    def start_flower(self) -> None:
+        self.flower_port = self.flower_port or free_port()
+        self._spawn("flower", "flower", "--port", str(self.flower_port))
+        wait_for(_http_ok(f"{self.flower_url}/healthcheck"), 30, "Flower")
 
     def logs(self) -> str:
         return "\n".join(

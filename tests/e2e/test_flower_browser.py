@@ -1,0 +1,91 @@
+"""Operators read workflow tasks in Flower: a real browser opens its tasks page."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.redis_server import RedisServer
+from tests.support.processes import ROOT, HubProcesses, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT = ROOT / ".hub" / "screenshots" / "flower-tasks.png"
+LOGIN = ("ops", "flower-test-password")
+
+
+@pytest.fixture
+def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
+    procs = HubProcesses(
+        redis_url=redis_server.url,
+        log_dir=tmp_path,
+        extra_env={"HUB_FLOWER_BASIC_AUTH": ":".join(LOGIN)},
+    )
+    try:
+        procs.start_sandbox()
+        procs.start_flower()
+        procs.start_ingress()
+        procs.start_worker(concurrency=1)
+        yield procs
+    finally:
+        procs.stop()
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (deploy/dev test installs it as root)"
+)
+def test_flower_shows_workflow_tasks_by_name(hub: HubProcesses) -> None:
+    from playwright.sync_api import sync_playwright
+
+    assert httpx.get(f"{hub.flower_url}/tasks").status_code == 401, "Flower must ask for a login"
+    event = {
+        "id": "flower-1",
+        "type": "contact.created",
+        "data": {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"},
+    }
+    assert httpx.post(f"{hub.ingress_url}/hooks/crm", json=event).status_code == 202
+
+    def task_seen() -> bool:
+        tasks = httpx.get(f"{hub.flower_url}/api/tasks", auth=LOGIN).json()
+        return any(
+            t.get("name") == "crm-contact-to-plutio-person.person" and t.get("state") == "SUCCESS"
+            for t in tasks.values()
+        )
+
+    wait_for(task_seen, 30, "Flower to see the step task succeed")
+    tasks = httpx.get(f"{hub.flower_url}/api/tasks", auth=LOGIN).json()
+    shown = next(t for t in tasks.values() if t["name"] == "crm-contact-to-plutio-person.person")
+    assert shown["kwargs"].startswith("event=flower-1 run=")  # event id at a glance
+    assert "sandbox-secret" not in str(tasks)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(
+                http_credentials={"username": LOGIN[0], "password": LOGIN[1]},
+                viewport={"width": 1600, "height": 700},
+            )
+            page.goto(f"{hub.flower_url}/tasks")
+            cell = page.get_by_text("crm-contact-to-plutio-person.person").first
+            cell.wait_for(timeout=15_000)
+            assert cell.is_visible()
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
