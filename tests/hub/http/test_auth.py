@@ -7,7 +7,7 @@ import httpx
 import pytest
 import redis
 
-from hub.errors import FatalError, LockBusy, RetryableError
+from hub.errors import FatalError, LockBusy, QuotaWait, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 
 
@@ -243,3 +243,21 @@ def test_lock_released_when_the_token_request_is_abandoned(redis_client: redis.R
     assert redis_client.get("k:refresh") is not None
     flow.close()
     assert redis_client.get("k:refresh") is None
+
+
+def test_lock_released_when_a_request_hook_refuses_the_token_request(
+    redis_client: redis.Redis,
+) -> None:
+    """As the shared client's quota hook does when no slot is free (QuotaWait)."""
+
+    def no_slot(request: httpx.Request) -> None:
+        raise QuotaWait("test", 1.0)
+
+    transport, issued = _server(set())
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "k"), Grant(), service="Test")
+    with (
+        httpx.Client(transport=transport, auth=auth, event_hooks={"request": [no_slot]}) as client,
+        pytest.raises(QuotaWait),
+    ):
+        client.get("https://api.example/people")
+    assert issued == [] and redis_client.get("k:refresh") is None
