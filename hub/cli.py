@@ -182,6 +182,18 @@ def settings_cmd() -> None:
     typer.echo(settings_table())
 
 
+@cli.command()
+def operations(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Resources and their actions, as README's table.")
+    ] = False,
+) -> None:
+    """Print every operation a workflow step can `use`, with its summary."""
+    from hub.operations_doc import operations_listing, operations_table
+
+    typer.echo(operations_table() if markdown else operations_listing())
+
+
 def main() -> None:
     cli(prog_name="hub")
 

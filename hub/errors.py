@@ -4,7 +4,8 @@
 - :class:`RetryableError`: try again later (after ``retry_after`` seconds if given).
 - :class:`Deferred`: not now; re-schedule for ``wait`` seconds later without counting an
   attempt (:class:`QuotaWait`: no quota slot; :class:`LockBusy`: another run holds the key).
-- :class:`FatalError`: do not retry; the input or the upstream refused it for good.
+- :class:`FatalError`: do not retry; the input or the upstream refused it for good
+  (:class:`NotFound`: the record asked for does not exist).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "FatalError",
     "HubError",
     "LockBusy",
+    "NotFound",
     "QuotaWait",
     "RetryableError",
     "TemplateError",
@@ -54,6 +56,13 @@ class RetryableError(UpstreamError):
 
 class FatalError(UpstreamError):
     """A permanent failure: retrying cannot help."""
+
+
+class NotFound(FatalError):
+    """The record asked for does not exist upstream."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
 
 
 class Deferred(HubError):

@@ -1,4 +1,4 @@
-"""Short cluster-wide locks on a key, for find-then-create upserts.
+"""Short cluster-wide locks on a key, for find-then-create upserts and token refreshes.
 
 A run that finds the key locked raises :class:`~hub.errors.LockBusy` and is re-scheduled
 a moment later; it never waits inside a worker. Locks expire on their own (``ttl``) so a
@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.errors import LockBusy
 
-__all__ = ["keyed_lock", "lock_key"]
+__all__ = ["keyed_lock", "lock_key", "release_lock", "try_lock"]
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -29,13 +29,26 @@ def lock_key(*parts: str) -> str:
     return f"hub:lock:{digest}"
 
 
+def try_lock(redis: Any, key: str, *, ttl_seconds: float = 60.0) -> str | None:
+    """Take ``key`` (``SET NX PX``): the holder's token, or ``None`` when already held."""
+    token = uuid.uuid4().hex
+    if redis.set(key, token, nx=True, px=max(1, int(ttl_seconds * 1000))):
+        return token
+    return None
+
+
+def release_lock(redis: Any, key: str, token: str) -> bool:
+    """Release ``key`` if ``token`` still holds it; True when it did."""
+    return bool(redis.eval(_RELEASE, 1, key, token))
+
+
 @contextmanager
 def keyed_lock(redis: Any, key: str, *, ttl_seconds: float = 60.0) -> Iterator[None]:
     """Hold ``key`` for the block, or raise :class:`LockBusy` at once."""
-    token = uuid.uuid4().hex
-    if not redis.set(key, token, nx=True, px=int(ttl_seconds * 1000)):
+    token = try_lock(redis, key, ttl_seconds=ttl_seconds)
+    if token is None:
         raise LockBusy(key)
     try:
         yield
     finally:
-        redis.eval(_RELEASE, 1, key, token)
+        release_lock(redis, key, token)

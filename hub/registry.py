@@ -11,6 +11,9 @@ from hub.errors import ConfigError
 
 __all__ = ["CONNECTOR_MODULES", "all_operations", "get_connector", "get_operation"]
 
+#: above this many operations, an unknown-operation error lists one resource's
+_MAX_LISTED = 15
+
 #: connector name -> module exposing ``CONNECTOR``
 CONNECTOR_MODULES: dict[str, str] = {
     "plutio": "connectors.plutio",
@@ -43,6 +46,21 @@ def get_operation(uses: str) -> tuple[Connector, Operation]:
     if op is None:
         close = difflib.get_close_matches(op_name, list(connector.operations), n=1)
         hint = f" (did you mean '{connector_name}.{close[0]}'?)" if close else ""
-        known = ", ".join(sorted(connector.operations))
-        raise ConfigError(f"unknown operation '{uses}'{hint}; {connector_name} offers: {known}")
+        raise ConfigError(f"unknown operation '{uses}'{hint}; {_offers(connector, op_name)}")
     return connector, op
+
+
+def _offers(connector: Connector, op_name: str) -> str:
+    """What ``connector`` offers, narrowed to one resource when it has many operations."""
+    names = sorted(connector.operations)
+    if len(names) <= _MAX_LISTED:
+        return f"{connector.name} offers: {', '.join(names)}"
+    resource = op_name.rpartition(".")[0]
+    same = [n for n in names if n.rpartition(".")[0] == resource]
+    if same:
+        return f"{connector.name}.{resource} offers: {', '.join(same)}"
+    resources = sorted({n.rpartition(".")[0] for n in names if "." in n})
+    return (
+        f"{connector.name} offers operations on: {', '.join(resources)} "
+        "(`hub operations` lists them all)"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.plutio.api import build_api
-from connectors.plutio.resources import OPERATIONS
+from connectors.plutio.operations import OPERATIONS
 from hub.connector import Connector
 from hub.settings import Settings
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from hub.errors import ConfigError
+from hub.errors import ConfigError, FatalError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 from hub.http.client import ApiClient
 from hub.http.pagination import SkipLimit, iterate_items
@@ -22,7 +22,7 @@ from hub.http.quota import Budget, Quota, RedisQuota
 from hub.locks import keyed_lock, lock_key
 from hub.settings import Settings
 
-__all__ = ["PlutioApi", "PlutioGrant", "build_api", "query_params"]
+__all__ = ["PlutioApi", "PlutioGrant", "build_api", "explain", "query_params"]
 
 SERVICE = "Plutio"
 
@@ -72,24 +72,48 @@ def query_params(query: Mapping[str, Any] | None, q: Mapping[str, Any] | None) -
     return params
 
 
+def explain(error: FatalError) -> FatalError:
+    """``error`` with what the operator should do, for the refusals the reference explains."""
+    text = str(error)
+    hint = ""
+    if error.status == 400 and "Business undefined" in text:
+        hint = (
+            "PLUTIO_BUSINESS is empty: set it to the workspace subdomain "
+            "(for https://acme.plutio.com, acme)"
+        )
+    elif error.status == 400 and "Business" in text and "is not enabled" in text:
+        hint = (
+            "set PLUTIO_BUSINESS to a workspace subdomain enabled for this API client "
+            "(for https://acme.plutio.com, acme), or enable the workspace on the API client "
+            "in Plutio's Settings > API manager"
+        )
+    elif error.status == 403:
+        hint = "check the role and permissions of the API client in Plutio"
+    if not hint:
+        return error
+    return FatalError(f"{text} - {hint}", status=error.status)
+
+
 class PlutioApi:
-    """Resource calls on one Plutio business, through the shared client."""
+    """Resource calls on one Plutio business, through the shared client.
+
+    ``resource`` arguments are API paths (``task-boards``). Refusals come back as the
+    shared layer's typed errors, explained where the reference says what to do.
+    """
 
     def __init__(self, client: ApiClient, redis: Any, *, page_size: int = 100) -> None:
         self.client = client
         self.redis = redis
-        self._paginator = SkipLimit(page_size)
+        self.page_size = page_size
 
-    def find(
-        self,
-        resource: str,
-        query: Mapping[str, Any] | None = None,
-        q: Mapping[str, Any] | None = None,
-        *,
-        limit: int | None = None,
-    ) -> list[Any]:
-        """Records matching key filters and/or a MongoDB query, paged to the end."""
-        return list(self.iterate(resource, query, q, limit=limit))
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return self.client.request(method, path, **kwargs)
+        except FatalError as error:
+            explained = explain(error)
+            if explained is error:
+                raise
+            raise explained from error
 
     def iterate(
         self,
@@ -99,30 +123,72 @@ class PlutioApi:
         *,
         limit: int | None = None,
     ) -> Iterator[Any]:
+        """Records matching key filters and/or a MongoDB query, fetched page by page."""
         base = query_params(query, q)
+        paginator = SkipLimit(min(self.page_size, limit) if limit else self.page_size)
 
         def fetch(page: dict[str, Any]) -> Any:
-            return self.client.request("GET", resource, params={**base, **page})
+            return self._request("GET", resource, params={**base, **page})
 
-        return iterate_items(fetch, self._paginator, max_items=limit)
+        return iterate_items(fetch, paginator, max_items=limit)
+
+    def find(
+        self,
+        resource: str,
+        query: Mapping[str, Any] | None = None,
+        q: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[Any]:
+        """Records matching key filters and/or a MongoDB query, paged to the end or ``limit``."""
+        return list(self.iterate(resource, query, q, limit=limit))
+
+    def get(self, resource: str, record_id: str) -> Any | None:
+        """The record with ``_id`` (``GET /resource?_id=``), or None."""
+        found = self.find(resource, {"_id": record_id}, limit=1)
+        return found[0] if found else None
 
     def create(self, resource: str, body: Mapping[str, Any]) -> Any:
-        return self.client.request("POST", resource, json=dict(body))
+        """``POST /resource``: the new record."""
+        return self._request("POST", resource, json=dict(body))
+
+    def update(self, resource: str, ids: list[str], changes: Mapping[str, Any]) -> Any:
+        """``PUT /resource/bulk`` with ``_ids``: the updated records."""
+        return self._request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
+
+    def delete(self, resource: str, ids: list[str]) -> Any:
+        """``DELETE /resource/bulk`` with ``_ids``: the removed records."""
+        return self._request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
+
+    def act(self, resource: str, action: str, record_id: str, changes: Mapping[str, Any]) -> Any:
+        """``POST /resource/{move|copy}`` with ``_id``: the moved record or the new copy."""
+        return self._request("POST", f"{resource}/{action}", json={**changes, "_id": record_id})
 
     def upsert(
-        self, resource: str, match: Mapping[str, Any], body: Mapping[str, Any]
+        self,
+        resource: str,
+        match: Mapping[str, Any],
+        body: Mapping[str, Any],
+        *,
+        update: bool = False,
     ) -> dict[str, Any]:
         """The first record matching ``match``, or a new one from ``body``.
 
-        Find and create run under a cluster-wide lock on (resource, match), so two runs
-        for the same key never both create.
+        With ``update``, a found record gets ``body``'s fields set. Find and create run
+        under a cluster-wide lock on (resource, match), so two runs for the same key never
+        both create.
         """
         key = lock_key("plutio", resource, json.dumps(match, sort_keys=True, default=str))
         with keyed_lock(self.redis, key):
             found = self.find(resource, match, limit=1)
-            if found:
-                return {"created": False, "record": found[0]}
-            return {"created": True, "record": self.create(resource, body)}
+            if not found:
+                return {"created": True, "record": self.create(resource, body)}
+            record = found[0]
+            if update:
+                updated = self.update(resource, [record["_id"]], body)
+                if isinstance(updated, list) and updated:
+                    record = updated[0]
+            return {"created": False, "record": record}
 
 
 def build_api(
@@ -131,8 +197,13 @@ def build_api(
     *,
     transport: httpx.BaseTransport | None = None,
     quota: Quota | None = None,
+    now: Callable[[], float] = time.time,
 ) -> PlutioApi:
-    """A :class:`PlutioApi` from settings, sharing token cache and quota through Redis."""
+    """A :class:`PlutioApi` from settings, sharing token cache and quota through Redis.
+
+    ``transport``, ``quota`` and ``now`` (the wall clock token expiry is read on) are
+    for tests.
+    """
     missing = [
         name
         for name, value in (
@@ -150,12 +221,20 @@ def build_api(
     assert settings.plutio_client_id and settings.plutio_client_secret
     client_id = settings.plutio_client_id
     grant = PlutioGrant(
-        settings.plutio_base_url, client_id, settings.plutio_client_secret.get_secret_value()
+        settings.plutio_base_url,
+        client_id,
+        settings.plutio_client_secret.get_secret_value(),
+        now=now,
     )
     budget_key = f"plutio:{client_id}"
-    auth = CachedTokenAuth(
-        RedisTokenCache(redis, f"hub:token:{budget_key}"), grant, service=SERVICE
+    cache = RedisTokenCache(
+        redis,
+        f"hub:token:{budget_key}",
+        now=now,
+        # a holder killed mid-request frees the refresh soon after its request would end
+        lock_ttl_seconds=settings.plutio_timeout_seconds + 5.0,
     )
+    auth = CachedTokenAuth(cache, grant, service=SERVICE)
     client = ApiClient(
         service=SERVICE,
         base_url=settings.plutio_base_url,

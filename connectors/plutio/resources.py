@@ -1,87 +1,100 @@
-"""Plutio operations workflows can ``use``, declared as data."""
+"""Every Plutio resource the reference documents, declared as data.
+
+A :class:`Resource` names the resource as workflows write it (``task_boards``; its API
+path spells it with dashes, ``/task-boards``), what one record is called, the model of
+its fields, and the endpoints the reference documents for it, in the reference's words:
+``list`` (GET), ``create`` (POST), ``update`` (``PUT /bulk``), ``delete``
+(``DELETE /bulk``), ``move`` and ``copy`` (``POST /move``, ``POST /copy``).
+:mod:`connectors.plutio.operations` turns each into workflow operations.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from connectors.plutio.api import PlutioApi
-from hub.connector import Operation
+from connectors.plutio.models import Invoice, Person, Record
 
-__all__ = ["OPERATIONS", "PersonCreate", "PersonFind", "PersonUpsert"]
+__all__ = ["ENDPOINTS", "RESOURCES", "Resource"]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: endpoint kinds a resource may document
+ENDPOINTS = frozenset({"list", "create", "update", "delete", "move", "copy"})
 
 
-class PersonName(_Strict):
-    first: str | None = None
-    last: str | None = None
+@dataclass(frozen=True)
+class Resource:
+    """One Plutio resource and the endpoints it has."""
+
+    name: str
+    singular: str
+    endpoints: frozenset[str]
+    fields: type[BaseModel] = field(default=Record)
+
+    @property
+    def path(self) -> str:
+        """The API path segment: ``task_boards`` is ``task-boards``."""
+        return self.name.replace("_", "-")
+
+    @property
+    def plural(self) -> str:
+        """How several records are called in messages."""
+        return self.name.replace("_", " ")
 
 
-class ContactEmail(_Strict):
-    address: str
-    type: str = "work"
+_CRUD = "list create update delete"
 
 
-class ContactPhone(_Strict):
-    number: str
-    type: str = "work"
+def _table(
+    *rows: tuple[str, str, str] | tuple[str, str, str, type[BaseModel]],
+) -> dict[str, Resource]:
+    table: dict[str, Resource] = {}
+    for row in rows:
+        name, singular, endpoints = row[0], row[1], frozenset(row[2].split())
+        unknown = endpoints - ENDPOINTS
+        if unknown:
+            raise ValueError(f"{name}: unknown endpoints {sorted(unknown)}")
+        fields = row[3] if len(row) == 4 else Record
+        table[name] = Resource(name, singular, endpoints, fields)
+    return table
 
 
-class PersonFind(_Strict):
-    """Find people by key filters (``query``) and/or a MongoDB query (``q``)."""
-
-    query: dict[str, Any] = Field(default_factory=dict)
-    q: dict[str, Any] | None = None
-    limit: int | None = Field(default=None, ge=1)
-
-
-class PersonCreate(_Strict):
-    """A new person (contact) in Plutio."""
-
-    name: PersonName
-    role: str | None = None
-    contactEmails: list[ContactEmail] = Field(default_factory=list)
-    contactPhones: list[ContactPhone] = Field(default_factory=list)
-    address: dict[str, Any] | None = None
-    companies: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    customFields: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class PersonUpsert(_Strict):
-    """Find a person by ``match`` (key filters); create one from ``data`` if none."""
-
-    match: dict[str, Any] = Field(min_length=1)
-    data: PersonCreate
-
-
-def _people_upsert(api: PlutioApi, args: PersonUpsert) -> Any:
-    return api.upsert("people", args.match, args.data.model_dump(exclude_none=True))
-
-
-def _people_find(api: PlutioApi, args: PersonFind) -> list[Any]:
-    return api.find("people", args.query, args.q, limit=args.limit)
-
-
-def _people_create(api: PlutioApi, args: PersonCreate) -> Any:
-    return api.create("people", args.model_dump(exclude_none=True))
-
-
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("people.find", PersonFind, _people_find, "List people matching filters."),
-        Operation("people.create", PersonCreate, _people_create, "Create a person.", writes=True),
-        Operation(
-            "people.upsert",
-            PersonUpsert,
-            _people_upsert,
-            "Find a person by key filters, or create one. Answers {created, record}.",
-            writes=True,
-        ),
-    )
-}
+RESOURCES: dict[str, Resource] = _table(
+    ("people", "person", _CRUD, Person),
+    ("companies", "company", _CRUD),
+    ("projects", "project", f"{_CRUD} move copy"),
+    ("tasks", "task", f"{_CRUD} move copy"),
+    ("task_boards", "task board", f"{_CRUD} move copy"),
+    ("task_groups", "task group", f"{_CRUD} move copy"),
+    ("time_tracks", "time track", _CRUD),
+    ("invoices", "invoice", _CRUD, Invoice),
+    ("invoice_subscriptions", "invoice subscription", _CRUD),
+    ("proposals", "proposal", _CRUD),
+    ("contracts", "contract", _CRUD),
+    ("forms", "form", f"{_CRUD} copy"),
+    ("form_responses", "form response", _CRUD),
+    ("comments", "comment", _CRUD),
+    ("custom_fields", "custom field", _CRUD),
+    ("blocks", "block", _CRUD),
+    ("block_groups", "block group", "list update"),
+    ("businesses", "business", "list update"),
+    ("canned_responses", "canned response", _CRUD),
+    ("categories", "category", _CRUD),
+    ("conversations", "conversation", _CRUD),
+    ("dashboards", "dashboard", "list update"),
+    ("dashboard_pages", "dashboard page", _CRUD),
+    ("dashboard_data", "dashboard data record", "list"),
+    ("events", "event", _CRUD),
+    ("file_folders", "file folder", f"{_CRUD} move"),
+    ("files", "file", f"{_CRUD} move"),
+    ("inbox_groups", "inbox group", _CRUD),
+    ("items", "item", _CRUD),
+    ("notes", "note", _CRUD),
+    ("profiles", "profile", "list"),
+    ("roles", "role", "create update delete"),
+    ("statuses", "status", f"{_CRUD} move"),
+    ("templates", "template", _CRUD),
+    ("trash_bin", "trash bin entry", "list delete"),
+    ("wiki", "wiki", _CRUD),
+    ("wiki_entities", "wiki entity", f"{_CRUD} move"),
+)

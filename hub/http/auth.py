@@ -1,9 +1,16 @@
 """Token auth shared by every worker: one cached token per API client, kept in Redis.
 
-:class:`CachedTokenAuth` is an ``httpx.Auth`` flow: it sends the cached token, fetches a
-new one (as a request yielded through the same client, so it passes the same quota and
-transport) when none is cached, and refreshes once after a 401. What the token request
-looks like and how its answer is read is the connector's part (:class:`TokenGrant`).
+:class:`CachedTokenAuth` is an ``httpx.Auth`` flow. It sends the cached token; when none
+is cached, or the cached one is inside its refresh margin, it fetches one as a request
+yielded through the same client (so it passes the same quota and transport); after a
+401 it refreshes once and resends. What the token request looks like and how its answer
+is read is the connector's part (:class:`TokenGrant`).
+
+Fetching is single-flight for the whole cluster: the process that takes the cache's
+refresh lock (``SET NX PX``) asks for the token; the others poll the cache for a short,
+bounded while (a token request takes milliseconds) and, if no token appears, raise
+:class:`~hub.errors.LockBusy` so their task is re-scheduled rather than held. Token
+values never appear in a message, a log line or a ``repr``.
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from hub.errors import FatalError
+from hub.errors import FatalError, LockBusy
+from hub.http.retry import classify_response
+from hub.locks import release_lock, try_lock
 
 __all__ = [
+    "REFRESH_MARGIN_SECONDS",
     "CachedTokenAuth",
     "RedisTokenCache",
     "Token",
@@ -28,8 +38,16 @@ __all__ = [
     "parse_token_response",
 ]
 
-#: refresh this long before the upstream's expiry
+#: refresh this long before the upstream's expiry (at most half a token's lifetime)
 REFRESH_MARGIN_SECONDS = 300.0
+
+# Delete the cached token only if it is still the one named (a cjson-decoded payload),
+# so a process that saw an old token rejected never drops the fresh one another put.
+_CLEAR_IF = """
+local raw = redis.call('GET', KEYS[1])
+if raw and cjson.decode(raw)['value'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -44,11 +62,13 @@ class Token:
 
 
 class TokenCache(Protocol):
-    """Where tokens live between calls and processes."""
+    """Where tokens live between calls and processes, with a lock for fetching one."""
 
     def get(self) -> Token | None: ...
     def put(self, token: Token) -> None: ...
     def clear(self, value: str | None = None) -> None: ...
+    def lock(self) -> str | None: ...
+    def unlock(self, handle: str) -> None: ...
 
 
 class TokenGrant(Protocol):
@@ -80,68 +100,130 @@ def parse_token_response(
 
 
 class RedisTokenCache:
-    """One token per API client in Redis, shared by every worker process and host."""
+    """One token per API client in Redis, shared by every worker process and host.
 
-    def __init__(self, redis: Any, key: str, *, now: Callable[[], float] = time.time) -> None:
+    A token is served until its refresh time: ``margin_seconds`` before it expires, or
+    half-way through its life for tokens shorter than twice the margin.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        key: str,
+        *,
+        now: Callable[[], float] = time.time,
+        margin_seconds: float = REFRESH_MARGIN_SECONDS,
+        lock_ttl_seconds: float = 60.0,
+    ) -> None:
         self._redis = redis
         self._key = key
+        self._lock_key = f"{key}:refresh"
         self._now = now
+        self._margin = margin_seconds
+        self._lock_ttl = lock_ttl_seconds
+        self._clear_if = redis.register_script(_CLEAR_IF)
 
     def get(self) -> Token | None:
         raw = self._redis.get(self._key)
         if raw is None:
             return None
         data = json.loads(raw)
-        token = Token(value=data["value"], expires_at=float(data["expires_at"]))
-        if token.expires_at - REFRESH_MARGIN_SECONDS <= self._now():
+        expires_at = float(data["expires_at"])
+        refresh_at = float(data.get("refresh_at", expires_at - self._margin))
+        if refresh_at <= self._now():
             return None
-        return token
+        return Token(value=data["value"], expires_at=expires_at)
 
     def put(self, token: Token) -> None:
-        ttl = max(1, int(token.expires_at - REFRESH_MARGIN_SECONDS - self._now()))
-        payload = json.dumps({"value": token.value, "expires_at": token.expires_at})
-        self._redis.set(self._key, payload, ex=ttl)
+        now = self._now()
+        lifetime = max(0.0, token.expires_at - now)
+        refresh_at = token.expires_at - min(self._margin, lifetime / 2)
+        payload = json.dumps(
+            {"value": token.value, "expires_at": token.expires_at, "refresh_at": refresh_at}
+        )
+        self._redis.set(self._key, payload, px=max(1000, int((refresh_at - now) * 1000)))
 
     def clear(self, value: str | None = None) -> None:
         if value is None:
             self._redis.delete(self._key)
-            return
-        current = self._redis.get(self._key)
-        if current is not None and json.loads(current)["value"] == value:
-            self._redis.delete(self._key)
+        else:
+            self._clear_if(keys=[self._key], args=[value])
+
+    def lock(self) -> str | None:
+        """Take the right to fetch a token; a handle for :meth:`unlock`, or None if held."""
+        return try_lock(self._redis, self._lock_key, ttl_seconds=self._lock_ttl)
+
+    def unlock(self, handle: str) -> None:
+        release_lock(self._redis, self._lock_key, handle)
 
 
 class CachedTokenAuth(httpx.Auth):
-    """Bearer auth with a shared token cache; refreshes once on a 401."""
+    """Bearer auth with a shared, single-flight token cache; refreshes once on a 401."""
 
     requires_response_body = True
 
-    def __init__(self, cache: TokenCache, grant: TokenGrant, *, service: str) -> None:
+    def __init__(
+        self,
+        cache: TokenCache,
+        grant: TokenGrant,
+        *,
+        service: str,
+        wait_seconds: float = 5.0,
+        poll_seconds: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cache = cache
         self._grant = grant
         self._service = service
+        self._wait_seconds = wait_seconds
+        self._poll_seconds = poll_seconds
+        self._sleep = sleep
+        self._monotonic = monotonic
 
     def _fetch(self) -> Generator[httpx.Request, httpx.Response, Token]:
         response = yield self._grant.build_request()
-        if response.status_code >= 400:
-            detail = response.text[:200]
+        error = classify_response(response, service=self._service)
+        if isinstance(error, FatalError):
             raise FatalError(
-                f"{self._service} refused the token request ({response.status_code}): {detail}"
-                " - check the client id and secret",
-                status=response.status_code,
+                f"{self._service} refused the token request: {error} "
+                "- check the client id and secret",
+                status=error.status,
             )
+        if error is not None:
+            raise error
         token = self._grant.parse(response)
         self._cache.put(token)
         return token
 
+    def _token(
+        self, rejected: str | None = None
+    ) -> Generator[httpx.Request, httpx.Response, Token]:
+        """A usable token other than ``rejected``: cached, fetched, or fetched by another."""
+        deadline = self._monotonic() + self._wait_seconds
+        while True:
+            token = self._cache.get()
+            if token is not None and token.value != rejected:
+                return token
+            handle = self._cache.lock()
+            if handle is not None:
+                try:
+                    token = self._cache.get()  # put by the holder we just followed?
+                    if token is not None and token.value != rejected:
+                        return token
+                    return (yield from self._fetch())
+                finally:
+                    self._cache.unlock(handle)
+            if self._monotonic() >= deadline:
+                raise LockBusy(f"{self._service} token request", wait=self._poll_seconds * 10)
+            self._sleep(self._poll_seconds)
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._cache.get()
-        if token is None:
-            token = yield from self._fetch()
+        token = yield from self._token()
         request.headers["Authorization"] = f"Bearer {token.value}"
         response = yield request
         if response.status_code == 401:
             self._cache.clear(token.value)
-            token = yield from self._fetch()
+            token = yield from self._token(rejected=token.value)
             request.headers["Authorization"] = f"Bearer {token.value}"
             yield request

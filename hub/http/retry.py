@@ -12,7 +12,7 @@ import email.utils
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -37,6 +37,21 @@ class RetryPolicy:
     base_seconds: float = 1.0
     cap_seconds: float = 300.0
     rng: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+
+    def with_overrides(
+        self,
+        *,
+        max_attempts: int | None = None,
+        base_seconds: float | None = None,
+        cap_seconds: float | None = None,
+    ) -> RetryPolicy:
+        """This policy with the given values replaced (``None`` keeps the current one)."""
+        return replace(
+            self,
+            max_attempts=self.max_attempts if max_attempts is None else max_attempts,
+            base_seconds=self.base_seconds if base_seconds is None else base_seconds,
+            cap_seconds=self.cap_seconds if cap_seconds is None else cap_seconds,
+        )
 
     def should_retry(self, attempt: int) -> bool:
         """True while attempt number ``attempt`` (1-based) may be followed by another."""

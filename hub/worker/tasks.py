@@ -21,6 +21,7 @@ from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.runtime import Runtime, execute_step
 from hub.workflow.compiler import STEP_TASK
+from hub.workflow.model import RetryOverride, Workflow
 from hub.workflow.store import WorkflowStore
 
 __all__ = ["StepTask", "run_step"]
@@ -44,9 +45,21 @@ def _runtime() -> tuple[Runtime, WorkflowStore]:
     return Runtime(settings, client), WorkflowStore(client)
 
 
-def _policy() -> RetryPolicy:
+def _policy(override: RetryOverride | None = None) -> RetryPolicy:
+    """The hub's retry settings, with a step's ``retry:`` values in their place when set."""
     s = get_settings()
-    return RetryPolicy(s.hub_step_max_attempts, s.hub_retry_base_seconds, s.hub_retry_cap_seconds)
+    policy = RetryPolicy(s.hub_step_max_attempts, s.hub_retry_base_seconds, s.hub_retry_cap_seconds)
+    if override is None:
+        return policy
+    return policy.with_overrides(
+        max_attempts=override.max_attempts,
+        base_seconds=override.backoff_base_seconds,
+        cap_seconds=override.backoff_cap_seconds,
+    )
+
+
+def _step_retry(wf: Workflow, step_id: str) -> RetryOverride | None:
+    return next((s.retry for _, s in wf.all_steps() if s.id == step_id), None)
 
 
 @app.task(name=STEP_TASK, bind=True, base=StepTask)  # type: ignore[untyped-decorator]
@@ -85,7 +98,7 @@ def run_step(
             exc=wait,
         ) from wait
     except RetryableError as err:
-        policy = _policy()
+        policy = _policy(_step_retry(wf, step))
         if not policy.should_retry(attempt):
             log.error(
                 "%s.%s run %s: giving up after %d attempts: %s",

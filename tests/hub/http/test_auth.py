@@ -1,17 +1,17 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Generator
+
 import httpx
 import pytest
 import redis
 
-from hub.errors import FatalError
+from hub.errors import FatalError, LockBusy, QuotaWait, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 
 
 class Grant:
-    def __init__(self) -> None:
-        self.issued = 0
-
     def build_request(self) -> httpx.Request:
         return httpx.Request("POST", "https://api.example/oauth/token", data={"grant": "x"})
 
@@ -76,6 +76,39 @@ def test_401_refreshes_once(redis_client: redis.Redis) -> None:
     assert cached is not None and cached.value == "tok1"
 
 
+def test_401_uses_a_token_another_process_already_refreshed(redis_client: redis.Redis) -> None:
+    """The run that sees the old token rejected takes the fresh one, fetching none."""
+    valid = {"fresh"}
+    transport, issued = _server(valid)
+    cache = RedisTokenCache(redis_client, "hub:token:test")
+    cache.put(Token("old", 10**10))
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization") == "Bearer old":
+            # meanwhile another worker was refused too and put a fresh token
+            cache.put(Token("fresh", 10**10))
+        return transport.handle_request(request)
+
+    auth = CachedTokenAuth(cache, Grant(), service="Test")
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client:
+        assert client.get("https://api.example/people").json() == {"ok": "Bearer fresh"}
+    assert issued == []
+    assert sent == ["Bearer old", "Bearer fresh"]
+    cached = cache.get()
+    assert cached is not None and cached.value == "fresh"
+
+
+def test_clear_drops_only_the_named_token(redis_client: redis.Redis) -> None:
+    cache = RedisTokenCache(redis_client, "k")
+    cache.put(Token("new", 10**10))
+    cache.clear("old")
+    assert cache.get() == Token("new", 10**10)
+    cache.clear("new")
+    assert cache.get() is None
+
+
 def test_refused_token_request_is_fatal_without_secret(redis_client: redis.Redis) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"message": "bad client"})
@@ -83,12 +116,148 @@ def test_refused_token_request_is_fatal_without_secret(redis_client: redis.Redis
     auth = CachedTokenAuth(RedisTokenCache(redis_client, "k"), Grant(), service="Test")
     with (
         httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client,
-        pytest.raises(FatalError, match="refused the token request"),
+        pytest.raises(FatalError, match=r"refused the token request.*bad client") as info,
     ):
         client.get("https://api.example/people")
+    assert "check the client id and secret" in str(info.value)
+    assert redis_client.get("k:refresh") is None  # the refresh lock was released
 
 
-def test_expired_token_not_served(redis_client: redis.Redis) -> None:
-    cache = RedisTokenCache(redis_client, "k", now=lambda: 1000.0)
-    cache.put(Token("t", 1200.0))  # inside the refresh margin
+def test_token_request_429_is_retriable(redis_client: redis.Redis) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow down"})
+
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "k"), Grant(), service="Test")
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client,
+        pytest.raises(RetryableError) as info,
+    ):
+        client.get("https://api.example/people")
+    assert info.value.retry_after == 7.0 and info.value.status == 429
+
+
+def test_refresh_margin_and_short_lived_tokens(redis_client: redis.Redis) -> None:
+    clock = [1000.0]
+    cache = RedisTokenCache(redis_client, "k", now=lambda: clock[0], margin_seconds=300)
+    cache.put(Token("long", 1000.0 + 3600))
+    clock[0] = 1000.0 + 3299
+    assert cache.get() == Token("long", 4600.0)
+    clock[0] = 1000.0 + 3300  # inside the margin: refresh now
     assert cache.get() is None
+    # a token shorter than twice the margin is refreshed half-way through its life
+    clock[0] = 1000.0
+    cache.put(Token("short", 1200.0))
+    assert cache.get() == Token("short", 1200.0)
+    clock[0] = 1100.0
+    assert cache.get() is None
+    assert json.loads(redis_client.get("k") or b"{}")["refresh_at"] == 1100.0
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps = 0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.t += seconds
+
+
+def _auth(cache: RedisTokenCache, clock: _FakeClock, **kw: float) -> CachedTokenAuth:
+    return CachedTokenAuth(
+        cache, Grant(), service="Test", sleep=clock.sleep, monotonic=clock.monotonic, **kw
+    )
+
+
+def test_waiter_takes_the_token_the_holder_puts(redis_client: redis.Redis) -> None:
+    transport, issued = _server({"tok-from-holder"})
+    cache = RedisTokenCache(redis_client, "k")
+    holder = cache.lock()
+    assert holder is not None and cache.lock() is None
+    clock = _FakeClock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.sleeps == 3:  # the holder's token arrives while we poll
+            cache.put(Token("tok-from-holder", 10**10))
+
+    auth = CachedTokenAuth(cache, Grant(), service="Test", sleep=sleep, monotonic=clock.monotonic)
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return transport.handle_request(request)
+
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client:
+        assert client.get("https://api.example/people").status_code == 200
+    assert seen == ["/people"]  # no token request of its own
+    assert issued == [] and clock.sleeps == 3
+
+
+def test_waiter_gives_up_with_lockbusy_and_no_request(redis_client: redis.Redis) -> None:
+    cache = RedisTokenCache(redis_client, "k")
+    assert cache.lock() is not None  # a holder that never answers
+    clock = _FakeClock()
+    sent: list[httpx.Request] = []
+    auth = _auth(cache, clock, wait_seconds=5.0, poll_seconds=0.05)
+    with (
+        httpx.Client(transport=httpx.MockTransport(sent.append), auth=auth) as client,  # type: ignore[arg-type]
+        pytest.raises(LockBusy) as info,
+    ):
+        client.get("https://api.example/people")
+    assert sent == []
+    assert 99 <= clock.sleeps <= 101  # polled for the whole bounded wait, then deferred
+    assert info.value.wait > 0
+
+
+def test_free_lock_after_failed_holder_is_taken_by_a_waiter(redis_client: redis.Redis) -> None:
+    transport, issued = _server(set())
+    cache = RedisTokenCache(redis_client, "k")
+    holder = cache.lock()
+    assert holder is not None
+    clock = _FakeClock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        cache.unlock(holder)  # the holder failed and let go, without a token
+
+    auth = CachedTokenAuth(cache, Grant(), service="Test", sleep=sleep, monotonic=clock.monotonic)
+    with httpx.Client(transport=transport, auth=auth) as client:
+        assert client.get("https://api.example/people").status_code == 200
+    assert issued == ["tok1"]
+
+
+def _flow_sends(auth: CachedTokenAuth) -> Generator[httpx.Request, httpx.Response, None]:
+    return auth.auth_flow(httpx.Request("GET", "https://api.example/people"))
+
+
+def test_lock_released_when_the_token_request_is_abandoned(redis_client: redis.Redis) -> None:
+    """A quota wait raised while the token request is sent closes the flow: lock freed."""
+    cache = RedisTokenCache(redis_client, "k")
+    flow = _flow_sends(CachedTokenAuth(cache, Grant(), service="Test"))
+    token_request = next(flow)
+    assert token_request.url.path == "/oauth/token"
+    assert redis_client.get("k:refresh") is not None
+    flow.close()
+    assert redis_client.get("k:refresh") is None
+
+
+def test_lock_released_when_a_request_hook_refuses_the_token_request(
+    redis_client: redis.Redis,
+) -> None:
+    """As the shared client's quota hook does when no slot is free (QuotaWait)."""
+
+    def no_slot(request: httpx.Request) -> None:
+        raise QuotaWait("test", 1.0)
+
+    transport, issued = _server(set())
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "k"), Grant(), service="Test")
+    with (
+        httpx.Client(transport=transport, auth=auth, event_hooks={"request": [no_slot]}) as client,
+        pytest.raises(QuotaWait),
+    ):
+        client.get("https://api.example/people")
+    assert issued == [] and redis_client.get("k:refresh") is None

@@ -73,3 +73,12 @@ def test_transport_errors_are_retriable() -> None:
     error = classify_transport_error(httpx.ConnectError("refused"), service="Plutio")
     assert isinstance(error, RetryableError)
     assert "ConnectError" in str(error)
+
+
+def test_with_overrides_replaces_only_the_values_given() -> None:
+    base = RetryPolicy(max_attempts=5, base_seconds=1.0, cap_seconds=300.0, rng=lambda: 1.0)
+    assert base.with_overrides() == base
+    step = base.with_overrides(max_attempts=2, cap_seconds=3.0)
+    assert (step.max_attempts, step.base_seconds, step.cap_seconds) == (2, 1.0, 3.0)
+    assert [step.delay(n) for n in (1, 2, 3)] == [1.0, 2.0, 3.0]
+    assert [step.should_retry(n) for n in (1, 2)] == [True, False]
