@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     )
     hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
     hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+    hub_run_retention_seconds: int = Field(
+        default=604_800,
+        gt=0,
+        description="How long run records (status, steps, errors) stay in Redis.",
+    )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Secrets templates may read as `secrets.NAME`, as JSON: {"NAME": "value"}.',

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -66,6 +67,16 @@ class _Environment(ImmutableSandboxedEnvironment):
         elif operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
             raise SecurityError("'%' formatting with a width of 1000 or more is not allowed")
         return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``x.name`` reads key ``name`` of a mapping first: data such as an event's
+        ``items`` or ``keys`` field wins over the dict method of that name."""
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
 
 
 def _is_int(value: Any) -> bool:
