@@ -170,6 +170,36 @@ def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folde
         typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
 
 
+@cli.command("test")
+def test_cmd(
+    path: Annotated[Path, typer.Argument(help="A folder, a test file, or a workflow file.")] = Path(
+        "workflows"
+    ),
+    logs: Annotated[bool, typer.Option(help="Show the hub's log lines while cases run.")] = False,
+) -> None:
+    """Run workflow tests (<name>.test.yaml) offline against the sandboxes."""
+    import logging
+
+    from hub.testing.runner import run_tests, session_redis
+
+    if not logs:
+        for name in ("hub.worker", "hub.workflow"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    with session_redis() as client:
+        report = run_tests(path, client, echo=typer.echo)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of workflow files (for editors)."""
+    import json
+
+    from hub.workflow.schema import workflow_json_schema
+
+    typer.echo(json.dumps(workflow_json_schema(), indent=2))
+
+
 @cli.command("settings")
 def settings_cmd() -> None:
     """Print every setting (environment variable, default, meaning) as a Markdown table."""

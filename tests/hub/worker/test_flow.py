@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.testing.broker import StuckRun
 from hub.worker.claims import Claims
 
 from .fakes import LocalHub
@@ -296,3 +297,13 @@ def test_claims_let_only_their_owner_act_until_settled(redis_client: redis.Redis
     claims.settle("continue")
     assert not claims.take("continue", "task-a")
     assert redis_client.ttl("hub:run:run-1:claims") > 0
+
+
+def test_the_local_worker_gives_up_on_a_run_that_never_finishes(hub: LocalHub) -> None:
+    wf = hub.load(ON_FAILURE)
+    hub.api.script["create"].extend([QuotaWait("plutio:x", 300.0)] * 100)
+    hub.start(wf, {})
+    with pytest.raises(StuckRun, match="still running after 20 tasks"):
+        hub.worker.drain(max_tasks=20)
+    with pytest.raises(StuckRun, match="simulated hours"):
+        hub.worker.drain(max_seconds=3600)
