@@ -95,29 +95,44 @@ def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Run the HTTP ingress."""
+    """Run the HTTP ingress (SIGHUP reloads the workflows)."""
+    import signal
+    import threading
+
     import redis
     import redis.asyncio as aioredis
     import uvicorn
 
     from hub.ingress.app import create_app
     from hub.worker.celery_app import app as celery
+    from hub.workflow.live import LiveWorkflows
+    from hub.workflow.loader import WorkflowError
     from hub.workflow.store import WorkflowStore
 
     settings = get_settings()
     url = _require_redis()
-    workflows = _load_workflows()
+    folder = settings.hub_workflows
+    live = LiveWorkflows(folder, WorkflowStore(redis.Redis.from_url(url)))
     try:
-        WorkflowStore(redis.Redis.from_url(url)).publish(workflows)
+        live.reload()
+    except WorkflowError as exc:
+        _fail(f"invalid workflows in {folder}:\n{exc}")
     except redis.ConnectionError as exc:
         _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
-    app = create_app(settings, workflows, celery, aioredis.Redis.from_url(url))
-    uvicorn.run(
-        app,
-        host=host or settings.hub_ingress_host,
-        port=port or settings.hub_ingress_port,
-        log_level="info",
-    )
+    wake, stop = threading.Event(), threading.Event()
+    signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
+    live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
+    app = create_app(settings, live, celery, aioredis.Redis.from_url(url))
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.hub_ingress_host,
+            port=port or settings.hub_ingress_port,
+            log_level="info",
+        )
+    finally:
+        stop.set()
+        wake.set()
 
 
 @cli.command()

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="Default JSON path of the event id in a body when no X-Event-Id "
         "header is sent.",
     )
+    hub_reload_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="How often the ingress checks the workflow folder for changed files "
+        "and reloads them (0: only on SIGHUP).",
+    )
     hub_max_body_bytes: int = Field(
         default=1_048_576, description="Largest webhook body the ingress accepts."
     )
