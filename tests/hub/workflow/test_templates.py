@@ -361,3 +361,15 @@ def test_a_mapping_key_wins_over_the_dict_method_of_that_name() -> None:
     assert render("{{ event.keys }}", ctx, where="w") == "k"
     text = "{% for k, v in event.data.items() %}{{ k }}={{ v }}{% endfor %}"
     assert render(text, ctx, where="w") == "a=1"
+
+
+def test_validation_refuses_an_unknown_filter_even_in_a_branch_not_taken() -> None:
+    text = "{% if event.x %}{{ event.y | no_such_filter }}{% endif %}"
+    assert check_syntax(text) == "template syntax error: No filter named 'no_such_filter'."
+    assert check_syntax("{{ event.y is no_such_test }}") == (
+        "template syntax error: No test named 'no_such_test'."
+    )
+    assert referenced_names("{% for x in event.items %}{{ x.a }}{{ y }}{% endfor %}") == {
+        ("event", "items"),
+        ("y",),
+    }
