@@ -205,7 +205,7 @@ def _inspect(tree: nodes.Template) -> bool:
     """Refuse what compiling would (and the loader tags); True when the template
     declares names of its own (``for``, ``set``, ``macro``...), in one walk."""
     declares = False
-    for node in tree.find_all(nodes.Stmt | nodes.Filter | nodes.Test):
+    for node in tree.find_all((nodes.Stmt, nodes.Filter, nodes.Test)):
         tag = _REFUSED_TAGS.get(type(node))
         if tag is not None:
             raise InvalidTemplate(
