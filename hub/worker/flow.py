@@ -21,6 +21,7 @@ tasks (Celery in the worker, an in-memory queue in ``hub test``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,6 +45,8 @@ from hub.workflow.model import Step, Workflow
 from hub.workflow.templates import redact
 
 __all__ = ["CeleryDispatch", "Dispatch", "Flow", "RunObserver", "StepCall", "error_info"]
+
+log = logging.getLogger("hub.worker")
 
 #: Told when a run ends: run id, final status, the context it ended with.
 RunObserver = Callable[[str, str, dict[str, Any]], None]
@@ -285,6 +288,15 @@ class Flow:
         """
         dispatch.detach()
         error = error_info(exc, call.step, call.index, self.runtime.secrets())
+        item = f"[{call.index}]" if call.index is not None else ""
+        log.error(
+            "%s.%s%s run %s failed for good: %s",
+            wf.name,
+            call.step,
+            item,
+            call.run_id,
+            error["message"],
+        )
         try:
             step = find_step(wf, call.step)
         except FatalError:

@@ -118,6 +118,5 @@ def run_step(
             exc=err,
         ) from err
     except Exception as err:
-        log.error("%s.%s run %s failed: %s", workflow, step, run_id, err)
         flow.fail(wf, call, ctx, err, dispatch)
         raise
