@@ -195,7 +195,7 @@ def test_cmd(
     """Run workflow tests (<name>.test.yaml) offline against the sandboxes."""
     import logging
 
-    from hub.testing.runner import run_tests, session_redis
+    from hub.testing.suite import run_tests, session_redis
 
     if not logs:
         for name in ("hub.worker", "hub.workflow"):

@@ -23,7 +23,8 @@ from celery.canvas import Signature
 from hub.errors import Deferred, RetryableError
 from hub.sandbox.clock import FakeClock
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS
-from hub.worker.flow import Flow, StepCall
+from hub.worker.dispatch import StepCall
+from hub.worker.flow import Flow
 from hub.worker.runtime import find_step
 from hub.workflow.compiler import compile_steps, item_signature
 from hub.workflow.model import Workflow

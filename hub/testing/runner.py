@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import random
 import re
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -25,24 +22,21 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from hub.errors import TemplateError
 from hub.ingress.routing import json_path
-from hub.redis_server import RedisServer
 from hub.sandbox.clock import FakeClock
 from hub.settings import Settings
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
 from hub.testing.expect import Outcome, check
-from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes
-from hub.testing.spec import Case, EventSpec, LoadedSpec, load_spec, spec_path_for
+from hub.testing.sandboxes import NO_UPSTREAM, RunningSandboxes
+from hub.testing.spec import Case, EventSpec, LoadedSpec
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
 from hub.worker.runs import RunStore
 from hub.worker.runtime import Runtime, new_context
 from hub.workflow.compiler import compile_run
-from hub.workflow.loader import load_folder
 from hub.workflow.model import Workflow
-from hub.workflow.problems import WorkflowError
 from hub.workflow.templates import truthy
 
-__all__ = ["CaseResult", "Report", "WorkflowTester", "run_tests", "session_redis"]
+__all__ = ["CaseResult", "WorkflowTester", "upstreams"]
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -77,26 +71,6 @@ class CaseResult:
         return not self.failures
 
 
-@dataclass
-class Report:
-    """Every case run, and the files that could not be run at all."""
-
-    results: list[CaseResult] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> int:
-        return sum(r.passed for r in self.results)
-
-    @property
-    def failed(self) -> int:
-        return len(self.results) - self.passed
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and self.failed == 0 and bool(self.results)
-
-
 class WorkflowTester:
     """Runs cases against one Redis (flushed per case) and the sandboxes."""
 
@@ -121,7 +95,7 @@ class WorkflowTester:
     def _run_case(self, loaded: LoadedSpec, case: Case) -> list[str]:
         wf, spec = loaded.workflow, loaded.spec
         self.redis.flushdb()
-        connectors = _upstreams(wf) | set(case.given.sandboxes())
+        connectors = upstreams(wf) | set(case.given.sandboxes())
         for name in sorted(connectors):
             self.sandboxes.core(name).reset()
         for name, given in case.given.sandboxes().items():
@@ -220,7 +194,7 @@ class WorkflowTester:
         return outcome, None
 
 
-def _upstreams(wf: Workflow) -> set[str]:
+def upstreams(wf: Workflow) -> set[str]:
     """Connectors ``wf`` uses that call an upstream (and so need a sandbox)."""
     names = {step.uses.split(".", 1)[0] for _, step in wf.all_steps()}
     return names - NO_UPSTREAM
@@ -235,102 +209,3 @@ def _filtered_out(wf: Workflow, body: Any) -> str | None:
         return None if truthy(wf.if_, {"event": body}, where=where) else "if: false"
     except TemplateError as exc:
         return f"if: {exc}"
-
-
-def _collect(path: Path) -> tuple[list[Path], list[Path], Path]:
-    """(test files, workflow files without tests, the folder of workflows)."""
-    if path.is_dir():
-        folder = path
-        specs = sorted(p for p in folder.iterdir() if p.name.endswith((".test.yaml", ".test.yml")))
-        tested = {p.resolve() for p in specs}
-        untested = [
-            p
-            for p in sorted(folder.iterdir())
-            if p.suffix in (".yaml", ".yml")
-            and not p.name.endswith((".test.yaml", ".test.yml"))
-            and (spec_path_for(p) or Path()).resolve() not in tested
-        ]
-        return specs, untested, folder
-    if path.name.endswith((".test.yaml", ".test.yml")):
-        return [path], [], path.parent
-    spec = spec_path_for(path)
-    return ([spec] if spec else []), ([] if spec else [path]), path.parent
-
-
-def run_tests(
-    path: Path,
-    redis_client: redis.Redis,
-    *,
-    echo: Callable[[str], None] = print,
-    seed: int = 0,
-) -> Report:
-    """Run the test files at ``path`` (a folder, a test file, or a workflow file).
-
-    Prints one line per case (``PASS``/``FAIL``, then why) and the closing line
-    ``N passed, N failed``.
-    """
-    report = Report()
-    if not path.exists():
-        report.problems.append(f"{path}: no such file or folder")
-    else:
-        specs, untested, folder = _collect(path)
-        try:
-            workflows = {wf.name: wf for wf in load_folder(folder)}
-        except WorkflowError as exc:
-            report.problems.append(f"invalid workflows in {folder}:\n{exc}")
-            workflows = {}
-        tester = WorkflowTester(redis_client, seed=seed)
-        try:
-            if workflows:
-                for file in untested:
-                    echo(f"note: {file} has no tests ({file.stem}.test.yaml)")
-                for spec_file in specs:
-                    _run_file(tester, spec_file, workflows, report, echo)
-            if not specs:
-                report.problems.append(f"{path}: no test files (*.test.yaml)")
-        finally:
-            tester.close()
-    for problem in report.problems:
-        for line in problem.splitlines():
-            echo(f"error: {line}")
-    echo(f"{report.passed} passed, {report.failed} failed")
-    return report
-
-
-def _run_file(
-    tester: WorkflowTester,
-    spec_file: Path,
-    workflows: dict[str, Workflow],
-    report: Report,
-    echo: Callable[[str], None],
-) -> None:
-    resources = {name: kind.resources for name, kind in SANDBOXES.items()}
-    try:
-        loaded = load_spec(spec_file, workflows, resources)
-    except WorkflowError as exc:
-        report.problems.append(str(exc))
-        return
-    missing = sorted(_upstreams(loaded.workflow) - set(SANDBOXES))
-    if missing:
-        names = ", ".join(missing)
-        report.problems.append(f"{spec_file}: no sandbox for {names}; its cases cannot run offline")
-        return
-    for result in tester.run_spec(loaded):
-        report.results.append(result)
-        mark = "PASS" if result.passed else "FAIL"
-        echo(f"{mark}  {result.file}:{result.line}  {result.name}")
-        for failure in result.failures:
-            echo(f"      {failure}")
-
-
-@contextmanager
-def session_redis() -> Iterator[redis.Redis]:
-    """A throwaway Redis server (no persistence) for one ``hub test`` session."""
-    with tempfile.TemporaryDirectory(prefix="hub-test-") as folder:
-        server = RedisServer(Path(folder), appendonly=False).start()
-        client = redis.Redis.from_url(server.url)
-        try:
-            yield client
-        finally:
-            client.close()
-            server.stop()

@@ -1,8 +1,8 @@
 """What a step task does around its step: foreach fan-out and fan-in, failure, run records.
 
 :class:`Flow` is the part of the ``hub.step`` task that is not Celery plumbing, so the
-worker and ``hub test`` run the very same code; a :class:`Dispatch` is how it sends
-tasks (Celery in the worker, an in-memory queue in ``hub test``).
+worker and ``hub test`` run the very same code; a :class:`~hub.worker.dispatch.Dispatch`
+is how it sends tasks (Celery in the worker, an in-memory queue in ``hub test``).
 
 - A plain step runs (:func:`~hub.worker.runtime.execute_step`) and returns the context;
   the chain goes on with it. An ``if`` that is false skips the step (output ``null``).
@@ -22,14 +22,12 @@ tasks (Celery in the worker, an in-memory queue in ``hub test``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-from celery import Celery, Task, signature
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hub.errors import FatalError
 from hub.worker.claims import Claims
+from hub.worker.dispatch import Dispatch, StepCall
 from hub.worker.foreach import ForeachState, Progress
 from hub.worker.runs import RunStatus, RunStore
 from hub.worker.runtime import (
@@ -40,118 +38,15 @@ from hub.worker.runtime import (
     find_step,
     foreach_items,
 )
-from hub.workflow.compiler import compile_steps, item_signature
 from hub.workflow.model import Step, Workflow
 from hub.workflow.templates import redact
 
-__all__ = ["CeleryDispatch", "Dispatch", "Flow", "RunObserver", "StepCall", "error_info"]
+__all__ = ["Flow", "RunObserver", "error_info"]
 
 log = logging.getLogger("hub.worker")
 
 #: Told when a run ends: run id, final status, the context it ended with.
 RunObserver = Callable[[str, str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class StepCall:
-    """The kwargs of one ``hub.step`` task."""
-
-    workflow: str
-    revision: str
-    step: str
-    event_id: str
-    run_id: str
-    attempt: int = 1
-    quota_waits: int = 0
-    index: int | None = None
-    item: Any = None
-
-
-class Dispatch(Protocol):
-    """How a step task sends other tasks and steers the chain it is part of."""
-
-    @property
-    def task_id(self) -> str:
-        """This task's id; the same when the task is retried or redelivered."""
-        ...
-
-    def remaining(self) -> list[Any]:
-        """The rest of this task's chain (JSON-able), empty when it is the last."""
-        ...
-
-    def detach(self) -> None:
-        """Do not go on with the chain when this task returns."""
-        ...
-
-    def send_item(
-        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], index: int, item: Any
-    ) -> None:
-        """Send the task of one ``foreach`` item."""
-        ...
-
-    def resume(self, chain: list[Any], ctx: dict[str, Any]) -> None:
-        """Go on with a detached chain, from context ``ctx``."""
-        ...
-
-    def start(
-        self,
-        wf: Workflow,
-        step_ids: Sequence[str],
-        ctx: dict[str, Any],
-        *,
-        event_id: str,
-        run_id: str,
-    ) -> None:
-        """Send a new chain running ``step_ids``."""
-        ...
-
-
-class CeleryDispatch:
-    """:class:`Dispatch` for a task running in a Celery worker."""
-
-    def __init__(self, task: Task, app: Celery) -> None:
-        self._task = task
-        self._app = app
-
-    @property
-    def task_id(self) -> str:
-        return str(self._task.request.id)
-
-    def remaining(self) -> list[Any]:
-        return list(self._task.request.chain or [])
-
-    def detach(self) -> None:
-        self._task.request.chain = None
-
-    def send_item(
-        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], index: int, item: Any
-    ) -> None:
-        sig = item_signature(
-            self._app,
-            wf,
-            call.step,
-            ctx,
-            event_id=call.event_id,
-            run_id=call.run_id,
-            index=index,
-            item=item,
-        )
-        sig.apply_async()
-
-    def resume(self, chain: list[Any], ctx: dict[str, Any]) -> None:
-        following = signature(chain[-1], app=self._app)
-        following.apply_async((ctx,), chain=chain[:-1] or None)
-
-    def start(
-        self,
-        wf: Workflow,
-        step_ids: Sequence[str],
-        ctx: dict[str, Any],
-        *,
-        event_id: str,
-        run_id: str,
-    ) -> None:
-        compile_steps(self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id).apply_async()
 
 
 def error_info(

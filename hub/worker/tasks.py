@@ -19,7 +19,8 @@ from celery import Task
 from hub.errors import Deferred, RetryableError
 from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.worker.flow import CeleryDispatch, Flow, StepCall
+from hub.worker.dispatch import CeleryDispatch, StepCall
+from hub.worker.flow import Flow
 from hub.worker.runs import RunStore
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow.compiler import STEP_TASK

@@ -12,7 +12,7 @@ import pytest
 import redis
 import yaml
 
-from hub.testing.runner import run_tests
+from hub.testing.suite import run_tests
 
 ROOT = Path(__file__).resolve().parents[3]
 
