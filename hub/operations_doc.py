@@ -13,7 +13,8 @@ def _by_resource() -> dict[str, list[tuple[str, str]]]:
     for name in sorted(CONNECTOR_MODULES):
         for op in get_connector(name).operations.values():
             resource, _, action = op.name.rpartition(".")
-            grouped.setdefault(f"{name}.{resource}", []).append((action, op.summary))
+            prefix = f"{name}.{resource}" if resource else name
+            grouped.setdefault(prefix, []).append((action, op.summary))
     return grouped
 
 

@@ -16,6 +16,7 @@ _MAX_LISTED = 15
 
 #: connector name -> module exposing ``CONNECTOR``
 CONNECTOR_MODULES: dict[str, str] = {
+    "core": "connectors.core",
     "plutio": "connectors.plutio",
 }
 

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="Default JSON path of the event id in a body when no X-Event-Id "
         "header is sent.",
     )
+    hub_reload_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="How often the ingress checks the workflow folder for changed files "
+        "and reloads them (0: only on SIGHUP).",
+    )
     hub_max_body_bytes: int = Field(
         default=1_048_576, description="Largest webhook body the ingress accepts."
     )
@@ -79,6 +85,11 @@ class Settings(BaseSettings):
     )
     hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
     hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+    hub_run_retention_seconds: int = Field(
+        default=604_800,
+        gt=0,
+        description="How long run records (status, steps, errors) stay in Redis.",
+    )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Secrets templates may read as `secrets.NAME`, as JSON: {"NAME": "value"}.',
