@@ -14,6 +14,8 @@ __all__ = ["CONNECTOR_MODULES", "all_operations", "get_connector", "get_operatio
 #: connector name -> module exposing ``CONNECTOR``
 CONNECTOR_MODULES: dict[str, str] = {
     "plutio": "connectors.plutio",
+    "plane": "connectors.plane",
+    "plutora": "connectors.plutora",
 }
 
 

@@ -1,0 +1,380 @@
+"""The Plane sandbox: an ASGI app that answers as Plane's API (``/api/v1``) does.
+
+Point the connector at it by setting ``PLANE_BASE_URL`` to where it runs. It serves,
+under ``/api/v1/workspaces/{slug}/``:
+
+- ``projects/`` and ``projects/{id}/`` (a new project gets Plane's five default states);
+- ``projects/{id}/work-items/`` (also as ``issues/``), ``states/``, ``labels/``, and
+  ``work-items/{id}/comments/``, each with ``{id}/`` for GET, PATCH and DELETE (204);
+- list answers as cursor pages (``per_page`` up to 100, ``cursor=value:offset:is_prev``),
+  newest first; ``fields=`` and ``expand=`` on reads; work items looked up by
+  ``?external_id=&external_source=`` (one object, or 404), and a create that repeats an
+  existing ``external_source``/``external_id`` pair answers 409 with the existing id;
+- ``/api/v1/users/me/``.
+
+Every call needs a known ``X-API-Key`` (401 otherwise, not metered). Each key has its
+own rolling quota (60 a minute): admitted answers carry ``X-RateLimit-Remaining`` and
+``X-RateLimit-Reset`` (UTC epoch seconds, now + the window, as Plane sends it); refused
+ones get 429 with ``Retry-After``. Faults and the call log are steered through
+``/_sandbox/`` (``?workspace=`` picks the workspace for state and seed).
+
+Run it alone with ``hub sandbox plane``; settings come from ``PLANE_SANDBOX_*`` variables.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connectors.plane.sandbox_rules import (
+    DEFAULT_STATES,
+    KINDS,
+    Kind,
+    cursor_page,
+    field_errors,
+    ordered,
+    shape,
+    split_list,
+)
+from hub.sandbox.clock import Clock, SystemClock
+from hub.sandbox.control import control_mount
+from hub.sandbox.core import SandboxCore
+from hub.sandbox.envconfig import config_from_env
+from hub.sandbox.faults import FaultConfig
+from hub.sandbox.gate import Gate
+from hub.sandbox.inputs import BadInput, read_object
+from hub.sandbox.quota import QuotaDecision
+from hub.sandbox.records import Naming, RecordTable
+from hub.sandbox.responses import quiet_dropped_connections, reason
+
+__all__ = ["ENV_PREFIX", "PlaneSandboxConfig", "create_app", "create_app_from_env"]
+
+ENV_PREFIX = "PLANE_SANDBOX_"
+NAMING = Naming()
+_ITEM_KINDS = {
+    "work-items": "work-items",
+    "issues": "work-items",
+    "states": "states",
+    "labels": "labels",
+}
+
+
+class PlaneSandboxConfig(BaseModel):
+    """Everything the Plane sandbox can be told; env names are ``PLANE_SANDBOX_<FIELD>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_keys: list[str] = Field(default_factory=lambda: ["plane_api_sandbox"], min_length=1)
+    workspaces: list[str] = Field(default_factory=lambda: ["sandbox"], min_length=1)
+    quota_limit: int = Field(default=60, ge=1)
+    quota_window_seconds: float = Field(default=60, gt=0)
+    max_per_page: int = Field(default=100, ge=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    latency_ms: float = Field(default=0.0, ge=0)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
+    random_seed: int | None = None
+    #: records (as the API shows them, ``id`` included) seeded into the first workspace
+    initial_data: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+
+def _error(
+    status: int, message: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse({"error": message or reason(status)}, status_code=status, headers=headers)
+
+
+def _detail(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+def _throttled(decision: QuotaDecision) -> Response:
+    wait = decision.retry_after_header
+    return _detail(
+        429,
+        f"Request was throttled. Expected available in {wait} seconds.",
+        {"Retry-After": wait},
+    )
+
+
+_NOT_FOUND = "The requested resource does not exist."
+#: fields Plane sets itself
+_READ_ONLY = frozenset({"id", "created_at", "updated_at", "workspace", "sequence_id"})
+
+
+def _writable(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``body`` a client may set (others are ignored, as Plane's serializers do)."""
+    return {
+        k: v
+        for k, v in body.items()
+        if k in kind.fields and k not in _READ_ONLY and k not in kind.parents
+    }
+
+
+class _PlaneApi:
+    """Plane's rules: the API key, workspaces, paths, and record checks."""
+
+    def __init__(self, config: PlaneSandboxConfig, core: SandboxCore) -> None:
+        self.config = config
+        self.core = core
+        self.keys = set(config.api_keys)
+        self.tables = {
+            name: RecordTable(core.store, name, core.rng, naming=NAMING) for name in KINDS
+        }
+
+    async def identify(self, request: Request) -> str | None:
+        key = request.headers.get("x-api-key")
+        return key if key in self.keys else None
+
+    def rate_headers(self, decision: QuotaDecision) -> Mapping[str, str]:
+        if not decision.allowed:
+            return {}
+        reset = math.floor(self.core.clock.now().timestamp() + self.core.quota.window)
+        return {"X-RateLimit-Remaining": str(decision.remaining), "X-RateLimit-Reset": str(reset)}
+
+    async def dispatch(self, request: Request, client: str | None) -> Response:
+        if not request.headers.get("x-api-key"):
+            return _detail(401, "Authentication credentials were not provided.")
+        if client is None:
+            return _detail(401, "Given API token is not valid")
+        path = request.url.path
+        if not path.endswith("/"):
+            return _detail(404, "Not found. Plane paths end with '/'.")
+        parts = path.removeprefix("/api/v1/").strip("/").split("/")
+        try:
+            if parts == ["users", "me"] and request.method == "GET":
+                return JSONResponse(
+                    {
+                        "id": "sandbox-user",
+                        "display_name": "sandbox",
+                        "email": "sandbox@example.com",
+                    }
+                )
+            if len(parts) < 3 or parts[0] != "workspaces" or parts[2] != "projects":
+                return _detail(404, "Not found.")
+            slug = parts[1]
+            if slug not in self.config.workspaces:
+                return _error(404, _NOT_FOUND)
+            return await self._route(request, slug, parts[3:])
+        except BadInput as exc:
+            return _error(exc.status, exc.message)
+
+    async def _route(self, request: Request, ns: str, rest: list[str]) -> Response:
+        if not rest:
+            return await self._collection(request, ns, KINDS["projects"], {})
+        project_id, tail = rest[0], rest[1:]
+        if self.tables["projects"].get(ns, project_id) is None:
+            return _error(404, _NOT_FOUND)
+        if not tail:
+            return await self._item(request, ns, KINDS["projects"], project_id, {})
+        kind_name = _ITEM_KINDS.get(tail[0])
+        if kind_name is None:
+            return _detail(404, "Not found.")
+        kind, where = KINDS[kind_name], {"project": project_id}
+        if kind_name == "work-items" and len(tail) >= 3 and tail[2] == "comments":
+            if self.tables["work-items"].get(ns, tail[1], where) is None:
+                return _error(404, _NOT_FOUND)
+            kind, where, tail = KINDS["comments"], {**where, "issue": tail[1]}, tail[2:]
+        if len(tail) == 1:
+            return await self._collection(request, ns, kind, where)
+        if len(tail) == 2:
+            return await self._item(request, ns, kind, tail[1], where)
+        return _detail(404, "Not found.")
+
+    def _lookup(self, ns: str) -> Any:
+        return lambda resource, record_id: self.tables[resource].get(ns, record_id)
+
+    def _shape(self, request: Request, ns: str, kind: Kind, record: dict[str, Any]) -> Any:
+        params = request.query_params
+        fields, expand = split_list(params.get("fields")), split_list(params.get("expand"))
+        return shape(kind, record, fields, expand, self._lookup(ns))
+
+    async def _collection(
+        self, request: Request, ns: str, kind: Kind, where: dict[str, Any]
+    ) -> Response:
+        table = self.tables[kind.resource]
+        if request.method == "GET":
+            params = request.query_params
+            if (
+                kind.resource == "work-items"
+                and params.get("external_id")
+                and params.get("external_source")
+            ):
+                found = self._external(ns, where, params["external_source"], params["external_id"])
+                if found is None:
+                    return _error(404, _NOT_FOUND)
+                return JSONResponse(self._shape(request, ns, kind, found))
+            records = list(reversed(table.list(ns, where)))  # newest first, as created_at ties
+            order_by = params.get("order_by") or kind.order_by
+            if order_by.lstrip("-") in kind.fields:
+                records = ordered(records, order_by)
+            page = cursor_page(records, params, max_per_page=self.config.max_per_page)
+            page["results"] = [self._shape(request, ns, kind, r) for r in page["results"]]
+            return JSONResponse(page)
+        if request.method != "POST":
+            return _detail(405, f'Method "{request.method}" not allowed.')
+        body = _writable(kind, await read_object(request))
+        errors = {
+            **field_errors(kind, body, partial=False),
+            **self._ref_errors(ns, kind, body, where),
+        }
+        if errors:
+            return JSONResponse(errors, status_code=400)
+        if kind.resource == "work-items":
+            conflict = self._conflict(ns, where, body)
+            if conflict is not None:
+                return conflict
+            body = self._new_work_item(ns, where, body)
+        record = table.create(ns, {**kind.defaults, **body, "workspace": ns}, where)
+        if kind.resource == "projects":
+            self._default_states(ns, record["id"])
+        return JSONResponse(record, status_code=201)
+
+    async def _item(
+        self, request: Request, ns: str, kind: Kind, record_id: str, where: dict[str, Any]
+    ) -> Response:
+        table = self.tables[kind.resource]
+        record = table.get(ns, record_id, where)
+        if record is None:
+            return _error(404, _NOT_FOUND)
+        if request.method == "GET":
+            return JSONResponse(self._shape(request, ns, kind, record))
+        if request.method == "DELETE":
+            table.delete(ns, record_id, where)
+            return Response(status_code=204)
+        if request.method != "PATCH":
+            return _detail(405, f'Method "{request.method}" not allowed.')
+        body = _writable(kind, await read_object(request))
+        errors = {
+            **field_errors(kind, body, partial=True),
+            **self._ref_errors(ns, kind, body, where),
+        }
+        if errors:
+            return JSONResponse(errors, status_code=400)
+        if kind.resource == "work-items" and body.get("external_id"):
+            merged = {**record, **body}
+            conflict = self._conflict(ns, where, merged, exclude=record_id)
+            if conflict is not None:
+                return conflict
+        updated = table.update(ns, record_id, body, where)
+        return JSONResponse(updated)
+
+    def _ref_errors(
+        self, ns: str, kind: Kind, body: Mapping[str, Any], where: Mapping[str, Any]
+    ) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for name, target in kind.refs.items():
+            if name in kind.parents or body.get(name) in (None, "", []):
+                continue
+            ids = body[name] if isinstance(body[name], list) else [body[name]]
+            scope = {"project": where["project"]} if "project" in where else {}
+            for value in ids:
+                if not isinstance(value, str) or self.tables[target].get(ns, value, scope) is None:
+                    errors[name] = [f'Invalid pk "{value}" - object does not exist.']
+        return errors
+
+    def _external(
+        self, ns: str, where: Mapping[str, Any], source: str, external_id: str
+    ) -> dict[str, Any] | None:
+        match = {**where, "external_source": source, "external_id": external_id}
+        found = self.tables["work-items"].list(ns, match)
+        return found[0] if found else None
+
+    def _conflict(
+        self, ns: str, where: Mapping[str, Any], body: Mapping[str, Any], exclude: str = ""
+    ) -> Response | None:
+        source, external_id = body.get("external_source"), body.get("external_id")
+        if not (source and external_id):
+            return None
+        existing = self._external(ns, where, str(source), str(external_id))
+        if existing is None or existing["id"] == exclude:
+            return None
+        return JSONResponse(
+            {
+                "error": "Issue with the same external id and external source already exists",
+                "id": existing["id"],
+            },
+            status_code=409,
+        )
+
+    def _new_work_item(
+        self, ns: str, where: Mapping[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        items = self.tables["work-items"].list(ns, where)
+        sequence = max((i.get("sequence_id") or 0 for i in items), default=0) + 1
+        fresh = {**body, "sequence_id": sequence}
+        if not fresh.get("state"):
+            defaults = self.tables["states"].list(ns, {**where, "default": True})
+            fresh["state"] = defaults[0]["id"] if defaults else None
+        return fresh
+
+    def _default_states(self, ns: str, project_id: str) -> None:
+        kind = KINDS["states"]
+        for sequence, (name, group, color, default) in enumerate(DEFAULT_STATES):
+            data = {
+                **kind.defaults,
+                "name": name,
+                "group": group,
+                "color": color,
+                "default": default,
+                "sequence": (sequence + 1) * 15000,
+                "workspace": ns,
+            }
+            self.tables["states"].create(ns, data, {"project": project_id})
+
+
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_app(
+    config: PlaneSandboxConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> Starlette:
+    """A fresh Plane sandbox; its :class:`SandboxCore` is at ``app.state.sandbox``."""
+    cfg = config or PlaneSandboxConfig()
+    core = SandboxCore.build(
+        clock=clock or SystemClock(),
+        rng=rng or random.Random(cfg.random_seed),
+        resources=KINDS,
+        default_namespace=cfg.workspaces[0],
+        quota_limit=cfg.quota_limit,
+        quota_window_seconds=cfg.quota_window_seconds,
+        faults=FaultConfig(
+            error_rate=cfg.error_rate, latency_ms=cfg.latency_ms, drop_rate=cfg.drop_rate
+        ),
+        seed=cfg.random_seed,
+        initial_data={
+            name: [NAMING.stored(r) for r in records] for name, records in cfg.initial_data.items()
+        },
+    )
+    api = _PlaneApi(cfg, core)
+    gate = Gate(core, api.identify, rate_headers=api.rate_headers, refused=_throttled, error=_error)
+    app = Starlette(
+        routes=[
+            control_mount(
+                core,
+                namespace_params=("workspace", "namespace"),
+                present=lambda _resource, record: NAMING.present(record),
+                accept=lambda _resource, record: NAMING.stored(record),
+            ),
+            Route("/api/v1/{path:path}", gate.endpoint(api.dispatch), methods=_METHODS),
+        ]
+    )
+    app.state.sandbox = core
+    app.state.config = cfg
+    quiet_dropped_connections()
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """A sandbox configured from ``PLANE_SANDBOX_*`` environment variables (a uvicorn factory)."""
+    return create_app(config_from_env(PlaneSandboxConfig, ENV_PREFIX))
