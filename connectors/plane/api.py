@@ -15,10 +15,10 @@ import httpx
 
 from hub.errors import FatalError
 from hub.http.client import ApiClient
-from hub.http.connect import Upstream, connect, require_settings
+from hub.http.connect import connect, require_settings, upstream_from_settings
 from hub.http.keyauth import HeaderKeyAuth, fingerprint
 from hub.http.pagination import CursorPages, iterate_items
-from hub.http.quota import Budget, Quota
+from hub.http.quota import Quota
 from hub.locks import find_or_create, lock_key
 from hub.settings import Settings
 
@@ -163,15 +163,12 @@ def build_api(
     )
     assert settings.plane_api_key and settings.plane_workspace_slug
     key = settings.plane_api_key.get_secret_value()
-    upstream = Upstream(
+    upstream = upstream_from_settings(
+        settings,
+        "plane",
         service=SERVICE,
         base_url=settings.plane_base_url,
-        budget=Budget(
-            f"plane:{fingerprint(key)}",
-            settings.plane_quota_limit,
-            settings.plane_quota_window_seconds,
-        ),
-        timeout=settings.plane_timeout_seconds,
+        budget_key=f"plane:{fingerprint(key)}",
     )
     client = connect(
         upstream, redis, HeaderKeyAuth("X-API-Key", key), transport=transport, quota=quota

@@ -28,7 +28,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,23 +37,27 @@ from starlette.routing import Route
 from connectors.plane.sandbox_rules import (
     DEFAULT_STATES,
     KINDS,
+    NOT_FOUND,
     Kind,
     cursor_page,
+    detail,
+    error,
     field_errors,
     ordered,
     shape,
     split_list,
+    throttled,
+    writable,
 )
-from hub.sandbox.clock import Clock, SystemClock
+from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
+from hub.sandbox.clock import Clock
 from hub.sandbox.control import control_mount
 from hub.sandbox.core import SandboxCore
 from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.faults import FaultConfig
 from hub.sandbox.gate import Gate
 from hub.sandbox.inputs import BadInput, read_object
 from hub.sandbox.quota import QuotaDecision
 from hub.sandbox.records import Naming, RecordTable
-from hub.sandbox.responses import quiet_dropped_connections, reason
 
 __all__ = ["ENV_PREFIX", "PlaneSandboxConfig", "create_app", "create_app_from_env"]
 
@@ -67,55 +71,16 @@ _ITEM_KINDS = {
 }
 
 
-class PlaneSandboxConfig(BaseModel):
+class PlaneSandboxConfig(SandboxConfig):
     """Everything the Plane sandbox can be told; env names are ``PLANE_SANDBOX_<FIELD>``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     api_keys: list[str] = Field(default_factory=lambda: ["plane_api_sandbox"], min_length=1)
     workspaces: list[str] = Field(default_factory=lambda: ["sandbox"], min_length=1)
     quota_limit: int = Field(default=60, ge=1)
     quota_window_seconds: float = Field(default=60, gt=0)
     max_per_page: int = Field(default=100, ge=1)
-    error_rate: float = Field(default=0.0, ge=0, le=1)
-    latency_ms: float = Field(default=0.0, ge=0)
-    drop_rate: float = Field(default=0.0, ge=0, le=1)
-    random_seed: int | None = None
     #: records (as the API shows them, ``id`` included) seeded into the first workspace
     initial_data: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
-
-
-def _error(
-    status: int, message: str | None = None, headers: dict[str, str] | None = None
-) -> Response:
-    return JSONResponse({"error": message or reason(status)}, status_code=status, headers=headers)
-
-
-def _detail(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"detail": message}, status_code=status, headers=headers)
-
-
-def _throttled(decision: QuotaDecision) -> Response:
-    wait = decision.retry_after_header
-    return _detail(
-        429,
-        f"Request was throttled. Expected available in {wait} seconds.",
-        {"Retry-After": wait},
-    )
-
-
-_NOT_FOUND = "The requested resource does not exist."
-#: fields Plane sets itself
-_READ_ONLY = frozenset({"id", "created_at", "updated_at", "workspace", "sequence_id"})
-
-
-def _writable(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    """The fields of ``body`` a client may set (others are ignored, as Plane's serializers do)."""
-    return {
-        k: v
-        for k, v in body.items()
-        if k in kind.fields and k not in _READ_ONLY and k not in kind.parents
-    }
 
 
 class _PlaneApi:
@@ -141,12 +106,12 @@ class _PlaneApi:
 
     async def dispatch(self, request: Request, client: str | None) -> Response:
         if not request.headers.get("x-api-key"):
-            return _detail(401, "Authentication credentials were not provided.")
+            return detail(401, "Authentication credentials were not provided.")
         if client is None:
-            return _detail(401, "Given API token is not valid")
+            return detail(401, "Given API token is not valid")
         path = request.url.path
         if not path.endswith("/"):
-            return _detail(404, "Not found. Plane paths end with '/'.")
+            return detail(404, "Not found. Plane paths end with '/'.")
         parts = path.removeprefix("/api/v1/").strip("/").split("/")
         try:
             if parts == ["users", "me"] and request.method == "GET":
@@ -158,35 +123,35 @@ class _PlaneApi:
                     }
                 )
             if len(parts) < 3 or parts[0] != "workspaces" or parts[2] != "projects":
-                return _detail(404, "Not found.")
+                return detail(404, "Not found.")
             slug = parts[1]
             if slug not in self.config.workspaces:
-                return _error(404, _NOT_FOUND)
+                return error(404, NOT_FOUND)
             return await self._route(request, slug, parts[3:])
         except BadInput as exc:
-            return _error(exc.status, exc.message)
+            return error(exc.status, exc.message)
 
     async def _route(self, request: Request, ns: str, rest: list[str]) -> Response:
         if not rest:
             return await self._collection(request, ns, KINDS["projects"], {})
         project_id, tail = rest[0], rest[1:]
         if self.tables["projects"].get(ns, project_id) is None:
-            return _error(404, _NOT_FOUND)
+            return error(404, NOT_FOUND)
         if not tail:
             return await self._item(request, ns, KINDS["projects"], project_id, {})
         kind_name = _ITEM_KINDS.get(tail[0])
         if kind_name is None:
-            return _detail(404, "Not found.")
+            return detail(404, "Not found.")
         kind, where = KINDS[kind_name], {"project": project_id}
         if kind_name == "work-items" and len(tail) >= 3 and tail[2] == "comments":
             if self.tables["work-items"].get(ns, tail[1], where) is None:
-                return _error(404, _NOT_FOUND)
+                return error(404, NOT_FOUND)
             kind, where, tail = KINDS["comments"], {**where, "issue": tail[1]}, tail[2:]
         if len(tail) == 1:
             return await self._collection(request, ns, kind, where)
         if len(tail) == 2:
             return await self._item(request, ns, kind, tail[1], where)
-        return _detail(404, "Not found.")
+        return detail(404, "Not found.")
 
     def _lookup(self, ns: str) -> Any:
         return lambda resource, record_id: self.tables[resource].get(ns, record_id)
@@ -209,7 +174,7 @@ class _PlaneApi:
             ):
                 found = self._external(ns, where, params["external_source"], params["external_id"])
                 if found is None:
-                    return _error(404, _NOT_FOUND)
+                    return error(404, NOT_FOUND)
                 return JSONResponse(self._shape(request, ns, kind, found))
             records = list(reversed(table.list(ns, where)))  # newest first, as created_at ties
             order_by = params.get("order_by") or kind.order_by
@@ -219,18 +184,11 @@ class _PlaneApi:
             page["results"] = [self._shape(request, ns, kind, r) for r in page["results"]]
             return JSONResponse(page)
         if request.method != "POST":
-            return _detail(405, f'Method "{request.method}" not allowed.')
-        body = _writable(kind, await read_object(request))
-        errors = {
-            **field_errors(kind, body, partial=False),
-            **self._ref_errors(ns, kind, body, where),
-        }
-        if errors:
-            return JSONResponse(errors, status_code=400)
+            return detail(405, f'Method "{request.method}" not allowed.')
+        body = await self._checked(request, ns, kind, where)
+        if isinstance(body, Response):
+            return body
         if kind.resource == "work-items":
-            conflict = self._conflict(ns, where, body)
-            if conflict is not None:
-                return conflict
             body = self._new_work_item(ns, where, body)
         record = table.create(ns, {**kind.defaults, **body, "workspace": ns}, where)
         if kind.resource == "projects":
@@ -243,28 +201,41 @@ class _PlaneApi:
         table = self.tables[kind.resource]
         record = table.get(ns, record_id, where)
         if record is None:
-            return _error(404, _NOT_FOUND)
+            return error(404, NOT_FOUND)
         if request.method == "GET":
             return JSONResponse(self._shape(request, ns, kind, record))
         if request.method == "DELETE":
             table.delete(ns, record_id, where)
             return Response(status_code=204)
         if request.method != "PATCH":
-            return _detail(405, f'Method "{request.method}" not allowed.')
-        body = _writable(kind, await read_object(request))
+            return detail(405, f'Method "{request.method}" not allowed.')
+        body = await self._checked(request, ns, kind, where, record)
+        if isinstance(body, Response):
+            return body
+        return JSONResponse(table.update(ns, record_id, body, where))
+
+    async def _checked(
+        self,
+        request: Request,
+        ns: str,
+        kind: Kind,
+        where: dict[str, Any],
+        current: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | Response:
+        """The fields of a create (or of a patch of ``current``), or Plane's 400/409."""
+        body = writable(kind, await read_object(request))
         errors = {
-            **field_errors(kind, body, partial=True),
+            **field_errors(kind, body, partial=current is not None),
             **self._ref_errors(ns, kind, body, where),
         }
         if errors:
             return JSONResponse(errors, status_code=400)
-        if kind.resource == "work-items" and body.get("external_id"):
-            merged = {**record, **body}
-            conflict = self._conflict(ns, where, merged, exclude=record_id)
+        if kind.resource == "work-items" and (current is None or body.get("external_id")):
+            merged = {**(current or {}), **body}
+            conflict = self._conflict(ns, where, merged, exclude=(current or {}).get("id", ""))
             if conflict is not None:
                 return conflict
-        updated = table.update(ns, record_id, body, where)
-        return JSONResponse(updated)
+        return body
 
     def _ref_errors(
         self, ns: str, kind: Kind, body: Mapping[str, Any], where: Mapping[str, Any]
@@ -341,38 +312,21 @@ def create_app(
 ) -> Starlette:
     """A fresh Plane sandbox; its :class:`SandboxCore` is at ``app.state.sandbox``."""
     cfg = config or PlaneSandboxConfig()
-    core = SandboxCore.build(
-        clock=clock or SystemClock(),
-        rng=rng or random.Random(cfg.random_seed),
+    core = build_core(
+        cfg,
         resources=KINDS,
         default_namespace=cfg.workspaces[0],
-        quota_limit=cfg.quota_limit,
-        quota_window_seconds=cfg.quota_window_seconds,
-        faults=FaultConfig(
-            error_rate=cfg.error_rate, latency_ms=cfg.latency_ms, drop_rate=cfg.drop_rate
-        ),
-        seed=cfg.random_seed,
-        initial_data={
-            name: [NAMING.stored(r) for r in records] for name, records in cfg.initial_data.items()
-        },
+        clock=clock,
+        rng=rng,
+        accept=NAMING.take,
     )
     api = _PlaneApi(cfg, core)
-    gate = Gate(core, api.identify, rate_headers=api.rate_headers, refused=_throttled, error=_error)
-    app = Starlette(
-        routes=[
-            control_mount(
-                core,
-                namespace_params=("workspace", "namespace"),
-                present=lambda _resource, record: NAMING.present(record),
-                accept=lambda _resource, record: NAMING.stored(record),
-            ),
-            Route("/api/v1/{path:path}", gate.endpoint(api.dispatch), methods=_METHODS),
-        ]
+    gate = Gate(core, api.identify, rate_headers=api.rate_headers, refused=throttled, error=error)
+    control = control_mount(
+        core, ("workspace", "namespace"), present=NAMING.show, accept=NAMING.take
     )
-    app.state.sandbox = core
-    app.state.config = cfg
-    quiet_dropped_connections()
-    return app
+    route = Route("/api/v1/{path:path}", gate.endpoint(api.dispatch), methods=_METHODS)
+    return sandbox_app(core, cfg, [control, route])
 
 
 def create_app_from_env() -> Starlette:

@@ -12,17 +12,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.responses import JSONResponse, Response
+
 from hub.sandbox.inputs import BadInput
+from hub.sandbox.quota import QuotaDecision
+from hub.sandbox.responses import reason
 
 __all__ = [
     "DEFAULT_STATES",
     "KINDS",
+    "NOT_FOUND",
     "Kind",
     "cursor_page",
+    "detail",
+    "error",
     "field_errors",
     "ordered",
     "shape",
     "split_list",
+    "throttled",
+    "writable",
 ]
 
 PRIORITIES = ("urgent", "high", "medium", "low", "none")
@@ -126,6 +135,40 @@ KINDS: dict[str, Kind] = {
         ),
     )
 }
+
+
+NOT_FOUND = "The requested resource does not exist."
+#: fields Plane sets itself
+READ_ONLY = frozenset({"id", "created_at", "updated_at", "workspace", "sequence_id"})
+
+
+def error(
+    status: int, message: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """Plane's own error shape: ``{"error": ...}``."""
+    return JSONResponse({"error": message or reason(status)}, status_code=status, headers=headers)
+
+
+def detail(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """Django REST framework's error shape: ``{"detail": ...}`` (auth, throttling, routing)."""
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+def throttled(decision: QuotaDecision) -> Response:
+    """The 429 Django REST framework's throttling answers."""
+    wait = decision.retry_after_header
+    return detail(
+        429, f"Request was throttled. Expected available in {wait} seconds.", {"Retry-After": wait}
+    )
+
+
+def writable(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``body`` a client may set (others are ignored, as Plane's serializers do)."""
+    return {
+        k: v
+        for k, v in body.items()
+        if k in kind.fields and k not in READ_ONLY and k not in kind.parents
+    }
 
 
 def field_errors(kind: Kind, data: Mapping[str, Any], *, partial: bool) -> dict[str, list[str]]:

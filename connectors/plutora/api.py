@@ -20,11 +20,11 @@ import httpx
 
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
 from hub.http.client import ApiClient
-from hub.http.connect import Upstream, connect, require_settings
+from hub.http.connect import connect, require_settings, upstream_from_settings
 from hub.http.grants import GuardedTokenAuth, RedisRefusalMemo, password_grant
 from hub.http.keyauth import fingerprint
 from hub.http.pagination import PageNumber, iterate_items
-from hub.http.quota import Budget, Quota
+from hub.http.quota import Quota
 from hub.settings import Settings
 
 __all__ = ["ENTITIES", "FILTER_PATH", "SERVICE", "PlutoraApi", "build_api"]
@@ -149,15 +149,12 @@ def build_api(
         f"hub:grant-refused:plutora:{credentials}",
         settings.plutora_refused_login_hold_seconds,
     )
-    upstream = Upstream(
+    upstream = upstream_from_settings(
+        settings,
+        "plutora",
         service=SERVICE,
         base_url=settings.plutora_api_url,
-        budget=Budget(
-            f"plutora:{client_id}",
-            settings.plutora_quota_limit,
-            settings.plutora_quota_window_seconds,
-        ),
-        timeout=settings.plutora_timeout_seconds,
+        budget_key=f"plutora:{client_id}",
     )
     auth = GuardedTokenAuth(tokens, grant, refusals=refusals)
     return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota))

@@ -31,23 +31,23 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.plutora.sandbox_rules import ENTITIES, filter_records, model_errors, paged
-from hub.sandbox.clock import Clock, SystemClock
+from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
+from hub.sandbox.clock import Clock
 from hub.sandbox.control import control_mount
 from hub.sandbox.core import SandboxCore
 from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.faults import FaultConfig
 from hub.sandbox.gate import Gate
 from hub.sandbox.inputs import BadInput, bearer_token, content_type, read_form, read_object
 from hub.sandbox.quota import QuotaDecision
 from hub.sandbox.records import Naming, RecordTable
-from hub.sandbox.responses import quiet_dropped_connections, reason
+from hub.sandbox.responses import reason
 
 __all__ = ["ENV_PREFIX", "PlutoraSandboxConfig", "create_app", "create_app_from_env"]
 
@@ -59,10 +59,8 @@ DENIED = "Authorization has been denied for this request."
 _AUTH_NS, _FAILURES = "_auth", "login-failures"
 
 
-class PlutoraSandboxConfig(BaseModel):
+class PlutoraSandboxConfig(SandboxConfig):
     """Everything the Plutora sandbox can be told; env names are ``PLUTORA_SANDBOX_<FIELD>``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
@@ -73,11 +71,6 @@ class PlutoraSandboxConfig(BaseModel):
     login_attempts: int = Field(default=5, ge=1)
     token_ttl_seconds: float = Field(default=12000, gt=0)
     quota_limit: int = Field(default=26_000, ge=1)
-    quota_window_seconds: float = Field(default=3600, gt=0)
-    error_rate: float = Field(default=0.0, ge=0, le=1)
-    latency_ms: float = Field(default=0.0, ge=0)
-    drop_rate: float = Field(default=0.0, ge=0, le=1)
-    random_seed: int | None = None
     #: records (``id`` included) seeded at start and on reset
     initial_data: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
 
@@ -266,41 +259,28 @@ def create_app(
 ) -> Starlette:
     """A fresh Plutora sandbox; its :class:`SandboxCore` is at ``app.state.sandbox``."""
     cfg = config or PlutoraSandboxConfig()
-    core = SandboxCore.build(
-        clock=clock or SystemClock(),
-        rng=rng or random.Random(cfg.random_seed),
+    core = build_core(
+        cfg,
         resources=ENTITIES,
         default_namespace="plutora",
-        quota_limit=cfg.quota_limit,
-        quota_window_seconds=cfg.quota_window_seconds,
+        clock=clock,
+        rng=rng,
         token_ttl_seconds=cfg.token_ttl_seconds,
-        faults=FaultConfig(
-            error_rate=cfg.error_rate, latency_ms=cfg.latency_ms, drop_rate=cfg.drop_rate
-        ),
-        seed=cfg.random_seed,
-        initial_data={
-            name: [NAMING.stored(r) for r in records] for name, records in cfg.initial_data.items()
-        },
+        accept=NAMING.take,
     )
     api = _PlutoraApi(cfg, core)
     gate = Gate(
         core, api.identify, rate_headers=lambda _d: {}, refused=api.refused, error=_server_error
     )
-    app = Starlette(
-        routes=[
-            control_mount(
-                core,
-                present=lambda _resource, record: NAMING.present(record),
-                accept=lambda _resource, record: NAMING.stored(record),
-            ),
+    return sandbox_app(
+        core,
+        cfg,
+        [
+            control_mount(core, present=NAMING.show, accept=NAMING.take),
             Route(TOKEN_PATH, gate.endpoint(api.token), methods=_METHODS),
             Route("/{path:path}", gate.endpoint(api.api), methods=_METHODS),
-        ]
+        ],
     )
-    app.state.sandbox = core
-    app.state.config = cfg
-    quiet_dropped_connections()
-    return app
 
 
 def create_app_from_env() -> Starlette:

@@ -18,7 +18,7 @@ from hub.errors import ConfigError
 from hub.http.client import ApiClient
 from hub.http.quota import Budget, Quota, RedisQuota
 
-__all__ = ["Upstream", "connect", "require_settings"]
+__all__ = ["Upstream", "connect", "require_settings", "upstream_from_settings"]
 
 
 def require_settings(service: str, values: Mapping[str, object], hint: str = "") -> None:
@@ -38,6 +38,30 @@ class Upstream:
     budget: Budget
     timeout: float = 30.0
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def upstream_from_settings(
+    settings: Any,
+    prefix: str,
+    *,
+    service: str,
+    base_url: str,
+    budget_key: str,
+    headers: Mapping[str, str] | None = None,
+) -> Upstream:
+    """An :class:`Upstream` from a connector's ``<prefix>_quota_limit``,
+    ``<prefix>_quota_window_seconds`` and ``<prefix>_timeout_seconds`` settings."""
+    return Upstream(
+        service=service,
+        base_url=base_url,
+        budget=Budget(
+            budget_key,
+            int(getattr(settings, f"{prefix}_quota_limit")),
+            float(getattr(settings, f"{prefix}_quota_window_seconds")),
+        ),
+        timeout=float(getattr(settings, f"{prefix}_timeout_seconds")),
+        headers=dict(headers or {}),
+    )
 
 
 def connect(

@@ -57,6 +57,14 @@ class Naming:
         names = {self.id: "_id", self.created: "createdAt", self.updated: "updatedAt"}
         return {names.get(k, k): v for k, v in shown.items()}
 
+    def show(self, resource: str, stored: dict[str, Any]) -> Record:
+        """:meth:`present`, in the form control routes take (``present=naming.show``)."""
+        return self.present(stored)
+
+    def take(self, resource: str, shown: dict[str, Any]) -> Record:
+        """:meth:`stored`, in the form control routes take (``accept=naming.take``)."""
+        return self.stored(shown)
+
     def writable(self, data: Mapping[str, Any]) -> Record:
         """``data`` without the fields a client may not set."""
         fixed = {"_id", "createdAt", "updatedAt", self.id, self.created, self.updated}

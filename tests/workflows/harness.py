@@ -16,18 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import redis
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from hub.errors import TemplateError
-from hub.sandbox.serve import serve_in_thread
 from hub.settings import Settings
 from hub.worker.runtime import Runtime, execute_step, new_context
 from hub.workflow.loader import load_workflow
 from hub.workflow.model import Workflow
 from hub.workflow.templates import truthy
+from tests.support.sandboxes import Served, serve
 
 __all__ = [
     "ROOT",
@@ -61,25 +60,27 @@ def event(workflow_name: str, file: str) -> dict[str, Any]:
 
 @dataclass
 class Sandboxes:
-    """Base URLs of the sandboxes served for a test module."""
+    """The sandboxes served for a test module, by connector name."""
 
-    urls: dict[str, str]
+    served: dict[str, Served]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: s.url for name, s in self.served.items()}
 
     def control(self, name: str, method: str, path: str, body: Any = None) -> Any:
-        return httpx.request(method, f"{self.urls[name]}/_sandbox/{path}", json=body).json()
+        return self.served[name].control(method, path, body)
 
     def reset(self) -> None:
-        for name in self.urls:
-            self.control(name, "POST", "reset")
+        for sandbox in self.served.values():
+            sandbox.control("POST", "reset")
 
 
 @contextmanager
 def served(apps: Mapping[str, ASGIApp]) -> Iterator[Sandboxes]:
     """Serve each sandbox app on a free loopback port for the block."""
     with ExitStack() as stack:
-        yield Sandboxes(
-            {name: stack.enter_context(serve_in_thread(app)) for name, app in apps.items()}
-        )
+        yield Sandboxes({name: stack.enter_context(serve(app)) for name, app in apps.items()})
 
 
 def sandbox_settings(sandboxes: Sandboxes, **extra: Any) -> Settings:

@@ -49,6 +49,18 @@ class Hub:
         chosen = self.settings.model_copy(update=settings) if settings else self.settings
         return run(self.wf, event(NAME, file), chosen, self.redis)
 
+    def step(self, ctx: dict[str, Any], *steps: str) -> dict[str, Any]:
+        """Run ``steps`` on ``ctx`` as the worker does, each in a fresh runtime."""
+        for step in steps:
+            ctx = execute_step(self.wf, step, ctx, Runtime(self.settings, self.redis))
+        return ctx
+
+    def started(self) -> dict[str, Any]:
+        """A run for the release-created event, up to (not including) its ``item`` step."""
+        ctx = begin(self.wf, event(NAME, "1-release-created.json"))
+        assert ctx is not None
+        return self.step(ctx, "release", "project", "state")
+
     def plane(self, method: str, path: str, body: Any = None) -> Any:
         url = f"{self.sandboxes.urls['plane']}/api/v1/workspaces/sandbox/{path}"
         response = httpx.request(method, url, json=body, headers=KEY)
@@ -148,32 +160,22 @@ def test_a_refused_plutora_login_stops_the_run_and_says_why(hub: Hub) -> None:
 
 
 def test_a_plane_outage_is_retried_and_still_creates_one_item(hub: Hub) -> None:
-    wf = hub.wf
-    ctx = begin(wf, event(NAME, "1-release-created.json"))
-    assert ctx is not None
-    for step in ("release", "project", "state"):
-        ctx = execute_step(wf, step, ctx, Runtime(hub.settings, hub.redis))
+    ctx = hub.started()
     script = {"method": "POST", "path": "*/work-items/", "answers": [503]}
     hub.sandboxes.control("plane", "POST", "faults", {"scripts": [script]})
     with pytest.raises(RetryableError) as outage:
-        execute_step(wf, "item", ctx, Runtime(hub.settings, hub.redis))
+        hub.step(ctx, "item")
     assert outage.value.status == 503
-    # the worker retries the step later, with the same context
-    for step in ("item", "link"):
-        ctx = execute_step(wf, step, ctx, Runtime(hub.settings, hub.redis))
+    hub.step(ctx, "item", "link")  # the worker retries the step later, with the same context
     assert len(hub.items()) == 1 and len(hub.comments()) == 1
 
 
 def test_a_second_run_for_the_same_release_waits_for_the_lock(hub: Hub) -> None:
-    wf = hub.wf
-    ctx = begin(wf, event(NAME, "1-release-created.json"))
-    assert ctx is not None
-    for step in ("release", "project", "state"):
-        ctx = execute_step(wf, step, ctx, Runtime(hub.settings, hub.redis))
+    ctx = hub.started()
     project = ctx["steps"]["project"][0]["id"]
     key = lock_key("plane", "sandbox", project, "plutora", RELEASE_ID)
     with keyed_lock(hub.redis, key), pytest.raises(LockBusy):
-        execute_step(wf, "item", ctx, Runtime(hub.settings, hub.redis))
+        hub.step(ctx, "item")
     assert hub.items() == []
 
 

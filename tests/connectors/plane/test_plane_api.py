@@ -6,50 +6,36 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import redis
 from pydantic import SecretStr
 
+from connectors.plane import CONNECTOR
 from connectors.plane.api import PlaneApi, build_api
-from connectors.plane.resources import OPERATIONS
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
 from hub.errors import ConfigError, FatalError, QuotaWait, RetryableError
 from hub.sandbox.clock import FakeClock
-from hub.sandbox.serve import serve_in_thread
 from hub.settings import Settings
+from tests.support.sandboxes import Served, operate, serve
 
 KEY = "plane_api_sandbox"
 
 
-class Served:
-    def __init__(self, url: str, clock: FakeClock) -> None:
-        self.url = url
-        self.clock = clock
-
-    def settings(self, **extra: Any) -> Settings:
-        values: dict[str, Any] = {
-            "plane_base_url": self.url,
-            "plane_api_key": SecretStr(KEY),
-            "plane_workspace_slug": "sandbox",
-            **extra,
-        }
-        return Settings(**values)
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        return httpx.request(method, f"{self.url}/_sandbox/{path}", json=body).json()
-
-    def calls(self) -> list[dict[str, Any]]:
-        calls: list[dict[str, Any]] = self.control("GET", "calls")["calls"]
-        return calls
+def settings_for(served: Served, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "plane_base_url": served.url,
+        "plane_api_key": SecretStr(KEY),
+        "plane_workspace_slug": "sandbox",
+        **extra,
+    }
+    return Settings(**values)
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    clock = FakeClock()
-    app = create_app(PlaneSandboxConfig(quota_limit=1000), clock=clock, rng=random.Random(3))
-    with serve_in_thread(app) as url:
-        yield Served(url, clock)
+    app = create_app(PlaneSandboxConfig(quota_limit=1000), clock=FakeClock(), rng=random.Random(3))
+    with serve(app) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
@@ -59,8 +45,7 @@ def plane(served: Served, redis_client: redis.Redis) -> Served:
 
 
 def op(api: PlaneApi, uses: str, /, **args: Any) -> Any:
-    operation = OPERATIONS[uses]
-    return operation.call(api, operation.input.model_validate(args))
+    return operate(CONNECTOR, api, uses, **args)
 
 
 def _project(api: PlaneApi) -> str:
@@ -69,7 +54,7 @@ def _project(api: PlaneApi) -> str:
 
 
 def test_lists_page_through_every_cursor(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plane.settings(), redis_client)
+    api = build_api(settings_for(plane), redis_client)
     pid = _project(api)
     plane.control(
         "POST", "seed", {"work-items": [{"name": f"i{n}", "project": pid} for n in range(230)]}
@@ -86,7 +71,7 @@ def test_lists_page_through_every_cursor(plane: Served, redis_client: redis.Redi
 
 
 def test_create_with_external_ids_happens_once(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plane.settings(), redis_client)
+    api = build_api(settings_for(plane), redis_client)
     pid = _project(api)
     args = {"project_id": pid, "name": "R1", "external_source": "plutora", "external_id": "r-1"}
     first = op(api, "work_items.create", **args)
@@ -97,7 +82,7 @@ def test_create_with_external_ids_happens_once(plane: Served, redis_client: redi
 
 
 def test_upsert_reads_the_item_after_a_409(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plane.settings(), redis_client)
+    api = build_api(settings_for(plane), redis_client)
     pid = _project(api)
     existing = op(
         api,
@@ -124,7 +109,7 @@ def test_upsert_reads_the_item_after_a_409(plane: Served, redis_client: redis.Re
 
 
 def test_upsert_can_update_an_existing_item(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plane.settings(), redis_client)
+    api = build_api(settings_for(plane), redis_client)
     pid = _project(api)
     match = {"external_source": "plutora", "external_id": "r-9"}
     made = op(api, "work_items.upsert", project_id=pid, match=match, data={"name": "v1"})
@@ -153,7 +138,7 @@ def test_upsert_can_update_an_existing_item(plane: Served, redis_client: redis.R
 def test_reads_updates_deletes_states_labels_comments(
     plane: Served, redis_client: redis.Redis
 ) -> None:
-    api = build_api(plane.settings(), redis_client)
+    api = build_api(settings_for(plane), redis_client)
     pid = _project(api)
     assert [p["identifier"] for p in op(api, "projects.find", identifier="OPS")] == ["OPS"]
     assert op(api, "projects.find", name="Nope") == []
@@ -180,7 +165,7 @@ def test_reads_updates_deletes_states_labels_comments(
 
 
 def test_the_budget_is_kept_in_redis_per_key(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plane.settings(plane_quota_limit=3), redis_client)
+    api = build_api(settings_for(plane, plane_quota_limit=3), redis_client)
     for _ in range(3):
         op(api, "projects.list")
     with pytest.raises(QuotaWait) as wait:
@@ -188,7 +173,7 @@ def test_the_budget_is_kept_in_redis_per_key(plane: Served, redis_client: redis.
     assert 0 < wait.value.wait <= 60
     assert len(plane.calls()) == 3  # the fourth call never left the hub
     # another process with the same key shares the budget; the key never shows in Redis
-    other = build_api(plane.settings(plane_quota_limit=3), redis_client)
+    other = build_api(settings_for(plane, plane_quota_limit=3), redis_client)
     with pytest.raises(QuotaWait):
         op(other, "projects.list")
     assert not [k for k in redis_client.keys("*") if KEY.encode() in k]
@@ -197,7 +182,7 @@ def test_the_budget_is_kept_in_redis_per_key(plane: Served, redis_client: redis.
 def test_throttling_and_server_errors_are_retriable(
     plane: Served, redis_client: redis.Redis
 ) -> None:
-    api = build_api(plane.settings(), redis_client)
+    api = build_api(settings_for(plane), redis_client)
     plane.control(
         "POST",
         "faults",
@@ -215,7 +200,7 @@ def test_throttling_and_server_errors_are_retriable(
 
 
 def test_a_wrong_key_is_fatal_and_never_shown(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plane.settings(plane_api_key=SecretStr("plane_api_wrong")), redis_client)
+    api = build_api(settings_for(plane, plane_api_key=SecretStr("plane_api_wrong")), redis_client)
     with pytest.raises(FatalError) as info:
         op(api, "projects.list")
     assert info.value.status == 401 and "Given API token is not valid" in str(info.value)

@@ -7,53 +7,41 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import redis
 from pydantic import SecretStr
 
+from connectors.plutora import CONNECTOR
 from connectors.plutora.api import PlutoraApi, build_api
-from connectors.plutora.resources import OPERATIONS
 from connectors.plutora.sandbox import PlutoraSandboxConfig, create_app
 from hub.errors import ConfigError, FatalError, QuotaWait, RetryableError
 from hub.sandbox.clock import FakeClock
-from hub.sandbox.serve import serve_in_thread
 from hub.settings import Settings
+from tests.support.sandboxes import Served, operate, serve
 
 RELEASE = {"identifier": "R-1", "name": "Spring", "implementationDate": "2025-05-01"}
 
 
-class Served:
-    def __init__(self, url: str, clock: FakeClock) -> None:
-        self.url = url
-        self.clock = clock
-
-    def settings(self, **extra: Any) -> Settings:
-        values: dict[str, Any] = {
-            "plutora_auth_url": f"{self.url}/oauth/token",
-            "plutora_base_url": self.url,
-            "plutora_client_id": "sandbox-client",
-            "plutora_client_secret": SecretStr("sandbox-secret"),
-            "plutora_username": "sandbox@example.com",
-            "plutora_password": SecretStr("sandbox-password"),
-            **extra,
-        }
-        return Settings(**values)
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        return httpx.request(method, f"{self.url}/_sandbox/{path}", json=body).json()
-
-    def calls(self) -> list[dict[str, Any]]:
-        calls: list[dict[str, Any]] = self.control("GET", "calls")["calls"]
-        return calls
+def settings_for(served: Served, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "plutora_auth_url": f"{served.url}/oauth/token",
+        "plutora_base_url": served.url,
+        "plutora_client_id": "sandbox-client",
+        "plutora_client_secret": SecretStr("sandbox-secret"),
+        "plutora_username": "sandbox@example.com",
+        "plutora_password": SecretStr("sandbox-password"),
+        **extra,
+    }
+    return Settings(**values)
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    clock = FakeClock()
-    app = create_app(PlutoraSandboxConfig(login_attempts=3), clock=clock, rng=random.Random(9))
-    with serve_in_thread(app) as url:
-        yield Served(url, clock)
+    app = create_app(
+        PlutoraSandboxConfig(login_attempts=3), clock=FakeClock(), rng=random.Random(9)
+    )
+    with serve(app) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
@@ -63,8 +51,7 @@ def plutora(served: Served, redis_client: redis.Redis) -> Served:
 
 
 def op(api: PlutoraApi, uses: str, /, **args: Any) -> Any:
-    operation = OPERATIONS[uses]
-    return operation.call(api, operation.input.model_validate(args))
+    return operate(CONNECTOR, api, uses, **args)
 
 
 def _token_calls(plutora: Served) -> list[dict[str, Any]]:
@@ -74,19 +61,19 @@ def _token_calls(plutora: Served) -> list[dict[str, Any]]:
 def test_one_token_for_every_process_until_it_nears_expiry(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    op(build_api(plutora.settings(), redis_client), "me")
-    op(build_api(plutora.settings(), redis_client), "me")  # another worker, same cache
+    op(build_api(settings_for(plutora), redis_client), "me")
+    op(build_api(settings_for(plutora), redis_client), "me")  # another worker, same cache
     assert len(_token_calls(plutora)) == 1
     cached = json.loads(redis_client.get(next(iter(redis_client.keys("hub:token:plutora:*")))))
     assert cached["value"] and "sandbox-password" not in str(redis_client.keys("*"))
     # renewed before expires_in runs out, not after: expire the cache as the margin would
     redis_client.delete(*redis_client.keys("hub:token:plutora:*"))
-    op(build_api(plutora.settings(), redis_client), "me")
+    op(build_api(settings_for(plutora), redis_client), "me")
     assert len(_token_calls(plutora)) == 2
 
 
 def test_an_expired_token_is_replaced_once(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plutora.settings(), redis_client)
+    api = build_api(settings_for(plutora), redis_client)
     op(api, "me")
     plutora.control("POST", "expire-tokens")
     assert op(api, "me") == {"email": "sandbox@example.com"}
@@ -96,7 +83,7 @@ def test_an_expired_token_is_replaced_once(plutora: Served, redis_client: redis.
 def test_entities_crud_and_update_merges_before_put(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    api = build_api(plutora.settings(), redis_client)
+    api = build_api(settings_for(plutora), redis_client)
     release = op(api, "releases.create", **RELEASE, summary="first cut", customField="kept")
     assert release["customField"] == "kept"
     updated = op(api, "releases.update", id=release["id"], data={"name": "Summer"})
@@ -118,7 +105,7 @@ def test_entities_crud_and_update_merges_before_put(
 
 def test_lists_page_with_page_num(plutora: Served, redis_client: redis.Redis) -> None:
     plutora.control("POST", "seed", {"changes": [{"name": f"c{n}"} for n in range(205)]})
-    api = build_api(plutora.settings(), redis_client)
+    api = build_api(settings_for(plutora), redis_client)
     assert len(op(api, "changes.list")) == 205
     pages = [c["query"] for c in plutora.calls() if c["path"] == "/changes"]
     assert pages == [f"pageNum={n}&recordsPerPage=100" for n in range(3)]
@@ -126,7 +113,7 @@ def test_lists_page_with_page_num(plutora: Served, redis_client: redis.Redis) ->
 
 
 def test_change_search_pages_through_filters(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plutora.settings(), redis_client)
+    api = build_api(settings_for(plutora), redis_client)
     for n in range(150):
         api.create("changes", {"name": f"c{n}", "status": "Open" if n % 2 else "Closed"})
     found = op(
@@ -145,7 +132,7 @@ def test_change_search_pages_through_filters(plutora: Served, redis_client: redi
 def test_refused_logins_are_explained_and_not_repeated(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    bad = plutora.settings(plutora_password=SecretStr("wrong"))
+    bad = settings_for(plutora, plutora_password=SecretStr("wrong"))
     with pytest.raises(FatalError) as first:
         op(build_api(bad, redis_client), "me")
     message = str(first.value)
@@ -155,13 +142,13 @@ def test_refused_logins_are_explained_and_not_repeated(
         with pytest.raises(FatalError, match="not sent again"):
             op(build_api(bad, redis_client), "me")
     assert len(_token_calls(plutora)) == 1
-    assert op(build_api(plutora.settings(), redis_client), "me")["email"]  # fixed: works
+    assert op(build_api(settings_for(plutora), redis_client), "me")["email"]  # fixed: works
 
 
 def test_a_wrong_client_secret_says_which_settings(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    bad = plutora.settings(plutora_client_secret=SecretStr("regenerated"))
+    bad = settings_for(plutora, plutora_client_secret=SecretStr("regenerated"))
     with pytest.raises(FatalError) as info:
         op(build_api(bad, redis_client), "me")
     assert "invalid_grant: The client_id or client_secret is incorrect." in str(info.value)
@@ -169,7 +156,7 @@ def test_a_wrong_client_secret_says_which_settings(
 
 
 def test_token_requests_take_quota_slots_too(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plutora.settings(plutora_quota_limit=2), redis_client)
+    api = build_api(settings_for(plutora, plutora_quota_limit=2), redis_client)
     op(api, "me")  # a token request and the call
     with pytest.raises(QuotaWait) as wait:
         op(api, "me")
@@ -178,7 +165,7 @@ def test_token_requests_take_quota_slots_too(plutora: Served, redis_client: redi
 
 
 def test_server_errors_are_retriable(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(plutora.settings(), redis_client)
+    api = build_api(settings_for(plutora), redis_client)
     op(api, "me")
     plutora.control("POST", "faults", {"scripts": [{"path": "/releases", "answers": [502]}]})
     with pytest.raises(RetryableError) as info:

@@ -44,3 +44,19 @@ def test_connect_takes_slots_from_the_redis_budget(redis_client: redis.Redis) ->
     assert str(sent[0].url) == "https://thing.test/api/a"
     assert sent[0].headers["X-Key"] == "k" and sent[0].headers["Accept"] == "application/json"
     assert redis_client.zcard("hub:quota:thing:test:log") == 2
+
+
+def test_upstream_from_a_connectors_settings() -> None:
+    from hub.http.connect import upstream_from_settings
+    from hub.settings import Settings
+
+    settings = Settings(plane_quota_limit=5, plane_quota_window_seconds=10, plane_timeout_seconds=3)
+    upstream = upstream_from_settings(
+        settings, "plane", service="Plane", base_url="https://p.test", budget_key="plane:k"
+    )
+    assert upstream.budget == Budget("plane:k", 5, 10.0)
+    assert (upstream.timeout, upstream.service, upstream.base_url) == (
+        3.0,
+        "Plane",
+        "https://p.test",
+    )
