@@ -185,3 +185,14 @@ def test_the_plane_quota_defers_the_step_instead_of_calling(hub: Hub) -> None:
         hub.run("1-release-created.json", plane_quota_limit=4)
     assert len(hub.items()) == 1  # made before the quota ran out; the comment waits
     assert hub.comments() == []
+
+
+def test_a_release_with_only_the_required_fields_is_tracked_too(hub: Hub) -> None:
+    bare = {k: RELEASE[k] for k in ("id", "identifier", "name", "implementationDate")}
+    hub.sandboxes.control("plutora", "POST", "reset")
+    hub.sandboxes.control("plutora", "POST", "seed", {"releases": [bare]})
+    assert hub.run("1-release-created.json") is not None
+    [item] = hub.items()
+    assert item["description_html"] == "<p></p>"
+    assert hub.state_of(item)["group"] == "backlog"  # no status: the backlog
+    assert "R-2025.05" in hub.comments()[0]["comment_html"]
