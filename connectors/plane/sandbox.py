@@ -34,8 +34,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.plane.sandbox_records import PlaneRecords
 from connectors.plane.sandbox_rules import (
-    DEFAULT_STATES,
     KINDS,
     NOT_FOUND,
     Kind,
@@ -57,7 +57,7 @@ from hub.sandbox.envconfig import config_from_env
 from hub.sandbox.gate import Gate
 from hub.sandbox.inputs import BadInput, read_object
 from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.records import Naming, RecordTable
+from hub.sandbox.records import Naming
 
 __all__ = ["ENV_PREFIX", "PlaneSandboxConfig", "create_app", "create_app_from_env"]
 
@@ -90,9 +90,8 @@ class _PlaneApi:
         self.config = config
         self.core = core
         self.keys = set(config.api_keys)
-        self.tables = {
-            name: RecordTable(core.store, name, core.rng, naming=NAMING) for name in KINDS
-        }
+        self.records = PlaneRecords(core.store, core.rng, NAMING)
+        self.tables = self.records.tables
 
     async def identify(self, request: Request) -> str | None:
         key = request.headers.get("x-api-key")
@@ -153,6 +152,15 @@ class _PlaneApi:
             return await self._item(request, ns, kind, tail[1], where)
         return detail(404, "Not found.")
 
+    def _conflict_answer(
+        self, ns: str, where: Mapping[str, Any], body: Mapping[str, Any], exclude: str = ""
+    ) -> Response | None:
+        existing = self.records.conflict(ns, where, body, exclude)
+        if existing is None:
+            return None
+        message = "Issue with the same external id and external source already exists"
+        return JSONResponse({"error": message, "id": existing["id"]}, status_code=409)
+
     def _lookup(self, ns: str) -> Any:
         return lambda resource, record_id: self.tables[resource].get(ns, record_id)
 
@@ -172,7 +180,9 @@ class _PlaneApi:
                 and params.get("external_id")
                 and params.get("external_source")
             ):
-                found = self._external(ns, where, params["external_source"], params["external_id"])
+                found = self.records.external(
+                    ns, where, params["external_source"], params["external_id"]
+                )
                 if found is None:
                     return error(404, NOT_FOUND)
                 return JSONResponse(self._shape(request, ns, kind, found))
@@ -189,10 +199,10 @@ class _PlaneApi:
         if isinstance(body, Response):
             return body
         if kind.resource == "work-items":
-            body = self._new_work_item(ns, where, body)
+            body = self.records.new_work_item(ns, where, body)
         record = table.create(ns, {**kind.defaults, **body, "workspace": ns}, where)
         if kind.resource == "projects":
-            self._default_states(ns, record["id"])
+            self.records.default_states(ns, record["id"])
         return JSONResponse(record, status_code=201)
 
     async def _item(
@@ -226,79 +236,18 @@ class _PlaneApi:
         body = writable(kind, await read_object(request))
         errors = {
             **field_errors(kind, body, partial=current is not None),
-            **self._ref_errors(ns, kind, body, where),
+            **self.records.ref_errors(ns, kind, body, where),
         }
         if errors:
             return JSONResponse(errors, status_code=400)
         if kind.resource == "work-items" and (current is None or body.get("external_id")):
             merged = {**(current or {}), **body}
-            conflict = self._conflict(ns, where, merged, exclude=(current or {}).get("id", ""))
+            conflict = self._conflict_answer(
+                ns, where, merged, exclude=(current or {}).get("id", "")
+            )
             if conflict is not None:
                 return conflict
         return body
-
-    def _ref_errors(
-        self, ns: str, kind: Kind, body: Mapping[str, Any], where: Mapping[str, Any]
-    ) -> dict[str, list[str]]:
-        errors: dict[str, list[str]] = {}
-        for name, target in kind.refs.items():
-            if name in kind.parents or body.get(name) in (None, "", []):
-                continue
-            ids = body[name] if isinstance(body[name], list) else [body[name]]
-            scope = {"project": where["project"]} if "project" in where else {}
-            for value in ids:
-                if not isinstance(value, str) or self.tables[target].get(ns, value, scope) is None:
-                    errors[name] = [f'Invalid pk "{value}" - object does not exist.']
-        return errors
-
-    def _external(
-        self, ns: str, where: Mapping[str, Any], source: str, external_id: str
-    ) -> dict[str, Any] | None:
-        match = {**where, "external_source": source, "external_id": external_id}
-        found = self.tables["work-items"].list(ns, match)
-        return found[0] if found else None
-
-    def _conflict(
-        self, ns: str, where: Mapping[str, Any], body: Mapping[str, Any], exclude: str = ""
-    ) -> Response | None:
-        source, external_id = body.get("external_source"), body.get("external_id")
-        if not (source and external_id):
-            return None
-        existing = self._external(ns, where, str(source), str(external_id))
-        if existing is None or existing["id"] == exclude:
-            return None
-        return JSONResponse(
-            {
-                "error": "Issue with the same external id and external source already exists",
-                "id": existing["id"],
-            },
-            status_code=409,
-        )
-
-    def _new_work_item(
-        self, ns: str, where: Mapping[str, Any], body: dict[str, Any]
-    ) -> dict[str, Any]:
-        items = self.tables["work-items"].list(ns, where)
-        sequence = max((i.get("sequence_id") or 0 for i in items), default=0) + 1
-        fresh = {**body, "sequence_id": sequence}
-        if not fresh.get("state"):
-            defaults = self.tables["states"].list(ns, {**where, "default": True})
-            fresh["state"] = defaults[0]["id"] if defaults else None
-        return fresh
-
-    def _default_states(self, ns: str, project_id: str) -> None:
-        kind = KINDS["states"]
-        for sequence, (name, group, color, default) in enumerate(DEFAULT_STATES):
-            data = {
-                **kind.defaults,
-                "name": name,
-                "group": group,
-                "color": color,
-                "default": default,
-                "sequence": (sequence + 1) * 15000,
-                "workspace": ns,
-            }
-            self.tables["states"].create(ns, data, {"project": project_id})
 
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
