@@ -162,14 +162,18 @@ def flower(
 
 @cli.command()
 def sandbox(
-    name: Annotated[str, typer.Argument(help="Which sandbox: plutio.")],
+    name: Annotated[str, typer.Argument(help="Which sandbox: plutio, plane or plutora.")],
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
     """Run a connector's sandbox (an in-memory stand-in for the upstream API)."""
     import uvicorn
 
-    factories = {"plutio": "connectors.plutio.sandbox:create_app_from_env"}
+    factories = {
+        "plutio": "connectors.plutio.sandbox:create_app_from_env",
+        "plane": "connectors.plane.sandbox:create_app_from_env",
+        "plutora": "connectors.plutora.sandbox:create_app_from_env",
+    }
     if name not in factories:
         _fail(f"unknown sandbox '{name}' (known: {', '.join(factories)})")
     uvicorn.run(factories[name], factory=True, host=host, port=port, log_level="warning")

@@ -18,6 +18,8 @@ _MAX_LISTED = 15
 CONNECTOR_MODULES: dict[str, str] = {
     "core": "connectors.core",
     "plutio": "connectors.plutio",
+    "plane": "connectors.plane",
+    "plutora": "connectors.plutora",
 }
 
 
