@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         default=86_400, description="How long an event id is remembered for de-duplication."
     )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
+    hub_visibility_timeout_seconds: int = Field(
+        default=3600,
+        ge=10,
+        description="Redis broker: a task a dead worker had taken is delivered again after "
+        "this. Keep it far above the longest countdown (300 s) in production.",
+    )
     hub_step_max_attempts: int = Field(
         default=5, description="Attempts per step for retriable upstream errors."
     )

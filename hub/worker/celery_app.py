@@ -6,6 +6,16 @@ Each worker reserves one task at a time (``prefetch_multiplier=1``) so long wait
 strand queued work behind a busy process. With the Redis broker, a message not
 acknowledged within ``visibility_timeout`` is delivered again; every countdown the hub
 schedules stays below :data:`MAX_COUNTDOWN_SECONDS`, far under that timeout.
+
+A worker killed outright (SIGKILL, OOM, a lost node) cannot requeue what it held: its
+tasks stay in the broker's ``unacked`` set and any live worker delivers them again once
+they are ``visibility_timeout`` old (``HUB_VISIBILITY_TIMEOUT_SECONDS``). The redelivered
+step finds its own record (:mod:`hub.worker.idempotency`) and is not applied twice. A
+worker whose pool process dies requeues that task at once (``task_reject_on_worker_lost``),
+and a task that loses Redis itself is requeued rather than failed
+(:class:`hub.worker.delivery.RequeueOnRedisLoss`). The restore sweep's mutex expires
+after :data:`RESTORE_MUTEX_SECONDS`, so a worker killed while it swept does not hold
+redelivery back for kombu's default five minutes.
 """
 
 from __future__ import annotations
@@ -17,16 +27,31 @@ from hub.settings import Settings, get_settings
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
+    "RESTORE_MUTEX_SECONDS",
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
     "create_celery",
+    "transport_options",
 ]
 
 #: the longest single countdown (quota wait or backoff) the hub ever schedules
 MAX_COUNTDOWN_SECONDS = 300
-#: Redis broker redelivery horizon: 12x the longest countdown
+#: Redis broker redelivery horizon: 12x the longest countdown (HUB_VISIBILITY_TIMEOUT_SECONDS)
 VISIBILITY_TIMEOUT_SECONDS = 3600
 QUEUE = "hub"
+#: expiry of the lock a worker holds while it sweeps the broker for tasks to redeliver
+RESTORE_MUTEX_SECONDS = 15
+
+
+def transport_options(visibility_timeout: int) -> dict[str, int]:
+    """Redis transport options: a dead worker's tasks come back ``visibility_timeout``
+    seconds after it took them, found by a sweep every tenth of that (10 s at most), each
+    sweep a real scan (kombu's default scans on every tenth sweep only)."""
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+    }
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -42,7 +67,7 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,
@@ -50,6 +75,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         enable_utc=True,
     )
+    celery.conf.broker_transport_options["unacked_mutex_expire"] = RESTORE_MUTEX_SECONDS
     return celery
 
 
