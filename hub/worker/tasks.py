@@ -34,6 +34,10 @@ log = logging.getLogger("hub.worker")
 class StepTask(RequeueOnRedisLoss):
     """Names each step ``<workflow>.<step>`` in logs and Flower."""
 
+    # Celery's own limit (3) would end a step's fourth wait or retry with its error, the
+    # run neither failed nor dead-lettered; the retry policy and quota decide instead
+    max_retries = None
+
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
         if "workflow" in kwargs and "step" in kwargs:
             index = kwargs.get("index")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,13 +69,15 @@ class HubProcesses:
         return env
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log: IO[bytes] = (self.log_dir / f"{name}.log").open("wb")
+        # appended, so a part started again under its name keeps the earlier lines
+        log: IO[bytes] = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
             env=self.env(),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes its children too
         )
         self.procs[name] = proc
         return proc
@@ -97,10 +100,30 @@ class HubProcesses:
         self._spawn("ingress", "serve", "--port", str(self.ingress_port))
         wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 2, *, wait: bool = True
+    ) -> None:
         log = self.log_dir / f"{name}.log"
-        wait_for(lambda: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+        start = log.stat().st_size if log.exists() else 0
+        self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
+        if wait:
+            wait_for(lambda: b"ready." in log.read_bytes()[start:], 60, f"{name} to be ready")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL part ``name`` and every process it started (a worker's pool), at once."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def children(self, name: str) -> list[int]:
+        """Process ids of the processes part ``name`` started (a worker's pool)."""
+        pid = self.procs[name].pid
+        try:
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(p) for p in text.split()]
 
     @property
     def flower_url(self) -> str:
