@@ -76,6 +76,10 @@ def create_celery(settings: Settings) -> Celery:
         enable_utc=True,
     )
     celery.conf.broker_transport_options["unacked_mutex_expire"] = RESTORE_MUTEX_SECONDS
+    # one list per queue, so a worker can take each message into its own staging list
+    # (hub.worker.broker) instead of kombu's BRPOP, which loses it if the worker is killed
+    celery.conf.broker_transport_options["priority_steps"] = [0]
+    celery.conf.broker_transport = "hub.worker.broker:Transport"
     return celery
 
 
