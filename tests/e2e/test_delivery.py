@@ -11,6 +11,7 @@ in the sandbox, after their ``GET /people`` found nobody.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import redis
 
 from hub.redis_server import RedisServer
 from hub.worker.runs import RunStore
-from tests.support.processes import HubProcesses, wait_for
+from tests.support.processes import ROOT, HubProcesses, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,12 @@ ENV = {
 def hub(
     redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> Iterator[HubProcesses]:
-    procs = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path, extra_env=ENV)
+    folder = tmp_path / "workflows"  # the CRM workflow alone: its source needs no signature
+    folder.mkdir()
+    shutil.copy(ROOT / "workflows" / "crm-contact-to-plutio-person.yaml", folder)
+    procs = HubProcesses(
+        redis_url=redis_server.url, log_dir=tmp_path, workflows=folder, extra_env=ENV
+    )
     try:
         procs.start_sandbox()
         procs.start_ingress()

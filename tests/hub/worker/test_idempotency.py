@@ -122,3 +122,37 @@ def test_a_step_redelivered_after_its_work_is_not_applied_again(hub: LocalHub) -
 @pytest.fixture
 def hub(redis_client: redis.Redis) -> LocalHub:
     return LocalHub(redis_client)
+
+
+def test_an_item_sent_twice_under_two_task_ids_is_applied_once(hub: LocalHub) -> None:
+    from dataclasses import replace
+
+    from .test_flow import FOREACH
+
+    wf = hub.load(FOREACH)
+    run_id = hub.start(wf, {"items": ["a", "b"]})
+    fan_out = hub.queue.pop()
+    assert fan_out is not None
+    hub.worker.execute(fan_out)
+    first = hub.queue.pop()
+    assert first is not None and first.shadow == "fan.each[0]"
+    # the fan-out died after sending item 0 and before noting it sent: sent again, new id
+    hub.queue.requeue(replace(first, task_id="a-second-task"))
+    hub.queue.requeue(first)
+    hub.worker.drain()
+    assert sorted(hub.api.keys()) == ["a", "b", "total"]  # "a" once
+    assert hub.finished[run_id][0] == "succeeded"
+
+
+def test_a_failing_item_is_a_dead_letter_naming_its_index(hub: LocalHub) -> None:
+    from hub.errors import FatalError
+
+    from .test_flow import FOREACH
+
+    wf = hub.load(FOREACH)
+    hub.api.script["b"].append(FatalError("b is refused", status=400))
+    run_id, record = hub.run(wf, {"items": ["a", "b"]})
+    assert record.status == "failed"
+    letter = hub.flow.dead_letters.get(run_id)
+    assert letter is not None and (letter.step, letter.index) == ("each", 1)
+    assert [a["message"] for a in letter.attempts] == ["b is refused"]
