@@ -99,10 +99,9 @@ class WorkflowTester:
         for name in sorted(connectors):
             self.sandboxes.core(name).reset()
         for name, given in case.given.sandboxes().items():
-            core = self.sandboxes.core(name)
-            core.seed_records(given.records())
+            self.sandboxes.seed(name, given.records())
             if given.faults is not None:
-                core.faults.set(given.faults.model_dump(exclude_unset=True))
+                self.sandboxes.core(name).faults.set(given.faults.model_dump(exclude_unset=True))
         overrides = {**spec.settings, **case.given.settings}
         settings = _IsolatedSettings(
             **{name.lower(): value for name, value in overrides.items()},
@@ -126,9 +125,8 @@ class WorkflowTester:
             if problem:
                 failures.append(problem)
         for name in sorted(connectors):
-            core = self.sandboxes.core(name)
-            outcome.state[name] = core.store.dump(core.default_namespace)
-            outcome.calls[name] = core.calls.records()
+            outcome.state[name] = self.sandboxes.state(name)
+            outcome.calls[name] = self.sandboxes.core(name).calls.records()
         return failures + check(case.expect, outcome)
 
     def _send(
