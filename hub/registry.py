@@ -13,6 +13,7 @@ __all__ = ["CONNECTOR_MODULES", "all_operations", "get_connector", "get_operatio
 
 #: connector name -> module exposing ``CONNECTOR``
 CONNECTOR_MODULES: dict[str, str] = {
+    "core": "hub.core_connector",
     "plutio": "connectors.plutio",
 }
 

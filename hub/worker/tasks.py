@@ -3,7 +3,13 @@
 A call that finds no quota re-schedules the task for when a slot frees (counted as a
 quota wait, never as an attempt); a retriable upstream error is retried after a backoff
 countdown (an attempt); both countdowns are capped well under the broker's
-visibility timeout. Nothing sleeps in a worker.
+visibility timeout. Nothing sleeps in a worker. Re-scheduled steps go to
+``hub.deferred`` (see :mod:`hub.worker.queues`), so they are not held up behind work
+that has not started yet.
+
+The step runs under a quota claim (:mod:`hub.http.claim`) with the workflow's
+``priority``; the claim's waiting tickets travel in the task's ``quota`` kwarg, so a
+re-scheduled step comes back to its place in each budget's waiting room.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import redis
 from celery import Task
 
 from hub.errors import Deferred, RetryableError
+from hub.http.claim import QuotaClaim, use_claim
 from hub.http.retry import RetryPolicy
 from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
+from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runtime import Runtime, execute_step
 from hub.workflow.compiler import STEP_TASK
 from hub.workflow.store import WorkflowStore
@@ -49,7 +57,10 @@ def _policy() -> RetryPolicy:
     return RetryPolicy(s.hub_step_max_attempts, s.hub_retry_base_seconds, s.hub_retry_cap_seconds)
 
 
-@app.task(name=STEP_TASK, bind=True, base=StepTask)  # type: ignore[untyped-decorator]
+# max_retries=None on the task itself: Celery reads ``retry(max_retries=None)`` as "the
+# task's default" (3), which would fail a step after its third quota wait. Attempts at
+# retriable errors are counted by the hub (``attempt``), quota waits never end a step.
+@app.task(name=STEP_TASK, bind=True, base=StepTask, max_retries=None)  # type: ignore[untyped-decorator]
 def run_step(
     self: StepTask,
     ctx: dict[str, Any],
@@ -59,29 +70,34 @@ def run_step(
     step: str,
     event_id: str,
     run_id: str,
+    priority: str = "default",
     attempt: int = 1,
     quota_waits: int = 0,
+    quota: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     runtime, store = _runtime()
     wf = store.get(revision)
+    claim = QuotaClaim.from_state(priority, quota)
     kwargs = {
         "workflow": workflow,
         "revision": revision,
         "step": step,
         "event_id": event_id,
         "run_id": run_id,
+        "priority": priority,
         "attempt": attempt,
         "quota_waits": quota_waits,
     }
     try:
-        return execute_step(wf, step, ctx, runtime)
+        with use_claim(claim):
+            return execute_step(wf, step, ctx, runtime)
     except Deferred as wait:
-        countdown = min(max(wait.wait, 0.05), MAX_COUNTDOWN_SECONDS)
+        countdown = min(max(wait.wait, 0.001), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
             args=(ctx,),
-            kwargs={**kwargs, "quota_waits": quota_waits + 1},
+            kwargs={**kwargs, "quota_waits": quota_waits + 1, "quota": claim.state()},
             countdown=countdown,
-            max_retries=None,
+            queue=DEFERRED_QUEUE,
             exc=wait,
         ) from wait
     except RetryableError as err:
@@ -99,8 +115,8 @@ def run_step(
         countdown = min(policy.delay(attempt, err.retry_after), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
             args=(ctx,),
-            kwargs={**kwargs, "attempt": attempt + 1},
+            kwargs={**kwargs, "attempt": attempt + 1, "quota": claim.state()},
             countdown=countdown,
-            max_retries=None,
+            queue=DEFERRED_QUEUE,
             exc=err,
         ) from err

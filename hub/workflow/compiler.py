@@ -1,7 +1,9 @@
 """Compiles a workflow and an event into a Celery chain of step tasks.
 
 Every step is the one registered task ``hub.step``; its kwargs carry workflow, revision,
-step, event id and run id, and its name in logs and Flower is ``<workflow>.<step>``.
+step, event id, run id and the workflow's priority (which picks the step's broker queue
+and its place in quota waiting rooms); its name in logs and Flower is
+``<workflow>.<step>``.
 The run context travels along the chain: each task returns it with its step's output.
 """
 
@@ -26,6 +28,7 @@ def step_kwargs(wf: Workflow, step_id: str, *, event_id: str, run_id: str) -> di
         "step": step_id,
         "event_id": event_id,
         "run_id": run_id,
+        "priority": wf.priority,
     }
 
 

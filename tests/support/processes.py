@@ -97,9 +97,21 @@ class HubProcesses:
         wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
-        log = self.log_dir / f"{name}.log"
-        wait_for(lambda: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+        self.start_workers([name], concurrency)
+
+    def spawn_workers(self, names: list[str], concurrency: int = 2) -> None:
+        """Start ``hub worker`` processes (node names ``<name>@<host>``) without waiting."""
+        for name in names:
+            self._spawn(
+                name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h"
+            )
+
+    def start_workers(self, names: list[str], concurrency: int = 2) -> None:
+        """Start ``hub worker`` processes side by side, then wait until each is ready."""
+        self.spawn_workers(names, concurrency)
+        for name in names:
+            log = self.log_dir / f"{name}.log"
+            wait_for(lambda log=log: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
 
     def logs(self) -> str:
         return "\n".join(
