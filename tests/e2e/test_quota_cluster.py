@@ -93,3 +93,7 @@ def test_eight_workers_share_one_budget_strictly(hub: HubProcesses) -> None:
     assert log["max_in_window"]["sandbox-client"]["received"] <= LIMIT
     # the backlog really pressed on the budget: some window was full
     assert max_calls_in_window(calls, WINDOW) == LIMIT
+    # steps waited for quota (often more than Celery's default three retries) and none failed
+    logs = "".join(p.read_text(errors="replace") for p in hub.log_dir.glob("w*.log"))
+    assert "QuotaWait" in logs or "exhausted; next slot" in logs
+    assert "raised unexpected" not in logs

@@ -176,3 +176,4 @@ def test_a_workflow_without_plutio_is_not_held_by_the_backlog(backlog: Backlog) 
     assert backlog.status().waiting["bulk"] > BACKLOG / 2
     assert backlog.people() < BACKLOG / 2
     assert not backlog.calls()["max_in_window"]["sandbox-client"]["received"] > LIMIT
+    assert "raised unexpected" not in _log_text(backlog.procs)
