@@ -66,7 +66,7 @@ class HubProcesses:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
         log: IO[bytes] = (self.log_dir / f"{name}.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
@@ -74,6 +74,7 @@ class HubProcesses:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         self.procs[name] = proc
         return proc
@@ -99,11 +100,21 @@ class HubProcesses:
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
         self.start_workers([name], concurrency)
 
-    def spawn_workers(self, names: list[str], concurrency: int = 2) -> None:
-        """Start ``hub worker`` processes (node names ``<name>@<host>``) without waiting."""
+    def spawn_workers(self, names: list[str], concurrency: int = 2, nice: int = 0) -> None:
+        """Start ``hub worker`` processes (node names ``<name>@<host>``) without waiting.
+
+        ``nice`` lowers their CPU priority, so that on a small machine they do not
+        starve the sandbox that stands in for an upstream on another host.
+        """
         for name in names:
             self._spawn(
-                name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h"
+                name,
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"{name}@%h",
+                nice=nice,
             )
 
     def start_workers(self, names: list[str], concurrency: int = 2) -> None:
