@@ -3,11 +3,12 @@
 Every worker process on every host takes its slot from one budget in Redis, in one
 atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
 
-- **Strict.** A granted call holds a lease until it is settled; it then counts as made
+- **Strict.** A granted call counts from its grant until it is settled, then as made
   when its answer came back, which is no earlier than when the upstream received it. A
-  slot is granted only when fewer than ``limit`` calls ended within the last window, so
-  in any rolling window the upstream receives at most ``limit`` calls from the hub,
-  however long calls take to travel.
+  slot is granted only when fewer than ``limit`` calls are in flight or ended within
+  the last window, so in any rolling window the upstream receives at most ``limit``
+  calls from the hub, however long calls take to travel. A call never settled (its
+  worker died) counts until its lease runs out, then for one more window.
 - **No sleeping.** A call that finds no slot raises :class:`~hub.errors.QuotaWait` with
   the time until its turn and a ticket; the caller re-schedules itself and presents the
   ticket when it comes back.
@@ -126,6 +127,7 @@ class RedisQuota:
         *,
         lease_seconds: float = 120.0,
         ticket_grace_seconds: float = 5.0,
+        register: bool = True,
     ) -> None:
         self._redis = redis
         self.budget = budget
@@ -151,7 +153,8 @@ class RedisQuota:
                 self._grace_ms,
             )
         ]
-        redis.hset(BUDGETS_KEY, budget.key, json.dumps(self.describe()))
+        if register:  # for `hub quota` and metrics
+            redis.hset(BUDGETS_KEY, budget.key, json.dumps(self.describe()))
 
     def describe(self) -> dict[str, Any]:
         """The budget's figures, as registered for ``hub quota``."""

@@ -55,7 +55,7 @@ def _budget_status(redis: Any, key: str, described: dict[str, Any]) -> BudgetSta
         float(described["window_seconds"]),
         float(described.get("reserve_percent", 0.0)),
     )
-    raw = RedisQuota(redis, budget).raw_status()
+    raw = RedisQuota(redis, budget, register=False).raw_status()
     return BudgetStatus(
         key=key,
         limit=budget.limit,
