@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -28,7 +28,7 @@ def _setup() -> None:
     configure_logging(settings.hub_log_format, settings.hub_log_level)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -70,16 +70,28 @@ def up(
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            help="Queues to consume, comma-separated, highest priority first "
+            "(default: HUB_WORKER_QUEUES)."
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker for the step tasks."""
     _require_redis()
     _load_workflows()
-    from hub.worker.celery_app import QUEUE, app
+    from hub.worker.celery_app import app
+    from hub.worker.queues import parse_queues
 
+    try:
+        names = parse_queues(queues or get_settings().hub_worker_queues)
+    except ValueError as exc:
+        _fail(f"--queues / HUB_WORKER_QUEUES: {exc}")
     argv = [
         "worker",
         "-Q",
-        QUEUE,
+        ",".join(names),
         "--loglevel",
         get_settings().hub_log_level.upper(),
         "-c",
@@ -221,6 +233,31 @@ def schema() -> None:
     from hub.workflow.schema import workflow_json_schema
 
     typer.echo(json.dumps(workflow_json_schema(), indent=2))
+
+
+@cli.command()
+def quota(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show every API client's quota: use, next free slot, waiting calls, drain time."""
+    import json
+
+    import redis
+
+    from hub.cli_quota import broker_queue_lengths, format_quota_table
+    from hub.http.quota_status import quota_status
+
+    client = redis.Redis.from_url(_require_redis())
+    try:
+        budgets = quota_status(client)
+        queued = broker_queue_lengths(client)
+    except redis.ConnectionError as exc:
+        _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+    if as_json:
+        out = {"budgets": [b.to_json() for b in budgets], "broker_queues": queued}
+        typer.echo(json.dumps(out, indent=2))
+        return
+    typer.echo(format_quota_table(budgets, queued))
 
 
 @cli.command("settings")

@@ -89,6 +89,17 @@ class Settings(BaseSettings):
         default=86_400, description="How long an event id is remembered for de-duplication."
     )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
+    hub_worker_queues: str = Field(
+        default="hub.deferred,hub.interactive,hub,hub.bulk",
+        description="Queues a `hub worker` consumes, comma-separated, highest priority first "
+        "(`hub.deferred`, the re-scheduled steps, is always consumed first).",
+    )
+    hub_quota_ticket_grace_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long past its turn a step waiting for quota keeps its place if it "
+        "does not come back (a killed task's place is then given up).",
+    )
     hub_step_max_attempts: int = Field(
         default=5, description="Attempts per step for retriable upstream errors."
     )
@@ -115,6 +126,13 @@ class Settings(BaseSettings):
     )
     plutio_quota_limit: int = Field(default=1000, description="Calls per window per API client.")
     plutio_quota_window_seconds: float = Field(default=3600, description="Quota window.")
+    plutio_quota_reserve_percent: float = Field(
+        default=5.0,
+        ge=0,
+        lt=100,
+        description="Share of the Plutio quota the hub leaves for other users of the same "
+        "API client.",
+    )
     plutio_timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
 
     # --- Plane -------------------------------------------------------------------------

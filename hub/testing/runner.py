@@ -20,7 +20,10 @@ from typing import Any
 import redis
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from hub.connector import Connector
 from hub.errors import TemplateError
+from hub.http.client import ApiClient
+from hub.http.quota import Unlimited
 from hub.ingress.routing import json_path
 from hub.sandbox.clock import FakeClock
 from hub.settings import Settings
@@ -40,6 +43,21 @@ __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
 
 _GLOB = re.compile(r"[*?\[]")
 
+
+
+class OfflineRuntime(Runtime):
+    """The worker's runtime with the hub's own quota left out.
+
+    The quota runs on the Redis server's clock, which the tests' fake clock cannot move;
+    upstream 429s and their ``Retry-After`` are still answered and honoured as backoff.
+    """
+
+    def api(self, connector: Connector | str) -> Any:
+        api = super().api(connector)
+        client = getattr(api, "client", None)
+        if isinstance(client, ApiClient):
+            client.quota = Unlimited()
+        return api
 
 class _IsolatedSettings(Settings):
     """Settings from keyword arguments only: the environment and ``.env`` are ignored,
@@ -109,7 +127,7 @@ class WorkflowTester:
             hub_secrets={**spec.secrets, **case.given.secrets},
         )
         rng = random.Random(self.seed)
-        runtime = Runtime(settings, self.redis, rng=rng.random)
+        runtime = OfflineRuntime(settings, self.redis, rng=rng.random)
         runs = RunStore(self.redis, clock=lambda: self.clock.now().timestamp())
         finished: dict[str, dict[str, Any]] = {}
 

@@ -6,6 +6,9 @@ Each worker reserves one task at a time (``prefetch_multiplier=1``) so long wait
 strand queued work behind a busy process. With the Redis broker, a message not
 acknowledged within ``visibility_timeout`` is delivered again; every countdown the hub
 schedules stays below :data:`MAX_COUNTDOWN_SECONDS`, far under that timeout.
+
+Steps are routed to a queue by their workflow's priority (:mod:`hub.worker.queues`);
+workers consume their queues in the order given, highest priority first.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from celery import Celery
 
 from hub.settings import Settings, get_settings
+from hub.worker.queues import DEFAULT_QUEUE, route_step
 
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
@@ -26,7 +30,8 @@ __all__ = [
 MAX_COUNTDOWN_SECONDS = 300
 #: Redis broker redelivery horizon: 12x the longest countdown
 VISIBILITY_TIMEOUT_SECONDS = 3600
-QUEUE = "hub"
+#: the default step queue (``hub.interactive`` and ``hub.bulk`` beside it)
+QUEUE = DEFAULT_QUEUE
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -42,7 +47,12 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        task_routes=(route_step,),
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+            # consume queues in the order a worker lists them: highest priority first
+            "queue_order_strategy": "priority",
+        },
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,

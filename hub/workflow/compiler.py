@@ -1,12 +1,13 @@
 """Compiles a workflow and an event into a Celery chain of step tasks.
 
 Every step is the one registered task ``hub.step``; its kwargs carry workflow, revision,
-step, event id and run id, and its name in logs and Flower is ``<workflow>.<step>``
-(``<workflow>.<step>[<index>]`` for one item of a ``foreach``). The run context travels
-along the chain: each task returns it with its step's output. A ``foreach`` step's task
-sends one task per item and the last item to finish continues the chain (see
-:mod:`hub.worker.flow`); ``on_failure`` steps are compiled into a chain of their own when
-a step fails for good.
+step, event id, run id and the workflow's priority (which picks the step's broker queue
+and its place in quota waiting rooms); its name in logs and Flower is
+``<workflow>.<step>`` (``<workflow>.<step>[<index>]`` for one item of a ``foreach``).
+The run context travels along the chain: each task returns it with its step's output. A
+``foreach`` step's task sends one task per item and the last item to finish continues
+the chain (see :mod:`hub.worker.flow`); ``on_failure`` steps are compiled into a chain of
+their own when a step fails for good.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def step_kwargs(wf: Workflow, step_id: str, *, event_id: str, run_id: str) -> di
         "step": step_id,
         "event_id": event_id,
         "run_id": run_id,
+        "priority": wf.priority,
     }
 
 

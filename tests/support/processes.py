@@ -67,7 +67,7 @@ class HubProcesses:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
         log: IO[bytes] = (self.log_dir / f"{name}.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
@@ -75,6 +75,7 @@ class HubProcesses:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         self.procs[name] = proc
         return proc
@@ -98,9 +99,31 @@ class HubProcesses:
         wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
-        log = self.log_dir / f"{name}.log"
-        wait_for(lambda: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+        self.start_workers([name], concurrency)
+
+    def spawn_workers(self, names: list[str], concurrency: int = 2, nice: int = 0) -> None:
+        """Start ``hub worker`` processes (node names ``<name>@<host>``) without waiting.
+
+        ``nice`` lowers their CPU priority, so that on a small machine they do not
+        starve the sandbox that stands in for an upstream on another host.
+        """
+        for name in names:
+            self._spawn(
+                name,
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"{name}@%h",
+                nice=nice,
+            )
+
+    def start_workers(self, names: list[str], concurrency: int = 2) -> None:
+        """Start ``hub worker`` processes side by side, then wait until each is ready."""
+        self.spawn_workers(names, concurrency)
+        for name in names:
+            log = self.log_dir / f"{name}.log"
+            wait_for(lambda log=log: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
 
     @property
     def flower_url(self) -> str:
