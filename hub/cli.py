@@ -97,10 +97,10 @@ def serve(
 ) -> None:
     """Run the HTTP ingress."""
     import redis
-    import redis.asyncio as aioredis
     import uvicorn
 
     from hub.ingress.app import create_app
+    from hub.ingress.store import connect
     from hub.worker.celery_app import app as celery
     from hub.workflow.store import WorkflowStore
 
@@ -111,13 +111,12 @@ def serve(
         WorkflowStore(redis.Redis.from_url(url)).publish(workflows)
     except redis.ConnectionError as exc:
         _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
-    app = create_app(settings, workflows, celery, aioredis.Redis.from_url(url))
-    uvicorn.run(
-        app,
-        host=host or settings.hub_ingress_host,
-        port=port or settings.hub_ingress_port,
-        log_level="info",
-    )
+    bind = host or settings.hub_ingress_host
+    try:
+        app = create_app(settings, workflows, celery, connect(url), bind_host=bind)
+    except ConfigError as exc:
+        _fail(f"cannot start the ingress:\n{exc}")
+    uvicorn.run(app, host=bind, port=port or settings.hub_ingress_port, log_level="info")
 
 
 @cli.command()
