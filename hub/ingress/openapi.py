@@ -29,7 +29,7 @@ class Skipped(BaseModel):
     reason: str = Field(description="Why the workflow's `if` kept the event out.")
 
 
-class Accepted(BaseModel):
+class Record(BaseModel):
     """An accepted event: every run in `runs` is in the broker."""
 
     event_id: str
@@ -38,6 +38,11 @@ class Accepted(BaseModel):
     received_at: str = Field(description="When the hub first accepted the event (UTC).")
     runs: list[Run]
     skipped: list[Skipped]
+
+
+class Accepted(Record):
+    """The answer to a delivery."""
+
     duplicate: bool = Field(
         description="True when this event id was accepted before; nothing new was started."
     )
@@ -53,7 +58,7 @@ class Health(BaseModel):
 
 
 class RecentEvents(BaseModel):
-    events: list[Accepted]
+    events: list[Record]
 
 
 class WorkflowInfo(BaseModel):
@@ -79,7 +84,15 @@ class SourceList(BaseModel):
     sources: list[SourceInfo]
 
 
-_MODELS: list[type[BaseModel]] = [Accepted, ErrorBody, Health, RecentEvents, WorkflowList, SourceList]
+_MODELS: list[type[BaseModel]] = [
+    Accepted,
+    Record,
+    ErrorBody,
+    Health,
+    RecentEvents,
+    WorkflowList,
+    SourceList,
+]
 
 
 def _json(model: str, description: str, **extra: Any) -> dict[str, Any]:

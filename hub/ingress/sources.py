@@ -145,8 +145,7 @@ class FieldConfig(_Model):
     def headers(self) -> tuple[str, ...]:
         if not self.header:
             return ()
-        names = [self.header] if isinstance(self.header, str) else self.header
-        return tuple(n.lower() for n in names)
+        return (self.header,) if isinstance(self.header, str) else tuple(self.header)
 
 
 class SourceConfig(_Model):
@@ -192,7 +191,7 @@ def _read(
     headers_: tuple[str, ...], path: str | None, headers: Mapping[str, str], body: Any
 ) -> Any:
     for name in headers_:
-        value = headers.get(name)
+        value = headers.get(name.lower())
         if value:
             return value
     return json_path(body, path) if path else None
@@ -316,9 +315,9 @@ def _default(name: str, settings: Settings) -> Source:
     return Source(
         name=name,
         verifier=sig.NoAuth(),
-        type_headers=("x-event-type",),
+        type_headers=("X-Event-Type",),
         type_path=settings.hub_event_type_path,
-        id_headers=("x-event-id", "webhook-id"),
+        id_headers=("X-Event-Id", "webhook-id"),
         id_path=settings.hub_event_id_path,
         id_required=False,
         max_body_bytes=settings.hub_max_body_bytes,

@@ -174,10 +174,10 @@ class EventStore:
             replies = await pipe.execute(raise_on_error=False)
             if self._fsync:
                 _check_fsync(replies.pop())
-            missing = [
-                i for i, r in zip(todo, replies, strict=True) if isinstance(r, NoScriptError)
-            ]
+            missing = []
             for index, reply in zip(todo, replies, strict=True):
+                if isinstance(reply, NoScriptError):
+                    missing.append(index)
                 results[index] = _outcome(reply)
             if not missing or attempt == 2:
                 return results
@@ -217,6 +217,8 @@ class _Item:
 
 def _outcome(reply: Any) -> Any:
     """A script reply, or the error to hand its caller."""
+    if isinstance(reply, NoScriptError):
+        return StoreUnavailable("Redis lost the ingress's script")
     if isinstance(reply, BaseException):
         log.warning("Redis refused an event: %s", reply)
         return StoreUnavailable(f"Redis refused the event: {type(reply).__name__}")

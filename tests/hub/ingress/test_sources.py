@@ -92,7 +92,7 @@ def test_unconfigured_sources_only_in_local_runs(tmp_path: Path) -> None:
     settings = Settings(hub_workflows=tmp_path)
     local = build_sources({}, settings, {"shop"}, local=True)["shop"]
     assert isinstance(local.verifier, sig.NoAuth) and not local.configured
-    assert local.id_headers == ("x-event-id", "webhook-id") and local.id_path == "id"
+    assert local.id_headers == ("X-Event-Id", "webhook-id") and local.id_path == "id"
     with pytest.raises(ConfigError, match="source 'shop' has workflows but no"):
         build_sources({}, settings, {"shop"}, local=False)
 
