@@ -47,7 +47,7 @@ def test_the_ingress_answers_as_documented(
                 responses.append(case.call_and_validate(excluded_checks=SKIPPED))
             for response in responses:
                 assert response.status_code < 500, response.text
-                calls.setdefault(operation.path, set()).add(response.status_code)
+                calls.setdefault(case.operation.path, set()).add(response.status_code)
 
         run()
     # the fuzzing got past authentication and parsing into acceptance
