@@ -54,12 +54,16 @@ class RedisServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         appendonly: bool = True,
+        appendfsync: str = "everysec",
         binary: str | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.extra_args = extra_args
         self.binary = binary or find_server_binary()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -79,7 +83,7 @@ class RedisServer:
             "--appendonly",
             "yes" if self.appendonly else "no",
             "--appendfsync",
-            "everysec",
+            self.appendfsync,
             "--save",
             "",
             "--protected-mode",
@@ -88,6 +92,7 @@ class RedisServer:
             "no",
             "--loglevel",
             "warning",
+            *self.extra_args,
         ]
 
     def start(self, timeout: float = 10.0) -> RedisServer:

@@ -21,8 +21,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from hub.ingress.hooks import Hooks, error
+from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.openapi import openapi_document
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.sources import Source, build_sources, is_loopback, load_sources, sources_folder
@@ -46,7 +47,7 @@ def create_app(
     bind_host: str | None = None,
     clock: Callable[[], float] = time.time,
     compile: Compile = compile_run,
-) -> Starlette:
+) -> ASGIApp:
     """The ingress for ``workflows`` (already validated and published).
 
     ``sources`` defaults to the files in the sources folder plus every source a workflow
@@ -132,7 +133,7 @@ def create_app(
         return JSONResponse(record)
 
     routes = [
-        Route("/hooks/{source}", hooks.receive, methods=["POST"]),
+        Route("/hooks/{source}", hooks, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/workflows", list_workflows, methods=["GET"]),
@@ -141,7 +142,26 @@ def create_app(
         Route("/events/{source}/{event_id:path}", one_event, methods=["GET"]),
     ]
     handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
-    return Starlette(routes=routes, exception_handlers=dict(handlers))
+    return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
+
+
+class _Ingress:
+    """Deliveries straight to :class:`Hooks`; everything else through Starlette."""
+
+    def __init__(self, hooks: Hooks, app: Starlette) -> None:
+        self.hooks = hooks
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith(PREFIX)
+            and "/" not in scope["path"][len(PREFIX) :]
+        ):
+            await self.hooks(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class _AdminGuard:

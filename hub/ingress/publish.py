@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode_string
 from typing import Any, cast
 
 from celery import Celery
@@ -39,6 +40,7 @@ from kombu.transport.redis import Channel as RedisChannel
 from kombu.utils import json as kombu_json_module
 
 from hub.errors import ConfigError
+from hub.ingress.ids import new_uuid
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run, step_kwargs
 from hub.workflow.model import Workflow
@@ -244,7 +246,7 @@ class _RunTemplate:
 
     def render(
         self,
-        ctx: Any,
+        ctx_json: str,
         event_id: str,
         run_id: str,
         argsrepr: str,
@@ -252,19 +254,48 @@ class _RunTemplate:
         task_ids: list[str],
         tag: str,
     ) -> QueuedMessage:
-        dumps = json.dumps
         values = {
-            "ctx": dumps(ctx),
-            "event_id": dumps(event_id),
-            "run_id": dumps(run_id),
-            "argsrepr": dumps(argsrepr),
-            "kwargsrepr": dumps(kwargsrepr),
-            "tag": dumps(tag),
+            "ctx": ctx_json,
+            "event_id": _string(event_id),
+            "run_id": _string(run_id),
+            "argsrepr": _string(argsrepr),
+            "kwargsrepr": _string(kwargsrepr),
+            "tag": _string(tag),
         }
         for name, task_id in zip(self.task_slots, task_ids, strict=True):
-            values[name] = dumps(task_id)
-        values["body"] = dumps(self.channel.encode(self.inner.render(values)))
+            values[name] = _string(task_id)
+        values["body"] = _string(self.channel.encode(self.inner.render(values)))
         return QueuedMessage(self.key, self.outer.render(values), task_ids[0])
+
+
+class _ContextTemplate:
+    """The run context's JSON with the event's own JSON text spliced in, not re-encoded."""
+
+    def __init__(self) -> None:
+        salt = secrets.token_hex(6)
+        names = ("event", "event_id", "source", "event_type", "run_id")
+        tokens = {name: f"hub-slot-{salt}-{name}" for name in names}
+        text = json.dumps(new_context(**tokens))
+        self.template = _Template(text, tokens)
+        sample = new_context(
+            event={"a": ["é", 1.5, None]}, event_id='e "1"', source="s", event_type="t", run_id="r"
+        )
+        rendered = self.render('{"a": ["\\u00e9", 1.5, null]}', 'e "1"', "s", "t", "r")
+        if json.loads(rendered) != sample:
+            raise ConfigError("new_context holds more than its arguments")
+
+    def render(
+        self, event_json: str, event_id: str, source: str, event_type: str, run_id: str
+    ) -> str:
+        return self.template.render(
+            {
+                "event": event_json,
+                "event_id": _string(event_id),
+                "source": _string(source),
+                "event_type": _string(event_type),
+                "run_id": _string(run_id),
+            }
+        )
 
 
 class RunPublisher:
@@ -277,6 +308,11 @@ class RunPublisher:
         self._compile = compile
         self._channel = _Channel(celery)
         self._templates: dict[str, _RunTemplate | None] = {}
+        self._context: _ContextTemplate | None = None
+        try:
+            self._context = _ContextTemplate()
+        except Exception as exc:
+            log.warning("run contexts encoded for every event (%s)", exc)
         for wf in workflows:
             self._templates[wf.revision] = self._template(wf)
 
@@ -285,17 +321,31 @@ class RunPublisher:
         return self._templates.get(wf.revision) is not None
 
     def message(
-        self, wf: Workflow, ctx: dict[str, Any], *, event_id: str, run_id: str
+        self,
+        wf: Workflow,
+        ctx: dict[str, Any],
+        *,
+        event_id: str,
+        run_id: str,
+        event_json: str | None = None,
     ) -> QueuedMessage:
-        """The message that starts a run of ``wf`` with context ``ctx``."""
+        """The message that starts a run of ``wf`` with context ``ctx``.
+
+        ``event_json``, the event's JSON text as received (UTF-8), is used as is instead
+        of encoding ``ctx["event"]`` again.
+        """
         template = self._templates.get(wf.revision)
         argsrepr, kwargsrepr = _reprs(wf, ctx, event_id, run_id)
-        if template is not None:
-            ids = [str(uuid.uuid4()) for _ in template.task_slots]
-            return template.render(
-                ctx, event_id, run_id, argsrepr, kwargsrepr, ids, str(uuid.uuid4())
+        if template is None:
+            return self._through_celery(wf, ctx, event_id, run_id, argsrepr, kwargsrepr)
+        if event_json is not None and self._context is not None:
+            ctx_json = self._context.render(
+                event_json, event_id, ctx["source"], ctx["event_type"], run_id
             )
-        return self._through_celery(wf, ctx, event_id, run_id, argsrepr, kwargsrepr)
+        else:
+            ctx_json = json.dumps(ctx)
+        ids = [new_uuid() for _ in template.task_slots]
+        return template.render(ctx_json, event_id, run_id, argsrepr, kwargsrepr, ids, new_uuid())
 
     def _through_celery(
         self,
@@ -362,11 +412,16 @@ class RunPublisher:
             run_id="run-1",
         )
         ids = [str(uuid.uuid4()) for _ in range(count)]
-        args = (ctx, 'sample "1"', "run-1", "(ctx,)", "{'k': 'v'}")
-        mine = template.render(*args, ids, "tag-1")
-        celery = self._through_celery(wf, *args, task_ids=ids, tag="tag-1")
+        args = ('sample "1"', "run-1", "(ctx,)", "{'k': 'v'}")
+        mine = template.render(json.dumps(ctx), *args, ids, "tag-1")
+        celery = self._through_celery(wf, ctx, *args, task_ids=ids, tag="tag-1")
         if mine.key != celery.key or _decoded(mine.payload) != _decoded(celery.payload):
             raise ConfigError("its message does not depend on the event alone")
+
+
+def _string(value: str) -> str:
+    """``value`` as a JSON string, exactly as ``json.dumps`` writes it."""
+    return _encode_string(value)
 
 
 def _decoded(payload: str) -> dict[str, Any]:

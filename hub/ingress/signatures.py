@@ -59,9 +59,9 @@ class Verifier(Protocol):
 
 def standard_webhooks_key(secret: str) -> bytes:
     """The HMAC key of a Standard Webhooks secret (``whsec_`` + base64, as the spec says)."""
-    text = secret.removeprefix("whsec_")
+    text = secret.removeprefix("whsec_").rstrip("=")
     try:
-        key = base64.b64decode(text + "==", validate=True)
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("is not a Standard Webhooks secret (whsec_ followed by base64)") from exc
     if not key:

@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from hub.errors import RetryableError
+from hub.ingress.ids import new_hex
 from hub.ingress.publish import QueuedMessage
 
 __all__ = ["EventStore", "Outcome", "StoreUnavailable", "connect"]
@@ -109,7 +109,7 @@ class EventStore:
         dedupe_seconds: int,
     ) -> Outcome:
         """Record the event and enqueue ``messages``, unless ``event_id`` was seen."""
-        receipt = uuid.uuid4().hex
+        receipt = new_hex()
         keys = [SEEN_KEY.format(source, event_id), RECENT_KEY, *(m.key for m in messages)]
         args: list[Any] = [
             json.dumps({**record, "_receipt": receipt}),

@@ -225,3 +225,15 @@ def test_reasons_never_contain_the_secret_or_the_expected_signature(
     with pytest.raises(AuthFailed) as shared:
         sig.SharedSecret((b"topsecret",)).verify({"x-webhook-secret": "guess"}, BODY, NOW)
     assert "topsecret" not in shared.value.reason and "guess" not in shared.value.reason
+
+
+def test_padded_and_unpadded_secrets_give_the_reference_key() -> None:
+    import base64
+
+    key = b"0123456789abcdef0123"
+    padded = "whsec_" + base64.b64encode(key).decode()
+    assert padded.endswith("=")
+    for secret in (padded, padded.rstrip("="), padded[6:]):
+        assert sig.standard_webhooks_key(secret) == key
+        headers = _reference_headers(padded, "m", NOW, BODY)
+        sig.StandardWebhooks((sig.standard_webhooks_key(secret),)).verify(headers, BODY, NOW)
