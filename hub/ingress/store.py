@@ -17,16 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from hub.errors import RetryableError
+from hub.errors import ConfigError, RetryableError
 from hub.ingress.ids import new_hex
 from hub.ingress.publish import QueuedMessage
 
-__all__ = ["EventStore", "Outcome", "StoreUnavailable", "connect"]
+__all__ = ["EventStore", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
 
 log = logging.getLogger("hub.ingress")
 
@@ -76,6 +77,36 @@ def connect(url: str) -> aioredis.Redis:
         socket_timeout=FSYNC_TIMEOUT_MS / 1000 + 3,
         retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
     )
+
+
+def check_fsync(client: redis.Redis) -> str | None:
+    """Check that Redis can confirm fsyncs (for ``HUB_INGRESS_FSYNC=always``).
+
+    Raises :class:`ConfigError` when it cannot (no AOF, or older than Redis 7.2); returns a
+    warning when each confirmation waits for a once-a-second fsync.
+    """
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.set("hub:ingress:fsync-check", "1", ex=60)
+        pipe.execute_command("WAITAOF", 1, 0, FSYNC_TIMEOUT_MS)  # type: ignore[no-untyped-call]
+        _, (local, _replicas) = pipe.execute()
+    except RedisError as exc:
+        raise ConfigError(
+            f"HUB_INGRESS_FSYNC=always needs Redis 7.2+ (or Valkey) with appendonly yes to "
+            f"confirm fsyncs ({exc}); enable AOF, or set HUB_INGRESS_FSYNC=everysec"
+        ) from exc
+    if int(local) < 1:
+        raise ConfigError("Redis did not confirm an fsync within 2 s: check its disk")
+    try:
+        policy = client.config_get("appendfsync").get("appendfsync")
+    except RedisError:  # CONFIG may be disabled on a managed Redis
+        return None
+    if policy != "always":
+        return (
+            f"Redis appendfsync is {policy}: every 202 waits for Redis's next background "
+            "fsync (up to 1/hz s); set appendfsync always for fast durable answers"
+        )
+    return None
 
 
 def _text(value: bytes | str) -> str:
