@@ -116,20 +116,29 @@ def _text(value: bytes | str) -> str:
 class EventStore:
     """Records accepted events and enqueues their runs, in group commits.
 
-    Calls to :meth:`accept` that arrive while a write is in flight wait and go together
-    in the next pipeline (one script call each, then one ``WAITAOF`` for all): one round
-    trip and, with ``fsync``, one fsync for many events, and no added delay when idle.
+    Up to ``writers`` pipelines are in flight; calls to :meth:`accept` that arrive while
+    they all are wait and go together in the next one (one script call each, then one
+    ``WAITAOF`` for all): one round trip and, with ``fsync``, one fsync for many events,
+    and no added delay when idle.
     """
 
     def __init__(
-        self, redis: aioredis.Redis, *, fsync: bool, recent: int = RECENT_KEPT, max_batch: int = 256
+        self,
+        redis: aioredis.Redis,
+        *,
+        fsync: bool,
+        recent: int = RECENT_KEPT,
+        max_batch: int = 256,
+        writers: int = 4,
     ) -> None:
         self._redis = redis
         self._fsync = fsync
         self._recent = recent
         self._max_batch = max_batch
+        self._max_writers = writers
         self._pending: list[_Item] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writing = 0  # writers running; each drops out only once nothing is pending
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(
         self,
@@ -151,8 +160,11 @@ class EventStore:
         ]
         item = _Item(keys, args, asyncio.get_running_loop().create_future())
         self._pending.append(item)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write())
+        if self._writing < self._max_writers:
+            self._writing += 1
+            task = asyncio.create_task(self._write())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         found = await item.result
         if found is None:
             return Outcome(record, duplicate=False)
@@ -162,6 +174,7 @@ class EventStore:
         return Outcome(previous, duplicate=not mine)
 
     async def _write(self) -> None:
+        batch: list[_Item] = []
         try:
             while self._pending:
                 batch = self._pending[: self._max_batch]
@@ -182,14 +195,15 @@ class EventStore:
                         item.result.set_exception(result)
                     else:
                         item.result.set_result(result)
+                batch = []
         except BaseException as exc:  # never leave a caller waiting
-            for item in self._pending:
+            for item in [*batch, *self._pending]:
                 if not item.result.done():
                     item.result.set_exception(StoreUnavailable(f"event writer failed: {exc!r}"))
             self._pending.clear()
             raise
         finally:
-            self._writer = None
+            self._writing -= 1
 
     async def _commit(self, batch: list[_Item]) -> list[Any]:
         """Run the script for every item (loading it once if Redis lost it), then fsync."""

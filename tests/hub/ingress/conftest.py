@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from hub.ingress.app import create_app
@@ -86,7 +85,7 @@ def make_client(
         options: dict[str, Any] = {"bind_host": extra.get("hub_ingress_host", "127.0.0.1")}
         if clock is not None:
             options["clock"] = clock
-        app: Starlette = create_app(
+        app = create_app(
             settings,
             workflows,
             create_celery(settings),
