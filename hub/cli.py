@@ -161,16 +161,22 @@ def sandbox(
 
 @cli.command()
 def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folder.")]) -> None:
-    """Check workflows without running anything; exit 1 on any problem."""
+    """Check workflows (and a folder's sources/) without running anything; exit 1 on any
+    problem."""
     from hub.workflow.loader import WorkflowError, load_folder, load_workflow
+
+    from hub.ingress.sources import SourceError, load_sources
 
     try:
         loaded = load_folder(path) if path.is_dir() else [load_workflow(path)]
-    except WorkflowError as exc:
+        sources = load_sources(path / "sources") if path.is_dir() else {}
+    except (WorkflowError, SourceError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     for wf in loaded:
         typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
+    for name, (config, file) in sources.items():
+        typer.echo(f"ok  {file}  source {name}  auth {config.auth.scheme}")
 
 
 @cli.command()

@@ -314,7 +314,8 @@ class RunPublisher:
         except Exception as exc:
             log.warning("run contexts encoded for every event (%s)", exc)
         for wf in workflows:
-            self._templates[wf.revision] = self._template(wf)
+            if wf.webhook is not None:
+                self._templates[wf.revision] = self._template(wf)
 
     def templated(self, wf: Workflow) -> bool:
         """True when runs of ``wf`` are filled from a template (the fast path)."""

@@ -127,3 +127,17 @@ def test_every_scheme_builds(tmp_path: Path, scheme: str, kind: type) -> None:
 def test_loopback_hosts() -> None:
     assert all(map(is_loopback, ["127.0.0.1", "::1", "localhost", "127.0.0.2"]))
     assert not any(map(is_loopback, ["0.0.0.0", "10.0.0.1", "::", "example.com"]))
+
+
+def test_hub_validate_checks_source_files(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli import cli
+
+    (tmp_path / "sources").mkdir()
+    good = CliRunner().invoke(cli, ["validate", str(ROOT / "workflows")])
+    assert good.exit_code == 0 and "source crm  auth standard-webhooks" in good.output
+    _write(tmp_path / "sources", "shop", "auth:\n  scheme: bearer\n  secret: plain\n")
+    bad = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert "sources/shop.yaml:2:3:" in bad.output and "plain" not in bad.output
