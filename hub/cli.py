@@ -163,9 +163,8 @@ def sandbox(
 def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folder.")]) -> None:
     """Check workflows (and a folder's sources/) without running anything; exit 1 on any
     problem."""
-    from hub.workflow.loader import WorkflowError, load_folder, load_workflow
-
     from hub.ingress.sources import SourceError, load_sources
+    from hub.workflow.loader import WorkflowError, load_folder, load_workflow
 
     try:
         loaded = load_folder(path) if path.is_dir() else [load_workflow(path)]
