@@ -26,7 +26,8 @@ from starlette.types import ASGIApp
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.openapi import openapi_document
 from hub.ingress.publish import Compile, RunPublisher
-from hub.ingress.sources import Source, build_sources, is_loopback, load_sources, sources_folder
+from hub.ingress.resolve import build_sources, is_loopback
+from hub.ingress.sources import Source, load_sources, sources_folder
 from hub.ingress.store import EventStore, StoreUnavailable
 from hub.settings import Settings
 from hub.workflow.compiler import compile_run

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.ingress.sources import build_sources, load_sources, sources_folder
+from hub.ingress.resolve import build_sources
+from hub.ingress.sources import load_sources, sources_folder
 from hub.settings import Settings
 
 __all__ = ["DEMO_SECRET", "signed_delivery", "with_demo_secrets"]

@@ -21,25 +21,29 @@ Celery for every event instead. Celery's ``task-sent`` monitoring event is not s
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii as _encode_string
-from typing import Any, cast
+from typing import Any
 
 from celery import Celery
-from celery.canvas import Signature, _chain
-from kombu import compression, entity, serialization
-from kombu.transport.redis import Channel as RedisChannel
-from kombu.utils import json as kombu_json_module
+from celery.canvas import Signature
 
 from hub.errors import ConfigError
+from hub.ingress.celery_message import (
+    Channel,
+    QueuedMessage,
+    capture,
+    compress,
+    decoded,
+    kombu_json,
+    serialize,
+    steps,
+)
 from hub.ingress.ids import new_uuid
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run, step_kwargs
@@ -51,143 +55,7 @@ log = logging.getLogger("hub.ingress")
 
 #: ``(celery, workflow, ctx, event_id, run_id) -> chain``, as compile_run
 Compile = Callable[..., Signature]
-# kombu's own helpers (untyped), so messages are serialised exactly as kombu does
-compress = cast(Callable[[bytes, str], tuple[bytes, str]], compression.compress)
-maybe_delivery_mode = cast(Callable[[Any], int], entity.maybe_delivery_mode)
-serialize = cast(Callable[..., tuple[str, str, Any]], serialization.dumps)
-kombu_json = cast(Callable[[Any], str], kombu_json_module.dumps)
 _SLOTS = ("ctx", "event_id", "run_id", "argsrepr", "kwargsrepr", "body", "tag")
-
-
-@dataclass(frozen=True)
-class QueuedMessage:
-    """One Celery message as kombu's Redis transport stores it."""
-
-    key: str
-    payload: str
-    task_id: str
-
-
-@dataclass
-class _Publish:
-    body: Any
-    exchange: str
-    routing_key: str
-    serializer: str
-    compression: str | None
-    priority: int
-    delivery_mode: Any
-    expiration: float | None
-    headers: dict[str, Any]
-    properties: dict[str, Any]
-
-
-class _CapturingProducer:
-    """Takes the place of kombu's Producer in Celery's ``send_task``: records, sends nothing."""
-
-    def __init__(self) -> None:
-        self.published: list[_Publish] = []
-
-    @property
-    def connection(self) -> _CapturingProducer:
-        return self
-
-    @contextmanager
-    def _reraise_as_library_errors(self) -> Iterator[None]:
-        yield
-
-    def publish(  # same signature as kombu.Producer.publish
-        self,
-        body: Any,
-        routing_key: str | None = None,
-        delivery_mode: Any = None,
-        mandatory: bool = False,
-        immediate: bool = False,
-        priority: int = 0,
-        content_type: str | None = None,
-        content_encoding: str | None = None,
-        serializer: str | None = None,
-        headers: dict[str, Any] | None = None,
-        compression: str | None = None,
-        exchange: Any = None,
-        retry: bool = False,
-        retry_policy: Any = None,
-        declare: Any = None,
-        expiration: float | None = None,
-        timeout: float | None = None,
-        confirm_timeout: float | None = None,
-        **properties: Any,
-    ) -> None:
-        name = getattr(exchange, "name", exchange) or ""
-        self.published.append(
-            _Publish(
-                body,
-                name,
-                routing_key or "",
-                serializer or "json",
-                compression,
-                priority,
-                delivery_mode,
-                expiration,
-                dict(headers or {}),
-                properties,
-            )
-        )
-
-
-class _Channel:
-    """The settings of kombu's Redis channel that shape a stored message."""
-
-    def __init__(self, celery: Celery) -> None:
-        options = dict(celery.conf.broker_transport_options or {})
-        self.sep: str = options.get("sep", RedisChannel.sep)
-        self.steps: list[int] = list(options.get("priority_steps", RedisChannel.priority_steps))
-        self.prefix: str = options.get("global_keyprefix", RedisChannel.global_keyprefix) or ""
-        self.body_encoding: str | None = options.get("body_encoding", RedisChannel.body_encoding)
-        self.event_exchange: str = celery.conf.event_exchange
-
-    def key(self, queue: str, priority: int) -> str:
-        """kombu's ``_q_for_pri``: the list a message of ``priority`` goes to."""
-        level = max(min(int(priority or 0), 9), 0)
-        step = max((s for s in self.steps if s <= level), default=0)
-        return self.prefix + (f"{queue}{self.sep}{step}" if step else queue)
-
-    def message(self, pub: _Publish, body: str, tag: str) -> tuple[str, dict[str, Any]]:
-        """kombu's Producer.publish + Channel.prepare_message/basic_publish, minus I/O."""
-        if pub.exchange:
-            raise ConfigError(
-                f"a run is routed to exchange '{pub.exchange}': the ingress writes only to "
-                "queues (direct routing)"
-            )
-        headers, properties = dict(pub.headers), dict(pub.properties)
-        properties["delivery_mode"] = maybe_delivery_mode(pub.delivery_mode)
-        if pub.expiration is not None:
-            properties["expiration"] = str(int(pub.expiration * 1000))
-        properties.setdefault("delivery_info", {})
-        properties.setdefault("priority", pub.priority or 0)
-        properties.update(body_encoding=self.body_encoding, delivery_tag=tag)
-        properties["delivery_info"] = {
-            **properties["delivery_info"],
-            "exchange": "",
-            "routing_key": pub.routing_key,
-        }
-        message = {
-            "body": body,
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": headers,
-            "properties": properties,
-        }
-        return self.key(pub.routing_key, properties["priority"]), message
-
-    def encode(self, inner: str) -> str:
-        return self.encode_bytes(inner.encode())
-
-    def encode_bytes(self, data: bytes) -> str:
-        """The body as the channel stores it (``body_encoding``)."""
-        if self.body_encoding == "base64":
-            return base64.b64encode(data).decode()
-        return data.decode()
 
 
 class _Template:
@@ -208,29 +76,13 @@ class _Template:
         return "".join(out)
 
 
-def _capture(sig: Signature, **options: Any) -> list[_Publish]:
-    """What Celery publishes to start ``sig`` (a chain's ``run``, with our producer)."""
-    producer = _CapturingProducer()
-    if isinstance(sig, _chain):
-        tasks, _ = sig.prepare_steps((), {}, sig.tasks, None, None, None, sig.app, None, None, None)
-        first = tasks.pop()
-        first.apply_async(producer=producer, chain=tasks, **options)
-    else:
-        sig.apply_async(producer=producer, **options)
-    return producer.published
-
-
-def _steps(sig: Signature) -> list[Signature]:
-    return list(sig.tasks) if isinstance(sig, _chain) else [sig]
-
-
 class _RunTemplate:
     """One workflow revision's message, with slots."""
 
-    def __init__(self, channel: _Channel, sig: Signature, tokens: dict[str, str]) -> None:
+    def __init__(self, channel: Channel, sig: Signature, tokens: dict[str, str]) -> None:
         published = [
             p
-            for p in _capture(sig, argsrepr=tokens["argsrepr"], kwargsrepr=tokens["kwargsrepr"])
+            for p in capture(sig, argsrepr=tokens["argsrepr"], kwargsrepr=tokens["kwargsrepr"])
             if p.exchange != channel.event_exchange
         ]
         if len(published) != 1:
@@ -306,7 +158,7 @@ class RunPublisher:
     ) -> None:
         self._celery = celery
         self._compile = compile
-        self._channel = _Channel(celery)
+        self._channel = Channel(celery)
         self._templates: dict[str, _RunTemplate | None] = {}
         self._context: _ContextTemplate | None = None
         try:
@@ -361,11 +213,11 @@ class RunPublisher:
     ) -> QueuedMessage:
         sig = self._compile(self._celery, wf, ctx, event_id=event_id, run_id=run_id)
         if task_ids is not None:
-            for step, task_id in zip(_steps(sig), task_ids, strict=True):
+            for step, task_id in zip(steps(sig), task_ids, strict=True):
                 step.set(task_id=task_id)
         published = [
             p
-            for p in _capture(sig, argsrepr=argsrepr, kwargsrepr=kwargsrepr)
+            for p in capture(sig, argsrepr=argsrepr, kwargsrepr=kwargsrepr)
             if p.exchange != self._channel.event_exchange
         ]
         if len(published) != 1:
@@ -385,7 +237,7 @@ class RunPublisher:
         salt = secrets.token_hex(6)
         try:
             probe = self._compile(self._celery, wf, {}, event_id="e", run_id="r")
-            count = len(_steps(probe))
+            count = len(steps(probe))
             names = [*_SLOTS, *(f"task{i}" for i in range(count))]
             tokens = {name: f"hub-slot-{salt}-{name}" for name in names}
             sig = self._compile(
@@ -395,7 +247,7 @@ class RunPublisher:
                 event_id=tokens["event_id"],
                 run_id=tokens["run_id"],
             )
-            for step, i in zip(_steps(sig), range(count), strict=True):
+            for step, i in zip(steps(sig), range(count), strict=True):
                 step.set(task_id=tokens[f"task{i}"])
             template = _RunTemplate(self._channel, sig, tokens)
             self._check(wf, template, count)
@@ -416,21 +268,13 @@ class RunPublisher:
         args = ('sample "1"', "run-1", "(ctx,)", "{'k': 'v'}")
         mine = template.render(json.dumps(ctx), *args, ids, "tag-1")
         celery = self._through_celery(wf, ctx, *args, task_ids=ids, tag="tag-1")
-        if mine.key != celery.key or _decoded(mine.payload) != _decoded(celery.payload):
+        if mine.key != celery.key or decoded(mine.payload) != decoded(celery.payload):
             raise ConfigError("its message does not depend on the event alone")
 
 
 def _string(value: str) -> str:
     """``value`` as a JSON string, exactly as ``json.dumps`` writes it."""
     return _encode_string(value)
-
-
-def _decoded(payload: str) -> dict[str, Any]:
-    message = cast(dict[str, Any], json.loads(payload))
-    if message["properties"].get("body_encoding") == "base64":
-        message["body"] = base64.b64decode(message["body"])
-    message["body"] = json.loads(message["body"])
-    return message
 
 
 def _reprs(wf: Workflow, ctx: Mapping[str, Any], event_id: str, run_id: str) -> tuple[str, str]:

@@ -8,7 +8,8 @@ import pytest
 
 from hub.errors import ConfigError
 from hub.ingress import signatures as sig
-from hub.ingress.sources import SourceError, build_sources, is_loopback, load_sources
+from hub.ingress.resolve import build_sources, is_loopback
+from hub.ingress.sources import SourceError, load_sources
 from hub.settings import Settings
 
 from .conftest import ROOT, SECRET
