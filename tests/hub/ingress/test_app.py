@@ -213,3 +213,16 @@ def test_a_local_run_takes_unconfigured_sources_without_auth(
     assert unnamed.status_code == 202 and len(unnamed.json()["event_id"]) == 32
     listed = client.post("/hooks/shop", json={"type": "order.placed", "id": ["x"]})
     assert listed.status_code == 400 and "string or an integer" in listed.json()["error"]
+
+
+def test_redis_out_of_memory_is_503_not_500(
+    make_client: Callable[..., TestClient], folder: Path, own_redis: RedisServer
+) -> None:
+    client = make_client(folder, redis_url=own_redis.url)
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    answer = _post(client, EVENT, event_id="oom")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    admin.config_set("maxmemory", "0")
+    assert _post(client, EVENT, event_id="oom").status_code == 202
