@@ -112,10 +112,10 @@ def serve(
     import threading
 
     import redis
-    import redis.asyncio as aioredis
     import uvicorn
 
-    from hub.ingress.app import create_app
+    from hub.ingress.app import create_live_app
+    from hub.ingress.store import check_fsync, connect
     from hub.worker.celery_app import app as celery
     from hub.workflow.live import LiveWorkflows
     from hub.workflow.loader import WorkflowError
@@ -131,17 +131,20 @@ def serve(
         _fail(f"invalid workflows in {folder}:\n{exc}")
     except redis.ConnectionError as exc:
         _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+    bind = host or settings.hub_ingress_host
+    try:
+        if settings.hub_ingress_fsync == "always":
+            warning = check_fsync(redis.Redis.from_url(url))
+            if warning:
+                typer.echo(f"warning: {warning}", err=True)
+        app = create_live_app(settings, live, celery, connect(url), bind_host=bind)
+    except ConfigError as exc:
+        _fail(f"cannot start the ingress:\n{exc}")
     wake, stop = threading.Event(), threading.Event()
     signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
     live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
-    app = create_app(settings, live, celery, aioredis.Redis.from_url(url))
     try:
-        uvicorn.run(
-            app,
-            host=host or settings.hub_ingress_host,
-            port=port or settings.hub_ingress_port,
-            log_level="info",
-        )
+        uvicorn.run(app, host=bind, port=port or settings.hub_ingress_port, log_level="info")
     finally:
         stop.set()
         wake.set()
@@ -193,16 +196,59 @@ def sandbox(
 
 @cli.command()
 def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folder.")]) -> None:
-    """Check workflows without running anything; exit 1 on any problem."""
+    """Check workflows (and a folder's sources/) without running anything; exit 1 on any
+    problem."""
+    from hub.ingress.sources import SourceError, load_sources
     from hub.workflow.loader import WorkflowError, load_folder, load_workflow
 
     try:
         loaded = load_folder(path) if path.is_dir() else [load_workflow(path)]
-    except WorkflowError as exc:
+        sources = load_sources(path / "sources") if path.is_dir() else {}
+    except (WorkflowError, SourceError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     for wf in loaded:
         typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
+    for name, (config, file) in sources.items():
+        typer.echo(f"ok  {file}  source {name}  auth {config.auth.scheme}")
+
+
+@cli.command()
+def send(
+    source: Annotated[str, typer.Argument(help="The source, as in /hooks/{source}.")],
+    file: Annotated[
+        Path, typer.Argument(help="A JSON event, or a sample file with headers and body.")
+    ],
+    url: Annotated[str | None, typer.Option(help="Ingress base URL.")] = None,
+) -> None:
+    """POST an event to the ingress, signed as its source file says.
+
+    Secrets come from HUB_SECRETS; one a source names but HUB_SECRETS lacks is the local
+    demo key, which `hub up` gives its ingress too.
+    """
+    import json
+
+    import httpx
+
+    from hub.ingress.demo import signed_delivery
+
+    settings = get_settings()
+    data = json.loads(file.read_text())
+    headers: dict[str, str] = {}
+    if isinstance(data, dict) and "body" in data and "source" in data:
+        headers, data = data.get("headers", {}), data["body"]
+    try:
+        body, signed = signed_delivery(settings, source, data, headers)
+    except ConfigError as exc:
+        _fail(str(exc))
+    base = url or f"http://{settings.hub_ingress_host}:{settings.hub_ingress_port}"
+    try:
+        answer = httpx.post(f"{base}/hooks/{source}", content=body, headers=signed, timeout=10)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the ingress at {base}: {exc}")
+    typer.echo(f"{answer.status_code} {answer.text}")
+    if answer.status_code >= 300:
+        raise typer.Exit(1)
 
 
 @cli.command("test")

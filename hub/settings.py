@@ -88,6 +88,22 @@ class Settings(BaseSettings):
     hub_dedupe_seconds: int = Field(
         default=86_400, description="How long an event id is remembered for de-duplication."
     )
+    hub_sources: Path | None = Field(
+        default=None,
+        description="Folder of webhook source files (`<source>.yaml`: auth, event type and "
+        "id, limits). Unset: `sources/` inside HUB_WORKFLOWS.",
+    )
+    hub_ingress_fsync: Literal["always", "everysec"] = Field(
+        default="always",
+        description="`always`: the ingress answers 202 only once Redis has fsynced the event "
+        "to its AOF (WAITAOF). `everysec`: once Redis holds it in memory and its AOF file "
+        "(an OS crash may lose the last second).",
+    )
+    hub_ingress_admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the ingress's `/events` and `/workflows`. Unset: those "
+        "answer only when the ingress listens on loopback.",
+    )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
     hub_worker_queues: str = Field(
         default="hub.deferred,hub.interactive,hub,hub.bulk",

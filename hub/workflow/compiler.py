@@ -52,9 +52,6 @@ def compile_steps(
             args=(ctx,) if index == 0 else (),
             kwargs=step_kwargs(wf, step_id, event_id=event_id, run_id=run_id),
             shadow=f"{wf.name}.{step_id}",
-            # the context can be large and holds event data: Flower shows a summary
-            argsrepr=f"(context of event {event_id})" if index == 0 else "(context)",
-            kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} attempt=1",
         )
         for index, step_id in enumerate(step_ids)
     ]
@@ -88,5 +85,5 @@ def item_signature(
         kwargs={**kwargs, "index": index, "item": item},
         shadow=f"{wf.name}.{step_id}[{index}]",
         argsrepr="(context)",
-        kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} item={index}",
+        kwargsrepr=f"event={event_id} run={run_id} revision={wf.revision} item={index}",
     )

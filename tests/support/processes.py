@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import IO
 import httpx
 
 from hub.redis_server import free_port
+from tests.support.signing import CRM_SIGNING_KEY
 
 __all__ = ["HubProcesses", "wait_for"]
 
@@ -62,6 +64,9 @@ class HubProcesses:
                 "PLUTIO_CLIENT_SECRET": "sandbox-secret",
                 "PLUTIO_BUSINESS": "sandbox",
                 "PYTHONUNBUFFERED": "1",
+                "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": CRM_SIGNING_KEY}),
+                # the session Redis runs without AOF, so there is no fsync to wait for
+                "HUB_INGRESS_FSYNC": "everysec",
             }
         )
         env.update(self.extra_env)
