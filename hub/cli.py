@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -28,7 +28,7 @@ def _setup() -> None:
     configure_logging(settings.hub_log_format, settings.hub_log_level)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -68,17 +68,29 @@ def up(
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            help="Queues to consume, comma-separated, highest priority first "
+            "(default: HUB_WORKER_QUEUES)."
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker for the step tasks."""
     _require_redis()
     _load_workflows()
     _require_redis(ping=True)  # Celery would retry an unreachable broker for ever
-    from hub.worker.celery_app import QUEUE, app
+    from hub.worker.celery_app import app
+    from hub.worker.queues import parse_queues
 
+    try:
+        names = parse_queues(queues or get_settings().hub_worker_queues)
+    except ValueError as exc:
+        _fail(f"--queues / HUB_WORKER_QUEUES: {exc}")
     argv = [
         "worker",
         "-Q",
-        QUEUE,
+        ",".join(names),
         "--loglevel",
         get_settings().hub_log_level.upper(),
         "-c",
@@ -99,10 +111,10 @@ def serve(
     import threading
 
     import redis
-    import redis.asyncio as aioredis
     import uvicorn
 
-    from hub.ingress.app import create_app
+    from hub.ingress.app import create_live_app
+    from hub.ingress.store import check_fsync, connect
     from hub.worker.celery_app import app as celery
     from hub.workflow.live import LiveWorkflows
     from hub.workflow.loader import WorkflowError
@@ -118,17 +130,20 @@ def serve(
         _fail(f"invalid workflows in {folder}:\n{exc}")
     except redis.ConnectionError as exc:
         _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+    bind = host or settings.hub_ingress_host
+    try:
+        if settings.hub_ingress_fsync == "always":
+            warning = check_fsync(redis.Redis.from_url(url))
+            if warning:
+                typer.echo(f"warning: {warning}", err=True)
+        app = create_live_app(settings, live, celery, connect(url), bind_host=bind)
+    except ConfigError as exc:
+        _fail(f"cannot start the ingress:\n{exc}")
     wake, stop = threading.Event(), threading.Event()
     signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
     live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
-    app = create_app(settings, live, celery, aioredis.Redis.from_url(url))
     try:
-        uvicorn.run(
-            app,
-            host=host or settings.hub_ingress_host,
-            port=port or settings.hub_ingress_port,
-            log_level="info",
-        )
+        uvicorn.run(app, host=bind, port=port or settings.hub_ingress_port, log_level="info")
     finally:
         stop.set()
         wake.set()
@@ -180,16 +195,59 @@ def sandbox(
 
 @cli.command()
 def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folder.")]) -> None:
-    """Check workflows without running anything; exit 1 on any problem."""
+    """Check workflows (and a folder's sources/) without running anything; exit 1 on any
+    problem."""
+    from hub.ingress.sources import SourceError, load_sources
     from hub.workflow.loader import WorkflowError, load_folder, load_workflow
 
     try:
         loaded = load_folder(path) if path.is_dir() else [load_workflow(path)]
-    except WorkflowError as exc:
+        sources = load_sources(path / "sources") if path.is_dir() else {}
+    except (WorkflowError, SourceError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     for wf in loaded:
         typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
+    for name, (config, file) in sources.items():
+        typer.echo(f"ok  {file}  source {name}  auth {config.auth.scheme}")
+
+
+@cli.command()
+def send(
+    source: Annotated[str, typer.Argument(help="The source, as in /hooks/{source}.")],
+    file: Annotated[
+        Path, typer.Argument(help="A JSON event, or a sample file with headers and body.")
+    ],
+    url: Annotated[str | None, typer.Option(help="Ingress base URL.")] = None,
+) -> None:
+    """POST an event to the ingress, signed as its source file says.
+
+    Secrets come from HUB_SECRETS; one a source names but HUB_SECRETS lacks is the local
+    demo key, which `hub up` gives its ingress too.
+    """
+    import json
+
+    import httpx
+
+    from hub.ingress.demo import signed_delivery
+
+    settings = get_settings()
+    data = json.loads(file.read_text())
+    headers: dict[str, str] = {}
+    if isinstance(data, dict) and "body" in data and "source" in data:
+        headers, data = data.get("headers", {}), data["body"]
+    try:
+        body, signed = signed_delivery(settings, source, data, headers)
+    except ConfigError as exc:
+        _fail(str(exc))
+    base = url or f"http://{settings.hub_ingress_host}:{settings.hub_ingress_port}"
+    try:
+        answer = httpx.post(f"{base}/hooks/{source}", content=body, headers=signed, timeout=10)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the ingress at {base}: {exc}")
+    typer.echo(f"{answer.status_code} {answer.text}")
+    if answer.status_code >= 300:
+        raise typer.Exit(1)
 
 
 @cli.command("test")
@@ -220,6 +278,31 @@ def schema() -> None:
     from hub.workflow.schema import workflow_json_schema
 
     typer.echo(json.dumps(workflow_json_schema(), indent=2))
+
+
+@cli.command()
+def quota(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show every API client's quota: use, next free slot, waiting calls, drain time."""
+    import json
+
+    import redis
+
+    from hub.cli_quota import broker_queue_lengths, format_quota_table
+    from hub.http.quota_status import quota_status
+
+    client = redis.Redis.from_url(_require_redis())
+    try:
+        budgets = quota_status(client)
+        queued = broker_queue_lengths(client)
+    except redis.ConnectionError as exc:
+        _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+    if as_json:
+        out = {"budgets": [b.to_json() for b in budgets], "broker_queues": queued}
+        typer.echo(json.dumps(out, indent=2))
+        return
+    typer.echo(format_quota_table(budgets, queued))
 
 
 @cli.command("settings")

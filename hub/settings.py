@@ -88,12 +88,39 @@ class Settings(BaseSettings):
     hub_dedupe_seconds: int = Field(
         default=86_400, description="How long an event id is remembered for de-duplication."
     )
+    hub_sources: Path | None = Field(
+        default=None,
+        description="Folder of webhook source files (`<source>.yaml`: auth, event type and "
+        "id, limits). Unset: `sources/` inside HUB_WORKFLOWS.",
+    )
+    hub_ingress_fsync: Literal["always", "everysec"] = Field(
+        default="always",
+        description="`always`: the ingress answers 202 only once Redis has fsynced the event "
+        "to its AOF (WAITAOF). `everysec`: once Redis holds it in memory and its AOF file "
+        "(an OS crash may lose the last second).",
+    )
+    hub_ingress_admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the ingress's `/events` and `/workflows`. Unset: those "
+        "answer only when the ingress listens on loopback.",
+    )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
     hub_visibility_timeout_seconds: int = Field(
         default=3600,
         ge=10,
         description="Redis broker: a task a dead worker had taken is delivered again after "
         "this. Keep it far above the longest countdown (300 s) in production.",
+    )
+    hub_worker_queues: str = Field(
+        default="hub.deferred,hub.interactive,hub,hub.bulk",
+        description="Queues a `hub worker` consumes, comma-separated, highest priority first "
+        "(`hub.deferred`, the re-scheduled steps, is always consumed first).",
+    )
+    hub_quota_ticket_grace_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long past its turn a step waiting for quota keeps its place if it "
+        "does not come back (a killed task's place is then given up).",
     )
     hub_step_max_attempts: int = Field(
         default=5, description="Attempts per step for retriable upstream errors."
@@ -121,6 +148,13 @@ class Settings(BaseSettings):
     )
     plutio_quota_limit: int = Field(default=1000, description="Calls per window per API client.")
     plutio_quota_window_seconds: float = Field(default=3600, description="Quota window.")
+    plutio_quota_reserve_percent: float = Field(
+        default=5.0,
+        ge=0,
+        lt=100,
+        description="Share of the Plutio quota the hub leaves for other users of the same "
+        "API client.",
+    )
     plutio_timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
 
     # --- Plane -------------------------------------------------------------------------

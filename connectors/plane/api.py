@@ -19,6 +19,7 @@ from hub.http.connect import connect, require_settings, upstream_from_settings
 from hub.http.keyauth import HeaderKeyAuth, fingerprint
 from hub.http.pagination import CursorPages, iterate_items
 from hub.http.quota import Quota
+from hub.http.ratelimit import PLANE_HEADERS
 from hub.locks import find_or_create, lock_key
 from hub.settings import Settings
 
@@ -168,7 +169,8 @@ def build_api(
         "plane",
         service=SERVICE,
         base_url=settings.plane_base_url,
-        budget_key=f"plane:{fingerprint(key)}",
+        client_id=fingerprint(key),
+        rate_limit_headers=PLANE_HEADERS,
     )
     client = connect(
         upstream, redis, HeaderKeyAuth("X-API-Key", key), transport=transport, quota=quota

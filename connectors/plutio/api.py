@@ -16,9 +16,11 @@ import httpx
 
 from hub.errors import ConfigError, FatalError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
+from hub.http.budgets import quota_from_settings
 from hub.http.client import ApiClient
 from hub.http.pagination import SkipLimit, iterate_items
-from hub.http.quota import Budget, Quota, RedisQuota
+from hub.http.quota import Quota
+from hub.http.ratelimit import X_RATELIMIT_HEADERS
 from hub.locks import keyed_lock, lock_key
 from hub.settings import Settings
 
@@ -245,12 +247,12 @@ def build_api(
         auth=auth,
         headers={"Business": settings.plutio_business or ""},
         quota=quota
-        or RedisQuota(
-            redis,
-            Budget(budget_key, settings.plutio_quota_limit, settings.plutio_quota_window_seconds),
+        or quota_from_settings(
+            redis, settings, "plutio", client_id, timeout_seconds=settings.plutio_timeout_seconds
         ),
         timeout=settings.plutio_timeout_seconds,
         transport=transport,
+        rate_limit_headers=X_RATELIMIT_HEADERS,
     )
     # find and create (or update), a token wait and some slack: then a dead holder's lock
     # lapses, and a live one is done with it

@@ -154,7 +154,7 @@ def build_api(
         "plutora",
         service=SERVICE,
         base_url=settings.plutora_api_url,
-        budget_key=f"plutora:{client_id}",
+        client_id=client_id,
     )
     auth = GuardedTokenAuth(tokens, grant, refusals=refusals)
     return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota))

@@ -1,7 +1,9 @@
 """The one HTTP client every connector uses: auth, quota, timeouts and typed errors.
 
-Each request (the token requests an auth flow makes included) takes a quota slot first;
-the answer is classified once, here: JSON for a success, :class:`RetryableError` or
+Each request (the token requests an auth flow makes included) takes a quota slot first
+and settles it when its answer arrives or it fails, passing on what the answer's
+rate-limit headers say (the connector declares them, :mod:`hub.http.ratelimit`). The
+answer is classified once, here: JSON for a success, :class:`RetryableError` or
 :class:`FatalError` otherwise. Backoff is scheduled by the caller from
 :class:`~hub.http.retry.RetryPolicy`, never slept here.
 """
@@ -13,10 +15,14 @@ from typing import Any
 
 import httpx
 
-from hub.http.quota import Quota, Unlimited
+from hub.http.quota import Lease, Quota, Unlimited
+from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
 from hub.http.retry import classify_response, classify_transport_error
 
 __all__ = ["ApiClient"]
+
+#: where a request carries its quota lease between the request and response hooks
+_LEASE = "hub.quota_lease"
 
 
 class ApiClient:
@@ -32,20 +38,38 @@ class ApiClient:
         quota: Quota | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY,
     ) -> None:
         self.service = service
         self.quota: Quota = quota or Unlimited()
+        self.rate_limit_headers = rate_limit_headers
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             auth=auth,
             headers=dict(headers or {}),
             timeout=timeout,
             transport=transport,
-            event_hooks={"request": [self._take_slot]},
+            event_hooks={"request": [self._take_slot], "response": [self._settle]},
         )
 
     def _take_slot(self, request: httpx.Request) -> None:
-        self.quota.acquire()
+        lease = self.quota.acquire()
+        if lease is not None:
+            request.extensions[_LEASE] = lease
+
+    def _settle(self, response: httpx.Response) -> None:
+        lease: Lease | None = response.request.extensions.pop(_LEASE, None)
+        observation = self.rate_limit_headers.observe(response.status_code, response.headers)
+        self.quota.settle(lease, observation)
+
+    def _settle_failed(self, exc: httpx.TransportError) -> None:
+        try:
+            request = exc.request
+        except RuntimeError:  # raised before a request was built
+            return
+        lease: Lease | None = request.extensions.pop(_LEASE, None)
+        if lease is not None:
+            self.quota.settle(lease)
 
     def request(
         self,
@@ -59,6 +83,7 @@ class ApiClient:
         try:
             response = self._http.request(method, path.lstrip("/"), params=params, json=json)
         except httpx.TransportError as exc:
+            self._settle_failed(exc)
             raise classify_transport_error(exc, service=self.service) from exc
         error = classify_response(response, service=self.service)
         if error is not None:

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 
 from hub.errors import ConfigError
+from hub.http.budgets import budget_from_settings
 from hub.http.client import ApiClient
 from hub.http.quota import Budget, Quota, RedisQuota
+from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
 
 __all__ = ["Upstream", "connect", "require_settings", "upstream_from_settings"]
 
@@ -38,6 +40,8 @@ class Upstream:
     budget: Budget
     timeout: float = 30.0
     headers: Mapping[str, str] = field(default_factory=dict)
+    rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY
+    ticket_grace_seconds: float = 5.0
 
 
 def upstream_from_settings(
@@ -46,21 +50,20 @@ def upstream_from_settings(
     *,
     service: str,
     base_url: str,
-    budget_key: str,
+    client_id: str,
     headers: Mapping[str, str] | None = None,
+    rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY,
 ) -> Upstream:
-    """An :class:`Upstream` from a connector's ``<prefix>_quota_limit``,
-    ``<prefix>_quota_window_seconds`` and ``<prefix>_timeout_seconds`` settings."""
+    """An :class:`Upstream` from a connector's ``<prefix>_quota_*`` settings (the budget of
+    API client ``client_id``, see :mod:`hub.http.budgets`) and ``<prefix>_timeout_seconds``."""
     return Upstream(
         service=service,
         base_url=base_url,
-        budget=Budget(
-            budget_key,
-            int(getattr(settings, f"{prefix}_quota_limit")),
-            float(getattr(settings, f"{prefix}_quota_window_seconds")),
-        ),
+        budget=budget_from_settings(settings, prefix, client_id),
         timeout=float(getattr(settings, f"{prefix}_timeout_seconds")),
         headers=dict(headers or {}),
+        rate_limit_headers=rate_limit_headers,
+        ticket_grace_seconds=float(getattr(settings, "hub_quota_ticket_grace_seconds", 5.0)),
     )
 
 
@@ -78,7 +81,14 @@ def connect(
         base_url=upstream.base_url,
         auth=auth,
         headers=upstream.headers,
-        quota=quota or RedisQuota(redis, upstream.budget),
+        quota=quota
+        or RedisQuota(
+            redis,
+            upstream.budget,
+            lease_seconds=4 * upstream.timeout + 10,  # a call's lease outlives its timeouts
+            ticket_grace_seconds=upstream.ticket_grace_seconds,
+        ),
         timeout=upstream.timeout,
         transport=transport,
+        rate_limit_headers=upstream.rate_limit_headers,
     )

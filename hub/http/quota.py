@@ -1,90 +1,261 @@
 """Cluster-wide call budgets kept in Redis: a strict sliding log per API client.
 
-Every worker process on every host takes its slot from one sorted set per budget, in
-one atomic Lua script that reads the Redis server's clock, so in any rolling window no
-more than ``limit`` calls are made, whatever the number of workers. A call that finds
-no slot raises :class:`~hub.errors.QuotaWait` with the time until one frees: the caller
-re-schedules itself instead of sleeping.
+Every worker process on every host takes its slot from one budget in Redis, in one
+atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
+
+- **Strict.** A granted call counts from its grant until it is settled, then as made
+  when its answer came back, which is no earlier than when the upstream received it. A
+  slot is granted only when fewer than ``limit`` calls are in flight or ended within
+  the last window, so in any rolling window the upstream receives at most ``limit``
+  calls from the hub, however long calls take to travel. A call never settled (its
+  worker died) counts until its lease runs out, then for one more window.
+- **No sleeping.** A call that finds no slot raises :class:`~hub.errors.QuotaWait` with
+  the time until its turn and a ticket; the caller re-schedules itself and presents the
+  ticket when it comes back.
+- **Priorities.** Waiting tickets queue in a waiting room ordered by priority, then age;
+  a caller is granted a slot only when more slots are free than callers ahead of it.
+  A ticket whose caller does not come back within its wait plus a grace expires.
+- **The upstream's word.** :meth:`RedisQuota.settle` adopts a lower remaining allowance
+  than the hub counts, and a 429's ``Retry-After`` pauses the budget for every worker.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from redis.exceptions import NoScriptError
+
 from hub.errors import QuotaWait
+from hub.http.claim import QuotaClaim, current_claim, priority_rank
+from hub.http.quota_scripts import ACQUIRE, SETTLE, STATUS
+from hub.http.ratelimit import Observation
 
-__all__ = ["Budget", "Quota", "RedisQuota", "Unlimited"]
+__all__ = ["BUDGETS_KEY", "Budget", "Lease", "Quota", "RawStatus", "RedisQuota", "Unlimited"]
 
-_ACQUIRE = """
-local log, seq = KEYS[1], KEYS[2]
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
-local used = redis.call('ZCARD', log)
-if used + cost <= limit then
-  for i = 1, cost do
-    redis.call('ZADD', log, now, redis.call('INCR', seq))
-  end
-  redis.call('PEXPIRE', log, window)
-  redis.call('PEXPIRE', seq, window)
-  return {1, 0, used + cost}
-end
-if cost > limit then
-  return {0, -1, used}
-end
-local leave = redis.call('ZRANGE', log, used + cost - limit - 1, used + cost - limit - 1,
-  'WITHSCORES')
-return {0, tonumber(leave[2]) + window - now + 1, used}
-"""
+#: hash of every budget a process has used: budget key -> its figures as JSON
+BUDGETS_KEY = "hub:quota:budgets"
 
 
 @dataclass(frozen=True)
 class Budget:
-    """A limit of ``limit`` calls in any ``window_seconds``, for one API client."""
+    """``limit`` calls in any ``window_seconds`` for one API client, less a reserve."""
 
     key: str
     limit: int
     window_seconds: float
+    #: share of ``limit`` left for other users of the same API client
+    reserve_percent: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise ValueError(f"budget {self.key}: limit must be at least 1, not {self.limit}")
+        if self.window_seconds <= 0:
+            raise ValueError(f"budget {self.key}: window must be positive")
+        if not 0 <= self.reserve_percent < 100:
+            raise ValueError(f"budget {self.key}: reserve must be in [0, 100) percent")
+
+    @property
+    def effective_limit(self) -> int:
+        """The calls the hub itself may make per window (the reserve rounded up)."""
+        reserve = math.ceil(self.limit * self.reserve_percent / 100 - 1e-9)
+        return max(1, self.limit - reserve)
+
+    @property
+    def window_ms(self) -> int:
+        return max(1, round(self.window_seconds * 1000))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One granted call, to be settled when its answer arrives."""
+
+    key: str
+    id: str
 
 
 class Quota(Protocol):
-    """Takes a slot for one upstream call or raises :class:`QuotaWait`."""
+    """Takes a slot before each upstream call and learns from each answer."""
 
-    def acquire(self, cost: int = 1) -> None: ...
+    def acquire(self, claim: QuotaClaim | None = None) -> Lease | None:
+        """A slot for one call now, or :class:`QuotaWait`."""
+        ...
+
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+        """The call ended (answered or failed); adopt what the upstream said."""
+        ...
 
 
 class Unlimited:
     """No budget: for upstreams without a documented limit."""
 
-    def acquire(self, cost: int = 1) -> None:
+    def acquire(self, claim: QuotaClaim | None = None) -> Lease | None:
         return None
+
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class RawStatus:
+    """A budget's figures at one instant of the Redis clock (see :mod:`hub.http.quota_status`)."""
+
+    now_ms: int
+    used: int
+    in_flight: int
+    paused_ms: int
+    next_free_ms: int
+    drain_ms: int
+    waiting: dict[str, int]
+
+
+def _seconds_ms(seconds: float | None) -> int:
+    return -1 if seconds is None else max(0, math.ceil(seconds * 1000))
 
 
 class RedisQuota:
     """A strict sliding-log budget in Redis, shared by the whole cluster."""
 
-    def __init__(self, redis: Any, budget: Budget) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        budget: Budget,
+        *,
+        lease_seconds: float = 120.0,
+        ticket_grace_seconds: float = 5.0,
+        register: bool = True,
+    ) -> None:
         self._redis = redis
         self.budget = budget
-        self._script = redis.register_script(_ACQUIRE)
-        self._keys = [f"hub:quota:{budget.key}:log", f"hub:quota:{budget.key}:seq"]
-
-    def acquire(self, cost: int = 1) -> None:
-        window_ms = int(self.budget.window_seconds * 1000)
-        ok, wait_ms, _used = self._script(
-            keys=self._keys, args=[self.budget.limit, window_ms, cost]
+        self._lease_ms = max(1, round(lease_seconds * 1000))
+        self._grace_ms = max(0, round(ticket_grace_seconds * 1000))
+        self._acquire = _Script(redis, ACQUIRE)
+        self._settle = _Script(redis, SETTLE)
+        self._status = _Script(redis, STATUS)
+        prefix = f"hub:quota:{budget.key}:"
+        self._log, self._room, self._alive, self._pause, self._stats = (
+            prefix + name for name in ("log", "room", "alive", "pause", "stats")
         )
-        if int(ok) == 1:
+        self._keys = [self._log, self._room, self._alive, self._pause, self._stats]
+        # the arguments every acquire sends alike, encoded once
+        self._acquire_head = [
+            str(x).encode()
+            for x in (
+                len(self._keys),
+                *self._keys,
+                budget.effective_limit,
+                budget.window_ms,
+                self._lease_ms,
+                self._grace_ms,
+            )
+        ]
+        if register:  # for `hub quota` and metrics
+            redis.hset(BUDGETS_KEY, budget.key, json.dumps(self.describe()))
+
+    def describe(self) -> dict[str, Any]:
+        """The budget's figures, as registered for ``hub quota``."""
+        return {
+            "limit": self.budget.limit,
+            "window_seconds": self.budget.window_seconds,
+            "reserve_percent": self.budget.reserve_percent,
+            "effective_limit": self.budget.effective_limit,
+        }
+
+    def acquire(self, claim: QuotaClaim | None = None) -> Lease:
+        """A slot for one call, taken in the order of ``claim``'s priority and ticket."""
+        claim = claim or current_claim()
+        key = self.budget.key
+        reserved = claim.take_reserved(key)
+        if reserved is not None:
+            return Lease(key, reserved)
+        cost = claim.cost(key, self.budget.effective_limit)
+        lease_id = _new_id()
+        result = self._acquire(
+            *self._acquire_head,
+            cost,
+            claim.ticket(key) or "",
+            priority_rank(claim.priority),
+            1 if claim.queues else 0,
+            lease_id,
+        )
+        if int(result[0]) == 1:
+            ids = [lease_id, *(f"{lease_id}.{n}" for n in range(2, cost + 1))]
+            return Lease(key, claim.granted(key, ids, self))
+        wait_ms, ticket = int(result[2]), _text(result[3])
+        if ticket:
+            claim.waiting(key, ticket)
+        raise QuotaWait(key, wait_ms / 1000.0, ticket=ticket or None)
+
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+        """Record when the call ended, and adopt the upstream's remaining count or pause."""
+        if lease is None and observation is None:
             return
-        if int(wait_ms) < 0:
-            raise ValueError(f"a call costing {cost} can never fit budget {self.budget}")
-        raise QuotaWait(self.budget.key, int(wait_ms) / 1000.0)
+        obs = observation or Observation()
+        self._settle(
+            3,
+            self._log,
+            self._pause,
+            self._stats,
+            lease.id if lease is not None else "",
+            self.budget.window_ms,
+            self.budget.effective_limit,
+            -1 if obs.remaining is None else obs.remaining,
+            _seconds_ms(obs.reset_seconds),
+            max(0, _seconds_ms(obs.pause_seconds)),
+            _new_id(),
+            self._lease_ms,
+        )
+
+    def release(self, lease_ids: list[str]) -> None:
+        """Give back slots taken ahead and never used for a call."""
+        if lease_ids:
+            self._redis.zrem(self._log, *lease_ids)
+
+    def raw_status(self) -> RawStatus:
+        """Used, pause, next free slot, waiting tickets and drain time, atomically."""
+        r = self._status(
+            len(self._keys), *self._keys, self.budget.effective_limit, self.budget.window_ms
+        )
+        now, used, in_flight, paused, next_free, drain, *waiting = (int(x) for x in r)
+        return RawStatus(
+            now_ms=now,
+            used=used,
+            in_flight=in_flight,
+            paused_ms=paused,
+            next_free_ms=next_free,
+            drain_ms=drain,
+            waiting=dict(zip(("interactive", "default", "bulk"), waiting, strict=True)),
+        )
 
     def used(self) -> int:
-        """Calls in the current window (for display)."""
-        window_ms = int(self.budget.window_seconds * 1000)
-        seconds, micros = self._redis.time()
-        now_ms = int(seconds) * 1000 + int(micros) // 1000
-        return int(self._redis.zcount(self._keys[0], now_ms - window_ms + 1, "+inf"))
+        """Calls in the current window, in flight included."""
+        return self.raw_status().used
+
+
+class _Script:
+    """A Lua script run by ``EVALSHA``, loaded again if the server lost it (a restart)."""
+
+    def __init__(self, redis: Any, source: str) -> None:
+        self._redis = redis
+        self._source = source
+        self._sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, numkeys: int | bytes, *keys_and_args: Any) -> Any:
+        try:
+            return self._redis.execute_command("EVALSHA", self._sha, numkeys, *keys_and_args)
+        except NoScriptError:
+            self._redis.script_load(self._source)
+            return self._redis.execute_command("EVALSHA", self._sha, numkeys, *keys_and_args)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _new_id() -> str:
+    """A lease or ticket id unique across the cluster (64 random bits)."""
+    return os.urandom(8).hex()

@@ -1,190 +1,230 @@
-"""The HTTP ingress: ``POST /hooks/{source}`` turns an event into workflow runs.
+"""The HTTP ingress: ``POST /hooks/{source}`` plus health, OpenAPI and a few read views.
 
-It answers 202 only after every run's first task is in the broker; when Redis cannot be
-reached it answers 503 so the sender retries. A repeated event id from the same source
-within the dedupe window starts nothing and answers 200 with ``duplicate: true``.
+A plain Starlette app (FastAPI's per-request machinery costs more than the whole
+webhook path). Every answer, errors included, is JSON; every Redis failure is a 503 with
+``Retry-After``. The read views (``/events``, ``/workflows``, ``/sources``) need
+``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress.
 """
 
 from __future__ import annotations
 
-import json
+import hmac
 import logging
-import uuid
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from hub.errors import TemplateError
-from hub.ingress.routing import json_path, known_sources, match_workflows
+from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
+from hub.ingress.openapi import openapi_document
+from hub.ingress.publish import Compile, RunPublisher
+from hub.ingress.resolve import build_sources, is_loopback
+from hub.ingress.sources import Source, load_sources, sources_folder
+from hub.ingress.store import EventStore, StoreUnavailable
 from hub.settings import Settings
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
 from hub.workflow.live import LiveWorkflows
 from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_live_app"]
 
 log = logging.getLogger("hub.ingress")
-PENDING = "pending"
-PENDING_SECONDS = 60
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
 def create_app(
     settings: Settings,
-    workflows: list[Workflow] | LiveWorkflows,
+    workflows: list[Workflow],
     celery: Celery,
     redis: aioredis.Redis,
-) -> FastAPI:
-    """The ingress for ``workflows`` (already validated and published); with
-    :class:`LiveWorkflows`, each request routes to the set current when it arrives."""
-    app = FastAPI(title="hub ingress", version="1")
-    live = workflows if isinstance(workflows, LiveWorkflows) else None
-    fixed = () if isinstance(workflows, LiveWorkflows) else tuple(workflows)
+    *,
+    sources: Mapping[str, Source] | None = None,
+    bind_host: str | None = None,
+    clock: Callable[[], float] = time.time,
+    compile: Compile = compile_run,
+) -> ASGIApp:
+    """The ingress for ``workflows`` (already validated and published).
 
-    def current() -> tuple[Workflow, ...]:
-        return live.workflows if live is not None else fixed
+    ``sources`` defaults to the files in the sources folder plus every source a workflow
+    listens to; ``bind_host`` (default ``HUB_INGRESS_HOST``) decides whether this is a
+    local run.
+    """
+    local = is_loopback(bind_host or settings.hub_ingress_host)
+    if sources is None:
+        listened = {wf.webhook.source for wf in workflows if wf.webhook is not None}
+        configs = load_sources(sources_folder(settings))
+        sources = build_sources(configs, settings, listened, local=local)
+    for source in sources.values():
+        if source.verifier.scheme == "none":
+            log.warning("source %s accepts deliveries without authentication", source.name)
+    store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always")
+    hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
+    admin = _AdminGuard(settings, local)
+    document = openapi_document()
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
+    async def healthz(request: Request) -> Response:
         try:
-            await redis.ping()
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-            return _error(503, "Redis is unreachable")
-        return JSONResponse({"status": "ok", "workflows": len(current())})
+            await store.ping()
+        except StoreUnavailable:
+            return error(503, "Redis is unreachable")
+        return JSONResponse({"status": "ok", "workflows": len(workflows)})
 
-    @app.get("/workflows")
-    async def list_workflows() -> dict[str, Any]:
-        return {
-            "workflows": [
-                {
-                    "name": wf.name,
-                    "revision": wf.revision,
-                    "source": wf.webhook.source,
-                    "event": wf.webhook.event,
-                }
-                for wf in current()
-                if wf.webhook is not None
-            ]
-        }
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
 
-    @app.post("/hooks/{source}", status_code=202)
-    async def receive(source: str, request: Request) -> JSONResponse:
-        workflows = current()
-        sources = known_sources(workflows)
-        if source not in sources:
-            return _error(
-                404,
-                f"unknown source '{source}': no workflow listens to it",
-                known_sources=sorted(sources),
-            )
-        raw = await request.body()
-        if len(raw) > settings.hub_max_body_bytes:
-            return _error(
-                413,
-                f"body of {len(raw)} bytes is over the {settings.hub_max_body_bytes}-byte limit",
-            )
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"body is not valid JSON: {exc}")
-        event_type = request.headers.get("x-event-type") or json_path(
-            body, settings.hub_event_type_path
+    async def list_workflows(request: Request) -> Response:
+        return admin.check(request) or JSONResponse(
+            {
+                "workflows": [
+                    {
+                        "name": wf.name,
+                        "revision": wf.revision,
+                        "source": wf.webhook.source,
+                        "event": wf.webhook.event,
+                    }
+                    for wf in workflows
+                    if wf.webhook is not None
+                ]
+            }
         )
-        if not isinstance(event_type, str) or not event_type:
-            return _error(
-                400,
-                "event type missing: send an X-Event-Type header or a "
-                f"'{settings.hub_event_type_path}' field",
-            )
-        event_id = str(
-            request.headers.get("x-event-id")
-            or request.headers.get("webhook-id")
-            or json_path(body, settings.hub_event_id_path)
-            or uuid.uuid4().hex
+
+    async def list_sources(request: Request) -> Response:
+        return admin.check(request) or JSONResponse(
+            {
+                "sources": [
+                    {
+                        "name": s.name,
+                        "auth": s.verifier.scheme,
+                        "configured": s.configured,
+                        "max_body_bytes": s.max_body_bytes,
+                        "dedupe_seconds": s.dedupe_seconds,
+                    }
+                    for s in sorted(sources.values(), key=lambda s: s.name)
+                ]
+            }
         )
-        seen_key = f"hub:seen:{source}:{event_id}"
+
+    async def recent_events(request: Request) -> Response:
+        if refused := admin.check(request):
+            return refused
+        raw = request.query_params.get("limit", "50")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            return error(400, "limit must be a whole number from 1 to 1000")
         try:
-            fresh = await redis.set(seen_key, PENDING, nx=True, ex=PENDING_SECONDS)
-            if not fresh:
-                previous = await redis.get(seen_key)
-                if previous is None or previous == PENDING.encode():
-                    return _error(
-                        409,
-                        f"event '{event_id}' is being accepted right now; retry in a few seconds",
-                    )
-                return JSONResponse({**json.loads(previous), "duplicate": True}, 200)
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-            return _error(503, "the hub cannot store events right now; retry later")
+            return JSONResponse({"events": await store.recent(int(raw))})
+        except StoreUnavailable:
+            return error(503, "Redis is unreachable")
 
-        matched, skipped = [], []
-        for wf in match_workflows(workflows, source, event_type):
-            reason = _filtered_out(wf, body)
-            if reason is None:
-                matched.append(wf)
-            else:
-                skipped.append({"workflow": wf.name, "reason": reason})
-        runs = [
-            {"workflow": wf.name, "revision": wf.revision, "run_id": uuid.uuid4().hex}
-            for wf in matched
-        ]
-
-        def enqueue() -> None:
-            for wf, run in zip(matched, runs, strict=True):
-                ctx = new_context(
-                    event=body,
-                    event_id=event_id,
-                    source=source,
-                    event_type=event_type,
-                    run_id=run["run_id"],
-                )
-                compile_run(celery, wf, ctx, event_id=event_id, run_id=run["run_id"]).apply_async()
-
+    async def one_event(request: Request) -> Response:
+        if refused := admin.check(request):
+            return refused
+        source, event_id = request.path_params["source"], request.path_params["event_id"]
         try:
-            await run_in_threadpool(enqueue)
-        except Exception:
-            log.exception("enqueue failed for %s event %s", source, event_id)
-            await _forget(redis, seen_key)
-            return _error(503, "the hub cannot store events right now; retry later")
-        answer = {
-            "event_id": event_id,
-            "source": source,
-            "event_type": event_type,
-            "runs": runs,
-            "skipped": skipped,
-        }
-        try:
-            await redis.set(seen_key, json.dumps(answer), ex=settings.hub_dedupe_seconds)
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-            log.warning("event %s accepted but its dedupe record was not stored", event_id)
-        log.info("event %s %s/%s: %d run(s)", event_id, source, event_type, len(runs))
-        return JSONResponse({**answer, "duplicate": False}, status_code=202)
+            record = await store.find(source, event_id)
+        except StoreUnavailable:
+            return error(503, "Redis is unreachable")
+        if record is None:
+            return error(404, f"no event '{event_id}' from '{source}' within its dedupe window")
+        return JSONResponse(record)
 
-    return app
+    routes = [
+        Route("/hooks/{source}", hooks, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/workflows", list_workflows, methods=["GET"]),
+        Route("/sources", list_sources, methods=["GET"]),
+        Route("/events", recent_events, methods=["GET"]),
+        Route("/events/{source}/{event_id:path}", one_event, methods=["GET"]),
+    ]
+    handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
+    return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
 
 
-def _filtered_out(wf: Workflow, body: Any) -> str | None:
-    """Why the workflow-level ``if`` keeps this event out, or None to run it."""
-    if wf.if_ is None:
+def create_live_app(
+    settings: Settings, live: LiveWorkflows, celery: Celery, redis: aioredis.Redis, **options: Any
+) -> ASGIApp:
+    """An ingress that follows ``live``: after a reload, new deliveries go to the new
+    revisions (runs already queued keep theirs)."""
+    return _Following(live, lambda wfs: create_app(settings, list(wfs), celery, redis, **options))
+
+
+class _Following:
+    """Rebuilds the ingress when the live workflow set changes (a reload swapped it)."""
+
+    def __init__(
+        self, live: LiveWorkflows, build: Callable[[tuple[Workflow, ...]], ASGIApp]
+    ) -> None:
+        self._live = live
+        self._build = build
+        self._built_from = live.workflows
+        self._app = build(self._built_from)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        current = self._live.workflows
+        if current is not self._built_from:
+            self._app = self._build(current)
+            self._built_from = current
+            log.info("ingress now serves revisions %s", self._live.revisions())
+        await self._app(scope, receive, send)
+
+
+class _Ingress:
+    """Deliveries straight to :class:`Hooks`; everything else through Starlette."""
+
+    def __init__(self, hooks: Hooks, app: Starlette) -> None:
+        self.hooks = hooks
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith(PREFIX)
+            and "/" not in scope["path"][len(PREFIX) :]
+        ):
+            await self.hooks(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class _AdminGuard:
+    """Who may read the views: the admin token, or anyone on a loopback ingress."""
+
+    def __init__(self, settings: Settings, local: bool) -> None:
+        token = settings.hub_ingress_admin_token
+        self._token = token.get_secret_value().encode() if token else None
+        self._local = local
+
+    def check(self, request: Request) -> Response | None:
+        if self._token is None:
+            if self._local:
+                return None
+            return error(403, "set HUB_INGRESS_ADMIN_TOKEN to read this view over the network")
+        kind, _, given = request.headers.get("authorization", "").partition(" ")
+        if kind.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
+            return error(401, "send Authorization: Bearer <HUB_INGRESS_ADMIN_TOKEN>")
         return None
-    where = f"workflow '{wf.name}' field 'if'"
-    try:
-        return None if truthy(wf.if_, {"event": body}, where=where) else "if: false"
-    except TemplateError as exc:
-        return f"if: {exc}"
 
 
-async def _forget(redis: aioredis.Redis, key: str) -> None:
-    try:
-        await redis.delete(key)
-    except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-        log.warning("could not clear dedupe key %s", key)
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: f"no such endpoint: {request.url.path} (see /openapi.json)",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }
+    response = error(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error(500, "the hub failed on this request; it is logged, retry later")

@@ -20,7 +20,10 @@ from typing import Any
 import redis
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from hub.connector import Connector
 from hub.errors import TemplateError
+from hub.http.client import ApiClient
+from hub.http.quota import Unlimited
 from hub.ingress.routing import json_path
 from hub.sandbox.clock import FakeClock
 from hub.settings import Settings
@@ -40,6 +43,21 @@ __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
 
 _GLOB = re.compile(r"[*?\[]")
 
+
+
+class OfflineRuntime(Runtime):
+    """The worker's runtime with the hub's own quota left out.
+
+    The quota runs on the Redis server's clock, which the tests' fake clock cannot move;
+    upstream 429s and their ``Retry-After`` are still answered and honoured as backoff.
+    """
+
+    def api(self, connector: Connector | str) -> Any:
+        api = super().api(connector)
+        client = getattr(api, "client", None)
+        if isinstance(client, ApiClient):
+            client.quota = Unlimited()
+        return api
 
 class _IsolatedSettings(Settings):
     """Settings from keyword arguments only: the environment and ``.env`` are ignored,
@@ -99,10 +117,9 @@ class WorkflowTester:
         for name in sorted(connectors):
             self.sandboxes.core(name).reset()
         for name, given in case.given.sandboxes().items():
-            core = self.sandboxes.core(name)
-            core.seed_records(given.records())
+            self.sandboxes.seed(name, given.records())
             if given.faults is not None:
-                core.faults.set(given.faults.model_dump(exclude_unset=True))
+                self.sandboxes.core(name).faults.set(given.faults.model_dump(exclude_unset=True))
         overrides = {**spec.settings, **case.given.settings}
         settings = _IsolatedSettings(
             **{name.lower(): value for name, value in overrides.items()},
@@ -110,7 +127,7 @@ class WorkflowTester:
             hub_secrets={**spec.secrets, **case.given.secrets},
         )
         rng = random.Random(self.seed)
-        runtime = Runtime(settings, self.redis, rng=rng.random)
+        runtime = OfflineRuntime(settings, self.redis, rng=rng.random)
         runs = RunStore(self.redis, clock=lambda: self.clock.now().timestamp())
         finished: dict[str, dict[str, Any]] = {}
 
@@ -126,9 +143,8 @@ class WorkflowTester:
             if problem:
                 failures.append(problem)
         for name in sorted(connectors):
-            core = self.sandboxes.core(name)
-            outcome.state[name] = core.store.dump(core.default_namespace)
-            outcome.calls[name] = core.calls.records()
+            outcome.state[name] = self.sandboxes.state(name)
+            outcome.calls[name] = self.sandboxes.core(name).calls.records()
         return failures + check(case.expect, outcome)
 
     def _send(

@@ -7,27 +7,34 @@ strand queued work behind a busy process. With the Redis broker, a message not
 acknowledged within ``visibility_timeout`` is delivered again; every countdown the hub
 schedules stays below :data:`MAX_COUNTDOWN_SECONDS`, far under that timeout.
 
+Steps are routed to a queue by their workflow's priority (:mod:`hub.worker.queues`);
+workers consume their queues in the order given, highest priority first.
+
 A worker killed outright (SIGKILL, OOM, a lost node) cannot requeue what it held: its
 tasks stay in the broker's ``unacked`` set and any live worker delivers them again once
-they are ``visibility_timeout`` old (``HUB_VISIBILITY_TIMEOUT_SECONDS``). The redelivered
-step finds its own record (:mod:`hub.worker.idempotency`) and is not applied twice. A
-worker whose pool process dies requeues that task at once (``task_reject_on_worker_lost``),
-and a task that loses Redis itself is requeued rather than failed
-(:class:`hub.worker.delivery.RequeueOnRedisLoss`). The restore sweep's mutex expires
-after :data:`RESTORE_MUTEX_SECONDS`, so a worker killed while it swept does not hold
-redelivery back for kombu's default five minutes.
+they are ``visibility_timeout`` old (``HUB_VISIBILITY_TIMEOUT_SECONDS``). The hub's
+transport (:mod:`hub.worker.broker`) records a message there in the same step that takes
+it from its queue, so none is lost in between. The redelivered step finds its own record
+(:mod:`hub.worker.idempotency`) and is not applied twice. A task that loses Redis itself
+is requeued rather than failed (:class:`hub.worker.delivery.RequeueOnRedisLoss`). The
+restore sweep's mutex expires after :data:`RESTORE_MUTEX_SECONDS`, so a worker killed
+while it swept does not hold redelivery back for kombu's default five minutes.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
 from hub.settings import Settings, get_settings
+from hub.worker.queues import DEFAULT_QUEUE, route_step
 
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
     "RESTORE_MUTEX_SECONDS",
+    "TRANSPORT",
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
     "create_celery",
@@ -38,12 +45,15 @@ __all__ = [
 MAX_COUNTDOWN_SECONDS = 300
 #: Redis broker redelivery horizon: 12x the longest countdown (HUB_VISIBILITY_TIMEOUT_SECONDS)
 VISIBILITY_TIMEOUT_SECONDS = 3600
-QUEUE = "hub"
+#: the default step queue (``hub.interactive`` and ``hub.bulk`` beside it)
+QUEUE = DEFAULT_QUEUE
 #: expiry of the lock a worker holds while it sweeps the broker for tasks to redeliver
 RESTORE_MUTEX_SECONDS = 15
+#: kombu's Redis transport, taking messages without a window to lose them
+TRANSPORT = "hub.worker.broker:Transport"
 
 
-def transport_options(visibility_timeout: int) -> dict[str, int]:
+def transport_options(visibility_timeout: int) -> dict[str, Any]:
     """Redis transport options: a dead worker's tasks come back ``visibility_timeout``
     seconds after it took them, found by a sweep every tenth of that (10 s at most), each
     sweep a real scan (kombu's default scans on every tenth sweep only)."""
@@ -51,6 +61,9 @@ def transport_options(visibility_timeout: int) -> dict[str, int]:
         "visibility_timeout": visibility_timeout,
         "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": RESTORE_MUTEX_SECONDS,
+        # consume queues in the order a worker lists them: highest priority first
+        "queue_order_strategy": "priority",
     }
 
 
@@ -67,6 +80,8 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
+        task_routes=(route_step,),
+        broker_transport=TRANSPORT,
         broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
@@ -75,11 +90,6 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         enable_utc=True,
     )
-    celery.conf.broker_transport_options["unacked_mutex_expire"] = RESTORE_MUTEX_SECONDS
-    # one list per queue, so a worker can take each message into its own staging list
-    # (hub.worker.broker) instead of kombu's BRPOP, which loses it if the worker is killed
-    celery.conf.broker_transport_options["priority_steps"] = [0]
-    celery.conf.broker_transport = "hub.worker.broker:Transport"
     return celery
 
 

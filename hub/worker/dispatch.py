@@ -29,6 +29,7 @@ class StepCall:
     step: str
     event_id: str
     run_id: str
+    priority: str = "default"
     attempt: int = 1
     quota_waits: int = 0
     index: int | None = None

@@ -3,8 +3,14 @@
 A call that finds no quota re-schedules the task for when a slot frees (counted as a
 quota wait, never as an attempt); a retriable upstream error is retried after a backoff
 countdown (an attempt); both countdowns are capped well under the broker's
-visibility timeout. Nothing sleeps in a worker. What happens around the step (foreach,
-on_failure, the run record) is :class:`hub.worker.flow.Flow`'s part.
+visibility timeout. Nothing sleeps in a worker. Re-scheduled steps go to
+``hub.deferred`` (see :mod:`hub.worker.queues`), so they are not held up behind work
+that has not started yet. What happens around the step (foreach, on_failure, the run
+record) is :class:`hub.worker.flow.Flow`'s part.
+
+The step runs under a quota claim (:mod:`hub.http.claim`) with the workflow's
+``priority``; the claim's waiting tickets travel in the task's ``quota`` kwarg, so a
+re-scheduled step comes back to its place in each budget's waiting room.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from typing import Any
 import redis
 
 from hub.errors import Deferred, RetryableError
+from hub.http.claim import QuotaClaim, use_claim
 from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CeleryDispatch, StepCall
 from hub.worker.flow import Flow
+from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runs import RunStore
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow.compiler import STEP_TASK
@@ -33,10 +41,6 @@ log = logging.getLogger("hub.worker")
 
 class StepTask(RequeueOnRedisLoss):
     """Names each step ``<workflow>.<step>`` in logs and Flower."""
-
-    # Celery's own limit (3) would end a step's fourth wait or retry with its error, the
-    # run neither failed nor dead-lettered; the retry policy and quota decide instead
-    max_retries = None
 
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
         if "workflow" in kwargs and "step" in kwargs:
@@ -61,7 +65,10 @@ def _flow() -> Flow:
     return Flow(runtime, runs, state_ttl_seconds=retention)
 
 
-@app.task(name=STEP_TASK, bind=True, base=StepTask)  # type: ignore[untyped-decorator]
+# max_retries=None on the task itself: Celery reads ``retry(max_retries=None)`` as "the
+# task's default" (3), which would fail a step after its third quota wait. Attempts at
+# retriable errors are counted by the hub (``attempt``), quota waits never end a step.
+@app.task(name=STEP_TASK, bind=True, base=StepTask, max_retries=None)  # type: ignore[untyped-decorator]
 def run_step(
     self: StepTask,
     ctx: dict[str, Any],
@@ -71,19 +78,23 @@ def run_step(
     step: str,
     event_id: str,
     run_id: str,
+    priority: str = "default",
     attempt: int = 1,
     quota_waits: int = 0,
     index: int | None = None,
     item: Any = None,
+    quota: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     runtime, store = _runtime()
     wf = store.get(revision)
+    claim = QuotaClaim.from_state(priority, quota)
     kwargs = {
         "workflow": workflow,
         "revision": revision,
         "step": step,
         "event_id": event_id,
         "run_id": run_id,
+        "priority": priority,
         "attempt": attempt,
         "quota_waits": quota_waits,
         "index": index,
@@ -91,14 +102,15 @@ def run_step(
     }
     flow, dispatch, call = _flow(), CeleryDispatch(self, app), StepCall(**kwargs)
     try:
-        return flow.run(wf, call, ctx, dispatch)
+        with use_claim(claim):
+            return flow.run(wf, call, ctx, dispatch)
     except Deferred as wait:
-        countdown = min(max(wait.wait, 0.05), MAX_COUNTDOWN_SECONDS)
+        countdown = min(max(wait.wait, 0.001), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
             args=(ctx,),
-            kwargs={**kwargs, "quota_waits": quota_waits + 1},
+            kwargs={**kwargs, "quota_waits": quota_waits + 1, "quota": claim.state()},
             countdown=countdown,
-            max_retries=None,
+            queue=DEFERRED_QUEUE,
             exc=wait,
         ) from wait
     except RetryableError as err:
@@ -117,9 +129,9 @@ def run_step(
         countdown = min(policy.delay(attempt, err.retry_after), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
             args=(ctx,),
-            kwargs={**kwargs, "attempt": attempt + 1},
+            kwargs={**kwargs, "attempt": attempt + 1, "quota": claim.state()},
             countdown=countdown,
-            max_retries=None,
+            queue=DEFERRED_QUEUE,
             exc=err,
         ) from err
     except REDIS_LOSS:

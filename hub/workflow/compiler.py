@@ -1,12 +1,13 @@
 """Compiles a workflow and an event into a Celery chain of step tasks.
 
 Every step is the one registered task ``hub.step``; its kwargs carry workflow, revision,
-step, event id and run id, and its name in logs and Flower is ``<workflow>.<step>``
-(``<workflow>.<step>[<index>]`` for one item of a ``foreach``). The run context travels
-along the chain: each task returns it with its step's output. A ``foreach`` step's task
-sends one task per item and the last item to finish continues the chain (see
-:mod:`hub.worker.flow`); ``on_failure`` steps are compiled into a chain of their own when
-a step fails for good.
+step, event id, run id and the workflow's priority (which picks the step's broker queue
+and its place in quota waiting rooms); its name in logs and Flower is
+``<workflow>.<step>`` (``<workflow>.<step>[<index>]`` for one item of a ``foreach``).
+The run context travels along the chain: each task returns it with its step's output. A
+``foreach`` step's task sends one task per item and the last item to finish continues
+the chain (see :mod:`hub.worker.flow`); ``on_failure`` steps are compiled into a chain of
+their own when a step fails for good.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def step_kwargs(wf: Workflow, step_id: str, *, event_id: str, run_id: str) -> di
         "step": step_id,
         "event_id": event_id,
         "run_id": run_id,
+        "priority": wf.priority,
     }
 
 
@@ -50,9 +52,6 @@ def compile_steps(
             args=(ctx,) if index == 0 else (),
             kwargs=step_kwargs(wf, step_id, event_id=event_id, run_id=run_id),
             shadow=f"{wf.name}.{step_id}",
-            # the context can be large and holds event data: Flower shows a summary
-            argsrepr=f"(context of event {event_id})" if index == 0 else "(context)",
-            kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} attempt=1",
         )
         for index, step_id in enumerate(step_ids)
     ]
@@ -86,5 +85,5 @@ def item_signature(
         kwargs={**kwargs, "index": index, "item": item},
         shadow=f"{wf.name}.{step_id}[{index}]",
         argsrepr="(context)",
-        kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} item={index}",
+        kwargsrepr=f"event={event_id} run={run_id} revision={wf.revision} item={index}",
     )

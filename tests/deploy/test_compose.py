@@ -77,7 +77,7 @@ def test_redis_is_official_7_with_aof_password_and_a_volume(
     assert conf_mount in command and mounts.get(conf_mount) == "./redis.conf"
     conf = (DEPLOY / "redis.conf").read_text()
     assert re.search(r"(?m)^appendonly yes$", conf)
-    assert re.search(r"(?m)^appendfsync everysec$", conf)
+    assert re.search(r"(?m)^appendfsync always$", conf)
     assert re.search(r'requirepass "?\$\$REDIS_PASSWORD"?', command), (
         "requirepass from $REDIS_PASSWORD (escaped as $$ for compose)"
     )

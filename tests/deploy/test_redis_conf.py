@@ -40,7 +40,7 @@ def _heredoc(script: str) -> str:
 def test_durable_and_never_evicting() -> None:
     conf = _directives()
     assert conf["appendonly"] == "yes"
-    assert conf["appendfsync"] == "everysec"
+    assert conf["appendfsync"] == "always"
     assert conf["maxmemory-policy"] == "noeviction"
     assert conf["dir"] == "/data"
     assert "requirepass" not in conf, "the password never goes into a committed file"
@@ -86,7 +86,7 @@ def test_the_config_loads_and_requires_the_password(where: str, tmp_path: Path) 
             except redis.ConnectionError:
                 time.sleep(0.05)
         assert client.config_get("appendonly") == {"appendonly": "yes"}
-        assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+        assert client.config_get("appendfsync") == {"appendfsync": "always"}
         assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
         for wrong in ("wrong", None):
             with pytest.raises(redis.AuthenticationError):

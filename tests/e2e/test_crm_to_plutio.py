@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from hub.redis_server import RedisServer
 from tests.support.processes import HubProcesses, wait_for
+from tests.support.signing import crm_delivery
 
 pytestmark = pytest.mark.e2e
 
@@ -26,31 +28,19 @@ def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iter
         procs.stop()
 
 
-def _contact(event_id: str, email: str) -> tuple[dict[str, object], dict[str, str]]:
+def _contact(event_id: str, email: str) -> dict[str, Any]:
     body = {
         "id": event_id,
         "type": "contact.created",
         "data": {"first_name": "Ada", "last_name": "Lovelace", "email": email},
     }
-    return body, {"X-Event-Type": "contact.created"}
+    return crm_delivery(body, event_id, **{"X-Event-Type": "contact.created"})
 
 
 def test_two_events_same_email_make_one_person(hub: HubProcesses) -> None:
-    first = httpx.post(
-        f"{hub.ingress_url}/hooks/crm",
-        json=_contact("e1", "ada@example.com")[0],
-        headers=_contact("e1", "")[1],
-    )
-    second = httpx.post(
-        f"{hub.ingress_url}/hooks/crm",
-        json=_contact("e2", "Ada@Example.com")[0],
-        headers=_contact("e2", "")[1],
-    )
-    again = httpx.post(
-        f"{hub.ingress_url}/hooks/crm",
-        json=_contact("e1", "ada@example.com")[0],
-        headers=_contact("e1", "")[1],
-    )
+    first = httpx.post(f"{hub.ingress_url}/hooks/crm", **_contact("e1", "ada@example.com"))
+    second = httpx.post(f"{hub.ingress_url}/hooks/crm", **_contact("e2", "Ada@Example.com"))
+    again = httpx.post(f"{hub.ingress_url}/hooks/crm", **_contact("e1", "ada@example.com"))
     assert first.status_code == 202, first.text
     assert second.status_code == 202, second.text
     assert [r["workflow"] for r in first.json()["runs"]] == ["crm-contact-to-plutio-person"]
@@ -86,10 +76,9 @@ def test_unknown_source_and_broken_json(hub: HubProcesses) -> None:
     unknown = httpx.post(f"{hub.ingress_url}/hooks/nope", json={"type": "x"})
     assert unknown.status_code == 404
     assert "unknown source 'nope'" in unknown.json()["error"]
-    broken = httpx.post(
-        f"{hub.ingress_url}/hooks/crm",
-        content=b"{not json",
-        headers={"Content-Type": "application/json"},
-    )
+    unsigned = httpx.post(f"{hub.ingress_url}/hooks/crm", json={"type": "x"})
+    assert unsigned.status_code == 401
+    # signed over the broken bytes, as a sender with a JSON bug would sign them
+    broken = httpx.post(f"{hub.ingress_url}/hooks/crm", **crm_delivery(b"{not json", "e-b"))
     assert broken.status_code == 400
     assert "not valid JSON" in broken.json()["error"]

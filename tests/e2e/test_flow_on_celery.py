@@ -12,6 +12,7 @@ import redis
 from hub.redis_server import RedisServer
 from hub.worker.runs import RunRecord, RunStore
 from tests.support.processes import HubProcesses, wait_for
+from tests.support.signing import crm_delivery
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +63,9 @@ def test_foreach_items_run_as_tasks_and_a_failing_item_runs_on_failure(
         {"first_name": "Front", "last_name": "Desk"},
         {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
     ]
-    answer = httpx.post(f"{hub.ingress_url}/hooks/crm", json=_company("c1", contacts))
+    answer = httpx.post(
+        f"{hub.ingress_url}/hooks/crm", **crm_delivery(_company("c1", contacts), "c1")
+    )
     assert answer.status_code == 202, answer.text
     run = answer.json()["runs"][0]
     assert run["workflow"] == "crm-company-to-plutio-people"
@@ -81,7 +84,7 @@ def test_foreach_items_run_as_tasks_and_a_failing_item_runs_on_failure(
     faults = {"scripts": [{"method": "POST", "path": "/people", "answers": [400]}]}
     assert httpx.post(f"{hub.sandbox_url}/_sandbox/faults", json=faults).status_code == 200
     new = [{"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"}]
-    answer = httpx.post(f"{hub.ingress_url}/hooks/crm", json=_company("c2", new))
+    answer = httpx.post(f"{hub.ingress_url}/hooks/crm", **crm_delivery(_company("c2", new), "c2"))
     record = _finished(runs, answer.json()["runs"][0]["run_id"], hub)
     assert record.status == "failed"
     assert record.error is not None

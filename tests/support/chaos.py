@@ -41,6 +41,7 @@ import redis
 
 from hub.redis_server import RedisServer
 from hub.worker.deadletter import DeadLetterFilter, DeadLetterStore
+from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import ROOT, HubProcesses
 
 __all__ = ["ChaosConfig", "ChaosReport", "run_chaos"]
@@ -137,6 +138,11 @@ def _email(config: ChaosConfig, n: int) -> str:
     return f"c{n}@{REFUSED_DOMAIN}" if refused else f"c{n}@example.com"
 
 
+def _in_flight(client: redis.Redis) -> int:
+    """Messages queued or taken and not acknowledged yet."""
+    return sum(client.llen(q) for q in STEP_QUEUES) + client.hlen("unacked")
+
+
 class _Hub:
     """The processes, the fault driver and the sender of one run."""
 
@@ -166,6 +172,7 @@ class _Hub:
             "HUB_RETRY_CAP_SECONDS": "1",
             "HUB_STEP_MAX_ATTEMPTS": "25",
             "HUB_LOG_LEVEL": "WARNING",
+            "HUB_INGRESS_FSYNC": "always",  # 202 only once the event is in the AOF on disk
             "PLUTIO_QUOTA_LIMIT": "1000000",
             "PLUTIO_TIMEOUT_SECONDS": "3",
             "PLUTIO_SANDBOX_QUOTA_LIMIT": "1000000",
@@ -329,7 +336,7 @@ class _Hub:
         while time.monotonic() - start < self.config.settle_seconds:
             people, dead = self.people(), self.dead(client)
             resolved = all(people[e] >= 1 or i in dead for i, e in self.accepted.items())
-            in_flight = client.llen("hub") + client.hlen("unacked")
+            in_flight = _in_flight(client)
             quiet = quiet + 1 if resolved and in_flight == 0 else 0
             if quiet >= 2:
                 self.report.settled = True
@@ -393,7 +400,7 @@ class _Hub:
             people = self.people()
             pending = self.dead(client, status="dead")
             resolved = all(people[e] >= 1 or i in pending for i, e in refused.items())
-            if resolved and client.llen("hub") + client.hlen("unacked") == 0:
+            if resolved and _in_flight(client) == 0:
                 break
             time.sleep(1)
         people = self.people()

@@ -11,7 +11,7 @@ import redis
 
 from connectors.plutio.api import PlutioApi, build_api
 from connectors.plutio.sandbox import PlutioSandboxConfig, create_app
-from hub.errors import FatalError, RetryableError
+from hub.errors import FatalError, QuotaWait, RetryableError
 from hub.sandbox.serve import serve_in_thread
 from tests.connectors.plutio.conftest import Sandbox, plutio_settings
 
@@ -67,6 +67,12 @@ def test_server_errors_and_429_are_retriable_with_retry_after(
     with pytest.raises(RetryableError) as info:
         api.find("people")
     assert info.value.status == status and info.value.retry_after == 3.0
+    if status == 429:
+        # a 429 pauses the client's budget for every worker until its Retry-After
+        with pytest.raises(QuotaWait) as paused:
+            api.find("people")
+        assert 2.0 < paused.value.wait <= 3.1
+        return
     assert api.find("people") == []  # the script is spent: the next attempt goes through
 
 

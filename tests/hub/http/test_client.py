@@ -2,29 +2,42 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis
 
 from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
+from hub.http.claim import QuotaClaim
 from hub.http.client import ApiClient
+from hub.http.quota import Budget, Lease, RedisQuota
+from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation
 
 
 class CountingQuota:
+    """Grants ``allow`` slots and records what each settle was told."""
+
     def __init__(self, allow: int) -> None:
         self.allow = allow
         self.taken = 0
+        self.settled: list[tuple[Lease | None, Observation | None]] = []
 
-    def acquire(self, cost: int = 1) -> None:
-        if self.taken + cost > self.allow:
+    def acquire(self, claim: QuotaClaim | None = None) -> Lease | None:
+        if self.taken >= self.allow:
             raise QuotaWait("test", 1.5)
-        self.taken += cost
+        self.taken += 1
+        return Lease("test", str(self.taken))
+
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+        self.settled.append((lease, observation))
 
 
-def _client(handler: httpx.MockTransport, quota: CountingQuota | None = None) -> ApiClient:
+def _client(handler: httpx.MockTransport, quota: object = None, **kw: object) -> ApiClient:
     return ApiClient(
         service="Test",
         base_url="https://api.example/v1",
         transport=handler,
-        quota=quota,
+        quota=quota,  # type: ignore[arg-type]
         headers={"Business": "acme"},
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -44,6 +57,8 @@ def test_every_request_takes_a_slot_before_it_is_sent() -> None:
     assert len(sent) == 2
     assert str(sent[0].url) == "https://api.example/v1/people?limit=1"
     assert sent[0].headers["Business"] == "acme"
+    # each call's slot was settled once its answer came back
+    assert [lease.id for lease, _ in quota.settled if lease] == ["1", "2"]
 
 
 def test_errors_are_typed() -> None:
@@ -60,9 +75,80 @@ def test_errors_are_typed() -> None:
         client.request("GET", "people")
 
 
-def test_transport_failure_is_retriable() -> None:
+def test_transport_failure_is_retriable_and_settles_its_slot() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
+    quota = CountingQuota(allow=5)
     with pytest.raises(RetryableError, match="unreachable"):
-        _client(httpx.MockTransport(handler)).request("GET", "people")
+        _client(httpx.MockTransport(handler), quota).request("GET", "people")
+    assert quota.settled == [(Lease("test", "1"), None)]
+
+
+def _redis_quota(client: redis.Redis, limit: int = 10) -> RedisQuota:
+    return RedisQuota(client, Budget("test:client", limit, 60))
+
+
+def test_the_upstream_remaining_count_is_adopted(redis_client: redis.Redis) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "30"}
+        return httpx.Response(200, json={}, headers=headers)
+
+    quota = _redis_quota(redis_client)
+    client = _client(httpx.MockTransport(handler), quota, rate_limit_headers=X_RATELIMIT_HEADERS)
+    client.request("GET", "people")
+    assert quota.used() == 8  # our call, and seven the upstream counts that we did not make
+    client.request("GET", "people")
+    client.request("GET", "people")
+    with pytest.raises(QuotaWait) as info:
+        client.request("GET", "people")
+    assert 29 < info.value.wait <= 30.1
+
+
+def test_headers_a_connector_does_not_declare_are_ignored(redis_client: redis.Redis) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={}, headers={"X-RateLimit-Remaining": "0"})
+
+    quota = _redis_quota(redis_client)
+    _client(httpx.MockTransport(handler), quota).request("GET", "people")
+    assert quota.used() == 1
+
+
+def test_a_429_with_retry_after_pauses_every_worker(redis_client: redis.Redis) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "3"})
+
+    quota = _redis_quota(redis_client, limit=100)
+    with pytest.raises(RetryableError) as info:
+        _client(httpx.MockTransport(handler), quota).request("GET", "people")
+    assert info.value.status == 429 and info.value.retry_after == 3.0
+    elsewhere = RedisQuota(redis_client, quota.budget)  # another process, same client
+    with pytest.raises(QuotaWait) as wait:
+        elsewhere.acquire()
+    assert 2.5 < wait.value.wait <= 3.01
+
+
+def test_token_requests_take_slots_too(redis_client: redis.Redis) -> None:
+    class Grant:
+        def build_request(self) -> httpx.Request:
+            return httpx.Request("POST", "https://api.example/oauth/token", data={"g": "x"})
+
+        def parse(self, response: httpx.Response) -> Token:
+            return parse_token_response(response.json())
+
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(200, json={"ok": True})
+
+    quota = _redis_quota(redis_client, limit=2)
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "hub:token:t"), Grant(), service="T")
+    client = _client(httpx.MockTransport(handler), quota, auth=auth)
+    client.request("GET", "people")
+    assert paths == ["/oauth/token", "/v1/people"]
+    assert quota.used() == 2
+    with pytest.raises(QuotaWait):
+        client.request("GET", "people")

@@ -52,7 +52,7 @@ def test_upstream_from_a_connectors_settings() -> None:
 
     settings = Settings(plane_quota_limit=5, plane_quota_window_seconds=10, plane_timeout_seconds=3)
     upstream = upstream_from_settings(
-        settings, "plane", service="Plane", base_url="https://p.test", budget_key="plane:k"
+        settings, "plane", service="Plane", base_url="https://p.test", client_id="k"
     )
     assert upstream.budget == Budget("plane:k", 5, 10.0)
     assert (upstream.timeout, upstream.service, upstream.base_url) == (

@@ -1,5 +1,5 @@
-"""The broker transport on a real Redis: messages are taken through a staging list, and a
-dead consumer's staged message goes back to its queue."""
+"""The broker transport on a real Redis: a message leaves its queue already recorded as
+unacknowledged, so a consumer that dies holding it cannot lose it."""
 
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from hub.redis_server import RedisServer
 from hub.settings import Settings
-from hub.worker.broker import STAGING_INDEX, Channel, staging_timeout
+from hub.worker.broker import Channel
 from hub.worker.celery_app import create_celery
+from hub.worker.queues import STEP_QUEUES
 
-QUEUE = Queue("hub", Exchange("hub"), routing_key="hub")
+QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in STEP_QUEUES]
 
 
-def _connect(url: str) -> Connection:
+def _connect(url: str, **options: Any) -> Connection:
     conf = create_celery(Settings(hub_redis_url=url)).conf
-    options = {**conf.broker_transport_options, "unacked_restore_interval": 1}
-    return Connection(url, transport=conf.broker_transport, transport_options=options)
+    merged = {**conf.broker_transport_options, **options}
+    return Connection(url, transport=conf.broker_transport, transport_options=merged)
 
 
 @pytest.fixture
@@ -32,64 +33,91 @@ def connection(redis_server: RedisServer, redis_client: redis.Redis) -> Iterator
         yield conn
 
 
-def _publish(conn: Connection, body: dict[str, Any]) -> None:
+def _publish(conn: Connection, queue: str, body: dict[str, Any]) -> None:
+    (declared,) = [q for q in QUEUES if q.name == queue]
     with conn.channel() as channel:
-        Producer(channel).publish(body, exchange=QUEUE.exchange, routing_key="hub", declare=[QUEUE])
+        Producer(channel).publish(
+            body, exchange=declared.exchange, routing_key=queue, declare=[declared]
+        )
 
 
-def test_a_message_is_in_unacked_once_read_and_its_staging_list_is_empty(
+def test_a_message_is_in_unacked_as_it_leaves_its_queue(
     connection: Connection, redis_client: redis.Redis
 ) -> None:
-    _publish(connection, {"n": 1})
+    _publish(connection, "hub", {"n": 1})
     seen: list[tuple[Any, int, int]] = []
     channel = connection.channel()
     assert isinstance(channel, Channel)
 
     def on_message(body: Any, message: Any) -> None:
-        staged = redis_client.llen(channel.staging_key)
-        seen.append((body, redis_client.hlen("unacked"), staged))
+        seen.append((body, redis_client.llen("hub"), redis_client.hlen("unacked")))
         message.ack()
 
-    with Consumer(channel, [QUEUE], callbacks=[on_message]):
+    with Consumer(channel, QUEUES, callbacks=[on_message]):
         connection.drain_events(timeout=5)
-    assert seen == [({"n": 1}, 1, 0)]  # taken into unacked, out of staging, in one go
-    assert redis_client.hlen("unacked") == 0  # acknowledged
-    assert redis_client.zscore(STAGING_INDEX, channel.staging_key) is not None
-    channel.close()
-    assert redis_client.zscore(STAGING_INDEX, channel.staging_key) is None
+    assert seen == [({"n": 1}, 0, 1)]
+    assert redis_client.hlen("unacked") == 0 and redis_client.zcard("unacked_index") == 0
 
 
-def test_a_message_taken_by_a_consumer_that_died_goes_back_to_its_queue(
-    connection: Connection, redis_client: redis.Redis, redis_server: RedisServer
+def test_queues_are_served_in_the_workers_order(
+    connection: Connection, redis_client: redis.Redis
 ) -> None:
-    _publish(connection, {"n": 2})
-    dead = connection.channel()
-    Consumer(dead, [QUEUE], callbacks=[lambda body, message: None]).consume()
-    dead.connection.cycle._register_BRPOP(dead)  # the message moves to its staging list
-    # ... and it never reads the answer
-    deadline = time.monotonic() + 5
-    while not redis_client.llen(dead.staging_key) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert redis_client.llen("hub") == 0 and redis_client.llen(dead.staging_key) == 1
-    assert redis_client.hlen("unacked") == 0  # in neither the queue nor unacked: only staged
-    # it stops noting itself alive: as a killed worker would
-    stale = time.time() - staging_timeout(1) - 1
-    redis_client.zadd(STAGING_INDEX, {dead.staging_key: stale})
-
-    live = _connect(redis_server.url)
+    _publish(connection, "hub.bulk", {"n": "bulk"})
+    _publish(connection, "hub", {"n": "default"})
+    _publish(connection, "hub.interactive", {"n": "interactive"})
     got: list[Any] = []
-    with live:
+
+    def on_message(body: Any, message: Any) -> None:
+        got.append(body["n"])
+        message.ack()
+
+    with Consumer(connection.channel(), QUEUES, callbacks=[on_message]):
+        for _ in range(3):
+            connection.drain_events(timeout=5)
+    assert got == ["interactive", "default", "bulk"]
+
+
+def test_a_message_taken_by_a_consumer_that_died_comes_back(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    with _connect(redis_server.url, visibility_timeout=1) as conn:
+        _publish(conn, "hub", {"n": 2})
+        dead = conn.channel()
+        Consumer(dead, QUEUES, callbacks=[lambda body, message: None]).consume()
+        dead.connection.cycle._register_BRPOP(dead)  # it takes the message ...
+        deadline = time.monotonic() + 5
+        while redis_client.llen("hub") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # ... and is killed before it reads the answer: the message is not in its queue,
+        # and not lost either
+        assert redis_client.llen("hub") == 0 and redis_client.hlen("unacked") == 1
+
+    time.sleep(1.1)  # the visibility timeout passes
+    got: list[Any] = []
+    with _connect(redis_server.url, visibility_timeout=1) as live:
         channel = live.channel()
 
         def on_message(body: Any, message: Any) -> None:
             got.append((body, message.delivery_info.get("redelivered")))
             message.ack()
 
-        with Consumer(channel, [QUEUE], callbacks=[on_message]):
-            with pytest.raises(socket.timeout):
-                live.drain_events(timeout=1.5)  # nothing: the message is staged elsewhere
-            channel.qos.restore_visible()  # the sweep a live worker makes every interval
+        with Consumer(channel, QUEUES, callbacks=[on_message]):
+            channel.qos.restore_visible()  # the sweep every live worker makes
             live.drain_events(timeout=5)
     assert got == [({"n": 2}, True)]
-    assert not redis_client.exists(dead.staging_key)
-    assert redis_client.zscore(STAGING_INDEX, dead.staging_key) is None
+    assert redis_client.hlen("unacked") == 0
+
+
+def test_an_idle_consumer_naps_on_the_server_instead_of_spinning(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    def evals() -> int:
+        stats = redis_client.info("commandstats")
+        return int(stats.get("cmdstat_eval", {}).get("calls", 0))
+
+    with Consumer(connection.channel(), QUEUES, callbacks=[]):
+        before = evals()
+        with pytest.raises(socket.timeout):
+            connection.drain_events(timeout=1)
+        looks = evals() - before
+    assert 1 <= looks <= 15  # about one look per nap of 0.1 s, not a busy loop

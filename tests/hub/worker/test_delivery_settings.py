@@ -27,6 +27,8 @@ def test_at_least_once_delivery_is_configured() -> None:
     # a dead worker's tasks are swept back every 10 s once due, each sweep a real scan
     assert (options["unacked_restore_interval"], options["unacked_restore_throttle"]) == (10, 1)
     assert options["unacked_mutex_expire"] == RESTORE_MUTEX_SECONDS
+    assert options["queue_order_strategy"] == "priority"
+    assert conf.broker_transport == "hub.worker.broker:Transport"
 
 
 def test_a_short_visibility_timeout_sweeps_more_often() -> None:
@@ -50,7 +52,9 @@ def test_the_step_task_has_no_celery_retry_limit() -> None:
 def test_a_task_that_loses_redis_is_requeued_not_failed(error: Exception) -> None:
     app = create_celery(Settings())
 
-    @app.task(bind=True, base=RequeueOnRedisLoss, name="probe")  # type: ignore[untyped-decorator]
+    name = f"probe-{type(error).__name__}"
+
+    @app.task(bind=True, base=RequeueOnRedisLoss, name=name)  # type: ignore[untyped-decorator]
     def probe(self: RequeueOnRedisLoss) -> None:
         raise error
 

@@ -1,0 +1,157 @@
+"""Who is asking for quota: a step's priority, its waiting tickets and what it learned.
+
+The step task opens a :class:`QuotaClaim` around one attempt of a step
+(:func:`use_claim`); every quota the step's connector calls touch reads it through
+:func:`current_claim`. Per budget a claim keeps:
+
+- the **ticket** that holds the step's place in the budget's waiting room, carried in
+  the task's kwargs so the re-scheduled task comes back to the same place;
+- the **demand**: how many calls the step needed by the time it last found no quota.
+  The next attempt takes that many slots at once, so a step of several calls is not
+  sent back after its first call again and again while slots free one at a time;
+- slots taken ahead (``reserved``) and not used yet; they are given back when the claim
+  closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "PRIORITIES",
+    "Priority",
+    "QuotaClaim",
+    "Releaser",
+    "current_claim",
+    "priority_rank",
+    "use_claim",
+]
+
+Priority = Literal["interactive", "default", "bulk"]
+#: highest first: a waiting caller of an earlier class is served before any later one
+PRIORITIES: tuple[Priority, ...] = ("interactive", "default", "bulk")
+
+
+def priority_rank(priority: str) -> int:
+    """0 for ``interactive``, 1 for ``default``, 2 for ``bulk``; ``ValueError`` otherwise."""
+    try:
+        return PRIORITIES.index(priority)
+    except ValueError:
+        raise ValueError(
+            f"unknown priority '{priority}' (known: {', '.join(PRIORITIES)})"
+        ) from None
+
+
+class Releaser(Protocol):
+    """Gives back slots taken ahead and never used."""
+
+    def release(self, lease_ids: list[str]) -> None: ...
+
+
+@dataclass
+class _BudgetClaim:
+    ticket: str | None = None
+    demand: int = 1
+    calls: int = 0
+    reserved: list[str] = field(default_factory=list)
+    releaser: Releaser | None = None
+
+
+@dataclass
+class QuotaClaim:
+    """One step attempt's standing with every budget it touches."""
+
+    priority: Priority = "default"
+    #: whether a caller that finds no slot takes a ticket in the waiting room (a caller
+    #: that will not come back with it, outside any step, must not: it would hold a place)
+    queues: bool = True
+    budgets: dict[str, _BudgetClaim] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        priority_rank(self.priority)
+
+    @classmethod
+    def from_state(cls, priority: str, state: dict[str, Any] | None) -> QuotaClaim:
+        """A claim resumed from :meth:`state` (as carried in task kwargs)."""
+        priority_rank(priority)
+        claim = cls(priority=priority)  # type: ignore[arg-type]
+        for key, saved in (state or {}).items():
+            claim.budgets[key] = _BudgetClaim(
+                ticket=saved.get("ticket") or None, demand=max(1, int(saved.get("demand", 1)))
+            )
+        return claim
+
+    def state(self) -> dict[str, Any]:
+        """Tickets and demand per budget, JSON-able, for the re-scheduled task."""
+        return {
+            key: {"ticket": b.ticket, "demand": b.demand}
+            for key, b in self.budgets.items()
+            if b.ticket is not None or b.demand > 1
+        }
+
+    def budget(self, key: str) -> _BudgetClaim:
+        """This claim's standing with budget ``key``."""
+        return self.budgets.setdefault(key, _BudgetClaim())
+
+    def ticket(self, key: str) -> str | None:
+        return self.budget(key).ticket
+
+    def cost(self, key: str, limit: int) -> int:
+        """Slots to ask for now: the learned demand on the first call, then one."""
+        b = self.budget(key)
+        return min(limit, max(1, b.demand - b.calls))
+
+    def granted(self, key: str, lease_ids: list[str], releaser: Releaser) -> str:
+        """Record slots granted; the first is used now, the rest kept for later calls."""
+        b = self.budget(key)
+        b.calls += 1
+        b.reserved.extend(lease_ids[1:])
+        b.releaser = releaser
+        return lease_ids[0]
+
+    def take_reserved(self, key: str) -> str | None:
+        """A slot taken ahead for budget ``key``, or ``None``."""
+        b = self.budget(key)
+        if not b.reserved:
+            return None
+        b.calls += 1
+        return b.reserved.pop(0)
+
+    def waiting(self, key: str, ticket: str) -> None:
+        """No slot now: keep the ticket, and ask for every call made so far next time."""
+        b = self.budget(key)
+        b.ticket = ticket
+        b.demand = max(b.demand, b.calls + 1)
+
+    def close(self) -> None:
+        """Give back every slot taken ahead and not used."""
+        for b in self.budgets.values():
+            if b.reserved and b.releaser is not None:
+                ids, b.reserved = b.reserved, []
+                b.releaser.release(ids)
+            b.calls = 0
+
+
+_current: ContextVar[QuotaClaim | None] = ContextVar("hub_quota_claim", default=None)
+
+
+def current_claim() -> QuotaClaim:
+    """The claim of the step running now; outside any step, a fresh ``default`` one that
+    takes no place in waiting rooms."""
+    claim = _current.get()
+    return claim if claim is not None else QuotaClaim(queues=False)
+
+
+@contextmanager
+def use_claim(claim: QuotaClaim) -> Iterator[QuotaClaim]:
+    """Make ``claim`` current for the block; give back unused slots when it ends."""
+    token = _current.set(claim)
+    try:
+        yield claim
+    finally:
+        _current.reset(token)
+        claim.close()

@@ -1,0 +1,222 @@
+"""The Lua scripts behind :class:`~hub.http.quota.RedisQuota`, one atomic step each.
+
+Keys of one budget (all under ``hub:quota:<budget>:``):
+
+- ``log``: sorted set of calls, scored by when their slot starts to count down (ms on
+  the Redis clock): a granted call is scored when its lease runs out (in the future)
+  until it is settled, then when it ended; placeholders adopted from the upstream's own
+  count are scored so that they leave when the upstream says its count drops. An entry
+  leaves the window one window after its score.
+- ``room``: waiting tickets ``<score>:<id>``, scored ``rank * 1e13 + enqueue ms``
+  (highest priority, then oldest, first);
+- ``alive``: the same tickets, scored by when they expire unless their caller comes back;
+- ``pause``: present while the upstream asked for no calls at all (429 ``Retry-After``);
+- ``stats``: moving averages of how long calls take and how late waiting callers come
+  back, so that estimates further than one window ahead allow for them.
+
+Ids come from the caller (unique per process and call), so no counter key is needed.
+Every score is a whole number of milliseconds under 1e14, so it survives Lua's number to
+string conversion exactly. The common path (a slot free, nobody waiting) runs five Redis
+commands.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACQUIRE", "SETTLE", "STATUS"]
+
+#: clock, window and the grant-time estimate shared by ACQUIRE and STATUS.
+#: Expects locals: log, room, alive, stats, limit, window.
+_COMMON = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- entries that left the window are dropped by SETTLE and before any estimate
+local used = redis.call('ZCOUNT', log, '(' .. now - window, '+inf')
+local function purge_dead()
+  local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', now, 'LIMIT', 0, 100)
+  if #dead > 0 then
+    redis.call('ZREM', room, unpack(dead))
+    redis.call('ZREM', alive, unpack(dead))
+  end
+  return #dead
+end
+-- when the (k+1)-th slot from now is granted, if every caller ahead takes its slot at
+-- once: slots free now go first, then each ended call frees its slot one window after
+-- it ended, calls in flight one window from now (they end about now), and so on, one
+-- window per round
+local function grant_time(k)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+  -- a slot is busy one window after the call that took it ended, and that call ended
+  -- some time after its slot freed: its caller came back late, then the call took time
+  local drift = redis.call('HMGET', stats, 'late_ms', 'call_ms')
+  local cycle = window + (tonumber(drift[1]) or 0) + (tonumber(drift[2]) or 0)
+  local free = limit - used
+  local rounds = math.floor(k / limit)
+  local r = k - rounds * limit
+  local at = now
+  if r >= free then
+    local idx = r - free
+    local ended = redis.call('ZCOUNT', log, '-inf', now + 1)
+    if idx < ended then
+      local entry = redis.call('ZRANGE', log, idx, idx, 'WITHSCORES')
+      at = tonumber(entry[2]) + window
+    else
+      at = now + (tonumber(drift[2]) or 0) + window
+    end
+  end
+  return math.floor(at + rounds * cycle)
+end
+-- moving averages of how late waiting callers come back and how long calls take
+local function observe(field, value)
+  local old = tonumber(redis.call('HGET', stats, field))
+  if old then
+    value = old + (value - old) / 16
+  end
+  redis.call('HSET', stats, field, math.floor(value + 0.5))
+end
+"""
+
+#: KEYS: log room alive pause stats
+#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id
+#: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
+#:    or {0, used, wait_ms, ticket, ahead}
+#: join=0: a caller that will not come back takes no ticket (ticket is then '').
+ACQUIRE = (
+    """
+local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local join, id = ARGV[8] == '1', ARGV[9]
+"""
+    + _COMMON
+    + """
+local score
+if ticket ~= '' then
+  score = tonumber(string.match(ticket, '^(%d+)'))
+else
+  score = rank * 1e13 + now
+end
+-- callers of a higher priority, or of the same one and waiting longer, go first
+local function count_ahead()
+  local n = false
+  if ticket ~= '' then
+    n = redis.call('ZRANK', room, ticket)
+  end
+  if not n then
+    n = redis.call('ZCOUNT', room, '-inf', score)
+  end
+  return n
+end
+local ahead = count_ahead()
+if ahead > 0 and purge_dead() > 0 then
+  ahead = count_ahead()
+end
+local paused = redis.call('PTTL', pause)
+if paused <= 0 and ahead + cost <= limit - used then
+  local until_ms = now + lease
+  redis.call('ZADD', log, until_ms, id)
+  for i = 2, cost do
+    redis.call('ZADD', log, until_ms, id .. '.' .. i)
+  end
+  if ticket ~= '' then
+    local due = redis.call('ZSCORE', alive, ticket)
+    if due then
+      observe('late_ms', math.max(0, now - (tonumber(due) - grace)))
+      redis.call('ZREM', room, ticket)
+      redis.call('ZREM', alive, ticket)
+    end
+  end
+  return {1, used + cost}
+end
+local at = grant_time(ahead + cost - 1)
+if paused > 0 and now + paused > at then
+  at = now + paused
+end
+-- +2: the caller's clock and timer are not Redis's; better a hair late than early
+local wait = math.max(1, at - now + 2)
+if not join then
+  return {0, used, wait, '', ahead}
+end
+if ticket == '' then
+  ticket = score .. ':' .. id
+end
+redis.call('ZADD', room, score, ticket)
+redis.call('ZADD', alive, now + wait + grace, ticket)
+return {0, used, wait, ticket, ahead}
+"""
+)
+
+#: KEYS: log pause stats
+#: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms
+#: (remaining, reset_ms: -1 when not reported)
+SETTLE = """
+local log, pause, stats = KEYS[1], KEYS[2], KEYS[3]
+local id, window, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local remaining, reset, pause_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local lease = tonumber(ARGV[8])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if id ~= '' then
+  local until_ms = redis.call('ZSCORE', log, id)
+  if until_ms and tonumber(until_ms) > now + 1 then
+    -- the upstream received the call by now at the latest: its slot counts from now
+    -- (+1: the clock is read in whole milliseconds)
+    redis.call('ZADD', log, now + 1, id)
+    local took = now - (tonumber(until_ms) - lease)
+    local old = tonumber(redis.call('HGET', stats, 'call_ms'))
+    if old then
+      took = old + (took - old) / 16
+    end
+    redis.call('HSET', stats, 'call_ms', math.floor(took + 0.5))
+  end
+end
+redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+if remaining >= 0 then
+  -- the upstream counts more than the hub does (another user of the same client):
+  -- placeholders take up the difference until the upstream's count drops
+  local extra = math.min(limit, limit - redis.call('ZCARD', log) - remaining)
+  if extra > 0 then
+    if reset < 0 then reset = window end
+    local at = now + reset - window
+    for i = 1, extra do
+      redis.call('ZADD', log, at, 'u:' .. ARGV[7] .. ':' .. i)
+    end
+  end
+end
+if pause_ms > 0 and redis.call('PTTL', pause) < pause_ms then
+  redis.call('SET', pause, '1', 'PX', pause_ms)
+end
+return 1
+"""
+
+#: KEYS: log room alive pause stats
+#: ARGV: limit window_ms
+#: -> {now_ms, used, in_flight, paused_ms, next_free_ms, drain_ms,
+#:     waiting interactive, default, bulk}
+STATUS = (
+    """
+local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+"""
+    + _COMMON
+    + """
+purge_dead()
+local in_flight = redis.call('ZCOUNT', log, '(' .. now + 1, '+inf')
+local paused = math.max(0, redis.call('PTTL', pause))
+local waiting, total = {}, 0
+for r = 0, 2 do
+  waiting[r + 1] = redis.call('ZCOUNT', room, r * 1e13, '(' .. (r + 1) * 1e13)
+  total = total + waiting[r + 1]
+end
+local next_free = 0
+if used >= limit then
+  next_free = grant_time(0) - now
+end
+local drain = 0
+if total > 0 then
+  drain = math.max(paused, grant_time(total - 1) - now)
+end
+return {now, used, in_flight, paused, math.max(paused, next_free), drain,
+        waiting[1], waiting[2], waiting[3]}
+"""
+)

@@ -1,0 +1,107 @@
+"""What an upstream says about its own rate limit, read from its response headers.
+
+A connector declares, as data, which headers its upstream sends (:class:`RateLimitHeaders`);
+:meth:`RateLimitHeaders.observe` turns a response into an :class:`Observation` that the
+quota adopts: a lower remaining allowance than the hub's own count, and, after a 429, a
+pause of the whole budget until ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from hub.http.retry import parse_retry_after
+
+__all__ = [
+    "PLANE_HEADERS",
+    "RETRY_AFTER_ONLY",
+    "X_RATELIMIT_HEADERS",
+    "Observation",
+    "RateLimitHeaders",
+]
+
+#: how an upstream writes its reset header
+ResetFormat = Literal["seconds", "epoch_seconds"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The upstream's view of the budget, after one response."""
+
+    #: calls the upstream still allows in its current window (``None``: not reported)
+    remaining: int | None = None
+    #: seconds until the upstream's count drops (``None``: not reported)
+    reset_seconds: float | None = None
+    #: seconds during which no call may be made at all (a 429's ``Retry-After``)
+    pause_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """Names and formats of the rate-limit headers an upstream sends (``None``: not sent)."""
+
+    remaining: str | None = None
+    reset: str | None = None
+    reset_format: ResetFormat = "seconds"
+    retry_after: str = "Retry-After"
+
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> Observation | None:
+        """What the response says about the budget; ``None`` when it says nothing."""
+        remaining = _int(headers.get(self.remaining)) if self.remaining else None
+        reset = self._reset(headers.get(self.reset), now) if self.reset else None
+        pause: float | None = None
+        if status == 429:
+            # refused for quota: when the upstream says until when, nothing is left till then
+            pause = parse_retry_after(headers.get(self.retry_after), now=now)
+            if pause is None:
+                pause = reset
+            if pause is not None:
+                # a 429's Retry-After is the upstream's word on when to call again
+                remaining = 0
+                reset = pause
+        if remaining is None and pause is None:
+            return None
+        return Observation(remaining=remaining, reset_seconds=reset, pause_seconds=pause)
+
+    def _reset(self, raw: str | None, now: Callable[[], float]) -> float | None:
+        value = _float(raw)
+        if value is None:
+            return None
+        if self.reset_format == "epoch_seconds":
+            value -= now()
+        return max(0.0, value)
+
+
+def _float(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw.strip())
+    except ValueError:
+        return None
+
+
+def _int(raw: str | None) -> int | None:
+    value = _float(raw)
+    return None if value is None else max(0, int(value))
+
+
+#: only the standard ``Retry-After`` on a 429
+RETRY_AFTER_ONLY = RateLimitHeaders()
+#: ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` in seconds from now
+X_RATELIMIT_HEADERS = RateLimitHeaders(
+    remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="seconds"
+)
+#: Plane: ``X-RateLimit-Reset`` is a UTC epoch time in seconds
+PLANE_HEADERS = RateLimitHeaders(
+    remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="epoch_seconds"
+)

@@ -1,0 +1,112 @@
+"""One Plutio budget for the whole cluster: 8 real worker processes, a time-scaled quota.
+
+The sandbox enforces the same rolling window as the hub's budget and logs every call it
+receives; its log is the judge: no window over the limit, no 429, every call made once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.redis_server import RedisServer
+from hub.sandbox.calllog import max_calls_in_window
+from tests.support.processes import HubProcesses, wait_for
+
+pytestmark = pytest.mark.e2e
+
+LIMIT = 60
+WINDOW = 2.0
+CALLS = 300
+
+WORKFLOW = """\
+name: load-people
+trigger:
+  webhook: { source: load, event: person.created }
+steps:
+  - id: person
+    uses: plutio.people.create
+    with:
+      name: { first: "{{ event.data.first }}", last: "Load" }
+  - id: done
+    uses: core.log
+    with:
+      message: "made person {{ steps.person._id }} for {{ event.data.first }}"
+"""
+
+
+def quota_env(limit: int, window: float) -> dict[str, str]:
+    """The hub's Plutio budget and the sandbox's quota, set alike, no reserve."""
+    return {
+        "PLUTIO_QUOTA_LIMIT": str(limit),
+        "PLUTIO_QUOTA_WINDOW_SECONDS": str(window),
+        "PLUTIO_QUOTA_RESERVE_PERCENT": "0",
+        "PLUTIO_SANDBOX_QUOTA_LIMIT": str(limit),
+        "PLUTIO_SANDBOX_QUOTA_WINDOW_SECONDS": str(window),
+    }
+
+
+@pytest.fixture
+def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    (workflows / "load-people.yaml").write_text(WORKFLOW)
+    procs = HubProcesses(
+        redis_url=redis_server.url,
+        log_dir=tmp_path,
+        workflows=workflows,
+        extra_env=quota_env(LIMIT, WINDOW),
+    )
+    try:
+        procs.start_sandbox()
+        procs.start_ingress()
+        procs.start_workers(["w1", "w2"], concurrency=4)  # 8 worker processes
+        yield procs
+    finally:
+        procs.stop()
+
+
+def test_eight_workers_share_one_budget_strictly(hub: HubProcesses) -> None:
+    with httpx.Client(base_url=hub.ingress_url, timeout=10) as ingress:
+        for i in range(CALLS):
+            answer = ingress.post(
+                "/hooks/load",
+                json={"id": f"e{i}", "data": {"first": f"p{i}"}},
+                headers={"X-Event-Type": "person.created"},
+            )
+            assert answer.status_code == 202, answer.text
+
+    def people() -> int:
+        return len(httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json())
+
+    try:
+        wait_for(lambda: people() >= CALLS, 180, f"{CALLS} people", interval=0.5)
+    except TimeoutError:
+        print(hub.logs())
+        raise
+    log = httpx.get(f"{hub.sandbox_url}/_sandbox/calls").json()
+    calls = log["calls"]
+    creates = [c for c in calls if c["method"] == "POST" and c["path"] == "/people"]
+    assert len(creates) == CALLS and all(c["status"] == 200 for c in creates)
+    assert people() == CALLS
+    assert not [c for c in calls if c["status"] == 429], "the upstream refused calls for quota"
+    assert max_calls_in_window(calls, WINDOW) <= LIMIT
+    assert log["max_in_window"]["sandbox-client"]["received"] <= LIMIT
+    # the backlog really pressed on the budget: some window was full
+    assert max_calls_in_window(calls, WINDOW) == LIMIT
+
+    def worker_logs() -> str:
+        return "".join(p.read_text(errors="replace") for p in hub.log_dir.glob("w*.log"))
+
+    def runs_finished() -> int:
+        return len(set(re.findall(r"made person \S+ for (p\d+)", worker_logs())))
+
+    # each run went on to its next step after its quota waits
+    wait_for(lambda: runs_finished() == CALLS, 60, "every run's last step")
+    logs = worker_logs()
+    assert "exhausted; next slot" in logs  # steps did wait for quota
+    assert "raised unexpected" not in logs  # and none failed for it

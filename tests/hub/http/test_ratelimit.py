@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from hub.http.ratelimit import PLANE_HEADERS, RETRY_AFTER_ONLY, X_RATELIMIT_HEADERS, Observation
+
+
+def test_remaining_and_reset_in_seconds() -> None:
+    headers = {"X-RateLimit-Remaining": "45", "X-RateLimit-Reset": "12"}
+    assert X_RATELIMIT_HEADERS.observe(200, headers) == Observation(45, 12.0, None)
+
+
+def test_plane_reset_is_an_epoch_time() -> None:
+    headers = {"X-RateLimit-Remaining": "45", "X-RateLimit-Reset": "1700000030"}
+    seen = PLANE_HEADERS.observe(200, headers, now=lambda: 1700000000.0)
+    assert seen == Observation(45, 30.0, None)
+
+
+def test_a_429_empties_the_budget_until_retry_after() -> None:
+    seen = X_RATELIMIT_HEADERS.observe(429, {"Retry-After": "7"})
+    assert seen == Observation(remaining=0, reset_seconds=7.0, pause_seconds=7.0)
+    # without Retry-After the reset header says when
+    headers = {"X-RateLimit-Reset": "4", "X-RateLimit-Remaining": "0"}
+    seen = X_RATELIMIT_HEADERS.observe(429, headers)
+    assert seen == Observation(remaining=0, reset_seconds=4.0, pause_seconds=4.0)
+
+
+def test_nothing_to_adopt() -> None:
+    assert X_RATELIMIT_HEADERS.observe(200, {}) is None
+    assert RETRY_AFTER_ONLY.observe(200, {"X-RateLimit-Remaining": "0"}) is None
+    # a 429 that says nothing about when: left to the caller's backoff
+    assert RETRY_AFTER_ONLY.observe(429, {}) is None
+    assert X_RATELIMIT_HEADERS.observe(200, {"X-RateLimit-Remaining": "soon"}) is None

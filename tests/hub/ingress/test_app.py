@@ -1,0 +1,228 @@
+"""The ingress over HTTP, on the session Redis: every answer a sender can get."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from starlette.testclient import TestClient
+
+from hub.ingress import signatures as sig
+from hub.redis_server import RedisServer
+
+from .conftest import SECRET, queued, write_source, write_workflow
+
+CRM = """\
+auth: { scheme: standard-webhooks, secret: "{{ secrets.CRM_SIGNING_KEY }}" }
+event_type: { header: X-Event-Type, path: type }
+event_id: { header: webhook-id, path: id, required: true }
+max_body_bytes: 2048
+"""
+SIGNER = sig.StandardWebhooks((sig.standard_webhooks_key(SECRET),))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    write_workflow(tmp_path, "contact-created", "crm", "contact.created")
+    write_workflow(
+        tmp_path, "contact-vip", "crm", "contact.*", condition="{{ event.data.first == 'VIP' }}"
+    )
+    write_source(tmp_path, "crm", CRM)
+    return tmp_path
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient], folder: Path) -> TestClient:
+    return make_client(folder)
+
+
+def _post(
+    client: TestClient,
+    body: Any,
+    *,
+    event_id: str = "evt-1",
+    when: float | None = None,
+    headers: dict[str, str] | None = None,
+    source: str = "crm",
+) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    signed = SIGNER.sign(raw, event_id, time.time() if when is None else when)
+    all_headers = {"Content-Type": "application/json", **signed, **(headers or {})}
+    return client.post(f"/hooks/{source}", content=raw, headers=all_headers)
+
+
+EVENT = {"type": "contact.created", "data": {"first": "Ada"}}
+
+
+def test_a_signed_event_is_accepted_with_its_run_in_the_broker(
+    client: TestClient, redis_client: redis.Redis
+) -> None:
+    answer = _post(client, EVENT)
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["event_id"] == "evt-1" and body["duplicate"] is False
+    assert [r["workflow"] for r in body["runs"]] == ["contact-created"]
+    assert body["skipped"] == [{"workflow": "contact-vip", "reason": "if: false"}]
+    (message,) = queued(redis_client)
+    assert message["headers"]["shadow"] == "contact-created.person"
+    context = message["body"][0][0]
+    assert context["event"] == EVENT and context["run_id"] == body["runs"][0]["run_id"]
+
+
+def test_a_redelivery_is_a_duplicate_and_starts_nothing(
+    client: TestClient, redis_client: redis.Redis
+) -> None:
+    first = _post(client, EVENT).json()
+    again = _post(client, {**EVENT, "data": {"first": "Changed"}})
+    assert again.status_code == 200
+    assert again.json() == {**first, "duplicate": True}
+    assert len(queued(redis_client)) == 1
+
+
+def test_an_event_no_workflow_wants_is_accepted_recorded_and_visible(
+    client: TestClient, redis_client: redis.Redis
+) -> None:
+    answer = _post(client, {"type": "invoice.paid"}, event_id="evt-9")
+    assert answer.status_code == 202 and answer.json()["runs"] == []
+    assert queued(redis_client) == []
+    recent = client.get("/events").json()["events"]
+    assert [e["event_id"] for e in recent] == ["evt-9"]
+    one = client.get("/events/crm/evt-9")
+    assert one.status_code == 200 and one.json()["event_type"] == "invoice.paid"
+    assert client.get("/events/crm/other").status_code == 404
+
+
+def test_a_replayed_old_delivery_is_refused(client: TestClient) -> None:
+    answer = _post(client, EVENT, when=time.time() - 3600)
+    assert answer.status_code == 401
+    assert answer.json() == {
+        "error": "authentication failed: webhook-timestamp is more than "
+        "300 s away from the hub's clock (a replayed or delayed delivery,"
+        " or a sender clock out of sync)"
+    }
+
+
+def test_a_forged_or_unsigned_delivery_is_refused(client: TestClient) -> None:
+    forged = _post(client, EVENT, headers={"webhook-signature": "v1,AAAA"})
+    unsigned = client.post("/hooks/crm", json=EVENT)
+    assert forged.status_code == unsigned.status_code == 401
+    assert "webhook-signature" in forged.json()["error"]
+    assert SECRET[6:] not in forged.text
+
+
+def test_a_body_over_the_limit_is_413(client: TestClient) -> None:
+    big = {**EVENT, "pad": "x" * 3000}
+    assert _post(client, big).status_code == 413
+    streamed = client.post(
+        "/hooks/crm",
+        content=iter([b"{", b" " * 3000, b"}"]),
+        headers={"Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert "2048 bytes" in streamed.json()["error"]
+
+
+def test_content_and_event_errors_are_clear(client: TestClient) -> None:
+    cases = [
+        (b"a=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "not JSON"),
+        (b"{not json", {}, 400, "not valid JSON"),
+        (b"", {}, 400, "body is empty"),
+        (json.dumps({"data": {}}).encode(), {}, 400, "X-Event-Type header or a 'type' field"),
+    ]
+    for body, headers, status, words in cases:
+        answer = _post(client, body, headers=headers)
+        assert answer.status_code == status, (body, answer.text)
+        assert words in answer.json()["error"]
+
+
+def test_unknown_source_path_and_method_answer_json(client: TestClient) -> None:
+    unknown = client.post("/hooks/nope", json=EVENT)
+    assert unknown.status_code == 404 and "unknown source 'nope'" in unknown.json()["error"]
+    assert client.get("/nothing-here").json()["error"].startswith("no such endpoint")
+    wrong = client.get("/hooks/crm")
+    assert wrong.status_code == 405 and "GET is not allowed" in wrong.json()["error"]
+
+
+def test_sources_and_workflows_views(client: TestClient) -> None:
+    sources = client.get("/sources").json()["sources"]
+    assert sources == [
+        {
+            "name": "crm",
+            "auth": "standard-webhooks",
+            "configured": True,
+            "max_body_bytes": 2048,
+            "dedupe_seconds": 86400,
+        }
+    ]
+    assert {w["name"] for w in client.get("/workflows").json()["workflows"]} == {
+        "contact-created",
+        "contact-vip",
+    }
+    assert client.get("/openapi.json").json()["paths"]["/hooks/{source}"]["post"]
+
+
+def test_views_need_the_admin_token_off_loopback(
+    make_client: Callable[..., TestClient], folder: Path
+) -> None:
+    closed = make_client(folder, hub_ingress_host="0.0.0.0")
+    assert closed.get("/events").status_code == 403
+    assert closed.get("/healthz").status_code == 200
+    guarded = make_client(folder, hub_ingress_host="0.0.0.0", hub_ingress_admin_token="t0k")
+    assert guarded.get("/events").status_code == 401
+    assert guarded.get("/events", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert guarded.get("/events", headers={"Authorization": "Bearer t0k"}).status_code == 200
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    yield server
+    server.stop()
+
+
+def test_redis_down_is_503_with_retry_after_never_2xx(
+    make_client: Callable[..., TestClient], folder: Path, own_redis: RedisServer
+) -> None:
+    client = make_client(folder, redis_url=own_redis.url)
+    assert _post(client, EVENT, event_id="before").status_code == 202
+    own_redis.stop()
+    for event_id in ("during-1", "during-2"):
+        answer = _post(client, EVENT, event_id=event_id)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "5"
+        assert "retry later" in answer.json()["error"]
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.headers["Retry-After"] == "5"
+    assert client.get("/events").status_code == 503
+
+
+def test_a_local_run_takes_unconfigured_sources_without_auth(
+    make_client: Callable[..., TestClient], tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    write_workflow(tmp_path, "shop-order", "shop", "order.*")
+    client = make_client(tmp_path)
+    answer = client.post("/hooks/shop", json={"type": "order.placed", "id": 42})
+    assert answer.status_code == 202 and answer.json()["event_id"] == "42"
+    assert client.post("/hooks/shop", json={"type": "order.placed", "id": 42}).status_code == 200
+    unnamed = client.post("/hooks/shop", json={"type": "order.placed"}, headers={})
+    assert unnamed.status_code == 202 and len(unnamed.json()["event_id"]) == 32
+    listed = client.post("/hooks/shop", json={"type": "order.placed", "id": ["x"]})
+    assert listed.status_code == 400 and "string or an integer" in listed.json()["error"]
+
+
+def test_redis_out_of_memory_is_503_not_500(
+    make_client: Callable[..., TestClient], folder: Path, own_redis: RedisServer
+) -> None:
+    client = make_client(folder, redis_url=own_redis.url)
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    answer = _post(client, EVENT, event_id="oom")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    admin.config_set("maxmemory", "0")
+    assert _post(client, EVENT, event_id="oom").status_code == 202

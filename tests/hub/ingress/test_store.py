@@ -1,0 +1,123 @@
+"""The event store on real Redis servers: dedupe, atomic enqueue, fsync, every failure a 503."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from hub.ingress.publish import QueuedMessage
+from hub.ingress.store import EventStore, StoreUnavailable, connect
+from hub.redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _record(event_id: str, runs: int = 1) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "source": "crm",
+        "event_type": "t",
+        "runs": [{"workflow": "w", "revision": "r", "run_id": f"run-{i}"} for i in range(runs)],
+        "skipped": [],
+    }
+
+
+def _messages(count: int = 1) -> list[QueuedMessage]:
+    return [QueuedMessage("test:q", f'{{"message": {i}}}', f"task-{i}") for i in range(count)]
+
+
+async def test_a_repeated_event_id_is_a_duplicate_with_the_original_record(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False)
+    first = await store.accept("crm", "e1", _record("e1", 2), _messages(2), 60)
+    again = await store.accept("crm", "e1", _record("e1", 5), _messages(5), 60)
+    other = await store.accept("shop", "e1", _record("e1"), _messages(1), 60)
+    assert not first.duplicate and again.duplicate and not other.duplicate
+    assert again.record == _record("e1", 2)
+    assert redis_client.llen("test:q") == 3
+    assert 55 <= redis_client.ttl("hub:ingress:seen:crm:e1") <= 60
+    assert await store.find("crm", "e1") == _record("e1", 2)
+    assert [r["event_id"] for r in await store.recent(10)] == ["e1", "e1"]
+    assert await store.find("crm", "nope") is None
+
+
+async def test_concurrent_deliveries_of_one_event_start_it_once(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False, max_batch=7)
+    outcomes = await asyncio.gather(
+        *(
+            store.accept("crm", f"e{i % 5}", _record(f"e{i % 5}"), _messages(), 60)
+            for i in range(40)
+        )
+    )
+    assert sum(not o.duplicate for o in outcomes) == 5
+    assert redis_client.llen("test:q") == 5
+
+
+async def test_a_lost_script_is_loaded_again(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False)
+    await store.accept("crm", "a", _record("a"), _messages(), 60)
+    redis_client.script_flush()
+    assert not (await store.accept("crm", "b", _record("b"), _messages(), 60)).duplicate
+    assert redis_client.llen("test:q") == 2
+
+
+async def test_redis_stopped_is_unavailable(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, appendonly=False).start()
+    store = EventStore(connect(server.url), fsync=False)
+    await store.accept("crm", "a", _record("a"), _messages(), 60)
+    server.stop()
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.accept("crm", "b", _record("b"), _messages(), 60)
+    assert caught.value.retry_after == 5
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.recent(5)
+
+
+async def test_redis_out_of_memory_is_unavailable_and_writes_nothing(tmp_path: Path) -> None:
+    with RedisServer(tmp_path, appendonly=False) as server:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        store = EventStore(connect(server.url), fsync=False)
+        with pytest.raises(StoreUnavailable, match="refused"):
+            await store.accept("crm", "a", _record("a"), _messages(), 60)
+        client.config_set("maxmemory", "0")
+        assert client.dbsize() == 0
+
+
+async def test_fsync_waits_for_the_aof(tmp_path: Path) -> None:
+    with RedisServer(tmp_path, appendonly=True) as server:
+        store = EventStore(connect(server.url), fsync=True)
+        outcome = await store.accept(
+            "crm", "fsynced-event", _record("fsynced-event"), _messages(), 60
+        )
+        assert not outcome.duplicate
+        again = await store.accept("crm", "fsynced-event", _record("x"), _messages(), 60)
+        assert again.duplicate
+        aof = b"".join(p.read_bytes() for p in tmp_path.rglob("*.aof"))
+        assert b"fsynced-event" in aof and b'{"message": 0}' in aof
+
+
+async def test_fsync_without_aof_is_unavailable(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # the session server runs without AOF: the answer cannot be confirmed durable
+    store = EventStore(connect(redis_server.url), fsync=True)
+    with pytest.raises(StoreUnavailable, match="fsync"):
+        await store.accept("crm", "a", _record("a"), _messages(), 60)
