@@ -57,7 +57,7 @@ class ChaosConfig:
     events: int = 300
     refused_every: int = 20
     send_rate: float = 25.0
-    senders: int = 8
+    senders: int = 24  # each waits for Redis to fsync its event (up to a second)
     workers: int = 2
     concurrency: int = 4
     kill_every: float = 3.0
@@ -173,7 +173,12 @@ class _Hub:
             "HUB_STEP_MAX_ATTEMPTS": "25",
             "HUB_LOG_LEVEL": "WARNING",
             "HUB_INGRESS_FSYNC": "always",  # 202 only once the event is in the AOF on disk
-            "PLUTIO_QUOTA_LIMIT": "1000000",
+            # a killed task's place in a quota waiting room is given up after this
+            "HUB_QUOTA_TICKET_GRACE_SECONDS": "1",
+            # well above what the run needs, yet small: after a 429 the quota fills its log
+            # with one placeholder per call of the limit (hub.http.quota_scripts SETTLE)
+            "PLUTIO_QUOTA_LIMIT": "3000",
+            "PLUTIO_QUOTA_WINDOW_SECONDS": "10",
             "PLUTIO_TIMEOUT_SECONDS": "3",
             "PLUTIO_SANDBOX_QUOTA_LIMIT": "1000000",
             "PLUTIO_SANDBOX_RANDOM_SEED": str(self.config.seed),
