@@ -17,6 +17,7 @@ _MAX_LISTED = 15
 #: connector name -> module exposing ``CONNECTOR``
 CONNECTOR_MODULES: dict[str, str] = {
     "plutio": "connectors.plutio",
+    "accounting": "connectors.accounting",
 }
 
 

@@ -97,6 +97,24 @@ class Settings(BaseSettings):
     plutio_quota_window_seconds: float = Field(default=3600, description="Quota window.")
     plutio_timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
 
+    # --- accounting export ------------------------------------------------------------
+    accounting_export_dir: Path | None = Field(
+        default=None,
+        description="Folder the accounting file sink writes under (a workflow's `files.folder` "
+        "is a subfolder). Unset: `exports` in HUB_DATA_DIR.",
+    )
+    accounting_url: str | None = Field(
+        default=None,
+        description="Base URL of the accounting endpoint `accounting.export` posts rows to "
+        "(with `http:`).",
+    )
+    accounting_token: SecretStr | None = Field(
+        default=None, description="Bearer token for ACCOUNTING_URL, if it needs one."
+    )
+    accounting_timeout_seconds: float = Field(
+        default=30.0, description="Per-request timeout of the accounting endpoint."
+    )
+
     @property
     def plutio_has_credentials(self) -> bool:
         """True when real Plutio credentials are configured."""
