@@ -1,7 +1,7 @@
 """``hub up``: the whole hub in one terminal, on real parts.
 
 Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), the Plutio sandbox
-(unless real Plutio credentials are set), a Celery worker, the ingress and Flower; prints
+(unless real Plutio credentials are set), a Celery worker, beat, the ingress and Flower; prints
 where each listens; with ``--demo`` sends the sample events and shows what arrived in the
 sandbox; stops everything on Ctrl-C.
 """
@@ -89,6 +89,7 @@ class Embedded:
         if not s.plutio_has_credentials:
             self._spawn("sandbox", "sandbox", "plutio", "--port", str(s.hub_sandbox_port))
         self._spawn("worker", "worker")
+        self._spawn("beat", "beat")
         self._spawn("ingress", "serve")
         self._spawn("flower", "flower")
         self.wait_ready()

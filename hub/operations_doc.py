@@ -8,12 +8,14 @@ __all__ = ["operations_listing", "operations_table"]
 
 
 def _by_resource() -> dict[str, list[tuple[str, str]]]:
-    """``connector.resource`` -> [(action, summary)], in declaration order."""
+    """``connector.resource`` (``connector`` for operations on no resource) ->
+    [(action, summary)], in declaration order."""
     grouped: dict[str, list[tuple[str, str]]] = {}
     for name in sorted(CONNECTOR_MODULES):
         for op in get_connector(name).operations.values():
             resource, _, action = op.name.rpartition(".")
-            grouped.setdefault(f"{name}.{resource}", []).append((action, op.summary))
+            prefix = f"{name}.{resource}" if resource else name
+            grouped.setdefault(prefix, []).append((action, op.summary))
     return grouped
 
 

@@ -74,11 +74,32 @@ class Settings(BaseSettings):
         default=86_400, description="How long an event id is remembered for de-duplication."
     )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
+    hub_visibility_timeout_seconds: int = Field(
+        default=3600,
+        ge=10,
+        description="Redis broker: a task a dead worker had taken is delivered again after "
+        "this. Keep it far above the longest countdown (300 s) in production.",
+    )
     hub_step_max_attempts: int = Field(
         default=5, description="Attempts per step for retriable upstream errors."
     )
     hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
     hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+    hub_poll_overlap_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A poll reads again this far before its cursor (date cursors), for "
+        "records that appear late with an earlier time; what it handed on is skipped.",
+    )
+    hub_poll_max_pages: int = Field(
+        default=20, ge=1, description="Pages one poll task reads before it hands over to the next."
+    )
+    hub_poll_lock_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Expiry of a poll's single-flight lock, pushed on with every page (a "
+        "killed poll frees it after this).",
+    )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Secrets templates may read as `secrets.NAME`, as JSON: {"NAME": "value"}.',

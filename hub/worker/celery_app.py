@@ -17,6 +17,7 @@ from hub.settings import Settings, get_settings
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
+    "TASK_MODULES",
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
     "create_celery",
@@ -24,15 +25,17 @@ __all__ = [
 
 #: the longest single countdown (quota wait or backoff) the hub ever schedules
 MAX_COUNTDOWN_SECONDS = 300
-#: Redis broker redelivery horizon: 12x the longest countdown
+#: Redis broker redelivery horizon: 12x the longest countdown (HUB_VISIBILITY_TIMEOUT_SECONDS)
 VISIBILITY_TIMEOUT_SECONDS = 3600
 QUEUE = "hub"
+#: modules whose tasks every worker registers
+TASK_MODULES = ["hub.worker.tasks", "hub.worker.poll", "hub.worker.beat"]
 
 
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app for ``settings`` (the broker is ``HUB_REDIS_URL``)."""
     broker = settings.hub_redis_url or "redis://127.0.0.1:6379/0"
-    celery = Celery("hub", broker=broker, include=["hub.worker.tasks"])
+    celery = Celery("hub", broker=broker, include=TASK_MODULES)
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -42,7 +45,7 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_transport_options={"visibility_timeout": settings.hub_visibility_timeout_seconds},
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,
