@@ -21,6 +21,7 @@ __all__ = [
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
     "create_celery",
+    "transport_options",
 ]
 
 #: the longest single countdown (quota wait or backoff) the hub ever schedules
@@ -30,6 +31,17 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 QUEUE = "hub"
 #: modules whose tasks every worker registers
 TASK_MODULES = ["hub.worker.tasks", "hub.worker.poll", "hub.worker.beat"]
+
+
+def transport_options(visibility_timeout: int) -> dict[str, int]:
+    """Redis transport options: a dead worker's tasks come back ``visibility_timeout``
+    seconds after it took them, found by a sweep every tenth of that (10 s at most), each
+    sweep a real scan (kombu's default scans on every tenth sweep only)."""
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+    }
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -45,7 +57,7 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": settings.hub_visibility_timeout_seconds},
+        broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,14 +68,15 @@ class HubProcesses:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log: IO[bytes] = (self.log_dir / f"{name}.log").open("wb")
+    def _spawn(self, name: str, *args: str, group: bool = False) -> subprocess.Popen[bytes]:
+        log: IO[bytes] = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
             env=self.env(),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=group,  # its own process group, so kill() takes its children too
         )
         self.procs[name] = proc
         return proc
@@ -98,9 +100,36 @@ class HubProcesses:
         wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        self._spawn(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
         log = self.log_dir / f"{name}.log"
-        wait_for(lambda: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+        seen = log.read_bytes().count(b"ready.") if log.exists() else 0
+        self._spawn(
+            name,
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            group=True,
+        )
+        wait_for(lambda: log.read_bytes().count(b"ready.") > seen, 60, f"{name} to be ready")
+
+    def start_beat(self) -> None:
+        """``hub beat``, once it has published the workflows and sent its first ticks."""
+        self._spawn("beat", "beat")
+        log = self.log_dir / "beat.log"
+        wait_for(lambda: b"beat: Starting" in log.read_bytes(), 60, "beat to start")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL ``name`` and, for a worker, its pool processes: no cleanup, no warning."""
+        proc = self.procs[name]
+        try:
+            if proc.pid == os.getpgid(proc.pid):
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except ProcessLookupError:
+            pass
+        proc.wait(15)
 
     @property
     def flower_url(self) -> str:
