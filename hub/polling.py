@@ -16,7 +16,8 @@ asked (see :mod:`connectors.plutio.polling`). For each page, in order:
    and the export step's idempotency makes that harmless.
 
 A poll starts ``overlap`` seconds before its cursor (dates only), for records that show
-up late with an earlier time, and skips what it remembers handing on.
+up late with an earlier time, and skips what it remembers handing on; a poll that goes
+on after a pause (``resume``) starts right after its cursor.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class Poller:
         self._lock = lock
         self._lock_ttl = lock_ttl_seconds
 
-    def run(self, max_pages: int) -> PollResult:
+    def run(self, max_pages: int, *, resume: bool = False) -> PollResult:
+        """Poll from the cursor, ``overlap`` seconds before it unless ``resume`` (going
+        on with a poll that stopped for quota, an upstream error or its page limit)."""
         result = PollResult()
         cursor = self._cursors.get(self.workflow)
         stored: tuple[Any, str] | None = None
@@ -102,7 +105,7 @@ class Poller:
         recent: set[str] = set()
         if cursor.started:
             stored = (cursor.value, cursor.id)
-            start = position_before(cursor.value, self._overlap)
+            start = cursor.value if resume else position_before(cursor.value, self._overlap)
             position = {"value": start, "id": "" if start != cursor.value else cursor.id}
             recent = self._cursors.recent(self.workflow, cursor_seconds(start))
         while result.pages < max_pages:

@@ -152,7 +152,7 @@ def _api(uses: str, settings: Settings, client: Any) -> Any:
     return _apis[connector.name]
 
 
-def _poll_once(wf: Workflow, token: str) -> PollResult:
+def _poll_once(wf: Workflow, token: str, *, resume: bool) -> PollResult:
     settings, client, _, cursors = _parts()
     assert wf.trigger.poll is not None
     poller = build_poller(
@@ -163,11 +163,13 @@ def _poll_once(wf: Workflow, token: str) -> PollResult:
         api=_api(wf.trigger.poll.uses, settings, client),
         lock=(poll_lock_key(wf.name), token),
     )
-    return poller.run(max_pages=settings.hub_poll_max_pages)
+    return poller.run(max_pages=settings.hub_poll_max_pages, resume=resume)
 
 
 @app.task(name=POLL_TASK, bind=True)  # type: ignore[untyped-decorator]
-def poll_workflow(self: Task, *, workflow: str, revision: str, attempt: int = 1) -> dict[str, Any]:
+def poll_workflow(
+    self: Task, *, workflow: str, revision: str, attempt: int = 1, resume: bool = False
+) -> dict[str, Any]:
     settings, client, store, cursors = _parts()
     wf = store.get(revision)
     key = poll_lock_key(workflow)
@@ -176,9 +178,10 @@ def poll_workflow(self: Task, *, workflow: str, revision: str, attempt: int = 1)
         log.info("poll %s: another poll is running; this one ends", workflow)
         return {"workflow": workflow, "skipped": "another poll is running"}
     countdown: float | None = None
-    retry_kwargs = {"workflow": workflow, "revision": revision, "attempt": attempt}
+    # a poll that goes on after a pause starts right after its cursor, without the overlap
+    retry_kwargs = {"workflow": workflow, "revision": revision, "attempt": attempt, "resume": True}
     try:
-        result = _poll_once(wf, token)
+        result = _poll_once(wf, token, resume=resume)
     except Deferred as wait:
         countdown = wait.wait
         log.info("poll %s: %s; again in %.2fs", workflow, wait, wait.wait)
@@ -210,5 +213,7 @@ def poll_workflow(self: Task, *, workflow: str, revision: str, attempt: int = 1)
     cursors.record_poll(workflow, error="", **result.as_dict())
     log.info("poll %s: %s", workflow, result.as_dict())
     if result.more:
-        poll_workflow.apply_async(kwargs={"workflow": workflow, "revision": revision})
+        poll_workflow.apply_async(
+            kwargs={"workflow": workflow, "revision": revision, "resume": True}
+        )
     return {"workflow": workflow, **result.as_dict()}

@@ -150,3 +150,15 @@ def test_a_crash_before_the_advance_hands_the_page_on_again(
     assert len(runs.started) == 3 and not store.get("wf").started
     _poller(up, runs, store).run(max_pages=10)
     assert len(runs.started) == 6 and len({e for e, _ in runs.started}) == 3
+
+
+def test_a_resumed_poll_starts_right_after_its_cursor(store: CursorStore) -> None:
+    up, runs = Upstream(limit=2), Runs()
+    for n in range(6):
+        up.put(f"i{n}", 100 + n)
+    _poller(up, runs, store).run(max_pages=1)
+    calls = up.calls
+    _poller(up, runs, store).run(max_pages=1, resume=True)  # no page spent re-reading
+    assert up.calls == calls + 1 and len(runs.started) == 4
+    fresh = _poller(up, runs, store).run(max_pages=1)  # a new tick re-reads the overlap
+    assert fresh.already == 2 and fresh.handed_on == 0
