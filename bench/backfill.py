@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hub.redis_server import RedisServer  # noqa: E402
-from tests.support.processes import HubProcesses, wait_for  # noqa: E402
+from tests.support.processes import HubProcesses  # noqa: E402
 from tests.workflows.invoice_export import fast_workflows, invoice  # noqa: E402
 
 POLL_WORKFLOW = "plutio-invoice-poll-to-accounting-export"
@@ -82,18 +82,26 @@ def main() -> int:
             **quota_env,
         },
     )
-    print(f"backfill of {args.invoices} invoices, pages of {args.page_size}, "
-          f"quota {int(limit)} calls per {window:g} s; logs in {base}")
+    print(
+        f"backfill of {args.invoices} invoices, pages of {args.page_size}, "
+        f"quota {int(limit)} calls per {window:g} s; logs in {base}"
+    )
     try:
         procs.start_sandbox()
         records = [invoice(n, second=60_000 + n / 4) for n in range(args.invoices)]
         for start in range(0, len(records), 500):
-            httpx.post(f"{procs.sandbox_url}/_sandbox/seed",
-                       json={"invoices": records[start : start + 500]}, timeout=60
-                       ).raise_for_status()
+            httpx.post(
+                f"{procs.sandbox_url}/_sandbox/seed",
+                json={"invoices": records[start : start + 500]},
+                timeout=60,
+            ).raise_for_status()
         reset = subprocess.run(
             [sys.executable, "-m", "hub", "cursors", "reset", POLL_WORKFLOW],
-            env=procs.env(), cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env=procs.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         print(reset.stdout.strip() or reset.stderr.strip())
         procs.start_worker(concurrency=args.concurrency)
@@ -107,14 +115,16 @@ def main() -> int:
             rate = done / elapsed if elapsed else 0.0
             remaining = args.invoices - done
             eta = f"{remaining / rate:5.0f}s" if rate else "    ?"
-            print(f"{elapsed:6.1f}s  done {done:5d}  remaining {remaining:5d}  "
-                  f"{rate:6.1f}/s  ETA {eta}", flush=True)
+            print(
+                f"{elapsed:6.1f}s  done {done:5d}  remaining {remaining:5d}  "
+                f"{rate:6.1f}/s  ETA {eta}",
+                flush=True,
+            )
             if elapsed > args.timeout:
                 print("timed out")
                 return 1
         elapsed = time.monotonic() - started
-        wait_for(lambda: True, 1, "settle")
-        time.sleep(2.0)
+        time.sleep(2.0)  # a duplicate row would be written now
         rows = _rows(folder)
         keys = Counter(r["export_key"] for r in rows)
         calls = httpx.get(f"{procs.sandbox_url}/_sandbox/calls", timeout=30).json()
@@ -126,13 +136,19 @@ def main() -> int:
         exact = len(rows) == args.invoices and len(keys) == args.invoices
         held = fullest <= limit and refused == 0
         print()
-        print(f"rows            {len(rows)} ({len(keys)} distinct export keys) "
-              f"for {args.invoices} invoices: {'exact' if exact else 'WRONG'}")
+        print(
+            f"rows            {len(rows)} ({len(keys)} distinct export keys) "
+            f"for {args.invoices} invoices: {'exact' if exact else 'WRONG'}"
+        )
         print(f"time            {elapsed:.1f}s, {args.invoices / elapsed:.0f} invoices/s")
-        print(f"Plutio calls    {len(calls['calls'])} ({len(lists)} pages of invoices), "
-              f"{refused} answered 429")
-        print(f"quota           fullest {window:g}s window held {fullest} calls "
-              f"(limit {int(limit)}): {'held' if held else 'BROKEN'}")
+        print(
+            f"Plutio calls    {len(calls['calls'])} ({len(lists)} pages of invoices), "
+            f"{refused} answered 429"
+        )
+        print(
+            f"quota           fullest {window:g}s window held {fullest} calls "
+            f"(limit {int(limit)}): {'held' if held else 'BROKEN'}"
+        )
         print(f"quota waits     {quota_waits} poll re-schedules for a free slot")
         return 0 if exact and held else 1
     finally:

@@ -19,16 +19,33 @@ from tests.workflows.invoice_export import Hub, fast_workflows, invoice, ts
 
 pytestmark = pytest.mark.e2e
 
+#: a schedule trigger: a row per tick, in its own folder
+TICKER = """
+name: ticker
+trigger:
+  schedule: { every: 1s }
+steps:
+  - id: tick
+    uses: accounting.export
+    with:
+      id: "{{ event.workflow }}"
+      revision: "{{ event.scheduled_at }}"
+      files: { folder: ticks, formats: [jsonl] }
+      columns: { at: { value: "{{ event.scheduled_at }}", type: datetime } }
+"""
+
 
 @pytest.fixture(scope="module")
 def hub(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     redis.Redis.from_url(redis_server.url).flushdb()
     base = tmp_path_factory.mktemp("export")
     exports = base / "exports"
+    workflows = fast_workflows(base / "workflows")
+    (workflows / "ticker.yaml").write_text(TICKER)
     procs = HubProcesses(
         redis_url=redis_server.url,
         log_dir=base,
-        workflows=fast_workflows(base / "workflows"),
+        workflows=workflows,
         extra_env={
             "ACCOUNTING_EXPORT_DIR": str(exports),
             "HUB_DATA_DIR": str(base / "data"),
@@ -201,3 +218,13 @@ def test_a_redelivered_step_after_its_row_was_written_is_skipped(hub: Hub) -> No
         "both redeliveries skipped in both formats",
     )
     assert len(hub.rows_of("inv00007")) == 1
+
+
+def test_a_schedule_trigger_starts_a_run_each_tick(hub: Hub) -> None:
+    ticks = hub.folder.parent / "ticks"
+
+    def rows() -> int:
+        return sum(p.read_text().count("\n") for p in ticks.glob("*.jsonl"))
+
+    wait_for(lambda: rows() >= 2, 30, "two scheduled runs")
+    assert "Sending due task schedule ticker (hub.schedule)" in hub.logs("beat")
