@@ -17,7 +17,8 @@ next writer's catch-up finds it before checking, so a redelivered event finds it
 and writes no second row. Rows go to ``<name>.csv``/``<name>.jsonl`` in the folder,
 where ``{day}`` (``2024-03-01``) and ``{month}`` in the name are the UTC export date; a
 CSV whose header differs from the columns (a changed mapping) is continued in
-``<name>~2.csv`` and so on.
+``<name>~2.csv`` and so on. A folder is one ledger: its files, subfolders included (move
+old files to ``archive/``, not away), hold each export key once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from connectors.accounting.columns import SYSTEM_COLUMNS, Row
 from connectors.accounting.folder import (
     append_line,
@@ -41,7 +44,7 @@ from connectors.accounting.folder import (
 from connectors.accounting.formats import FileFormat
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
-from hub.errors import FatalError
+from hub.errors import FatalError, RetryableError
 
 __all__ = ["BATCH", "FileSink", "FileTarget", "Outcome", "iso_now"]
 
@@ -103,43 +106,61 @@ class FileSink:
         self, target: FileTarget, key: str, columns: Sequence[str], row: Row, amounts: set[str]
     ) -> list[Outcome]:
         """Write the row with ``key`` in every format (a reversal's cells come from the
-        last exported row, its ``amounts`` negated); one outcome per format."""
+        last exported row, its ``amounts`` negated); one outcome per format.
+
+        Redis unreachable is retriable: the retry's catch-up finds what was written.
+        """
         clash = set(columns) & set(SYSTEM_COLUMNS)
         if clash:
             raise FatalError(f"columns {sorted(clash)} are written by the sink; rename them")
-        all_columns = [*columns, *SYSTEM_COLUMNS]
+        try:
+            with folder_lock(target.folder, wait=self._lock_wait):
+                lid = ledger_id(target.folder)
+                exported_at = iso_now(self._now())
+                return [
+                    self._write_one(target, fmt, lid, key, list(columns), row, amounts, exported_at)
+                    for fmt in target.formats
+                ]
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise RetryableError(f"Redis unreachable while exporting {key}: {exc}") from exc
+
+    def _write_one(
+        self,
+        target: FileTarget,
+        fmt: FileFormat,
+        lid: str,
+        key: str,
+        columns: list[str],
+        row: Row,
+        amounts: set[str],
+        exported_at: str,
+    ) -> Outcome:
+        index = LedgerIndex(self._redis, f"{lid}:{fmt.name}")
+        self.catch_up(target.folder, fmt, index)
         record_id, entry_type, _ = parse_key(key)
-        outcomes = []
-        with folder_lock(target.folder, wait=self._lock_wait):
-            lid = ledger_id(target.folder)
-            for fmt in target.formats:
-                index = LedgerIndex(self._redis, f"{lid}:{fmt.name}")
-                self.catch_up(target.folder, fmt, index)
-                state = index.state(record_id)
-                reason = skip_reason(state, key, written=index.written(key))
-                if reason is not None:
-                    log.info("accounting %s %s: skip: %s", fmt.name, target.folder, reason)
-                    outcomes.append(Outcome(fmt.name, False, reason=reason))
-                    continue
-                cells = row
-                if entry_type == "reversal":
-                    cells = reversal_row(state or RecordState(), list(columns), amounts)
-                now = iso_now(self._now())
-                full: Row = {
-                    **cells,
-                    "entry_type": entry_type,
-                    "export_key": key,
-                    "exported_at": now,
-                }
-                path = self._file_for(target, fmt, all_columns)
-                size = append_line(path, fmt.encode(all_columns, full))
-                entry = Entry(key, full)
-                if self._after_append is not None:
-                    self._after_append(path, entry)
-                index.commit([entry], {path.name: size})
-                log.info("accounting %s: wrote %s to %s", fmt.name, key, path)
-                outcomes.append(Outcome(fmt.name, True, location=str(path)))
-        return outcomes
+        state = index.state(record_id)
+        reason = skip_reason(state, key, written=index.written(key))
+        if reason is not None:
+            log.info("accounting %s %s: skip: %s", fmt.name, target.folder, reason)
+            return Outcome(fmt.name, False, reason=reason)
+        cells = row
+        if entry_type == "reversal":
+            cells = reversal_row(state or RecordState(), columns, amounts)
+        full: Row = {
+            **cells,
+            "entry_type": entry_type,
+            "export_key": key,
+            "exported_at": exported_at,
+        }
+        all_columns = [*columns, *SYSTEM_COLUMNS]
+        path = self._file_for(target, fmt, all_columns)
+        size = append_line(path, fmt.encode(all_columns, full))
+        entry = Entry(key, full)
+        if self._after_append is not None:
+            self._after_append(path, entry)
+        index.commit([entry], {_name(target.folder, path): size})
+        log.info("accounting %s: wrote %s to %s", fmt.name, key, path)
+        return Outcome(fmt.name, True, location=str(path))
 
     def _file_for(self, target: FileTarget, fmt: FileFormat, columns: list[str]) -> Path:
         moment = self._now().astimezone(UTC)
@@ -163,26 +184,40 @@ class FileSink:
     def catch_up(self, folder: Path, fmt: FileFormat, index: LedgerIndex) -> int:
         """Index the rows past each file's offset; how many rows that was."""
         known = index.offsets()
-        files = sorted(
-            p for p in folder.glob(f"*.{fmt.ext}") if p.is_file() and not p.name.startswith(".")
-        )
-        if any(p.stat().st_size < known.get(p.name, 0) for p in files):
+        files = _ledger_files(folder, fmt)
+        if any(p.stat().st_size < known.get(_name(folder, p), 0) for p in files):
             log.warning("accounting %s %s: a file shrank; rebuilding its index", fmt.name, folder)
             index.clear()
             known = {}
         found = 0
         for path in files:
-            offset = known.get(path.name, 0)
+            name = _name(folder, path)
+            offset = known.get(name, 0)
             if path.stat().st_size == offset:
                 continue
             for entries, end in _scan(path, offset, fmt):
-                index.commit(entries, {path.name: end})
+                index.commit(entries, {name: end})
                 found += len(entries)
         if found:
             log.warning(
                 "accounting %s %s: indexed %d row(s) found in the files", fmt.name, folder, found
             )
         return found
+
+
+def _ledger_files(folder: Path, fmt: FileFormat) -> list[Path]:
+    """The format's files in the folder and its subfolders (an ``archive/`` stays part of
+    the ledger), hidden names left out."""
+    found = []
+    for path in folder.rglob(f"*.{fmt.ext}"):
+        parts = path.relative_to(folder).parts
+        if path.is_file() and not any(part.startswith(".") for part in parts):
+            found.append(path)
+    return sorted(found)
+
+
+def _name(folder: Path, path: Path) -> str:
+    return path.relative_to(folder).as_posix()
 
 
 def _scan(path: Path, offset: int, fmt: FileFormat) -> Iterator[tuple[list[Entry], int]]:

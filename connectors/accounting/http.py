@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import redis
 
 from connectors.accounting.columns import Row
 from connectors.accounting.files import Outcome
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
+from hub.errors import RetryableError
 from hub.http.retry import classify_response, classify_transport_error
 from hub.locks import keyed_lock, lock_key
 
@@ -62,6 +64,14 @@ class HttpSink:
         self, path: str, key: str, columns: Sequence[str], row: Row, amounts: set[str]
     ) -> Outcome:
         """POST the row with ``key`` unless it was posted (or must not be)."""
+        try:
+            return self._write(path, key, columns, row, amounts)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise RetryableError(f"Redis unreachable while posting {key}: {exc}") from exc
+
+    def _write(
+        self, path: str, key: str, columns: Sequence[str], row: Row, amounts: set[str]
+    ) -> Outcome:
         record_id, entry_type, _ = parse_key(key)
         index = self.index(path)
         lock = lock_key("accounting-http", self.base_url, path, record_id)

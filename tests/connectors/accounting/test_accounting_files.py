@@ -292,3 +292,33 @@ def test_folders_stay_under_the_export_dir(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ConfigError, match="relative path"):
         safe_folder(tmp_path, bad)
     assert safe_folder(tmp_path, "a/b_c.d") == tmp_path / "a" / "b_c.d"
+
+
+def test_files_moved_to_a_subfolder_stay_in_the_ledger(
+    redis_client: redis.Redis, clock: Clock, target: FileTarget
+) -> None:
+    sink = _sink(redis_client, clock)
+    sink.write(target, export_key("inv1", T1), COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
+    archive = target.folder / "archive" / "2024"
+    archive.mkdir(parents=True)
+    for path in list(target.folder.glob("*.*sv")) + list(target.folder.glob("*.jsonl")):
+        path.rename(archive / path.name)
+    redis_client.flushdb()  # and Redis forgets everything: the archive still counts
+    clock.moment = datetime(2024, 3, 2, tzinfo=UTC)
+    outcomes = sink.write(target, export_key("inv1", T1), COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
+    assert not any(o.written for o in outcomes)
+    assert not list(target.folder.glob("*.csv"))
+
+
+def test_redis_unreachable_is_retriable_and_the_retry_writes_no_second_row(
+    redis_client: redis.Redis, clock: Clock, target: FileTarget
+) -> None:
+    from hub.errors import RetryableError
+    from hub.redis_server import free_port
+
+    down = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    key = export_key("inv1", T1)
+    with pytest.raises(RetryableError, match="Redis unreachable"):
+        _sink(down, clock).write(target, key, COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
+    _sink(redis_client, clock).write(target, key, COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
+    assert len(_csv_rows(target.folder)) == 1
