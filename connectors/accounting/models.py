@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from connectors.accounting.columns import SYSTEM_COLUMNS, Column
 
@@ -13,6 +13,14 @@ Format = Literal["csv", "jsonl"]
 
 def _both() -> list[Format]:
     return ["csv", "jsonl"]
+
+
+def _as_column(spec: Any) -> Any:
+    """``{value, type, ...}`` is a column spec; anything else (an object a template gave
+    included, unless it has a ``value`` or ``type`` key) a text column of that value."""
+    if isinstance(spec, Column) or (isinstance(spec, dict) and {"value", "type"} & set(spec)):
+        return spec
+    return {"value": spec}
 
 
 __all__ = ["ExportArgs", "FilesArgs", "HttpArgs"]
@@ -59,7 +67,7 @@ class ExportArgs(_Strict):
         description="export: a row for this revision; reversal: the last exported row with "
         "its amounts negated (the record was removed).",
     )
-    columns: dict[str, Column | str | int | float | bool | None] = Field(
+    columns: dict[str, Annotated[Column, BeforeValidator(_as_column)]] = Field(
         min_length=1, description="Column name -> value, or {value, type, ...} (see the README)."
     )
     files: FilesArgs | None = Field(default=None, description="Write rows to files.")
@@ -85,7 +93,4 @@ class ExportArgs(_Strict):
 
     def typed_columns(self) -> dict[str, Column]:
         """Every column as a :class:`Column` (a plain value is text)."""
-        return {
-            name: spec if isinstance(spec, Column) else Column(value=spec)
-            for name, spec in self.columns.items()
-        }
+        return dict(self.columns)

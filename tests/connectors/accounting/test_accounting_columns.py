@@ -85,3 +85,39 @@ def test_currency_text_and_empty_values() -> None:
     assert _one(None, type="amount") is None
     with pytest.raises(FatalError, match="a value is required"):
         _one("", type="amount", required=True)
+
+
+def test_export_arguments_read_plain_values_and_column_specs() -> None:
+    from connectors.accounting.models import ExportArgs
+
+    args = ExportArgs.model_validate(
+        {
+            "id": "inv1",
+            "revision": 1711924200,
+            "files": {},
+            "columns": {
+                "n": "INV-1",
+                "client": {"_id": "c1", "entityType": "company"},  # an object a template gave
+                "total": {"value": "1.5", "type": "amount"},
+            },
+        }
+    )
+    columns = args.typed_columns()
+    assert args.revision == "1711924200"
+    assert [c.type for c in columns.values()] == ["text", "text", "amount"]
+    assert build_row(columns, where="t")["client"] == '{"_id":"c1","entityType":"company"}'
+    with pytest.raises(ValueError, match="typ"):
+        ExportArgs.model_validate(
+            {
+                "id": "x",
+                "revision": "r",
+                "files": {},
+                "columns": {"t": {"value": 1, "typ": "amount"}},
+            }
+        )
+    with pytest.raises(ValueError, match="where the rows go"):
+        ExportArgs.model_validate({"id": "x", "revision": "r", "columns": {"a": 1}})
+    with pytest.raises(ValueError, match="added by the sink"):
+        ExportArgs.model_validate(
+            {"id": "x", "revision": "r", "files": {}, "columns": {"export_key": 1}}
+        )
