@@ -226,7 +226,7 @@ def _scan(path: Path, offset: int, fmt: FileFormat) -> Iterator[tuple[list[Entry
     A last line without its newline is cut off the file (the lock holder is the only
     writer, so it is a write that died half way).
     """
-    with path.open("r+b") as handle:
+    with path.open("rb") as handle:
         header: list[str] | None = None
         if fmt.has_header:
             first = handle.readline()
@@ -243,9 +243,7 @@ def _scan(path: Path, offset: int, fmt: FileFormat) -> Iterator[tuple[list[Entry
                     path,
                     len(line),
                 )
-                handle.truncate(position)
-                handle.flush()
-                os.fsync(handle.fileno())
+                _cut(path, position)
                 break
             batch.append(_entry(path, position, line[:-1], fmt, header))
             position += len(line)
@@ -253,6 +251,17 @@ def _scan(path: Path, offset: int, fmt: FileFormat) -> Iterator[tuple[list[Entry
                 yield batch, position
                 batch = []
         yield batch, position
+
+
+def _cut(path: Path, size: int) -> None:
+    """Cut ``path`` back to ``size`` bytes, durably."""
+    try:
+        with path.open("r+b") as handle:
+            handle.truncate(size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise FatalError(f"{path} ends in a partial row that cannot be cut off: {exc}") from exc
 
 
 def _entry(

@@ -322,3 +322,16 @@ def test_redis_unreachable_is_retriable_and_the_retry_writes_no_second_row(
         _sink(down, clock).write(target, key, COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
     _sink(redis_client, clock).write(target, key, COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
     assert len(_csv_rows(target.folder)) == 1
+
+
+def test_read_only_archived_files_are_read(
+    redis_client: redis.Redis, clock: Clock, target: FileTarget
+) -> None:
+    sink = _sink(redis_client, clock)
+    sink.write(target, export_key("inv1", T1), COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
+    for path in target.folder.glob("invoices-*"):
+        path.chmod(0o444)
+    redis_client.flushdb()
+    clock.moment = datetime(2024, 3, 2, tzinfo=UTC)
+    outcomes = sink.write(target, export_key("inv1", T1), COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
+    assert not any(o.written for o in outcomes)
