@@ -95,29 +95,44 @@ def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Run the HTTP ingress."""
+    """Run the HTTP ingress (SIGHUP reloads the workflows)."""
+    import signal
+    import threading
+
     import redis
     import redis.asyncio as aioredis
     import uvicorn
 
     from hub.ingress.app import create_app
     from hub.worker.celery_app import app as celery
+    from hub.workflow.live import LiveWorkflows
+    from hub.workflow.loader import WorkflowError
     from hub.workflow.store import WorkflowStore
 
     settings = get_settings()
     url = _require_redis()
-    workflows = _load_workflows()
+    folder = settings.hub_workflows
+    live = LiveWorkflows(folder, WorkflowStore(redis.Redis.from_url(url)))
     try:
-        WorkflowStore(redis.Redis.from_url(url)).publish(workflows)
+        live.reload()
+    except WorkflowError as exc:
+        _fail(f"invalid workflows in {folder}:\n{exc}")
     except redis.ConnectionError as exc:
         _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
-    app = create_app(settings, workflows, celery, aioredis.Redis.from_url(url))
-    uvicorn.run(
-        app,
-        host=host or settings.hub_ingress_host,
-        port=port or settings.hub_ingress_port,
-        log_level="info",
-    )
+    wake, stop = threading.Event(), threading.Event()
+    signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
+    live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
+    app = create_app(settings, live, celery, aioredis.Redis.from_url(url))
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.hub_ingress_host,
+            port=port or settings.hub_ingress_port,
+            log_level="info",
+        )
+    finally:
+        stop.set()
+        wake.set()
 
 
 @cli.command()
@@ -208,7 +223,9 @@ def cursors_reset(
 
 @cli.command()
 def sandbox(
-    name: Annotated[str, typer.Argument(help="Which sandbox: plutio or accounting.")],
+    name: Annotated[
+        str, typer.Argument(help="Which sandbox: plutio, plane, plutora or accounting.")
+    ],
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
@@ -217,6 +234,8 @@ def sandbox(
 
     factories = {
         "plutio": "connectors.plutio.sandbox:create_app_from_env",
+        "plane": "connectors.plane.sandbox:create_app_from_env",
+        "plutora": "connectors.plutora.sandbox:create_app_from_env",
         "accounting": "connectors.accounting.sandbox:create_app_from_env",
     }
     if name not in factories:
@@ -236,6 +255,36 @@ def validate(path: Annotated[Path, typer.Argument(help="A workflow file or folde
         raise typer.Exit(1) from exc
     for wf in loaded:
         typer.echo(f"ok  {wf.source_path}  {wf.name}  revision {wf.revision}")
+
+
+@cli.command("test")
+def test_cmd(
+    path: Annotated[Path, typer.Argument(help="A folder, a test file, or a workflow file.")] = Path(
+        "workflows"
+    ),
+    logs: Annotated[bool, typer.Option(help="Show the hub's log lines while cases run.")] = False,
+) -> None:
+    """Run workflow tests (<name>.test.yaml) offline against the sandboxes."""
+    import logging
+
+    from hub.testing.suite import run_tests, session_redis
+
+    if not logs:
+        for name in ("hub.worker", "hub.workflow", "hub.accounting"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    with session_redis() as client:
+        report = run_tests(path, client, echo=typer.echo)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of workflow files (for editors)."""
+    import json
+
+    from hub.workflow.schema import workflow_json_schema
+
+    typer.echo(json.dumps(workflow_json_schema(), indent=2))
 
 
 @cli.command("settings")

@@ -1,7 +1,8 @@
 """``hub up``: the whole hub in one terminal, on real parts.
 
-Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), the Plutio sandbox
-(unless real Plutio credentials are set), a Celery worker, beat, the ingress and Flower; prints
+Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), each connector's sandbox
+(:data:`SANDBOXES`: Plutio, Plane, Plutora, accounting, for those not configured), a
+Celery worker, beat, the ingress and Flower; prints
 where each listens; with ``--demo`` sends the sample events and shows what arrived in the
 sandbox; stops everything on Ctrl-C.
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -26,13 +28,66 @@ from hub.errors import ConfigError
 from hub.redis_server import RedisServer, free_port
 from hub.settings import Settings
 
-__all__ = ["SANDBOX_CREDENTIALS", "Embedded", "send_samples"]
+__all__ = ["SANDBOXES", "SANDBOX_CREDENTIALS", "Embedded", "LocalSandbox", "send_samples"]
 
 SANDBOX_CREDENTIALS = {
     "PLUTIO_CLIENT_ID": "sandbox-client",
     "PLUTIO_CLIENT_SECRET": "sandbox-secret",
     "PLUTIO_BUSINESS": "sandbox",
 }
+
+
+@dataclass(frozen=True)
+class LocalSandbox:
+    """A connector sandbox ``hub up`` runs when the connector has no real credentials."""
+
+    name: str
+    port: Callable[[Settings], int]
+    configured: Callable[[Settings], bool]
+    #: the settings that point the connector at the sandbox, given its base URL
+    env: Callable[[str], Mapping[str, str]]
+
+    def label(self) -> str:
+        return f"{self.name} sandbox"
+
+
+SANDBOXES = (
+    LocalSandbox(
+        "plutio",
+        lambda s: s.hub_sandbox_port,
+        lambda s: s.plutio_has_credentials,
+        lambda url: {**SANDBOX_CREDENTIALS, "PLUTIO_BASE_URL": url},
+    ),
+    LocalSandbox(
+        "plane",
+        lambda s: s.hub_plane_sandbox_port,
+        lambda s: s.plane_has_credentials,
+        lambda url: {
+            "PLANE_BASE_URL": url,
+            "PLANE_API_KEY": "plane_api_sandbox",
+            "PLANE_WORKSPACE_SLUG": "sandbox",
+        },
+    ),
+    LocalSandbox(
+        "plutora",
+        lambda s: s.hub_plutora_sandbox_port,
+        lambda s: s.plutora_has_credentials,
+        lambda url: {
+            "PLUTORA_AUTH_URL": f"{url}/oauth/token",
+            "PLUTORA_BASE_URL": url,
+            "PLUTORA_CLIENT_ID": "sandbox-client",
+            "PLUTORA_CLIENT_SECRET": "sandbox-secret",
+            "PLUTORA_USERNAME": "sandbox@example.com",
+            "PLUTORA_PASSWORD": "sandbox-password",
+        },
+    ),
+    LocalSandbox(
+        "accounting",
+        lambda s: s.hub_accounting_sandbox_port,
+        lambda s: bool(s.accounting_url),
+        lambda url: {"ACCOUNTING_URL": url},
+    ),
+)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -56,10 +111,16 @@ class Embedded:
         env = dict(os.environ)
         env["HUB_REDIS_URL"] = self.redis_url
         env["PYTHONUNBUFFERED"] = "1"
-        if not self.settings.plutio_has_credentials:
-            env.update(SANDBOX_CREDENTIALS)
-            env["PLUTIO_BASE_URL"] = f"http://127.0.0.1:{self.settings.hub_sandbox_port}"
+        for sandbox in self.sandboxes():
+            env.update(sandbox.env(self._sandbox_url(sandbox)))
         return env
+
+    def sandboxes(self) -> list[LocalSandbox]:
+        """The sandboxes this run starts: those of connectors without credentials."""
+        return [sb for sb in SANDBOXES if not sb.configured(self.settings)]
+
+    def _sandbox_url(self, sandbox: LocalSandbox) -> str:
+        return f"http://127.0.0.1:{sandbox.port(self.settings)}"
 
     @property
     def redis_url(self) -> str:
@@ -86,8 +147,8 @@ class Embedded:
             if port == 0 or not _port_free("127.0.0.1", port):
                 port = free_port()
             self.redis = RedisServer(s.hub_data_dir / "redis", port=port).start()
-        if not s.plutio_has_credentials:
-            self._spawn("sandbox", "sandbox", "plutio", "--port", str(s.hub_sandbox_port))
+        for sandbox in self.sandboxes():
+            self._spawn(sandbox.name, "sandbox", sandbox.name, "--port", str(sandbox.port(s)))
         self._spawn("worker", "worker")
         self._spawn("beat", "beat")
         self._spawn("ingress", "serve")
@@ -101,8 +162,8 @@ class Embedded:
             "ingress": f"http://{s.hub_ingress_host}:{s.hub_ingress_port}",
             "flower": f"http://127.0.0.1:{s.hub_flower_port}",
         }
-        if not s.plutio_has_credentials:
-            urls["plutio sandbox"] = f"http://127.0.0.1:{s.hub_sandbox_port}"
+        for sandbox in self.sandboxes():
+            urls[sandbox.label()] = self._sandbox_url(sandbox)
         return urls
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -110,8 +171,8 @@ class Embedded:
             "ingress": f"{self.urls()['ingress']}/healthz",
             "flower": f"{self.urls()['flower']}/healthcheck",
         }
-        if "plutio sandbox" in self.urls():
-            checks["sandbox"] = f"{self.urls()['plutio sandbox']}/_sandbox/calls"
+        for sandbox in self.sandboxes():
+            checks[sandbox.label()] = f"{self._sandbox_url(sandbox)}/_sandbox/calls"
         deadline = time.monotonic() + timeout
         pending = dict(checks)
         while pending:

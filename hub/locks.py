@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.errors import LockBusy
 
-__all__ = ["keyed_lock", "lock_key", "release_lock", "try_lock"]
+__all__ = ["find_or_create", "keyed_lock", "lock_key", "release_lock", "try_lock"]
+
+T = TypeVar("T")
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -52,3 +54,23 @@ def keyed_lock(redis: Any, key: str, *, ttl_seconds: float = 60.0) -> Iterator[N
         yield
     finally:
         release_lock(redis, key, token)
+
+
+def find_or_create(
+    redis: Any,
+    key: str,
+    find: Callable[[], T | None],
+    create: Callable[[], T],
+    *,
+    ttl_seconds: float = 60.0,
+) -> tuple[bool, T]:
+    """``(False, found)`` or ``(True, created)``: find, then create if none, under a lock.
+
+    Two runs for the same ``key`` never both create; one of them finds the other's record
+    (or raises :class:`LockBusy` and is re-scheduled while the other holds the key).
+    """
+    with keyed_lock(redis, key, ttl_seconds=ttl_seconds):
+        found = find()
+        if found is not None:
+            return False, found
+        return True, create()

@@ -16,7 +16,10 @@ _MAX_LISTED = 15
 
 #: connector name -> module exposing ``CONNECTOR``
 CONNECTOR_MODULES: dict[str, str] = {
+    "core": "connectors.core",
     "plutio": "connectors.plutio",
+    "plane": "connectors.plane",
+    "plutora": "connectors.plutora",
     "accounting": "connectors.accounting",
 }
 

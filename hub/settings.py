@@ -15,9 +15,18 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PLUTIO_REAL_API", "Settings", "get_settings"]
+__all__ = [
+    "PLANE_CLOUD_API",
+    "PLUTIO_REAL_API",
+    "PLUTORA_REGIONS",
+    "Settings",
+    "get_settings",
+]
 
 PLUTIO_REAL_API = "https://api.plutio.com/v1.11"
+PLANE_CLOUD_API = "https://api.plane.so"
+#: Plutora's regional hosts: ``{region}oauth.plutora.com`` and ``{region}api.plutora.com``
+PLUTORA_REGIONS = ("us", "uk", "au")
 
 
 class Settings(BaseSettings):
@@ -67,6 +76,12 @@ class Settings(BaseSettings):
         description="Default JSON path of the event id in a body when no X-Event-Id "
         "header is sent.",
     )
+    hub_reload_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="How often the ingress checks the workflow folder for changed files "
+        "and reloads them (0: only on SIGHUP).",
+    )
     hub_max_body_bytes: int = Field(
         default=1_048_576, description="Largest webhook body the ingress accepts."
     )
@@ -99,6 +114,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Expiry of a poll's single-flight lock, pushed on with every page (a "
         "killed poll frees it after this).",
+    )
+    hub_run_retention_seconds: int = Field(
+        default=604_800,
+        gt=0,
+        description="How long run records (status, steps, errors) stay in Redis.",
     )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
@@ -135,11 +155,98 @@ class Settings(BaseSettings):
     accounting_timeout_seconds: float = Field(
         default=30.0, description="Per-request timeout of the accounting endpoint."
     )
+    hub_accounting_sandbox_port: int = Field(
+        default=9103,
+        description="Port of the accounting endpoint sandbox `hub up` starts when "
+        "ACCOUNTING_URL is unset.",
+    )
+
+    # --- Plane -------------------------------------------------------------------------
+    plane_base_url: str = Field(
+        default=PLANE_CLOUD_API,
+        description="Plane API base URL: Plane Cloud, or your self-hosted instance's URL.",
+    )
+    plane_api_key: SecretStr | None = Field(
+        default=None, description="Plane API key (a personal access token), sent as X-API-Key."
+    )
+    plane_workspace_slug: str | None = Field(
+        default=None, description="Plane workspace slug, as in the workspace's URL."
+    )
+    plane_quota_limit: int = Field(default=60, description="Plane calls per window per API key.")
+    plane_quota_window_seconds: float = Field(default=60, description="Plane quota window.")
+    plane_timeout_seconds: float = Field(default=30.0, description="Plane per-request timeout.")
+    hub_plane_sandbox_port: int = Field(
+        default=9101, description="Port of the Plane sandbox that `hub up` starts."
+    )
+
+    # --- Plutora ----------------------------------------------------------------------
+    plutora_region: Literal["us", "uk", "au"] = Field(
+        default="us", description="Plutora region: picks the auth and API hosts (us, uk, au)."
+    )
+    plutora_auth_url: str | None = Field(
+        default=None,
+        description="Plutora token URL. Unset: `https://{region}oauth.plutora.com/oauth/token`.",
+    )
+    plutora_base_url: str | None = Field(
+        default=None,
+        description="Plutora API base URL. Unset: `https://{region}api.plutora.com`.",
+    )
+    plutora_client_id: str | None = Field(default=None, description="Plutora API client id.")
+    plutora_client_secret: SecretStr | None = Field(
+        default=None, description="Plutora API client secret."
+    )
+    plutora_username: str | None = Field(
+        default=None, description="Plutora user (email address) the password grant logs in as."
+    )
+    plutora_password: SecretStr | None = Field(
+        default=None, description="That Plutora user's password."
+    )
+    plutora_quota_limit: int = Field(
+        default=26_000, description="Plutora calls per window per API key."
+    )
+    plutora_quota_window_seconds: float = Field(default=3600, description="Plutora quota window.")
+    plutora_timeout_seconds: float = Field(default=30.0, description="Plutora per-request timeout.")
+    plutora_refused_login_hold_seconds: float = Field(
+        default=900,
+        description="After Plutora refuses the login, fail at once for this long instead of "
+        "logging in again (Plutora locks accounts after repeated failures); new credentials "
+        "are tried at once.",
+    )
+    hub_plutora_sandbox_port: int = Field(
+        default=9102, description="Port of the Plutora sandbox that `hub up` starts."
+    )
 
     @property
     def plutio_has_credentials(self) -> bool:
         """True when real Plutio credentials are configured."""
         return bool(self.plutio_client_id and self.plutio_client_secret and self.plutio_business)
+
+    @property
+    def plane_has_credentials(self) -> bool:
+        """True when a Plane API key and workspace are configured."""
+        return bool(self.plane_api_key and self.plane_workspace_slug)
+
+    @property
+    def plutora_has_credentials(self) -> bool:
+        """True when Plutora client and user credentials are configured."""
+        return bool(
+            self.plutora_client_id
+            and self.plutora_client_secret
+            and self.plutora_username
+            and self.plutora_password
+        )
+
+    @property
+    def plutora_token_url(self) -> str:
+        """``PLUTORA_AUTH_URL``, or the region's token URL."""
+        return (
+            self.plutora_auth_url or f"https://{self.plutora_region}oauth.plutora.com/oauth/token"
+        )
+
+    @property
+    def plutora_api_url(self) -> str:
+        """``PLUTORA_BASE_URL``, or the region's API host."""
+        return self.plutora_base_url or f"https://{self.plutora_region}api.plutora.com"
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ instead of sleeping, so a waiting call holds no worker.
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable
@@ -89,7 +90,10 @@ def _upstream_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error_description", "error", "detail"):
             if body.get(key):
-                return str(body[key])
+                # ASP.NET Web API (Plutora) names the invalid fields in modelState
+                details = body.get("modelState")
+                extra = f" {json.dumps(details, sort_keys=True)}" if details else ""
+                return f"{body[key]}{extra}"[:300]
     return str(body)[:300]
 
 

@@ -23,6 +23,7 @@ from hub.ingress.routing import json_path, known_sources, match_workflows
 from hub.settings import Settings
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
+from hub.workflow.live import LiveWorkflows
 from hub.workflow.model import Workflow
 from hub.workflow.templates import truthy
 
@@ -39,11 +40,19 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def create_app(
-    settings: Settings, workflows: list[Workflow], celery: Celery, redis: aioredis.Redis
+    settings: Settings,
+    workflows: list[Workflow] | LiveWorkflows,
+    celery: Celery,
+    redis: aioredis.Redis,
 ) -> FastAPI:
-    """The ingress for ``workflows`` (already validated and published)."""
+    """The ingress for ``workflows`` (already validated and published); with
+    :class:`LiveWorkflows`, each request routes to the set current when it arrives."""
     app = FastAPI(title="hub ingress", version="1")
-    sources = known_sources(workflows)
+    live = workflows if isinstance(workflows, LiveWorkflows) else None
+    fixed = () if isinstance(workflows, LiveWorkflows) else tuple(workflows)
+
+    def current() -> tuple[Workflow, ...]:
+        return live.workflows if live is not None else fixed
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -51,7 +60,7 @@ def create_app(
             await redis.ping()
         except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
             return _error(503, "Redis is unreachable")
-        return JSONResponse({"status": "ok", "workflows": len(workflows)})
+        return JSONResponse({"status": "ok", "workflows": len(current())})
 
     @app.get("/workflows")
     async def list_workflows() -> dict[str, Any]:
@@ -63,13 +72,15 @@ def create_app(
                     "source": wf.webhook.source,
                     "event": wf.webhook.event,
                 }
-                for wf in workflows
+                for wf in current()
                 if wf.webhook is not None
             ]
         }
 
     @app.post("/hooks/{source}", status_code=202)
     async def receive(source: str, request: Request) -> JSONResponse:
+        workflows = current()
+        sources = known_sources(workflows)
         if source not in sources:
             return _error(
                 404,

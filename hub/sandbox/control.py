@@ -14,13 +14,16 @@ They need no auth and are neither metered nor logged. Routes (JSON in and out):
 - ``GET /_sandbox/quota``: per client, ``limit``, ``remaining``, ``reset_seconds``.
 
 State and seed take the namespace from a query parameter (``?namespace=``, or the
-sandbox's alias such as ``?business=``), the default namespace otherwise.
+sandbox's alias such as ``?business=``), the default namespace otherwise. A sandbox that
+shows records differently from how the store keeps them (``id`` for ``_id``) passes
+``present`` (and ``accept``, its inverse, for seeds): state and seed then take and show
+records as its API does.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +35,14 @@ from hub.sandbox.calllog import window_counts
 from hub.sandbox.core import SandboxCore, UnknownResource
 from hub.sandbox.responses import json_error
 
-__all__ = ["control_mount", "control_routes"]
+__all__ = ["Present", "control_mount", "control_routes"]
+
+#: a record in one form (stored, or as the API shows it) in the other, given its resource
+Present = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def _as_stored(resource: str, record: dict[str, Any]) -> dict[str, Any]:
+    return record
 
 
 async def _json_body(request: Request) -> Any:
@@ -43,7 +53,10 @@ async def _json_body(request: Request) -> Any:
 
 
 def control_routes(
-    core: SandboxCore, namespace_params: Sequence[str] = ("namespace",)
+    core: SandboxCore,
+    namespace_params: Sequence[str] = ("namespace",),
+    present: Present = _as_stored,
+    accept: Present = _as_stored,
 ) -> list[BaseRoute]:
     """The control routes for ``core``, to mount at ``/_sandbox``."""
 
@@ -91,14 +104,18 @@ def control_routes(
             }
         )
 
+    def shown(data: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        return {name: [present(name, r) for r in records] for name, records in data.items()}
+
     async def state(request: Request) -> Response:
-        return JSONResponse(core.store.dump(namespace(request)))
+        return JSONResponse(shown(core.store.dump(namespace(request))))
 
     async def state_resource(request: Request) -> Response:
         resource = request.path_params["resource"]
         if resource not in core.resources:
             return json_error(404, f"unknown resource '{resource}'")
-        return JSONResponse(core.store.find(namespace(request), resource))
+        records = core.store.find(namespace(request), resource)
+        return JSONResponse([present(resource, r) for r in records])
 
     async def seed(request: Request) -> Response:
         try:
@@ -110,10 +127,11 @@ def control_routes(
         ):
             return json_error(400, "seed with {resource: [records]}")
         try:
-            stored = core.seed_records(data, namespace(request))
+            given = {name: [accept(name, r) for r in records] for name, records in data.items()}
+            stored = core.seed_records(given, namespace(request))
         except UnknownResource as exc:
             return json_error(404, f"unknown resource '{exc.args[0]}'")
-        return JSONResponse(stored)
+        return JSONResponse(shown(stored))
 
     async def expire_tokens(request: Request) -> Response:
         return JSONResponse({"expired": core.tokens.expire_all()})
@@ -141,6 +159,11 @@ def control_routes(
     ]
 
 
-def control_mount(core: SandboxCore, namespace_params: Sequence[str] = ("namespace",)) -> Mount:
+def control_mount(
+    core: SandboxCore,
+    namespace_params: Sequence[str] = ("namespace",),
+    present: Present = _as_stored,
+    accept: Present = _as_stored,
+) -> Mount:
     """The control routes mounted at ``/_sandbox``."""
-    return Mount("/_sandbox", routes=control_routes(core, namespace_params))
+    return Mount("/_sandbox", routes=control_routes(core, namespace_params, present, accept))

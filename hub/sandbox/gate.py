@@ -7,14 +7,17 @@
    connection, a random server error.
 5. Otherwise the handler answers.
 
-Answers for an identified client carry ``X-RateLimit-*`` headers. Every call is logged,
-whatever happened. A call whose client cannot be identified is not metered.
+Answers for an identified client carry rate-limit headers (``X-RateLimit-*`` by default;
+a sandbox passes ``rate_headers`` for its upstream's own, or none). Every call is logged,
+whatever happened. A call whose client cannot be identified is not metered. Error answers
+the gate makes (quota refusals, injected errors) take the sandbox's error shape when it
+passes ``refused`` and ``error``; Plutio's ``{"code", "message"}`` otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -27,20 +30,37 @@ from hub.sandbox.faults import FaultDecision
 from hub.sandbox.quota import QuotaDecision, rate_limit_headers
 from hub.sandbox.responses import DroppedResponse, json_error
 
-__all__ = ["Gate", "Handler", "Identify"]
+__all__ = ["ErrorResponse", "Gate", "Handler", "Identify", "RateHeaders", "Refusal"]
 
 #: the API client behind a request, or ``None`` when it cannot be told
 Identify = Callable[[Request], Awaitable[str | None]]
 #: answers a request, given the identified client
 Handler = Callable[[Request, str | None], Awaitable[Response]]
+#: the rate-limit headers an answer carries, from the quota decision for its call
+RateHeaders = Callable[[QuotaDecision], Mapping[str, str]]
+#: the answer to a call the quota refused (it must carry ``Retry-After``)
+Refusal = Callable[[QuotaDecision], Response]
+#: an error answer in the sandbox's shape: status, message (``None``: the reason), headers
+ErrorResponse = Callable[[int, str | None, dict[str, str] | None], Response]
 
 
 class Gate:
     """Wraps API handlers with identification, latency, quota, faults and the call log."""
 
-    def __init__(self, core: SandboxCore, identify: Identify) -> None:
+    def __init__(
+        self,
+        core: SandboxCore,
+        identify: Identify,
+        *,
+        rate_headers: RateHeaders = rate_limit_headers,
+        refused: Refusal | None = None,
+        error: ErrorResponse = json_error,
+    ) -> None:
         self.core = core
         self.identify = identify
+        self.rate_headers = rate_headers
+        self.refused = refused or self._quota_refused
+        self.error = error
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """A Starlette endpoint running ``handler`` behind the gate."""
@@ -68,14 +88,14 @@ class Gate:
             if client is not None:
                 quota = core.quota.acquire(client, arrived)
             if quota is not None and not quota.allowed:
-                response = self._quota_refused(quota)
+                response = self.refused(quota)
             else:
                 fault = core.faults.decide(request.method, request.url.path)
                 if fault is not None and fault.delay > 0:
                     await core.clock.sleep(fault.delay)
                 response = await self._answer(request, client, fault, handler)
             if quota is not None:
-                response.headers.update(rate_limit_headers(quota))
+                response.headers.update(self.rate_headers(quota))
             return response
         finally:
             dropped = isinstance(response, DroppedResponse)
@@ -119,4 +139,4 @@ class Gate:
         if fault.body is not None:
             body: Any = fault.body
             return JSONResponse(body, status_code=fault.status, headers=headers)
-        return json_error(fault.status, headers=headers)
+        return self.error(fault.status, None, headers)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub.sandbox.inputs import BadInput, read_object
 from hub.sandbox.mongo import QueryError, compile_query, key_filter_query, parse_sort
 from hub.sandbox.responses import json_error
 from hub.sandbox.store import PROTECTED_FIELDS, MemoryStore, set_path
@@ -85,14 +86,10 @@ def _apply(doc: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _object_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise _BadRequest("the body must be a JSON object")
-    return body
+        return await read_object(request)
+    except BadInput as exc:
+        raise _BadRequest(exc.message) from None
 
 
 def _ids(value: Any) -> list[str]:

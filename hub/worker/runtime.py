@@ -1,41 +1,103 @@
 """Running one step: condition, templates, input validation, the connector call.
 
 Pure of Celery: :func:`execute_step` takes a workflow, a step id, the run context and a
-:class:`Runtime` (connector APIs, secrets), so it is tested without a broker.
+:class:`Runtime` (connector APIs, secrets), so it is tested without a broker. A step with
+``foreach`` runs once per item: :func:`foreach_items` gives the items and
+:func:`execute_item` runs one (the worker fans them out, see :mod:`hub.worker.flow`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from hub.errors import FatalError
+from hub.connector import Connector
+from hub.errors import ConfigError, FatalError, TemplateError
+from hub.http.retry import RetryPolicy
 from hub.registry import get_connector, get_operation
 from hub.settings import Settings
-from hub.workflow.model import Step, Workflow
-from hub.workflow.templates import render, truthy
+from hub.workflow.model import RetryOverride, Step, Workflow
+from hub.workflow.templates import evaluate, render, truthy
+from hub.workflow.validate import OperationLookup
 
-__all__ = ["Runtime", "execute_step", "new_context", "template_context"]
+__all__ = [
+    "MAX_FOREACH_ITEMS",
+    "Item",
+    "Runtime",
+    "execute_item",
+    "execute_step",
+    "find_step",
+    "foreach_items",
+    "new_context",
+    "retry_policy",
+    "template_context",
+]
+
+#: The most items one ``foreach`` may run over (each item is a task).
+MAX_FOREACH_ITEMS = 10_000
 
 
 class Runtime:
-    """Per-process connector APIs (built once) and secrets for templates."""
+    """Per-process connector APIs (built once) and secrets for templates.
 
-    def __init__(self, settings: Settings, redis: Any) -> None:
+    ``lookup`` resolves ``uses`` (the registry by default); ``apis`` pre-sets the API
+    object of some connectors; ``rng`` is the random source of retry jitter.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Any,
+        *,
+        lookup: OperationLookup = get_operation,
+        apis: Mapping[str, Any] | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.settings = settings
         self.redis = redis
-        self._apis: dict[str, Any] = {}
+        self.lookup = lookup
+        self.rng = rng
+        self._apis: dict[str, Any] = dict(apis or {})
 
-    def api(self, connector_name: str) -> Any:
-        if connector_name not in self._apis:
-            connector = get_connector(connector_name)
-            self._apis[connector_name] = connector.build(self.settings, self.redis)
-        return self._apis[connector_name]
+    def api(self, connector: Connector | str) -> Any:
+        """The runtime API object of ``connector`` (built on first use)."""
+        if isinstance(connector, str):
+            connector = get_connector(connector)
+        if connector.name not in self._apis:
+            self._apis[connector.name] = connector.build(self.settings, self.redis)
+        return self._apis[connector.name]
 
     def secrets(self) -> Mapping[str, Any]:
         return self.settings.hub_secrets
+
+    def retry_policy(self, step: Step) -> RetryPolicy:
+        """The retry policy of ``step``: its ``retry`` overrides, else the settings."""
+        return retry_policy(self.settings, step, rng=self.rng)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a ``foreach``: its position and value."""
+
+    index: int
+    value: Any
+
+
+def retry_policy(
+    settings: Settings, step: Step, *, rng: Callable[[], float] = random.random
+) -> RetryPolicy:
+    """Attempts and backoff for ``step``: the step's ``retry`` fields, else the settings."""
+    override = step.retry or RetryOverride()
+    return RetryPolicy(
+        max_attempts=override.max_attempts or settings.hub_step_max_attempts,
+        base_seconds=override.backoff_base_seconds or settings.hub_retry_base_seconds,
+        cap_seconds=override.backoff_cap_seconds or settings.hub_retry_cap_seconds,
+        rng=rng,
+    )
 
 
 def new_context(
@@ -54,37 +116,44 @@ def new_context(
 
 
 def template_context(
-    wf: Workflow, ctx: Mapping[str, Any], secrets: Mapping[str, Any]
+    wf: Workflow,
+    ctx: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    item: Item | None = None,
 ) -> dict[str, Any]:
-    return {
+    """What templates see: event, steps, workflow, run, secrets; item and index in a
+    ``foreach``; error in ``on_failure`` steps."""
+    names = {
         "event": ctx["event"],
         "steps": ctx["steps"],
         "workflow": {"name": wf.name, "revision": wf.revision},
         "run": {"id": ctx["run_id"], "event_id": ctx["event_id"], "source": ctx["source"]},
         "secrets": secrets,
     }
+    if "error" in ctx:
+        names["error"] = ctx["error"]
+    if item is not None:
+        names["item"] = item.value
+        names["index"] = item.index
+    return names
 
 
-def _find_step(wf: Workflow, step_id: str) -> Step:
-    for step in [*wf.steps, *wf.on_failure]:
+def find_step(wf: Workflow, step_id: str) -> Step:
+    """The step called ``step_id``, ``on_failure`` steps at any depth included."""
+    for _, step in wf.all_steps():
         if step.id == step_id:
             return step
     raise FatalError(f"workflow '{wf.name}' revision {wf.revision} has no step '{step_id}'")
 
 
-def execute_step(
-    wf: Workflow, step_id: str, ctx: dict[str, Any], runtime: Runtime
-) -> dict[str, Any]:
-    """Run one step and return the context with its output recorded."""
-    step = _find_step(wf, step_id)
-    where = f"workflow '{wf.name}' step '{step.id}'"
-    tctx = template_context(wf, ctx, runtime.secrets())
-    if step.if_ is not None and not truthy(step.if_, tctx, where=f"{where} field 'if'"):
-        ctx["steps"][step.id] = None
-        ctx["skipped"].append(step.id)
-        return ctx
+def _where(wf: Workflow, step: Step, item: Item | None = None) -> str:
+    suffix = f" item {item.index}" if item is not None else ""
+    return f"workflow '{wf.name}' step '{step.id}'{suffix}"
+
+
+def _call(wf: Workflow, step: Step, tctx: dict[str, Any], runtime: Runtime, where: str) -> Any:
     args = render(step.with_, tctx, where=f"{where} field 'with'")
-    connector, op = get_operation(step.uses)
+    connector, op = runtime.lookup(step.uses)
     try:
         validated = op.input.model_validate(args)
     except ValidationError as exc:
@@ -92,5 +161,53 @@ def execute_step(
             f"with.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise FatalError(f"{where}: arguments for {step.uses} are invalid: {problems}") from exc
-    ctx["steps"][step.id] = op.call(runtime.api(connector.name), validated)
+    return op.call(runtime.api(connector), validated)
+
+
+def execute_step(
+    wf: Workflow, step_id: str, ctx: dict[str, Any], runtime: Runtime
+) -> dict[str, Any]:
+    """Run one step and return the context with its output recorded.
+
+    A step whose ``if`` is false records ``None`` and is listed in ``ctx["skipped"]``.
+    """
+    step = find_step(wf, step_id)
+    if step.foreach is not None:
+        raise ConfigError(f"{_where(wf, step)} has 'foreach': run it with execute_item per item")
+    where = _where(wf, step)
+    tctx = template_context(wf, ctx, runtime.secrets())
+    if step.if_ is not None and not truthy(step.if_, tctx, where=f"{where} field 'if'"):
+        ctx["steps"][step.id] = None
+        ctx["skipped"].append(step.id)
+        return ctx
+    ctx["steps"][step.id] = _call(wf, step, tctx, runtime, where)
     return ctx
+
+
+def foreach_items(
+    wf: Workflow, step_id: str, ctx: Mapping[str, Any], runtime: Runtime
+) -> list[Any]:
+    """The list a ``foreach`` step runs over; :class:`TemplateError` if it is not a list."""
+    step = find_step(wf, step_id)
+    if step.foreach is None:
+        raise ConfigError(f"{_where(wf, step)} has no 'foreach'")
+    where = f"{_where(wf, step)} field 'foreach'"
+    items = evaluate(step.foreach, template_context(wf, ctx, runtime.secrets()), where=where)
+    if not isinstance(items, list):
+        raise TemplateError(f"{where}: gives {type(items).__name__}, not a list")
+    if len(items) > MAX_FOREACH_ITEMS:
+        raise TemplateError(f"{where}: {len(items)} items, over the limit of {MAX_FOREACH_ITEMS}")
+    return items
+
+
+def execute_item(
+    wf: Workflow, step_id: str, ctx: Mapping[str, Any], runtime: Runtime, item: Item
+) -> tuple[bool, Any]:
+    """Run one item of a ``foreach`` step: ``(ran, output)``; ``(False, None)`` when its
+    ``if`` is false for this item."""
+    step = find_step(wf, step_id)
+    where = _where(wf, step, item)
+    tctx = template_context(wf, ctx, runtime.secrets(), item)
+    if step.if_ is not None and not truthy(step.if_, tctx, where=f"{where} field 'if'"):
+        return False, None
+    return True, _call(wf, step, tctx, runtime, where)

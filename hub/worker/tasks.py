@@ -3,7 +3,8 @@
 A call that finds no quota re-schedules the task for when a slot frees (counted as a
 quota wait, never as an attempt); a retriable upstream error is retried after a backoff
 countdown (an attempt); both countdowns are capped well under the broker's
-visibility timeout. Nothing sleeps in a worker.
+visibility timeout. Nothing sleeps in a worker. What happens around the step (foreach,
+on_failure, the run record) is :class:`hub.worker.flow.Flow`'s part.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import redis
 from celery import Task
 
 from hub.errors import Deferred, RetryableError
-from hub.http.retry import RetryPolicy
 from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.worker.runtime import Runtime, execute_step
+from hub.worker.dispatch import CeleryDispatch, StepCall
+from hub.worker.flow import Flow
+from hub.worker.runs import RunStore
+from hub.worker.runtime import Runtime, find_step
 from hub.workflow.compiler import STEP_TASK
-from hub.workflow.model import RetryOverride, Workflow
 from hub.workflow.store import WorkflowStore
 
 __all__ = ["StepTask", "run_step"]
@@ -34,7 +36,9 @@ class StepTask(Task):  # type: ignore[misc]
 
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
         if "workflow" in kwargs and "step" in kwargs:
-            return f"{kwargs['workflow']}.{kwargs['step']}"
+            index = kwargs.get("index")
+            suffix = f"[{index}]" if index is not None else ""
+            return f"{kwargs['workflow']}.{kwargs['step']}{suffix}"
         return None
 
 
@@ -45,21 +49,12 @@ def _runtime() -> tuple[Runtime, WorkflowStore]:
     return Runtime(settings, client), WorkflowStore(client)
 
 
-def _policy(override: RetryOverride | None = None) -> RetryPolicy:
-    """The hub's retry settings, with a step's ``retry:`` values in their place when set."""
-    s = get_settings()
-    policy = RetryPolicy(s.hub_step_max_attempts, s.hub_retry_base_seconds, s.hub_retry_cap_seconds)
-    if override is None:
-        return policy
-    return policy.with_overrides(
-        max_attempts=override.max_attempts,
-        base_seconds=override.backoff_base_seconds,
-        cap_seconds=override.backoff_cap_seconds,
-    )
-
-
-def _step_retry(wf: Workflow, step_id: str) -> RetryOverride | None:
-    return next((s.retry for _, s in wf.all_steps() if s.id == step_id), None)
+@cache
+def _flow() -> Flow:
+    runtime, _ = _runtime()
+    retention = runtime.settings.hub_run_retention_seconds
+    runs = RunStore(runtime.redis, retention_seconds=retention)
+    return Flow(runtime, runs, state_ttl_seconds=retention)
 
 
 @app.task(name=STEP_TASK, bind=True, base=StepTask)  # type: ignore[untyped-decorator]
@@ -74,6 +69,8 @@ def run_step(
     run_id: str,
     attempt: int = 1,
     quota_waits: int = 0,
+    index: int | None = None,
+    item: Any = None,
 ) -> dict[str, Any]:
     runtime, store = _runtime()
     wf = store.get(revision)
@@ -85,9 +82,12 @@ def run_step(
         "run_id": run_id,
         "attempt": attempt,
         "quota_waits": quota_waits,
+        "index": index,
+        "item": item,
     }
+    flow, dispatch, call = _flow(), CeleryDispatch(self, app), StepCall(**kwargs)
     try:
-        return execute_step(wf, step, ctx, runtime)
+        return flow.run(wf, call, ctx, dispatch)
     except Deferred as wait:
         countdown = min(max(wait.wait, 0.05), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
@@ -98,7 +98,7 @@ def run_step(
             exc=wait,
         ) from wait
     except RetryableError as err:
-        policy = _policy(_step_retry(wf, step))
+        policy = runtime.retry_policy(find_step(wf, step))
         if not policy.should_retry(attempt):
             log.error(
                 "%s.%s run %s: giving up after %d attempts: %s",
@@ -108,6 +108,7 @@ def run_step(
                 attempt,
                 err,
             )
+            flow.fail(wf, call, ctx, err, dispatch)
             raise
         countdown = min(policy.delay(attempt, err.retry_after), MAX_COUNTDOWN_SECONDS)
         raise self.retry(
@@ -117,3 +118,6 @@ def run_step(
             max_retries=None,
             exc=err,
         ) from err
+    except Exception as err:
+        flow.fail(wf, call, ctx, err, dispatch)
+        raise

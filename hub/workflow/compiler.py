@@ -1,12 +1,17 @@
 """Compiles a workflow and an event into a Celery chain of step tasks.
 
 Every step is the one registered task ``hub.step``; its kwargs carry workflow, revision,
-step, event id and run id, and its name in logs and Flower is ``<workflow>.<step>``.
-The run context travels along the chain: each task returns it with its step's output.
+step, event id and run id, and its name in logs and Flower is ``<workflow>.<step>``
+(``<workflow>.<step>[<index>]`` for one item of a ``foreach``). The run context travels
+along the chain: each task returns it with its step's output. A ``foreach`` step's task
+sends one task per item and the last item to finish continues the chain (see
+:mod:`hub.worker.flow`); ``on_failure`` steps are compiled into a chain of their own when
+a step fails for good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery, chain
@@ -14,7 +19,7 @@ from celery.canvas import Signature
 
 from hub.workflow.model import Workflow
 
-__all__ = ["STEP_TASK", "compile_run", "step_kwargs"]
+__all__ = ["STEP_TASK", "compile_run", "compile_steps", "item_signature", "step_kwargs"]
 
 STEP_TASK = "hub.step"
 
@@ -29,20 +34,57 @@ def step_kwargs(wf: Workflow, step_id: str, *, event_id: str, run_id: str) -> di
     }
 
 
-def compile_run(
-    app: Celery, wf: Workflow, ctx: dict[str, Any], *, event_id: str, run_id: str
+def compile_steps(
+    app: Celery,
+    wf: Workflow,
+    step_ids: Sequence[str],
+    ctx: dict[str, Any],
+    *,
+    event_id: str,
+    run_id: str,
 ) -> Signature:
-    """The chain that runs ``wf`` for one event, starting from context ``ctx``."""
+    """The chain that runs ``step_ids`` of ``wf`` in order, starting from context ``ctx``."""
     sigs = [
         app.signature(
             STEP_TASK,
             args=(ctx,) if index == 0 else (),
-            kwargs=step_kwargs(wf, step.id, event_id=event_id, run_id=run_id),
-            shadow=f"{wf.name}.{step.id}",
+            kwargs=step_kwargs(wf, step_id, event_id=event_id, run_id=run_id),
+            shadow=f"{wf.name}.{step_id}",
             # the context can be large and holds event data: Flower shows a summary
             argsrepr=f"(context of event {event_id})" if index == 0 else "(context)",
             kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} attempt=1",
         )
-        for index, step in enumerate(wf.steps)
+        for index, step_id in enumerate(step_ids)
     ]
     return chain(*sigs)
+
+
+def compile_run(
+    app: Celery, wf: Workflow, ctx: dict[str, Any], *, event_id: str, run_id: str
+) -> Signature:
+    """The chain that runs ``wf`` for one event, starting from context ``ctx``."""
+    ids = [step.id for step in wf.steps]
+    return compile_steps(app, wf, ids, ctx, event_id=event_id, run_id=run_id)
+
+
+def item_signature(
+    app: Celery,
+    wf: Workflow,
+    step_id: str,
+    ctx: dict[str, Any],
+    *,
+    event_id: str,
+    run_id: str,
+    index: int,
+    item: Any,
+) -> Signature:
+    """The task that runs item ``index`` (value ``item``) of ``foreach`` step ``step_id``."""
+    kwargs = step_kwargs(wf, step_id, event_id=event_id, run_id=run_id)
+    return app.signature(
+        STEP_TASK,
+        args=(ctx,),
+        kwargs={**kwargs, "index": index, "item": item},
+        shadow=f"{wf.name}.{step_id}[{index}]",
+        argsrepr="(context)",
+        kwargsrepr=f"event={event_id} run={run_id[:12]} revision={wf.revision} item={index}",
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,7 +25,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hub.workflow.filters import FILTERS, GLOBALS, REMOVED_FILTERS
 
-__all__ = ["ENV", "Compiled", "InvalidTemplate", "compile_template", "is_template"]
+__all__ = [
+    "ENV",
+    "Compiled",
+    "InvalidTemplate",
+    "Parsed",
+    "compile_template",
+    "is_template",
+    "parse_template",
+]
 
 _MAX_SIZE = 100_000
 _MAX_EXPONENT = 1000
@@ -67,6 +76,16 @@ class _Environment(ImmutableSandboxedEnvironment):
             raise SecurityError("'%' formatting with a width of 1000 or more is not allowed")
         return super().call_binop(context, operator, left, right)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``x.name`` reads key ``name`` of a mapping first: data such as an event's
+        ``items`` or ``keys`` field wins over the dict method of that name."""
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -108,13 +127,22 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
-@lru_cache(maxsize=4096)
-def compile_template(source: str, condition: bool = False) -> Compiled:
-    """Compile (and cache) ``source``.
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed and checked template, not compiled to code (validation needs no more)."""
 
-    A text that is exactly one ``{{ expr }}`` becomes an expression returning a native
-    value. With ``condition``, a text without markup is a bare expression (``if:``).
-    Raises :class:`InvalidTemplate`.
+    source: str
+    expression: str | None  # the expression's text when ``source`` is one native value
+    paths: tuple[tuple[str, ...], ...]  # dotted names read, in order of appearance
+
+
+@lru_cache(maxsize=4096)
+def parse_template(source: str, condition: bool = False) -> Parsed:
+    """Parse and check (and cache) ``source`` without generating code.
+
+    Checks what compiling would: the syntax, the refused tags, that every filter and
+    test exists (also inside ``if``, where Jinja would only fail when it is reached) and
+    that nothing assigns to ``loop``. Raises :class:`InvalidTemplate`.
     """
     try:
         inner: str | None = None
@@ -132,14 +160,36 @@ def compile_template(source: str, condition: bool = False) -> Compiled:
         if inner is not None and expr is not None:
             tree = nodes.Template([nodes.Output([expr])])
             tree.set_environment(ENV)
-            expression = ENV.compile_expression(inner, undefined_to_none=False)
-            return Compiled(source, expression, None, _name_paths(tree))
-        tree = ENV.parse(source)
-        _refuse_tags(tree)
-        return Compiled(source, None, ENV.from_string(tree), _name_paths(tree))
+        else:
+            inner = None
+            tree = ENV.parse(source)
+        declares = _inspect(tree)
+        return Parsed(source, inner, _name_paths(tree, declares))
     except TemplateSyntaxError as exc:
-        where = f" (line {exc.lineno})" if "\n" in source.strip() else ""
-        raise InvalidTemplate(f"template syntax error: {exc.message}{where}") from None
+        raise _invalid(exc, source) from None
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str, condition: bool = False) -> Compiled:
+    """Compile (and cache) ``source``.
+
+    A text that is exactly one ``{{ expr }}`` becomes an expression returning a native
+    value. With ``condition``, a text without markup is a bare expression (``if:``).
+    Raises :class:`InvalidTemplate`.
+    """
+    parsed = parse_template(source, condition)
+    try:
+        if parsed.expression is not None:
+            expression = ENV.compile_expression(parsed.expression, undefined_to_none=False)
+            return Compiled(source, expression, None, parsed.paths)
+        return Compiled(source, None, ENV.from_string(source), parsed.paths)
+    except TemplateSyntaxError as exc:
+        raise _invalid(exc, source) from None
+
+
+def _invalid(exc: TemplateSyntaxError, source: str) -> InvalidTemplate:
+    where = f" (line {exc.lineno})" if "\n" in source.strip() else ""
+    return InvalidTemplate(f"template syntax error: {exc.message}{where}")
 
 
 def _parse_expression(text: str) -> nodes.Expr:
@@ -151,18 +201,42 @@ def _parse_expression(text: str) -> nodes.Expr:
     return expr
 
 
-def _refuse_tags(tree: nodes.Template) -> None:
-    for node_type, tag in _REFUSED_TAGS.items():
-        for _ in tree.find_all(node_type):
+def _inspect(tree: nodes.Template) -> bool:
+    """Refuse what compiling would (and the loader tags); True when the template
+    declares names of its own (``for``, ``set``, ``macro``...), in one walk."""
+    declares = False
+    for node in tree.find_all((nodes.Stmt, nodes.Filter, nodes.Test)):
+        tag = _REFUSED_TAGS.get(type(node))
+        if tag is not None:
             raise InvalidTemplate(
                 f"'{{% {tag} %}}' is not allowed in templates: a template sees only its "
                 "own text and the run's data"
             )
+        if isinstance(node, nodes.Filter | nodes.Test):
+            kind, known = (
+                ("filter", ENV.filters) if isinstance(node, nodes.Filter) else ("test", ENV.tests)
+            )
+            if node.name not in known:
+                raise TemplateSyntaxError(f"No {kind} named {node.name!r}.", node.lineno)
+        elif isinstance(node, nodes.For):
+            for name in node.target.find_all(nodes.Name):
+                if name.ctx == "store" and name.name == "loop":
+                    message = "Can't assign to special loop variable in for-loop target"
+                    raise TemplateSyntaxError(message, name.lineno)
+        declares = declares or not isinstance(node, nodes.Output | nodes.If)
+    return declares
 
 
-def _name_paths(tree: nodes.Template) -> tuple[tuple[str, ...], ...]:
-    """Dotted names read from the run's data, e.g. ``("steps", "existing")``."""
-    undeclared = meta.find_undeclared_variables(tree)
+def _name_paths(tree: nodes.Template, declares: bool = True) -> tuple[tuple[str, ...], ...]:
+    """Dotted names read from the run's data, e.g. ``("steps", "existing")``.
+
+    Without declarations of its own every name a template loads is the run's; otherwise
+    Jinja's scoping analysis tells which are.
+    """
+    if declares:
+        undeclared = meta.find_undeclared_variables(tree)
+    else:
+        undeclared = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
     found: list[tuple[str, ...]] = []
     _collect(tree, undeclared, found)
     return tuple(dict.fromkeys(found))

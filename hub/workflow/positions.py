@@ -171,15 +171,27 @@ def compose(text: str, path: str) -> tuple[Any, Positions, list[Problem]]:
     """Parse one YAML document: ``(data, positions, problems)``.
 
     ``data`` is None when the text is not valid YAML (the problems say where) or empty.
+    Parsing uses libyaml when PyYAML was built with it (several times faster); a syntax
+    error is then parsed again by the pure-Python parser, whose messages are clearer.
     """
-    loader = yaml.SafeLoader(text)
-    try:
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
         try:
-            node = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            return None, Positions(), [_syntax_problem(exc, path)]
-        except yaml.YAMLError as exc:
-            return None, Positions(), [Problem(path, 1, 1, f"invalid YAML: {exc}")]
+            return _compose(fast(text), path)
+        except yaml.YAMLError:
+            pass
+    try:
+        return _compose(yaml.SafeLoader(text), path)
+    except yaml.MarkedYAMLError as exc:
+        return None, Positions(), [_syntax_problem(exc, path)]
+    except yaml.YAMLError as exc:
+        return None, Positions(), [Problem(path, 1, 1, f"invalid YAML: {exc}")]
+
+
+def _compose(loader: Any, path: str) -> tuple[Any, Positions, list[Problem]]:
+    """Compose with ``loader`` (a safe loader); YAML syntax errors propagate."""
+    try:
+        node = loader.get_single_node()
         if node is None:
             return None, Positions(), []
         composer = _Composer(loader, path)

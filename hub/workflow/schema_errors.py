@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import types
+from collections.abc import Mapping
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -32,19 +33,28 @@ _NOUNS = {
 }
 
 
-def schema_problems(exc: ValidationError, positions: Positions, path: str) -> list[Problem]:
-    """One :class:`Problem` per error in ``exc``, raised validating a :class:`Workflow`."""
+def schema_problems(
+    exc: ValidationError,
+    positions: Positions,
+    path: str,
+    *,
+    root: type[BaseModel] = Workflow,
+    nouns: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """One :class:`Problem` per error in ``exc``, raised validating ``root`` (a
+    :class:`Workflow` by default); ``nouns`` name its models in messages."""
+    names = {**_NOUNS, **(nouns or {})}
     problems: list[Problem] = []
     for error in exc.errors(include_url=False):
         loc: Loc = tuple(error["loc"])
         kind = error["type"]
-        model = _model_at(Workflow, loc[:-1])
+        model = _model_at(root, loc[:-1])
         if kind == "extra_forbidden":
             pos = positions.key(loc)
-            message = _unknown_field(str(loc[-1]), model)
+            message = _unknown_field(str(loc[-1]), model, names)
         elif kind == "missing":
             pos = positions.value(loc[:-1])
-            noun = _NOUNS.get(model.__name__, "this mapping") if model else "this mapping"
+            noun = names.get(model.__name__, "this mapping") if model else "this mapping"
             message = f"{noun} is missing the required field '{loc[-1]}'"
         else:
             pos = positions.value(loc)
@@ -53,14 +63,14 @@ def schema_problems(exc: ValidationError, positions: Positions, path: str) -> li
     return problems
 
 
-def _unknown_field(key: str, model: type[BaseModel] | None) -> str:
+def _unknown_field(key: str, model: type[BaseModel] | None, nouns: Mapping[str, str]) -> str:
     if model is None:
         return f"unknown field '{key}'"
     allowed = [info.alias or name for name, info in model.model_fields.items()]
     close = difflib.get_close_matches(key, allowed, n=1)
     if close:
         return f"unknown field '{key}' (did you mean '{close[0]}'?)"
-    noun = _NOUNS.get(model.__name__, "here")
+    noun = nouns.get(model.__name__, "here")
     return f"unknown field '{key}' (allowed in {noun}: {', '.join(allowed)})"
 
 

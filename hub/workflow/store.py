@@ -28,13 +28,23 @@ class WorkflowStore:
         self._redis = redis
         self._cache: dict[str, Workflow] = {}
 
-    def publish(self, workflows: Iterable[Workflow]) -> None:
+    def publish(self, workflows: Iterable[Workflow], *, replace: bool = False) -> None:
+        """Store each workflow's source under its revision and make it current.
+
+        With ``replace``, workflows not given stop being current (their revisions stay
+        readable, so runs in flight on them finish).
+        """
+        workflows = list(workflows)
         pipe = self._redis.pipeline()
         for wf in workflows:
             self._cache[wf.revision] = wf
             payload = json.dumps({"path": wf.source_path, "text": wf.source_text})
             pipe.set(_KEY.format(wf.revision), payload)
             pipe.hset(_CURRENT, wf.name, wf.revision)
+        if replace:
+            gone = set(self.current()) - {wf.name for wf in workflows}
+            if gone:
+                pipe.hdel(_CURRENT, *sorted(gone))
         pipe.execute()
 
     def add_local(self, workflows: Iterable[Workflow]) -> None:

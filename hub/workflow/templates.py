@@ -26,7 +26,14 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from pydantic import SecretStr
 
 from hub.errors import TemplateError
-from hub.workflow.jinja_env import ENV, Compiled, InvalidTemplate, compile_template, is_template
+from hub.workflow.jinja_env import (
+    ENV,
+    Compiled,
+    InvalidTemplate,
+    compile_template,
+    is_template,
+    parse_template,
+)
 
 __all__ = [
     "Secret",
@@ -117,7 +124,7 @@ def check_syntax(template: str, *, condition: bool = False) -> str | None:
     if not condition and not is_template(template):
         return None
     try:
-        compile_template(template, condition)
+        parse_template(template, condition)
     except InvalidTemplate as exc:
         return exc.message
     return None
@@ -132,7 +139,10 @@ def referenced_names(template: str, *, condition: bool = False) -> set[tuple[str
     """
     if not condition and not is_template(template):
         return set()
-    return set(_compile(template, condition, "template").paths)
+    try:
+        return set(parse_template(template, condition).paths)
+    except InvalidTemplate as exc:
+        raise TemplateError(f"template: {exc.message}") from None
 
 
 def _compile(source: str, condition: bool, where: str) -> Compiled:

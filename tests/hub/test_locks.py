@@ -36,3 +36,23 @@ def test_release_only_by_holder(redis_client: redis.Redis) -> None:
         time.sleep(0.1)  # our lock expired; someone else takes it
         redis_client.set(key, "other")
     assert redis_client.get(key) == b"other"
+
+
+def test_find_or_create_creates_once(redis_client: redis.Redis) -> None:
+    from hub.locks import find_or_create
+
+    records: list[str] = []
+
+    def find() -> str | None:
+        return records[0] if records else None
+
+    def create() -> str:
+        records.append("new")
+        return "new"
+
+    key = lock_key("plane", "work-item", "ext-1")
+    assert find_or_create(redis_client, key, find, create) == (True, "new")
+    assert find_or_create(redis_client, key, find, create) == (False, "new")
+    assert records == ["new"]
+    with keyed_lock(redis_client, key), pytest.raises(LockBusy):
+        find_or_create(redis_client, key, find, create)

@@ -353,3 +353,23 @@ def test_compiled_templates_are_cached(ctx: dict[str, Any]) -> None:
     for _ in range(5):
         assert render(template, ctx, where="w") == "21 cached"
     assert compile_template.cache_info().hits == before + 5
+
+
+def test_a_mapping_key_wins_over_the_dict_method_of_that_name() -> None:
+    ctx = {"event": {"items": [1, 2], "keys": "k", "data": {"a": 1}}}
+    assert evaluate("event.items", ctx, where="w") == [1, 2]
+    assert render("{{ event.keys }}", ctx, where="w") == "k"
+    text = "{% for k, v in event.data.items() %}{{ k }}={{ v }}{% endfor %}"
+    assert render(text, ctx, where="w") == "a=1"
+
+
+def test_validation_refuses_an_unknown_filter_even_in_a_branch_not_taken() -> None:
+    text = "{% if event.x %}{{ event.y | no_such_filter }}{% endif %}"
+    assert check_syntax(text) == "template syntax error: No filter named 'no_such_filter'."
+    assert check_syntax("{{ event.y is no_such_test }}") == (
+        "template syntax error: No test named 'no_such_test'."
+    )
+    assert referenced_names("{% for x in event.items %}{{ x.a }}{{ y }}{% endfor %}") == {
+        ("event", "items"),
+        ("y",),
+    }

@@ -1,0 +1,176 @@
+"""The Plane API as the hub calls it: one workspace, its paths, cursor pages, external ids.
+
+Auth (the ``X-API-Key`` header), quota, timeouts, errors and paging come from
+:mod:`hub.http`; this module only says what is Plane's: the paths under
+``/api/v1/workspaces/{slug}/``, the ``fields``/``expand`` parameters, and how a work item
+is found by its ``external_source``/``external_id`` so creates are idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from hub.errors import FatalError
+from hub.http.client import ApiClient
+from hub.http.connect import connect, require_settings, upstream_from_settings
+from hub.http.keyauth import HeaderKeyAuth, fingerprint
+from hub.http.pagination import CursorPages, iterate_items
+from hub.http.quota import Quota
+from hub.locks import find_or_create, lock_key
+from hub.settings import Settings
+
+__all__ = ["SERVICE", "PlaneApi", "build_api", "read_params"]
+
+SERVICE = "Plane"
+
+
+def read_params(
+    fields: Sequence[str] | None = None, expand: Sequence[str] | None = None
+) -> dict[str, str]:
+    """``fields`` and ``expand`` as Plane takes them: comma-separated, left out when empty."""
+    params = {}
+    if fields:
+        params["fields"] = ",".join(fields)
+    if expand:
+        params["expand"] = ",".join(expand)
+    return params
+
+
+class PlaneApi:
+    """Calls on one Plane workspace, through the shared client."""
+
+    def __init__(
+        self, client: ApiClient, redis: Any, workspace: str, *, page_size: int = 100
+    ) -> None:
+        self.client = client
+        self.redis = redis
+        self.workspace = workspace
+        self._paginator = CursorPages(page_size)
+
+    def path(self, *parts: str) -> str:
+        """``api/v1/workspaces/{slug}/<parts>/`` (Plane's paths end with a slash)."""
+        inner = "/".join(p.strip("/") for p in parts)
+        return f"api/v1/workspaces/{self.workspace}/{inner}/"
+
+    def iterate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
+    ) -> Iterator[Any]:
+        """Every record of a list endpoint, page by page (``per_page``/``cursor``)."""
+        base = dict(params or {})
+
+        def fetch(page: dict[str, Any]) -> Any:
+            return self.client.request("GET", path, params={**base, **page})
+
+        return iterate_items(fetch, self._paginator, max_items=limit)
+
+    def list(
+        self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
+    ) -> list[Any]:
+        return list(self.iterate(path, params, limit=limit))
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.client.request("GET", path, params=params)
+
+    def create(self, path: str, body: Mapping[str, Any]) -> Any:
+        return self.client.request("POST", path, json=dict(body))
+
+    def update(self, path: str, body: Mapping[str, Any]) -> Any:
+        """A partial update (PATCH): only the fields in ``body`` change."""
+        return self.client.request("PATCH", path, json=dict(body))
+
+    def delete(self, path: str) -> None:
+        self.client.request("DELETE", path)
+
+    # --- work items by external id ----------------------------------------------------
+
+    def find_external(self, project_id: str, source: str, external_id: str) -> Any | None:
+        """The work item with this ``external_source``/``external_id``, or ``None``."""
+        params = {"external_source": source, "external_id": external_id}
+        try:
+            return self.get(self.path("projects", project_id, "work-items"), params)
+        except FatalError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def upsert_work_item(
+        self,
+        project_id: str,
+        body: Mapping[str, Any],
+        *,
+        update_existing: bool = False,
+    ) -> dict[str, Any]:
+        """``{"created", "updated", "record"}``: the work item with ``body``'s external ids.
+
+        The lookup and the create run under a cluster-wide lock on (project, source, id),
+        so two runs never both create. A 409 (created meanwhile by someone outside the
+        hub) is answered by reading the existing item. With ``update_existing`` an item
+        that exists is patched with ``body``.
+        """
+        source, external_id = body.get("external_source"), body.get("external_id")
+        if not source or not external_id:
+            raise FatalError("an idempotent create needs both external_source and external_id")
+        source, external_id = str(source), str(external_id)
+        key = lock_key("plane", self.workspace, project_id, source, external_id)
+
+        def find() -> tuple[bool, Any] | None:
+            found = self.find_external(project_id, source, external_id)
+            return None if found is None else (False, found)
+
+        _, (created, record) = find_or_create(
+            self.redis, key, find, lambda: self._create_or_existing(project_id, body)
+        )
+        if created or not update_existing:
+            return {"created": created, "updated": False, "record": record}
+        changes = {k: v for k, v in body.items() if record.get(k) != v}
+        if not changes:
+            return {"created": False, "updated": False, "record": record}
+        path = self.path("projects", project_id, "work-items", record["id"])
+        return {"created": False, "updated": True, "record": self.update(path, changes)}
+
+    def _create_or_existing(self, project_id: str, body: Mapping[str, Any]) -> tuple[bool, Any]:
+        """``(True, created)``, or ``(False, existing)`` when Plane answers 409."""
+        try:
+            return True, self.create(self.path("projects", project_id, "work-items"), body)
+        except FatalError as exc:
+            if exc.status != 409:
+                raise
+            source, external_id = str(body["external_source"]), str(body["external_id"])
+            existing = self.find_external(project_id, source, external_id)
+            if existing is None:
+                raise
+            return False, existing
+
+
+def build_api(
+    settings: Settings,
+    redis: Any,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    quota: Quota | None = None,
+) -> PlaneApi:
+    """A :class:`PlaneApi` from settings; its quota is kept in Redis per API key."""
+    require_settings(
+        SERVICE,
+        {
+            "PLANE_API_KEY": settings.plane_api_key,
+            "PLANE_WORKSPACE_SLUG": settings.plane_workspace_slug,
+        },
+        "or run `hub up`, which wires in the Plane sandbox",
+    )
+    assert settings.plane_api_key and settings.plane_workspace_slug
+    key = settings.plane_api_key.get_secret_value()
+    upstream = upstream_from_settings(
+        settings,
+        "plane",
+        service=SERVICE,
+        base_url=settings.plane_base_url,
+        budget_key=f"plane:{fingerprint(key)}",
+    )
+    client = connect(
+        upstream, redis, HeaderKeyAuth("X-API-Key", key), transport=transport, quota=quota
+    )
+    return PlaneApi(client, redis, settings.plane_workspace_slug)

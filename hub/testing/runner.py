@@ -1,0 +1,209 @@
+"""Running workflow test cases offline: sandboxes, a fake clock, the real step flow.
+
+Each case starts clean (Redis flushed, sandboxes reset, then ``given`` applied), sends
+its events one after the other, runs every task they lead to with
+:class:`~hub.testing.broker.LocalWorker` (the worker's own :class:`~hub.worker.flow.Flow`
+and :func:`~hub.worker.runtime.execute_step`; retries and quota waits move the fake
+clock instead of sleeping), then checks ``expect``. Nothing leaves the machine: the
+connectors talk to their sandboxes on loopback.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from hub.errors import TemplateError
+from hub.ingress.routing import json_path
+from hub.sandbox.clock import FakeClock
+from hub.settings import Settings
+from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
+from hub.testing.expect import Outcome, check
+from hub.testing.sandboxes import NO_UPSTREAM, RunningSandboxes
+from hub.testing.spec import Case, EventSpec, LoadedSpec
+from hub.worker.celery_app import create_celery
+from hub.worker.flow import Flow
+from hub.worker.runs import RunStore
+from hub.worker.runtime import Runtime, new_context
+from hub.workflow.compiler import compile_run
+from hub.workflow.model import Workflow
+from hub.workflow.templates import truthy
+
+__all__ = ["CaseResult", "WorkflowTester", "upstreams"]
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+class _IsolatedSettings(Settings):
+    """Settings from keyword arguments only: the environment and ``.env`` are ignored,
+    so a test gives the same result on every machine."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case: where it is and what failed (nothing when it passed)."""
+
+    file: str
+    name: str
+    line: int
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class WorkflowTester:
+    """Runs cases against one Redis (flushed per case) and the sandboxes."""
+
+    def __init__(self, redis_client: redis.Redis, *, seed: int = 0) -> None:
+        self.redis = redis_client
+        self.seed = seed
+        self.clock = FakeClock()
+        self.sandboxes = RunningSandboxes(self.clock, seed=seed)
+        self.app = create_celery(_IsolatedSettings())  # builds signatures; never connects
+
+    def close(self) -> None:
+        self.sandboxes.close()
+
+    def run_spec(self, loaded: LoadedSpec) -> Iterator[CaseResult]:
+        for index, case in enumerate(loaded.spec.cases):
+            try:
+                failures = self._run_case(loaded, case)
+            except StuckRun as exc:
+                failures = [f"the run did not finish: {exc}"]
+            yield CaseResult(loaded.path, case.name, loaded.case_line(index), failures)
+
+    def _run_case(self, loaded: LoadedSpec, case: Case) -> list[str]:
+        wf, spec = loaded.workflow, loaded.spec
+        self.redis.flushdb()
+        connectors = upstreams(wf) | set(case.given.sandboxes())
+        for name in sorted(connectors):
+            self.sandboxes.core(name).reset()
+        for name, given in case.given.sandboxes().items():
+            self.sandboxes.seed(name, given.records())
+            if given.faults is not None:
+                self.sandboxes.core(name).faults.set(given.faults.model_dump(exclude_unset=True))
+        overrides = {**spec.settings, **case.given.settings}
+        settings = _IsolatedSettings(
+            **{name.lower(): value for name, value in overrides.items()},
+            **self.sandboxes.settings(sorted(connectors)),
+            hub_secrets={**spec.secrets, **case.given.secrets},
+        )
+        rng = random.Random(self.seed)
+        runtime = Runtime(settings, self.redis, rng=rng.random)
+        runs = RunStore(self.redis, clock=lambda: self.clock.now().timestamp())
+        finished: dict[str, dict[str, Any]] = {}
+
+        def on_finished(run_id: str, status: str, ctx: dict[str, Any]) -> None:
+            finished[run_id] = ctx
+
+        flow = Flow(runtime, runs, on_finished=on_finished)
+        worker = LocalWorker(flow, LocalQueue(self.clock), self.app, {wf.revision: wf})
+        failures: list[str] = []
+        outcome = Outcome(status="skipped")
+        for number, event in enumerate(case.all_events(), start=1):
+            outcome, problem = self._send(wf, event, number, settings, worker, runs, finished)
+            if problem:
+                failures.append(problem)
+        for name in sorted(connectors):
+            outcome.state[name] = self.sandboxes.state(name)
+            outcome.calls[name] = self.sandboxes.core(name).calls.records()
+        return failures + check(case.expect, outcome)
+
+    def _send(
+        self,
+        wf: Workflow,
+        event: EventSpec,
+        number: int,
+        settings: Settings,
+        worker: LocalWorker,
+        runs: RunStore,
+        finished: dict[str, dict[str, Any]],
+    ) -> tuple[Outcome, str | None]:
+        headers = {k.lower(): v for k, v in event.headers.items()}
+        hook = wf.webhook
+        source = event.source or (hook.source if hook else "test")
+        event_type = (
+            event.type
+            or headers.get("x-event-type")
+            or json_path(event.body, settings.hub_event_type_path)
+            or (hook.event if hook and not _GLOB.search(hook.event) else None)
+        )
+        if not isinstance(event_type, str) or not event_type:
+            why = f"event {number}: give its type ('type', an X-Event-Type header or a body field)"
+            return Outcome(status="skipped", reason=why), why
+        event_id = str(
+            event.id
+            or headers.get("x-event-id")
+            or headers.get("webhook-id")
+            or json_path(event.body, settings.hub_event_id_path)
+            or f"test-event-{number}"
+        )
+        if hook is not None and not wf.matches(source, event_type):
+            mismatch = f"the trigger does not match {source}/{event_type}"
+            return Outcome(status="skipped", reason=mismatch), None
+        run_id = uuid.uuid4().hex
+        reason = _filtered_out(wf, event.body)
+        if reason is not None:
+            runs.skipped(
+                run_id, workflow=wf.name, revision=wf.revision, event_id=event_id, reason=reason
+            )
+            return Outcome(status="skipped", record=runs.get(run_id), reason=reason), None
+        ctx = new_context(
+            event=event.body,
+            event_id=event_id,
+            source=source,
+            event_type=event_type,
+            run_id=run_id,
+        )
+        worker.queue.publish_chain(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
+        worker.drain()
+        record = runs.get(run_id)
+        final = finished.get(run_id, {})
+        delays = {
+            step: list(values) for (rid, step), values in worker.log.delays.items() if rid == run_id
+        }
+        outcome = Outcome(
+            status=record.status if record else "running",
+            record=record,
+            steps=dict(final.get("steps", {})),
+            error=record.error if record else None,
+            delays=delays,
+        )
+        return outcome, None
+
+
+def upstreams(wf: Workflow) -> set[str]:
+    """Connectors ``wf`` uses that call an upstream (and so need a sandbox)."""
+    names = {step.uses.split(".", 1)[0] for _, step in wf.all_steps()}
+    return names - NO_UPSTREAM
+
+
+def _filtered_out(wf: Workflow, body: Any) -> str | None:
+    """Why the workflow's ``if`` keeps this event out (as the ingress decides), or None."""
+    if wf.if_ is None:
+        return None
+    where = f"workflow '{wf.name}' field 'if'"
+    try:
+        return None if truthy(wf.if_, {"event": body}, where=where) else "if: false"
+    except TemplateError as exc:
+        return f"if: {exc}"

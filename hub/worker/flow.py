@@ -1,0 +1,241 @@
+"""What a step task does around its step: foreach fan-out and fan-in, failure, run records.
+
+:class:`Flow` is the part of the ``hub.step`` task that is not Celery plumbing, so the
+worker and ``hub test`` run the very same code; a :class:`~hub.worker.dispatch.Dispatch`
+is how it sends tasks (Celery in the worker, an in-memory queue in ``hub test``).
+
+- A plain step runs (:func:`~hub.worker.runtime.execute_step`) and returns the context;
+  the chain goes on with it. An ``if`` that is false skips the step (output ``null``).
+- A ``foreach`` step's task opens the step's state in Redis, detaches the rest of the
+  chain into it and sends one task per item. Each item task records its output under its
+  index, once; the item that completes the set continues the chain with the outputs as a
+  list in item order. A step with an empty list has output ``[]`` and goes on at once.
+- A step that fails for good (a fatal or template error, retries used up) ends its chain:
+  its ``on_failure`` steps run (then the workflow's, for a main step) as a new chain with
+  ``error`` (``{message, type, step, status?, index?}``) in the templates' context; a
+  failing ``on_failure`` step runs only its own ``on_failure``. When they are done (or
+  if there are none) the run is recorded as failed.
+- The run record (:class:`~hub.worker.runs.RunStore`) notes every step; the run ends
+  ``succeeded`` when its chain ends without an error, ``failed`` otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hub.errors import FatalError
+from hub.worker.claims import Claims
+from hub.worker.dispatch import Dispatch, StepCall
+from hub.worker.foreach import ForeachState, Progress
+from hub.worker.runs import RunStatus, RunStore
+from hub.worker.runtime import (
+    Item,
+    Runtime,
+    execute_item,
+    execute_step,
+    find_step,
+    foreach_items,
+)
+from hub.workflow.model import Step, Workflow
+from hub.workflow.templates import redact
+
+__all__ = ["Flow", "RunObserver", "error_info"]
+
+log = logging.getLogger("hub.worker")
+
+#: Told when a run ends: run id, final status, the context it ended with.
+RunObserver = Callable[[str, str, dict[str, Any]], None]
+
+
+def error_info(
+    exc: BaseException, step_id: str, index: int | None, secrets: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``error`` as ``on_failure`` steps see it: message (secrets redacted), type, step,
+    the upstream's HTTP status (null when there was none), the item index in a
+    ``foreach`` (null outside one)."""
+    status = getattr(exc, "status", None)
+    return {
+        "message": redact(str(exc) or type(exc).__name__, secrets),
+        "type": type(exc).__name__,
+        "step": step_id,
+        "status": status if isinstance(status, int) else None,
+        "index": index,
+    }
+
+
+class Flow:
+    """Runs step tasks; see the module docstring."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        runs: RunStore,
+        *,
+        state_ttl_seconds: int = 7 * 86_400,
+        on_finished: RunObserver | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.runs = runs
+        self._ttl = state_ttl_seconds
+        self._on_finished = on_finished
+
+    # --- running ------------------------------------------------------------------
+
+    def run(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+    ) -> dict[str, Any]:
+        """Run the step of ``call``; the context to hand on."""
+        step = find_step(wf, call.step)
+        self.runs.step_started(
+            call.run_id,
+            step.id,
+            workflow=wf.name,
+            revision=wf.revision,
+            event_id=call.event_id,
+            attempt=call.attempt,
+            quota_waits=call.quota_waits,
+        )
+        if call.index is not None:
+            self._item(wf, step, call, ctx, dispatch)
+            return ctx
+        if step.foreach is not None:
+            return self._fan_out(wf, step, call, ctx, dispatch)
+        ctx = execute_step(wf, step.id, ctx, self.runtime)
+        skipped = step.id in ctx.get("skipped", ())
+        self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
+        if not dispatch.remaining():
+            self._ended(call.run_id, ctx)
+        return ctx
+
+    def _fan_out(
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+    ) -> dict[str, Any]:
+        items = foreach_items(wf, step.id, ctx, self.runtime)
+        if not items:
+            ctx["steps"][step.id] = []
+            self.runs.step_finished(call.run_id, step.id, "succeeded", items=0)
+            if not dispatch.remaining():
+                self._ended(call.run_id, ctx)
+            return ctx
+        state = self._state(call)
+        total = state.open(len(items), dispatch.remaining())
+        dispatch.detach()
+        for index in state.unsent(total):
+            if index < len(items):
+                dispatch.send_item(wf, call, ctx, index, items[index])
+                state.mark_sent(index)
+        return ctx
+
+    def _item(
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+    ) -> None:
+        assert call.index is not None
+        dispatch.detach()
+        state = self._state(call)
+        if state.failed():
+            return  # another item failed the step: leave the rest alone
+        if state.is_recorded(call.index):
+            progress = state.progress()  # a redelivery: never call or count twice
+        else:
+            item = Item(call.index, call.item)
+            _, output = execute_item(wf, step.id, ctx, self.runtime, item)
+            progress = state.record(call.index, output)
+        if progress.complete:
+            self._collect(step, call, ctx, state, progress, dispatch)
+
+    def _collect(
+        self,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        state: ForeachState,
+        progress: Progress,
+        dispatch: Dispatch,
+    ) -> None:
+        claim = f"foreach:{step.id}"
+        claims = self._claims(call.run_id)
+        if not claims.take(claim, dispatch.task_id):
+            return
+        ctx["steps"][step.id] = state.outputs()
+        self.runs.step_finished(call.run_id, step.id, "succeeded", items=progress[1])
+        chain = state.chain()
+        if chain:
+            dispatch.resume(chain, ctx)
+        else:
+            self._ended(call.run_id, ctx)
+        claims.settle(claim)
+
+    # --- failing ------------------------------------------------------------------
+
+    def fail(
+        self,
+        wf: Workflow,
+        call: StepCall,
+        ctx: dict[str, Any],
+        exc: BaseException,
+        dispatch: Dispatch,
+    ) -> None:
+        """The step of ``call`` failed for good with ``exc``: start its failure handling.
+
+        The caller re-raises ``exc`` afterwards, so the task itself ends failed.
+        """
+        dispatch.detach()
+        error = error_info(exc, call.step, call.index, self.runtime.secrets())
+        item = f"[{call.index}]" if call.index is not None else ""
+        log.error(
+            "%s.%s%s run %s failed for good: %s",
+            wf.name,
+            call.step,
+            item,
+            call.run_id,
+            error["message"],
+        )
+        try:
+            step = find_step(wf, call.step)
+        except FatalError:
+            self._failed(call.run_id, ctx, error)
+            return
+        self.runs.step_finished(call.run_id, step.id, "failed", error=error)
+        if call.index is not None:
+            self._state(call).fail()
+        handling = "error" in ctx  # a failure of an on_failure step
+        handlers = [s.id for s in step.on_failure]
+        if not handling and any(s.id == step.id for s in wf.steps):
+            handlers += [s.id for s in wf.on_failure]
+        claim = f"failure:{step.id}"
+        claims = self._claims(call.run_id)
+        if not claims.take(claim, dispatch.task_id):
+            return  # another item of this foreach is handling the failure
+        if handlers:
+            self.runs.record_error(call.run_id, error)
+            steps = {s.id: None for s in wf.steps}
+            steps.update(ctx["steps"])
+            steps.setdefault(step.id, None)
+            handler_ctx = {**ctx, "steps": steps, "error": error}
+            dispatch.start(wf, handlers, handler_ctx, event_id=call.event_id, run_id=call.run_id)
+        else:
+            self._failed(call.run_id, ctx, error)
+        claims.settle(claim)
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _ended(self, run_id: str, ctx: dict[str, Any]) -> None:
+        """The run's last chain ended: failed if it was running failure handlers."""
+        error = ctx.get("error")
+        status: RunStatus = "failed" if error is not None else "succeeded"
+        self.runs.finish(run_id, status, error=error)
+        if self._on_finished is not None:
+            self._on_finished(run_id, status, ctx)
+
+    def _failed(self, run_id: str, ctx: dict[str, Any], error: dict[str, Any]) -> None:
+        self.runs.finish(run_id, "failed", error=error)
+        if self._on_finished is not None:
+            self._on_finished(run_id, "failed", {**ctx, "error": ctx.get("error", error)})
+
+    def _state(self, call: StepCall) -> ForeachState:
+        return ForeachState(self.runtime.redis, call.run_id, call.step, ttl_seconds=self._ttl)
+
+    def _claims(self, run_id: str) -> Claims:
+        return Claims(self.runtime.redis, run_id, ttl_seconds=self._ttl)

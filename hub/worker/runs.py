@@ -1,0 +1,264 @@
+"""Run records: what each workflow run did, kept in Redis for a bounded time.
+
+One hash per run, ``hub:run:<run_id>``: workflow, revision, event id, status
+(``running``, ``succeeded``, ``failed``, ``skipped``), start and finish times, the error
+that failed it, and per step its status (``running``, ``succeeded``, ``skipped``,
+``failed``), times, attempts, quota waits and item count. Run ids are listed newest first
+in the sorted set ``hub:runs``. Every write refreshes the record's expiry
+(``HUB_RUN_RETENTION_SECONDS``); the list drops runs older than that, and keeps at most
+``max_listed``.
+
+Writes are idempotent under redelivery: a run's identity fields and a step's start time
+are set once, attempts only grow, and a final status is never turned back to running.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "RUNS_INDEX",
+    "RUN_KEY",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "StepRecord",
+    "StepStatus",
+]
+
+RUN_KEY = "hub:run:{}"
+RUNS_INDEX = "hub:runs"
+
+RunStatus = Literal["running", "succeeded", "failed", "skipped"]
+StepStatus = Literal["running", "succeeded", "skipped", "failed"]
+
+# KEYS: run key, index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
+# event id, run id, attempt, quota waits, max listed, retention.
+_TOUCH = """
+local key, index = KEYS[1], KEYS[2]
+local p, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HSETNX', key, 'started_at', now) == 1 then
+  redis.call('HSET', key, 'workflow', ARGV[4], 'revision', ARGV[5], 'event_id', ARGV[6])
+  redis.call('HSETNX', key, 'status', 'running')
+  redis.call('ZADD', index, now, ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', tonumber(now) - tonumber(ARGV[11]))
+  redis.call('ZREMRANGEBYRANK', index, 0, -tonumber(ARGV[10]) - 1)
+end
+if p ~= '' then
+  redis.call('HSETNX', key, p .. 'started_at', now)
+  local status = redis.call('HGET', key, p .. 'status')
+  if not status or status == 'running' then redis.call('HSET', key, p .. 'status', 'running') end
+  for i, name in ipairs({'attempts', 'quota_waits'}) do
+    local value = tonumber(ARGV[7 + i])
+    local current = tonumber(redis.call('HGET', key, p .. name) or '0')
+    if value > current then redis.call('HSET', key, p .. name, value) end
+  end
+end
+redis.call('EXPIRE', key, ttl)
+return 1
+"""
+
+# KEYS: run key. ARGV: status, now, error json ("" for none), ttl.
+_FINISH = """
+local key = KEYS[1]
+local status = redis.call('HGET', key, 'status')
+if status and status ~= 'running' then return 0 end
+redis.call('HSET', key, 'status', ARGV[1], 'finished_at', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSETNX', key, 'error', ARGV[3]) end
+redis.call('EXPIRE', key, tonumber(ARGV[4]))
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one step did in a run."""
+
+    status: StepStatus
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    quota_waits: int = 0
+    items: int | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run did."""
+
+    run_id: str
+    workflow: str
+    revision: str
+    event_id: str
+    status: RunStatus
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: dict[str, Any] | None = None
+    reason: str | None = None
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+
+
+class RunStore:
+    """Reads and writes run records; ``clock`` gives epoch seconds."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        retention_seconds: float = 7 * 86_400,
+        max_listed: int = 100_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._ttl = max(1, int(retention_seconds))
+        self._max_listed = max_listed
+        self._clock = clock
+        self._touch = redis.register_script(_TOUCH)
+        self._finish = redis.register_script(_FINISH)
+
+    def _args(self, run_id: str, prefix: str, **run: Any) -> list[Any]:
+        return [
+            prefix,
+            repr(self._clock()),
+            self._ttl,
+            run["workflow"],
+            run["revision"],
+            run["event_id"],
+            run_id,
+            run.get("attempt", 0),
+            run.get("quota_waits", 0),
+            self._max_listed,
+            self._ttl,
+        ]
+
+    def start(self, run_id: str, *, workflow: str, revision: str, event_id: str) -> None:
+        """Record a run as running (no-op when it is recorded already)."""
+        args = self._args(run_id, "", workflow=workflow, revision=revision, event_id=event_id)
+        self._touch(keys=[RUN_KEY.format(run_id), RUNS_INDEX], args=args)
+
+    def step_started(
+        self,
+        run_id: str,
+        step_id: str,
+        *,
+        workflow: str,
+        revision: str,
+        event_id: str,
+        attempt: int = 1,
+        quota_waits: int = 0,
+    ) -> None:
+        """A task of ``step_id`` is running (its run is recorded too, if it was not)."""
+        args = self._args(
+            run_id,
+            f"step:{step_id}:",
+            workflow=workflow,
+            revision=revision,
+            event_id=event_id,
+            attempt=attempt,
+            quota_waits=quota_waits,
+        )
+        self._touch(keys=[RUN_KEY.format(run_id), RUNS_INDEX], args=args)
+
+    def step_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        status: StepStatus,
+        *,
+        items: int | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The step ended as ``status``."""
+        prefix = f"step:{step_id}:"
+        values: dict[str, Any] = {
+            f"{prefix}status": status,
+            f"{prefix}finished_at": repr(self._clock()),
+        }
+        if items is not None:
+            values[f"{prefix}items"] = items
+        if error is not None:
+            values[f"{prefix}error"] = json.dumps(dict(error))
+        key = RUN_KEY.format(run_id)
+        pipe = self._redis.pipeline()
+        pipe.hset(key, mapping=values)
+        pipe.expire(key, self._ttl)
+        pipe.execute()
+
+    def finish(
+        self, run_id: str, status: RunStatus, *, error: Mapping[str, Any] | None = None
+    ) -> bool:
+        """End the run as ``status``; False when it had ended already (nothing changed)."""
+        payload = json.dumps(dict(error)) if error is not None else ""
+        args = [status, repr(self._clock()), payload, self._ttl]
+        return bool(self._finish(keys=[RUN_KEY.format(run_id)], args=args))
+
+    def record_error(self, run_id: str, error: Mapping[str, Any]) -> None:
+        """Note what failed the run (the first error recorded stays)."""
+        key = RUN_KEY.format(run_id)
+        pipe = self._redis.pipeline()
+        pipe.hsetnx(key, "error", json.dumps(dict(error)))
+        pipe.expire(key, self._ttl)
+        pipe.execute()
+
+    def skipped(
+        self, run_id: str, *, workflow: str, revision: str, event_id: str, reason: str
+    ) -> None:
+        """Record a run that did not start because the workflow's ``if`` kept it out."""
+        self.start(run_id, workflow=workflow, revision=revision, event_id=event_id)
+        key = RUN_KEY.format(run_id)
+        self._redis.hset(key, "reason", reason)
+        self.finish(run_id, "skipped")
+
+    def get(self, run_id: str) -> RunRecord | None:
+        """The record of ``run_id``, or None (never recorded, or expired)."""
+        raw: dict[bytes, bytes] = self._redis.hgetall(RUN_KEY.format(run_id))
+        if not raw:
+            return None
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        steps: dict[str, dict[str, str]] = {}
+        for name, value in data.items():
+            if name.startswith("step:"):
+                step_id, _, attribute = name[5:].rpartition(":")
+                steps.setdefault(step_id, {})[attribute] = value
+        return RunRecord(
+            run_id=run_id,
+            workflow=data.get("workflow", ""),
+            revision=data.get("revision", ""),
+            event_id=data.get("event_id", ""),
+            status=data.get("status", "running"),  # type: ignore[arg-type]
+            started_at=_float(data.get("started_at")),
+            finished_at=_float(data.get("finished_at")),
+            error=_json(data.get("error")),
+            reason=data.get("reason"),
+            steps={step_id: _step(fields) for step_id, fields in steps.items()},
+        )
+
+    def recent(self, limit: int = 50) -> list[str]:
+        """Run ids, newest first."""
+        ids: list[bytes] = self._redis.zrevrange(RUNS_INDEX, 0, max(0, limit - 1))
+        return [i.decode() for i in ids]
+
+
+def _step(fields: Mapping[str, str]) -> StepRecord:
+    return StepRecord(
+        status=fields.get("status", "running"),  # type: ignore[arg-type]
+        started_at=_float(fields.get("started_at")),
+        finished_at=_float(fields.get("finished_at")),
+        attempts=int(fields.get("attempts", 0)),
+        quota_waits=int(fields.get("quota_waits", 0)),
+        items=int(fields["items"]) if "items" in fields else None,
+        error=_json(fields.get("error")),
+    )
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _json(value: str | None) -> dict[str, Any] | None:
+    return None if value is None else json.loads(value)

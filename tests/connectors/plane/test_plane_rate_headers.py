@@ -1,0 +1,96 @@
+"""Plane's own rate-limit signals, as the shared layer should adopt them.
+
+Plane answers every admitted call with ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
+(UTC epoch seconds) and throttles with 429 + ``Retry-After``. When Plane's count is lower
+than the hub's (the key is shared with another tool, or the instance is configured
+tighter), the hub should stop calling until the reset instead of collecting 429s.
+
+That adoption is generic (hub/http/quota.py and client.py, on the ``quota`` branch), so
+the Plane connector has no code for it. These tests state the behaviour expected of the
+merged result; they are marked ``xfail(strict=True)`` until that branch lands, and then
+fail loudly, so whoever merges removes the marker and sees them pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from pydantic import SecretStr
+
+from connectors.plane import CONNECTOR
+from connectors.plane.api import build_api
+from connectors.plane.sandbox import PlaneSandboxConfig, create_app
+from hub.errors import QuotaWait, RetryableError
+from hub.settings import Settings
+from tests.support.sandboxes import Served, operate, serve
+
+PENDING = pytest.mark.xfail(
+    strict=True,
+    reason="rate-limit header adoption and 429 pauses arrive with the quota branch",
+)
+
+
+@pytest.fixture(scope="module")
+def tight() -> Iterator[Served]:
+    """A Plane that allows 3 calls a minute on the real clock (its Reset is real time)."""
+    with serve(create_app(PlaneSandboxConfig(quota_limit=3, quota_window_seconds=60))) as s:
+        yield s
+
+
+@pytest.fixture
+def plane(tight: Served, redis_client: redis.Redis) -> Served:
+    tight.control("POST", "reset")
+    return tight
+
+
+def _settings(served: Served) -> Settings:
+    return Settings(
+        plane_base_url=served.url,
+        plane_api_key=SecretStr("plane_api_sandbox"),
+        plane_workspace_slug="sandbox",
+        plane_quota_limit=60,
+    )
+
+
+def test_the_sandbox_reports_what_the_hub_should_adopt(
+    plane: Served, redis_client: redis.Redis
+) -> None:
+    api = build_api(_settings(plane), redis_client)
+    for _ in range(3):
+        operate(CONNECTOR, api, "projects.list")
+    with pytest.raises(RetryableError) as throttled:
+        operate(CONNECTOR, api, "projects.list")
+    assert throttled.value.status == 429 and throttled.value.retry_after is not None
+    assert 0 < throttled.value.retry_after <= 60
+
+
+@PENDING
+def test_remaining_zero_stops_calls_until_the_reset(
+    plane: Served, redis_client: redis.Redis
+) -> None:
+    api = build_api(_settings(plane), redis_client)
+    for _ in range(3):
+        operate(CONNECTOR, api, "projects.list")  # the third answer says Remaining: 0
+    other_worker = build_api(_settings(plane), redis_client)
+    with pytest.raises(QuotaWait) as wait:
+        operate(CONNECTOR, other_worker, "projects.list")
+    assert 0 < wait.value.wait <= 61
+    assert len(plane.calls()) == 3  # the fourth call never reached Plane
+
+
+@PENDING
+def test_a_429_pauses_every_worker_for_retry_after(
+    plane: Served, redis_client: redis.Redis
+) -> None:
+    plane.control(
+        "POST", "faults", {"scripts": [{"answers": [{"status": 429, "retry_after": 30}]}]}
+    )
+    api = build_api(_settings(plane), redis_client)
+    with pytest.raises(RetryableError):
+        operate(CONNECTOR, api, "projects.list")
+    with pytest.raises(QuotaWait) as wait:
+        operate(CONNECTOR, build_api(_settings(plane), redis_client), "projects.list")
+    assert 0 < wait.value.wait <= 31
+    assert len(plane.calls()) == 1

@@ -1,0 +1,147 @@
+"""Running sample workflows in-process, the worker's way, against connector sandboxes.
+
+Each step goes through :func:`hub.worker.runtime.execute_step` (what the ``hub.step``
+task runs); the workflow's own ``if`` and trigger are checked as the ingress checks
+them. Sandboxes are served on loopback, so connectors make real HTTP calls and keep
+tokens, quotas and locks in the real Redis of the test session.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from pydantic import SecretStr
+from starlette.types import ASGIApp
+
+from hub.errors import TemplateError
+from hub.settings import Settings
+from hub.worker.runtime import Runtime, execute_step, new_context
+from hub.workflow.loader import load_workflow
+from hub.workflow.model import Workflow
+from hub.workflow.templates import truthy
+from tests.support.sandboxes import Served, serve
+
+__all__ = [
+    "ROOT",
+    "Sandboxes",
+    "begin",
+    "event",
+    "run",
+    "sandbox_settings",
+    "served",
+    "workflow",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "workflows" / "events"
+
+
+def workflow(name: str) -> Workflow:
+    """The sample workflow ``name``, loaded and validated as the hub loads it."""
+    for folder in (ROOT / "workflows",):
+        path = folder / f"{name}.yaml"
+        if path.exists():
+            return load_workflow(path)
+    raise FileNotFoundError(name)
+
+
+def event(workflow_name: str, file: str) -> dict[str, Any]:
+    """A fixture event: ``{"source", "headers", "body"}``."""
+    loaded: dict[str, Any] = json.loads((EVENTS / workflow_name / file).read_text())
+    return loaded
+
+
+@dataclass
+class Sandboxes:
+    """The sandboxes served for a test module, by connector name."""
+
+    served: dict[str, Served]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: s.url for name, s in self.served.items()}
+
+    def control(self, name: str, method: str, path: str, body: Any = None) -> Any:
+        return self.served[name].control(method, path, body)
+
+    def reset(self) -> None:
+        for sandbox in self.served.values():
+            sandbox.control("POST", "reset")
+
+
+@contextmanager
+def served(apps: Mapping[str, ASGIApp]) -> Iterator[Sandboxes]:
+    """Serve each sandbox app on a free loopback port for the block."""
+    with ExitStack() as stack:
+        yield Sandboxes({name: stack.enter_context(serve(app)) for name, app in apps.items()})
+
+
+def sandbox_settings(sandboxes: Sandboxes, **extra: Any) -> Settings:
+    """Settings that point every served connector at its sandbox's default credentials."""
+    values: dict[str, Any] = {}
+    if "plane" in sandboxes.urls:
+        values.update(
+            plane_base_url=sandboxes.urls["plane"],
+            plane_api_key=SecretStr("plane_api_sandbox"),
+            plane_workspace_slug="sandbox",
+        )
+    if "plutora" in sandboxes.urls:
+        url = sandboxes.urls["plutora"]
+        values.update(
+            plutora_auth_url=f"{url}/oauth/token",
+            plutora_base_url=url,
+            plutora_client_id="sandbox-client",
+            plutora_client_secret=SecretStr("sandbox-secret"),
+            plutora_username="sandbox@example.com",
+            plutora_password=SecretStr("sandbox-password"),
+        )
+    if "plutio" in sandboxes.urls:
+        values.update(
+            plutio_base_url=sandboxes.urls["plutio"],
+            plutio_client_id="sandbox-client",
+            plutio_client_secret=SecretStr("sandbox-secret"),
+            plutio_business="sandbox",
+        )
+    return Settings(**{**values, **extra})
+
+
+def begin(wf: Workflow, sample: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The context a run starts with, or ``None`` when the trigger or ``if`` leaves it out."""
+    headers = {k.lower(): v for k, v in sample.get("headers", {}).items()}
+    body = sample["body"]
+    event_type = headers.get("x-event-type") or body.get("type", "")
+    if not wf.matches(sample["source"], event_type):
+        return None
+    if wf.if_ is not None:
+        # as the ingress does: a false `if`, or one that cannot be evaluated, starts no run
+        try:
+            if not truthy(wf.if_, {"event": body}, where=f"workflow {wf.name}"):
+                return None
+        except TemplateError:
+            return None
+    return new_context(
+        event=body,
+        event_id=headers.get("x-event-id") or str(body.get("id")),
+        source=sample["source"],
+        event_type=event_type,
+        run_id=uuid.uuid4().hex,
+    )
+
+
+def run(
+    wf: Workflow, sample: Mapping[str, Any], settings: Settings, redis_client: redis.Redis
+) -> dict[str, Any] | None:
+    """Run every step of ``wf`` for a fixture event, each in a fresh worker runtime."""
+    ctx = begin(wf, sample)
+    if ctx is None:
+        return None
+    for step in wf.steps:
+        ctx = execute_step(wf, step.id, ctx, Runtime(settings, redis_client))
+    return ctx
