@@ -50,8 +50,9 @@ def hub(redis_server: RedisServer, tmp_path: Path) -> Iterator[Hub]:
 
 
 def _broker_idle(client: redis.Redis) -> bool:
-    """Nothing queued, reserved or waiting on a countdown."""
-    return client.llen("hub") == 0 and client.hlen("unacked") == 0
+    """Nothing queued (in any hub queue), reserved or waiting on a countdown."""
+    queues = [k for k in client.scan_iter(match="hub*") if client.type(k) == b"list"]
+    return sum(client.llen(k) for k in queues) == 0 and client.hlen("unacked") == 0
 
 
 def _export_through_kills(hub: Hub, count: int, kills: int, seed: int) -> None:
