@@ -313,10 +313,13 @@ def test_files_moved_to_a_subfolder_stay_in_the_ledger(
 def test_redis_unreachable_is_retriable_and_the_retry_writes_no_second_row(
     redis_client: redis.Redis, clock: Clock, target: FileTarget
 ) -> None:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     from hub.errors import RetryableError
     from hub.redis_server import free_port
 
-    down = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    down = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     key = export_key("inv1", T1)
     with pytest.raises(RetryableError, match="Redis unreachable"):
         _sink(down, clock).write(target, key, COLUMNS, _row("INV-1", "1.00"), AMOUNTS)
