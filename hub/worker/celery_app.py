@@ -13,6 +13,8 @@ workers consume their queues in the order given, highest priority first.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
 from hub.settings import Settings, get_settings
@@ -21,23 +23,40 @@ from hub.worker.queues import DEFAULT_QUEUE, route_step
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
+    "TASK_MODULES",
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
     "create_celery",
+    "transport_options",
 ]
 
 #: the longest single countdown (quota wait or backoff) the hub ever schedules
 MAX_COUNTDOWN_SECONDS = 300
-#: Redis broker redelivery horizon: 12x the longest countdown
+#: Redis broker redelivery horizon: 12x the longest countdown (HUB_VISIBILITY_TIMEOUT_SECONDS)
 VISIBILITY_TIMEOUT_SECONDS = 3600
 #: the default step queue (``hub.interactive`` and ``hub.bulk`` beside it)
 QUEUE = DEFAULT_QUEUE
+#: modules whose tasks every worker registers
+TASK_MODULES = ["hub.worker.tasks", "hub.worker.poll", "hub.worker.beat"]
+
+
+def transport_options(visibility_timeout: int) -> dict[str, Any]:
+    """Redis transport options: a dead worker's tasks come back ``visibility_timeout``
+    seconds after it took them, found by a sweep every tenth of that (10 s at most), each
+    sweep a real scan (kombu's default scans on every tenth sweep only). Queues are
+    consumed in the order a worker lists them: highest priority first."""
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+        "queue_order_strategy": "priority",
+    }
 
 
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app for ``settings`` (the broker is ``HUB_REDIS_URL``)."""
     broker = settings.hub_redis_url or "redis://127.0.0.1:6379/0"
-    celery = Celery("hub", broker=broker, include=["hub.worker.tasks"])
+    celery = Celery("hub", broker=broker, include=TASK_MODULES)
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -48,11 +67,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
         task_routes=(route_step,),
-        broker_transport_options={
-            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
-            # consume queues in the order a worker lists them: highest priority first
-            "queue_order_strategy": "priority",
-        },
+        broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,

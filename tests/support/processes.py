@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,8 +73,10 @@ class HubProcesses:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
-        log: IO[bytes] = (self.log_dir / f"{name}.log").open("wb")
+    def _spawn(
+        self, name: str, *args: str, nice: int = 0, group: bool = False
+    ) -> subprocess.Popen[bytes]:
+        log: IO[bytes] = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
             env=self.env(),
@@ -81,6 +84,7 @@ class HubProcesses:
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=(lambda: os.nice(nice)) if nice else None,
+            start_new_session=group,  # its own process group, so kill() takes its children too
         )
         self.procs[name] = proc
         return proc
@@ -104,7 +108,18 @@ class HubProcesses:
         wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        self.start_workers([name], concurrency)
+        log = self.log_dir / f"{name}.log"
+        seen = log.read_bytes().count(b"ready.") if log.exists() else 0
+        self._spawn(
+            name,
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            group=True,
+        )
+        wait_for(lambda: log.read_bytes().count(b"ready.") > seen, 60, f"{name} to be ready")
 
     def spawn_workers(self, names: list[str], concurrency: int = 2, nice: int = 0) -> None:
         """Start ``hub worker`` processes (node names ``<name>@<host>``) without waiting.
@@ -121,6 +136,7 @@ class HubProcesses:
                 "--hostname",
                 f"{name}@%h",
                 nice=nice,
+                group=True,
             )
 
     def start_workers(self, names: list[str], concurrency: int = 2) -> None:
@@ -129,6 +145,24 @@ class HubProcesses:
         for name in names:
             log = self.log_dir / f"{name}.log"
             wait_for(lambda log=log: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+
+    def start_beat(self) -> None:
+        """``hub beat``, once it has published the workflows and sent its first ticks."""
+        self._spawn("beat", "beat")
+        log = self.log_dir / "beat.log"
+        wait_for(lambda: b"beat: Starting" in log.read_bytes(), 60, "beat to start")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL ``name`` and, for a worker, its pool processes: no cleanup, no warning."""
+        proc = self.procs[name]
+        try:
+            if proc.pid == os.getpgid(proc.pid):
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except ProcessLookupError:
+            pass
+        proc.wait(15)
 
     @property
     def flower_url(self) -> str:
