@@ -370,6 +370,20 @@ def quota(
     typer.echo(format_quota_table(budgets, queued))
 
 
+@cli.command()
+def metrics() -> None:
+    """Print the cluster's Prometheus metrics (read from Redis) as exposition text."""
+    import redis
+
+    from hub.metrics import exposition
+
+    client = redis.Redis.from_url(_require_redis())
+    try:
+        typer.echo(exposition(client).decode(), nl=False)
+    except redis.ConnectionError as exc:
+        _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+
+
 @cli.command("settings")
 def settings_cmd() -> None:
     """Print every setting (environment variable, default, meaning) as a Markdown table."""
