@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 from starlette.testclient import TestClient
 
@@ -36,10 +38,20 @@ def _folder(tmp_path: Path) -> Path:
 
 
 def test_metrics_count_accepted_and_duplicate_events(
-    make_client: Callable[..., TestClient], tmp_path: Path, redis_client: redis.Redis
+    make_client: Callable[..., TestClient],
+    tmp_path: Path,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = make_client(_folder(tmp_path))
-    assert [_post(client, e) for e in ("a", "b", "a", "c", "a")] == [202, 202, 200, 202, 200]
+    with caplog.at_level(logging.INFO, logger="hub.transitions"):
+        assert [_post(client, e) for e in ("a", "b", "a", "c", "a")] == [202, 202, 200, 202, 200]
+    logged = [
+        (r.event_id, r.status, r.runs)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "hub.transitions"
+    ]
+    assert logged[:3] == [("a", "accepted", 1), ("b", "accepted", 1), ("a", "duplicate", 1)]
     answer = client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
