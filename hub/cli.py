@@ -44,12 +44,10 @@ def _load_workflows(path: Path | None = None) -> list:  # type: ignore[type-arg]
     return []
 
 
-def _require_redis() -> str:
-    url = get_settings().hub_redis_url
-    if not url:
-        _fail("HUB_REDIS_URL is not set (`hub up` starts an embedded Redis for you)")
-    assert url
-    return url
+def _require_redis(*, ping: bool = False) -> str:
+    from hub.cli_support import require_redis
+
+    return require_redis(ping=ping)
 
 
 @cli.command()
@@ -81,6 +79,7 @@ def worker(
     """Run a Celery worker for the step tasks."""
     _require_redis()
     _load_workflows()
+    _require_redis(ping=True)  # Celery would retry an unreachable broker for ever
     from hub.worker.celery_app import app
     from hub.worker.queues import parse_queues
 
@@ -156,7 +155,7 @@ def flower(
     address: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Run Flower on the hub's broker."""
-    _require_redis()
+    _require_redis(ping=True)
     from hub.worker.celery_app import app
 
     settings = get_settings()
@@ -402,6 +401,17 @@ def operations(
     from hub.operations_doc import operations_listing, operations_table
 
     typer.echo(operations_table() if markdown else operations_listing())
+
+
+def _add_groups() -> None:
+    from hub.cli_dlq import dlq_cli
+    from hub.cli_runs import runs_cli
+
+    cli.add_typer(runs_cli, name="runs")
+    cli.add_typer(dlq_cli, name="dlq")
+
+
+_add_groups()
 
 
 def main() -> None:

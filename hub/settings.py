@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         "answer only when the ingress listens on loopback.",
     )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
+    hub_visibility_timeout_seconds: int = Field(
+        default=3600,
+        ge=10,
+        description="Redis broker: a task a dead worker had taken is delivered again after "
+        "this. Keep it far above the longest countdown (300 s) in production.",
+    )
     hub_worker_queues: str = Field(
         default="hub.deferred,hub.interactive,hub,hub.bulk",
         description="Queues a `hub worker` consumes, comma-separated, highest priority first "
@@ -115,12 +121,6 @@ class Settings(BaseSettings):
         gt=0,
         description="How long past its turn a step waiting for quota keeps its place if it "
         "does not come back (a killed task's place is then given up).",
-    )
-    hub_visibility_timeout_seconds: int = Field(
-        default=3600,
-        ge=10,
-        description="Redis broker: a task a dead worker had taken is delivered again after "
-        "this. Keep it far above the longest countdown (300 s) in production.",
     )
     hub_step_max_attempts: int = Field(
         default=5, description="Attempts per step for retriable upstream errors."

@@ -110,10 +110,14 @@ class PlutioApi:
     shared layer's typed errors, explained where the reference says what to do.
     """
 
-    def __init__(self, client: ApiClient, redis: Any, *, page_size: int = 100) -> None:
+    def __init__(
+        self, client: ApiClient, redis: Any, *, page_size: int = 100, lock_seconds: float = 60.0
+    ) -> None:
         self.client = client
         self.redis = redis
         self.page_size = page_size
+        #: expiry of an upsert's lock: a worker killed inside one holds it no longer
+        self.lock_seconds = lock_seconds
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -209,7 +213,7 @@ class PlutioApi:
         both create.
         """
         key = lock_key("plutio", resource, json.dumps(match, sort_keys=True, default=str))
-        with keyed_lock(self.redis, key):
+        with keyed_lock(self.redis, key, ttl_seconds=self.lock_seconds):
             found = self.find(resource, match, limit=1)
             if not found:
                 return {"created": True, "record": self.create(resource, body)}
@@ -278,4 +282,7 @@ def build_api(
         transport=transport,
         rate_limit_headers=X_RATELIMIT_HEADERS,
     )
-    return PlutioApi(client, redis)
+    # find and create (or update), a token wait and some slack: then a dead holder's lock
+    # lapses, and a live one is done with it
+    lock_seconds = 2 * settings.plutio_timeout_seconds + 10.0
+    return PlutioApi(client, redis, lock_seconds=lock_seconds)

@@ -51,11 +51,15 @@ class ScriptRule(_Model):
 
     ``{"method": "POST", "path": "/people", "answers": [500, 500]}``: the next two
     ``POST /people`` answer 500, later ones pass through. An answer is a status, ``null``
-    (pass this one through) or a :class:`ScriptedAnswer` object.
+    (pass this one through) or a :class:`ScriptedAnswer` object. ``query`` is a glob on
+    the raw query string (``*refused.example*``: calls about those records only); with
+    ``repeat`` the answers start over when used up, so the rule holds until replaced.
     """
 
     method: str = "*"
     path: str = "*"
+    query: str = "*"
+    repeat: bool = False
     answers: list[ScriptedAnswer] = Field(min_length=1)
 
     @field_validator("answers", mode="before")
@@ -68,10 +72,12 @@ class ScriptRule(_Model):
             for a in value
         ]
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         """Whether a call is one this rule is about."""
-        return fnmatch.fnmatchcase(method.upper(), self.method.upper()) and fnmatch.fnmatchcase(
-            path, self.path
+        return (
+            fnmatch.fnmatchcase(method.upper(), self.method.upper())
+            and fnmatch.fnmatchcase(path, self.path)
+            and fnmatch.fnmatchcase(query, self.query)
         )
 
 
@@ -207,12 +213,14 @@ class FaultInjector:
             return False
         return self._storm_until is None or now < self._storm_until
 
-    def decide(self, method: str, path: str) -> FaultDecision | None:
+    def decide(self, method: str, path: str, query: str = "") -> FaultDecision | None:
         """The fault for this call, or ``None`` to answer normally."""
         with self._lock:
             for live in self._scripts:
-                if live.left and live.rule.matches(method, path):
+                if live.left and live.rule.matches(method, path, query):
                     answer = live.left.popleft()
+                    if live.rule.repeat and not live.left:
+                        live.left.extend(live.rule.answers)
                     if answer.status is None and not answer.drop:
                         return (
                             FaultDecision("script", delay=answer.delay_ms / 1000.0)

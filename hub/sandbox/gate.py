@@ -90,7 +90,7 @@ class Gate:
             if quota is not None and not quota.allowed:
                 response = self.refused(quota)
             else:
-                fault = core.faults.decide(request.method, request.url.path)
+                fault = core.faults.decide(request.method, request.url.path, request.url.query)
                 if fault is not None and fault.delay > 0:
                     await core.clock.sleep(fault.delay)
                 response = await self._answer(request, client, fault, handler)

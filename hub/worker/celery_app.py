@@ -9,6 +9,16 @@ schedules stays below :data:`MAX_COUNTDOWN_SECONDS`, far under that timeout.
 
 Steps are routed to a queue by their workflow's priority (:mod:`hub.worker.queues`);
 workers consume their queues in the order given, highest priority first.
+
+A worker killed outright (SIGKILL, OOM, a lost node) cannot requeue what it held: its
+tasks stay in the broker's ``unacked`` set and any live worker delivers them again once
+they are ``visibility_timeout`` old (``HUB_VISIBILITY_TIMEOUT_SECONDS``). The hub's
+transport (:mod:`hub.worker.broker`) records a message there in the same step that takes
+it from its queue, so none is lost in between. The redelivered step finds its own record
+(:mod:`hub.worker.idempotency`) and is not applied twice. A task that loses Redis itself
+is requeued rather than failed (:class:`hub.worker.delivery.RequeueOnRedisLoss`). The
+restore sweep's mutex expires after :data:`RESTORE_MUTEX_SECONDS`, so a worker killed
+while it swept does not hold redelivery back for kombu's default five minutes.
 """
 
 from __future__ import annotations
@@ -23,7 +33,9 @@ from hub.worker.queues import DEFAULT_QUEUE, route_step
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
+    "RESTORE_MUTEX_SECONDS",
     "TASK_MODULES",
+    "TRANSPORT",
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
     "create_celery",
@@ -38,6 +50,10 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 QUEUE = DEFAULT_QUEUE
 #: modules whose tasks every worker registers
 TASK_MODULES = ["hub.worker.tasks", "hub.worker.poll", "hub.worker.beat"]
+#: expiry of the lock a worker holds while it sweeps the broker for tasks to redeliver
+RESTORE_MUTEX_SECONDS = 15
+#: kombu's Redis transport, taking messages without a window to lose them
+TRANSPORT = "hub.worker.broker:Transport"
 
 
 def transport_options(visibility_timeout: int) -> dict[str, Any]:
@@ -49,6 +65,7 @@ def transport_options(visibility_timeout: int) -> dict[str, Any]:
         "visibility_timeout": visibility_timeout,
         "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": RESTORE_MUTEX_SECONDS,
         "queue_order_strategy": "priority",
     }
 
@@ -67,6 +84,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
         task_routes=(route_step,),
+        broker_transport=TRANSPORT,
         broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,

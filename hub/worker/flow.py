@@ -17,6 +17,11 @@ is how it sends tasks (Celery in the worker, an in-memory queue in ``hub test``)
   if there are none) the run is recorded as failed.
 - The run record (:class:`~hub.worker.runs.RunStore`) notes every step; the run ends
   ``succeeded`` when its chain ends without an error, ``failed`` otherwise.
+- Each step execution goes through the :class:`~hub.worker.idempotency.StepLedger`: a
+  redelivered task whose step is recorded as done hands the recorded output on without
+  calling the upstream again; a second task for the same step stops. Each failed attempt
+  is noted, and a run that fails for good is stored as a dead letter
+  (:class:`~hub.worker.deadletter.DeadLetterStore`) with every attempt's error.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.errors import FatalError
+from hub.errors import Deferred, FatalError
 from hub.worker.claims import Claims
+from hub.worker.deadletter import DeadLetterStore
+from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import Dispatch, StepCall
 from hub.worker.foreach import ForeachState, Progress
+from hub.worker.idempotency import Execution, StepLedger, execution_key
 from hub.worker.runs import RunStatus, RunStore
 from hub.worker.runtime import (
     Item,
@@ -44,6 +52,9 @@ from hub.workflow.templates import redact
 __all__ = ["Flow", "RunObserver", "error_info"]
 
 log = logging.getLogger("hub.worker")
+
+#: what a step task may raise that is not a failed attempt: a wait, or Redis gone
+_NOT_ATTEMPTS: tuple[type[BaseException], ...] = (Deferred, *REDIS_LOSS)
 
 #: Told when a run ends: run id, final status, the context it ended with.
 RunObserver = Callable[[str, str, dict[str, Any]], None]
@@ -75,11 +86,17 @@ class Flow:
         *,
         state_ttl_seconds: int = 7 * 86_400,
         on_finished: RunObserver | None = None,
+        ledger: StepLedger | None = None,
+        dead_letters: DeadLetterStore | None = None,
     ) -> None:
         self.runtime = runtime
         self.runs = runs
         self._ttl = state_ttl_seconds
         self._on_finished = on_finished
+        self.ledger = ledger or StepLedger(runtime.redis, ttl_seconds=state_ttl_seconds)
+        self.dead_letters = dead_letters or DeadLetterStore(
+            runtime.redis, attempts_ttl_seconds=state_ttl_seconds
+        )
 
     # --- running ------------------------------------------------------------------
 
@@ -97,17 +114,55 @@ class Flow:
             attempt=call.attempt,
             quota_waits=call.quota_waits,
         )
-        if call.index is not None:
-            self._item(wf, step, call, ctx, dispatch)
-            return ctx
-        if step.foreach is not None:
-            return self._fan_out(wf, step, call, ctx, dispatch)
-        ctx = execute_step(wf, step.id, ctx, self.runtime)
+        try:
+            if call.index is not None:
+                self._item(wf, step, call, ctx, dispatch)
+                return ctx
+            if step.foreach is not None:
+                return self._fan_out(wf, step, call, ctx, dispatch)
+            return self._plain(wf, step, call, ctx, dispatch)
+        except _NOT_ATTEMPTS:
+            raise  # a wait, or Redis gone: not an attempt that failed
+        except Exception as exc:
+            error = error_info(exc, call.step, call.index, self.runtime.secrets())
+            key = execution_key(call.step, call.index)
+            self.dead_letters.note_attempt(call.run_id, key, call.attempt, error)
+            raise
+
+    def _plain(
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+    ) -> dict[str, Any]:
+        with self.ledger.execute(call.run_id, step.id, dispatch.task_id) as execution:
+            if self._duplicate(execution, call, dispatch):
+                return ctx
+            if execution.state == "done":
+                ctx["steps"][step.id] = execution.output["output"]
+                if execution.output["skipped"] and step.id not in ctx["skipped"]:
+                    ctx["skipped"].append(step.id)
+            else:
+                ctx = execute_step(wf, step.id, ctx, self.runtime)
+                skipped = step.id in ctx.get("skipped", ())
+                execution.record({"output": ctx["steps"][step.id], "skipped": skipped})
         skipped = step.id in ctx.get("skipped", ())
         self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
         if not dispatch.remaining():
             self._ended(call.run_id, ctx)
         return ctx
+
+    def _duplicate(self, execution: Execution, call: StepCall, dispatch: Dispatch) -> bool:
+        """True (and the chain detached) when another task owns this step execution."""
+        if execution.state != "duplicate":
+            return False
+        dispatch.detach()
+        log.info(
+            "%s.%s run %s: task %s is a second task for a step task %s owns; it stops here",
+            call.workflow,
+            execution_key(call.step, call.index),
+            call.run_id,
+            dispatch.task_id,
+            execution.owner,
+        )
+        return True
 
     def _fan_out(
         self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
@@ -136,12 +191,16 @@ class Flow:
         state = self._state(call)
         if state.failed():
             return  # another item failed the step: leave the rest alone
-        if state.is_recorded(call.index):
-            progress = state.progress()  # a redelivery: never call or count twice
-        else:
-            item = Item(call.index, call.item)
-            _, output = execute_item(wf, step.id, ctx, self.runtime, item)
-            progress = state.record(call.index, output)
+        key = execution_key(step.id, call.index)
+        with self.ledger.execute(call.run_id, key, dispatch.task_id) as execution:
+            if self._duplicate(execution, call, dispatch):
+                return
+            if state.is_recorded(call.index):
+                progress = state.progress()  # a redelivery: never call or count twice
+            else:
+                item = Item(call.index, call.item)
+                _, output = execute_item(wf, step.id, ctx, self.runtime, item)
+                progress = state.record(call.index, output)
         if progress.complete:
             self._collect(step, call, ctx, state, progress, dispatch)
 
@@ -192,6 +251,9 @@ class Flow:
             call.run_id,
             error["message"],
         )
+        handling = "error" in ctx  # a failure of an on_failure step
+        if not handling:
+            self._dead_letter(wf, call, ctx, error)
         try:
             step = find_step(wf, call.step)
         except FatalError:
@@ -200,7 +262,6 @@ class Flow:
         self.runs.step_finished(call.run_id, step.id, "failed", error=error)
         if call.index is not None:
             self._state(call).fail()
-        handling = "error" in ctx  # a failure of an on_failure step
         handlers = [s.id for s in step.on_failure]
         if not handling and any(s.id == step.id for s in wf.steps):
             handlers += [s.id for s in wf.on_failure]
@@ -218,6 +279,23 @@ class Flow:
         else:
             self._failed(call.run_id, ctx, error)
         claims.settle(claim)
+
+    def _dead_letter(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
+    ) -> None:
+        """Store the run as a dead letter (once: a redelivered failure finds it stored)."""
+        attempts = self.dead_letters.attempts(call.run_id, execution_key(call.step, call.index))
+        self.dead_letters.add(
+            run_id=call.run_id,
+            workflow=wf.name,
+            revision=wf.revision,
+            step=call.step,
+            index=call.index,
+            context=ctx,
+            error=error,
+            attempts=attempts or [{"attempt": call.attempt, **error}],
+            secrets=self.runtime.secrets(),
+        )
 
     # --- helpers ------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ One hash per run, ``hub:run:<run_id>``: workflow, revision, event id, status
 (``running``, ``succeeded``, ``failed``, ``skipped``), start and finish times, the error
 that failed it, and per step its status (``running``, ``succeeded``, ``skipped``,
 ``failed``), times, attempts, quota waits and item count. Run ids are listed newest first
-in the sorted set ``hub:runs``. Every write refreshes the record's expiry
+in the sorted set ``hub:runs``, and per event id in ``hub:runs:event:<event_id>`` (so
+"what happened to event X" is one lookup). Every write refreshes the record's expiry
 (``HUB_RUN_RETENTION_SECONDS``); the list drops runs older than that, and keeps at most
-``max_listed``.
+``max_listed``. A run started by ``hub dlq replay`` names the run it replays
+(``replay_of``).
 
 Each transition (run started or ended, step started or ended) is also one log line
 (:mod:`hub.events_log`) carrying the run's ids, secrets redacted.
@@ -26,6 +28,7 @@ from typing import Any, Literal
 from hub.events_log import TransitionLog
 
 __all__ = [
+    "EVENT_RUNS",
     "RUNS_INDEX",
     "RUN_KEY",
     "RunRecord",
@@ -37,11 +40,12 @@ __all__ = [
 
 RUN_KEY = "hub:run:{}"
 RUNS_INDEX = "hub:runs"
+EVENT_RUNS = "hub:runs:event:{}"
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
 StepStatus = Literal["running", "succeeded", "skipped", "failed"]
 
-# KEYS: run key, index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
+# KEYS: run key, index, event index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
 # event id, run id, attempt, quota waits, max listed, retention.
 _TOUCH = """
 local key, index = KEYS[1], KEYS[2]
@@ -53,6 +57,8 @@ if created == 1 then
   redis.call('ZADD', index, now, ARGV[7])
   redis.call('ZREMRANGEBYSCORE', index, '-inf', tonumber(now) - tonumber(ARGV[11]))
   redis.call('ZREMRANGEBYRANK', index, 0, -tonumber(ARGV[10]) - 1)
+  redis.call('ZADD', KEYS[3], now, ARGV[7])
+  redis.call('EXPIRE', KEYS[3], ttl)
 end
 if p ~= '' then
   redis.call('HSETNX', key, p .. 'started_at', now)
@@ -106,6 +112,7 @@ class RunRecord:
     finished_at: float | None = None
     error: dict[str, Any] | None = None
     reason: str | None = None
+    replay_of: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
 
 
@@ -144,14 +151,28 @@ class RunStore:
             self._ttl,
         ]
 
-    def start(self, run_id: str, *, workflow: str, revision: str, event_id: str) -> None:
-        """Record a run as running (no-op when it is recorded already)."""
+    def _keys(self, run_id: str, event_id: str) -> list[str]:
+        return [RUN_KEY.format(run_id), RUNS_INDEX, EVENT_RUNS.format(event_id)]
+
+    def start(
+        self,
+        run_id: str,
+        *,
+        workflow: str,
+        revision: str,
+        event_id: str,
+        replay_of: str | None = None,
+    ) -> None:
+        """Record a run as running (no-op when it is recorded already); ``replay_of``: the
+        run it replays."""
         args = self._args(run_id, "", workflow=workflow, revision=revision, event_id=event_id)
-        created = self._touch(keys=[RUN_KEY.format(run_id), RUNS_INDEX], args=args)
+        created = self._touch(keys=self._keys(run_id, event_id), args=args)
         if int(created) == 2:
             self._log.run(
                 run_id, "running", workflow=workflow, revision=revision, event_id=event_id
             )
+        if replay_of:
+            self._redis.hsetnx(RUN_KEY.format(run_id), "replay_of", replay_of)
 
     def step_started(
         self,
@@ -174,7 +195,7 @@ class RunStore:
             attempt=attempt,
             quota_waits=quota_waits,
         )
-        created = self._touch(keys=[RUN_KEY.format(run_id), RUNS_INDEX], args=args)
+        created = self._touch(keys=self._keys(run_id, event_id), args=args)
         ids = {"workflow": workflow, "revision": revision, "event_id": event_id}
         if int(created) == 2:
             self._log.run(run_id, "running", **ids)
@@ -254,32 +275,56 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord | None:
         """The record of ``run_id``, or None (never recorded, or expired)."""
-        raw: dict[bytes, bytes] = self._redis.hgetall(RUN_KEY.format(run_id))
-        if not raw:
-            return None
-        data = {k.decode(): v.decode() for k, v in raw.items()}
-        steps: dict[str, dict[str, str]] = {}
-        for name, value in data.items():
-            if name.startswith("step:"):
-                step_id, _, attribute = name[5:].rpartition(":")
-                steps.setdefault(step_id, {})[attribute] = value
-        return RunRecord(
-            run_id=run_id,
-            workflow=data.get("workflow", ""),
-            revision=data.get("revision", ""),
-            event_id=data.get("event_id", ""),
-            status=data.get("status", "running"),  # type: ignore[arg-type]
-            started_at=_float(data.get("started_at")),
-            finished_at=_float(data.get("finished_at")),
-            error=_json(data.get("error")),
-            reason=data.get("reason"),
-            steps={step_id: _step(fields) for step_id, fields in steps.items()},
-        )
+        return _record(run_id, self._redis.hgetall(RUN_KEY.format(run_id)))
+
+    def get_many(self, run_ids: list[str]) -> list[RunRecord | None]:
+        """The records of ``run_ids`` (None for each not there), in one round trip."""
+        pipe = self._redis.pipeline()
+        for run_id in run_ids:
+            pipe.hgetall(RUN_KEY.format(run_id))
+        return [_record(i, raw) for i, raw in zip(run_ids, pipe.execute(), strict=True)]
 
     def recent(self, limit: int = 50) -> list[str]:
         """Run ids, newest first."""
         ids: list[bytes] = self._redis.zrevrange(RUNS_INDEX, 0, max(0, limit - 1))
         return [i.decode() for i in ids]
+
+    def for_event(self, event_id: str) -> list[str]:
+        """Ids of the runs event ``event_id`` started (replays included), newest first."""
+        ids: list[bytes] = self._redis.zrevrange(EVENT_RUNS.format(event_id), 0, -1)
+        return [i.decode() for i in ids]
+
+    def listed(self, since: float | None = None, *, start: int = 0, count: int = 500) -> list[str]:
+        """Run ids started at or after ``since`` (epoch), newest first, a page at a time."""
+        low = "-inf" if since is None else repr(since)
+        ids: list[bytes] = self._redis.zrevrangebyscore(
+            RUNS_INDEX, "+inf", low, start=start, num=count
+        )
+        return [i.decode() for i in ids]
+
+
+def _record(run_id: str, raw: dict[bytes, bytes]) -> RunRecord | None:
+    if not raw:
+        return None
+    data = {k.decode(): v.decode() for k, v in raw.items()}
+    steps: dict[str, dict[str, str]] = {}
+    for name, value in data.items():
+        if name.startswith("step:"):
+            step_id, _, attribute = name[5:].rpartition(":")
+            steps.setdefault(step_id, {})[attribute] = value
+    return RunRecord(
+        run_id=run_id,
+        workflow=data.get("workflow", ""),
+        revision=data.get("revision", ""),
+        event_id=data.get("event_id", ""),
+        status=data.get("status", "running"),  # type: ignore[arg-type]
+        started_at=_float(data.get("started_at")),
+        finished_at=_float(data.get("finished_at")),
+        error=_json(data.get("error")),
+        reason=data.get("reason"),
+        replay_of=data.get("replay_of"),
+        steps={step_id: _step(fields) for step_id, fields in steps.items()},
+    )
 
 
 def _step(fields: Mapping[str, str]) -> StepRecord:

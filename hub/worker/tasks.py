@@ -20,12 +20,12 @@ from functools import cache
 from typing import Any
 
 import redis
-from celery import Task
 
 from hub.errors import Deferred, RetryableError
 from hub.http.claim import QuotaClaim, use_claim
 from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
+from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CeleryDispatch, StepCall
 from hub.worker.flow import Flow
 from hub.worker.queues import DEFERRED_QUEUE
@@ -39,7 +39,7 @@ __all__ = ["StepTask", "run_step"]
 log = logging.getLogger("hub.worker")
 
 
-class StepTask(Task):  # type: ignore[misc]
+class StepTask(RequeueOnRedisLoss):
     """Names each step ``<workflow>.<step>`` in logs and Flower."""
 
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
@@ -134,6 +134,8 @@ def run_step(
             queue=DEFERRED_QUEUE,
             exc=err,
         ) from err
+    except REDIS_LOSS:
+        raise  # not the step's failure: the task goes back to the queue (RequeueOnRedisLoss)
     except Exception as err:
         flow.fail(wf, call, ctx, err, dispatch)
         raise

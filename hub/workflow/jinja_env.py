@@ -87,6 +87,10 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+#: Python internals (``__class__``, ``_Foo__bar``), never keys of the run's data
+_PRIVATE = re.compile(r"^(__|_[A-Za-z0-9]+__)")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -224,7 +228,28 @@ def _inspect(tree: nodes.Template) -> bool:
                     message = "Can't assign to special loop variable in for-loop target"
                     raise TemplateSyntaxError(message, name.lineno)
         declares = declares or not isinstance(node, nodes.Output | nodes.If)
+    _refuse_internals(tree)
     return declares
+
+
+def _refuse_internals(tree: nodes.Template) -> None:
+    """Refuse Python internals read off a value that is not a name (``''.__class__``):
+    names are checked where they are known (validation, then the sandbox at run time)."""
+    found: list[tuple[int, str]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            key: Any = node.attr
+        else:
+            key = getattr(getattr(node, "arg", None), "value", None)
+        if not (isinstance(key, str) and _PRIVATE.match(key)):
+            continue
+        depth, root = 0, getattr(node, "node", None)
+        while isinstance(root, nodes.Getattr | nodes.Getitem):
+            depth, root = depth + 1, getattr(root, "node", None)
+        if not isinstance(root, nodes.Name):
+            found.append((depth, key))
+    if found:
+        raise InvalidTemplate(f"access to '{min(found)[1]}' is not allowed in templates")
 
 
 def _name_paths(tree: nodes.Template, declares: bool = True) -> tuple[tuple[str, ...], ...]:

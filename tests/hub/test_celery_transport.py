@@ -5,6 +5,7 @@ from __future__ import annotations
 from hub.settings import Settings
 from hub.worker.celery_app import (
     MAX_COUNTDOWN_SECONDS,
+    RESTORE_MUTEX_SECONDS,
     VISIBILITY_TIMEOUT_SECONDS,
     create_celery,
     transport_options,
@@ -19,6 +20,7 @@ def test_the_default_timeout_is_the_documented_one_and_sweeps_every_10s() -> Non
         "visibility_timeout": 3600,
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": RESTORE_MUTEX_SECONDS,
         "queue_order_strategy": "priority",
     }
 

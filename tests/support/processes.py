@@ -73,9 +73,8 @@ class HubProcesses:
         env.update(self.extra_env)
         return env
 
-    def _spawn(
-        self, name: str, *args: str, nice: int = 0, group: bool = False
-    ) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
+        # appended, so a part started again under its name keeps the earlier lines
         log: IO[bytes] = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub", *args],
@@ -83,8 +82,8 @@ class HubProcesses:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes its children too
             preexec_fn=(lambda: os.nice(nice)) if nice else None,
-            start_new_session=group,  # its own process group, so kill() takes its children too
         )
         self.procs[name] = proc
         return proc
@@ -107,19 +106,13 @@ class HubProcesses:
         self._spawn("ingress", "serve", "--port", str(self.ingress_port))
         wait_for(_http_ok(f"{self.ingress_url}/healthz"), 30, "the ingress")
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        log = self.log_dir / f"{name}.log"
-        seen = log.read_bytes().count(b"ready.") if log.exists() else 0
-        self._spawn(
-            name,
-            "worker",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-            group=True,
-        )
-        wait_for(lambda: log.read_bytes().count(b"ready.") > seen, 60, f"{name} to be ready")
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 2, *, wait: bool = True
+    ) -> None:
+        if wait:
+            self.start_workers([name], concurrency)
+        else:
+            self.spawn_workers([name], concurrency)
 
     def spawn_workers(self, names: list[str], concurrency: int = 2, nice: int = 0) -> None:
         """Start ``hub worker`` processes (node names ``<name>@<host>``) without waiting.
@@ -136,15 +129,17 @@ class HubProcesses:
                 "--hostname",
                 f"{name}@%h",
                 nice=nice,
-                group=True,
             )
 
     def start_workers(self, names: list[str], concurrency: int = 2) -> None:
         """Start ``hub worker`` processes side by side, then wait until each is ready."""
+        logs = {name: self.log_dir / f"{name}.log" for name in names}
+        starts = {name: log.stat().st_size if log.exists() else 0 for name, log in logs.items()}
         self.spawn_workers(names, concurrency)
-        for name in names:
-            log = self.log_dir / f"{name}.log"
-            wait_for(lambda log=log: b"ready." in log.read_bytes(), 60, f"{name} to be ready")
+        for name, log in logs.items():
+            start = starts[name]
+            ready = lambda log=log, start=start: b"ready." in log.read_bytes()[start:]  # noqa: E731
+            wait_for(ready, 60, f"{name} to be ready")
 
     def start_beat(self) -> None:
         """``hub beat``, once it has published the workflows and sent its first ticks."""
@@ -153,16 +148,20 @@ class HubProcesses:
         wait_for(lambda: b"beat: Starting" in log.read_bytes(), 60, "beat to start")
 
     def kill(self, name: str) -> None:
-        """SIGKILL ``name`` and, for a worker, its pool processes: no cleanup, no warning."""
+        """SIGKILL part ``name`` and every process it started (a worker's pool), at once."""
         proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def children(self, name: str) -> list[int]:
+        """Process ids of the processes part ``name`` started (a worker's pool)."""
+        pid = self.procs[name].pid
         try:
-            if proc.pid == os.getpgid(proc.pid):
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
-        except ProcessLookupError:
-            pass
-        proc.wait(15)
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(p) for p in text.split()]
 
     @property
     def flower_url(self) -> str:

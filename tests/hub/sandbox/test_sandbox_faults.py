@@ -54,6 +54,20 @@ def test_script_answers_then_passes_through_and_only_for_its_calls() -> None:
     assert injector.snapshot()["scripts"][0]["answers"] == []
 
 
+def test_a_repeating_script_on_a_query_holds_for_those_records_only() -> None:
+    injector, _ = _injector()
+    rule = {"path": "/people", "query": "*refused.example*", "repeat": True, "answers": [400]}
+    injector.set({"scripts": [rule]})
+    refused = "contactEmails.address=a%40refused.example&limit=1"
+    for _ in range(3):  # the answers start over: the rule holds until replaced
+        decision = injector.decide("GET", "/people", refused)
+        assert decision is not None and decision.status == 400
+    assert injector.decide("GET", "/people", "contactEmails.address=b%40ok.example") is None
+    assert injector.decide("GET", "/people") is None
+    injector.set({"scripts": []})
+    assert injector.decide("GET", "/people", refused) is None
+
+
 def test_script_globs_objects_and_drops() -> None:
     injector, _ = _injector()
     injector.set(

@@ -1,0 +1,108 @@
+"""At-least-once delivery on real parts: a task whose worker is SIGKILLed mid-call is
+delivered again and completed, and its effect is applied once.
+
+Two ways a worker dies: the whole node (main process and pool, as an OOM kill or a lost
+machine) leaves its task unacknowledged in Redis until the visibility timeout; a pool
+process alone is noticed by its parent, which requeues the task at once
+(``task_reject_on_worker_lost``). Both tasks are killed while their ``POST /people`` is
+in the sandbox, after their ``GET /people`` found nobody.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from hub.redis_server import RedisServer
+from hub.worker.runs import RunStore
+from tests.support.processes import ROOT, HubProcesses, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ENV = {
+    "HUB_VISIBILITY_TIMEOUT_SECONDS": "10",  # the least allowed: a dead node's task is back soon
+    "PLUTIO_TIMEOUT_SECONDS": "4",  # so an upsert's lock lapses 18 s after its holder died
+    "HUB_RETRY_BASE_SECONDS": "0.05",
+}
+
+
+@pytest.fixture
+def hub(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[HubProcesses]:
+    folder = tmp_path / "workflows"  # the CRM workflow alone: its source needs no signature
+    folder.mkdir()
+    shutil.copy(ROOT / "workflows" / "crm-contact-to-plutio-person.yaml", folder)
+    procs = HubProcesses(
+        redis_url=redis_server.url, log_dir=tmp_path, workflows=folder, extra_env=ENV
+    )
+    try:
+        procs.start_sandbox()
+        procs.start_ingress()
+        yield procs
+    finally:
+        procs.stop()
+
+
+def _send(hub: HubProcesses, event_id: str, email: str) -> str:
+    body = {
+        "id": event_id,
+        "type": "contact.created",
+        "data": {"first_name": "Ada", "last_name": event_id, "email": email},
+    }
+    answer = httpx.post(f"{hub.ingress_url}/hooks/crm", json=body)
+    assert answer.status_code == 202, answer.text
+    run_id: str = answer.json()["runs"][0]["run_id"]
+    return run_id
+
+
+def _looked_up(hub: HubProcesses, email: str) -> int:
+    calls = httpx.get(f"{hub.sandbox_url}/_sandbox/calls").json()["calls"]
+    quoted = email.replace("@", "%40")
+    return sum(1 for c in calls if c["method"] == "GET" and quoted in c["query"])
+
+
+def test_a_sigkilled_workers_task_is_redelivered_and_applied_once(
+    hub: HubProcesses, redis_client: redis.Redis
+) -> None:
+    slow = {"delay_ms": 2500}  # each create takes this long: time to kill its worker
+    scripts = [{"method": "POST", "path": "/people", "answers": [slow, slow]}]
+    httpx.post(f"{hub.sandbox_url}/_sandbox/faults", json={"scripts": scripts}).raise_for_status()
+    runs = RunStore(redis_client)
+
+    hub.start_worker("node", concurrency=1)
+    node_run = _send(hub, "evt-node", "node@example.com")
+    wait_for(lambda: _looked_up(hub, "node@example.com") == 1, 20, "the first lookup")
+    hub.kill("node")  # main process and pool: nothing is requeued by the worker itself
+
+    hub.start_worker("pool", concurrency=1)
+    (child,) = hub.children("pool")
+    pool_run = _send(hub, "evt-pool", "pool@example.com")
+    wait_for(lambda: _looked_up(hub, "pool@example.com") == 1, 20, "the second lookup")
+    os.kill(child, signal.SIGKILL)  # the pool process only: its parent requeues the task
+    hub.start_worker("fresh", concurrency=1)
+
+    def finished() -> bool:
+        records = [runs.get(node_run), runs.get(pool_run)]
+        return all(r is not None and r.status != "running" for r in records)
+
+    try:
+        wait_for(finished, 90, "both runs to finish")
+    except TimeoutError:
+        print(hub.logs())
+        raise
+    for run_id, email in ((node_run, "node@example.com"), (pool_run, "pool@example.com")):
+        record = runs.get(run_id)
+        assert record is not None and record.status == "succeeded", (record, hub.logs())
+        assert _looked_up(hub, email) >= 2  # delivered again: it looked again
+    people = httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json()
+    emails = sorted(p["contactEmails"][0]["address"] for p in people)
+    assert emails == ["node@example.com", "pool@example.com"]  # one person each
+    assert "signal 9" in (hub.log_dir / "pool.log").read_text(errors="replace")
