@@ -39,11 +39,14 @@ MAX_RUNS_READ = 5000
 
 
 def dead_letter_counts(redis: Any) -> dict[str, int]:
-    """Dead letters by workflow: a hook for the dead-letter store, which does not exist yet.
+    """Dead letters not yet replayed, by workflow (kept until replayed or purged)."""
+    from hub.worker.deadletter import DeadLetterStore
 
-    Returns no series until ``hub/worker/deadletter.py`` lands and this reads it.
-    """
-    return {}
+    counts: dict[str, int] = {}
+    for letter in DeadLetterStore(redis).find():
+        if letter.status == "dead":
+            counts[letter.workflow] = counts.get(letter.workflow, 0) + 1
+    return counts
 
 
 def _text(value: bytes | str) -> str:

@@ -97,3 +97,26 @@ def test_hub_metrics_prints_the_exposition(
     found = samples(result.output)
     assert value(found, "hub_quota_used", budget="plutio:acme") == 2
     assert value(found, "hub_runs", workflow="sync", status="succeeded") == 2
+
+
+def test_dead_letters_by_workflow_until_replayed(redis_client: redis.Redis) -> None:
+    from hub.metrics import dead_letter_counts
+    from hub.worker.deadletter import DeadLetterStore
+
+    store = DeadLetterStore(redis_client)
+    for run_id, workflow in (("r1", "crm"), ("r2", "crm"), ("r3", "invoices")):
+        store.add(
+            run_id=run_id,
+            workflow=workflow,
+            revision="abc",
+            step="person",
+            index=None,
+            context={"event_id": f"e-{run_id}", "source": "crm", "event_type": "x"},
+            error={"message": "refused"},
+            attempts=[{"attempt": 1, "message": "refused"}],
+            secrets={},
+        )
+    assert dead_letter_counts(redis_client) == {"crm": 2, "invoices": 1}
+    store.mark_replayed("r1", "r9", keep_seconds=60)
+    assert dead_letter_counts(redis_client) == {"crm": 1, "invoices": 1}
+    assert b'hub_dead_letters{workflow="crm"} 1.0' in exposition(redis_client)
