@@ -175,8 +175,71 @@ def flower(
 
 
 @cli.command()
+def beat() -> None:
+    """Run Celery beat: fires the workflows' schedule and poll triggers (run exactly one)."""
+    _require_redis()
+    workflows = _load_workflows()
+    from hub.worker.beat import run_beat
+
+    try:
+        run_beat(get_settings(), workflows)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+cursors_cli = typer.Typer(
+    help="Poll cursors: show each poll workflow's, or reset one for a backfill.",
+    no_args_is_help=False,
+)
+cli.add_typer(cursors_cli, name="cursors")
+
+
+@cursors_cli.callback(invoke_without_command=True)
+def cursors(ctx: typer.Context) -> None:
+    """Show every poll workflow's cursor and what its last poll did."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import redis
+
+    from hub.cursors import CursorStore
+    from hub.cursors_view import cursor_lines
+
+    store = CursorStore(redis.Redis.from_url(_require_redis()))
+    polled = [wf.name for wf in _load_workflows() if wf.trigger.poll is not None]
+    for line in cursor_lines(store, polled):
+        typer.echo(line)
+
+
+@cursors_cli.command("reset")
+def cursors_reset(
+    workflow: Annotated[str, typer.Argument(help="The poll workflow.")],
+    to: Annotated[
+        str | None,
+        typer.Option(help="Poll again from records changed at or after this time (ISO 8601)."),
+    ] = None,
+) -> None:
+    """Reset a poll workflow's cursor: from the start, or from --to (a backfill)."""
+    import redis
+
+    from hub.cursors import CursorStore
+    from hub.cursors_view import reset_cursor
+
+    if workflow not in {wf.name for wf in _load_workflows() if wf.trigger.poll is not None}:
+        _fail(f"no poll workflow named '{workflow}' in {get_settings().hub_workflows}")
+    client = redis.Redis.from_url(_require_redis())
+    try:
+        reset_cursor(CursorStore(client), client, workflow, to)
+    except ConfigError as exc:
+        _fail(str(exc))
+    where = f"from {to}" if to is not None else "from the start"
+    typer.echo(f"{workflow}: the next poll reads {where}")
+
+
+@cli.command()
 def sandbox(
-    name: Annotated[str, typer.Argument(help="Which sandbox: plutio, plane or plutora.")],
+    name: Annotated[
+        str, typer.Argument(help="Which sandbox: plutio, plane, plutora or accounting.")
+    ],
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
@@ -187,6 +250,7 @@ def sandbox(
         "plutio": "connectors.plutio.sandbox:create_app_from_env",
         "plane": "connectors.plane.sandbox:create_app_from_env",
         "plutora": "connectors.plutora.sandbox:create_app_from_env",
+        "accounting": "connectors.accounting.sandbox:create_app_from_env",
     }
     if name not in factories:
         _fail(f"unknown sandbox '{name}' (known: {', '.join(factories)})")
@@ -263,7 +327,7 @@ def test_cmd(
     from hub.testing.suite import run_tests, session_redis
 
     if not logs:
-        for name in ("hub.worker", "hub.workflow"):
+        for name in ("hub.worker", "hub.workflow", "hub.accounting"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     with session_redis() as client:
         report = run_tests(path, client, echo=typer.echo)
@@ -303,6 +367,20 @@ def quota(
         typer.echo(json.dumps(out, indent=2))
         return
     typer.echo(format_quota_table(budgets, queued))
+
+
+@cli.command()
+def metrics() -> None:
+    """Print the cluster's Prometheus metrics (read from Redis) as exposition text."""
+    import redis
+
+    from hub.metrics import exposition
+
+    client = redis.Redis.from_url(_require_redis())
+    try:
+        typer.echo(exposition(client).decode(), nl=False)
+    except redis.ConnectionError as exc:
+        _fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
 
 
 @cli.command("settings")

@@ -1,8 +1,8 @@
 """``hub up``: the whole hub in one terminal, on real parts.
 
 Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), each connector's sandbox
-(:data:`SANDBOXES`: Plutio, Plane, Plutora, for those without real credentials), a
-Celery worker, the ingress and Flower; prints
+(:data:`SANDBOXES`: Plutio, Plane, Plutora, accounting, for those not configured), a
+Celery worker, beat, the ingress and Flower; prints
 where each listens; with ``--demo`` sends the sample events and shows what arrived in the
 sandbox; stops everything on Ctrl-C.
 """
@@ -82,6 +82,12 @@ SANDBOXES = (
             "PLUTORA_PASSWORD": "sandbox-password",
         },
     ),
+    LocalSandbox(
+        "accounting",
+        lambda s: s.hub_accounting_sandbox_port,
+        lambda s: bool(s.accounting_url),
+        lambda url: {"ACCOUNTING_URL": url},
+    ),
 )
 
 
@@ -146,6 +152,7 @@ class Embedded:
         for sandbox in self.sandboxes():
             self._spawn(sandbox.name, "sandbox", sandbox.name, "--port", str(sandbox.port(s)))
         self._spawn("worker", "worker")
+        self._spawn("beat", "beat")
         self._spawn("ingress", "serve")
         self._spawn("flower", "flower")
         self.wait_ready()

@@ -8,7 +8,8 @@ __all__ = ["operations_listing", "operations_table"]
 
 
 def _by_resource() -> dict[str, list[tuple[str, str]]]:
-    """``connector.resource`` -> [(action, summary)], in declaration order."""
+    """``connector.resource`` (``connector`` for operations on no resource) ->
+    [(action, summary)], in declaration order."""
     grouped: dict[str, list[tuple[str, str]]] = {}
     for name in sorted(CONNECTOR_MODULES):
         for op in get_connector(name).operations.values():

@@ -20,6 +20,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "plutio": "connectors.plutio",
     "plane": "connectors.plane",
     "plutora": "connectors.plutora",
+    "accounting": "connectors.accounting",
 }
 
 

@@ -127,6 +127,21 @@ class Settings(BaseSettings):
     )
     hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
     hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+    hub_poll_overlap_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A poll reads again this far before its cursor (date cursors), for "
+        "records that appear late with an earlier time; what it handed on is skipped.",
+    )
+    hub_poll_max_pages: int = Field(
+        default=20, ge=1, description="Pages one poll task reads before it hands over to the next."
+    )
+    hub_poll_lock_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Expiry of a poll's single-flight lock, pushed on with every page (a "
+        "killed poll frees it after this).",
+    )
     hub_run_retention_seconds: int = Field(
         default=604_800,
         gt=0,
@@ -156,6 +171,29 @@ class Settings(BaseSettings):
         "API client.",
     )
     plutio_timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
+
+    # --- accounting export ------------------------------------------------------------
+    accounting_export_dir: Path | None = Field(
+        default=None,
+        description="Folder the accounting file sink writes under (a workflow's `files.folder` "
+        "is a subfolder). Unset: `exports` in HUB_DATA_DIR.",
+    )
+    accounting_url: str | None = Field(
+        default=None,
+        description="Base URL of the accounting endpoint `accounting.export` posts rows to "
+        "(with `http:`).",
+    )
+    accounting_token: SecretStr | None = Field(
+        default=None, description="Bearer token for ACCOUNTING_URL, if it needs one."
+    )
+    accounting_timeout_seconds: float = Field(
+        default=30.0, description="Per-request timeout of the accounting endpoint."
+    )
+    hub_accounting_sandbox_port: int = Field(
+        default=9103,
+        description="Port of the accounting endpoint sandbox `hub up` starts when "
+        "ACCOUNTING_URL is unset.",
+    )
 
     # --- Plane -------------------------------------------------------------------------
     plane_base_url: str = Field(

@@ -60,9 +60,16 @@ class PlutioGrant:
         return parse_token_response(response.json(), now=self._now, service=SERVICE)
 
 
-def query_params(query: Mapping[str, Any] | None, q: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Key filters as query parameters; anything not scalar (or an explicit ``q``) as ``q``."""
+def query_params(
+    query: Mapping[str, Any] | None,
+    q: Mapping[str, Any] | None,
+    sort: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Key filters as query parameters; anything not scalar (or an explicit ``q``) as ``q``;
+    ``sort`` (``{"updatedAt": 1, "_id": 1}``) as Mongo-style JSON."""
     params: dict[str, Any] = {}
+    if sort:
+        params["sort"] = json.dumps(dict(sort), separators=(",", ":"))
     mongo: dict[str, Any] = dict(q or {})
     for key, value in (query or {}).items():
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -128,9 +135,10 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        sort: Mapping[str, int] | None = None,
     ) -> Iterator[Any]:
         """Records matching key filters and/or a MongoDB query, fetched page by page."""
-        base = query_params(query, q)
+        base = query_params(query, q, sort)
         paginator = SkipLimit(min(self.page_size, limit) if limit else self.page_size)
 
         def fetch(page: dict[str, Any]) -> Any:
@@ -145,9 +153,29 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        sort: Mapping[str, int] | None = None,
     ) -> list[Any]:
         """Records matching key filters and/or a MongoDB query, paged to the end or ``limit``."""
-        return list(self.iterate(resource, query, q, limit=limit))
+        return list(self.iterate(resource, query, q, limit=limit, sort=sort))
+
+    def page(
+        self,
+        resource: str,
+        query: Mapping[str, Any] | None,
+        q: Mapping[str, Any] | None,
+        *,
+        sort: Mapping[str, int],
+        limit: int,
+    ) -> list[Any]:
+        """One page (``skip=0``, ``limit``) of the records matching, ordered by ``sort``."""
+        params = {**query_params(query, q, sort), "skip": 0, "limit": limit}
+        answer = self._request("GET", resource, params=params)
+        if not isinstance(answer, list):
+            raise FatalError(
+                f"{SERVICE} answered GET /{resource} with a {type(answer).__name__}, "
+                "not a list of records"
+            )
+        return answer
 
     def get(self, resource: str, record_id: str) -> Any | None:
         """The record with ``_id`` (``GET /resource?_id=``), or None."""

@@ -23,6 +23,8 @@ __all__ = [
     "ListArgs",
     "Person",
     "PersonName",
+    "PollArgs",
+    "PollPosition",
     "Record",
     "RecordActionArgs",
     "UpdateArgs",
@@ -118,6 +120,33 @@ class FindArgs(ListArgs):
         if not self.query and not self.q:
             raise ValueError("find needs `query` or `q` (use list for every record)")
         return self
+
+
+class PollPosition(_Strict):
+    """A place in the (cursor field, ``_id``) order: answer what comes after it."""
+
+    value: str | float | int = Field(description="The cursor field's value.")
+    id: str = Field(
+        default="", description="The ``_id`` at that value; '' takes every record at it."
+    )
+
+
+class PollArgs(_Strict):
+    """One page of records changed after a position, oldest first (a poll trigger's page).
+
+    The poll trigger sets ``field`` (its ``cursor``) and ``after``; the workflow may narrow
+    the records with ``query``/``q`` and choose the page size with ``limit``.
+    """
+
+    field: str = Field(default="updatedAt", min_length=1, description="The cursor field.")
+    after: PollPosition | None = Field(
+        default=None, description="Answer records after this (field, _id); none: from the start."
+    )
+    query: dict[str, Any] = Field(
+        default_factory=dict, description="Key filters, e.g. {'status': 'paid'}."
+    )
+    q: dict[str, Any] | None = Field(default=None, description="A MongoDB query.")
+    limit: int = Field(default=100, ge=1, le=1000, description="Records per page.")
 
 
 class IdArgs(_Strict):

@@ -8,7 +8,9 @@ For a resource ``r`` (see :data:`~connectors.plutio.resources.RESOURCES`):
 - ``create``: ``r.create`` (the record's fields as arguments), and with ``list``,
   ``r.upsert`` (find by ``match``, create from ``data`` if none, under a cluster lock);
 - ``update``/``delete``: ``r.update``/``r.delete`` through ``/bulk`` with ``_ids``;
-- ``move``/``copy``: ``r.move``/``r.copy`` with ``_id`` and the fields to set.
+- ``move``/``copy``: ``r.move``/``r.copy`` with ``_id`` and the fields to set;
+- documented ``list``: ``r.poll``, a page of records changed after a position, oldest
+  first, for poll triggers (see :mod:`connectors.plutio.polling`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from connectors.plutio.models import (
     IdArgs,
     IdsArgs,
     ListArgs,
+    PollArgs,
     RecordActionArgs,
     UpdateArgs,
     UpsertArgs,
     update_args,
     upsert_args,
 )
+from connectors.plutio.polling import poll_page
 from connectors.plutio.resources import RESOURCES, Resource
 from hub.connector import Operation
 from hub.errors import FatalError, NotFound
@@ -80,6 +84,13 @@ def _get(r: Resource) -> Call:
         if record is None:
             raise NotFound(f"Plutio has no {r.singular} with _id {args.id} (in /{r.path})")
         return record
+
+    return call
+
+
+def _poll(r: Resource) -> Call:
+    def call(api: PlutioApi, args: PollArgs) -> Any:
+        return poll_page(api, r, args)
 
     return call
 
@@ -138,6 +149,14 @@ def operations_for(r: Resource) -> list[Operation]:
         ops.append(Operation(f"{r.name}.get", IdArgs, _get(r), f"The {one} with _id."))
         ops.append(
             Operation(f"{r.name}.find", FindArgs, _find(r), f"The {many} matching query or q.")
+        )
+        ops.append(
+            Operation(
+                f"{r.name}.poll",
+                PollArgs,
+                _poll(r),
+                f"A page of {many} changed after a cursor, oldest first (for poll triggers).",
+            )
         )
     if "create" in has:
         ops.append(

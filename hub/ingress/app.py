@@ -3,7 +3,8 @@
 A plain Starlette app (FastAPI's per-request machinery costs more than the whole
 webhook path). Every answer, errors included, is JSON; every Redis failure is a 503 with
 ``Retry-After``. The read views (``/events``, ``/workflows``, ``/sources``) need
-``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress.
+``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress;
+so does ``GET /metrics`` (Prometheus sends it with ``authorization: {credentials: ...}``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis as syncredis
 import redis.asyncio as aioredis
 from celery import Celery
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +32,7 @@ from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.resolve import build_sources, is_loopback
 from hub.ingress.sources import Source, load_sources, sources_folder
 from hub.ingress.store import EventStore, StoreUnavailable
+from hub.metrics import CONTENT_TYPE, exposition
 from hub.settings import Settings
 from hub.workflow.compiler import compile_run
 from hub.workflow.live import LiveWorkflows
@@ -134,8 +138,24 @@ def create_app(
             return error(404, f"no event '{event_id}' from '{source}' within its dedupe window")
         return JSONResponse(record)
 
+    scrape_client: list[syncredis.Redis] = []
+
+    async def metrics(request: Request) -> Response:
+        if refused := admin.check(request):
+            return refused
+        if not scrape_client:  # the collector reads with a sync client, in a thread
+            if settings.hub_redis_url is None:
+                return error(503, "HUB_REDIS_URL is not set: no metrics to read")
+            scrape_client.append(syncredis.Redis.from_url(settings.hub_redis_url, socket_timeout=5))
+        try:
+            body = await run_in_threadpool(exposition, scrape_client[0])
+        except (syncredis.RedisError, OSError):
+            return error(503, "Redis is unreachable")
+        return Response(body, media_type=CONTENT_TYPE)
+
     routes = [
         Route("/hooks/{source}", hooks, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/workflows", list_workflows, methods=["GET"]),

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from hub.errors import TemplateError
+from hub.events_log import log_event
 from hub.ingress.ids import new_hex
 from hub.ingress.publish import RunPublisher
 from hub.ingress.routing import match_workflows
@@ -245,9 +246,10 @@ class Hooks:
                 "the hub cannot store events right now; retry later",
                 retry_after=exc.retry_after,
             )
+        status = "duplicate" if outcome.duplicate else "accepted"
+        log_event(source.name, event_id, status, event_type=event_type, runs=len(runs))
         if outcome.duplicate:
             return _json(200, {**outcome.record, "duplicate": True})
-        log.debug("%s event %s (%s): %d run(s)", source.name, event_id, event_type, len(runs))
         return _json(202, {**record, "duplicate": False})
 
 

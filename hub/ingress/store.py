@@ -33,20 +33,24 @@ log = logging.getLogger("hub.ingress")
 
 SEEN_KEY = "hub:ingress:seen:{}:{}"
 RECENT_KEY = "hub:ingress:recent"
+#: hash of counters, field ``<source>:accepted`` / ``<source>:duplicate`` (read by /metrics)
+COUNTS_KEY = "hub:ingress:counts"
 RECENT_KEPT = 1000
 FSYNC_TIMEOUT_MS = 2000
 RETRY_AFTER_SECONDS = 5
 
-# KEYS: seen key, recent list, then one queue list per message
-# ARGV: record, ttl, recent kept, touch duplicates (1/0), then one payload per message
+# KEYS: seen key, recent list, counters hash, then one queue list per message
+# ARGV: record, ttl, recent kept, touch duplicates (1/0), source, then one payload per message
 _ACCEPT = """
 local previous = redis.call('GET', KEYS[1])
 if previous then
   if ARGV[4] == '1' then redis.call('SET', KEYS[1], previous, 'KEEPTTL') end
+  redis.call('HINCRBY', KEYS[3], ARGV[5] .. ':duplicate', 1)
   return previous
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-for i = 3, #KEYS do redis.call('LPUSH', KEYS[i], ARGV[i + 2]) end
+redis.call('HINCRBY', KEYS[3], ARGV[5] .. ':accepted', 1)
+for i = 4, #KEYS do redis.call('LPUSH', KEYS[i], ARGV[i + 2]) end
 redis.call('LPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 return false
@@ -150,12 +154,18 @@ class EventStore:
     ) -> Outcome:
         """Record the event and enqueue ``messages``, unless ``event_id`` was seen."""
         receipt = new_hex()
-        keys = [SEEN_KEY.format(source, event_id), RECENT_KEY, *(m.key for m in messages)]
+        keys = [
+            SEEN_KEY.format(source, event_id),
+            RECENT_KEY,
+            COUNTS_KEY,
+            *(m.key for m in messages),
+        ]
         args: list[Any] = [
             json.dumps({**record, "_receipt": receipt}),
             dedupe_seconds,
             self._recent,
             1 if self._fsync else 0,
+            source,
             *(m.payload for m in messages),
         ]
         item = _Item(keys, args, asyncio.get_running_loop().create_future())

@@ -1,5 +1,9 @@
 """A small MongoDB-style query matcher, for sandboxes of APIs that take raw ``q`` queries.
 
+Sorting (:func:`parse_sort`, :func:`sort_records`) follows Mongo's ``sort``: a JSON object of
+dotted paths to ``1`` or ``-1`` (or the short ``"updatedAt,-_id"``), keys in order, values of
+different types ranked missing/null < numbers < strings < objects < arrays < booleans.
+
 Supported: equality on dotted paths (matching inside arrays as Mongo does), ``$eq``,
 ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$in``, ``$nin``, ``$exists``, ``$regex``
 with ``$options``, ``$not``, ``$size``, ``$all``, ``$elemMatch``, and the logical
@@ -10,17 +14,30 @@ strings (ISO dates compare correctly as strings). Anything else raises
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["QueryError", "compile_query", "key_filter_query", "matches", "resolve_path"]
+__all__ = [
+    "QueryError",
+    "SortSpec",
+    "compile_query",
+    "key_filter_query",
+    "matches",
+    "parse_sort",
+    "resolve_path",
+    "sort_records",
+]
 
 Predicate = Callable[[Any], bool]
+#: ``[(path, 1 | -1), ...]``: sort keys in order, ascending or descending
+SortSpec = list[tuple[str, int]]
 #: a test over the values a path resolves to (empty when the path is missing)
 ValuesTest = Callable[[list[Any]], bool]
 
 _MISSING = object()
+_SORT_PATH = re.compile(r"[A-Za-z_][\w-]*(\.[\w-]+)*")
 
 
 class QueryError(ValueError):
@@ -254,3 +271,58 @@ def key_filter_query(params: Iterable[tuple[str, str]]) -> dict[str, Any]:
             raise QueryError(f"a filter key cannot start with $: {key}")
         grouped.setdefault(key, []).extend(_coerce(raw))
     return {key: {"$in": values} for key, values in grouped.items()}
+
+
+def parse_sort(raw: str) -> SortSpec:
+    """A sort spec from ``{"updatedAt": 1, "_id": -1}`` or ``"updatedAt,-_id"``."""
+    text = raw.strip()
+    if text.startswith("{"):
+        try:
+            spec = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise QueryError(f"sort is not valid JSON: {exc}") from None
+        if not isinstance(spec, dict) or not spec:
+            raise QueryError("sort must be a non-empty object of field: 1 or -1")
+        pairs = list(spec.items())
+    else:
+        pairs = [
+            (part[1:], -1) if part.startswith("-") else (part.lstrip("+"), 1)
+            for part in (p.strip() for p in text.split(","))
+        ]
+    parsed: SortSpec = []
+    for path, direction in pairs:
+        if not isinstance(path, str) or not _SORT_PATH.fullmatch(path):
+            raise QueryError(f"cannot sort on {path!r}")
+        if isinstance(direction, bool) or direction not in (1, -1):
+            raise QueryError(f"sort direction of {path} must be 1 or -1")
+        parsed.append((path, int(direction)))
+    return parsed
+
+
+def _rank(values: list[Any]) -> tuple[int, Any]:
+    value: Any = None
+    if len(values) == 1:
+        value = values[0]
+    elif values:  # a path through an array: the values it reaches, as a list
+        value = values
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (5, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3 if isinstance(value, Mapping) else 4, json.dumps(value, sort_keys=True))
+
+
+def sort_records(records: list[Any], spec: SortSpec) -> list[Any]:
+    """``records`` ordered by ``spec`` (a stable sort, one pass per key from the last)."""
+    ordered = list(records)
+    for path, direction in reversed(spec):
+
+        def key(doc: Any, path: str = path) -> tuple[int, Any]:
+            return _rank(resolve_path(doc, path))
+
+        ordered.sort(key=key, reverse=direction < 0)
+    return ordered

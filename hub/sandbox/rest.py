@@ -3,7 +3,9 @@
 The shape Plutio uses, and the routes :class:`MongoRest` serves for a resource ``r``:
 
 - ``GET /r``: a JSON array; ``skip``/``limit`` paging (``limit=0``: no limit), key
-  filters on dotted paths (``?name.first=leo``), ``q=<Mongo JSON>``; ``?_id=`` reads one.
+  filters on dotted paths (``?name.first=leo``), ``q=<Mongo JSON>``; ``?_id=`` reads one;
+  ``sort=<Mongo JSON>`` (``{"updatedAt": 1, "_id": 1}``) orders before paging (default:
+  insertion order).
 - ``POST /r``: create from a JSON object; answers the record.
 - ``PUT /r/bulk`` with ``{"_ids": [...], field: value, ...}``: answers the updated
   records (ids not found are skipped). Fields are set as Mongo's ``$set`` does: a
@@ -27,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.sandbox.inputs import BadInput, read_object
-from hub.sandbox.mongo import QueryError, compile_query, key_filter_query
+from hub.sandbox.mongo import QueryError, compile_query, key_filter_query, parse_sort
 from hub.sandbox.responses import json_error
 from hub.sandbox.store import PROTECTED_FIELDS, MemoryStore, set_path
 
@@ -35,7 +37,7 @@ __all__ = ["ALL_OPS", "MongoRest", "Op", "ResourceSpec", "resource_table"]
 
 Op = Literal["list", "create", "update", "delete", "move", "copy"]
 ALL_OPS: frozenset[str] = frozenset({"list", "create", "update", "delete", "move", "copy"})
-_RESERVED_PARAMS = frozenset({"skip", "limit", "q"})
+_RESERVED_PARAMS = frozenset({"skip", "limit", "q", "sort"})
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,11 @@ class MongoRest:
                 except json.JSONDecodeError as exc:
                     raise _BadRequest(f"q is not valid JSON: {exc}") from None
             predicate = compile_query({"$and": filters}) if filters else None
+            sort = parse_sort(params["sort"]) if params.get("sort") else None
         except QueryError as exc:
             raise _BadRequest(f"invalid query: {exc}") from None
-        return JSONResponse(self.store.find(ns, spec.name, predicate, skip=skip, limit=limit))
+        found = self.store.find(ns, spec.name, predicate, skip=skip, limit=limit, sort=sort)
+        return JSONResponse(found)
 
     async def _action(
         self, request: Request, method: str, spec: ResourceSpec, action: str, ns: str

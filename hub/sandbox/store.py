@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hub.sandbox.clock import Clock, iso_utc
+from hub.sandbox.mongo import SortSpec, sort_records
 
 __all__ = ["PROTECTED_FIELDS", "MemoryStore", "new_object_id", "set_path"]
 
@@ -113,9 +114,16 @@ class MemoryStore:
         *,
         skip: int = 0,
         limit: int | None = None,
+        sort: SortSpec | None = None,
     ) -> list[Record]:
-        """Records matching ``predicate``, in insertion order, after ``skip``, at most ``limit``."""
+        """Records matching ``predicate``, in insertion order (or ``sort``'s), after ``skip``,
+        at most ``limit``."""
         with self._lock:
+            if sort:
+                records = self._collection(namespace, resource).values()
+                chosen = [r for r in records if predicate is None or predicate(r)]
+                ordered = sort_records(chosen, sort)[skip:]
+                return copy.deepcopy(ordered if limit is None else ordered[:limit])
             found: list[Record] = []
             skipped = 0
             for record in self._collection(namespace, resource).values():

@@ -7,7 +7,8 @@ the first time a test file's workflow (or a case's ``given``) needs it. The conn
 pointed at it through its settings (base URL and the sandbox's credentials, the ones
 ``hub up`` uses: :data:`hub.embedded.SANDBOXES`), so the connector's own code (auth,
 quota, retries classification) runs as in production. A connector without an upstream
-(``core``) needs no sandbox.
+(``core``) needs no sandbox. The accounting sandbox also shows the rows the file sink
+wrote (``rows``, ``csv_rows``) in a folder of its own, emptied with each case.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
+import connectors.accounting.sandbox as accounting
 import connectors.plane.sandbox as plane
 import connectors.plutio.sandbox as plutio
 import connectors.plutora.sandbox as plutora
@@ -101,6 +103,20 @@ SANDBOXES: dict[str, SandboxKind] = {
         accept=plutora.NAMING.take,
     ),
 }
+def _accounting_config(**fields: Any) -> BaseModel:
+    return accounting.AccountingSandboxConfig(export_dir=accounting.test_export_dir(), **fields)
+
+
+SANDBOXES["accounting"] = SandboxKind(
+    accounting.create_app,
+    _accounting_config,
+    frozenset(accounting.RESOURCES),
+    # the HTTP sink posts to the sandbox; the file sink writes into the folder it shows
+    lambda url: {
+        "ACCOUNTING_URL": url,
+        "ACCOUNTING_EXPORT_DIR": str(accounting.test_export_dir()),
+    },
+)
 #: connectors that call no upstream
 NO_UPSTREAM = frozenset({"core"})
 

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
     "RESTORE_MUTEX_SECONDS",
+    "TASK_MODULES",
     "TRANSPORT",
     "VISIBILITY_TIMEOUT_SECONDS",
     "app",
@@ -47,6 +48,8 @@ MAX_COUNTDOWN_SECONDS = 300
 VISIBILITY_TIMEOUT_SECONDS = 3600
 #: the default step queue (``hub.interactive`` and ``hub.bulk`` beside it)
 QUEUE = DEFAULT_QUEUE
+#: modules whose tasks every worker registers
+TASK_MODULES = ["hub.worker.tasks", "hub.worker.poll", "hub.worker.beat"]
 #: expiry of the lock a worker holds while it sweeps the broker for tasks to redeliver
 RESTORE_MUTEX_SECONDS = 15
 #: kombu's Redis transport, taking messages without a window to lose them
@@ -56,13 +59,13 @@ TRANSPORT = "hub.worker.broker:Transport"
 def transport_options(visibility_timeout: int) -> dict[str, Any]:
     """Redis transport options: a dead worker's tasks come back ``visibility_timeout``
     seconds after it took them, found by a sweep every tenth of that (10 s at most), each
-    sweep a real scan (kombu's default scans on every tenth sweep only)."""
+    sweep a real scan (kombu's default scans on every tenth sweep only). Queues are
+    consumed in the order a worker lists them: highest priority first."""
     return {
         "visibility_timeout": visibility_timeout,
         "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
         "unacked_restore_throttle": 1,
         "unacked_mutex_expire": RESTORE_MUTEX_SECONDS,
-        # consume queues in the order a worker lists them: highest priority first
         "queue_order_strategy": "priority",
     }
 
@@ -70,7 +73,7 @@ def transport_options(visibility_timeout: int) -> dict[str, Any]:
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app for ``settings`` (the broker is ``HUB_REDIS_URL``)."""
     broker = settings.hub_redis_url or "redis://127.0.0.1:6379/0"
-    celery = Celery("hub", broker=broker, include=["hub.worker.tasks"])
+    celery = Celery("hub", broker=broker, include=TASK_MODULES)
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],

@@ -10,6 +10,9 @@ in the sorted set ``hub:runs``, and per event id in ``hub:runs:event:<event_id>`
 ``max_listed``. A run started by ``hub dlq replay`` names the run it replays
 (``replay_of``).
 
+Each transition (run started or ended, step started or ended) is also one log line
+(:mod:`hub.events_log`) carrying the run's ids, secrets redacted.
+
 Writes are idempotent under redelivery: a run's identity fields and a step's start time
 are set once, attempts only grow, and a final status is never turned back to running.
 """
@@ -21,6 +24,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from hub.events_log import TransitionLog
 
 __all__ = [
     "EVENT_RUNS",
@@ -45,7 +50,8 @@ StepStatus = Literal["running", "succeeded", "skipped", "failed"]
 _TOUCH = """
 local key, index = KEYS[1], KEYS[2]
 local p, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call('HSETNX', key, 'started_at', now) == 1 then
+local created = redis.call('HSETNX', key, 'started_at', now)
+if created == 1 then
   redis.call('HSET', key, 'workflow', ARGV[4], 'revision', ARGV[5], 'event_id', ARGV[6])
   redis.call('HSETNX', key, 'status', 'running')
   redis.call('ZADD', index, now, ARGV[7])
@@ -65,7 +71,7 @@ if p ~= '' then
   end
 end
 redis.call('EXPIRE', key, ttl)
-return 1
+return created + 1
 """
 
 # KEYS: run key. ARGV: status, now, error json ("" for none), ttl.
@@ -76,7 +82,7 @@ if status and status ~= 'running' then return 0 end
 redis.call('HSET', key, 'status', ARGV[1], 'finished_at', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSETNX', key, 'error', ARGV[3]) end
 redis.call('EXPIRE', key, tonumber(ARGV[4]))
-return 1
+return redis.call('HMGET', key, 'workflow', 'revision', 'event_id', 'started_at')
 """
 
 
@@ -120,8 +126,10 @@ class RunStore:
         retention_seconds: float = 7 * 86_400,
         max_listed: int = 100_000,
         clock: Callable[[], float] = time.time,
+        log: TransitionLog | None = None,
     ) -> None:
         self._redis = redis
+        self._log = log or TransitionLog()
         self._ttl = max(1, int(retention_seconds))
         self._max_listed = max_listed
         self._clock = clock
@@ -158,7 +166,11 @@ class RunStore:
         """Record a run as running (no-op when it is recorded already); ``replay_of``: the
         run it replays."""
         args = self._args(run_id, "", workflow=workflow, revision=revision, event_id=event_id)
-        self._touch(keys=self._keys(run_id, event_id), args=args)
+        created = self._touch(keys=self._keys(run_id, event_id), args=args)
+        if int(created) == 2:
+            self._log.run(
+                run_id, "running", workflow=workflow, revision=revision, event_id=event_id
+            )
         if replay_of:
             self._redis.hsetnx(RUN_KEY.format(run_id), "replay_of", replay_of)
 
@@ -183,7 +195,11 @@ class RunStore:
             attempt=attempt,
             quota_waits=quota_waits,
         )
-        self._touch(keys=self._keys(run_id, event_id), args=args)
+        created = self._touch(keys=self._keys(run_id, event_id), args=args)
+        ids = {"workflow": workflow, "revision": revision, "event_id": event_id}
+        if int(created) == 2:
+            self._log.run(run_id, "running", **ids)
+        self._log.step(run_id, step_id, "running", attempt=attempt, quota_waits=quota_waits, **ids)
 
     def step_finished(
         self,
@@ -208,15 +224,37 @@ class RunStore:
         pipe = self._redis.pipeline()
         pipe.hset(key, mapping=values)
         pipe.expire(key, self._ttl)
-        pipe.execute()
+        pipe.hmget(key, "workflow", "revision", "event_id", f"{prefix}started_at")
+        *_, (workflow, revision, event_id, started) = pipe.execute()
+        self._log.step(
+            run_id,
+            step_id,
+            status,
+            **_ids(workflow, revision, event_id),
+            duration_seconds=_duration(started, self._clock()),
+            items=items,
+            error=None if error is None else dict(error),
+        )
 
     def finish(
         self, run_id: str, status: RunStatus, *, error: Mapping[str, Any] | None = None
     ) -> bool:
         """End the run as ``status``; False when it had ended already (nothing changed)."""
         payload = json.dumps(dict(error)) if error is not None else ""
-        args = [status, repr(self._clock()), payload, self._ttl]
-        return bool(self._finish(keys=[RUN_KEY.format(run_id)], args=args))
+        now = self._clock()
+        args = [status, repr(now), payload, self._ttl]
+        ended = self._finish(keys=[RUN_KEY.format(run_id)], args=args)
+        if not ended:
+            return False
+        workflow, revision, event_id, started = ended
+        self._log.run(
+            run_id,
+            status,
+            **_ids(workflow, revision, event_id),
+            duration_seconds=_duration(started, now),
+            error=None if error is None else dict(error),
+        )
+        return True
 
     def record_error(self, run_id: str, error: Mapping[str, Any]) -> None:
         """Note what failed the run (the first error recorded stays)."""
@@ -299,6 +337,17 @@ def _step(fields: Mapping[str, str]) -> StepRecord:
         items=int(fields["items"]) if "items" in fields else None,
         error=_json(fields.get("error")),
     )
+
+
+def _ids(workflow: bytes | None, revision: bytes | None, event_id: bytes | None) -> Any:
+    def text(value: bytes | None) -> str:
+        return "" if value is None else value.decode()
+
+    return {"workflow": text(workflow), "revision": text(revision), "event_id": text(event_id)}
+
+
+def _duration(started: bytes | None, now: float) -> float | None:
+    return None if started is None else round(max(0.0, now - float(started)), 3)
 
 
 def _float(value: str | None) -> float | None:

@@ -34,9 +34,7 @@ NOT_SETTINGS = {
     "HUB_VENV": "deploy/dev: which virtualenv the local helper script uses",
 }
 #: commands the deploy files already run that the CLI is about to gain
-PENDING_COMMANDS = {
-    "beat": "`hub beat` (Celery beat for schedule and poll triggers)",
-}
+PENDING_COMMANDS: dict[str, str] = {}
 
 
 def _names_by_file() -> dict[Path, set[str]]:

@@ -58,7 +58,7 @@ def hub(redis_client: redis.Redis, env: None) -> LocalHub:
 def _hub(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # log lines go to stderr
 
 
 def _runs(hub: LocalHub) -> tuple[str, str]:

@@ -13,14 +13,17 @@ def _embedded(**values: object) -> Embedded:
 
 
 def test_without_credentials_every_sandbox_is_wired_in() -> None:
-    embedded = _embedded(plutio_client_id=None, plane_api_key=None, plutora_client_id=None)
-    assert [s.name for s in embedded.sandboxes()] == ["plutio", "plane", "plutora"]
+    embedded = _embedded(
+        plutio_client_id=None, plane_api_key=None, plutora_client_id=None, accounting_url=None
+    )
+    assert [s.name for s in embedded.sandboxes()] == ["plutio", "plane", "plutora", "accounting"]
     env = embedded.environment()
     assert env["PLUTIO_BASE_URL"] == "http://127.0.0.1:9100"
     assert env["PLANE_BASE_URL"] == "http://127.0.0.1:9101"
     assert env["PLANE_API_KEY"] == "plane_api_sandbox"
     assert env["PLUTORA_AUTH_URL"] == "http://127.0.0.1:9102/oauth/token"
     assert env["PLUTORA_BASE_URL"] == "http://127.0.0.1:9102"
+    assert env["ACCOUNTING_URL"] == "http://127.0.0.1:9103"
     assert set(embedded.urls()) >= {"plutio sandbox", "plane sandbox", "plutora sandbox"}
     # each sandbox's own defaults accept the credentials wired in
     from connectors.plane.sandbox import PlaneSandboxConfig
@@ -46,4 +49,4 @@ def test_a_configured_connector_talks_to_its_real_api() -> None:
     assert "plane" not in [s.name for s in embedded.sandboxes()]
     assert "plane sandbox" not in embedded.urls()
     assert embedded.environment().get("PLANE_BASE_URL") != "http://127.0.0.1:9101"
-    assert len(SANDBOXES) == 3
+    assert len(SANDBOXES) == 4

@@ -141,6 +141,12 @@ class HubProcesses:
             ready = lambda log=log, start=start: b"ready." in log.read_bytes()[start:]  # noqa: E731
             wait_for(ready, 60, f"{name} to be ready")
 
+    def start_beat(self) -> None:
+        """``hub beat``, once it has published the workflows and sent its first ticks."""
+        self._spawn("beat", "beat")
+        log = self.log_dir / "beat.log"
+        wait_for(lambda: b"beat: Starting" in log.read_bytes(), 60, "beat to start")
+
     def kill(self, name: str) -> None:
         """SIGKILL part ``name`` and every process it started (a worker's pool), at once."""
         proc = self.procs[name]

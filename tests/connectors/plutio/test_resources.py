@@ -86,6 +86,7 @@ def test_every_operation_against_the_sandbox(name: str, sandbox: Sandbox, run: R
         assert [x["_id"] for x in run(f"{name}.list", {})] == [rid]
         assert run(f"{name}.get", {"_id": rid})["_id"] == rid
         assert [x["_id"] for x in run(f"{name}.find", {"query": {"_id": rid}})] == [rid]
+        assert [x["_id"] for x in run(f"{name}.poll", {})["records"]] == [rid]
     if "upsert" in ops:
         found = run(f"{name}.upsert", {"match": {"_id": rid}, "data": _sample(r)})
         assert found == {"created": False, "record": record}
@@ -102,7 +103,7 @@ def test_every_operation_against_the_sandbox(name: str, sandbox: Sandbox, run: R
         assert [x["_id"] for x in removed] == [rid]
         assert rid not in [x["_id"] for x in sandbox.state(r.path)]
     expected = {
-        "list": {"list", "get", "find"},
+        "list": {"list", "get", "find", "poll"},
         "create": {"create"},
         "update": {"update"},
         "delete": {"delete"},

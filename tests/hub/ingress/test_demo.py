@@ -81,7 +81,7 @@ def test_hub_send_posts_a_signed_sample(
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    status, _, body = result.output.partition(" ")
+    status, _, body = result.stdout.partition(" ")  # the in-process ingress logs to stderr
     assert status == "202" and json.loads(body)["event_id"] == "crm-evt-1002"
 
 

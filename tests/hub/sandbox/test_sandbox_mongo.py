@@ -114,3 +114,29 @@ def test_key_filters_coerce_text() -> None:
     assert not matches(LEO, key_filter_query([("age", "42")]))
     with pytest.raises(QueryError):
         key_filter_query([("$where", "x")])
+
+
+def test_parse_sort_reads_json_and_the_short_form() -> None:
+    from hub.sandbox.mongo import parse_sort
+
+    assert parse_sort('{"updatedAt": 1, "_id": -1}') == [("updatedAt", 1), ("_id", -1)]
+    assert parse_sort("updatedAt, -_id") == [("updatedAt", 1), ("_id", -1)]
+    for bad in ('{"a": 2}', '{"a": true}', "{}", '{"$a": 1}', "[1]", "{oops"):
+        with pytest.raises(QueryError):
+            parse_sort(bad)
+
+
+def test_sort_records_orders_by_keys_in_turn_and_ranks_types() -> None:
+    from hub.sandbox.mongo import sort_records
+
+    docs = [
+        {"_id": "c", "t": "2024-01-02"},
+        {"_id": "b", "t": "2024-01-01"},
+        {"_id": "a", "t": "2024-01-02"},
+        {"_id": "d"},
+        {"_id": "e", "t": 5},
+    ]
+    ids = [d["_id"] for d in sort_records(docs, [("t", 1), ("_id", 1)])]
+    assert ids == ["d", "e", "b", "a", "c"]
+    ids = [d["_id"] for d in sort_records(docs, [("t", -1), ("_id", 1)])]
+    assert ids == ["a", "c", "b", "e", "d"]

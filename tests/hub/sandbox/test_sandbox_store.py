@@ -106,3 +106,14 @@ def test_tokens_expire_on_the_clock_and_on_demand() -> None:
     assert tokens.check(fresh.value).state == "expired"
     tokens.clear()
     assert tokens.check(fresh.value).state == "unknown"
+
+
+def test_find_sorts_before_skip_and_limit() -> None:
+    store, _ = _store()
+    for name, t in [("x", "2024-01-03"), ("y", "2024-01-01"), ("z", "2024-01-02")]:
+        store.insert("ns", "things", {"_id": name, "updatedAt": t, "createdAt": t}, keep_id=True)
+    page = store.find("ns", "things", skip=1, limit=1, sort=[("updatedAt", 1)])
+    assert [r["_id"] for r in page] == ["z"]
+    everything = store.find("ns", "things", sort=[("updatedAt", -1)])
+    assert [r["_id"] for r in everything] == ["x", "z", "y"]
+    assert [r["_id"] for r in store.find("ns", "things")] == ["x", "y", "z"]
