@@ -170,17 +170,6 @@ def test_every_hub_command_used_in_deploy_exists() -> None:
     assert not unknown, f"not commands of hub.cli.cli: {unknown}"
 
 
-@pytest.mark.parametrize("command", sorted(PENDING_COMMANDS))
-def test_pending_command_is_registered(command: str) -> None:
-    used = _commands_used()
-    assert command in used, f"`hub {command}` is no longer used: drop it from PENDING_COMMANDS"
-    if command not in hub_commands():
-        pytest.skip(
-            f"{PENDING_COMMANDS[command]} is not registered in hub.cli yet; used by "
-            + ", ".join(sorted(used[command]))
-        )
-
-
 def test_probe_commands_name_a_real_celery_app() -> None:
     """`celery -A hub.worker.celery_app ...` in the worker checks imports a Celery app."""
     texts = [(DEPLOY / f).read_text() for f in ("compose.yaml", "k8s/worker.yaml", "GUIDE.md")]
