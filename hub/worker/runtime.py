@@ -92,11 +92,16 @@ def retry_policy(
 ) -> RetryPolicy:
     """Attempts and backoff for ``step``: the step's ``retry`` fields, else the settings."""
     override = step.retry or RetryOverride()
-    return RetryPolicy(
-        max_attempts=override.max_attempts or settings.hub_step_max_attempts,
-        base_seconds=override.backoff_base_seconds or settings.hub_retry_base_seconds,
-        cap_seconds=override.backoff_cap_seconds or settings.hub_retry_cap_seconds,
+    policy = RetryPolicy(
+        settings.hub_step_max_attempts,
+        settings.hub_retry_base_seconds,
+        settings.hub_retry_cap_seconds,
         rng=rng,
+    )
+    return policy.with_overrides(
+        max_attempts=override.max_attempts,
+        base_seconds=override.backoff_base_seconds,
+        cap_seconds=override.backoff_cap_seconds,
     )
 
 
