@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def limiter_speed(client: redis.Redis, seconds: float) -> tuple[float, float, fl
     """
     bare = client.register_script("return 1")
     quota = RedisQuota(client, Budget("bench:speed", 10**9, 3600))
-    loops = {
+    loops: dict[str, Callable[[], object]] = {
         "acquire": lambda: quota.acquire(QuotaClaim()),
         "pair": lambda: quota.settle(quota.acquire(QuotaClaim())),
         "bare": bare,
@@ -206,8 +207,8 @@ def run(procs: HubProcesses, client: redis.Redis, args: Any) -> None:
         held = client.hlen("unacked")  # taken by a worker, not finished (timers included)
         if time.monotonic() - last[0] > 10:
             last[0] = time.monotonic()
-            (status,) = quota_status(client) or [None]
-            waiting = status.waiting_total if status else 0
+            statuses = quota_status(client)
+            waiting = statuses[0].waiting_total if statuses else 0
             print(
                 f"  {time.monotonic() - started:6.1f} s: {sum(left.values())} not started, "
                 f"{held} held by workers, {waiting} waiting for a slot"

@@ -44,7 +44,6 @@ __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
 _GLOB = re.compile(r"[*?\[]")
 
 
-
 class OfflineRuntime(Runtime):
     """The worker's runtime with the hub's own quota left out.
 
@@ -58,6 +57,7 @@ class OfflineRuntime(Runtime):
         if isinstance(client, ApiClient):
             client.quota = Unlimited()
         return api
+
 
 class _IsolatedSettings(Settings):
     """Settings from keyword arguments only: the environment and ``.env`` are ignored,

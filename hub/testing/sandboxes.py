@@ -103,6 +103,8 @@ SANDBOXES: dict[str, SandboxKind] = {
         accept=plutora.NAMING.take,
     ),
 }
+
+
 def _accounting_config(**fields: Any) -> BaseModel:
     return accounting.AccountingSandboxConfig(export_dir=accounting.test_export_dir(), **fields)
 

@@ -77,7 +77,8 @@ def env_names(text: str) -> set[str]:
 def deploy_text_files() -> list[Path]:
     """Every file under deploy/ except an operator's own, git-ignored ``deploy/.env``."""
     return sorted(
-        p for p in DEPLOY.rglob("*")
+        p
+        for p in DEPLOY.rglob("*")
         if p.is_file() and p != DEPLOY / ".env" and "__pycache__" not in p.parts
     )
 

@@ -35,9 +35,7 @@ def test_the_services_exist(services: dict[str, dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("name", ["redis", *HUB_SERVICES])
-def test_every_service_has_a_healthcheck(
-    services: dict[str, dict[str, Any]], name: str
-) -> None:
+def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]], name: str) -> None:
     check = services[name].get("healthcheck")
     assert check and check.get("test"), f"{name} has no healthcheck"
     assert not check.get("disable"), f"{name} disables its healthcheck"

@@ -48,8 +48,7 @@ def test_is_multi_stage_on_a_slim_python_311_or_newer(instructions: list[Instruc
     assert len(froms) >= 2, "build the wheel in one stage, install it in another"
     args = _arg_defaults([i for i in instructions if i.stage == -1])
     for ins in froms:
-        image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)),
-                       ins.words()[0])
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), ins.words()[0])
         match = re.fullmatch(r"python:3\.(\d+)-slim(-\w+)?(@sha256:[0-9a-f]+)?", image)
         assert match, f"base image {image!r} is not a slim Python image"
         assert int(match.group(1)) >= 11, f"{image}: the hub needs Python 3.11+"
@@ -113,8 +112,9 @@ def test_workflows_are_copied_in_and_configured(instructions: list[Instruction])
     env = _env(final)
     assert env.get("HUB_WORKFLOWS") == "/app/workflows"
     copies = [i.words() for i in final if i.keyword == "COPY"]
-    assert any(w[0].rstrip("/") == "workflows" and w[-1].rstrip("/") == "/app/workflows"
-               for w in copies)
+    assert any(
+        w[0].rstrip("/") == "workflows" and w[-1].rstrip("/") == "/app/workflows" for w in copies
+    )
     # containers must listen beyond loopback
     assert env.get("HUB_INGRESS_HOST") == "0.0.0.0"
     assert env.get("HUB_FLOWER_HOST") == "0.0.0.0"
@@ -136,12 +136,14 @@ def test_the_wheel_carries_every_package_file() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     declared = pyproject.get("tool", {}).get("setuptools", {}).get("package-data", {})
     copied = [
-        i.words()[0].rstrip("/") for i in dockerfile(DOCKERFILE)
+        i.words()[0].rstrip("/")
+        for i in dockerfile(DOCKERFILE)
         if i.keyword == "COPY" and not i.args.startswith("--")
     ]
     stray = [
         str(p.relative_to(ROOT))
-        for package in ("hub", "connectors") if package in copied
+        for package in ("hub", "connectors")
+        if package in copied
         for p in (ROOT / package).rglob("*")
         if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
     ]

@@ -66,8 +66,12 @@ def test_names_are_unique_and_everything_lives_in_the_hub_namespace(
     for doc in docs:
         if doc.kind not in ("Namespace", "Kustomization"):
             assert doc.body["metadata"].get("namespace") == NAMESPACE, f"{doc}: namespace"
-    assert _one(docs, "Namespace", NAMESPACE).body["metadata"]["labels"][
-        "pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        _one(docs, "Namespace", NAMESPACE).body["metadata"]["labels"][
+            "pod-security.kubernetes.io/enforce"
+        ]
+        == "restricted"
+    )
 
 
 def test_kustomization_lists_every_manifest(docs: list[K8sDoc]) -> None:
@@ -91,8 +95,12 @@ def test_the_promised_workloads_exist(docs: list[K8sDoc]) -> None:
 
 
 def test_hub_deployments_run_the_hub_image_with_a_command(docs: list[K8sDoc]) -> None:
-    expected = {"hub-ingress": "serve", "hub-worker": "worker", "hub-beat": "beat",
-                "hub-flower": "flower"}
+    expected = {
+        "hub-ingress": "serve",
+        "hub-worker": "worker",
+        "hub-beat": "beat",
+        "hub-flower": "flower",
+    }
     for name, command in expected.items():
         container = _container(_one(docs, "Deployment", name))
         assert container["image"].startswith(HUB_IMAGE + ":")
@@ -133,8 +141,11 @@ def test_beat_is_a_singleton(docs: list[K8sDoc]) -> None:
     spec = _one(docs, "Deployment", "hub-beat").body["spec"]
     assert spec["replicas"] == 1
     assert spec["strategy"]["type"] == "Recreate"
-    targets = {d.body["spec"]["scaleTargetRef"]["name"] for d in docs
-               if d.kind in ("HorizontalPodAutoscaler", "ScaledObject")}
+    targets = {
+        d.body["spec"]["scaleTargetRef"]["name"]
+        for d in docs
+        if d.kind in ("HorizontalPodAutoscaler", "ScaledObject")
+    }
     assert "hub-beat" not in targets
 
 
@@ -148,16 +159,18 @@ def test_selectors_match_pod_labels(docs: list[K8sDoc]) -> None:
 def test_services_reach_a_workload_port(docs: list[K8sDoc]) -> None:
     for service in (d for d in docs if d.kind == "Service"):
         selector = service.body["spec"]["selector"]
-        pods = [w for w in _workloads(docs)
-                if selector.items() <= w.body["spec"]["template"]["metadata"]["labels"].items()]
+        pods = [
+            w
+            for w in _workloads(docs)
+            if selector.items() <= w.body["spec"]["template"]["metadata"]["labels"].items()
+        ]
         assert len(pods) == 1, f"{service}: selects {len(pods)} workloads"
         port_names = {p.get("name") for p in _container(pods[0]).get("ports", [])}
         for port in service.body["spec"]["ports"]:
             assert port["targetPort"] in port_names, f"{service}: unknown targetPort"
 
 
-@pytest.mark.parametrize("name", ["hub-ingress", "hub-worker", "hub-beat", "hub-flower",
-                                  "redis"])
+@pytest.mark.parametrize("name", ["hub-ingress", "hub-worker", "hub-beat", "hub-flower", "redis"])
 def test_pods_are_non_root_read_only_and_bounded(docs: list[K8sDoc], name: str) -> None:
     doc = next(d for d in _workloads(docs) if d.name == name)
     spec = pod_spec(doc)
@@ -246,8 +259,11 @@ def test_keda_scales_workers_on_the_hub_list(docs: list[K8sDoc]) -> None:
 
 def test_ingress_autoscaler_targets_the_ingress(docs: list[K8sDoc]) -> None:
     hpa = _one(docs, "HorizontalPodAutoscaler", "hub-ingress").body["spec"]
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": "hub-ingress"}
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "hub-ingress",
+    }
     assert hpa["minReplicas"] >= 2
 
 

@@ -64,8 +64,15 @@ def test_every_setting_name_in_deploy_exists_in_settings() -> None:
 
 def test_the_name_scan_sees_every_kind_of_deploy_file() -> None:
     by_file = {p.relative_to(DEPLOY).as_posix(): names for p, names in _names_by_file().items()}
-    for file in ("Dockerfile", "compose.yaml", ".env.example", "GUIDE.md",
-                 "k8s/configmap.yaml", "k8s/secret.example.yaml", "k8s/worker.yaml"):
+    for file in (
+        "Dockerfile",
+        "compose.yaml",
+        ".env.example",
+        "GUIDE.md",
+        "k8s/configmap.yaml",
+        "k8s/secret.example.yaml",
+        "k8s/worker.yaml",
+    ):
         assert file in by_file, f"no setting names found in deploy/{file}"
     assert "HUB_REDIS_URL" in by_file[".env.example"]
     assert "PLUTIO_CLIENT_SECRET" in by_file["k8s/worker.yaml"]
@@ -106,8 +113,10 @@ def test_k8s_config_and_secret_values_are_valid_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     docs = {(d.kind, d.name): d.body for d in k8s_docs()}
-    values = {**docs[("ConfigMap", "hub-config")]["data"],
-              **docs[("Secret", "hub-secrets")]["stringData"]}
+    values = {
+        **docs[("ConfigMap", "hub-config")]["data"],
+        **docs[("Secret", "hub-secrets")]["stringData"],
+    }
     assert all(isinstance(v, str) for v in values.values()), "ConfigMap values are strings"
     settings = _settings_from(values, monkeypatch)
     assert str(settings.hub_workflows) == "/app/workflows"
@@ -164,7 +173,8 @@ def test_every_hub_command_used_in_deploy_exists() -> None:
     used = _commands_used()
     assert {"serve", "worker", "flower", "beat"} <= set(used), "the scan finds the processes"
     unknown = {
-        command: sorted(where) for command, where in used.items()
+        command: sorted(where)
+        for command, where in used.items()
         if command not in hub_commands() and command not in PENDING_COMMANDS
     }
     assert not unknown, f"not commands of hub.cli.cli: {unknown}"

@@ -70,7 +70,9 @@ def test_the_config_loads_and_requires_the_password(where: str, tmp_path: Path) 
     with log.open("wb") as out:
         process = subprocess.Popen(
             [find_server_binary(), str(conf), "--port", str(port), "--bind", "127.0.0.1", "-"],
-            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     assert process.stdin is not None
     process.stdin.write(stdin.encode())

@@ -384,7 +384,7 @@ class _Hub:
         assert self.procs is not None
         r = self.report
         start = time.monotonic()
-        lifted = {"scripts": []}
+        lifted: dict[str, list[str]] = {"scripts": []}
         httpx.post(f"{self.procs.sandbox_url}/_sandbox/faults", json=lifted).raise_for_status()
         result = subprocess.run(
             [sys.executable, "-m", "hub", "dlq", "replay", "--all"],

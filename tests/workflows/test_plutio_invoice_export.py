@@ -219,9 +219,7 @@ def test_a_redelivered_step_after_its_row_was_written_is_skipped(hub: Hub) -> No
         30,
         "the redelivery skipped in both formats",
     )
-    wait_for(
-        lambda: hub.logs("worker").count("succeeded") >= 3, 30, "both redeliveries to end"
-    )
+    wait_for(lambda: hub.logs("worker").count("succeeded") >= 3, 30, "both redeliveries to end")
     assert len(hub.rows_of("inv00007")) == 1
 
 
