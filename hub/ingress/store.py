@@ -39,21 +39,33 @@ RECENT_KEPT = 1000
 FSYNC_TIMEOUT_MS = 2000
 RETRY_AFTER_SECONDS = 5
 
-# KEYS: seen key, recent list, counters hash, then one queue list per message
-# ARGV: record, ttl, recent kept, touch duplicates (1/0), source, then one payload per message
+# One call takes a whole batch of events (one Lua call and one AOF transaction for all).
+# KEYS: recent list, counters hash, then per event: its seen key and one queue per message
+# ARGV: event count, recent kept, touch duplicates (1/0), then per event: message count,
+#       record, ttl, source, one payload per message
+# Returns per event: the previous record (a duplicate) or false (recorded and enqueued).
 _ACCEPT = """
-local previous = redis.call('GET', KEYS[1])
-if previous then
-  if ARGV[4] == '1' then redis.call('SET', KEYS[1], previous, 'KEEPTTL') end
-  redis.call('HINCRBY', KEYS[3], ARGV[5] .. ':duplicate', 1)
-  return previous
+local out = {}
+local k, a = 3, 4
+for e = 1, tonumber(ARGV[1]) do
+  local runs = tonumber(ARGV[a])
+  local previous = redis.call('GET', KEYS[k])
+  if previous then
+    if ARGV[3] == '1' then redis.call('SET', KEYS[k], previous, 'KEEPTTL') end
+    redis.call('HINCRBY', KEYS[2], ARGV[a + 3] .. ':duplicate', 1)
+    out[e] = previous
+  else
+    redis.call('SET', KEYS[k], ARGV[a + 1], 'EX', ARGV[a + 2])
+    redis.call('HINCRBY', KEYS[2], ARGV[a + 3] .. ':accepted', 1)
+    for i = 1, runs do redis.call('LPUSH', KEYS[k + i], ARGV[a + 3 + i]) end
+    redis.call('LPUSH', KEYS[1], ARGV[a + 1])
+    out[e] = false
+  end
+  k = k + 1 + runs
+  a = a + 4 + runs
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HINCRBY', KEYS[3], ARGV[5] .. ':accepted', 1)
-for i = 4, #KEYS do redis.call('LPUSH', KEYS[i], ARGV[i + 2]) end
-redis.call('LPUSH', KEYS[2], ARGV[1])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
-return false
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return out
 """
 _ACCEPT_SHA = hashlib.sha1(_ACCEPT.encode()).hexdigest()
 
@@ -121,9 +133,9 @@ class EventStore:
     """Records accepted events and enqueues their runs, in group commits.
 
     Up to ``writers`` pipelines are in flight; calls to :meth:`accept` that arrive while
-    they all are wait and go together in the next one (one script call each, then one
-    ``WAITAOF`` for all): one round trip and, with ``fsync``, one fsync for many events,
-    and no added delay when idle.
+    they all are wait and go together in the next one (one script call for all of them,
+    then one ``WAITAOF``): one round trip, one Lua call and, with ``fsync``, one fsync for
+    many events, and no added delay when idle.
     """
 
     def __init__(
@@ -154,17 +166,11 @@ class EventStore:
     ) -> Outcome:
         """Record the event and enqueue ``messages``, unless ``event_id`` was seen."""
         receipt = new_hex()
-        keys = [
-            SEEN_KEY.format(source, event_id),
-            RECENT_KEY,
-            COUNTS_KEY,
-            *(m.key for m in messages),
-        ]
+        keys = [SEEN_KEY.format(source, event_id), *(m.key for m in messages)]
         args: list[Any] = [
+            len(messages),
             json.dumps({**record, "_receipt": receipt}),
             dedupe_seconds,
-            self._recent,
-            1 if self._fsync else 0,
             source,
             *(m.payload for m in messages),
         ]
@@ -216,29 +222,29 @@ class EventStore:
             self._writing -= 1
 
     async def _commit(self, batch: list[_Item]) -> list[Any]:
-        """Run the script for every item (loading it once if Redis lost it), then fsync."""
-        results: list[Any] = [None] * len(batch)
-        todo = list(range(len(batch)))
+        """Run the script once for the whole batch (loading it if Redis lost it), then
+        fsync; one result per item: a previous record, None, or the error to raise."""
+        keys: list[str] = [RECENT_KEY, COUNTS_KEY]
+        args: list[Any] = [len(batch), self._recent, 1 if self._fsync else 0]
+        for item in batch:
+            keys += item.keys
+            args += item.args
         for attempt in (1, 2):
             pipe = self._redis.pipeline(transaction=False)
-            for index in todo:
-                item = batch[index]
-                pipe.evalsha(_ACCEPT_SHA, len(item.keys), *item.keys, *item.args)
+            pipe.evalsha(_ACCEPT_SHA, len(keys), *keys, *args)
             if self._fsync:
                 pipe.execute_command("WAITAOF", 1, 0, FSYNC_TIMEOUT_MS)
             replies = await pipe.execute(raise_on_error=False)
+            if isinstance(replies[0], NoScriptError) and attempt == 1:
+                await self._redis.script_load(_ACCEPT)
+                continue
             if self._fsync:
-                _check_fsync(replies.pop())
-            missing = []
-            for index, reply in zip(todo, replies, strict=True):
-                if isinstance(reply, NoScriptError):
-                    missing.append(index)
-                results[index] = _outcome(reply)
-            if not missing or attempt == 2:
-                return results
-            await self._redis.script_load(_ACCEPT)
-            todo = missing
-        return results  # pragma: no cover
+                _check_fsync(replies[1])
+            outcome = _outcome(replies[0])
+            if isinstance(outcome, BaseException):
+                return [outcome] * len(batch)
+            return list(outcome)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def find(self, source: str, event_id: str) -> dict[str, Any] | None:
         """The record of an accepted event still in its dedupe window."""

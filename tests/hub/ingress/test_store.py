@@ -65,6 +65,32 @@ async def test_concurrent_deliveries_of_one_event_start_it_once(
     assert redis_client.llen("test:q") == 5
 
 
+async def test_one_batch_keeps_each_events_messages_and_record_apart(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # events with 0..3 runs each, on queues of their own, some repeated, all in flight at
+    # once so they share script calls: every message lands on its event's queues only
+    store = EventStore(connect(redis_server.url), fsync=False, writers=1)
+
+    def queued(event: str, runs: int) -> list[QueuedMessage]:
+        return [QueuedMessage(f"test:q:{event}:{i}", f"{event}/{i}", f"t{i}") for i in range(runs)]
+
+    events = [(f"b{i % 9}", i % 4) for i in range(36)]
+    outcomes = await asyncio.gather(
+        *(store.accept("crm", e, _record(e, runs), queued(e, runs), 60) for e, runs in events)
+    )
+    first: dict[str, int] = {}
+    for (event, runs), outcome in zip(events, outcomes, strict=True):
+        assert outcome.duplicate == (event in first)
+        first.setdefault(event, runs)
+        assert outcome.record == _record(event, first[event])
+    for event, runs in first.items():
+        for i in range(4):
+            expected = [f"{event}/{i}".encode()] if i < runs else []
+            assert redis_client.lrange(f"test:q:{event}:{i}", 0, -1) == expected
+    assert redis_client.llen("hub:ingress:recent") == len(first)
+
+
 async def test_a_lost_script_is_loaded_again(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
