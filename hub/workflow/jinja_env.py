@@ -17,11 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, meta, nodes
-from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import consume
 
 from hub.workflow.filters import FILTERS, GLOBALS, REMOVED_FILTERS
 
@@ -118,12 +118,26 @@ class InvalidTemplate(Exception):
 
 @dataclass(frozen=True)
 class Compiled:
-    """A compiled template: a native-value ``expression`` or a text ``template``."""
+    """A compiled template: a native value (``native``, one expression) or text."""
 
     source: str
-    expression: TemplateExpression | None
     template: Any  # jinja2.Template (untyped in Jinja's stubs)
+    native: bool
     paths: tuple[tuple[str, ...], ...]  # dotted names read, in order of appearance
+    globals: dict[str, Any]
+
+    def run(self, context: Mapping[str, Any]) -> Any:
+        """The value (``native``) or text of the template for ``context``.
+
+        Builds Jinja's render context from one prepared dict (``shared``): Jinja's own
+        ``render`` merges the globals through a ChainMap on every call, which costs more
+        than evaluating a short expression.
+        """
+        ctx = self.template.new_context({**self.globals, **context}, shared=True)
+        if self.native:
+            consume(self.template.root_render_func(ctx))
+            return ctx.vars["result"]
+        return ENV.concat(self.template.root_render_func(ctx))
 
 
 def is_template(text: str) -> bool:
@@ -178,17 +192,22 @@ def compile_template(source: str, condition: bool = False) -> Compiled:
     """Compile (and cache) ``source``.
 
     A text that is exactly one ``{{ expr }}`` becomes an expression returning a native
-    value. With ``condition``, a text without markup is a bare expression (``if:``).
+    value (compiled as ``{% set result = expr %}``, as Jinja's ``compile_expression``).
+    With ``condition``, a text without markup is a bare expression (``if:``).
     Raises :class:`InvalidTemplate`.
     """
     parsed = parse_template(source, condition)
     try:
         if parsed.expression is not None:
-            expression = ENV.compile_expression(parsed.expression, undefined_to_none=False)
-            return Compiled(source, expression, None, parsed.paths)
-        return Compiled(source, None, ENV.from_string(source), parsed.paths)
+            expr = _parse_expression(parsed.expression)
+            body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+            template = ENV.from_string(nodes.Template(body, lineno=1))
+        else:
+            template = ENV.from_string(source)
     except TemplateSyntaxError as exc:
         raise _invalid(exc, source) from None
+    native = parsed.expression is not None
+    return Compiled(source, template, native, parsed.paths, dict(template.globals))
 
 
 def _invalid(exc: TemplateSyntaxError, source: str) -> InvalidTemplate:

@@ -188,9 +188,9 @@ def _where(where: str, sub: str) -> str:
 
 def _run(compiled: Compiled, context: dict[str, Any], where: str) -> Any:
     try:
-        if compiled.expression is not None:
-            return _as_data(compiled.expression(context))
-        return compiled.template.render(context)
+        if compiled.native:
+            return _as_data(compiled.run(context))
+        return compiled.run(context)
     except SecurityError as exc:
         message = str(exc)
         match = _UNSAFE_ATTRIBUTE.search(message)
