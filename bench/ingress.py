@@ -1,15 +1,21 @@
 """Ingress throughput and latency: the hub's ingress against a bare Starlette + LPUSH app.
 
-    .venv/bin/python bench/ingress.py                  # 10 s per run, both fsync modes
-    .venv/bin/python bench/ingress.py --seconds 5 --fsync always
+    .venv/bin/python bench/ingress.py                  # 3 rounds of 3 runs of 10 s per app
+    .venv/bin/python bench/ingress.py --seconds 5 --rounds 1 --fsync both
 
 Starts a Redis server per app (AOF on, ``appendfsync always`` as deployed, or
 ``--redis-appendfsync everysec``) and, one after the other, two uvicorn processes on
 loopback with the same flags: the hub's ingress (``hub.ingress.app.create_app`` for the
 repository's workflows and its Standard Webhooks ``crm`` source) and a bare app that only
 LPUSHes the body with ``redis.asyncio``. Both get the same signed requests (a fresh event
-id each). For each app it measures the peak (closed loop, ``--connections``), then a
-run paced at half that peak, and prints requests/s, p50 and p99 for each and the ratio.
+id each). For each app it measures the peak (closed loop, ``--connections``), then two
+runs at half that peak: "lockstep", where every connection waits the same time between
+sends, so connections that were answered together stay together and arrive in bursts,
+and "independent", where each wait is random (exponential, the same mean), as from
+senders that know nothing of each other. It prints requests/s, p50, p99 and the CPU
+time per request of the app and of its Redis server for every run, then medians over
+``--rounds`` (bare and hub taking turns, so load from elsewhere weighs on both) and the
+hub's ratio to the bare app.
 
 The load comes from ``wrk`` when it is on PATH (``apt-get install wrk``; ``--install-wrk``
 does it), else from an asyncio httpx client, which is slower than the servers it drives,
@@ -30,6 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,7 +48,7 @@ EVENT_TYPE = "contact.created"
 # --- the two servers (run in child processes) ---------------------------------------------
 
 
-def bare_app() -> object:
+def bare_app() -> Any:
     """Starlette + redis.asyncio: read the body, LPUSH it, answer 202."""
     import redis.asyncio as aioredis
     from starlette.applications import Starlette
@@ -59,11 +66,12 @@ def bare_app() -> object:
     return Starlette(routes=[Route("/hooks/{source}", hook, methods=["POST"])])
 
 
-def hub_app() -> object:
+def hub_app() -> Any:
     """The hub's ingress, built as ``hub serve`` builds it."""
     import redis
 
     from hub.ingress.app import create_app
+    from hub.ingress.server import prepare_process
     from hub.ingress.store import connect
     from hub.settings import Settings
     from hub.worker.celery_app import create_celery
@@ -71,6 +79,7 @@ def hub_app() -> object:
     from hub.workflow.store import WorkflowStore
 
     settings = Settings()
+    prepare_process(settings)
     workflows = load_folder(settings.hub_workflows)
     WorkflowStore(redis.Redis.from_url(str(settings.hub_redis_url))).publish(workflows)
     return create_app(
@@ -79,16 +88,15 @@ def hub_app() -> object:
 
 
 def serve(kind: str, port: int) -> None:
+    """The hub as ``hub serve`` serves it; the bare app on uvicorn with the same options."""
     import uvicorn
 
-    app = hub_app() if kind == "hub" else bare_app()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",  # type: ignore[arg-type]
-        access_log=False,
-    )
+    from hub.ingress import server
+
+    if kind == "hub":
+        server.run(hub_app(), host="127.0.0.1", port=port, log_level="warning")
+    else:
+        uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # --- load -----------------------------------------------------------------------------------
@@ -102,11 +110,12 @@ class Result:
     errors: int
     requests: int
     cpu_us: float = 0.0  # server process CPU time per request
+    redis_us: float = 0.0  # Redis server CPU time per request
 
     def __str__(self) -> str:
         return (
             f"{self.rps:7.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms"
-            f"  server CPU {self.cpu_us:5.0f} us/req"
+            f"  CPU/req: app {self.cpu_us:4.0f} us, Redis {self.redis_us:4.0f} us"
             + (f"  NON-2XX {self.errors}" if self.errors else "")
         )
 
@@ -148,6 +157,7 @@ def signed_requests(count: int) -> list[tuple[str, str, str, bytes]]:
 
 WRK_SCRIPT = """
 local reqs, i, pause = {}, 0, tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+local independent = os.getenv("BENCH_INDEPENDENT") == "1"
 init = function(args)
   for line in io.lines(args[1]) do
     local id, ts, sg, body = line:match("([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)")
@@ -157,7 +167,12 @@ init = function(args)
   end
 end
 request = function() i = i + 1; if i > #reqs then i = 1 end; return reqs[i] end
-if pause > 0 then delay = function() return pause end end
+if pause > 0 then
+  delay = function()
+    if independent then return math.floor(-pause * math.log(1 - math.random()) + 0.5) end
+    return pause
+  end
+end
 """.replace("EVENT_TYPE", EVENT_TYPE)
 
 
@@ -167,13 +182,19 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(
-    url: str, seconds: float, connections: int, requests: Path, rate: float | None
+    url: str,
+    seconds: float,
+    connections: int,
+    requests: Path,
+    rate: float | None,
+    independent: bool = False,
 ) -> Result:
     script = requests.with_suffix(".lua")
     script.write_text(WRK_SCRIPT)
     env = dict(os.environ)
     if rate:  # each connection waits, then sends: rate ~ connections / (delay + latency)
         env["BENCH_DELAY_MS"] = str(max(int(connections / rate * 1000) - 2, 1))
+        env["BENCH_INDEPENDENT"] = "1" if independent else "0"
     out = subprocess.run(
         [
             "wrk",
@@ -211,7 +232,10 @@ def run_httpx(
     connections: int,
     reqs: list[tuple[str, str, str, bytes]],
     rate: float | None,
+    independent: bool = False,
 ) -> Result:
+    import random
+
     import httpx
 
     async def main() -> Result:
@@ -244,7 +268,7 @@ def run_httpx(
                     latencies.append(time.monotonic() - start)
                     errors += response.status_code >= 300
                     if interval:
-                        next_at += interval
+                        next_at += random.expovariate(1 / interval) if independent else interval
                         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
             began = time.monotonic()
@@ -278,10 +302,18 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+#: the runs of one app: the peak (closed loop), then two at half that rate
+PATTERNS = (
+    ("peak", None, False),
+    ("half, lockstep", 0.5, False),  # every connection waits the same time between sends
+    ("half, independent", 0.5, True),  # random (exponential) waits: independent senders
+)
+
+
 def measure(
     kind: str, env: dict[str, str], args: argparse.Namespace, folder: Path
-) -> tuple[Result, Result]:
-    """Peak and half-peak runs of one app, on a Redis server of its own (a fresh AOF)."""
+) -> dict[str, Result]:
+    """The runs of :data:`PATTERNS` for one app, on a Redis server of its own."""
     import redis
 
     from hub.redis_server import RedisServer, free_port
@@ -290,48 +322,64 @@ def measure(
     data = Path(tempfile.mkdtemp(dir=folder))
     server = RedisServer(data, appendfsync=args.redis_appendfsync, extra_args=extra).start()
     flush = redis.Redis.from_url(server.url).flushall
+    assert server.process is not None
+    redis_pid = server.process.pid
     port = free_port()
+    log = (data / "server.log").open("wb")  # the hub's log lines go to a file, as deployed
     proc = subprocess.Popen(
         [sys.executable, __file__, "serve", kind, str(port)],
         env={**env, "HUB_REDIS_URL": server.url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/")
         url = f"http://127.0.0.1:{port}/hooks/crm"
-        results = []
-        for rate_of in (None, 0.5):
+        results: dict[str, Result] = {}
+        for name, rate_of, independent in PATTERNS:
             flush()
-            rate = results[0].rps * rate_of if rate_of else None
+            rate = results["peak"].rps * rate_of if rate_of else None
             count = int((rate or 20000) * args.seconds * 1.5) + 1000
             reqs = signed_requests(count)
             connections = args.connections
-            before = cpu_seconds(proc.pid)
+            before, redis_before = cpu_seconds(proc.pid), cpu_seconds(redis_pid)
             if args.loader == "wrk":
                 path = folder / "requests.tsv"
                 path.write_bytes(
                     b"".join(f"{i}\t{t}\t{s}\t".encode() + b + b"\n" for i, t, s, b in reqs)
                 )
-                result = run_wrk(url, args.seconds, connections, path, rate)
+                result = run_wrk(url, args.seconds, connections, path, rate, independent)
             else:
-                result = run_httpx(url, args.seconds, connections, reqs, rate)
-            result.cpu_us = (cpu_seconds(proc.pid) - before) / max(result.requests, 1) * 1e6
-            results.append(result)
-        return results[0], results[1]
+                result = run_httpx(url, args.seconds, connections, reqs, rate, independent)
+            done = max(result.requests, 1)
+            result.cpu_us = (cpu_seconds(proc.pid) - before) / done * 1e6
+            result.redis_us = (cpu_seconds(redis_pid) - redis_before) / done * 1e6
+            results[name] = result
+        return results
     finally:
         proc.terminate()
         proc.wait(15)
+        log.close()
+        lines = (data / "server.log").read_bytes().count(b"\n")
+        print(f"  ({kind} server: {lines} log lines)")
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="bare and hub measured one after the other this many times; medians printed",
+    )
     parser.add_argument(
         "--fsync",
         choices=["always", "everysec", "both"],
-        default="both",
+        default="always",
         help="HUB_INGRESS_FSYNC for the hub's runs",
     )
     parser.add_argument(
@@ -345,6 +393,11 @@ def main() -> None:
         type=int,
         default=None,
         help="Redis `hz` (WAITAOF under everysec waits up to 1/hz s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        help="HUB_LOG_LEVEL of the hub (INFO, the default, logs a line per event)",
     )
     parser.add_argument("--loader", choices=["wrk", "httpx"], default=None)
     parser.add_argument(
@@ -363,28 +416,59 @@ def main() -> None:
             **os.environ,
             "HUB_WORKFLOWS": str(workflows),
             "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": SECRET}),
-            "HUB_LOG_LEVEL": "WARNING",
+            "HUB_LOG_LEVEL": args.log_level,
         }
         print(
             f"loader {args.loader}, {args.seconds:g} s per run, {args.connections} "
-            f"connections; Redis AOF appendfsync {args.redis_appendfsync}"
+            f"connections, {args.rounds} round(s); hub log level {args.log_level}; "
+            "Redis AOF appendfsync "
+            f"{args.redis_appendfsync}"
             + (f", hz {args.redis_hz}" if args.redis_hz else "")
             + f"; {os.cpu_count()} CPUs"
         )
-        bare_peak, bare_half = measure("bare", env, args, folder)
-        print(f"bare Starlette+LPUSH  peak   {bare_peak}")
-        print(f"                      half   {bare_half}")
-        sys.stdout.flush()
         modes = ["always", "everysec"] if args.fsync == "both" else [args.fsync]
-        for mode in modes:
-            peak, half = measure("hub", {**env, "HUB_INGRESS_FSYNC": mode}, args, folder)
-            print(f"hub fsync={mode:<9} peak   {peak}")
+        apps: list[tuple[str, str, dict[str, str]]] = [("bare", "bare Starlette+LPUSH", {})]
+        apps += [("hub", f"hub fsync={mode}", {"HUB_INGRESS_FSYNC": mode}) for mode in modes]
+        seen: dict[str, list[dict[str, Result]]] = {label: [] for _, label, _ in apps}
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_}")
+            for kind, label, extra in apps:
+                results = measure(kind, {**env, **extra}, args, folder)
+                seen[label].append(results)
+                for name, result in results.items():
+                    print(f"  {label:<21} {name:<18} {result}")
+                sys.stdout.flush()
+        summarise(seen)
+
+
+def summarise(seen: dict[str, list[dict[str, Result]]]) -> None:
+    """Medians over the rounds, and each hub's ratios to the bare app."""
+    from statistics import median
+
+    def med(label: str, name: str, field: str) -> float:
+        return float(median(getattr(r[name], field) for r in seen[label]))
+
+    labels = list(seen)
+    print(f"medians over {len(seen[labels[0]])} round(s)")
+    for label in labels:
+        for name, _, _ in PATTERNS:
             print(
-                f"                      ratio to bare: {peak.rps / bare_peak.rps:.2f} in "
-                f"req/s, {bare_peak.cpu_us / peak.cpu_us:.2f} in CPU per request"
+                f"  {label:<21} {name:<18} {med(label, name, 'rps'):7.0f} req/s  "
+                f"p50 {med(label, name, 'p50_ms'):6.2f} ms  "
+                f"p99 {med(label, name, 'p99_ms'):7.2f} ms"
             )
-            print(f"                      half   {half}")
-            sys.stdout.flush()
+    bare = labels[0]
+    for label in labels[1:]:
+        ratios = [
+            h["peak"].rps / b["peak"].rps for h, b in zip(seen[label], seen[bare], strict=True)
+        ]
+        print(
+            f"  {label}: peak req/s {median(ratios):.2f}x the bare app's "
+            f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}); p99 at half peak "
+            f"{med(label, 'half, independent', 'p99_ms'):.1f} ms with independent senders, "
+            f"{med(label, 'half, lockstep', 'p99_ms'):.1f} ms in lockstep (goals: >= 0.8x, "
+            "< 25 ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -111,8 +111,8 @@ def serve(
     import threading
 
     import redis
-    import uvicorn
 
+    from hub.ingress import server
     from hub.ingress.app import create_live_app
     from hub.ingress.store import check_fsync, connect
     from hub.worker.celery_app import app as celery
@@ -121,6 +121,7 @@ def serve(
     from hub.workflow.store import WorkflowStore
 
     settings = get_settings()
+    server.prepare_process(settings)
     url = _require_redis()
     folder = settings.hub_workflows
     live = LiveWorkflows(folder, WorkflowStore(redis.Redis.from_url(url)))
@@ -143,7 +144,7 @@ def serve(
     signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
     live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
     try:
-        uvicorn.run(app, host=bind, port=port or settings.hub_ingress_port, log_level="info")
+        server.run(app, host=bind, port=port or settings.hub_ingress_port)
     finally:
         stop.set()
         wake.set()

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.workflow.templates import redact
+from hub.workflow.templates import redactor
 
 __all__ = ["TransitionLog", "configured_secrets", "log_event", "log_run", "log_step"]
 
@@ -42,17 +42,17 @@ class TransitionLog:
         logger: logging.Logger | None = None,
     ) -> None:
         self._source = secrets
-        self._secrets: Secrets | None = None
+        self._redact: Callable[[Any], Any] | None = None
         self._log = logger or logging.getLogger("hub.transitions")
 
     def _emit(self, message: str, fields: dict[str, Any], level: int = logging.INFO) -> None:
         if not self._log.isEnabledFor(level):
             return
-        if self._secrets is None:
+        if self._redact is None:
             source = self._source
-            self._secrets = source() if callable(source) else source
-        clean = redact({k: v for k, v in fields.items() if v is not None}, self._secrets)
-        self._log.log(level, redact(message, self._secrets), extra=clean)
+            self._redact = redactor(source() if callable(source) else source)
+        clean = self._redact({k: v for k, v in fields.items() if v is not None})
+        self._log.log(level, self._redact(message), extra=clean)
 
     def event(self, source: str, event_id: str, status: str, **fields: Any) -> None:
         """An event was ``accepted``, a ``duplicate``, or ``refused``."""

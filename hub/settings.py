@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         "to its AOF (WAITAOF). `everysec`: once Redis holds it in memory and its AOF file "
         "(an OS crash may lose the last second).",
     )
+    hub_ingress_log_flush_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        description="The ingress writes its log lines (one per delivery) in batches this "
+        "often; warnings and errors at once. 0: every line at once.",
+    )
     hub_ingress_admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for the ingress's `/events` and `/workflows`. Unset: those "

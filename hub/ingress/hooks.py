@@ -128,6 +128,8 @@ class Hooks:
             status, body, extra = _problem(
                 500, "the hub failed on this request; it is logged, retry later"
             )
+        if 400 <= status < 500:  # 503s and 500s are logged where they happen
+            log.info("POST %s refused with %d: %s", scope["path"], status, body.decode())
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
@@ -161,7 +163,6 @@ class Hooks:
         try:
             source.verifier.verify(headers, body, now)
         except AuthFailed as exc:
-            log.info("%s: delivery refused: %s", name, exc.reason)
             return _problem(401, f"authentication failed: {exc.reason}")
         content_type = headers.get("content-type")
         if content_type and not _is_json(content_type):

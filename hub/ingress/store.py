@@ -39,32 +39,50 @@ RECENT_KEPT = 1000
 FSYNC_TIMEOUT_MS = 2000
 RETRY_AFTER_SECONDS = 5
 
-# One call takes a whole batch of events (one Lua call and one AOF transaction for all).
+# One call takes a whole batch of events (one Lua call and one AOF transaction for all):
+# per event one SET NX GET (records it, or finds it recorded), then per batch one
+# LPUSH per queue (values in event order, as one LPUSH each would leave them), one for
+# the recent list, one HINCRBY per source and outcome, one LTRIM.
 # KEYS: recent list, counters hash, then per event: its seen key and one queue per message
 # ARGV: event count, recent kept, touch duplicates (1/0), then per event: message count,
 #       record, ttl, source, one payload per message
 # Returns per event: the previous record (a duplicate) or false (recorded and enqueued).
 _ACCEPT = """
-local out = {}
+local function push(key, values)  -- unpack() takes at most a few thousand values at once
+  for i = 1, #values, 1000 do
+    redis.call('LPUSH', key, unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+local out, queues, order, recorded, counts = {}, {}, {}, {}, {}
 local k, a = 3, 4
 for e = 1, tonumber(ARGV[1]) do
   local runs = tonumber(ARGV[a])
-  local previous = redis.call('GET', KEYS[k])
+  local previous = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX', 'GET', 'EX', ARGV[a + 2])
+  local outcome = ':accepted'
   if previous then
     if ARGV[3] == '1' then redis.call('SET', KEYS[k], previous, 'KEEPTTL') end
-    redis.call('HINCRBY', KEYS[2], ARGV[a + 3] .. ':duplicate', 1)
+    outcome = ':duplicate'
     out[e] = previous
   else
-    redis.call('SET', KEYS[k], ARGV[a + 1], 'EX', ARGV[a + 2])
-    redis.call('HINCRBY', KEYS[2], ARGV[a + 3] .. ':accepted', 1)
-    for i = 1, runs do redis.call('LPUSH', KEYS[k + i], ARGV[a + 3 + i]) end
-    redis.call('LPUSH', KEYS[1], ARGV[a + 1])
+    for i = 1, runs do
+      local queue = KEYS[k + i]
+      if not queues[queue] then queues[queue] = {}; order[#order + 1] = queue end
+      table.insert(queues[queue], ARGV[a + 3 + i])
+    end
+    recorded[#recorded + 1] = ARGV[a + 1]
     out[e] = false
   end
+  local field = ARGV[a + 3] .. outcome
+  counts[field] = (counts[field] or 0) + 1
   k = k + 1 + runs
   a = a + 4 + runs
 end
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+for _, queue in ipairs(order) do push(queue, queues[queue]) end
+if #recorded > 0 then
+  push(KEYS[1], recorded)
+  redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+end
+for field, count in pairs(counts) do redis.call('HINCRBY', KEYS[2], field, count) end
 return out
 """
 _ACCEPT_SHA = hashlib.sha1(_ACCEPT.encode()).hexdigest()

@@ -233,7 +233,9 @@ class Workflow(_Model):
 
         A workflow built in code (no source) hashes its JSON dump instead.
         """
-        return self._revision or revision_of(self.model_dump_json().encode())
+        # read on every event: straight from pydantic's private dict, not __getattr__
+        private = self.__pydantic_private__ or {}
+        return private.get("_revision") or revision_of(self.model_dump_json().encode())
 
     @property
     def positions(self) -> Positions | None:

@@ -16,7 +16,7 @@ Every failure is a :class:`hub.errors.TemplateError` whose message starts with t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "evaluate",
     "is_template",
     "redact",
+    "redactor",
     "referenced_names",
     "render",
     "secrets_context",
@@ -76,9 +77,14 @@ def redact(value: Any, secrets: Mapping[str, SecretStr | str]) -> Any:
 
     Walks dicts (keys too), lists and tuples; other values are returned unchanged.
     """
+    return redactor(secrets)(value)
+
+
+def redactor(secrets: Mapping[str, SecretStr | str]) -> Callable[[Any], Any]:
+    """:func:`redact` with ``secrets`` prepared once, for a caller that redacts often."""
     plain = {v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in secrets.values()}
     ordered = sorted(plain - {""}, key=len, reverse=True)
-    return _redact(value, ordered)
+    return lambda value: _redact(value, ordered)
 
 
 def _redact(value: Any, plain: list[str]) -> Any:

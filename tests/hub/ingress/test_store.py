@@ -91,6 +91,24 @@ async def test_one_batch_keeps_each_events_messages_and_record_apart(
     assert redis_client.llen("hub:ingress:recent") == len(first)
 
 
+async def test_a_batch_with_thousands_of_messages_for_one_queue_keeps_their_order(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # 80 events of 120 runs each share one script call: 9,600 messages to one queue, more
+    # than Lua can pass to one LPUSH, land in event order
+    store = EventStore(connect(redis_server.url), fsync=False, writers=1)
+
+    def queued(event: int) -> list[QueuedMessage]:
+        return [QueuedMessage("test:wide", f"{event:02d}/{i:03d}", "t") for i in range(120)]
+
+    outcomes = await asyncio.gather(
+        *(store.accept("crm", f"w{e}", _record(f"w{e}"), queued(e), 60) for e in range(80))
+    )
+    assert not any(o.duplicate for o in outcomes)
+    pushed = [m.decode() for m in reversed(redis_client.lrange("test:wide", 0, -1))]
+    assert pushed == [f"{e:02d}/{i:03d}" for e in range(80) for i in range(120)]
+
+
 async def test_a_lost_script_is_loaded_again(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
