@@ -69,12 +69,13 @@ class PeriodicFlushHandler(logging.StreamHandler):  # type: ignore[type-arg]
         flush_level: int = logging.WARNING,
     ) -> None:
         target = stream if stream is not None else sys.stderr
-        buffered = io.TextIOWrapper(
-            open(target.fileno(), "wb", buffering=1 << 16, closefd=False),  # noqa: SIM115
-            encoding="utf-8",
-            errors="backslashreplace",
-        )
-        super().__init__(buffered)
+        try:
+            fd = target.fileno()
+        except (AttributeError, OSError, ValueError):  # no file behind it (a capture)
+            super().__init__(target)
+        else:
+            raw = open(fd, "wb", buffering=1 << 16, closefd=False)  # noqa: SIM115
+            super().__init__(io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace"))
         self.flush_level = flush_level
         self._stop = threading.Event()
         self._flusher = threading.Thread(

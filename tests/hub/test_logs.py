@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -61,3 +62,14 @@ def test_buffered_lines_are_written_by_the_interval_warnings_at_once(tmp_path: P
             handler.close()  # as logging.shutdown does at exit
         assert path.read_text().endswith("INFO last words\n")
         log.handlers = []
+
+
+def test_a_stream_without_a_file_still_gets_every_line() -> None:
+    stream = io.StringIO()  # as under a test runner's capture: no file descriptor
+    handler = PeriodicFlushHandler(stream, interval=60)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        handler.handle(logging.makeLogRecord({"msg": "kept", "levelno": logging.INFO}))
+    finally:
+        handler.close()
+    assert stream.getvalue() == "kept\n"
