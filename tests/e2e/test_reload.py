@@ -60,7 +60,7 @@ def test_a_sighup_reload_routes_new_events_to_the_new_revision(
 
         def reloaded() -> bool:
             listed = httpx.get(f"{hub.ingress_url}/workflows").json()["workflows"]
-            return listed[0]["revision"] != old
+            return bool(listed[0]["revision"] != old)
 
         wait_for(reloaded, 20, "the ingress to reload")
         second = httpx.post(

@@ -45,8 +45,7 @@ def test_run_and_step_transitions_are_one_line_each_with_their_ids(
 ) -> None:
     now = [10.0]
     store = RunStore(redis_client, clock=lambda: now[0], log=_log())
-    ids = {"workflow": "sync", "revision": "r7", "event_id": "evt-1"}
-    store.step_started("run-1", "push", attempt=2, **ids)
+    store.step_started("run-1", "push", attempt=2, workflow="sync", revision="r7", event_id="evt-1")
     now[0] = 12.5
     store.step_finished("run-1", "push", "failed", error={"message": f"token {SECRET} refused"})
     now[0] = 13.0

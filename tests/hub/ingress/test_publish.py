@@ -62,7 +62,7 @@ def _kombu(
     (key,) = lists
     (raw,) = client.lrange(key, 0, -1)
     client.delete(key)
-    return key.decode(), _decode(raw)
+    return key.decode() if isinstance(key, bytes) else key, _decode(raw)
 
 
 def _reprs(publisher: RunPublisher, wf: Workflow, ctx: dict[str, Any]) -> tuple[str, str]:

@@ -172,9 +172,9 @@ def test_generic_hmac_against_the_standard_library(algorithm: str, encoding: str
         (key,),
         header="X-Signature",
         algorithm=algorithm,  # type: ignore[arg-type]
-        encoding=encoding,
+        encoding=encoding,  # type: ignore[arg-type]
         prefix=f"{algorithm}=",
-    )  # type: ignore[arg-type]
+    )
     verifier.verify({"x-signature": f"{algorithm}={text}"}, BODY, NOW)
     with pytest.raises(AuthFailed):
         verifier.verify({"x-signature": f"{algorithm}={text}"}, BODY[:-1], NOW)

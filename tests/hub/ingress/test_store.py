@@ -105,7 +105,8 @@ async def test_a_batch_with_thousands_of_messages_for_one_queue_keeps_their_orde
         *(store.accept("crm", f"w{e}", _record(f"w{e}"), queued(e), 60) for e in range(80))
     )
     assert not any(o.duplicate for o in outcomes)
-    pushed = [m.decode() for m in reversed(redis_client.lrange("test:wide", 0, -1))]
+    raw = redis_client.lrange("test:wide", 0, -1)
+    pushed = [m.decode() if isinstance(m, bytes) else m for m in reversed(raw)]
     assert pushed == [f"{e:02d}/{i:03d}" for e in range(80) for i in range(120)]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from hub.worker.runs import RUN_KEY, RUNS_INDEX, RunStore
 
-RUN = {"workflow": "w", "revision": "abc123", "event_id": "e1"}
+RUN: dict[str, Any] = {"workflow": "w", "revision": "abc123", "event_id": "e1"}
 
 
 class Clock:

@@ -43,8 +43,9 @@ def test_reload_swaps_in_new_revisions_and_keeps_old_ones_readable(
     _write(tmp_path, "alpha", "two")
     (tmp_path / "beta.yaml").unlink()
     _write(tmp_path, "gamma")
-    changes = live.reload_if_changed()
-    assert changes is not None
+    again = live.reload_if_changed()
+    assert again is not None
+    changes = again
     assert (changes.added, changes.changed, changes.removed) == (("gamma",), ("alpha",), ("beta",))
     assert str(changes) == "added gamma; changed alpha; removed beta"
     assert [wf.name for wf in live.workflows] == ["alpha", "gamma"]
