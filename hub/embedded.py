@@ -29,7 +29,7 @@ from hub.ingress.demo import signed_delivery, with_demo_secrets
 from hub.redis_server import RedisServer, free_port
 from hub.settings import Settings
 
-__all__ = ["SANDBOXES", "SANDBOX_CREDENTIALS", "Embedded", "LocalSandbox", "send_samples"]
+__all__ = ["SANDBOXES", "SANDBOX_CREDENTIALS", "Embedded", "LocalSandbox", "send_samples", "tagged"]
 
 SANDBOX_CREDENTIALS = {
     "PLUTIO_CLIENT_ID": "sandbox-client",
@@ -233,14 +233,37 @@ class Embedded:
             print("stopped.")
 
 
+def tagged(sample: dict[str, Any], tag: str) -> dict[str, Any]:
+    """``sample`` with its event id (``X-Event-Id`` header, body ``id``) suffixed by ``tag``.
+
+    Samples that share an id (a redelivery) still share it; a second demo run against the
+    same Redis starts runs again instead of answering every event as a duplicate.
+    """
+    out: dict[str, Any] = json.loads(json.dumps(sample))
+    headers, body = out.get("headers") or {}, out.get("body")
+    if headers.get("X-Event-Id"):
+        headers["X-Event-Id"] = f"{headers['X-Event-Id']}.{tag}"
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        body["id"] = f"{body['id']}.{tag}"
+    return out
+
+
 def send_samples(
-    folder: Path, urls: dict[str, str], settings: Settings | None = None, *, wait: float = 30.0
+    folder: Path,
+    urls: dict[str, str],
+    settings: Settings | None = None,
+    *,
+    wait: float = 30.0,
+    tag: str | None = None,
 ) -> list[Any]:
     """POST every sample event in ``folder`` (signed as its source requires), then show
-    the sandbox's people."""
+    the sandbox's people. Event ids carry ``tag`` (default: this run's time), so each
+    demo run is new to the dedupe window while redeliveries within it stay duplicates."""
     samples = sorted(folder.glob("*.json"))
+    tag = tag or time.strftime("demo%Y%m%d%H%M%S")
+    print(f"sending {len(samples)} sample events (event ids tagged .{tag})")
     for path in samples:
-        sample = json.loads(path.read_text())
+        sample = tagged(json.loads(path.read_text()), tag)
         body, headers = signed_delivery(
             settings or Settings(), sample["source"], sample["body"], sample.get("headers")
         )

@@ -1,0 +1,69 @@
+"""`hub up --demo` shows the workflows working on every run, not only the first."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from hub.embedded import send_samples, tagged
+from hub.redis_server import RedisServer
+from hub.settings import Settings
+from tests.support.processes import HubProcesses
+from tests.support.signing import CRM_SIGNING_KEY
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tagging_keeps_redeliveries_together_and_runs_apart() -> None:
+    first, again = (
+        json.loads((ROOT / "workflows/samples" / name).read_text())
+        for name in ("1-crm-contact-created.json", "3-crm-contact-created-redelivered.json")
+    )
+    a, b = tagged(first, "t1"), tagged(again, "t1")
+    assert a["headers"]["X-Event-Id"] == b["headers"]["X-Event-Id"] == "crm-evt-1001.t1"
+    assert a["body"]["id"] == "crm-evt-1001.t1"
+    assert tagged(first, "t2")["body"]["id"] != a["body"]["id"]
+    assert first["body"]["id"] == "crm-evt-1001"  # the sample itself is left as it was
+
+
+@pytest.fixture
+def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
+    procs = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
+    try:
+        procs.start_sandbox()
+        procs.start_ingress()
+        procs.start_worker(concurrency=2)
+        yield procs
+    finally:
+        procs.stop()
+
+
+def test_a_second_demo_run_on_the_same_redis_makes_the_people_again(
+    hub: HubProcesses, tmp_path: Path
+) -> None:
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for path in sorted((ROOT / "workflows/samples").glob("*-crm-*.json")):
+        shutil.copy(path, folder)
+    settings = Settings(
+        hub_workflows=ROOT / "workflows",
+        hub_secrets={"CRM_SIGNING_KEY": SecretStr(CRM_SIGNING_KEY)},
+    )
+    urls = {"ingress": hub.ingress_url, "plutio sandbox": hub.sandbox_url}
+    expected = {json.loads(p.read_text()).get("expect_email") for p in folder.glob("*.json")}
+    expected.discard(None)
+    assert expected, "the CRM samples name the people they should make"
+
+    def emails(people: list[dict[str, object]]) -> set[object]:
+        return {e["address"] for p in people for e in p["contactEmails"]}  # type: ignore[attr-defined]
+
+    assert expected <= emails(send_samples(folder, urls, settings, tag="run1"))
+    hub.kill("sandbox")  # a fresh sandbox, as `hub up` starts; Redis keeps its records
+    hub.start_sandbox()
+    assert expected <= emails(send_samples(folder, urls, settings, tag="run2"))
