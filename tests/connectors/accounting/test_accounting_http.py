@@ -9,6 +9,7 @@ import httpx
 import pytest
 import redis
 
+from connectors.accounting.columns import Row
 from connectors.accounting.http import HttpSink
 from connectors.accounting.ledger import export_key, reversal_key
 from connectors.accounting.sandbox import AccountingSandboxConfig, create_app
@@ -74,7 +75,7 @@ def test_a_failed_post_is_retriable_and_its_retry_uses_the_same_key(
 
 def test_a_post_whose_answer_was_lost_is_not_a_second_entry(endpoint: str, sink: HttpSink) -> None:
     key = export_key("inv1", T1)
-    row = {"invoice": "INV-1", "amount": "3.00"}
+    row: Row = {"invoice": "INV-1", "amount": "3.00"}
     sink.write("entries", key, COLUMNS, row, {"amount"})
     sink.index("entries").clear()  # as if the worker died before recording the answer
     assert sink.write("entries", key, COLUMNS, row, {"amount"}).written
@@ -124,7 +125,7 @@ def test_posts_take_their_slots_from_the_shared_quota(
     metered = HttpSink(
         redis_client, endpoint, token="s3cret", timeout=5, quota=RedisQuota(redis_client, budget)
     )
-    row = {"invoice": "I", "amount": "1.00"}
+    row: Row = {"invoice": "I", "amount": "1.00"}
     assert metered.write("entries", export_key("inv1", T1), COLUMNS, row, set()).written
     second = export_key("inv2", T1)
     with pytest.raises(QuotaWait):  # no slot: nothing is sent, nothing recorded
