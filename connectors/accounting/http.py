@@ -8,8 +8,9 @@ endpoint may refuse a used key with another body).
 After a 2xx answer the key, with the row, is recorded in a Redis index (as the file
 sink's, without files); a recorded key is skipped without a call. One record is posted
 at a time (a cluster-wide lock on the record id), so its export and reversal keep their
-order. Answers are classified by the shared :mod:`hub.http.retry` (429/5xx/transport:
-retriable; other 4xx: fatal).
+order. Posts go through the shared :class:`~hub.http.client.ApiClient`: its quota, its
+classification of answers (429/5xx/transport: retriable, with ``Retry-After``; other 4xx:
+fatal), and the step's retry policy on top. The answer's body is not read.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from connectors.accounting.files import Outcome
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
 from hub.errors import RetryableError
-from hub.http.retry import classify_response, classify_transport_error
+from hub.http.client import ApiClient
+from hub.http.keyauth import HeaderKeyAuth
+from hub.http.quota import Quota
 from hub.locks import keyed_lock, lock_key
 
 __all__ = ["SERVICE", "HttpSink"]
@@ -37,7 +40,11 @@ SERVICE = "Accounting endpoint"
 
 
 class HttpSink:
-    """Posts rows to ``base_url``; ``transport`` is for tests."""
+    """Posts rows to ``base_url`` (with ``token`` as a bearer token, if given).
+
+    ``quota`` defaults to none (the endpoint documents no limit); ``transport`` is for
+    tests.
+    """
 
     def __init__(
         self,
@@ -47,12 +54,17 @@ class HttpSink:
         token: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self._redis = redis
         self.base_url = base_url.rstrip("/") + "/"
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        self.client = ApiClient(
+            service=SERVICE,
+            base_url=self.base_url,
+            auth=HeaderKeyAuth("Authorization", f"Bearer {token}") if token else None,
+            quota=quota,
+            timeout=timeout,
+            transport=transport,
         )
 
     def index(self, path: str) -> LedgerIndex:
@@ -86,21 +98,10 @@ class HttpSink:
                 cells = reversal_row(state or RecordState(), list(columns), amounts)
             # no exported_at: a retry must send the very body the first attempt sent
             body: Row = {**cells, "entry_type": entry_type, "export_key": key}
-            self._post(path, key, body)
+            self.client.send("POST", path, json=body, headers={"Idempotency-Key": key})
             index.commit([Entry(key, body)], {})
         log.info("accounting http: posted %s to %s", key, path)
         return Outcome("http", True, location=f"{self.base_url}{path.lstrip('/')}")
 
-    def _post(self, path: str, key: str, body: Row) -> None:
-        try:
-            response = self._http.post(
-                path.lstrip("/"), json=body, headers={"Idempotency-Key": key}
-            )
-        except httpx.TransportError as exc:
-            raise classify_transport_error(exc, service=SERVICE) from exc
-        error = classify_response(response, service=SERVICE)
-        if error is not None:
-            raise error
-
     def close(self) -> None:
-        self._http.close()
+        self.client.close()

@@ -49,7 +49,7 @@ from connectors.plane.sandbox_rules import (
     throttled,
     writable,
 )
-from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
+from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
 from hub.sandbox.clock import Clock
 from hub.sandbox.control import control_mount
 from hub.sandbox.core import SandboxCore
@@ -250,9 +250,6 @@ class _PlaneApi:
         return body
 
 
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
 def create_app(
     config: PlaneSandboxConfig | None = None,
     *,
@@ -274,7 +271,7 @@ def create_app(
     control = control_mount(
         core, ("workspace", "namespace"), present=NAMING.show, accept=NAMING.take
     )
-    route = Route("/api/v1/{path:path}", gate.endpoint(api.dispatch), methods=_METHODS)
+    route = Route("/api/v1/{path:path}", gate.endpoint(api.dispatch), methods=METHODS)
     return sandbox_app(core, cfg, [control, route])
 
 

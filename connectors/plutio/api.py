@@ -1,8 +1,9 @@
 """The Plutio API as the hub calls it: token grant, business header, resources.
 
 Auth, quota, timeouts and error classification come from :mod:`hub.http`; this module
-only says what is Plutio's: the token request, the ``Business`` header, the paths, and
-how queries are written (key filters or ``q``).
+only says what is Plutio's: the token URL (``client_credentials``), the ``Business``
+header, the ``X-RateLimit-*`` headers, the paths, and how queries are written (key
+filters or ``q``).
 """
 
 from __future__ import annotations
@@ -14,50 +15,19 @@ from typing import Any
 
 import httpx
 
-from hub.errors import ConfigError, FatalError
-from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
-from hub.http.budgets import quota_from_settings
+from hub.errors import FatalError
 from hub.http.client import ApiClient
+from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
+from hub.http.grants import client_credentials_grant
 from hub.http.pagination import SkipLimit, iterate_items
 from hub.http.quota import Quota
 from hub.http.ratelimit import X_RATELIMIT_HEADERS
 from hub.locks import keyed_lock, lock_key
 from hub.settings import Settings
 
-__all__ = ["PlutioApi", "PlutioGrant", "build_api", "explain", "query_params"]
+__all__ = ["SERVICE", "PlutioApi", "build_api", "explain", "query_params"]
 
 SERVICE = "Plutio"
-
-
-class PlutioGrant:
-    """``client_credentials`` against ``/oauth/token``, form-encoded."""
-
-    def __init__(
-        self,
-        base_url: str,
-        client_id: str,
-        client_secret: str,
-        *,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self._url = base_url.rstrip("/") + "/oauth/token"
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._now = now
-
-    def build_request(self) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self._url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self._client_id,
-                "client_secret": self._client_secret,
-            },
-        )
-
-    def parse(self, response: httpx.Response) -> Token:
-        return parse_token_response(response.json(), now=self._now, service=SERVICE)
 
 
 def query_params(
@@ -233,56 +203,40 @@ def build_api(
     quota: Quota | None = None,
     now: Callable[[], float] = time.time,
 ) -> PlutioApi:
-    """A :class:`PlutioApi` from settings, sharing token cache and quota through Redis.
+    """A :class:`PlutioApi` from settings: one token and one budget per API client.
 
     ``transport``, ``quota`` and ``now`` (the wall clock token expiry is read on) are
     for tests.
     """
-    missing = [
-        name
-        for name, value in (
-            ("PLUTIO_CLIENT_ID", settings.plutio_client_id),
-            ("PLUTIO_CLIENT_SECRET", settings.plutio_client_secret),
-            ("PLUTIO_BUSINESS", settings.plutio_business),
-        )
-        if not value
-    ]
-    if missing:
-        raise ConfigError(
-            f"Plutio is not configured: set {', '.join(missing)} "
-            "(or run `hub up`, which wires in the Plutio sandbox)"
-        )
+    require_settings(
+        SERVICE,
+        {
+            "PLUTIO_CLIENT_ID": settings.plutio_client_id,
+            "PLUTIO_CLIENT_SECRET": settings.plutio_client_secret,
+            "PLUTIO_BUSINESS": settings.plutio_business,
+        },
+        "or run `hub up`, which wires in the Plutio sandbox",
+    )
     assert settings.plutio_client_id and settings.plutio_client_secret
     client_id = settings.plutio_client_id
-    grant = PlutioGrant(
-        settings.plutio_base_url,
-        client_id,
-        settings.plutio_client_secret.get_secret_value(),
-        now=now,
-    )
-    budget_key = f"plutio:{client_id}"
-    cache = RedisTokenCache(
-        redis,
-        f"hub:token:{budget_key}",
-        now=now,
-        # a holder killed mid-request frees the refresh soon after its request would end
-        lock_ttl_seconds=settings.plutio_timeout_seconds + 5.0,
-    )
-    auth = CachedTokenAuth(cache, grant, service=SERVICE)
-    client = ApiClient(
+    upstream = upstream_from_settings(
+        settings,
+        "plutio",
         service=SERVICE,
         base_url=settings.plutio_base_url,
-        auth=auth,
+        client_id=client_id,
         headers={"Business": settings.plutio_business or ""},
-        quota=quota
-        or quota_from_settings(
-            redis, settings, "plutio", client_id, timeout_seconds=settings.plutio_timeout_seconds
-        ),
-        timeout=settings.plutio_timeout_seconds,
-        transport=transport,
         rate_limit_headers=X_RATELIMIT_HEADERS,
     )
+    grant = client_credentials_grant(
+        settings.plutio_base_url.rstrip("/") + "/oauth/token",
+        client_id,
+        settings.plutio_client_secret.get_secret_value(),
+        service=SERVICE,
+        now=now,
+    )
+    auth = token_auth(upstream, redis, grant, now=now)
+    client = connect(upstream, redis, auth, transport=transport, quota=quota)
     # find and create (or update), a token wait and some slack: then a dead holder's lock
     # lapses, and a live one is done with it
-    lock_seconds = 2 * settings.plutio_timeout_seconds + 10.0
-    return PlutioApi(client, redis, lock_seconds=lock_seconds)
+    return PlutioApi(client, redis, lock_seconds=2 * upstream.timeout + 10.0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hmac
 import random
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,13 +31,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sandbox.clock import Clock, SystemClock, iso_utc
+from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
+from hub.sandbox.clock import Clock, iso_utc
 from hub.sandbox.control import control_mount
 from hub.sandbox.core import SandboxCore
 from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.faults import FaultConfig
 from hub.sandbox.gate import Gate
-from hub.sandbox.responses import json_error, quiet_dropped_connections
+from hub.sandbox.responses import json_error
 from hub.sandbox.rest import MongoRest, resource_table
 
 __all__ = [
@@ -112,10 +112,12 @@ class SandboxClient(BaseModel):
     businesses: list[str] = Field(default_factory=lambda: ["sandbox"], min_length=1)
 
 
-class PlutioSandboxConfig(BaseModel):
-    """Everything the Plutio sandbox can be told; env names are ``PLUTIO_SANDBOX_<FIELD>``."""
+class PlutioSandboxConfig(SandboxConfig):
+    """Everything the Plutio sandbox can be told; env names are ``PLUTIO_SANDBOX_<FIELD>``.
 
-    model_config = ConfigDict(extra="forbid")
+    Quota, faults, seed and ``initial_data`` (seeded into the first business) are the
+    kit's (:class:`~hub.sandbox.app.SandboxConfig`).
+    """
 
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
@@ -124,21 +126,9 @@ class PlutioSandboxConfig(BaseModel):
     extra_clients: list[SandboxClient] = Field(default_factory=list)
     token_ttl_seconds: float = Field(default=72 * 3600, gt=0)
     token_shape: Literal["plutio", "oauth2"] = "plutio"
-    quota_limit: int = Field(default=1000, ge=1)
-    quota_window_seconds: float = Field(default=3600, gt=0)
-    #: whether quota-refused calls take up the window too
-    quota_counts_refused: bool = False
     page_limit_default: int = Field(default=100, ge=1)
     #: the most records one page returns, whatever ``limit`` asks (``None``: no cap)
     page_limit_max: int | None = Field(default=None, ge=1)
-    error_rate: float = Field(default=0.0, ge=0, le=1)
-    error_statuses: list[int] = Field(default_factory=lambda: [500, 502, 503, 504])
-    latency_ms: float = Field(default=0.0, ge=0)
-    latency_max_ms: float | None = Field(default=None, ge=0)
-    drop_rate: float = Field(default=0.0, ge=0, le=1)
-    random_seed: int | None = None
-    #: records seeded into the first business at start and on reset
-    initial_data: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
 
     def clients(self) -> dict[str, SandboxClient]:
         """Every API client by id."""
@@ -148,16 +138,6 @@ class PlutioSandboxConfig(BaseModel):
             businesses=self.businesses,
         )
         return {c.client_id: c for c in [main, *self.extra_clients]}
-
-    def fault_config(self) -> FaultConfig:
-        """The faults injected from the start."""
-        return FaultConfig(
-            error_rate=self.error_rate,
-            error_statuses=self.error_statuses,
-            latency_ms=self.latency_ms,
-            latency_max_ms=self.latency_max_ms,
-            drop_rate=self.drop_rate,
-        )
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -249,9 +229,6 @@ class _PlutioApi:
         return await self.rest.dispatch(request, business)
 
 
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
 def create_app(
     config: PlutioSandboxConfig | None = None,
     *,
@@ -260,32 +237,25 @@ def create_app(
 ) -> Starlette:
     """A fresh Plutio sandbox; its :class:`SandboxCore` is at ``app.state.sandbox``."""
     cfg = config or PlutioSandboxConfig()
-    core = SandboxCore.build(
-        clock=clock or SystemClock(),
-        rng=rng or random.Random(cfg.random_seed),
+    core = build_core(
+        cfg,
         resources=RESOURCES,
         default_namespace=cfg.businesses[0],
-        quota_limit=cfg.quota_limit,
-        quota_window_seconds=cfg.quota_window_seconds,
-        quota_counts_refused=cfg.quota_counts_refused,
+        clock=clock,
+        rng=rng,
         token_ttl_seconds=cfg.token_ttl_seconds,
-        faults=cfg.fault_config(),
-        seed=cfg.random_seed,
-        initial_data=cfg.initial_data,
     )
     api = _PlutioApi(cfg, core)
     gate = Gate(core, api.identify)
-    app = Starlette(
-        routes=[
+    return sandbox_app(
+        core,
+        cfg,
+        [
             control_mount(core, namespace_params=("business", "namespace")),
-            Route(TOKEN_PATH, gate.endpoint(api.token), methods=_METHODS),
-            Route("/{path:path}", gate.endpoint(api.resource), methods=_METHODS),
-        ]
+            Route(TOKEN_PATH, gate.endpoint(api.token), methods=METHODS),
+            Route("/{path:path}", gate.endpoint(api.resource), methods=METHODS),
+        ],
     )
-    app.state.sandbox = core
-    app.state.config = cfg
-    quiet_dropped_connections()
-    return app
 
 
 def create_app_from_env() -> Starlette:

@@ -18,10 +18,9 @@ from typing import Any
 
 import httpx
 
-from hub.http.auth import CachedTokenAuth, RedisTokenCache
 from hub.http.client import ApiClient
-from hub.http.connect import connect, require_settings, upstream_from_settings
-from hub.http.grants import GuardedTokenAuth, RedisRefusalMemo, password_grant
+from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
+from hub.http.grants import RedisRefusalMemo, password_grant
 from hub.http.keyauth import fingerprint
 from hub.http.pagination import PageNumber, iterate_items
 from hub.http.quota import Quota
@@ -139,16 +138,6 @@ def build_api(
         default_ttl_seconds=TOKEN_TTL_SECONDS,
         hints=TOKEN_HINTS,
     )
-    who = fingerprint(token_url, client_id, username)
-    tokens = CachedTokenAuth(
-        RedisTokenCache(redis, f"hub:token:plutora:{who}"), grant, service=SERVICE
-    )
-    credentials = fingerprint(token_url, client_id, secret, username, password)
-    refusals = RedisRefusalMemo(
-        redis,
-        f"hub:grant-refused:plutora:{credentials}",
-        settings.plutora_refused_login_hold_seconds,
-    )
     upstream = upstream_from_settings(
         settings,
         "plutora",
@@ -156,5 +145,15 @@ def build_api(
         base_url=settings.plutora_api_url,
         client_id=client_id,
     )
-    auth = GuardedTokenAuth(tokens, grant, refusals=refusals)
+    credentials = fingerprint(token_url, client_id, secret, username, password)
+    refusals = RedisRefusalMemo(
+        redis,
+        f"hub:grant-refused:plutora:{credentials}",
+        settings.plutora_refused_login_hold_seconds,
+    )
+    # one token per user and client
+    who = fingerprint(token_url, client_id, username)
+    auth = token_auth(
+        upstream, redis, grant, cache_key=f"hub:token:plutora:{who}", refusals=refusals
+    )
     return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota))

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.plutora.sandbox_rules import ENTITIES, filter_records, model_errors, paged
-from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
+from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
 from hub.sandbox.clock import Clock
 from hub.sandbox.control import control_mount
 from hub.sandbox.core import SandboxCore
@@ -248,9 +248,6 @@ def _kept(entity: Any, body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != entity.counter}
 
 
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
 def create_app(
     config: PlutoraSandboxConfig | None = None,
     *,
@@ -277,8 +274,8 @@ def create_app(
         cfg,
         [
             control_mount(core, present=NAMING.show, accept=NAMING.take),
-            Route(TOKEN_PATH, gate.endpoint(api.token), methods=_METHODS),
-            Route("/{path:path}", gate.endpoint(api.api), methods=_METHODS),
+            Route(TOKEN_PATH, gate.endpoint(api.token), methods=METHODS),
+            Route("/{path:path}", gate.endpoint(api.api), methods=METHODS),
         ],
     )
 

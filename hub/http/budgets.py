@@ -1,19 +1,18 @@
 """Budgets from settings: one per connector and API client, named ``<connector>:<client id>``.
 
 A connector whose settings have ``<prefix>_quota_limit``, ``<prefix>_quota_window_seconds``
-and (optionally) ``<prefix>_quota_reserve_percent`` gets its :class:`RedisQuota` here, so
-every connector reads the same names the same way.
+and (optionally) ``<prefix>_quota_reserve_percent`` gets its :class:`Budget` here (its
+quota is then built by :func:`hub.http.connect.connect`), so every connector reads the
+same names the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from hub.errors import ConfigError
-from hub.http.quota import Budget, RedisQuota
+from hub.http.quota import Budget
 from hub.settings import Settings
 
-__all__ = ["budget_from_settings", "quota_from_settings"]
+__all__ = ["budget_from_settings"]
 
 
 def budget_from_settings(settings: Settings, prefix: str, client_id: str) -> Budget:
@@ -32,15 +31,3 @@ def budget_from_settings(settings: Settings, prefix: str, client_id: str) -> Bud
             f"{exc}: check {upper}_QUOTA_LIMIT, {upper}_QUOTA_WINDOW_SECONDS and "
             f"{upper}_QUOTA_RESERVE_PERCENT"
         ) from exc
-
-
-def quota_from_settings(
-    redis: Any, settings: Settings, prefix: str, client_id: str, *, timeout_seconds: float = 30.0
-) -> RedisQuota:
-    """The cluster-wide quota of one API client; a call's lease outlives its timeouts."""
-    return RedisQuota(
-        redis,
-        budget_from_settings(settings, prefix, client_id),
-        lease_seconds=4 * timeout_seconds + 10,
-        ticket_grace_seconds=settings.hub_quota_ticket_grace_seconds,
-    )

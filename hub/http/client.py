@@ -3,15 +3,17 @@
 Each request (the token requests an auth flow makes included) takes a quota slot first
 and settles it when its answer arrives or it fails, passing on what the answer's
 rate-limit headers say (the connector declares them, :mod:`hub.http.ratelimit`). The
-answer is classified once, here: JSON for a success, :class:`RetryableError` or
-:class:`FatalError` otherwise. Backoff is scheduled by the caller from
+answer is classified once, here: :meth:`ApiClient.send` gives a successful answer,
+:meth:`ApiClient.request` its JSON, and otherwise :class:`RetryableError` or
+:class:`FatalError` is raised. A request may carry headers of its own (an
+``Idempotency-Key``) beside the client's. Backoff is scheduled by the caller from
 :class:`~hub.http.retry.RetryPolicy`, never slept here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -19,10 +21,18 @@ from hub.http.quota import Lease, Quota, Unlimited
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
 from hub.http.retry import classify_response, classify_transport_error
 
-__all__ = ["ApiClient"]
+__all__ = ["ApiClient", "RequestOptions"]
 
 #: where a request carries its quota lease between the request and response hooks
 _LEASE = "hub.quota_lease"
+
+
+class RequestOptions(TypedDict, total=False):
+    """What a request may carry beside its method and path (see :meth:`ApiClient.send`)."""
+
+    params: Mapping[str, Any] | None
+    json: Any
+    headers: Mapping[str, str] | None
 
 
 class ApiClient:
@@ -71,23 +81,36 @@ class ApiClient:
         if lease is not None:
             self.quota.settle(lease)
 
-    def request(
+    def send(
         self,
         method: str,
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-    ) -> Any:
-        """Send one request; the decoded JSON body, or a typed error."""
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request; its successful answer, or a typed error.
+
+        ``headers`` are this request's own, merged over the client's; the auth flow then
+        sets its own header (a token or key), so a call cannot send another. No header
+        value is logged or put in an error message.
+        """
         try:
-            response = self._http.request(method, path.lstrip("/"), params=params, json=json)
+            response = self._http.request(
+                method, path.lstrip("/"), params=params, json=json, headers=headers
+            )
         except httpx.TransportError as exc:
             self._settle_failed(exc)
             raise classify_transport_error(exc, service=self.service) from exc
         error = classify_response(response, service=self.service)
         if error is not None:
             raise error
+        return response
+
+    def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Any:
+        """Send one request (as :meth:`send`); the decoded JSON body, or a typed error."""
+        response = self.send(method, path, **options)
         if not response.content:
             return None
         return response.json()

@@ -3,24 +3,29 @@
 A connector says which settings it needs (:func:`require_settings`) and describes its
 upstream as an :class:`Upstream`; :func:`connect` gives the :class:`ApiClient` that takes
 its quota slots from the cluster-wide Redis budget, so no connector wires quota, timeouts
-or transports by hand.
+or transports by hand. An upstream whose calls carry a token from an OAuth 2 grant gets
+its auth from :func:`token_auth`: one token in Redis for the whole cluster, fetched
+single-flight, refusals explained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from hub.errors import ConfigError
+from hub.http.auth import CachedTokenAuth, RedisTokenCache
 from hub.http.budgets import budget_from_settings
 from hub.http.client import ApiClient
+from hub.http.grants import FormGrant, GuardedTokenAuth, RedisRefusalMemo
 from hub.http.quota import Budget, Quota, RedisQuota
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
 
-__all__ = ["Upstream", "connect", "require_settings", "upstream_from_settings"]
+__all__ = ["Upstream", "connect", "require_settings", "token_auth", "upstream_from_settings"]
 
 
 def require_settings(service: str, values: Mapping[str, object], hint: str = "") -> None:
@@ -92,3 +97,31 @@ def connect(
         transport=transport,
         rate_limit_headers=upstream.rate_limit_headers,
     )
+
+
+def token_auth(
+    upstream: Upstream,
+    redis: Any,
+    grant: FormGrant,
+    *,
+    cache_key: str | None = None,
+    refusals: RedisRefusalMemo | None = None,
+    now: Callable[[], float] = time.time,
+) -> httpx.Auth:
+    """Bearer auth for ``upstream`` with tokens from ``grant``, shared by every worker.
+
+    The token is cached in ``redis`` under ``cache_key`` (default: ``hub:token:`` and the
+    upstream's budget key, one token per API client) and fetched single-flight; a
+    process killed while fetching frees the fetch soon after its request would have
+    timed out. A refused token request is explained by ``grant``; with ``refusals``, the
+    same credentials are not sent again for a while. ``now`` is the wall clock token
+    expiry is read on.
+    """
+    cache = RedisTokenCache(
+        redis,
+        cache_key or f"hub:token:{upstream.budget.key}",
+        now=now,
+        lock_ttl_seconds=upstream.timeout + 5.0,
+    )
+    tokens = CachedTokenAuth(cache, grant, service=upstream.service)
+    return GuardedTokenAuth(tokens, grant, refusals=refusals)

@@ -22,7 +22,10 @@ from hub.sandbox.core import SandboxCore
 from hub.sandbox.faults import FaultConfig
 from hub.sandbox.responses import quiet_dropped_connections
 
-__all__ = ["SandboxConfig", "build_core", "sandbox_app"]
+__all__ = ["METHODS", "SandboxConfig", "build_core", "sandbox_app"]
+
+#: every method an API route takes, so the sandbox, not the router, answers a wrong one
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _as_given(resource: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ import httpx
 import pytest
 import redis
 
+from connectors.accounting.columns import Row
 from connectors.accounting.http import HttpSink
 from connectors.accounting.ledger import export_key, reversal_key
 from connectors.accounting.sandbox import AccountingSandboxConfig, create_app
-from hub.errors import FatalError, RetryableError
+from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.http.quota import Budget, RedisQuota
 from hub.sandbox.serve import serve_in_thread
 
 T1 = "2024-01-01T00:00:00.000Z"
@@ -73,7 +75,7 @@ def test_a_failed_post_is_retriable_and_its_retry_uses_the_same_key(
 
 def test_a_post_whose_answer_was_lost_is_not_a_second_entry(endpoint: str, sink: HttpSink) -> None:
     key = export_key("inv1", T1)
-    row = {"invoice": "INV-1", "amount": "3.00"}
+    row: Row = {"invoice": "INV-1", "amount": "3.00"}
     sink.write("entries", key, COLUMNS, row, {"amount"})
     sink.index("entries").clear()  # as if the worker died before recording the answer
     assert sink.write("entries", key, COLUMNS, row, {"amount"}).written
@@ -114,3 +116,36 @@ def test_the_sandbox_shows_and_seeds_the_export_folder(tmp_path: Any) -> None:
     assert dumped["csv_rows"] == [{"_file": "invoices/a.csv", "export_key": "i:1", "total": "1.00"}]
     core.reset()
     assert list(tmp_path.iterdir()) == [] and core.store.dump("accounting") == {}
+
+
+def test_posts_take_their_slots_from_the_shared_quota(
+    endpoint: str, sink: HttpSink, redis_client: redis.Redis
+) -> None:
+    budget = Budget("accounting:test", 1, 60)
+    metered = HttpSink(
+        redis_client, endpoint, token="s3cret", timeout=5, quota=RedisQuota(redis_client, budget)
+    )
+    row: Row = {"invoice": "I", "amount": "1.00"}
+    assert metered.write("entries", export_key("inv1", T1), COLUMNS, row, set()).written
+    second = export_key("inv2", T1)
+    with pytest.raises(QuotaWait):  # no slot: nothing is sent, nothing recorded
+        metered.write("entries", second, COLUMNS, row, set())
+    assert _statuses(endpoint) == [201]
+    assert sink.write("entries", second, COLUMNS, row, set()).written  # posted once it may
+    assert [e["_key"] for e in _entries(endpoint)] == [export_key("inv1", T1), second]
+    metered.close()
+
+
+def test_an_answer_that_is_not_json_still_means_posted(redis_client: redis.Redis) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, text="OK")
+
+    plain = HttpSink(redis_client, "https://books.test/api", transport=httpx.MockTransport(handler))
+    key = export_key("inv1", T1)
+    assert plain.write("entries", key, COLUMNS, {"invoice": "I"}, set()).written
+    assert not plain.write("entries", key, COLUMNS, {"invoice": "I"}, set()).written
+    assert len(sent) == 1 and sent[0].headers["Idempotency-Key"] == key
+    assert "Authorization" not in sent[0].headers  # no token set, none sent

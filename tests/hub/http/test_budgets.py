@@ -4,7 +4,8 @@ import pytest
 import redis
 
 from hub.errors import ConfigError
-from hub.http.budgets import budget_from_settings, quota_from_settings
+from hub.http.budgets import budget_from_settings
+from hub.http.connect import connect, upstream_from_settings
 from hub.http.quota import BUDGETS_KEY
 from hub.settings import Settings
 
@@ -28,5 +29,9 @@ def test_bad_budget_settings_say_which_to_fix() -> None:
 
 
 def test_a_quota_registers_its_budget_for_hub_quota(redis_client: redis.Redis) -> None:
-    quota_from_settings(redis_client, Settings(), "plutio", "c")
+    upstream = upstream_from_settings(
+        Settings(), "plutio", service="Plutio", base_url="https://p.test", client_id="c"
+    )
+    assert not redis_client.hexists(BUDGETS_KEY, "plutio:c")
+    connect(upstream, redis_client, None).close()
     assert redis_client.hexists(BUDGETS_KEY, "plutio:c")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 import redis
@@ -8,6 +10,7 @@ from hub.errors import FatalError, QuotaWait, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 from hub.http.claim import QuotaClaim
 from hub.http.client import ApiClient
+from hub.http.keyauth import HeaderKeyAuth
 from hub.http.quota import Budget, Lease, RedisQuota
 from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation
 
@@ -152,3 +155,54 @@ def test_token_requests_take_slots_too(redis_client: redis.Redis) -> None:
     assert quota.used() == 2
     with pytest.raises(QuotaWait):
         client.request("GET", "people")
+
+
+def test_per_request_headers_are_merged_over_the_clients(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(201, text="accepted")  # not JSON: send() does not read it
+
+    caplog.set_level(logging.DEBUG)
+    client = _client(httpx.MockTransport(handler), auth=HeaderKeyAuth("X-Key", "k3y"))
+    headers = {"Idempotency-Key": "idem-s3cret", "Business": "other", "X-Key": "forged"}
+    answer = client.send("POST", "rows", json={"a": 1}, headers=headers)
+    assert answer.status_code == 201 and answer.text == "accepted"
+    first = sent[0].headers
+    assert first["Idempotency-Key"] == "idem-s3cret" and first["Business"] == "other"
+    assert first["X-Key"] == "k3y"  # the auth flow sets its own header last
+    with pytest.raises(ValueError):  # request() decodes, and this answer is not JSON
+        client.request("GET", "rows")
+    assert "Idempotency-Key" not in sent[1].headers and sent[1].headers["Business"] == "acme"
+    assert caplog.records, "expected httpx/httpcore debug logs to check"
+    assert "idem-s3cret" not in caplog.text and "k3y" not in caplog.text
+
+
+def test_per_request_headers_go_with_a_401_resend(redis_client: redis.Redis) -> None:
+    class Grant:
+        def build_request(self) -> httpx.Request:
+            return httpx.Request("POST", "https://api.example/oauth/token")
+
+        def parse(self, response: httpx.Response) -> Token:
+            return parse_token_response(response.json())
+
+    sent: list[tuple[str, str]] = []
+    tokens = iter(["old", "new"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": next(tokens), "expires_in": 3600})
+        sent.append((request.headers["Authorization"], request.headers["Idempotency-Key"]))
+        if request.headers["Authorization"] == "Bearer old":
+            return httpx.Response(401, json={"message": "expired"})
+        return httpx.Response(200, json={"ok": True})
+
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "hub:token:t"), Grant(), service="T")
+    client = _client(httpx.MockTransport(handler), auth=auth)
+    assert client.request("POST", "rows", json={}, headers={"Idempotency-Key": "k1"}) == {
+        "ok": True
+    }
+    assert sent == [("Bearer old", "k1"), ("Bearer new", "k1")]

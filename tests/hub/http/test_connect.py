@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 import httpx
 import pytest
 import redis
 
-from hub.errors import ConfigError, QuotaWait
-from hub.http.connect import Upstream, connect, require_settings
+from hub.errors import ConfigError, FatalError, QuotaWait
+from hub.http.connect import Upstream, connect, require_settings, token_auth
+from hub.http.grants import RedisRefusalMemo, client_credentials_grant
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.quota import Budget
 
@@ -60,3 +64,71 @@ def test_upstream_from_a_connectors_settings() -> None:
         "Plane",
         "https://p.test",
     )
+
+
+def _token_upstream(
+    token_calls: list[str], on_token: Callable[[], None] = lambda: None
+) -> httpx.MockTransport:
+    """A token endpoint (client ``cid`` only) and one API route that wants its token."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            token_calls.append(request.content.decode())
+            on_token()
+            if b"client_id=cid" not in request.content:
+                return httpx.Response(401, json={"error": "invalid_client"})
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        assert request.headers["Authorization"] == "Bearer tok"
+        return httpx.Response(200, json={"ok": True})
+
+    return httpx.MockTransport(handler)
+
+
+def _thing(timeout: float = 7.0) -> Upstream:
+    return Upstream(
+        service="Thing",
+        base_url="https://thing.test/api",
+        budget=Budget("thing:cid", 10, 60),
+        timeout=timeout,
+    )
+
+
+def test_token_auth_shares_one_token_per_budget_key(redis_client: redis.Redis) -> None:
+    token_calls: list[str] = []
+    lock_ttls: list[int] = []
+    upstream = _thing(timeout=7.0)
+    grant = client_credentials_grant("https://thing.test/oauth/token", "cid", "s", service="Thing")
+    transport = _token_upstream(
+        token_calls, lambda: lock_ttls.append(redis_client.pttl("hub:token:thing:cid:refresh"))
+    )
+    clients = [
+        connect(
+            upstream, redis_client, token_auth(upstream, redis_client, grant), transport=transport
+        )
+        for _ in range(2)
+    ]
+    assert [c.request("GET", "a") for c in clients] == [{"ok": True}, {"ok": True}]
+    assert len(token_calls) == 1  # the second client found the first one's token
+    # the fetch is held single-flight for a little longer than the token request may take
+    assert len(lock_ttls) == 1 and 11_000 < lock_ttls[0] <= 12_000
+    assert json.loads(redis_client.get("hub:token:thing:cid") or "")["value"] == "tok"
+    assert redis_client.zcard("hub:quota:thing:cid:log") == 3  # the token request counts
+
+
+def test_token_auth_explains_a_refusal_and_holds_the_credentials_back(
+    redis_client: redis.Redis,
+) -> None:
+    token_calls: list[str] = []
+    upstream = _thing()
+    grant = client_credentials_grant(
+        "https://thing.test/oauth/token", "other", "s3cr3t", service="Thing"
+    )
+    memo = RedisRefusalMemo(redis_client, "hub:grant-refused:test", 60)
+    auth = token_auth(upstream, redis_client, grant, cache_key="hub:token:t", refusals=memo)
+    client = connect(upstream, redis_client, auth, transport=_token_upstream(token_calls))
+    with pytest.raises(FatalError, match="Thing refused the token request") as first:
+        client.request("GET", "a")
+    with pytest.raises(FatalError, match="not sent again"):
+        client.request("GET", "a")
+    assert len(token_calls) == 1
+    assert "s3cr3t" not in str(first.value)
