@@ -182,6 +182,7 @@ def test_an_index_that_lost_its_last_writes_catches_up(
     snapshot = {k: redis_client.dump(k) for k in redis_client.keys("hub:accounting:*")}
     sink.write(target, export_key("inv2", T1), COLUMNS, _row("INV-2", "1.00"), AMOUNTS)
     for k, v in snapshot.items():  # Redis comes back with the state before the second row
+        assert v is not None
         redis_client.restore(k, 0, v, replace=True)
     outcomes = sink.write(target, export_key("inv2", T1), COLUMNS, _row("INV-2", "1.00"), AMOUNTS)
     assert not any(o.written for o in outcomes)

@@ -64,7 +64,9 @@ def test_one_token_for_every_process_until_it_nears_expiry(
     op(build_api(settings_for(plutora), redis_client), "me")
     op(build_api(settings_for(plutora), redis_client), "me")  # another worker, same cache
     assert len(_token_calls(plutora)) == 1
-    cached = json.loads(redis_client.get(next(iter(redis_client.keys("hub:token:plutora:*")))))
+    raw = redis_client.get(next(iter(redis_client.keys("hub:token:plutora:*"))))
+    assert raw is not None
+    cached = json.loads(raw)
     assert cached["value"] and "sandbox-password" not in str(redis_client.keys("*"))
     # renewed before expires_in runs out, not after: expire the cache as the margin would
     redis_client.delete(*redis_client.keys("hub:token:plutora:*"))
