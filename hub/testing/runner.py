@@ -193,7 +193,7 @@ class WorkflowTester:
             event_type=event_type,
             run_id=run_id,
         )
-        worker.queue.publish_chain(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
+        worker.queue.send(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
         worker.drain()
         record = runs.get(run_id)
         final = finished.get(run_id, {})

@@ -1,9 +1,12 @@
-"""How a step task sends tasks: the :class:`Dispatch` protocol and its Celery form.
+"""How a step task sends tasks: :class:`StepDispatch`, the one implementation.
 
 :class:`~hub.worker.flow.Flow` sends item tasks, resumes detached chains and starts
-failure-handler chains only through a :class:`Dispatch`, so the same flow runs in a
-Celery worker (:class:`CeleryDispatch`) and in ``hub test``
-(:class:`hub.testing.broker.LocalDispatch`).
+failure-handler chains only through a :class:`Dispatch`. :class:`StepDispatch` builds
+those signatures and steers the chain through the running task's request (its id and
+the rest of its chain, as Celery keeps them); only where the signatures go is injected,
+a :class:`Sender`: Celery's broker in the worker (:class:`CelerySender`), the in-memory
+queue in ``hub test`` (:class:`hub.testing.broker.LocalQueue`). So ``hub test`` runs the
+worker's own dispatch code.
 """
 
 from __future__ import annotations
@@ -12,12 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from celery import Celery, Task, signature
+from celery import Celery, signature
+from celery.canvas import Signature
 
 from hub.workflow.compiler import compile_steps, item_signature
 from hub.workflow.model import Workflow
 
-__all__ = ["CeleryDispatch", "Dispatch", "StepCall"]
+__all__ = [
+    "CelerySender",
+    "Dispatch",
+    "Sender",
+    "StepCall",
+    "StepDispatch",
+    "TaskRequest",
+]
 
 
 @dataclass(frozen=True)
@@ -75,22 +86,54 @@ class Dispatch(Protocol):
         ...
 
 
-class CeleryDispatch:
-    """:class:`Dispatch` for a task running in a Celery worker."""
+class TaskRequest(Protocol):
+    """What a dispatch reads and sets of the running task (Celery's ``task.request``):
+    its id, and the rest of its chain (the next task last), which the broker's side goes
+    on with when the task returns; ``None`` or empty when there is none."""
 
-    def __init__(self, task: Task, app: Celery) -> None:
-        self._task = task
+    id: Any
+    chain: list[Any] | None
+
+
+class Sender(Protocol):
+    """Where a dispatch's tasks go."""
+
+    def send(
+        self, sig: Signature, *, args: Sequence[Any] = (), chain: list[Any] | None = None
+    ) -> Any:
+        """Send ``sig`` (a task, or a chain whose first task carries the rest) with
+        ``args`` in front of its own, followed by ``chain`` (the next task last)."""
+        ...
+
+
+class CelerySender:
+    """:class:`Sender` onto Celery's broker."""
+
+    def send(
+        self, sig: Signature, *, args: Sequence[Any] = (), chain: list[Any] | None = None
+    ) -> Any:
+        # a chain's own ``chain`` option must be absent, not None, when there is none
+        options = {"chain": chain} if chain else {}
+        return sig.apply_async(tuple(args), **options)
+
+
+class StepDispatch:
+    """:class:`Dispatch` for the task whose ``request`` it is, sending through ``sender``."""
+
+    def __init__(self, request: TaskRequest, app: Celery, sender: Sender) -> None:
+        self._request = request
         self._app = app
+        self._sender = sender
 
     @property
     def task_id(self) -> str:
-        return str(self._task.request.id)
+        return str(self._request.id)
 
     def remaining(self) -> list[Any]:
-        return list(self._task.request.chain or [])
+        return list(self._request.chain or [])
 
     def detach(self) -> None:
-        self._task.request.chain = None
+        self._request.chain = None
 
     def send_item(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], index: int, item: Any
@@ -105,11 +148,11 @@ class CeleryDispatch:
             index=index,
             item=item,
         )
-        sig.apply_async()
+        self._sender.send(sig)
 
     def resume(self, chain: list[Any], ctx: dict[str, Any]) -> None:
         following = signature(chain[-1], app=self._app)
-        following.apply_async((ctx,), chain=chain[:-1] or None)
+        self._sender.send(following, args=(ctx,), chain=chain[:-1])
 
     def start(
         self,
@@ -120,4 +163,5 @@ class CeleryDispatch:
         event_id: str,
         run_id: str,
     ) -> None:
-        compile_steps(self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id).apply_async()
+        sig = compile_steps(self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id)
+        self._sender.send(sig)
