@@ -1,10 +1,10 @@
-"""How a step task sends tasks: :class:`StepDispatch`, the one implementation.
+"""How a step task sends tasks and steers its chain: :class:`StepDispatch`.
 
 :class:`~hub.worker.flow.Flow` sends item tasks, resumes detached chains and starts
-failure-handler chains only through a :class:`Dispatch`. :class:`StepDispatch` builds
-those signatures and steers the chain through the running task's request (its id and
-the rest of its chain, as Celery keeps them); only where the signatures go is injected,
-a :class:`Sender`: Celery's broker in the worker (:class:`CelerySender`), the in-memory
+failure-handler chains only through a :class:`StepDispatch`, which builds those
+signatures and steers the chain through the running task's request (its id and the rest
+of its chain, as Celery keeps them). Only where the signatures go is injected, a
+:class:`Sender`: Celery's broker in the worker (:class:`CelerySender`), the in-memory
 queue in ``hub test`` (:class:`hub.testing.broker.LocalQueue`). So ``hub test`` runs the
 worker's own dispatch code.
 """
@@ -21,14 +21,7 @@ from celery.canvas import Signature
 from hub.workflow.compiler import compile_steps, item_signature
 from hub.workflow.model import Workflow
 
-__all__ = [
-    "CelerySender",
-    "Dispatch",
-    "Sender",
-    "StepCall",
-    "StepDispatch",
-    "TaskRequest",
-]
+__all__ = ["CelerySender", "Sender", "StepCall", "StepDispatch", "TaskRequest"]
 
 
 @dataclass(frozen=True)
@@ -45,45 +38,6 @@ class StepCall:
     quota_waits: int = 0
     index: int | None = None
     item: Any = None
-
-
-class Dispatch(Protocol):
-    """How a step task sends other tasks and steers the chain it is part of."""
-
-    @property
-    def task_id(self) -> str:
-        """This task's id; the same when the task is retried or redelivered."""
-        ...
-
-    def remaining(self) -> list[Any]:
-        """The rest of this task's chain (JSON-able), empty when it is the last."""
-        ...
-
-    def detach(self) -> None:
-        """Do not go on with the chain when this task returns."""
-        ...
-
-    def send_item(
-        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], index: int, item: Any
-    ) -> None:
-        """Send the task of one ``foreach`` item."""
-        ...
-
-    def resume(self, chain: list[Any], ctx: dict[str, Any]) -> None:
-        """Go on with a detached chain, from context ``ctx``."""
-        ...
-
-    def start(
-        self,
-        wf: Workflow,
-        step_ids: Sequence[str],
-        ctx: dict[str, Any],
-        *,
-        event_id: str,
-        run_id: str,
-    ) -> None:
-        """Send a new chain running ``step_ids``."""
-        ...
 
 
 class TaskRequest(Protocol):
@@ -118,7 +72,8 @@ class CelerySender:
 
 
 class StepDispatch:
-    """:class:`Dispatch` for the task whose ``request`` it is, sending through ``sender``."""
+    """How the task whose ``request`` it is sends tasks (through ``sender``) and steers
+    the chain it is part of."""
 
     def __init__(self, request: TaskRequest, app: Celery, sender: Sender) -> None:
         self._request = request
@@ -127,17 +82,21 @@ class StepDispatch:
 
     @property
     def task_id(self) -> str:
+        """This task's id; the same when the task is retried or redelivered."""
         return str(self._request.id)
 
     def remaining(self) -> list[Any]:
+        """The rest of this task's chain (JSON-able), empty when it is the last."""
         return list(self._request.chain or [])
 
     def detach(self) -> None:
+        """Do not go on with the chain when this task returns."""
         self._request.chain = None
 
     def send_item(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], index: int, item: Any
     ) -> None:
+        """Send the task of one ``foreach`` item."""
         sig = item_signature(
             self._app,
             wf,
@@ -151,6 +110,7 @@ class StepDispatch:
         self._sender.send(sig)
 
     def resume(self, chain: list[Any], ctx: dict[str, Any]) -> None:
+        """Go on with a detached chain, from context ``ctx``."""
         following = signature(chain[-1], app=self._app)
         self._sender.send(following, args=(ctx,), chain=chain[:-1])
 
@@ -163,5 +123,6 @@ class StepDispatch:
         event_id: str,
         run_id: str,
     ) -> None:
+        """Send a new chain running ``step_ids``."""
         sig = compile_steps(self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id)
         self._sender.send(sig)
