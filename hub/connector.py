@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    import httpx
     from redis import Redis
 
     from hub.settings import Settings
 
-__all__ = ["Connector", "Operation"]
+__all__ = ["Build", "Connector", "Operation"]
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,24 @@ class Operation:
     writes: bool = False
 
 
+class Build(Protocol):
+    """A connector's ``build``: its runtime API object, from settings and Redis.
+
+    ``transport`` carries the connector's HTTP requests (``None``: httpx's own); the
+    caller that gives one owns it and closes it.
+    """
+
+    def __call__(
+        self, settings: Settings, redis: Redis, *, transport: httpx.BaseTransport | None = None
+    ) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Connector:
     """A connector: a name, its operations, and how to build its runtime API object."""
 
     name: str
     operations: Mapping[str, Operation]
-    build: Callable[[Settings, Redis], Any]
+    build: Build
     settings_prefix: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)

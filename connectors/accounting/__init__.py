@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from connectors.accounting.files import FileSink
 from connectors.accounting.http import HttpSink
 from connectors.accounting.operations import OPERATIONS
@@ -35,7 +37,9 @@ class AccountingApi:
         self.http = http
 
 
-def _build(settings: Settings, redis: Any) -> AccountingApi:
+def _build(
+    settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None
+) -> AccountingApi:
     http = None
     if settings.accounting_url:
         token = settings.accounting_token
@@ -44,6 +48,7 @@ def _build(settings: Settings, redis: Any) -> AccountingApi:
             settings.accounting_url,
             token=token.get_secret_value() if token is not None else None,
             timeout=settings.accounting_timeout_seconds,
+            transport=transport,
         )
     return AccountingApi(export_dir(settings), FileSink(redis), http)
 

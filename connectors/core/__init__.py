@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from hub.connector import Connector, Operation
@@ -77,7 +78,10 @@ def _fail(api: CoreApi, args: Fail) -> None:
     raise FatalError(redact(args.message, api.secrets))
 
 
-def _build(settings: Settings, redis: Any) -> CoreApi:
+def _build(
+    settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None
+) -> CoreApi:
+    """Core calls no upstream: ``transport`` is not used."""
     return CoreApi(settings.hub_secrets)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from connectors.plutio.api import build_api
 from connectors.plutio.operations import OPERATIONS
 from hub.connector import Connector
@@ -12,8 +14,8 @@ from hub.settings import Settings
 __all__ = ["CONNECTOR"]
 
 
-def _build(settings: Settings, redis: Any) -> Any:
-    return build_api(settings, redis)
+def _build(settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None) -> Any:
+    return build_api(settings, redis, transport=transport)
 
 
 CONNECTOR = Connector(name="plutio", operations=OPERATIONS, build=_build, settings_prefix="PLUTIO_")

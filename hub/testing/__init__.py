@@ -3,7 +3,8 @@
 - :mod:`~hub.testing.spec`: the test file format (``<workflow>.test.yaml``);
   :mod:`~hub.testing.checks` loads and checks it with positions, like workflows.
 - :mod:`~hub.testing.broker`: an in-memory queue and worker that run ``hub.step`` tasks
-  through :class:`hub.worker.flow.Flow` on a fake clock (retries and waits take no time).
+  through :class:`hub.worker.flow.Flow` and :class:`hub.worker.dispatch.StepDispatch` on a
+  fake clock (retries and waits take no time).
 - :mod:`~hub.testing.sandboxes`: which sandbox plays which connector's upstream.
 - :mod:`~hub.testing.expect`: partial matching and the checks of ``expect``.
 - :mod:`~hub.testing.runner`: runs one file's cases; :mod:`~hub.testing.suite` finds the

@@ -2,9 +2,11 @@
 
 Messages carry what Celery's carry (args, kwargs, the rest of the chain, a task id kept
 across retries) and are JSON round-tripped as the broker would. :class:`LocalWorker`
-runs them with the same :class:`~hub.worker.flow.Flow` the Celery task uses and handles
-waits and retries as the task does (:mod:`hub.worker.tasks`), but moves the clock to a
-countdown's end instead of waiting for it.
+runs them with the same :class:`~hub.worker.flow.Flow` and the same
+:class:`~hub.worker.dispatch.StepDispatch` the Celery task uses (:class:`LocalQueue` is
+its :class:`~hub.worker.dispatch.Sender`) and handles waits and retries as the task
+does (:mod:`hub.worker.tasks`), but moves the clock to a countdown's end instead of
+waiting for it.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ from celery.canvas import Signature
 from hub.errors import Deferred, RetryableError
 from hub.sandbox.clock import FakeClock
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS
-from hub.worker.dispatch import StepCall
+from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.flow import Flow
 from hub.worker.runtime import find_step
-from hub.workflow.compiler import compile_steps, item_signature
 from hub.workflow.model import Workflow
 
-__all__ = ["LocalDispatch", "LocalQueue", "LocalWorker", "Message", "StuckRun"]
+__all__ = ["LocalQueue", "LocalRequest", "LocalWorker", "Message", "StuckRun"]
 
 
 class StuckRun(Exception):
@@ -84,11 +85,14 @@ class LocalQueue:
         self.requeue(message, countdown)
         return message
 
-    def publish_chain(self, sig: Signature) -> Message:
-        """Queue the first task of a chain, carrying the rest as Celery does."""
+    def send(
+        self, sig: Signature, *, args: Sequence[Any] = (), chain: list[Any] | None = None
+    ) -> Message:
+        """Queue ``sig`` as Celery's broker would (:class:`~hub.worker.dispatch.Sender`):
+        a chain's first task carries the rest, then ``chain`` (the next task last)."""
         tasks = list(getattr(sig, "tasks", None) or [sig])
-        rest = [dict(task) for task in reversed(tasks[1:])]
-        return self.publish(tasks[0], chain=rest)
+        rest = [*(chain or []), *(dict(task) for task in reversed(tasks[1:]))]
+        return self.publish(tasks[0], args=args, chain=rest)
 
     def requeue(self, message: Message, countdown: float = 0.0) -> None:
         due = self.clock.monotonic() + max(0.0, countdown)
@@ -105,55 +109,12 @@ class LocalQueue:
         return message
 
 
-class LocalDispatch:
-    """:class:`~hub.worker.flow.Dispatch` onto a :class:`LocalQueue`."""
+@dataclass
+class LocalRequest:
+    """The request of a running message (:class:`~hub.worker.dispatch.TaskRequest`)."""
 
-    def __init__(self, queue: LocalQueue, app: Celery, message: Message) -> None:
-        self._queue = queue
-        self._app = app
-        self._message = message
-        self.detached = False
-
-    @property
-    def task_id(self) -> str:
-        return self._message.task_id
-
-    def remaining(self) -> list[Any]:
-        return [] if self.detached else list(self._message.chain)
-
-    def detach(self) -> None:
-        self.detached = True
-
-    def send_item(
-        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], index: int, item: Any
-    ) -> None:
-        self._queue.publish(
-            item_signature(
-                self._app,
-                wf,
-                call.step,
-                ctx,
-                event_id=call.event_id,
-                run_id=call.run_id,
-                index=index,
-                item=item,
-            )
-        )
-
-    def resume(self, chain: list[Any], ctx: dict[str, Any]) -> None:
-        self._queue.publish(chain[-1], args=(ctx,), chain=chain[:-1])
-
-    def start(
-        self,
-        wf: Workflow,
-        step_ids: Sequence[str],
-        ctx: dict[str, Any],
-        *,
-        event_id: str,
-        run_id: str,
-    ) -> None:
-        sig = compile_steps(self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id)
-        self._queue.publish_chain(sig)
+    id: str
+    chain: list[Any] | None
 
 
 @dataclass
@@ -199,7 +160,8 @@ class LocalWorker:
         call = StepCall(**message.kwargs)
         wf = self.workflows[call.revision]
         ctx = _wire(message.args[0])
-        dispatch = LocalDispatch(self.queue, self.app, message)
+        request = LocalRequest(message.task_id, list(message.chain))
+        dispatch = StepDispatch(request, self.app, self.queue)
         try:
             result = self.flow.run(wf, call, ctx, dispatch)
         except Deferred as wait:
@@ -215,8 +177,8 @@ class LocalWorker:
         except Exception as err:
             self._failed(wf, call, ctx, err, dispatch)
         else:
-            if not dispatch.detached and message.chain:
-                chain = message.chain
+            chain = request.chain  # as Celery goes on with a chain: None once detached
+            if chain:
                 self.queue.publish(chain[-1], args=(result,), chain=chain[:-1])
 
     def _again(self, message: Message, countdown: float, **changes: int) -> None:
@@ -231,7 +193,7 @@ class LocalWorker:
         call: StepCall,
         ctx: dict[str, Any],
         err: BaseException,
-        dispatch: LocalDispatch,
+        dispatch: StepDispatch,
     ) -> None:
         self.log.failures.append((call.run_id, call.step, err))
         self.flow.fail(wf, call, ctx, err, dispatch)

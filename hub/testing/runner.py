@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import random
 import re
+import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import httpx
 import redis
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -90,14 +94,34 @@ class CaseResult:
 
 
 class WorkflowTester:
-    """Runs cases against one Redis (flushed per case) and the sandboxes."""
+    """Runs cases against one Redis (flushed per case) and the sandboxes.
 
-    def __init__(self, redis_client: redis.Redis, *, seed: int = 0) -> None:
+    Each case builds its own connector clients (cookies, auth and connections are the
+    case's alone) on transports from ``transport``, closed when the case ends; the
+    default transports share the run's one TLS context, so the CA bundle is loaded once
+    a run instead of once a client.
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        *,
+        seed: int = 0,
+        transport: Callable[[], httpx.BaseTransport] | None = None,
+    ) -> None:
         self.redis = redis_client
         self.seed = seed
         self.clock = FakeClock()
         self.sandboxes = RunningSandboxes(self.clock, seed=seed)
         self.app = create_celery(_IsolatedSettings())  # builds signatures; never connects
+        self._new_transport = transport or self._tls_transport
+
+    @cached_property
+    def _tls(self) -> ssl.SSLContext:
+        return httpx.create_ssl_context()
+
+    def _tls_transport(self) -> httpx.BaseTransport:
+        return httpx.HTTPTransport(verify=self._tls)
 
     def close(self) -> None:
         self.sandboxes.close()
@@ -126,8 +150,28 @@ class WorkflowTester:
             **self.sandboxes.settings(sorted(connectors)),
             hub_secrets={**spec.secrets, **case.given.secrets},
         )
+        with ExitStack() as transports:
+            outcome, failures = self._send_all(
+                wf,
+                case,
+                settings,
+                lambda connector: transports.enter_context(self._new_transport()),
+            )
+        for name in sorted(connectors):
+            outcome.state[name] = self.sandboxes.state(name)
+            outcome.calls[name] = self.sandboxes.core(name).calls.records()
+        return failures + check(case.expect, outcome)
+
+    def _send_all(
+        self,
+        wf: Workflow,
+        case: Case,
+        settings: Settings,
+        transport: Callable[[str], httpx.BaseTransport],
+    ) -> tuple[Outcome, list[str]]:
+        """Send the case's events in turn: the last one's outcome, and the problems."""
         rng = random.Random(self.seed)
-        runtime = OfflineRuntime(settings, self.redis, rng=rng.random)
+        runtime = OfflineRuntime(settings, self.redis, rng=rng.random, transport=transport)
         runs = RunStore(self.redis, clock=lambda: self.clock.now().timestamp())
         finished: dict[str, dict[str, Any]] = {}
 
@@ -142,10 +186,7 @@ class WorkflowTester:
             outcome, problem = self._send(wf, event, number, settings, worker, runs, finished)
             if problem:
                 failures.append(problem)
-        for name in sorted(connectors):
-            outcome.state[name] = self.sandboxes.state(name)
-            outcome.calls[name] = self.sandboxes.core(name).calls.records()
-        return failures + check(case.expect, outcome)
+        return outcome, failures
 
     def _send(
         self,
@@ -193,7 +234,7 @@ class WorkflowTester:
             event_type=event_type,
             run_id=run_id,
         )
-        worker.queue.publish_chain(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
+        worker.queue.send(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
         worker.drain()
         record = runs.get(run_id)
         final = finished.get(run_id, {})

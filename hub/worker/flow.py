@@ -1,8 +1,9 @@
 """What a step task does around its step: foreach fan-out and fan-in, failure, run records.
 
 :class:`Flow` is the part of the ``hub.step`` task that is not Celery plumbing, so the
-worker and ``hub test`` run the very same code; a :class:`~hub.worker.dispatch.Dispatch`
-is how it sends tasks (Celery in the worker, an in-memory queue in ``hub test``).
+worker and ``hub test`` run the very same code; a
+:class:`~hub.worker.dispatch.StepDispatch` is how it sends tasks (to Celery in the
+worker, to an in-memory queue in ``hub test``).
 
 - A plain step runs (:func:`~hub.worker.runtime.execute_step`) and returns the context;
   the chain goes on with it. An ``if`` that is false skips the step (output ``null``).
@@ -34,7 +35,7 @@ from hub.errors import Deferred, FatalError
 from hub.worker.claims import Claims
 from hub.worker.deadletter import DeadLetterStore
 from hub.worker.delivery import REDIS_LOSS
-from hub.worker.dispatch import Dispatch, StepCall
+from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
 from hub.worker.idempotency import Execution, StepLedger, execution_key
 from hub.worker.runs import RunStatus, RunStore
@@ -101,7 +102,7 @@ class Flow:
     # --- running ------------------------------------------------------------------
 
     def run(
-        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
     ) -> dict[str, Any]:
         """Run the step of ``call``; the context to hand on."""
         step = find_step(wf, call.step)
@@ -130,7 +131,7 @@ class Flow:
             raise
 
     def _plain(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
     ) -> dict[str, Any]:
         with self.ledger.execute(call.run_id, step.id, dispatch.task_id) as execution:
             if self._duplicate(execution, call, dispatch):
@@ -149,7 +150,7 @@ class Flow:
             self._ended(call.run_id, ctx)
         return ctx
 
-    def _duplicate(self, execution: Execution, call: StepCall, dispatch: Dispatch) -> bool:
+    def _duplicate(self, execution: Execution, call: StepCall, dispatch: StepDispatch) -> bool:
         """True (and the chain detached) when another task owns this step execution."""
         if execution.state != "duplicate":
             return False
@@ -165,7 +166,7 @@ class Flow:
         return True
 
     def _fan_out(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
     ) -> dict[str, Any]:
         items = foreach_items(wf, step.id, ctx, self.runtime)
         if not items:
@@ -184,7 +185,7 @@ class Flow:
         return ctx
 
     def _item(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: Dispatch
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
     ) -> None:
         assert call.index is not None
         dispatch.detach()
@@ -211,7 +212,7 @@ class Flow:
         ctx: dict[str, Any],
         state: ForeachState,
         progress: Progress,
-        dispatch: Dispatch,
+        dispatch: StepDispatch,
     ) -> None:
         claim = f"foreach:{step.id}"
         claims = self._claims(call.run_id)
@@ -234,7 +235,7 @@ class Flow:
         call: StepCall,
         ctx: dict[str, Any],
         exc: BaseException,
-        dispatch: Dispatch,
+        dispatch: StepDispatch,
     ) -> None:
         """The step of ``call`` failed for good with ``exc``: start its failure handling.
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from hub.connector import Connector
@@ -45,7 +46,9 @@ class Runtime:
     """Per-process connector APIs (built once) and secrets for templates.
 
     ``lookup`` resolves ``uses`` (the registry by default); ``apis`` pre-sets the API
-    object of some connectors; ``rng`` is the random source of retry jitter.
+    object of some connectors; ``rng`` is the random source of retry jitter;
+    ``transport`` gives a connector's HTTP transport by connector name (the default,
+    ``None``: httpx's own, one per client).
     """
 
     def __init__(
@@ -56,11 +59,13 @@ class Runtime:
         lookup: OperationLookup = get_operation,
         apis: Mapping[str, Any] | None = None,
         rng: Callable[[], float] = random.random,
+        transport: Callable[[str], httpx.BaseTransport | None] = lambda connector: None,
     ) -> None:
         self.settings = settings
         self.redis = redis
         self.lookup = lookup
         self.rng = rng
+        self.transport = transport
         self._apis: dict[str, Any] = dict(apis or {})
 
     def api(self, connector: Connector | str) -> Any:
@@ -68,7 +73,10 @@ class Runtime:
         if isinstance(connector, str):
             connector = get_connector(connector)
         if connector.name not in self._apis:
-            self._apis[connector.name] = connector.build(self.settings, self.redis)
+            transport = self.transport(connector.name)
+            self._apis[connector.name] = connector.build(
+                self.settings, self.redis, transport=transport
+            )
         return self._apis[connector.name]
 
     def secrets(self) -> Mapping[str, Any]:

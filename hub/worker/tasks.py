@@ -26,7 +26,7 @@ from hub.http.claim import QuotaClaim, use_claim
 from hub.settings import get_settings
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
-from hub.worker.dispatch import CeleryDispatch, StepCall
+from hub.worker.dispatch import CelerySender, StepCall, StepDispatch
 from hub.worker.flow import Flow
 from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runs import RunStore
@@ -100,7 +100,8 @@ def run_step(
         "index": index,
         "item": item,
     }
-    flow, dispatch, call = _flow(), CeleryDispatch(self, app), StepCall(**kwargs)
+    dispatch = StepDispatch(self.request, app, CelerySender())
+    flow, call = _flow(), StepCall(**kwargs)
     try:
         with use_claim(claim):
             return flow.run(wf, call, ctx, dispatch)

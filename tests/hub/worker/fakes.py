@@ -56,7 +56,7 @@ class FakeApi:
 T = Connector(
     name="t",
     operations={"do": Operation("do", Do, lambda api, args: api.do(args))},
-    build=lambda settings, redis: None,
+    build=lambda settings, redis, transport=None: None,
 )
 
 
@@ -101,7 +101,7 @@ class LocalHub:
     def start(self, wf: Workflow, event: Any) -> str:
         run_id = uuid.uuid4().hex
         ctx = new_context(event=event, event_id="e1", source="src", event_type="x", run_id=run_id)
-        self.queue.publish_chain(compile_run(self.app, wf, ctx, event_id="e1", run_id=run_id))
+        self.queue.send(compile_run(self.app, wf, ctx, event_id="e1", run_id=run_id))
         return run_id
 
     def run(self, wf: Workflow, event: Any = None) -> tuple[str, RunRecord]:

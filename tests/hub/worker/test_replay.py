@@ -48,7 +48,7 @@ def _replayer(hub: LocalHub, workflows: WorkflowStore, ids: list[str] | None = N
         hub.runs,
         keep_replayed_seconds=600,
         new_id=lambda: next(fresh),
-        send=hub.queue.publish_chain,
+        send=hub.queue.send,
     )
 
 
