@@ -1,13 +1,16 @@
 """JSON Schema (draft 2020-12) of workflow files, for editors to validate and complete.
 
 ``uses`` is an enum of the known operations, and each operation's input model is tied to
-``with`` by an ``if``/``then`` on ``uses``. Inside ``with`` every value may also be a
+``with`` by an ``if``/``then`` on ``uses`` (one set of rules, ``$defs/OperationInputs``,
+that steps and poll triggers both refer to). Inside ``with`` every value may also be a
 template string (anything containing ``{{`` or ``{%``), as at validation time.
+Definitions that come out identical (most resources share their ``find``, ``get`` or
+``poll`` input) are kept once.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -51,6 +54,11 @@ def workflow_json_schema(
                     "then": {"properties": {"with": {"$ref": ref}}},
                 }
             )
+    if rules:
+        defs["OperationInputs"] = {
+            "description": "What `with` takes, by the operation `uses` names.",
+            "allOf": rules,
+        }
     for model in ("Step", "PollTrigger"):
         target = defs[model]
         if names:
@@ -61,8 +69,62 @@ def workflow_json_schema(
                 "description": uses.get("description", ""),
             }
         if rules:
-            target["allOf"] = copy.deepcopy(rules)
-    return {"$schema": DRAFT, "title": "Hub workflow", **schema}
+            target["allOf"] = [{"$ref": "#/$defs/OperationInputs"}]
+    result = {"$schema": DRAFT, "title": "Hub workflow", **schema}
+    _share_identical(result)
+    if rules:
+        defs["OperationInputs"]["allOf"] = _one_rule_per_input(rules)
+    return result
+
+
+def _one_rule_per_input(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``if``/``then`` rules with operations that take the same input in one rule."""
+    names_by_ref: dict[str, list[str]] = {}
+    for rule in rules:
+        ref = rule["then"]["properties"]["with"]["$ref"]
+        names_by_ref.setdefault(ref, []).append(rule["if"]["properties"]["uses"]["const"])
+    return [
+        {
+            "if": {
+                "properties": {"uses": {"const": names[0]} if len(names) == 1 else {"enum": names}},
+                "required": ["uses"],
+            },
+            "then": {"properties": {"with": {"$ref": ref}}},
+        }
+        for ref, names in names_by_ref.items()
+    ]
+
+
+def _share_identical(schema: dict[str, Any]) -> None:
+    """Keep one of each set of identical ``$defs`` and point every ``$ref`` at it;
+    repeated until no two are alike (merging can make the defs that refer to them alike)."""
+    defs: dict[str, Any] = schema["$defs"]
+    while True:
+        first: dict[str, str] = {}
+        moved: dict[str, str] = {}
+        for name, body in defs.items():
+            key = json.dumps(body, sort_keys=True)
+            if key in first:
+                moved[f"#/$defs/{name}"] = f"#/$defs/{first[key]}"
+            else:
+                first[key] = name
+        if not moved:
+            return
+        for ref in moved:
+            del defs[ref.removeprefix("#/$defs/")]
+        _point_refs(schema, moved)
+
+
+def _point_refs(schema: Any, moved: dict[str, str]) -> None:
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref in moved:
+            schema["$ref"] = moved[ref]
+        for value in schema.values():
+            _point_refs(value, moved)
+    elif isinstance(schema, list):
+        for value in schema:
+            _point_refs(value, moved)
 
 
 def _add_input(defs: dict[str, Any], name: str, lookup: OperationLookup) -> str | None:
@@ -77,9 +139,7 @@ def _add_input(defs: dict[str, Any], name: str, lookup: OperationLookup) -> str 
     )
     for def_name, body in raw.pop("$defs", {}).items():
         defs[prefix + def_name] = _templated(body, wrap=False)
-    body = _templated(raw, wrap=False)
-    body.setdefault("title", f"with ({name})")
-    defs[prefix + "input"] = body
+    defs[prefix + "input"] = _templated(raw, wrap=False)
     return f"#/$defs/{prefix}input"
 
 

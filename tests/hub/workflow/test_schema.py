@@ -67,13 +67,37 @@ def test_uses_is_an_enum_of_operations(schema: dict[str, Any]) -> None:
         assert schema["$defs"][model]["properties"]["uses"]["enum"] == OPERATION_NAMES
 
 
+def _with_refs(schema: dict[str, Any]) -> dict[str, str]:
+    """Operation name to the ``$ref`` of its ``with`` schema, from the shared rules."""
+    for model in ("Step", "PollTrigger"):
+        assert schema["$defs"][model]["allOf"] == [{"$ref": "#/$defs/OperationInputs"}]
+    refs: dict[str, str] = {}
+    for rule in schema["$defs"]["OperationInputs"]["allOf"]:
+        uses = rule["if"]["properties"]["uses"]
+        for name in uses.get("enum", [uses.get("const")]):
+            assert name not in refs, f"{name} has two rules"
+            refs[name] = rule["then"]["properties"]["with"]["$ref"]
+    return refs
+
+
 def test_with_is_tied_to_each_operation_input(schema: dict[str, Any]) -> None:
-    rules = schema["$defs"]["Step"]["allOf"]
-    assert [r["if"]["properties"]["uses"]["const"] for r in rules] == OPERATION_NAMES
-    create = lite.resolve(schema, rules[1]["then"]["properties"]["with"]["$ref"])
+    refs = _with_refs(schema)
+    assert sorted(refs) == OPERATION_NAMES
+    create = lite.resolve(schema, refs["acme.people.create"])
     assert create["additionalProperties"] is False
     assert create["required"] == ["name"]
     assert set(create["properties"]) == {"name", "role", "contactEmails", "tags", "age"}
+
+
+def test_identical_definitions_are_kept_once() -> None:
+    schema = workflow_json_schema()  # every connector's operations
+    bodies = [json.dumps(body, sort_keys=True) for body in schema["$defs"].values()]
+    assert len(bodies) == len(set(bodies))
+    refs = _with_refs(schema)
+    assert refs["plutio.people.find"] == refs["plutio.tasks.find"]  # same input model
+    assert refs["plutio.people.create"] != refs["plutio.tasks.create"]
+    for ref in set(refs.values()):
+        lite.resolve(schema, ref)
 
 
 def test_the_sample_workflow_validates(schema: dict[str, Any]) -> None:
@@ -129,7 +153,7 @@ def test_no_operations_means_no_enum_and_unresolvable_ones_get_no_rule() -> None
     assert "allOf" not in empty["$defs"]["Step"]
     partial = workflow_json_schema(["mail.send", "gone.op"], lookup=lookup)
     assert partial["$defs"]["Step"]["properties"]["uses"]["enum"] == ["gone.op", "mail.send"]
-    assert len(partial["$defs"]["Step"]["allOf"]) == 1
+    assert len(partial["$defs"]["OperationInputs"]["allOf"]) == 1
 
 
 @pytest.fixture
