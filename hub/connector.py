@@ -8,6 +8,7 @@ object and the validated input and returns JSON-able data.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,11 +39,18 @@ class Build(Protocol):
     """A connector's ``build``: its runtime API object, from settings and Redis.
 
     ``transport`` carries the connector's HTTP requests (``None``: httpx's own); the
-    caller that gives one owns it and closes it.
+    caller that gives one owns it and closes it. ``now`` is the wall clock (epoch
+    seconds) the connector reads wherever it needs the time: token expiry, epoch
+    rate-limit resets, timestamps it writes. ``hub test`` gives its fake clock.
     """
 
     def __call__(
-        self, settings: Settings, redis: Redis, *, transport: httpx.BaseTransport | None = None
+        self,
+        settings: Settings,
+        redis: Redis,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        now: Callable[[], float] = time.time,
     ) -> Any: ...
 
 

@@ -9,6 +9,9 @@ file sink stays exact across crashes, :mod:`.columns` for the column mapping.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +41,13 @@ class AccountingApi:
 
 
 def _build(
-    settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None
+    settings: Settings,
+    redis: Any,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    now: Callable[[], float] = time.time,
 ) -> AccountingApi:
+    """The sinks; ``now`` gives the files' dates and the rows' ``exported_at``."""
     http = None
     if settings.accounting_url:
         token = settings.accounting_token
@@ -49,8 +57,10 @@ def _build(
             token=token.get_secret_value() if token is not None else None,
             timeout=settings.accounting_timeout_seconds,
             transport=transport,
+            now=now,
         )
-    return AccountingApi(export_dir(settings), FileSink(redis), http)
+    files = FileSink(redis, now=lambda: datetime.fromtimestamp(now(), UTC))
+    return AccountingApi(export_dir(settings), files, http)
 
 
 CONNECTOR = Connector(

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -42,8 +43,8 @@ SERVICE = "Accounting endpoint"
 class HttpSink:
     """Posts rows to ``base_url`` (with ``token`` as a bearer token, if given).
 
-    ``quota`` defaults to none (the endpoint documents no limit); ``transport`` is for
-    tests.
+    ``quota`` defaults to none (the endpoint documents no limit); ``transport`` and
+    ``now`` (the wall clock a ``Retry-After`` date is read on) are for tests.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class HttpSink:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         quota: Quota | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
         self.base_url = base_url.rstrip("/") + "/"
@@ -65,6 +67,7 @@ class HttpSink:
             quota=quota,
             timeout=timeout,
             transport=transport,
+            now=now,
         )
 
     def index(self, path: str) -> LedgerIndex:

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -79,9 +80,13 @@ def _fail(api: CoreApi, args: Fail) -> None:
 
 
 def _build(
-    settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None
+    settings: Settings,
+    redis: Any,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    now: Callable[[], float] = time.time,
 ) -> CoreApi:
-    """Core calls no upstream: ``transport`` is not used."""
+    """Core calls no upstream and reads no clock: ``transport`` and ``now`` are not used."""
     return CoreApi(settings.hub_secrets)
 
 

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-
 from connectors.plane.api import build_api
 from connectors.plane.resources import OPERATIONS
 from hub.connector import Connector
-from hub.settings import Settings
 
 __all__ = ["CONNECTOR"]
 
 
-def _build(settings: Settings, redis: Any, *, transport: httpx.BaseTransport | None = None) -> Any:
-    return build_api(settings, redis, transport=transport)
-
-
-CONNECTOR = Connector(name="plane", operations=OPERATIONS, build=_build, settings_prefix="PLANE_")
+CONNECTOR = Connector(
+    name="plane", operations=OPERATIONS, build=build_api, settings_prefix="PLANE_"
+)

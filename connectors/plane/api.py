@@ -8,7 +8,8 @@ is found by its ``external_source``/``external_id`` so creates are idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -152,8 +153,12 @@ def build_api(
     *,
     transport: httpx.BaseTransport | None = None,
     quota: Quota | None = None,
+    now: Callable[[], float] = time.time,
 ) -> PlaneApi:
-    """A :class:`PlaneApi` from settings; its quota is kept in Redis per API key."""
+    """A :class:`PlaneApi` from settings; its quota is kept in Redis per API key.
+
+    ``now`` is the wall clock the epoch ``X-RateLimit-Reset`` is read on.
+    """
     require_settings(
         SERVICE,
         {
@@ -173,6 +178,11 @@ def build_api(
         rate_limit_headers=PLANE_HEADERS,
     )
     client = connect(
-        upstream, redis, HeaderKeyAuth("X-API-Key", key), transport=transport, quota=quota
+        upstream,
+        redis,
+        HeaderKeyAuth("X-API-Key", key),
+        transport=transport,
+        quota=quota,
+        now=now,
     )
     return PlaneApi(client, redis, settings.plane_workspace_slug)

@@ -205,8 +205,8 @@ def build_api(
 ) -> PlutioApi:
     """A :class:`PlutioApi` from settings: one token and one budget per API client.
 
-    ``transport``, ``quota`` and ``now`` (the wall clock token expiry is read on) are
-    for tests.
+    ``transport`` and ``quota`` are for tests; ``now`` is the wall clock token expiry
+    and rate-limit headers are read on.
     """
     require_settings(
         SERVICE,
@@ -236,7 +236,7 @@ def build_api(
         now=now,
     )
     auth = token_auth(upstream, redis, grant, now=now)
-    client = connect(upstream, redis, auth, transport=transport, quota=quota)
+    client = connect(upstream, redis, auth, transport=transport, quota=quota, now=now)
     # find and create (or update), a token wait and some slack: then a dead holder's lock
     # lapses, and a live one is done with it
     return PlutioApi(client, redis, lock_seconds=2 * upstream.timeout + 10.0)

@@ -13,7 +13,8 @@ page shape as ``GET /{entity}?pageNum=``) are inferred, each set in one place he
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -110,8 +111,12 @@ def build_api(
     *,
     transport: httpx.BaseTransport | None = None,
     quota: Quota | None = None,
+    now: Callable[[], float] = time.time,
 ) -> PlutoraApi:
-    """A :class:`PlutoraApi` from settings: one token per user and client, one budget per key."""
+    """A :class:`PlutoraApi` from settings: one token per user and client, one budget per key.
+
+    ``now`` is the wall clock token expiry is read on.
+    """
     require_settings(
         SERVICE,
         {
@@ -137,6 +142,7 @@ def build_api(
         service=SERVICE,
         default_ttl_seconds=TOKEN_TTL_SECONDS,
         hints=TOKEN_HINTS,
+        now=now,
     )
     upstream = upstream_from_settings(
         settings,
@@ -154,6 +160,6 @@ def build_api(
     # one token per user and client
     who = fingerprint(token_url, client_id, username)
     auth = token_auth(
-        upstream, redis, grant, cache_key=f"hub:token:plutora:{who}", refusals=refusals
+        upstream, redis, grant, cache_key=f"hub:token:plutora:{who}", refusals=refusals, now=now
     )
-    return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota))
+    return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota, now=now))

@@ -12,7 +12,8 @@ answer is classified once, here: :meth:`ApiClient.send` gives a successful answe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TypedDict, Unpack
 
 import httpx
@@ -36,7 +37,11 @@ class RequestOptions(TypedDict, total=False):
 
 
 class ApiClient:
-    """A connector's view of its upstream."""
+    """A connector's view of its upstream.
+
+    ``now`` is the upstream's wall clock: epoch rate-limit resets and ``Retry-After``
+    dates are read on it.
+    """
 
     def __init__(
         self,
@@ -49,10 +54,12 @@ class ApiClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.service = service
         self.quota: Quota = quota or Unlimited()
         self.rate_limit_headers = rate_limit_headers
+        self._now = now
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             auth=auth,
@@ -69,7 +76,9 @@ class ApiClient:
 
     def _settle(self, response: httpx.Response) -> None:
         lease: Lease | None = response.request.extensions.pop(_LEASE, None)
-        observation = self.rate_limit_headers.observe(response.status_code, response.headers)
+        observation = self.rate_limit_headers.observe(
+            response.status_code, response.headers, now=self._now
+        )
         self.quota.settle(lease, observation)
 
     def _settle_failed(self, exc: httpx.TransportError) -> None:
@@ -103,7 +112,7 @@ class ApiClient:
         except httpx.TransportError as exc:
             self._settle_failed(exc)
             raise classify_transport_error(exc, service=self.service) from exc
-        error = classify_response(response, service=self.service)
+        error = classify_response(response, service=self.service, now=self._now)
         if error is not None:
             raise error
         return response

@@ -79,8 +79,12 @@ def connect(
     *,
     transport: httpx.BaseTransport | None = None,
     quota: Quota | None = None,
+    now: Callable[[], float] = time.time,
 ) -> ApiClient:
-    """The client for ``upstream``: ``auth``, and its budget kept in ``redis`` (or ``quota``)."""
+    """The client for ``upstream``: ``auth``, and its budget kept in ``redis`` (or ``quota``).
+
+    ``now`` is the wall clock the upstream's rate-limit headers are read on.
+    """
     return ApiClient(
         service=upstream.service,
         base_url=upstream.base_url,
@@ -96,6 +100,7 @@ def connect(
         timeout=upstream.timeout,
         transport=transport,
         rate_limit_headers=upstream.rate_limit_headers,
+        now=now,
     )
 
 

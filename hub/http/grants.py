@@ -101,7 +101,7 @@ class FormGrant:
 
     def explain(self, response: httpx.Response) -> UpstreamError:
         """The typed error an unsuccessful token answer means, saying what to do."""
-        retriable = classify_response(response, service=self.service)
+        retriable = classify_response(response, service=self.service, now=self._now)
         if isinstance(retriable, RetryableError):
             return retriable
         code, text = _describe(response)

@@ -97,8 +97,13 @@ def _upstream_message(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
-def classify_response(response: httpx.Response, *, service: str) -> UpstreamError | None:
-    """None for a success; otherwise the typed error the caller should act on."""
+def classify_response(
+    response: httpx.Response, *, service: str, now: Callable[[], float] = time.time
+) -> UpstreamError | None:
+    """None for a success; otherwise the typed error the caller should act on.
+
+    ``now`` is the wall clock a ``Retry-After`` date is read on.
+    """
     status = response.status_code
     if status < 400:
         return None
@@ -108,7 +113,7 @@ def classify_response(response: httpx.Response, *, service: str) -> UpstreamErro
         f"{_upstream_message(response)}"
     )
     if status in RETRIABLE_STATUSES:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=now)
         return RetryableError(message, status=status, retry_after=retry_after)
     return FatalError(message, status=status)
 

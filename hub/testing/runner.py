@@ -5,7 +5,8 @@ its events one after the other, runs every task they lead to with
 :class:`~hub.testing.broker.LocalWorker` (the worker's own :class:`~hub.worker.flow.Flow`
 and :func:`~hub.worker.runtime.execute_step`; retries and quota waits move the fake
 clock instead of sleeping), then checks ``expect``. Nothing leaves the machine: the
-connectors talk to their sandboxes on loopback.
+connectors talk to their sandboxes on loopback, and read wall time (token expiry,
+rate-limit resets, export dates) on the same fake clock the sandboxes answer on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 import re
 import ssl
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,7 +34,7 @@ from hub.sandbox.clock import FakeClock
 from hub.settings import Settings
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
 from hub.testing.expect import Outcome, check
-from hub.testing.sandboxes import NO_UPSTREAM, RunningSandboxes
+from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes, SandboxKind
 from hub.testing.spec import Case, EventSpec, LoadedSpec
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
@@ -99,7 +100,8 @@ class WorkflowTester:
     Each case builds its own connector clients (cookies, auth and connections are the
     case's alone) on transports from ``transport``, closed when the case ends; the
     default transports share the run's one TLS context, so the CA bundle is loaded once
-    a run instead of once a client.
+    a run instead of once a client. ``sandboxes`` says which sandbox plays each
+    connector's upstream (default :data:`~hub.testing.sandboxes.SANDBOXES`).
     """
 
     def __init__(
@@ -108,11 +110,12 @@ class WorkflowTester:
         *,
         seed: int = 0,
         transport: Callable[[], httpx.BaseTransport] | None = None,
+        sandboxes: Mapping[str, SandboxKind] = SANDBOXES,
     ) -> None:
         self.redis = redis_client
         self.seed = seed
         self.clock = FakeClock()
-        self.sandboxes = RunningSandboxes(self.clock, seed=seed)
+        self.sandboxes = RunningSandboxes(self.clock, seed=seed, kinds=sandboxes)
         self.app = create_celery(_IsolatedSettings())  # builds signatures; never connects
         self._new_transport = transport or self._tls_transport
 
@@ -122,6 +125,10 @@ class WorkflowTester:
 
     def _tls_transport(self) -> httpx.BaseTransport:
         return httpx.HTTPTransport(verify=self._tls)
+
+    def _wall_time(self) -> float:
+        """The fake clock's wall time in epoch seconds: what runs and connectors read."""
+        return self.clock.now().timestamp()
 
     def close(self) -> None:
         self.sandboxes.close()
@@ -171,8 +178,10 @@ class WorkflowTester:
     ) -> tuple[Outcome, list[str]]:
         """Send the case's events in turn: the last one's outcome, and the problems."""
         rng = random.Random(self.seed)
-        runtime = OfflineRuntime(settings, self.redis, rng=rng.random, transport=transport)
-        runs = RunStore(self.redis, clock=lambda: self.clock.now().timestamp())
+        runtime = OfflineRuntime(
+            settings, self.redis, rng=rng.random, transport=transport, now=self._wall_time
+        )
+        runs = RunStore(self.redis, clock=self._wall_time)
         finished: dict[str, dict[str, Any]] = {}
 
         def on_finished(run_id: str, status: str, ctx: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ Pure of Celery: :func:`execute_step` takes a workflow, a step id, the run contex
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,8 @@ class Runtime:
     ``lookup`` resolves ``uses`` (the registry by default); ``apis`` pre-sets the API
     object of some connectors; ``rng`` is the random source of retry jitter;
     ``transport`` gives a connector's HTTP transport by connector name (the default,
-    ``None``: httpx's own, one per client).
+    ``None``: httpx's own, one per client); ``now`` is the wall clock the connectors read
+    (epoch seconds).
     """
 
     def __init__(
@@ -60,12 +62,14 @@ class Runtime:
         apis: Mapping[str, Any] | None = None,
         rng: Callable[[], float] = random.random,
         transport: Callable[[str], httpx.BaseTransport | None] = lambda connector: None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.redis = redis
         self.lookup = lookup
         self.rng = rng
         self.transport = transport
+        self.now = now
         self._apis: dict[str, Any] = dict(apis or {})
 
     def api(self, connector: Connector | str) -> Any:
@@ -75,7 +79,7 @@ class Runtime:
         if connector.name not in self._apis:
             transport = self.transport(connector.name)
             self._apis[connector.name] = connector.build(
-                self.settings, self.redis, transport=transport
+                self.settings, self.redis, transport=transport, now=self.now
             )
         return self._apis[connector.name]
 

@@ -12,7 +12,7 @@ from hub.http.claim import QuotaClaim
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.quota import Budget, Lease, RedisQuota
-from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation
+from hub.http.ratelimit import PLANE_HEADERS, X_RATELIMIT_HEADERS, Observation
 
 
 class CountingQuota:
@@ -106,6 +106,28 @@ def test_the_upstream_remaining_count_is_adopted(redis_client: redis.Redis) -> N
     with pytest.raises(QuotaWait) as info:
         client.request("GET", "people")
     assert 29 < info.value.wait <= 30.1
+
+
+def test_epoch_resets_and_retry_after_dates_are_read_on_the_clients_clock() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/busy"):
+            # an HTTP date 90 s after the client's clock (2024-01-01T00:00:00Z)
+            return httpx.Response(503, headers={"Retry-After": "Mon, 01 Jan 2024 00:01:30 GMT"})
+        headers = {"X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "1704067260"}
+        return httpx.Response(200, json={}, headers=headers)
+
+    quota = CountingQuota(allow=2)
+    client = _client(
+        httpx.MockTransport(handler),
+        quota,
+        rate_limit_headers=PLANE_HEADERS,
+        now=lambda: 1704067200.0,
+    )
+    client.request("GET", "people")
+    assert quota.settled[0][1] == Observation(remaining=5, reset_seconds=60.0)
+    with pytest.raises(RetryableError) as info:
+        client.request("GET", "busy")
+    assert info.value.retry_after == 90.0
 
 
 def test_headers_a_connector_does_not_declare_are_ignored(redis_client: redis.Redis) -> None:

@@ -13,11 +13,7 @@ from textwrap import dedent
 import httpx
 import redis
 
-from hub.testing.checks import load_spec
-from hub.testing.runner import WorkflowTester
-from hub.testing.sandboxes import SANDBOXES
-from hub.testing.suite import run_tests
-from hub.workflow.loader import load_workflow
+from tests.hub.testing.cases import run_cases, run_folder
 
 WORKFLOW = """\
 name: who
@@ -71,12 +67,11 @@ cases:
 def test_no_token_refused_login_fault_or_wait_carries_over_to_the_next_case(
     tmp_path: Path, redis_client: redis.Redis
 ) -> None:
-    (tmp_path / "who.yaml").write_text(WORKFLOW)
-    (tmp_path / "who.test.yaml").write_text(LEAKY_CASES)
-    lines: list[str] = []
-    report = run_tests(tmp_path, redis_client, echo=lines.append)
+    ok, lines = run_folder(
+        tmp_path, redis_client, {"who.yaml": WORKFLOW, "who.test.yaml": LEAKY_CASES}
+    )
     assert lines[-1] == "3 passed, 0 failed", "\n".join(lines)
-    assert report.ok
+    assert ok
 
 
 class CookieProbe(httpx.BaseTransport):
@@ -120,24 +115,18 @@ def test_cookies_and_connections_stay_with_their_case(
             """
         )
     )
-    wf = load_workflow(workflow)
-    loaded = load_spec(spec, {wf.name: wf}, {n: k.resources for n, k in SANDBOXES.items()})
     probes: list[CookieProbe] = []
 
     def transport() -> httpx.BaseTransport:
         probes.append(CookieProbe(f"t{len(probes) + 1}"))
         return probes[-1]
 
-    tester = WorkflowTester(redis_client, transport=transport)
-    try:
-        results = list(tester.run_spec(loaded))
-    finally:
-        tester.close()
+    results = run_cases(workflow, spec, redis_client, transport=transport)
     assert [r.failures for r in results] == [[], []]
     assert [probe.name for probe in probes] == ["t1", "t2"], "one transport a case"
     assert all(probe.closed for probe in probes), "a case's transports close with it"
-    # each case: token, list (sets cookies), token (the grant's own request), list
+    # each case: token, list (sets cookies), list (the same token, from the cache)
     for probe in probes:
-        assert len(probe.sent) == 4
+        assert len(probe.sent) == 3
         assert probe.sent[0] is None, "a case starts with no cookie"
-        assert probe.sent[3] == f"session={probe.name}-2", "a client keeps its cookies"
+        assert probe.sent[2] == f"session={probe.name}-2", "a client keeps its cookies"

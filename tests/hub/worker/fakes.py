@@ -56,7 +56,7 @@ class FakeApi:
 T = Connector(
     name="t",
     operations={"do": Operation("do", Do, lambda api, args: api.do(args))},
-    build=lambda settings, redis, transport=None: None,
+    build=lambda settings, redis, transport=None, now=None: None,
 )
 
 

@@ -73,10 +73,10 @@ ACME = Connector(
         ("people.list", PeopleList),
         ("notes.create", Note),
     ),
-    build=lambda settings, redis, transport=None: None,
+    build=lambda settings, redis, transport=None, now=None: None,
 )
 MAIL = Connector(
-    name="mail", operations=_ops(("send", Send)), build=lambda s, r, transport=None: None
+    name="mail", operations=_ops(("send", Send)), build=lambda s, r, transport=None, now=None: None
 )
 CONNECTORS = {"acme": ACME, "mail": MAIL}
 OPERATION_NAMES = sorted(f"{c.name}.{op}" for c in CONNECTORS.values() for op in c.operations)
