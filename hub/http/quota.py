@@ -17,6 +17,8 @@ atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
   A ticket whose caller does not come back within its wait plus a grace expires.
 - **The upstream's word.** :meth:`RedisQuota.settle` adopts a lower remaining allowance
   than the hub counts, and a 429's ``Retry-After`` pauses the budget for every worker.
+  The calls adopted are kept as one counted mark, so a 429 costs the same whatever the
+  limit.
 """
 
 from __future__ import annotations
@@ -137,10 +139,9 @@ class RedisQuota:
         self._settle = _Script(redis, SETTLE)
         self._status = _Script(redis, STATUS)
         prefix = f"hub:quota:{budget.key}:"
-        self._log, self._room, self._alive, self._pause, self._stats = (
-            prefix + name for name in ("log", "room", "alive", "pause", "stats")
-        )
-        self._keys = [self._log, self._room, self._alive, self._pause, self._stats]
+        names = ("log", "room", "alive", "pause", "stats", "marks", "marked")
+        self._keys = [prefix + name for name in names]
+        self._log, _, _, self._pause, self._stats, self._marks, self._marked = self._keys
         # the arguments every acquire sends alike, encoded once
         self._acquire_head = [
             str(x).encode()
@@ -196,10 +197,12 @@ class RedisQuota:
             return
         obs = observation or Observation()
         self._settle(
-            3,
+            5,
             self._log,
             self._pause,
             self._stats,
+            self._marks,
+            self._marked,
             lease.id if lease is not None else "",
             self.budget.window_ms,
             self.budget.effective_limit,
