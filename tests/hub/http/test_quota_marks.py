@@ -36,7 +36,7 @@ def _sizes(client: redis.Redis, key: str) -> dict[str, int]:
     """Every Redis key of a budget, with its members (1 for a plain value)."""
     out = {}
     for raw in client.keys(f"hub:quota:{key}:*"):
-        name = raw.decode().rsplit(":", 1)[1]
+        name = (raw.decode() if isinstance(raw, bytes) else raw).rsplit(":", 1)[1]
         kind = client.type(raw)
         out[name] = (
             client.zcard(raw) if kind == b"zset" else client.hlen(raw) if kind == b"hash" else 1
