@@ -16,6 +16,9 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``room``: waiting tickets ``<score>:<id>``, scored ``rank * 1e13 + enqueue ms``
   (highest priority, then oldest, first);
 - ``alive``: the same tickets, scored by when they expire unless their caller comes back;
+- ``owners``: the ticket of each waiting caller that named itself (a task's id, the same
+  on every delivery of its message), so that a message delivered again after its
+  worker died before it kept its ticket takes back its place instead of a second one;
 - ``pause``: present while the upstream asked for no calls at all (429 ``Retry-After``);
 - ``stats``: moving averages of how long calls take and how late waiting callers come
   back, so that estimates further than one window ahead allow for them.
@@ -69,7 +72,7 @@ end
 """
 
 #: window count and the grant-time estimate shared by ACQUIRE and STATUS.
-#: Expects locals: log, room, alive, stats, marks, marked, limit, window.
+#: Expects locals: log, room, alive, stats, marks, marked, owners, limit, window.
 _COMMON = (
     _MARKS
     + """
@@ -81,6 +84,11 @@ local function purge_dead()
   if #dead > 0 then
     redis.call('ZREM', room, unpack(dead))
     redis.call('ZREM', alive, unpack(dead))
+    local named = {}
+    for i, ticket in ipairs(dead) do
+      named[i] = string.match(ticket, ':(.*)$')
+    end
+    redis.call('HDEL', owners, unpack(named))
   end
   return #dead
 end
@@ -143,19 +151,21 @@ end
 """
 )
 
-#: KEYS: log room alive pause stats marks marked
-#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id
+#: KEYS: log room alive pause stats marks marked owners
+#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
 #:    or {0, used, wait_ms, ticket, ahead}
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
+#: owner: '' or the caller's name, the same every time it comes (its ticket is then
+#: ``<score>:<owner>``).
 ACQUIRE = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local marks, marked = KEYS[6], KEYS[7]
+local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-local join, id = ARGV[8] == '1', ARGV[9]
+local join, id, owner = ARGV[8] == '1', ARGV[9], ARGV[10] or ''
 """
     + _COMMON
     + """
@@ -177,6 +187,14 @@ local function count_ahead()
   return n
 end
 local ahead = count_ahead()
+if ahead > 0 and ticket == '' and owner ~= '' then
+  -- its message delivered again: its worker died before it could keep its ticket
+  local kept = redis.call('HGET', owners, owner)
+  if kept then
+    ticket, score = kept, tonumber(string.match(kept, '^(%d+)'))
+    ahead = count_ahead()
+  end
+end
 if ahead > 0 and purge_dead() > 0 then
   ahead = count_ahead()
 end
@@ -194,6 +212,9 @@ if paused <= 0 and ahead + cost <= limit - used then
       redis.call('ZREM', room, ticket)
       redis.call('ZREM', alive, ticket)
     end
+    if owner ~= '' then
+      redis.call('HDEL', owners, owner)
+    end
   end
   return {1, used + cost}
 end
@@ -207,10 +228,13 @@ if not join then
   return {0, used, wait, '', ahead}
 end
 if ticket == '' then
-  ticket = score .. ':' .. id
+  ticket = score .. ':' .. (owner ~= '' and owner or id)
 end
 redis.call('ZADD', room, score, ticket)
 redis.call('ZADD', alive, now + wait + grace, ticket)
+if owner ~= '' then
+  redis.call('HSET', owners, owner, ticket)
+end
 return {0, used, wait, ticket, ahead}
 """
 )
@@ -261,14 +285,14 @@ return 1
 """
 )
 
-#: KEYS: log room alive pause stats marks marked
+#: KEYS: log room alive pause stats marks marked owners
 #: ARGV: limit window_ms
 #: -> {now_ms, used, in_flight, paused_ms, next_free_ms, drain_ms,
 #:     waiting interactive, default, bulk}
 STATUS = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local marks, marked = KEYS[6], KEYS[7]
+local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 """
     + _COMMON
