@@ -8,24 +8,13 @@ import time
 import pytest
 import redis
 
-from hub.errors import QuotaWait
 from hub.http.claim import QuotaClaim
 from hub.http.quota import Budget, RedisQuota
 from hub.http.quota_status import BudgetStatus, quota_status
 from hub.http.ratelimit import Observation
 from hub.metrics import exposition
+from tests.hub.http.test_quota import _fill, _wait
 from tests.hub.test_metrics import samples, value
-
-
-def _wait(quota: RedisQuota, claim: QuotaClaim | None = None) -> QuotaWait:
-    with pytest.raises(QuotaWait) as info:
-        quota.acquire(claim)
-    return info.value
-
-
-def _fill(quota: RedisQuota, n: int) -> None:
-    for _ in range(n):
-        quota.settle(quota.acquire(QuotaClaim()))
 
 
 def _status(client: redis.Redis, key: str) -> BudgetStatus:
