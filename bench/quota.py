@@ -102,6 +102,7 @@ def settle_429_micros(url: str, limit: int, runs: int = 3) -> tuple[int, int]:
     budget = Budget(f"bench:settle:{limit}", limit, 3600)
     # no client timeout: a settle that writes a placeholder per call can take seconds
     client = redis.Redis.from_url(url, socket_timeout=None)
+    threshold = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"] or 10_000
     client.config_set("slowlog-log-slower-than", 0)
     taken, members = [], 0
     try:
@@ -116,7 +117,7 @@ def settle_429_micros(url: str, limit: int, runs: int = 3) -> tuple[int, int]:
             members = sum(client.zcard(k) for k in keys if client.type(k) == b"zset")
             client.delete(*keys)
     finally:
-        client.config_set("slowlog-log-slower-than", 10_000)
+        client.config_set("slowlog-log-slower-than", threshold)
         client.close()
     return sorted(taken)[len(taken) // 2], members
 
