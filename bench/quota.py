@@ -8,10 +8,13 @@ waits until each has been made; then reads the sandbox's own call log and prints
 - utilisation while the backlog exists (goal >= 98%): the mean fill of the trailing
   window, sampled every millisecond from the first full window to the last call;
 - 429s (goal 0);
-- limiter acquires/s against a bare ``EVALSHA`` loop on the same Redis (goal >= 0.5x).
+- limiter acquires/s against a bare ``EVALSHA`` loop on the same Redis (goal >= 0.5x);
+- the time one settle after a 429 holds Redis, by budget size (``SLOWLOG``: inside the
+  server, the script alone).
 
 Run: ``.venv/bin/python bench/quota.py`` (defaults: 16 worker processes, 100 calls per
-1 s, 10,000 calls; about two minutes on two cores). ``--help`` lists the knobs.
+1 s, 10,000 calls; about two minutes on two cores; ``--limiter-only``: the limiter's
+figures alone, in seconds). ``--help`` lists the knobs.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from hub.http.claim import QuotaClaim  # noqa: E402
 from hub.http.quota import Budget, RedisQuota  # noqa: E402
 from hub.http.quota_status import quota_status  # noqa: E402
+from hub.http.ratelimit import Observation  # noqa: E402
 from hub.redis_server import RedisServer  # noqa: E402
 from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
 from hub.settings import Settings  # noqa: E402
@@ -91,6 +95,39 @@ def limiter_speed(client: redis.Redis, seconds: float) -> tuple[float, float, fl
     return rate["acquire"], rate["pair"], rate["bare"]
 
 
+def settle_429_micros(url: str, limit: int, runs: int = 3) -> tuple[int, int]:
+    """Median time (us, by Redis's own ``SLOWLOG``) of one settle after a 429 on a
+    budget of ``limit`` calls an hour with one call in flight, and the sorted-set members
+    the budget holds after it."""
+    budget = Budget(f"bench:settle:{limit}", limit, 3600)
+    # no client timeout: a settle that writes a placeholder per call can take seconds
+    client = redis.Redis.from_url(url, socket_timeout=None)
+    threshold = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"] or 10_000
+    client.config_set("slowlog-log-slower-than", 0)
+    taken, members = [], 0
+    try:
+        for _ in range(runs):
+            quota = RedisQuota(client, budget, register=False)
+            lease = quota.acquire(QuotaClaim())
+            client.slowlog_reset()
+            quota.settle(lease, Observation(remaining=0, reset_seconds=60, pause_seconds=60))
+            entries = client.slowlog_get(10)
+            taken.append(max(int(e["duration"]) for e in entries if _is_evalsha(e)))
+            keys = client.keys(f"hub:quota:{budget.key}:*")
+            members = sum(client.zcard(k) for k in keys if client.type(k) == b"zset")
+            client.delete(*keys)
+    finally:
+        client.config_set("slowlog-log-slower-than", threshold)
+        client.close()
+    return sorted(taken)[len(taken) // 2], members
+
+
+def _is_evalsha(entry: dict[str, Any]) -> bool:
+    command = entry["command"]
+    text = command.decode() if isinstance(command, bytes) else str(command)
+    return text.upper().startswith("EVALSHA")
+
+
 def windows_over(times: list[float], window: float, limit: int) -> int:
     """Calls whose trailing window ``(t - window, t]`` held more than ``limit`` calls."""
     over, start = 0, 0
@@ -121,6 +158,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16, help="worker processes in all")
     parser.add_argument("--nodes", type=int, default=2, help="`hub worker` commands")
     parser.add_argument("--speed-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--settle-limits",
+        default="1000,26000,1000000",
+        help="budget sizes at which to time one settle after a 429 (comma-separated)",
+    )
+    parser.add_argument(
+        "--limiter-only", action="store_true", help="the limiter's figures alone, no workers"
+    )
     parser.add_argument("--log-level", default="WARNING", help="of the worker processes")
     parser.add_argument(
         "--worker-nice",
@@ -141,6 +186,15 @@ def main() -> None:
     server = RedisServer(tmp / "redis", appendonly=False).start()
     client = redis.Redis.from_url(server.url)
     acquire_rate, pair_rate, bare_rate = limiter_speed(client, args.speed_seconds)
+    settle_costs = [
+        (limit, *settle_429_micros(server.url, limit))
+        for limit in (int(x) for x in args.settle_limits.split(",") if x.strip())
+    ]
+    if args.limiter_only:
+        print_limiter(acquire_rate, pair_rate, bare_rate, settle_costs)
+        client.close()
+        server.stop()
+        return
     workflows = tmp / "workflows"
     workflows.mkdir()
     (workflows / "bench-people.yaml").write_text(WORKFLOW)
@@ -169,12 +223,26 @@ def main() -> None:
         procs.stop()
         client.close()
         server.stop()
+    print_limiter(acquire_rate, pair_rate, bare_rate, settle_costs)
+    print(f"logs: {tmp}")
+
+
+def print_limiter(
+    acquire_rate: float,
+    pair_rate: float,
+    bare_rate: float,
+    settle_costs: list[tuple[int, int, int]],
+) -> None:
     print(
         f"limiter: {acquire_rate:,.0f} acquires/s, {pair_rate:,.0f} acquire+settle pairs/s; "
         f"bare EVALSHA loop {bare_rate:,.0f}/s -> acquire {acquire_rate / bare_rate:.2f}x "
         f"(goal >= 0.5x)"
     )
-    print(f"logs: {tmp}")
+    for limit, micros, members in settle_costs:
+        print(
+            f"settle after a 429, budget {limit:,}/h: {micros / 1000:,.3f} ms inside Redis, "
+            f"{members:,} sorted-set members held after it"
+        )
 
 
 def enqueue(client: redis.Redis, celery: Celery, workflows: Path, calls: int) -> None:

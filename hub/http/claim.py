@@ -69,16 +69,19 @@ class QuotaClaim:
     #: whether a caller that finds no slot takes a ticket in the waiting room (a caller
     #: that will not come back with it, outside any step, must not: it would hold a place)
     queues: bool = True
+    #: the step task's id, the same on every delivery of its message: delivered again
+    #: after its worker died before it kept its tickets, it takes back their places
+    owner: str = ""
     budgets: dict[str, _BudgetClaim] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         priority_rank(self.priority)
 
     @classmethod
-    def from_state(cls, priority: str, state: dict[str, Any] | None) -> QuotaClaim:
+    def from_state(cls, priority: str, state: dict[str, Any] | None, owner: str = "") -> QuotaClaim:
         """A claim resumed from :meth:`state` (as carried in task kwargs)."""
         priority_rank(priority)
-        claim = cls(priority=priority)  # type: ignore[arg-type]
+        claim = cls(priority=priority, owner=owner)  # type: ignore[arg-type]
         for key, saved in (state or {}).items():
             claim.budgets[key] = _BudgetClaim(
                 ticket=saved.get("ticket") or None, demand=max(1, int(saved.get("demand", 1)))

@@ -11,12 +11,15 @@ atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
   worker died) counts until its lease runs out, then for one more window.
 - **No sleeping.** A call that finds no slot raises :class:`~hub.errors.QuotaWait` with
   the time until its turn and a ticket; the caller re-schedules itself and presents the
-  ticket when it comes back.
+  ticket when it comes back; a caller that names itself (a task's id) and comes back
+  without it (its worker died first) takes back the same place.
 - **Priorities.** Waiting tickets queue in a waiting room ordered by priority, then age;
   a caller is granted a slot only when more slots are free than callers ahead of it.
   A ticket whose caller does not come back within its wait plus a grace expires.
 - **The upstream's word.** :meth:`RedisQuota.settle` adopts a lower remaining allowance
   than the hub counts, and a 429's ``Retry-After`` pauses the budget for every worker.
+  The calls adopted are kept as one counted mark, so a 429 costs the same whatever the
+  limit.
 """
 
 from __future__ import annotations
@@ -137,10 +140,9 @@ class RedisQuota:
         self._settle = _Script(redis, SETTLE)
         self._status = _Script(redis, STATUS)
         prefix = f"hub:quota:{budget.key}:"
-        self._log, self._room, self._alive, self._pause, self._stats = (
-            prefix + name for name in ("log", "room", "alive", "pause", "stats")
-        )
-        self._keys = [self._log, self._room, self._alive, self._pause, self._stats]
+        names = ("log", "room", "alive", "pause", "stats", "marks", "marked", "owners")
+        self._keys = [prefix + name for name in names]
+        self._log, _, _, self._pause, self._stats, self._marks, self._marked, _ = self._keys
         # the arguments every acquire sends alike, encoded once
         self._acquire_head = [
             str(x).encode()
@@ -181,6 +183,7 @@ class RedisQuota:
             priority_rank(claim.priority),
             1 if claim.queues else 0,
             lease_id,
+            claim.owner,
         )
         if int(result[0]) == 1:
             ids = [lease_id, *(f"{lease_id}.{n}" for n in range(2, cost + 1))]
@@ -196,10 +199,12 @@ class RedisQuota:
             return
         obs = observation or Observation()
         self._settle(
-            3,
+            5,
             self._log,
             self._pause,
             self._stats,
+            self._marks,
+            self._marked,
             lease.id if lease is not None else "",
             self.budget.window_ms,
             self.budget.effective_limit,

@@ -4,19 +4,28 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 
 - ``log``: sorted set of calls, scored by when their slot starts to count down (ms on
   the Redis clock): a granted call is scored when its lease runs out (in the future)
-  until it is settled, then when it ended; placeholders adopted from the upstream's own
-  count are scored so that they leave when the upstream says its count drops. An entry
-  leaves the window one window after its score.
+  until it is settled, then when it ended. An entry leaves the window one window after
+  its score.
+- ``marks``: calls the upstream counted and the hub did not make (another user of the
+  same client, or a 429 that fills the window), adopted from its own count: one member
+  ``<nonce>:<calls>`` per adoption, however many calls it stands for, scored so that it
+  leaves the window when the upstream says its count drops. Every script counts a mark
+  as its calls, at its score, exactly as that many log entries;
+- ``marked``: the calls of every mark in ``marks``, so that counting the window does
+  not read them one by one.
 - ``room``: waiting tickets ``<score>:<id>``, scored ``rank * 1e13 + enqueue ms``
   (highest priority, then oldest, first);
 - ``alive``: the same tickets, scored by when they expire unless their caller comes back;
+- ``owners``: the ticket of each waiting caller that named itself (a task's id, the same
+  on every delivery of its message), so that a message delivered again after its
+  worker died before it kept its ticket takes back its place instead of a second one;
 - ``pause``: present while the upstream asked for no calls at all (429 ``Retry-After``);
 - ``stats``: moving averages of how long calls take and how late waiting callers come
   back, so that estimates further than one window ahead allow for them.
 
 Ids come from the caller (unique per process and call), so no counter key is needed.
 Every score is a whole number of milliseconds under 1e14, so it survives Lua's number to
-string conversion exactly. The common path (a slot free, nobody waiting) runs five Redis
+string conversion exactly. The common path (a slot free, nobody waiting) runs six Redis
 commands.
 """
 
@@ -24,20 +33,84 @@ from __future__ import annotations
 
 __all__ = ["ACQUIRE", "SETTLE", "STATUS"]
 
-#: clock, window and the grant-time estimate shared by ACQUIRE and STATUS.
-#: Expects locals: log, room, alive, stats, limit, window.
-_COMMON = """
+#: the Redis clock, and the calls of the upstream's marks (see ``marks`` above).
+#: Expects locals: marks, marked, window.
+_MARKS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function mark_calls(mark)
+  return tonumber(string.match(mark, ':(%d+)$'))
+end
+-- calls of the marks in the window; marks that left it are dropped
+local function marked_in_window()
+  local n = tonumber(redis.call('GET', marked) or '0')
+  if n == 0 then
+    return 0
+  end
+  local gone = redis.call('ZRANGEBYSCORE', marks, '-inf', now - window)
+  if #gone > 0 then
+    for _, mark in ipairs(gone) do
+      n = n - mark_calls(mark)
+    end
+    redis.call('ZREMRANGEBYSCORE', marks, '-inf', now - window)
+    if n > 0 then
+      redis.call('SET', marked, n)
+    else
+      redis.call('DEL', marked)
+    end
+  end
+  return n
+end
+-- calls of the marks scored after ``after`` (a mark starts to count down at its score)
+local function marked_after(after)
+  local n = 0
+  for _, mark in ipairs(redis.call('ZRANGEBYSCORE', marks, '(' .. after, '+inf')) do
+    n = n + mark_calls(mark)
+  end
+  return n
+end
+"""
+
+#: window count and the grant-time estimate shared by ACQUIRE and STATUS.
+#: Expects locals: log, room, alive, stats, marks, marked, owners, limit, window.
+_COMMON = (
+    _MARKS
+    + """
 -- entries that left the window are dropped by SETTLE and before any estimate
-local used = redis.call('ZCOUNT', log, '(' .. now - window, '+inf')
+local held = marked_in_window()
+local used = redis.call('ZCOUNT', log, '(' .. now - window, '+inf') + held
 local function purge_dead()
   local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', now, 'LIMIT', 0, 100)
   if #dead > 0 then
     redis.call('ZREM', room, unpack(dead))
     redis.call('ZREM', alive, unpack(dead))
+    local named = {}
+    for i, ticket in ipairs(dead) do
+      named[i] = string.match(ticket, ':(.*)$')
+    end
+    redis.call('HDEL', owners, unpack(named))
   end
   return #dead
+end
+-- the score of the idx-th (from 0) call ended, oldest first, a mark counting as its calls
+local function ended_score(idx)
+  local skipped = 0
+  if held > 0 then
+    local found = redis.call('ZRANGEBYSCORE', marks, '-inf', now + 1, 'WITHSCORES')
+    for i = 1, #found, 2 do
+      local before = redis.call('ZCOUNT', log, '-inf', '(' .. found[i + 1])
+      if idx - skipped < before then
+        break
+      end
+      local calls = mark_calls(found[i])
+      if idx - skipped < before + calls then
+        return tonumber(found[i + 1])
+      end
+      skipped = skipped + calls
+    end
+  end
+  local entry = redis.call('ZRANGE', log, idx - skipped, idx - skipped, 'WITHSCORES')
+  return tonumber(entry[2])
 end
 -- when the (k+1)-th slot from now is granted, if every caller ahead takes its slot at
 -- once: slots free now go first, then each ended call frees its slot one window after
@@ -56,9 +129,11 @@ local function grant_time(k)
   if r >= free then
     local idx = r - free
     local ended = redis.call('ZCOUNT', log, '-inf', now + 1)
+    if held > 0 then
+      ended = ended + held - marked_after(now + 1)
+    end
     if idx < ended then
-      local entry = redis.call('ZRANGE', log, idx, idx, 'WITHSCORES')
-      at = tonumber(entry[2]) + window
+      at = ended_score(idx) + window
     else
       at = now + (tonumber(drift[2]) or 0) + window
     end
@@ -74,19 +149,23 @@ local function observe(field, value)
   redis.call('HSET', stats, field, math.floor(value + 0.5))
 end
 """
+)
 
-#: KEYS: log room alive pause stats
-#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id
+#: KEYS: log room alive pause stats marks marked owners
+#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
 #:    or {0, used, wait_ms, ticket, ahead}
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
+#: owner: '' or the caller's name, the same every time it comes (its ticket is then
+#: ``<score>:<owner>``).
 ACQUIRE = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-local join, id = ARGV[8] == '1', ARGV[9]
+local join, id, owner = ARGV[8] == '1', ARGV[9], ARGV[10] or ''
 """
     + _COMMON
     + """
@@ -108,6 +187,14 @@ local function count_ahead()
   return n
 end
 local ahead = count_ahead()
+if ahead > 0 and ticket == '' and owner ~= '' then
+  -- its message delivered again: its worker died before it could keep its ticket
+  local kept = redis.call('HGET', owners, owner)
+  if kept then
+    ticket, score = kept, tonumber(string.match(kept, '^(%d+)'))
+    ahead = count_ahead()
+  end
+end
 if ahead > 0 and purge_dead() > 0 then
   ahead = count_ahead()
 end
@@ -125,6 +212,9 @@ if paused <= 0 and ahead + cost <= limit - used then
       redis.call('ZREM', room, ticket)
       redis.call('ZREM', alive, ticket)
     end
+    if owner ~= '' then
+      redis.call('HDEL', owners, owner)
+    end
   end
   return {1, used + cost}
 end
@@ -138,24 +228,29 @@ if not join then
   return {0, used, wait, '', ahead}
 end
 if ticket == '' then
-  ticket = score .. ':' .. id
+  ticket = score .. ':' .. (owner ~= '' and owner or id)
 end
 redis.call('ZADD', room, score, ticket)
 redis.call('ZADD', alive, now + wait + grace, ticket)
+if owner ~= '' then
+  redis.call('HSET', owners, owner, ticket)
+end
 return {0, used, wait, ticket, ahead}
 """
 )
 
-#: KEYS: log pause stats
+#: KEYS: log pause stats marks marked
 #: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms
 #: (remaining, reset_ms: -1 when not reported)
-SETTLE = """
-local log, pause, stats = KEYS[1], KEYS[2], KEYS[3]
+SETTLE = (
+    """
+local log, pause, stats, marks, marked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, window, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local remaining, reset, pause_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local lease = tonumber(ARGV[8])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+    + _MARKS
+    + """
 if id ~= '' then
   local until_ms = redis.call('ZSCORE', log, id)
   if until_ms and tonumber(until_ms) > now + 1 then
@@ -172,15 +267,15 @@ if id ~= '' then
 end
 redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
 if remaining >= 0 then
-  -- the upstream counts more than the hub does (another user of the same client):
-  -- placeholders take up the difference until the upstream's count drops
-  local extra = math.min(limit, limit - redis.call('ZCARD', log) - remaining)
-  if extra > 0 then
-    if reset < 0 then reset = window end
-    local at = now + reset - window
-    for i = 1, extra do
-      redis.call('ZADD', log, at, 'u:' .. ARGV[7] .. ':' .. i)
-    end
+  -- the upstream counts more than the hub does (another user of the same client, or a
+  -- 429): one mark takes up the difference until the upstream's count drops
+  local counted = redis.call('ZCARD', log) + marked_in_window()
+  local extra = math.min(limit, limit - counted - remaining)
+  if reset < 0 then reset = window end
+  -- (with no reset left, the mark would have left the window already)
+  if extra > 0 and reset > 0 then
+    redis.call('ZADD', marks, now + reset - window, ARGV[7] .. ':' .. extra)
+    redis.call('INCRBY', marked, extra)
   end
 end
 if pause_ms > 0 and redis.call('PTTL', pause) < pause_ms then
@@ -188,20 +283,27 @@ if pause_ms > 0 and redis.call('PTTL', pause) < pause_ms then
 end
 return 1
 """
+)
 
-#: KEYS: log room alive pause stats
+#: KEYS: log room alive pause stats marks marked owners
 #: ARGV: limit window_ms
 #: -> {now_ms, used, in_flight, paused_ms, next_free_ms, drain_ms,
 #:     waiting interactive, default, bulk}
 STATUS = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 """
     + _COMMON
     + """
 purge_dead()
 local in_flight = redis.call('ZCOUNT', log, '(' .. now + 1, '+inf')
+if held > 0 then
+  -- a mark scored ahead (the upstream resets later than a window from now) counts as
+  -- its calls would: not ended yet
+  in_flight = in_flight + marked_after(now + 1)
+end
 local paused = math.max(0, redis.call('PTTL', pause))
 local waiting, total = {}, 0
 for r = 0, 2 do

@@ -87,7 +87,7 @@ def run_step(
 ) -> dict[str, Any]:
     runtime, store = _runtime()
     wf = store.get(revision)
-    claim = QuotaClaim.from_state(priority, quota)
+    claim = QuotaClaim.from_state(priority, quota, owner=self.request.id or "")
     kwargs = {
         "workflow": workflow,
         "revision": revision,

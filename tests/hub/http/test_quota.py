@@ -141,6 +141,26 @@ def test_a_ticket_not_presented_in_time_gives_up_its_place(redis_client: redis.R
     assert status.waiting["interactive"] == 2
 
 
+def test_a_step_delivered_again_takes_back_its_place(redis_client: redis.Redis) -> None:
+    """Its worker died after the step took a ticket, before its task kept it."""
+    quota = _quota(redis_client, 1, 0.3, ticket_grace_seconds=0.1)
+    owners = f"hub:quota:{quota.budget.key}:owners"
+    _fill(quota, 1)
+    first = _wait(quota, QuotaClaim(owner="task-1"))
+    behind = _wait(quota, QuotaClaim(owner="task-2"))
+    # the same message again, with no ticket in it: the place it took, not a second one
+    again = _wait(quota, QuotaClaim(owner="task-1"))
+    assert again.ticket == first.ticket and again.wait <= first.wait
+    assert quota.raw_status().waiting["default"] == 2
+    assert behind.wait > first.wait + 0.2  # one window later: task-1 is still ahead
+    time.sleep(first.wait + 0.02)
+    assert quota.acquire(QuotaClaim(owner="task-1")) is not None
+    assert redis_client.hkeys(owners) == [b"task-2"]
+    time.sleep(behind.wait - first.wait + 0.15)  # task-2 never came back: its place is gone
+    assert quota.raw_status().waiting["default"] == 0
+    assert not redis_client.exists(owners)
+
+
 def test_a_step_of_several_calls_asks_for_all_of_them_next_time(
     redis_client: redis.Redis,
 ) -> None:
