@@ -13,8 +13,18 @@ from hub.http.quota import Budget, Lease, RedisQuota
 from hub.http.ratelimit import Observation
 
 
-def _quota(client: redis.Redis, limit: int, window: float, **kw: float) -> RedisQuota:
-    return RedisQuota(client, Budget(f"test:{limit}:{window}", limit, window), **kw)
+def _quota(
+    client: redis.Redis,
+    limit: int,
+    window: float,
+    *,
+    lease_seconds: float = 120.0,
+    ticket_grace_seconds: float = 5.0,
+) -> RedisQuota:
+    budget = Budget(f"test:{limit}:{window}", limit, window)
+    return RedisQuota(
+        client, budget, lease_seconds=lease_seconds, ticket_grace_seconds=ticket_grace_seconds
+    )
 
 
 def _wait(quota: RedisQuota, claim: QuotaClaim | None = None) -> QuotaWait:
