@@ -18,14 +18,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
-    procs = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_worker(concurrency=2)
+    processes = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
+    with processes.running(workers=2) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def _contact(event_id: str, email: str) -> dict[str, Any]:

@@ -34,14 +34,9 @@ def test_tagging_keeps_redeliveries_together_and_runs_apart() -> None:
 
 @pytest.fixture
 def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
-    procs = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_worker(concurrency=2)
+    processes = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
+    with processes.running(workers=2) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def test_a_second_demo_run_on_the_same_redis_makes_the_people_again(

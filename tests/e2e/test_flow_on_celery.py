@@ -21,14 +21,9 @@ pytestmark = pytest.mark.e2e
 def hub(
     redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> Iterator[HubProcesses]:
-    procs = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_worker(concurrency=2)
+    processes = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path)
+    with processes.running(workers=2) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def _company(event_id: str, contacts: list[dict[str, str]]) -> dict[str, object]:

@@ -40,14 +40,9 @@ def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iter
     shutil.copytree(ROOT / "workflows" / "sources", folder / "sources")
     logs = tmp_path / "logs"
     logs.mkdir()
-    procs = HubProcesses(redis_url=redis_server.url, log_dir=logs, workflows=folder)
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_worker(concurrency=1)
+    processes = HubProcesses(redis_url=redis_server.url, log_dir=logs, workflows=folder)
+    with processes.running(workers=1) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def test_both_steps_of_the_chain_run(hub: HubProcesses) -> None:

@@ -33,19 +33,14 @@ def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iter
     override = "    retry: { max_attempts: 2, backoff_base_seconds: 0.05 }\n"
     (folder / "a.yaml").write_text(WORKFLOW.format(name="override", event="a", retry=override))
     (folder / "b.yaml").write_text(WORKFLOW.format(name="default", event="b", retry=""))
-    procs = HubProcesses(
+    processes = HubProcesses(
         redis_url=redis_server.url,
         log_dir=tmp_path,
         workflows=folder,
         extra_env={"HUB_STEP_MAX_ATTEMPTS": "4", "HUB_RETRY_BASE_SECONDS": "0.05"},
     )
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_worker(concurrency=2)
+    with processes.running(workers=2) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def test_step_retry_override_wins_over_settings(hub: HubProcesses) -> None:

@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -177,6 +178,18 @@ class HubProcesses:
             f"--- {p.name} ---\n{p.read_text(errors='replace')[-4000:]}"
             for p in sorted(self.log_dir.glob("*.log"))
         )
+
+    @contextmanager
+    def running(self, *, workers: int = 2) -> Iterator[HubProcesses]:
+        """The spine: the sandbox, the ingress and a worker of ``workers`` processes,
+        all stopped on leaving."""
+        try:
+            self.start_sandbox()
+            self.start_ingress()
+            self.start_worker(concurrency=workers)
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         for proc in self.procs.values():
