@@ -45,7 +45,7 @@ def test_a_sighup_reload_routes_new_events_to_the_new_revision(
     folder = tmp_path / "workflows"
     folder.mkdir()
     (folder / "tagged.yaml").write_text(WORKFLOW.format(tag="rev-one"))
-    processes = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path, workflows=folder)
+    hub = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path, workflows=folder)
     runs = RunStore(redis_client)
     try:
         hub.start_sandbox()
