@@ -121,6 +121,8 @@ def test_token_and_secret_never_logged(
     sandbox: Sandbox, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore"):  # hub processes keep these at WARNING
+        caplog.set_level(logging.DEBUG, logger=name)
     api = build_api(plutio_settings(sandbox.url), redis_client)
     api.find("people")
     sandbox.expire_tokens()
