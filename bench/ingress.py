@@ -8,14 +8,14 @@ Starts a Redis server per app (AOF on, ``appendfsync always`` as deployed, or
 loopback with the same flags: the hub's ingress (``hub.ingress.app.create_app`` for the
 repository's workflows and its Standard Webhooks ``crm`` source) and a bare app that only
 LPUSHes the body with ``redis.asyncio``. Both get the same signed requests (a fresh event
-id each). For each app it measures the peak (closed loop, ``--connections``), then two
-runs at half that peak: "lockstep", where every connection waits the same time between
+id each). In each round every app runs at once (idle while another is measured): the
+peaks (closed loop, ``--connections``) back to back in mirrored order, then two runs at
+half each app's peak: "lockstep", where every connection waits the same time between
 sends, so connections that were answered together stay together and arrive in bursts,
 and "independent", where each wait is random (exponential, the same mean), as from
 senders that know nothing of each other. It prints requests/s, p50, p99 and the CPU
 time per request of the app and of its Redis server for every run, then medians over
-``--rounds`` (bare and hub taking turns, so load from elsewhere weighs on both) and the
-hub's ratio to the bare app.
+``--rounds`` and the hub's ratio to the bare app.
 
 The load comes from ``wrk`` when it is on PATH (``apt-get install wrk``; ``--install-wrk``
 does it), else from an asyncio httpx client, which is slower than the servers it drives,
@@ -310,60 +310,96 @@ PATTERNS = (
 )
 
 
-def measure(
-    kind: str, env: dict[str, str], args: argparse.Namespace, folder: Path
-) -> dict[str, Result]:
-    """The runs of :data:`PATTERNS` for one app, on a Redis server of its own."""
-    import redis
+class Served:
+    """One app on uvicorn with a Redis server of its own (a fresh AOF), until stopped."""
 
-    from hub.redis_server import RedisServer, free_port
+    def __init__(
+        self, kind: str, label: str, env: dict[str, str], args: argparse.Namespace, folder: Path
+    ) -> None:
+        import redis
 
-    extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()
-    data = Path(tempfile.mkdtemp(dir=folder))
-    server = RedisServer(data, appendfsync=args.redis_appendfsync, extra_args=extra).start()
-    flush = redis.Redis.from_url(server.url).flushall
-    assert server.process is not None
-    redis_pid = server.process.pid
-    port = free_port()
-    log = (data / "server.log").open("wb")  # the hub's log lines go to a file, as deployed
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "serve", kind, str(port)],
-        env={**env, "HUB_REDIS_URL": server.url},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+        from hub.redis_server import RedisServer, free_port
+
+        self.kind, self.label, self.args, self.folder = kind, label, args, folder
+        extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()
+        self.data = Path(tempfile.mkdtemp(dir=folder))
+        self.server = RedisServer(
+            self.data, appendfsync=args.redis_appendfsync, extra_args=extra
+        ).start()
+        self.flush = redis.Redis.from_url(self.server.url).flushall
+        assert self.server.process is not None
+        self.redis_pid = self.server.process.pid
+        port = free_port()
+        self.log = (self.data / "server.log").open("wb")  # log lines to a file, as deployed
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "serve", kind, str(port)],
+            env={**env, "HUB_REDIS_URL": self.server.url},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_http(f"http://127.0.0.1:{port}/")
-        url = f"http://127.0.0.1:{port}/hooks/crm"
-        results: dict[str, Result] = {}
-        for name, rate_of, independent in PATTERNS:
-            flush()
-            rate = results["peak"].rps * rate_of if rate_of else None
-            count = int((rate or 20000) * args.seconds * 1.5) + 1000
-            reqs = signed_requests(count)
-            connections = args.connections
-            before, redis_before = cpu_seconds(proc.pid), cpu_seconds(redis_pid)
-            if args.loader == "wrk":
-                path = folder / "requests.tsv"
-                path.write_bytes(
-                    b"".join(f"{i}\t{t}\t{s}\t".encode() + b + b"\n" for i, t, s, b in reqs)
-                )
-                result = run_wrk(url, args.seconds, connections, path, rate, independent)
-            else:
-                result = run_httpx(url, args.seconds, connections, reqs, rate, independent)
-            done = max(result.requests, 1)
-            result.cpu_us = (cpu_seconds(proc.pid) - before) / done * 1e6
-            result.redis_us = (cpu_seconds(redis_pid) - redis_before) / done * 1e6
-            results[name] = result
-        return results
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
-        lines = (data / "server.log").read_bytes().count(b"\n")
-        print(f"  ({kind} server: {lines} log lines)")
-        server.stop()
-        shutil.rmtree(data, ignore_errors=True)
+        self.url = f"http://127.0.0.1:{port}/hooks/crm"
+
+    def run(self, rate: float | None, independent: bool) -> Result:
+        """One run of ``--seconds`` (closed loop when ``rate`` is None), on a flushed Redis."""
+        args = self.args
+        self.flush()
+        count = int((rate or 20000) * args.seconds * 1.5) + 1000
+        reqs = signed_requests(count)
+        before, redis_before = cpu_seconds(self.proc.pid), cpu_seconds(self.redis_pid)
+        if args.loader == "wrk":
+            path = self.folder / "requests.tsv"
+            path.write_bytes(
+                b"".join(f"{i}\t{t}\t{s}\t".encode() + b + b"\n" for i, t, s, b in reqs)
+            )
+            result = run_wrk(self.url, args.seconds, args.connections, path, rate, independent)
+        else:
+            result = run_httpx(self.url, args.seconds, args.connections, reqs, rate, independent)
+        done = max(result.requests, 1)
+        result.cpu_us = (cpu_seconds(self.proc.pid) - before) / done * 1e6
+        result.redis_us = (cpu_seconds(self.redis_pid) - redis_before) / done * 1e6
+        return result
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(15)
+        self.log.close()
+        lines = (self.data / "server.log").read_bytes().count(b"\n")
+        print(f"  ({self.label}: {lines} log lines)")
+        self.server.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def mean(results: list[Result]) -> Result:
+    """The mean of runs of one pattern."""
+    n = len(results)
+    return Result(
+        sum(r.rps for r in results) / n,
+        sum(r.p50_ms for r in results) / n,
+        sum(r.p99_ms for r in results) / n,
+        sum(r.errors for r in results),
+        sum(r.requests for r in results),
+        sum(r.cpu_us for r in results) / n,
+        sum(r.redis_us for r in results) / n,
+    )
+
+
+def measure_round(apps: list[Served]) -> dict[str, dict[str, Result]]:
+    """Every app's runs of :data:`PATTERNS` in one round.
+
+    Peaks go first and back to back, in order and then in reverse (A B C C B A), each
+    app's peak the mean of its two: the machine's speed drifts from minute to minute, and
+    mirrored runs put the same drift on every app.
+    """
+    peaks: dict[str, list[Result]] = {app.label: [] for app in apps}
+    for app in [*apps, *reversed(apps)]:
+        peaks[app.label].append(app.run(None, False))
+    results = {app.label: {"peak": mean(peaks[app.label])} for app in apps}
+    for name, rate_of, independent in PATTERNS[1:]:
+        for app in apps:
+            rate = results[app.label]["peak"].rps * (rate_of or 1)
+            results[app.label][name] = app.run(rate, independent)
+    return results
 
 
 def main() -> None:
@@ -432,12 +468,19 @@ def main() -> None:
         seen: dict[str, list[dict[str, Result]]] = {label: [] for _, label, _ in apps}
         for round_ in range(1, args.rounds + 1):
             print(f"round {round_}")
-            for kind, label, extra in apps:
-                results = measure(kind, {**env, **extra}, args, folder)
-                seen[label].append(results)
-                for name, result in results.items():
+            served: list[Served] = []
+            try:
+                for kind, label, extra in apps:
+                    served.append(Served(kind, label, {**env, **extra}, args, folder))
+                results = measure_round(served)
+            finally:
+                for app in served:
+                    app.stop()
+            for label, runs in results.items():
+                seen[label].append(runs)
+                for name, result in runs.items():
                     print(f"  {label:<21} {name:<18} {result}")
-                sys.stdout.flush()
+            sys.stdout.flush()
         summarise(seen)
 
 
