@@ -33,21 +33,10 @@ from hub.redis_server import RedisServer  # noqa: E402
 from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from hub.worker.celery_app import create_celery  # noqa: E402
-from tests.support.processes import HubProcesses, wait_for  # noqa: E402
+from tests.support.processes import HubProcesses, quota_env, wait_for  # noqa: E402
 from tests.support.signing import crm_delivery  # noqa: E402
 
 HOSTS = ["hostA", "hostB", "hostC"]
-
-
-def quota_env(limit: int, window: float) -> dict[str, str]:
-    """The hub's Plutio budget and the sandbox's quota, set alike, no reserve."""
-    return {
-        "PLUTIO_QUOTA_LIMIT": str(limit),
-        "PLUTIO_QUOTA_WINDOW_SECONDS": str(window),
-        "PLUTIO_QUOTA_RESERVE_PERCENT": "0",
-        "PLUTIO_SANDBOX_QUOTA_LIMIT": str(limit),
-        "PLUTIO_SANDBOX_QUOTA_WINDOW_SECONDS": str(window),
-    }
 
 
 def post_events(ingress_url: str, count: int) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.many_hosts import HOSTS, per_node_tasks, post_events, quota_env
+from bench.many_hosts import HOSTS, per_node_tasks, post_events
 from hub.redis_server import RedisServer
 from hub.sandbox.calllog import max_calls_in_window
-from tests.support.processes import HubProcesses, wait_for
+from tests.support.processes import HubProcesses, quota_env, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ import pytest
 
 from hub.redis_server import RedisServer
 from hub.sandbox.calllog import max_calls_in_window
-from tests.support.processes import HubProcesses, wait_for
+from tests.support.processes import HubProcesses, quota_env, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -37,17 +37,6 @@ steps:
     with:
       message: "made person {{ steps.person._id }} for {{ event.data.first }}"
 """
-
-
-def quota_env(limit: int, window: float) -> dict[str, str]:
-    """The hub's Plutio budget and the sandbox's quota, set alike, no reserve."""
-    return {
-        "PLUTIO_QUOTA_LIMIT": str(limit),
-        "PLUTIO_QUOTA_WINDOW_SECONDS": str(window),
-        "PLUTIO_QUOTA_RESERVE_PERCENT": "0",
-        "PLUTIO_SANDBOX_QUOTA_LIMIT": str(limit),
-        "PLUTIO_SANDBOX_QUOTA_WINDOW_SECONDS": str(window),
-    }
 
 
 @pytest.fixture

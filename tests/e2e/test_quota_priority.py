@@ -15,8 +15,7 @@ import redis
 
 from hub.http.quota_status import BudgetStatus, quota_status
 from hub.redis_server import RedisServer
-from tests.e2e.test_quota_cluster import quota_env
-from tests.support.processes import HubProcesses, wait_for
+from tests.support.processes import HubProcesses, quota_env, wait_for
 
 pytestmark = pytest.mark.e2e
 

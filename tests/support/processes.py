@@ -19,7 +19,7 @@ import httpx
 from hub.redis_server import free_port
 from tests.support.signing import CRM_SIGNING_KEY
 
-__all__ = ["HubProcesses", "wait_for"]
+__all__ = ["HubProcesses", "quota_env", "wait_for"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +40,17 @@ def _http_ok(url: str) -> Callable[[], bool]:
             return False
 
     return check
+
+
+def quota_env(limit: int, window: float) -> dict[str, str]:
+    """The hub's Plutio budget and the sandbox's quota, set alike, no reserve."""
+    return {
+        "PLUTIO_QUOTA_LIMIT": str(limit),
+        "PLUTIO_QUOTA_WINDOW_SECONDS": str(window),
+        "PLUTIO_QUOTA_RESERVE_PERCENT": "0",
+        "PLUTIO_SANDBOX_QUOTA_LIMIT": str(limit),
+        "PLUTIO_SANDBOX_QUOTA_WINDOW_SECONDS": str(window),
+    }
 
 
 @dataclass
