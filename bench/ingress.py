@@ -70,13 +70,13 @@ def hub_app() -> Any:
     """The hub's ingress, built as ``hub serve`` builds it."""
     import redis
 
+    from hub.core.settings import Settings
     from hub.ingress.app import create_app
+    from hub.ingress.event_store import connect
     from hub.ingress.server import prepare_process
-    from hub.ingress.store import connect
-    from hub.settings import Settings
     from hub.worker.celery_app import create_celery
     from hub.workflow.loader import load_folder
-    from hub.workflow.store import WorkflowStore
+    from hub.workflow.revisions import WorkflowStore
 
     settings = Settings()
     prepare_process(settings)
@@ -127,7 +127,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def signed_requests(count: int) -> list[tuple[str, str, str, bytes]]:
-    from hub.ingress.signatures import StandardWebhooks, standard_webhooks_key
+    from hub.intake.signatures import StandardWebhooks, standard_webhooks_key
 
     signer = StandardWebhooks((standard_webhooks_key(SECRET),))
     run, now = f"{time.time():.0f}", time.time()
@@ -318,7 +318,7 @@ class Served:
     ) -> None:
         import redis
 
-        from hub.redis_server import RedisServer, free_port
+        from hub.core.redis_server import RedisServer, free_port
 
         self.kind, self.label, self.args, self.folder = kind, label, args, folder
         extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()

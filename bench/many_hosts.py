@@ -8,7 +8,7 @@ ingress, waits until every contact is a Plutio person, then prints:
 
 - tasks each worker node ran (Celery's own ``inspect stats``);
 - the sandbox call log's fullest window against the limit (goal: never over), and 429s;
-- the hub's metrics for the budget (``hub_quota_*`` from :mod:`hub.metrics`).
+- the hub's metrics for the budget (``hub_quota_*`` from :mod:`hub.history.metrics`).
 
 Run: ``.venv/bin/python bench/many_hosts.py`` (defaults: 120 events, 20 calls per 2 s;
 about half a minute). ``--help`` lists the knobs.
@@ -28,10 +28,10 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.metrics import exposition  # noqa: E402
-from hub.redis_server import RedisServer  # noqa: E402
+from hub.core.redis_server import RedisServer  # noqa: E402
+from hub.core.settings import Settings  # noqa: E402
+from hub.history.metrics import exposition  # noqa: E402
 from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
-from hub.settings import Settings  # noqa: E402
 from hub.worker.celery_app import create_celery  # noqa: E402
 from tests.support.processes import HubProcesses, quota_env, wait_for  # noqa: E402
 from tests.support.signing import crm_delivery  # noqa: E402

@@ -37,19 +37,19 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.http.claim import QuotaClaim  # noqa: E402
+from hub.core.redis_server import RedisServer  # noqa: E402
+from hub.core.settings import Settings  # noqa: E402
 from hub.http.quota import Budget, RedisQuota  # noqa: E402
+from hub.http.quota_claim import QuotaClaim  # noqa: E402
 from hub.http.quota_status import quota_status  # noqa: E402
 from hub.http.ratelimit import Observation  # noqa: E402
-from hub.redis_server import RedisServer  # noqa: E402
 from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
-from hub.settings import Settings  # noqa: E402
 from hub.worker.celery_app import create_celery  # noqa: E402
 from hub.worker.queues import STEP_QUEUES  # noqa: E402
 from hub.worker.runtime import new_context  # noqa: E402
 from hub.workflow.compiler import compile_run  # noqa: E402
 from hub.workflow.loader import load_workflow  # noqa: E402
-from hub.workflow.store import WorkflowStore  # noqa: E402
+from hub.workflow.revisions import WorkflowStore  # noqa: E402
 from tests.support.processes import HubProcesses, wait_for  # noqa: E402
 
 WORKFLOW = """\

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.settings import Settings
+from hub.core.settings import Settings
 from hub.worker.celery_app import create_celery
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

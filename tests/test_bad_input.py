@@ -15,7 +15,7 @@ injection attempts. Covered in depth elsewhere:
 - upstream refusals (400, 401, 403, 404) and what they tell the operator:
   ``tests/connectors/plutio/test_errors_and_tokens.py``;
 - a step that fails on bad data ends as a dead letter with its reason:
-  ``tests/hub/worker/test_deadletter.py``.
+  ``tests/hub/history/test_dead_letters.py``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import httpx
 import pytest
 import redis
 
-from hub.redis_server import RedisServer
-from hub.settings import Settings
+from hub.core.redis_server import RedisServer
+from hub.core.settings import Settings
 from tests.hub.worker.fakes import LocalHub
 from tests.support.processes import ROOT, HubProcesses
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hub.settings import Settings
-from hub.settings_doc import settings_table
+from hub.core.settings import Settings
+from hub.core.settings_doc import settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

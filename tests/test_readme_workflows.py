@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.ingress.sources import _parse as _parse_source
+from hub.intake.sources import _parse as _parse_source
 from hub.testing.spec import TestFile
 from hub.workflow.loader import load_workflow_text
 

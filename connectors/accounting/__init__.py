@@ -20,8 +20,8 @@ import httpx
 from connectors.accounting.files import FileSink
 from connectors.accounting.http import HttpSink
 from connectors.accounting.operations import OPERATIONS
-from hub.connector import Connector
-from hub.settings import Settings
+from hub.connector.declaration import Connector
+from hub.core.settings import Settings
 
 __all__ = ["CONNECTOR", "AccountingApi", "export_dir"]
 

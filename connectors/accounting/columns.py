@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.errors import FatalError
+from hub.core.errors import FatalError
 from hub.workflow.filters import to_datetime
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 - :func:`folder_lock`: an exclusive ``flock`` on ``<folder>/.lock`` for every process on
   the host (the kernel frees it when its holder dies, even by SIGKILL). It is waited
-  for in short steps, up to ``wait`` seconds, then :class:`~hub.errors.LockBusy`
+  for in short steps, up to ``wait`` seconds, then :class:`~hub.core.errors.LockBusy`
   re-schedules the step.
 - :func:`ledger_id`: a random id kept in ``<folder>/.ledger-id``, so two folders never
   share an index even at the same path on two hosts, and a moved folder keeps its own.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hub.errors import ConfigError, LockBusy, RetryableError
+from hub.core.errors import ConfigError, LockBusy, RetryableError
 
 __all__ = [
     "append_line",

@@ -28,11 +28,11 @@ from connectors.accounting.columns import Row
 from connectors.accounting.files import Outcome
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
-from hub.errors import RetryableError
+from hub.core.errors import RetryableError
+from hub.core.locks import keyed_lock, lock_key
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.quota import Quota
-from hub.locks import keyed_lock, lock_key
 
 __all__ = ["SERVICE", "HttpSink"]
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from connectors.accounting.columns import Row, negate_amount
-from hub.errors import FatalError
+from hub.core.errors import FatalError
 from hub.workflow.filters import to_datetime
 
 __all__ = [

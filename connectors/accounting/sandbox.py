@@ -38,10 +38,10 @@ from starlette.routing import Route
 from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
 from hub.sandbox.clock import Clock
 from hub.sandbox.control import control_mount
+from hub.sandbox.documents import MemoryStore
 from hub.sandbox.envconfig import config_from_env
 from hub.sandbox.gate import Gate
 from hub.sandbox.responses import json_error
-from hub.sandbox.store import MemoryStore
 
 __all__ = [
     "RESOURCES",

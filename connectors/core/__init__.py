@@ -16,9 +16,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from hub.connector import Connector, Operation
-from hub.errors import FatalError
-from hub.settings import Settings
+from hub.connector.declaration import Connector, Operation
+from hub.core.errors import FatalError
+from hub.core.settings import Settings
 from hub.workflow.templates import redact
 
 __all__ = ["CONNECTOR", "CoreApi", "Echo", "Fail", "Log"]

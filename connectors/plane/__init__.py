@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.plane.api import build_api
 from connectors.plane.resources import OPERATIONS
-from hub.connector import Connector
+from hub.connector.declaration import Connector
 
 __all__ = ["CONNECTOR"]
 

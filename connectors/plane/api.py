@@ -14,15 +14,15 @@ from typing import Any
 
 import httpx
 
-from hub.errors import FatalError
+from hub.core.errors import FatalError
+from hub.core.locks import find_or_create, lock_key
+from hub.core.settings import Settings
 from hub.http.client import ApiClient
 from hub.http.connect import connect, require_settings, upstream_from_settings
 from hub.http.keyauth import HeaderKeyAuth, fingerprint
 from hub.http.pagination import CursorPages, iterate_items
 from hub.http.quota import Quota
 from hub.http.ratelimit import PLANE_HEADERS
-from hub.locks import find_or_create, lock_key
-from hub.settings import Settings
 
 __all__ = ["SERVICE", "PlaneApi", "build_api", "read_params"]
 

@@ -33,7 +33,7 @@ from connectors.plane.models import (
     WorkItemUpdate,
     WorkItemUpsert,
 )
-from hub.connector import Operation
+from hub.connector.declaration import Operation
 
 __all__ = ["OPERATIONS"]
 

@@ -15,15 +15,15 @@ from typing import Any
 
 import httpx
 
-from hub.errors import FatalError
+from hub.core.errors import FatalError
+from hub.core.locks import keyed_lock, lock_key
+from hub.core.settings import Settings
 from hub.http.client import ApiClient
 from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
 from hub.http.grants import client_credentials_grant
 from hub.http.pagination import SkipLimit, iterate_items
 from hub.http.quota import Quota
 from hub.http.ratelimit import X_RATELIMIT_HEADERS
-from hub.locks import keyed_lock, lock_key
-from hub.settings import Settings
 
 __all__ = ["SERVICE", "PlutioApi", "build_api", "explain", "query_params"]
 

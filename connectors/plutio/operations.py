@@ -35,8 +35,8 @@ from connectors.plutio.models import (
 )
 from connectors.plutio.polling import poll_page
 from connectors.plutio.resources import RESOURCES, Resource
-from hub.connector import Operation
-from hub.errors import FatalError, NotFound
+from hub.connector.declaration import Operation
+from hub.core.errors import FatalError, NotFound
 
 __all__ = ["OPERATIONS", "operations_for"]
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import httpx
 
+from hub.core.settings import Settings
 from hub.http.client import ApiClient
 from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
 from hub.http.grants import RedisRefusalMemo, password_grant
 from hub.http.keyauth import fingerprint
 from hub.http.pagination import PageNumber, iterate_items
 from hub.http.quota import Quota
-from hub.settings import Settings
 
 __all__ = ["ENTITIES", "FILTER_PATH", "SERVICE", "PlutoraApi", "build_api"]
 

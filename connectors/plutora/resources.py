@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.plutora.api import PlutoraApi
-from hub.connector import Operation
+from hub.connector.declaration import Operation
 
 __all__ = ["OPERATIONS"]
 

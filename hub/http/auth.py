@@ -9,7 +9,7 @@ is read is the connector's part (:class:`TokenGrant`).
 Fetching is single-flight for the whole cluster: the process that takes the cache's
 refresh lock (``SET NX PX``) asks for the token; the others poll the cache for a short,
 bounded while (a token request takes milliseconds) and, if no token appears, raise
-:class:`~hub.errors.LockBusy` so their task is re-scheduled rather than held. Token
+:class:`~hub.core.errors.LockBusy` so their task is re-scheduled rather than held. Token
 values never appear in a message, a log line or a ``repr``.
 """
 
@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from hub.errors import FatalError, LockBusy
-from hub.http.retry import classify_response
-from hub.locks import release_lock, try_lock
+from hub.core.errors import FatalError, LockBusy
+from hub.core.locks import release_lock, try_lock
+from hub.http.failures import classify_response
 
 __all__ = [
     "REFRESH_MARGIN_SECONDS",

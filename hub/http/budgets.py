@@ -8,9 +8,9 @@ same names the same way.
 
 from __future__ import annotations
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
+from hub.core.settings import Settings
 from hub.http.quota import Budget
-from hub.settings import Settings
 
 __all__ = ["budget_from_settings"]
 

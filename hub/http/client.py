@@ -7,7 +7,7 @@ answer is classified once, here: :meth:`ApiClient.send` gives a successful answe
 :meth:`ApiClient.request` its JSON, and otherwise :class:`RetryableError` or
 :class:`FatalError` is raised. A request may carry headers of its own (an
 ``Idempotency-Key``) beside the client's. Backoff is scheduled by the caller from
-:class:`~hub.http.retry.RetryPolicy`, never slept here.
+:class:`~hub.http.failures.RetryPolicy`, never slept here.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
+from hub.http.failures import classify_response, classify_transport_error
 from hub.http.quota import Lease, Quota, Unlimited
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
-from hub.http.retry import classify_response, classify_transport_error
 
 __all__ = ["ApiClient", "RequestOptions"]
 

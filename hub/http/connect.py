@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
 from hub.http.budgets import budget_from_settings
 from hub.http.client import ApiClient

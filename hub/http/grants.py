@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from hub.errors import FatalError, RetryableError, UpstreamError
+from hub.core.errors import FatalError, RetryableError, UpstreamError
 from hub.http.auth import Token, parse_token_response
-from hub.http.retry import classify_response
+from hub.http.failures import classify_response
 
 __all__ = [
     "FormGrant",

@@ -9,7 +9,7 @@ atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
   the last window, so in any rolling window the upstream receives at most ``limit``
   calls from the hub, however long calls take to travel. A call never settled (its
   worker died) counts until its lease runs out, then for one more window.
-- **No sleeping.** A call that finds no slot raises :class:`~hub.errors.QuotaWait` with
+- **No sleeping.** A call that finds no slot raises :class:`~hub.core.errors.QuotaWait` with
   the time until its turn and a ticket; the caller re-schedules itself and presents the
   ticket when it comes back; a caller that names itself (a task's id) and comes back
   without it (its worker died first) takes back the same place.
@@ -33,8 +33,8 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
-from hub.errors import QuotaWait
-from hub.http.claim import QuotaClaim, current_claim, priority_rank
+from hub.core.errors import QuotaWait
+from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
 from hub.http.quota_scripts import ACQUIRE, SETTLE, STATUS
 from hub.http.ratelimit import Observation
 

@@ -10,8 +10,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hub.http.claim import PRIORITIES
 from hub.http.quota import BUDGETS_KEY, Budget, RedisQuota
+from hub.http.quota_claim import PRIORITIES
 
 __all__ = ["BudgetStatus", "quota_status"]
 

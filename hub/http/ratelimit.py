@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from hub.http.retry import parse_retry_after
+from hub.http.failures import parse_retry_after
 
 __all__ = [
     "PLANE_HEADERS",

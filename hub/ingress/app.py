@@ -26,14 +26,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from hub.core.settings import Settings
+from hub.history.metrics import CONTENT_TYPE, exposition
+from hub.ingress.event_store import EventStore, StoreUnavailable
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.openapi import openapi_document
 from hub.ingress.publish import Compile, RunPublisher
-from hub.ingress.resolve import build_sources, is_loopback
-from hub.ingress.sources import Source, load_sources, sources_folder
-from hub.ingress.store import EventStore, StoreUnavailable
-from hub.metrics import CONTENT_TYPE, exposition
-from hub.settings import Settings
+from hub.intake.resolve import build_sources, is_loopback
+from hub.intake.sources import Source, load_sources, sources_folder
 from hub.workflow.compiler import compile_run
 from hub.workflow.live import LiveWorkflows
 from hub.workflow.model import Workflow

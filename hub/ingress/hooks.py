@@ -22,14 +22,14 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from hub.errors import TemplateError
-from hub.events_log import log_event
-from hub.ingress.ids import new_hex
+from hub.core.errors import TemplateError
+from hub.core.ids import new_hex
+from hub.history.events_log import log_event
+from hub.ingress.event_store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
 from hub.ingress.publish import RunPublisher
-from hub.ingress.routing import match_workflows
-from hub.ingress.signatures import AuthFailed
-from hub.ingress.sources import Source
-from hub.ingress.store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
+from hub.intake.routing import match_workflows
+from hub.intake.signatures import AuthFailed
+from hub.intake.sources import Source
 from hub.worker.runtime import new_context
 from hub.workflow.model import Workflow
 from hub.workflow.templates import truthy

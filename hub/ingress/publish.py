@@ -33,7 +33,8 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
+from hub.core.ids import new_uuid
 from hub.ingress.celery_message import (
     Channel,
     QueuedMessage,
@@ -44,7 +45,6 @@ from hub.ingress.celery_message import (
     serialize,
     steps,
 )
-from hub.ingress.ids import new_uuid
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run, step_kwargs
 from hub.workflow.model import Workflow

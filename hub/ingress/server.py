@@ -13,8 +13,8 @@ import logging
 import uvicorn
 from starlette.types import ASGIApp
 
-from hub.logs import configure_logging
-from hub.settings import Settings
+from hub.core.logs import configure_logging
+from hub.core.settings import Settings
 
 __all__ = ["lean_log_records", "prepare_process", "run", "settle_heap"]
 

@@ -5,7 +5,7 @@
 - :mod:`~hub.sandbox.faults`: error rates, latency, 429 storms, drops, scripted answers.
 - :mod:`~hub.sandbox.calllog`: the log of every call; :func:`max_calls_in_window`.
 - :mod:`~hub.sandbox.mongo`: a MongoDB-style query matcher.
-- :mod:`~hub.sandbox.store`: namespaced in-memory collections.
+- :mod:`~hub.sandbox.documents`: namespaced in-memory collections.
 - :mod:`~hub.sandbox.tokens`: bearer tokens with expiry.
 - :mod:`~hub.sandbox.rest`: Mongo-style REST resources declared as data.
 - :mod:`~hub.sandbox.gate`: identify, meter, inject, answer, log: every API call's path.
@@ -17,6 +17,7 @@ from hub.sandbox.calllog import CallLog, CallRecord, max_calls_in_window, window
 from hub.sandbox.clock import Clock, FakeClock, SystemClock, iso_utc
 from hub.sandbox.control import control_mount, control_routes
 from hub.sandbox.core import SandboxCore, UnknownResource
+from hub.sandbox.documents import MemoryStore, new_object_id
 from hub.sandbox.envconfig import config_from_env
 from hub.sandbox.faults import (
     FaultConfig,
@@ -37,7 +38,6 @@ from hub.sandbox.responses import (
 )
 from hub.sandbox.rest import MongoRest, ResourceSpec, resource_table
 from hub.sandbox.serve import serve_in_thread
-from hub.sandbox.store import MemoryStore, new_object_id
 from hub.sandbox.tokens import TokenStore
 
 __all__ = [

@@ -9,9 +9,9 @@ from typing import Any
 
 from hub.sandbox.calllog import CallLog
 from hub.sandbox.clock import Clock
+from hub.sandbox.documents import MemoryStore
 from hub.sandbox.faults import FaultConfig, FaultInjector
 from hub.sandbox.quota import RollingWindowLimiter
-from hub.sandbox.store import MemoryStore
 from hub.sandbox.tokens import TokenStore
 
 __all__ = ["SandboxCore", "UnknownResource"]

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.sandbox.documents import MemoryStore
 from hub.sandbox.inputs import BadInput
-from hub.sandbox.store import MemoryStore
 
 __all__ = ["Naming", "RecordTable", "new_uuid"]
 

@@ -28,10 +28,10 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub.sandbox.documents import PROTECTED_FIELDS, MemoryStore, set_path
 from hub.sandbox.inputs import BadInput, read_object
 from hub.sandbox.mongo import QueryError, compile_query, key_filter_query, parse_sort
 from hub.sandbox.responses import json_error
-from hub.sandbox.store import PROTECTED_FIELDS, MemoryStore, set_path
 
 __all__ = ["ALL_OPS", "MongoRest", "Op", "ResourceSpec", "resource_table"]
 

@@ -22,7 +22,7 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.errors import Deferred, RetryableError
+from hub.core.errors import Deferred, RetryableError
 from hub.sandbox.clock import FakeClock
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS
 from hub.worker.dispatch import StepCall, StepDispatch

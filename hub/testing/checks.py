@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.settings import Settings
+from hub.core.settings import Settings
 from hub.testing.spec import ALLOWED_SETTINGS, LoadedSpec, TestFile, workflow_path_for
 from hub.workflow.model import Workflow
 from hub.workflow.positions import Positions, compose

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.history.runs import RunRecord
 from hub.sandbox.calllog import CallRecord
 from hub.testing.spec import Expect
-from hub.worker.runs import RunRecord
 
 __all__ = ["Outcome", "check", "mismatch"]
 

@@ -25,20 +25,20 @@ import httpx
 import redis
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from hub.connector import Connector
-from hub.errors import TemplateError
+from hub.connector.declaration import Connector
+from hub.core.errors import TemplateError
+from hub.core.settings import Settings
+from hub.history.runs import RunStore
 from hub.http.client import ApiClient
 from hub.http.quota import Unlimited
-from hub.ingress.routing import json_path
+from hub.intake.routing import json_path
 from hub.sandbox.clock import FakeClock
-from hub.settings import Settings
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
 from hub.testing.expect import Outcome, check
 from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes, SandboxKind
 from hub.testing.spec import Case, EventSpec, LoadedSpec
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
-from hub.worker.runs import RunStore
 from hub.worker.runtime import Runtime, new_context
 from hub.workflow.compiler import compile_run
 from hub.workflow.model import Workflow

@@ -5,7 +5,7 @@ app, the resources it serves, and how its records look through its API. Each san
 runs under uvicorn in a thread on loopback, on the runner's fake clock, and is started
 the first time a test file's workflow (or a case's ``given``) needs it. The connector is
 pointed at it through its settings (base URL and the sandbox's credentials, the ones
-``hub up`` uses: :data:`hub.embedded.SANDBOXES`), so the connector's own code (auth,
+``hub up`` uses: :data:`hub.cli.up.SANDBOXES`), so the connector's own code (auth,
 quota, retries classification) runs as in production. A connector without an upstream
 (``core``) needs no sandbox. The accounting sandbox also shows the rows the file sink
 wrote (``rows``, ``csv_rows``) in a folder of its own, emptied with each case.
@@ -27,7 +27,7 @@ import connectors.plutio.sandbox as plutio
 import connectors.plutora.sandbox as plutora
 from connectors.plane.sandbox_rules import KINDS as PLANE_RESOURCES
 from connectors.plutora.sandbox_rules import ENTITIES as PLUTORA_RESOURCES
-from hub.embedded import SANDBOXES as LOCAL_SANDBOXES
+from hub.cli.up import SANDBOXES as LOCAL_SANDBOXES
 from hub.sandbox.clock import Clock, FakeClock
 from hub.sandbox.control import Present
 from hub.sandbox.core import SandboxCore
@@ -75,7 +75,7 @@ def _env(connector: str) -> Callable[[str], Mapping[str, str]]:
     for local in LOCAL_SANDBOXES:
         if local.name == connector:
             return local.env
-    raise KeyError(f"hub.embedded has no sandbox settings for '{connector}'")
+    raise KeyError(f"hub.cli.up has no sandbox settings for '{connector}'")
 
 
 #: connector name -> its sandbox

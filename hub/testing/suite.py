@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from hub.testing.checks import load_spec
 from hub.testing.runner import CaseResult, WorkflowTester, upstreams
 from hub.testing.sandboxes import SANDBOXES

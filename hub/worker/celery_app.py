@@ -27,7 +27,7 @@ from typing import Any
 
 from celery import Celery
 
-from hub.settings import Settings, get_settings
+from hub.core.settings import Settings, get_settings
 from hub.worker.queues import DEFAULT_QUEUE, route_step
 
 __all__ = [
@@ -49,7 +49,7 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 #: the default step queue (``hub.interactive`` and ``hub.bulk`` beside it)
 QUEUE = DEFAULT_QUEUE
 #: modules whose tasks every worker registers
-TASK_MODULES = ["hub.worker.tasks", "hub.worker.poll", "hub.worker.beat"]
+TASK_MODULES = ["hub.worker.tasks", "hub.polling.poll_task", "hub.worker.beat"]
 #: expiry of the lock a worker holds while it sweeps the broker for tasks to redeliver
 RESTORE_MUTEX_SECONDS = 15
 #: kombu's Redis transport, taking messages without a window to lose them

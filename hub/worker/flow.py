@@ -16,13 +16,13 @@ worker, to an in-memory queue in ``hub test``).
   ``error`` (``{message, type, step, status?, index?}``) in the templates' context; a
   failing ``on_failure`` step runs only its own ``on_failure``. When they are done (or
   if there are none) the run is recorded as failed.
-- The run record (:class:`~hub.worker.runs.RunStore`) notes every step; the run ends
+- The run record (:class:`~hub.history.runs.RunStore`) notes every step; the run ends
   ``succeeded`` when its chain ends without an error, ``failed`` otherwise.
 - Each step execution goes through the :class:`~hub.worker.idempotency.StepLedger`: a
   redelivered task whose step is recorded as done hands the recorded output on without
   calling the upstream again; a second task for the same step stops. Each failed attempt
   is noted, and a run that fails for good is stored as a dead letter
-  (:class:`~hub.worker.deadletter.DeadLetterStore`) with every attempt's error.
+  (:class:`~hub.history.dead_letters.DeadLetterStore`) with every attempt's error.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.errors import Deferred, FatalError
-from hub.worker.claims import Claims
-from hub.worker.deadletter import DeadLetterStore
+from hub.core.errors import Deferred, FatalError
+from hub.history.dead_letters import DeadLetterStore
+from hub.history.runs import RunStatus, RunStore
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
 from hub.worker.idempotency import Execution, StepLedger, execution_key
-from hub.worker.runs import RunStatus, RunStore
+from hub.worker.run_once import Claims
 from hub.worker.runtime import (
     Item,
     Runtime,

@@ -5,7 +5,7 @@ with afterwards), sends one task per item and marks each sent. Each item task *r
 its output under its index: the first record of an index counts it done, a redelivered
 item finds its index recorded and neither calls its operation again nor counts twice.
 The record that makes every item done tells its task to continue the chain with the
-outputs, in item order (see :class:`hub.worker.claims.Claims` for doing that once).
+outputs, in item order (see :class:`hub.worker.run_once.Claims` for doing that once).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hub.errors import Deferred
+from hub.core.errors import Deferred
 
 __all__ = [
     "LEDGER_KEY",

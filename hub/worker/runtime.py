@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from hub.connector import Connector
-from hub.errors import ConfigError, FatalError, TemplateError
-from hub.http.retry import RetryPolicy
-from hub.registry import get_connector, get_operation
-from hub.settings import Settings
+from hub.connector.declaration import Connector
+from hub.connector.registry import get_connector, get_operation
+from hub.core.errors import ConfigError, FatalError, TemplateError
+from hub.core.settings import Settings
+from hub.http.failures import RetryPolicy
 from hub.workflow.model import RetryOverride, Step, Workflow
 from hub.workflow.templates import evaluate, render, truthy
 from hub.workflow.validate import OperationLookup

@@ -8,7 +8,7 @@ visibility timeout. Nothing sleeps in a worker. Re-scheduled steps go to
 that has not started yet. What happens around the step (foreach, on_failure, the run
 record) is :class:`hub.worker.flow.Flow`'s part.
 
-The step runs under a quota claim (:mod:`hub.http.claim`) with the workflow's
+The step runs under a quota claim (:mod:`hub.http.quota_claim`) with the workflow's
 ``priority``; the claim's waiting tickets travel in the task's ``quota`` kwarg, so a
 re-scheduled step comes back to its place in each budget's waiting room.
 """
@@ -21,18 +21,18 @@ from typing import Any
 
 import redis
 
-from hub.errors import Deferred, RetryableError
-from hub.http.claim import QuotaClaim, use_claim
-from hub.settings import get_settings
+from hub.core.errors import Deferred, RetryableError
+from hub.core.settings import get_settings
+from hub.history.runs import RunStore
+from hub.http.quota_claim import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CelerySender, StepCall, StepDispatch
 from hub.worker.flow import Flow
 from hub.worker.queues import DEFERRED_QUEUE
-from hub.worker.runs import RunStore
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow.compiler import STEP_TASK
-from hub.workflow.store import WorkflowStore
+from hub.workflow.revisions import WorkflowStore
 
 __all__ = ["StepTask", "run_step"]
 

@@ -1,7 +1,7 @@
 """The workflows the ingress routes events to, reloadable while it runs.
 
 :class:`LiveWorkflows` loads the folder, publishes every revision to the
-:class:`~hub.workflow.store.WorkflowStore` and only then swaps the set new events are
+:class:`~hub.workflow.revisions.WorkflowStore` and only then swaps the set new events are
 routed to. Tasks already queued name the revision they started on and keep running on
 it (the store keeps old revisions readable). A folder that no longer validates is not
 loaded: the current set stays, and the problems are logged with their positions.
@@ -23,7 +23,7 @@ from pathlib import Path
 from hub.workflow.loader import load_folder
 from hub.workflow.model import Workflow
 from hub.workflow.problems import WorkflowError
-from hub.workflow.store import WorkflowStore
+from hub.workflow.revisions import WorkflowStore
 
 __all__ = ["Changes", "LiveWorkflows"]
 

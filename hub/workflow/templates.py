@@ -9,7 +9,7 @@
   is exposed to templates as :class:`Secret` strings; :func:`redact` removes their
   plain text from anything about to be logged or shown.
 
-Every failure is a :class:`hub.errors.TemplateError` whose message starts with the
+Every failure is a :class:`hub.core.errors.TemplateError` whose message starts with the
 ``where`` the caller gave, e.g. ``workflow 'w' step 'person' field 'with.name.first'``.
 """
 
@@ -25,7 +25,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from pydantic import SecretStr
 
-from hub.errors import TemplateError
+from hub.core.errors import TemplateError
 from hub.workflow.jinja_env import (
     ENV,
     Compiled,

@@ -21,9 +21,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.connector import Connector, Operation
-from hub.errors import ConfigError
-from hub.registry import all_operations, get_operation
+from hub.connector.declaration import Connector, Operation
+from hub.connector.registry import all_operations, get_operation
+from hub.core.errors import ConfigError
 from hub.workflow.arguments import check_arguments
 from hub.workflow.model import Step, Trigger, Workflow
 from hub.workflow.positions import Positions

@@ -13,8 +13,8 @@ import typer.main
 import yaml
 from pydantic import SecretStr
 
-from hub.cli import cli
-from hub.settings import Settings
+from hub.cli.main import cli
+from hub.core.settings import Settings
 
 __all__ = [
     "DEPLOY",

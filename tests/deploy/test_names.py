@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 from dotenv import dotenv_values
 
-from hub.settings import Settings
+from hub.core.settings import Settings
 from tests.deploy.files import (
     DEPLOY,
     ROOT,
@@ -57,7 +57,7 @@ def test_every_setting_name_in_deploy_exists_in_settings() -> None:
         for name in names - known
     )
     assert not unknown, (
-        "names that are not fields of hub.settings.Settings (a typo, or a setting to add "
+        "names that are not fields of hub.core.settings.Settings (a typo, or a setting to add "
         "there first):\n  " + "\n  ".join(unknown)
     )
 
@@ -177,7 +177,7 @@ def test_every_hub_command_used_in_deploy_exists() -> None:
         for command, where in used.items()
         if command not in hub_commands() and command not in PENDING_COMMANDS
     }
-    assert not unknown, f"not commands of hub.cli.cli: {unknown}"
+    assert not unknown, f"not commands of hub.cli.main.cli: {unknown}"
 
 
 def test_probe_commands_name_a_real_celery_app() -> None:

@@ -12,7 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from hub.redis_server import find_server_binary, free_port
+from hub.core.redis_server import find_server_binary, free_port
 from tests.deploy.files import DEPLOY, compose, k8s_docs, pod_spec
 
 CONF = DEPLOY / "redis.conf"

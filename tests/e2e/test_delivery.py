@@ -20,8 +20,8 @@ import httpx
 import pytest
 import redis
 
-from hub.redis_server import RedisServer
-from hub.worker.runs import RunStore
+from hub.core.redis_server import RedisServer
+from hub.history.runs import RunStore
 from tests.support.processes import ROOT, HubProcesses, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from hub.embedded import send_samples, tagged
-from hub.redis_server import RedisServer
-from hub.settings import Settings
+from hub.cli.up import send_samples, tagged
+from hub.core.redis_server import RedisServer
+from hub.core.settings import Settings
 from tests.support.processes import HubProcesses
 from tests.support.signing import CRM_SIGNING_KEY
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import redis
 
-from hub.redis_server import RedisServer
-from hub.worker.runs import RunRecord, RunStore
+from hub.core.redis_server import RedisServer
+from hub.history.runs import RunRecord, RunStore
 from tests.support.processes import HubProcesses, wait_for
 from tests.support.signing import crm_delivery
 

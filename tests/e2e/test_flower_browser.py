@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from tests.support.processes import ROOT, HubProcesses, wait_for
 from tests.support.signing import crm_delivery
 

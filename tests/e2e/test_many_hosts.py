@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bench.many_hosts import HOSTS, per_node_tasks, post_events
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from hub.sandbox.calllog import max_calls_in_window
 from tests.support.processes import HubProcesses, quota_env, wait_for
 

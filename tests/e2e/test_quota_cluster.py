@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from hub.sandbox.calllog import max_calls_in_window
 from tests.support.processes import HubProcesses, quota_env, wait_for
 

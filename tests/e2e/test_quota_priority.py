@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis
 
+from hub.core.redis_server import RedisServer
 from hub.http.quota_status import BudgetStatus, quota_status
-from hub.redis_server import RedisServer
 from tests.support.processes import HubProcesses, quota_env, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from tests.support.processes import HubProcesses, wait_for
 
 pytestmark = pytest.mark.e2e

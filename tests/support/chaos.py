@@ -39,8 +39,8 @@ from typing import Any
 import httpx
 import redis
 
-from hub.redis_server import RedisServer
-from hub.worker.deadletter import DeadLetterFilter, DeadLetterStore
+from hub.core.redis_server import RedisServer
+from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
 from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import ROOT, HubProcesses
 

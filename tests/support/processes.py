@@ -16,7 +16,7 @@ from typing import IO
 
 import httpx
 
-from hub.redis_server import free_port
+from hub.core.redis_server import free_port
 from tests.support.signing import CRM_SIGNING_KEY
 
 __all__ = ["HubProcesses", "quota_env", "wait_for"]

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from hub.connector import Connector
+from hub.connector.declaration import Connector
 from hub.sandbox.serve import serve_in_thread
 
 __all__ = ["Served", "operate", "serve"]

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from hub.ingress.signatures import StandardWebhooks, standard_webhooks_key
+from hub.intake.signatures import StandardWebhooks, standard_webhooks_key
 
 __all__ = ["CRM_SIGNING_KEY", "crm_delivery"]
 

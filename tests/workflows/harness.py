@@ -20,8 +20,8 @@ import redis
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from hub.errors import TemplateError
-from hub.settings import Settings
+from hub.core.errors import TemplateError
+from hub.core.settings import Settings
 from hub.worker.runtime import Runtime, execute_step, new_context
 from hub.workflow.loader import load_workflow
 from hub.workflow.model import Workflow

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from tests.support.processes import HubProcesses, wait_for
 from tests.workflows.invoice_export import Hub, fast_workflows, invoice
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
 from tests.support.processes import HubProcesses, wait_for
 from tests.workflows.invoice_export import Hub, fast_workflows, invoice, ts
 
@@ -191,7 +191,7 @@ def test_an_upstream_500_during_the_poll_loses_nothing(hub: Hub) -> None:
 
 def test_a_redelivered_step_after_its_row_was_written_is_skipped(hub: Hub) -> None:
     """What a worker killed between the write and the ack leads to: the same task again."""
-    from hub.settings import Settings
+    from hub.core.settings import Settings
     from hub.worker.celery_app import create_celery
     from hub.worker.runtime import new_context
     from hub.workflow.compiler import compile_run

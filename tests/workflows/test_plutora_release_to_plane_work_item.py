@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from connectors.plane.sandbox import create_app as plane_app
 from connectors.plutora.sandbox import PlutoraSandboxConfig
 from connectors.plutora.sandbox import create_app as plutora_app
-from hub.errors import FatalError, LockBusy, QuotaWait
-from hub.locks import keyed_lock, lock_key
+from hub.core.errors import FatalError, LockBusy, QuotaWait
+from hub.core.locks import keyed_lock, lock_key
 from hub.worker.runtime import Runtime, execute_step
 from tests.workflows.harness import Sandboxes, begin, event, run, sandbox_settings, served, workflow
 

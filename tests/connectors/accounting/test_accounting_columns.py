@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from connectors.accounting.columns import Column, build_row, minor_units, negate_amount
-from hub.errors import FatalError
+from hub.core.errors import FatalError
 
 
 def _one(value: Any, **spec: Any) -> str | None:

@@ -20,7 +20,7 @@ from connectors.accounting.files import FileSink, FileTarget
 from connectors.accounting.folder import safe_folder
 from connectors.accounting.formats import CSV, JSONL
 from connectors.accounting.ledger import Entry, export_key, reversal_key
-from hub.errors import ConfigError, LockBusy
+from hub.core.errors import ConfigError, LockBusy
 
 ROOT = Path(__file__).resolve().parents[3]
 T1, T2 = "2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"
@@ -317,8 +317,8 @@ def test_redis_unreachable_is_retriable_and_the_retry_writes_no_second_row(
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from hub.errors import RetryableError
-    from hub.redis_server import free_port
+    from hub.core.errors import RetryableError
+    from hub.core.redis_server import free_port
 
     down = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     key = export_key("inv1", T1)

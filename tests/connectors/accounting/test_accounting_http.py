@@ -13,7 +13,7 @@ from connectors.accounting.columns import Row
 from connectors.accounting.http import HttpSink
 from connectors.accounting.ledger import export_key, reversal_key
 from connectors.accounting.sandbox import AccountingSandboxConfig, create_app
-from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError
 from hub.http.quota import Budget, RedisQuota
 from hub.sandbox.serve import serve_in_thread
 

@@ -15,7 +15,7 @@ from connectors.accounting.ledger import (
     reversal_row,
     skip_reason,
 )
-from hub.errors import FatalError
+from hub.core.errors import FatalError
 
 T1, T2, T3 = "2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z", "2024-01-03T00:00:00.000Z"
 

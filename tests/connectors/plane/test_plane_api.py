@@ -13,9 +13,9 @@ from pydantic import SecretStr
 from connectors.plane import CONNECTOR
 from connectors.plane.api import PlaneApi, build_api
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
-from hub.errors import ConfigError, FatalError, QuotaWait, RetryableError
+from hub.core.errors import ConfigError, FatalError, QuotaWait, RetryableError
+from hub.core.settings import Settings
 from hub.sandbox.clock import FakeClock
-from hub.settings import Settings
 from tests.support.sandboxes import Served, operate, serve
 
 KEY = "plane_api_sandbox"

@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from connectors.plane import CONNECTOR
 from connectors.plane.api import build_api
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
-from hub.errors import QuotaWait, RetryableError
-from hub.settings import Settings
+from hub.core.errors import QuotaWait, RetryableError
+from hub.core.settings import Settings
 from tests.support.sandboxes import Served, operate, serve
 
 

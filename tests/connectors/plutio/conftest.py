@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from connectors.plutio.api import PlutioApi, build_api
 from connectors.plutio.operations import OPERATIONS
 from connectors.plutio.sandbox import create_app
+from hub.core.settings import Settings
 from hub.sandbox.serve import serve_in_thread
-from hub.settings import Settings
 
 
 class Sandbox:

@@ -10,8 +10,8 @@ import redis
 from pydantic import SecretStr
 
 from connectors.plutio.api import build_api, query_params
-from hub.errors import ConfigError, FatalError
-from hub.settings import Settings
+from hub.core.errors import ConfigError, FatalError
+from hub.core.settings import Settings
 
 
 def _settings(**extra: Any) -> Settings:

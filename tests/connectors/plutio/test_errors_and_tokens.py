@@ -11,7 +11,7 @@ import redis
 
 from connectors.plutio.api import PlutioApi, build_api
 from connectors.plutio.sandbox import PlutioSandboxConfig, create_app
-from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError
 from hub.sandbox.serve import serve_in_thread
 from tests.connectors.plutio.conftest import Sandbox, plutio_settings
 

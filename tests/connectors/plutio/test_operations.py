@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.plutio.operations import OPERATIONS
-from hub.errors import FatalError, NotFound
+from hub.core.errors import FatalError, NotFound
 from tests.connectors.plutio.conftest import Sandbox
 
 Run = Callable[[str, dict[str, Any]], Any]

@@ -12,7 +12,7 @@ import pytest
 from connectors.plutio.models import PollArgs
 from connectors.plutio.polling import poll_page
 from connectors.plutio.resources import RESOURCES
-from hub.errors import FatalError
+from hub.core.errors import FatalError
 from tests.connectors.plutio.conftest import Sandbox
 
 Run = Callable[[str, dict[str, Any]], Any]

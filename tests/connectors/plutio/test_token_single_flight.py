@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from connectors.plutio.api import build_api
-from hub.errors import Deferred
-from hub.redis_server import RedisServer
+from hub.core.errors import Deferred
+from hub.core.redis_server import RedisServer
 from tests.connectors.plutio.conftest import plutio_settings
 from tests.support.processes import HubProcesses
 

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from connectors.plutora import CONNECTOR
 from connectors.plutora.api import PlutoraApi, build_api
 from connectors.plutora.sandbox import PlutoraSandboxConfig, create_app
-from hub.errors import ConfigError, FatalError, QuotaWait, RetryableError
+from hub.core.errors import ConfigError, FatalError, QuotaWait, RetryableError
+from hub.core.settings import Settings
 from hub.sandbox.clock import FakeClock
-from hub.settings import Settings
 from tests.support.sandboxes import Served, operate, serve
 
 RELEASE = {"identifier": "R-1", "name": "Spring", "implementationDate": "2025-05-01"}

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import redis
 
-from hub.errors import FatalError, LockBusy, QuotaWait, RetryableError
+from hub.core.errors import FatalError, LockBusy, QuotaWait, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 
 

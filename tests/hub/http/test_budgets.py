@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 import redis
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
+from hub.core.settings import Settings
 from hub.http.budgets import budget_from_settings
 from hub.http.connect import connect, upstream_from_settings
 from hub.http.quota import BUDGETS_KEY
-from hub.settings import Settings
 
 
 def test_plutio_budget_from_settings() -> None:

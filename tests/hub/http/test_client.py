@@ -6,12 +6,12 @@ import httpx
 import pytest
 import redis
 
-from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
-from hub.http.claim import QuotaClaim
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.quota import Budget, Lease, RedisQuota
+from hub.http.quota_claim import QuotaClaim
 from hub.http.ratelimit import PLANE_HEADERS, X_RATELIMIT_HEADERS, Observation
 
 
@@ -189,6 +189,8 @@ def test_per_request_headers_are_merged_over_the_clients(
         return httpx.Response(201, text="accepted")  # not JSON: send() does not read it
 
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore"):  # another test may have quietened them
+        caplog.set_level(logging.DEBUG, logger=name)
     client = _client(httpx.MockTransport(handler), auth=HeaderKeyAuth("X-Key", "k3y"))
     headers = {"Idempotency-Key": "idem-s3cret", "Business": "other", "X-Key": "forged"}
     answer = client.send("POST", "rows", json={"a": 1}, headers=headers)

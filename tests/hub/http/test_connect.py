@@ -7,7 +7,7 @@ import httpx
 import pytest
 import redis
 
-from hub.errors import ConfigError, FatalError, QuotaWait
+from hub.core.errors import ConfigError, FatalError, QuotaWait
 from hub.http.connect import Upstream, connect, require_settings, token_auth
 from hub.http.grants import RedisRefusalMemo, client_credentials_grant
 from hub.http.keyauth import HeaderKeyAuth
@@ -51,8 +51,8 @@ def test_connect_takes_slots_from_the_redis_budget(redis_client: redis.Redis) ->
 
 
 def test_upstream_from_a_connectors_settings() -> None:
+    from hub.core.settings import Settings
     from hub.http.connect import upstream_from_settings
-    from hub.settings import Settings
 
     settings = Settings(plane_quota_limit=5, plane_quota_window_seconds=10, plane_timeout_seconds=3)
     upstream = upstream_from_settings(

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import redis
 
-from hub.errors import FatalError, RetryableError
+from hub.core.errors import FatalError, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
 from hub.http.client import ApiClient
 from hub.http.grants import (

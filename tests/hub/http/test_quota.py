@@ -7,9 +7,9 @@ import time
 import pytest
 import redis
 
-from hub.errors import QuotaWait
-from hub.http.claim import QuotaClaim, use_claim
+from hub.core.errors import QuotaWait
 from hub.http.quota import Budget, Lease, RedisQuota
+from hub.http.quota_claim import QuotaClaim, use_claim
 from hub.http.ratelimit import Observation
 
 

@@ -8,13 +8,13 @@ import time
 import pytest
 import redis
 
-from hub.http.claim import QuotaClaim
+from hub.history.metrics import exposition
 from hub.http.quota import Budget, RedisQuota
+from hub.http.quota_claim import QuotaClaim
 from hub.http.quota_status import BudgetStatus, quota_status
 from hub.http.ratelimit import Observation
-from hub.metrics import exposition
+from tests.hub.history.test_metrics import samples, value
 from tests.hub.http.test_quota import _fill, _wait
-from tests.hub.test_metrics import samples, value
 
 
 def _status(client: redis.Redis, key: str) -> BudgetStatus:

@@ -12,10 +12,10 @@ import redis
 from celery import Celery
 from starlette.testclient import TestClient
 
+from hub.core.redis_server import RedisServer
+from hub.core.settings import Settings
 from hub.ingress.app import create_app
-from hub.ingress.store import connect
-from hub.redis_server import RedisServer
-from hub.settings import Settings
+from hub.ingress.event_store import connect
 from hub.worker.celery_app import create_celery
 from hub.workflow.loader import load_folder
 from hub.workflow.model import Workflow

@@ -13,8 +13,8 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from hub.ingress import signatures as sig
-from hub.redis_server import RedisServer
+from hub.core.redis_server import RedisServer
+from hub.intake import signatures as sig
 
 from .conftest import SECRET, queued, write_source, write_workflow
 

@@ -12,8 +12,8 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from hub.ingress import signatures as sig
-from tests.hub.test_metrics import samples, value
+from hub.intake import signatures as sig
+from tests.hub.history.test_metrics import samples, value
 
 from .conftest import SECRET, write_source, write_workflow
 

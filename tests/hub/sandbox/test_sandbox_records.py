@@ -7,9 +7,9 @@ import pytest
 from starlette.requests import Request
 
 from hub.sandbox.clock import FakeClock
+from hub.sandbox.documents import MemoryStore
 from hub.sandbox.inputs import BadInput, bearer_token, read_form, read_object
 from hub.sandbox.records import Naming, RecordTable, new_uuid
-from hub.sandbox.store import MemoryStore
 
 
 def _table(seed: int = 1) -> RecordTable:

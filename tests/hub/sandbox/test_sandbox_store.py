@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hub.sandbox.clock import FakeClock
-from hub.sandbox.store import MemoryStore, set_path
+from hub.sandbox.documents import MemoryStore, set_path
 from hub.sandbox.tokens import TokenStore
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from hub.embedded import SANDBOXES as LOCAL_SANDBOXES
+from hub.cli.up import SANDBOXES as LOCAL_SANDBOXES
 from hub.sandbox.clock import FakeClock
 from hub.testing.checks import load_spec
 from hub.testing.runner import WorkflowTester

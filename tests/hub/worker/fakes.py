@@ -11,15 +11,15 @@ from typing import Any
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from hub.connector import Connector, Operation
-from hub.errors import ConfigError
-from hub.registry import get_operation
+from hub.connector.declaration import Connector, Operation
+from hub.connector.registry import get_operation
+from hub.core.errors import ConfigError
+from hub.core.settings import Settings
+from hub.history.runs import RunRecord, RunStore
 from hub.sandbox.clock import FakeClock
-from hub.settings import Settings
 from hub.testing.broker import LocalQueue, LocalWorker
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
-from hub.worker.runs import RunRecord, RunStore
 from hub.worker.runtime import Runtime, new_context
 from hub.workflow.compiler import compile_run
 from hub.workflow.loader import load_workflow_text

@@ -14,8 +14,8 @@ from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 from kombu.messaging import Consumer, Producer
 
-from hub.redis_server import RedisServer
-from hub.settings import Settings
+from hub.core.redis_server import RedisServer
+from hub.core.settings import Settings
 from hub.worker.broker import Channel
 from hub.worker.celery_app import create_celery
 from hub.worker.queues import STEP_QUEUES

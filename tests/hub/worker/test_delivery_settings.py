@@ -6,7 +6,7 @@ import pytest
 import redis
 from celery.exceptions import Reject
 
-from hub.settings import Settings
+from hub.core.settings import Settings
 from hub.worker.celery_app import (
     MAX_COUNTDOWN_SECONDS,
     RESTORE_MUTEX_SECONDS,

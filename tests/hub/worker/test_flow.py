@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
-from hub.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError
 from hub.testing.broker import StuckRun
-from hub.worker.claims import Claims
+from hub.worker.run_once import Claims
 
 from .fakes import LocalHub
 

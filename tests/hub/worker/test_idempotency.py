@@ -145,7 +145,7 @@ def test_an_item_sent_twice_under_two_task_ids_is_applied_once(hub: LocalHub) ->
 
 
 def test_a_failing_item_is_a_dead_letter_naming_its_index(hub: LocalHub) -> None:
-    from hub.errors import FatalError
+    from hub.core.errors import FatalError
 
     from .test_flow import FOREACH
 

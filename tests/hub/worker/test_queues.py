@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.settings import Settings
+from hub.core.settings import Settings
 from hub.worker.celery_app import create_celery
 from hub.worker.queues import parse_queues, queue_for, route_step
 from hub.worker.tasks import run_step

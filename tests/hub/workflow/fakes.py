@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector import Connector, Operation
-from hub.errors import ConfigError
+from hub.connector.declaration import Connector, Operation
+from hub.core.errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -83,7 +83,7 @@ OPERATION_NAMES = sorted(f"{c.name}.{op}" for c in CONNECTORS.values() for op in
 
 
 def lookup(uses: str) -> tuple[Connector, Operation]:
-    """Resolve like :func:`hub.registry.get_operation`, over the test connectors."""
+    """Resolve like :func:`hub.connector.registry.get_operation`, over the test connectors."""
     connector_name, _, op_name = uses.partition(".")
     connector = CONNECTORS.get(connector_name)
     if connector is None:

@@ -12,7 +12,7 @@ import redis
 
 from hub.workflow.live import LiveWorkflows
 from hub.workflow.problems import WorkflowError
-from hub.workflow.store import WorkflowStore
+from hub.workflow.revisions import WorkflowStore
 
 TEMPLATE = """\
 name: {name}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.workflow.loader import (
     Problem,
     WorkflowError,

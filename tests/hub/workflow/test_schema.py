@@ -15,7 +15,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from hub import registry
+from hub.connector import registry
 from hub.workflow.schema import DRAFT, workflow_json_schema
 
 from .fakes import ACME, OPERATION_NAMES, lookup

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from hub.errors import TemplateError
+from hub.core.errors import TemplateError
 from hub.workflow.jinja_env import compile_template
 from hub.workflow.templates import (
     Secret,

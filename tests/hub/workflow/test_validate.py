@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub import registry
+from hub.connector import registry
 from hub.workflow.loader import WorkflowError, load_workflow_text
 from hub.workflow.model import Step, Trigger, Workflow
 from hub.workflow.validate import validate_workflow

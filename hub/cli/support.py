@@ -1,0 +1,56 @@
+"""What the ``hub`` commands share: failing with a clear message, reaching Redis."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import redis
+import typer
+
+from hub.core.settings import get_settings
+
+__all__ = ["connect_redis", "fail", "redis_location", "require_redis"]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def redis_location(url: str) -> str:
+    """``url`` without its credentials: ``redis://host:port/db``."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
+    """``HUB_REDIS_URL``, once Redis answers there (with ``ping``); exits with a clear
+    message if it is unset or Redis does not answer within ``timeout`` seconds."""
+    url = get_settings().hub_redis_url
+    if not url:
+        fail("HUB_REDIS_URL is not set (`hub up` starts an embedded Redis for you)")
+    if not ping:
+        return url
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
+        )
+        client.ping()
+        client.close()
+    except ValueError as exc:
+        fail(f"HUB_REDIS_URL is not a Redis URL ({exc})")
+    except redis.RedisError as exc:
+        fail(
+            f"cannot reach Redis at {redis_location(url)} (HUB_REDIS_URL): {exc}. "
+            "Start Redis or fix HUB_REDIS_URL, then start again."
+        )
+    return url
+
+
+def connect_redis() -> Any:
+    """A client for ``HUB_REDIS_URL`` (checked to answer first)."""
+    return redis.Redis.from_url(require_redis())

@@ -1,0 +1,320 @@
+"""Accepted events in Redis: the dedupe record and the runs' messages, atomically.
+
+One Lua script either finds the event id already recorded (a duplicate: nothing is
+written) or records the event and LPUSHes every run's message, all or nothing. With
+``fsync`` the same connection then sends ``WAITAOF 1 0 <timeout>``, so the answer waits
+until Redis has fsynced those writes to its AOF. Every Redis failure (unreachable,
+timeout, out of memory, loading, read-only replica, ...) is a :class:`StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+from hub.core.errors import ConfigError, RetryableError
+from hub.core.ids import new_hex
+from hub.ingress.publish import QueuedMessage
+
+__all__ = ["EventStore", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
+
+log = logging.getLogger("hub.ingress")
+
+SEEN_KEY = "hub:ingress:seen:{}:{}"
+RECENT_KEY = "hub:ingress:recent"
+#: hash of counters, field ``<source>:accepted`` / ``<source>:duplicate`` (read by /metrics)
+COUNTS_KEY = "hub:ingress:counts"
+RECENT_KEPT = 1000
+FSYNC_TIMEOUT_MS = 2000
+RETRY_AFTER_SECONDS = 5
+
+# One call takes a whole batch of events (one Lua call and one AOF transaction for all):
+# per event one SET NX GET (records it, or finds it recorded), then per batch one
+# LPUSH per queue (values in event order, as one LPUSH each would leave them), one for
+# the recent list, one HINCRBY per source and outcome, one LTRIM.
+# KEYS: recent list, counters hash, then per event: its seen key and one queue per message
+# ARGV: event count, recent kept, touch duplicates (1/0), then per event: message count,
+#       record, ttl, source, one payload per message
+# Returns per event: the previous record (a duplicate) or false (recorded and enqueued).
+_ACCEPT = """
+local function push(key, values)  -- unpack() takes at most a few thousand values at once
+  for i = 1, #values, 1000 do
+    redis.call('LPUSH', key, unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+local out, queues, order, recorded, counts = {}, {}, {}, {}, {}
+local k, a = 3, 4
+for e = 1, tonumber(ARGV[1]) do
+  local runs = tonumber(ARGV[a])
+  local previous = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX', 'GET', 'EX', ARGV[a + 2])
+  local outcome = ':accepted'
+  if previous then
+    if ARGV[3] == '1' then redis.call('SET', KEYS[k], previous, 'KEEPTTL') end
+    outcome = ':duplicate'
+    out[e] = previous
+  else
+    for i = 1, runs do
+      local queue = KEYS[k + i]
+      if not queues[queue] then queues[queue] = {}; order[#order + 1] = queue end
+      table.insert(queues[queue], ARGV[a + 3 + i])
+    end
+    recorded[#recorded + 1] = ARGV[a + 1]
+    out[e] = false
+  end
+  local field = ARGV[a + 3] .. outcome
+  counts[field] = (counts[field] or 0) + 1
+  k = k + 1 + runs
+  a = a + 4 + runs
+end
+for _, queue in ipairs(order) do push(queue, queues[queue]) end
+if #recorded > 0 then
+  push(KEYS[1], recorded)
+  redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+end
+for field, count in pairs(counts) do redis.call('HINCRBY', KEYS[2], field, count) end
+return out
+"""
+_ACCEPT_SHA = hashlib.sha1(_ACCEPT.encode()).hexdigest()
+
+
+class StoreUnavailable(RetryableError):
+    """Redis cannot take or confirm the event now; the sender should retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=RETRY_AFTER_SECONDS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The event's record, and whether it had been accepted before."""
+
+    record: dict[str, Any]
+    duplicate: bool
+
+
+def connect(url: str) -> aioredis.Redis:
+    """The ingress's Redis client: short retries, so an outage answers 503 quickly."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=FSYNC_TIMEOUT_MS / 1000 + 3,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
+    )
+
+
+def check_fsync(client: redis.Redis) -> str | None:
+    """Check that Redis can confirm fsyncs (for ``HUB_INGRESS_FSYNC=always``).
+
+    Raises :class:`ConfigError` when it cannot (no AOF, or older than Redis 7.2); returns a
+    warning when each confirmation waits for a once-a-second fsync.
+    """
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.set("hub:ingress:fsync-check", "1", ex=60)
+        pipe.execute_command("WAITAOF", 1, 0, FSYNC_TIMEOUT_MS)  # type: ignore[no-untyped-call]
+        _, (local, _replicas) = pipe.execute()
+    except RedisError as exc:
+        raise ConfigError(
+            f"HUB_INGRESS_FSYNC=always needs Redis 7.2+ (or Valkey) with appendonly yes to "
+            f"confirm fsyncs ({exc}); enable AOF, or set HUB_INGRESS_FSYNC=everysec"
+        ) from exc
+    if int(local) < 1:
+        raise ConfigError("Redis did not confirm an fsync within 2 s: check its disk")
+    try:
+        policy = client.config_get("appendfsync").get("appendfsync")
+    except RedisError:  # CONFIG may be disabled on a managed Redis
+        return None
+    if policy != "always":
+        return (
+            f"Redis appendfsync is {policy}: every 202 waits for Redis's next background "
+            "fsync (up to 1/hz s); set appendfsync always for fast durable answers"
+        )
+    return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class EventStore:
+    """Records accepted events and enqueues their runs, in group commits.
+
+    Up to ``writers`` pipelines are in flight; calls to :meth:`accept` that arrive while
+    they all are wait and go together in the next one (one script call for all of them,
+    then one ``WAITAOF``): one round trip, one Lua call and, with ``fsync``, one fsync for
+    many events, and no added delay when idle.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        fsync: bool,
+        recent: int = RECENT_KEPT,
+        max_batch: int = 256,
+        writers: int = 4,
+    ) -> None:
+        self._redis = redis
+        self._fsync = fsync
+        self._recent = recent
+        self._max_batch = max_batch
+        self._max_writers = writers
+        self._pending: list[_Item] = []
+        self._writing = 0  # writers running; each drops out only once nothing is pending
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(
+        self,
+        source: str,
+        event_id: str,
+        record: dict[str, Any],
+        messages: Sequence[QueuedMessage],
+        dedupe_seconds: int,
+    ) -> Outcome:
+        """Record the event and enqueue ``messages``, unless ``event_id`` was seen."""
+        receipt = new_hex()
+        keys = [SEEN_KEY.format(source, event_id), *(m.key for m in messages)]
+        args: list[Any] = [
+            len(messages),
+            json.dumps({**record, "_receipt": receipt}),
+            dedupe_seconds,
+            source,
+            *(m.payload for m in messages),
+        ]
+        item = _Item(keys, args, asyncio.get_running_loop().create_future())
+        self._pending.append(item)
+        if self._writing < self._max_writers:
+            self._writing += 1
+            task = asyncio.create_task(self._write())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        found = await item.result
+        if found is None:
+            return Outcome(record, duplicate=False)
+        previous = json.loads(_text(found))
+        # our own write, seen again after a retried call whose reply was lost
+        mine = previous.pop("_receipt", None) == receipt
+        return Outcome(previous, duplicate=not mine)
+
+    async def _write(self) -> None:
+        batch: list[_Item] = []
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                try:
+                    results = await self._commit(batch)
+                except StoreUnavailable as exc:
+                    results = [exc] * len(batch)
+                except (RedisError, OSError) as exc:
+                    log.warning("Redis did not take %d event(s): %r", len(batch), exc)
+                    results = [
+                        StoreUnavailable(f"Redis did not take the event: {type(exc).__name__}")
+                    ] * len(batch)
+                for item, result in zip(batch, results, strict=True):
+                    if item.result.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        item.result.set_exception(result)
+                    else:
+                        item.result.set_result(result)
+                batch = []
+        except BaseException as exc:  # never leave a caller waiting
+            for item in [*batch, *self._pending]:
+                if not item.result.done():
+                    item.result.set_exception(StoreUnavailable(f"event writer failed: {exc!r}"))
+            self._pending.clear()
+            raise
+        finally:
+            self._writing -= 1
+
+    async def _commit(self, batch: list[_Item]) -> list[Any]:
+        """Run the script once for the whole batch (loading it if Redis lost it), then
+        fsync; one result per item: a previous record, None, or the error to raise."""
+        keys: list[str] = [RECENT_KEY, COUNTS_KEY]
+        args: list[Any] = [len(batch), self._recent, 1 if self._fsync else 0]
+        for item in batch:
+            keys += item.keys
+            args += item.args
+        for attempt in (1, 2):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.evalsha(_ACCEPT_SHA, len(keys), *keys, *args)
+            if self._fsync:
+                pipe.execute_command("WAITAOF", 1, 0, FSYNC_TIMEOUT_MS)
+            replies = await pipe.execute(raise_on_error=False)
+            if isinstance(replies[0], NoScriptError) and attempt == 1:
+                await self._redis.script_load(_ACCEPT)
+                continue
+            if self._fsync:
+                _check_fsync(replies[1])
+            outcome = _outcome(replies[0])
+            if isinstance(outcome, BaseException):
+                return [outcome] * len(batch)
+            return list(outcome)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def find(self, source: str, event_id: str) -> dict[str, Any] | None:
+        """The record of an accepted event still in its dedupe window."""
+        try:
+            raw = await self._redis.get(SEEN_KEY.format(source, event_id))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+        return None if raw is None else _public(raw)
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` accepted events, newest first."""
+        try:
+            raw = await self._redis.lrange(RECENT_KEY, 0, max(limit, 1) - 1)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+        return [_public(item) for item in raw]
+
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+
+@dataclass
+class _Item:
+    keys: list[str]
+    args: list[Any]
+    result: asyncio.Future[Any]
+
+
+def _outcome(reply: Any) -> Any:
+    """A script reply, or the error to hand its caller."""
+    if isinstance(reply, NoScriptError):
+        return StoreUnavailable("Redis lost the ingress's script")
+    if isinstance(reply, BaseException):
+        log.warning("Redis refused an event: %s", reply)
+        return StoreUnavailable(f"Redis refused the event: {type(reply).__name__}")
+    return reply
+
+
+def _check_fsync(reply: Any) -> None:
+    if isinstance(reply, BaseException):
+        log.warning(
+            "WAITAOF failed (%s): enable AOF on Redis, or set HUB_INGRESS_FSYNC=everysec", reply
+        )
+        raise StoreUnavailable("Redis cannot confirm an fsync of the event")
+    if int(reply[0]) < 1:
+        raise StoreUnavailable("Redis did not confirm the fsync of the event in time")
+
+
+def _public(raw: bytes | str) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(_text(raw))
+    record.pop("_receipt", None)
+    return record

@@ -1,0 +1,219 @@
+"""The poll task ``hub.poll``: one poll of a poll workflow, fired by beat.
+
+Single-flight per workflow: a poll takes the workflow's lock (``SET NX`` with an expiry
+each page pushes on) or, finding it held, ends at once (the poll holding it does the
+work). A page that finds no quota slot, or a lock busy, re-schedules the poll for when
+it can go on; an upstream 5xx/429 is retried with backoff up to ``HUB_STEP_MAX_ATTEMPTS``
+times, then left to the next tick. In every case the cursor stays at the last page
+handed on. A poll that reached ``HUB_POLL_MAX_PAGES`` with pages left sends the next
+poll at once, so one task never runs for long.
+
+The poll trigger's ``uses`` must be a poll operation (its input has ``field`` and
+``after``, e.g. ``plutio.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
+stored cursor value), ``workflow``, ``run`` and ``secrets``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import cache
+from typing import Any
+
+import redis
+from celery import Celery, Task
+from pydantic import ValidationError
+
+from hub.connector.declaration import Operation
+from hub.connector.registry import get_operation
+from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, TemplateError
+from hub.core.locks import lock_key, release_lock, try_lock
+from hub.core.settings import Settings, get_settings
+from hub.http.failures import RetryPolicy
+from hub.polling.cursors import CursorStore, LockLost
+from hub.polling.poller import Poller, PollResult
+from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
+from hub.worker.runtime import new_context
+from hub.workflow.compiler import compile_run
+from hub.workflow.model import Workflow
+from hub.workflow.revisions import WorkflowStore
+from hub.workflow.templates import render, truthy
+
+__all__ = ["POLL_TASK", "build_poller", "check_poll_operation", "poll_lock_key", "poll_workflow"]
+
+log = logging.getLogger("hub.poll")
+POLL_TASK = "hub.poll"
+
+
+def poll_lock_key(workflow: str) -> str:
+    """The lock a poll of ``workflow`` holds (``hub cursors reset`` takes it too)."""
+    return lock_key("poll", workflow)
+
+
+def check_poll_operation(uses: str, op: Operation) -> None:
+    """:class:`ConfigError` unless ``op`` pages after a position (a poll operation)."""
+    fields = op.input.model_fields
+    if "after" not in fields or "field" not in fields:
+        resource = uses.rpartition(".")[0]
+        raise ConfigError(
+            f"'{uses}' cannot be polled: a poll trigger needs a poll operation "
+            f"(such as '{resource}.poll') that reads pages after a cursor"
+        )
+
+
+def _run_context(wf: Workflow, settings: Settings, cursor: Any, run_id: str) -> dict[str, Any]:
+    return {
+        "cursor": cursor,
+        "workflow": {"name": wf.name, "revision": wf.revision},
+        "run": {"id": run_id, "event_id": "", "source": "poll"},
+        "secrets": settings.hub_secrets,
+    }
+
+
+def build_poller(
+    wf: Workflow,
+    *,
+    settings: Settings,
+    celery: Celery,
+    cursors: CursorStore,
+    api: Any,
+    lock: tuple[str, str] | None,
+) -> Poller:
+    """A :class:`Poller` for ``wf``: fetches with its poll operation, starts its runs."""
+    trigger = wf.trigger.poll
+    if trigger is None:
+        raise ConfigError(f"workflow '{wf.name}' has no poll trigger")
+    connector, op = get_operation(trigger.uses)
+    check_poll_operation(trigger.uses, op)
+    where = f"workflow '{wf.name}' trigger 'poll'"
+    cursor = cursors.get(wf.name)
+    tctx = _run_context(wf, settings, cursor.value, uuid.uuid4().hex)
+    base = render(trigger.with_, tctx, where=f"{where} field 'with'")
+    if not isinstance(base, dict) or {"after", "field"} & set(base):
+        raise ConfigError(f"{where}: 'with' must be a mapping without 'after' or 'field'")
+
+    def arguments(after: dict[str, Any] | None) -> Any:
+        try:
+            return op.input.model_validate({**base, "field": trigger.cursor, "after": after})
+        except ValidationError as exc:
+            raise FatalError(f"{where}: arguments for {trigger.uses} are invalid: {exc}") from exc
+
+    def fetch(after: dict[str, Any] | None) -> Any:
+        return op.call(api, arguments(after))
+
+    def enqueue(record: dict[str, Any], event_id: str, event_type: str) -> None:
+        run_id = uuid.uuid4().hex
+        ctx = new_context(
+            event=record,
+            event_id=event_id,
+            source=connector.name,
+            event_type=event_type,
+            run_id=run_id,
+        )
+        compile_run(celery, wf, ctx, event_id=event_id, run_id=run_id).apply_async()
+
+    def accept(record: dict[str, Any]) -> bool:
+        if wf.if_ is None:
+            return True
+        try:
+            return truthy(wf.if_, {"event": record}, where=f"workflow '{wf.name}' field 'if'")
+        except TemplateError as exc:
+            log.warning("poll %s: record left out: %s", wf.name, exc)
+            return False
+
+    return Poller(
+        wf.name,
+        source=connector.name,
+        fetch=fetch,
+        enqueue=enqueue,
+        accept=accept,
+        cursors=cursors,
+        overlap_seconds=settings.hub_poll_overlap_seconds,
+        page_limit=getattr(arguments(None), "limit", None),
+        lock=lock,
+        lock_ttl_seconds=settings.hub_poll_lock_seconds,
+    )
+
+
+@cache
+def _parts() -> tuple[Settings, Any, WorkflowStore, CursorStore]:
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    return settings, client, WorkflowStore(client), CursorStore(client)
+
+
+_apis: dict[str, Any] = {}
+
+
+def _api(uses: str, settings: Settings, client: Any) -> Any:
+    connector, _ = get_operation(uses)
+    if connector.name not in _apis:
+        _apis[connector.name] = connector.build(settings, client)
+    return _apis[connector.name]
+
+
+def _poll_once(wf: Workflow, token: str, *, resume: bool) -> PollResult:
+    settings, client, _, cursors = _parts()
+    assert wf.trigger.poll is not None
+    poller = build_poller(
+        wf,
+        settings=settings,
+        celery=app,
+        cursors=cursors,
+        api=_api(wf.trigger.poll.uses, settings, client),
+        lock=(poll_lock_key(wf.name), token),
+    )
+    return poller.run(max_pages=settings.hub_poll_max_pages, resume=resume)
+
+
+@app.task(name=POLL_TASK, bind=True)  # type: ignore[untyped-decorator]
+def poll_workflow(
+    self: Task, *, workflow: str, revision: str, attempt: int = 1, resume: bool = False
+) -> dict[str, Any]:
+    settings, client, store, cursors = _parts()
+    wf = store.get(revision)
+    key = poll_lock_key(workflow)
+    token = try_lock(client, key, ttl_seconds=settings.hub_poll_lock_seconds)
+    if token is None:
+        log.info("poll %s: another poll is running; this one ends", workflow)
+        return {"workflow": workflow, "skipped": "another poll is running"}
+    countdown: float | None = None
+    # a poll that goes on after a pause starts right after its cursor, without the overlap
+    retry_kwargs = {"workflow": workflow, "revision": revision, "attempt": attempt, "resume": True}
+    try:
+        result = _poll_once(wf, token, resume=resume)
+    except Deferred as wait:
+        countdown = wait.wait
+        log.info("poll %s: %s; again in %.2fs", workflow, wait, wait.wait)
+    except RetryableError as err:
+        policy = RetryPolicy(
+            settings.hub_step_max_attempts,
+            settings.hub_retry_base_seconds,
+            settings.hub_retry_cap_seconds,
+        )
+        cursors.record_poll(workflow, error=str(err))
+        if not policy.should_retry(attempt):
+            log.error("poll %s: giving up after %d attempts: %s", workflow, attempt, err)
+            return {"workflow": workflow, "error": str(err)}
+        countdown = policy.delay(attempt, err.retry_after)
+        retry_kwargs["attempt"] = attempt + 1
+        log.warning("poll %s: %s; attempt %d in %.2fs", workflow, err, attempt + 1, countdown)
+    except (FatalError, ConfigError, TemplateError, LockLost) as err:
+        log.error("poll %s: %s", workflow, err)
+        cursors.record_poll(workflow, error=str(err))
+        return {"workflow": workflow, "error": str(err)}
+    finally:
+        release_lock(client, key, token)
+    if countdown is not None:
+        raise self.retry(
+            kwargs=retry_kwargs,
+            countdown=min(max(countdown, 0.05), MAX_COUNTDOWN_SECONDS),
+            max_retries=None,
+        )
+    cursors.record_poll(workflow, error="", **result.as_dict())
+    log.info("poll %s: %s", workflow, result.as_dict())
+    if result.more:
+        poll_workflow.apply_async(
+            kwargs={"workflow": workflow, "revision": revision, "resume": True}
+        )
+    return {"workflow": workflow, **result.as_dict()}

@@ -1,0 +1,74 @@
+"""Run records in Redis: idempotent writes, final states, bounded retention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from hub.history.runs import RUN_KEY, RUNS_INDEX, RunStore
+
+RUN: dict[str, Any] = {"workflow": "w", "revision": "abc123", "event_id": "e1"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_records_are_written_once_and_attempts_only_grow(redis_client: redis.Redis) -> None:
+    clock = Clock()
+    runs = RunStore(redis_client, clock=clock)
+    runs.step_started("r1", "a", **RUN, attempt=1)
+    clock.now = 1_005.0
+    runs.start("r1", workflow="other", revision="zzz", event_id="e2")  # already recorded
+    runs.step_started("r1", "a", **RUN, attempt=3, quota_waits=2)
+    runs.step_started("r1", "a", **RUN, attempt=2)  # a late duplicate
+    runs.step_finished("r1", "a", "succeeded")
+    record = runs.get("r1")
+    assert record is not None
+    assert (record.workflow, record.revision, record.event_id) == ("w", "abc123", "e1")
+    assert record.status == "running" and record.started_at == 1_000.0
+    step = record.steps["a"]
+    assert (step.status, step.attempts, step.quota_waits) == ("succeeded", 3, 2)
+    assert (step.started_at, step.finished_at) == (1_000.0, 1_005.0)
+    runs.step_started("r1", "a", **RUN, attempt=3)  # redelivered after it finished
+    assert runs.get("r1").steps["a"].status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_finished_run_stays_finished_and_keeps_its_first_error(
+    redis_client: redis.Redis,
+) -> None:
+    runs = RunStore(redis_client)
+    runs.start("r2", **RUN)
+    runs.record_error("r2", {"message": "first"})
+    assert runs.finish("r2", "failed", error={"message": "second"})
+    assert not runs.finish("r2", "succeeded")
+    record = runs.get("r2")
+    assert record is not None
+    assert record.status == "failed" and record.error == {"message": "first"}
+    assert runs.get("missing") is None
+
+
+def test_skipped_runs_say_why(redis_client: redis.Redis) -> None:
+    runs = RunStore(redis_client)
+    runs.skipped("r3", **RUN, reason="if: false")
+    record = runs.get("r3")
+    assert record is not None and (record.status, record.reason) == ("skipped", "if: false")
+
+
+def test_records_expire_and_the_list_is_bounded(redis_client: redis.Redis) -> None:
+    clock = Clock()
+    runs = RunStore(redis_client, retention_seconds=100, max_listed=3, clock=clock)
+    for index in range(5):
+        clock.now += 1
+        runs.start(f"r{index}", **RUN)
+    assert runs.recent() == ["r4", "r3", "r2"]
+    assert 0 < redis_client.ttl(RUN_KEY.format("r4")) <= 100
+    clock.now += 200  # r2..r4 are now older than the retention
+    runs.start("r9", **RUN)
+    assert runs.recent() == ["r9"]
+    assert redis_client.zcard(RUNS_INDEX) == 1

@@ -1,0 +1,168 @@
+"""The event store on real Redis servers: dedupe, atomic enqueue, fsync, every failure a 503."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from hub.core.redis_server import RedisServer
+from hub.ingress.event_store import EventStore, StoreUnavailable, connect
+from hub.ingress.publish import QueuedMessage
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _record(event_id: str, runs: int = 1) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "source": "crm",
+        "event_type": "t",
+        "runs": [{"workflow": "w", "revision": "r", "run_id": f"run-{i}"} for i in range(runs)],
+        "skipped": [],
+    }
+
+
+def _messages(count: int = 1) -> list[QueuedMessage]:
+    return [QueuedMessage("test:q", f'{{"message": {i}}}', f"task-{i}") for i in range(count)]
+
+
+async def test_a_repeated_event_id_is_a_duplicate_with_the_original_record(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False)
+    first = await store.accept("crm", "e1", _record("e1", 2), _messages(2), 60)
+    again = await store.accept("crm", "e1", _record("e1", 5), _messages(5), 60)
+    other = await store.accept("shop", "e1", _record("e1"), _messages(1), 60)
+    assert not first.duplicate and again.duplicate and not other.duplicate
+    assert again.record == _record("e1", 2)
+    assert redis_client.llen("test:q") == 3
+    assert 55 <= redis_client.ttl("hub:ingress:seen:crm:e1") <= 60
+    assert await store.find("crm", "e1") == _record("e1", 2)
+    assert [r["event_id"] for r in await store.recent(10)] == ["e1", "e1"]
+    assert await store.find("crm", "nope") is None
+
+
+async def test_concurrent_deliveries_of_one_event_start_it_once(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False, max_batch=7)
+    outcomes = await asyncio.gather(
+        *(
+            store.accept("crm", f"e{i % 5}", _record(f"e{i % 5}"), _messages(), 60)
+            for i in range(40)
+        )
+    )
+    assert sum(not o.duplicate for o in outcomes) == 5
+    assert redis_client.llen("test:q") == 5
+
+
+async def test_one_batch_keeps_each_events_messages_and_record_apart(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # events with 0..3 runs each, on queues of their own, some repeated, all in flight at
+    # once so they share script calls: every message lands on its event's queues only
+    store = EventStore(connect(redis_server.url), fsync=False, writers=1)
+
+    def queued(event: str, runs: int) -> list[QueuedMessage]:
+        return [QueuedMessage(f"test:q:{event}:{i}", f"{event}/{i}", f"t{i}") for i in range(runs)]
+
+    events = [(f"b{i % 9}", i % 4) for i in range(36)]
+    outcomes = await asyncio.gather(
+        *(store.accept("crm", e, _record(e, runs), queued(e, runs), 60) for e, runs in events)
+    )
+    first: dict[str, int] = {}
+    for (event, runs), outcome in zip(events, outcomes, strict=True):
+        assert outcome.duplicate == (event in first)
+        first.setdefault(event, runs)
+        assert outcome.record == _record(event, first[event])
+    for event, runs in first.items():
+        for i in range(4):
+            expected = [f"{event}/{i}".encode()] if i < runs else []
+            assert redis_client.lrange(f"test:q:{event}:{i}", 0, -1) == expected
+    assert redis_client.llen("hub:ingress:recent") == len(first)
+
+
+async def test_a_batch_with_thousands_of_messages_for_one_queue_keeps_their_order(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # 80 events of 120 runs each share one script call: 9,600 messages to one queue, more
+    # than Lua can pass to one LPUSH, land in event order
+    store = EventStore(connect(redis_server.url), fsync=False, writers=1)
+
+    def queued(event: int) -> list[QueuedMessage]:
+        return [QueuedMessage("test:wide", f"{event:02d}/{i:03d}", "t") for i in range(120)]
+
+    outcomes = await asyncio.gather(
+        *(store.accept("crm", f"w{e}", _record(f"w{e}"), queued(e), 60) for e in range(80))
+    )
+    assert not any(o.duplicate for o in outcomes)
+    raw = redis_client.lrange("test:wide", 0, -1)
+    pushed = [m.decode() if isinstance(m, bytes) else m for m in reversed(raw)]
+    assert pushed == [f"{e:02d}/{i:03d}" for e in range(80) for i in range(120)]
+
+
+async def test_a_lost_script_is_loaded_again(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False)
+    await store.accept("crm", "a", _record("a"), _messages(), 60)
+    redis_client.script_flush()
+    assert not (await store.accept("crm", "b", _record("b"), _messages(), 60)).duplicate
+    assert redis_client.llen("test:q") == 2
+
+
+async def test_redis_stopped_is_unavailable(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, appendonly=False).start()
+    store = EventStore(connect(server.url), fsync=False)
+    await store.accept("crm", "a", _record("a"), _messages(), 60)
+    server.stop()
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.accept("crm", "b", _record("b"), _messages(), 60)
+    assert caught.value.retry_after == 5
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.recent(5)
+
+
+async def test_redis_out_of_memory_is_unavailable_and_writes_nothing(tmp_path: Path) -> None:
+    with RedisServer(tmp_path, appendonly=False) as server:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        store = EventStore(connect(server.url), fsync=False)
+        with pytest.raises(StoreUnavailable, match="refused"):
+            await store.accept("crm", "a", _record("a"), _messages(), 60)
+        client.config_set("maxmemory", "0")
+        assert client.dbsize() == 0
+
+
+async def test_fsync_waits_for_the_aof(tmp_path: Path) -> None:
+    with RedisServer(tmp_path, appendonly=True) as server:
+        store = EventStore(connect(server.url), fsync=True)
+        outcome = await store.accept(
+            "crm", "fsynced-event", _record("fsynced-event"), _messages(), 60
+        )
+        assert not outcome.duplicate
+        again = await store.accept("crm", "fsynced-event", _record("x"), _messages(), 60)
+        assert again.duplicate
+        aof = b"".join(p.read_bytes() for p in tmp_path.rglob("*.aof"))
+        assert b"fsynced-event" in aof and b'{"message": 0}' in aof
+
+
+async def test_fsync_without_aof_is_unavailable(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # the session server runs without AOF: the answer cannot be confirmed durable
+    store = EventStore(connect(redis_server.url), fsync=True)
+    with pytest.raises(StoreUnavailable, match="fsync"):
+        await store.accept("crm", "a", _record("a"), _messages(), 60)
