@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import redis
@@ -10,7 +11,10 @@ import typer
 
 from hub.core.settings import get_settings
 
-__all__ = ["connect_redis", "fail", "redis_location", "require_redis"]
+if TYPE_CHECKING:
+    from hub.workflow.model import Workflow
+
+__all__ = ["connect_redis", "fail", "load_workflows", "redis_location", "require_redis"]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -54,3 +58,14 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
 def connect_redis() -> Any:
     """A client for ``HUB_REDIS_URL`` (checked to answer first)."""
     return redis.Redis.from_url(require_redis())
+
+
+def load_workflows(path: Path | None = None) -> list[Workflow]:
+    """The workflows in ``path`` (default ``HUB_WORKFLOWS``); exits naming every problem."""
+    from hub.workflow.loader import WorkflowError, load_folder
+
+    folder = path or get_settings().hub_workflows
+    try:
+        return load_folder(folder)
+    except WorkflowError as exc:
+        fail(f"invalid workflows in {folder}:\n{exc}")

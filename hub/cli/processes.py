@@ -1,0 +1,147 @@
+"""The long-running processes: ``hub up``, ``worker``, ``serve``, ``flower``, ``beat``."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from hub.cli.support import fail, load_workflows, require_redis
+from hub.core.errors import ConfigError
+from hub.core.settings import get_settings
+
+__all__ = ["beat", "flower", "serve", "up", "worker"]
+
+
+def up(
+    demo: Annotated[bool, typer.Option(help="Send the sample events and show the result.")] = False,
+) -> None:
+    """Run everything in one terminal: Redis, sandbox, worker, ingress, Flower."""
+    from hub.cli.up import Embedded
+
+    load_workflows()
+    try:
+        Embedded(get_settings()).run(demo=demo)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            help="Queues to consume, comma-separated, highest priority first "
+            "(default: HUB_WORKER_QUEUES)."
+        ),
+    ] = None,
+) -> None:
+    """Run a Celery worker for the step tasks."""
+    require_redis(ping=False)
+    load_workflows()
+    require_redis(ping=True)  # Celery would retry an unreachable broker for ever
+    from hub.worker.celery_app import app
+    from hub.worker.queues import parse_queues
+
+    try:
+        names = parse_queues(queues or get_settings().hub_worker_queues)
+    except ValueError as exc:
+        fail(f"--queues / HUB_WORKER_QUEUES: {exc}")
+    argv = [
+        "worker",
+        "-Q",
+        ",".join(names),
+        "--loglevel",
+        get_settings().hub_log_level.upper(),
+        "-c",
+        str(concurrency or get_settings().hub_worker_concurrency),
+    ]
+    if hostname:
+        argv += ["-n", hostname]
+    app.worker_main(argv)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the HTTP ingress (SIGHUP reloads the workflows)."""
+    import signal
+    import threading
+
+    import redis
+
+    from hub.ingress import server
+    from hub.ingress.app import create_live_app
+    from hub.ingress.event_store import check_fsync, connect
+    from hub.worker.celery_app import app as celery
+    from hub.workflow.live import LiveWorkflows
+    from hub.workflow.loader import WorkflowError
+    from hub.workflow.revisions import WorkflowStore
+
+    settings = get_settings()
+    server.prepare_process(settings)
+    url = require_redis(ping=False)
+    folder = settings.hub_workflows
+    live = LiveWorkflows(folder, WorkflowStore(redis.Redis.from_url(url)))
+    try:
+        live.reload()
+    except WorkflowError as exc:
+        fail(f"invalid workflows in {folder}:\n{exc}")
+    except redis.ConnectionError as exc:
+        fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
+    bind = host or settings.hub_ingress_host
+    try:
+        if settings.hub_ingress_fsync == "always":
+            warning = check_fsync(redis.Redis.from_url(url))
+            if warning:
+                typer.echo(f"warning: {warning}", err=True)
+        app = create_live_app(settings, live, celery, connect(url), bind_host=bind)
+    except ConfigError as exc:
+        fail(f"cannot start the ingress:\n{exc}")
+    wake, stop = threading.Event(), threading.Event()
+    signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
+    live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
+    try:
+        server.run(app, host=bind, port=port or settings.hub_ingress_port)
+    finally:
+        stop.set()
+        wake.set()
+
+
+def flower(
+    port: Annotated[int | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Run Flower on the hub's broker."""
+    require_redis(ping=True)
+    from hub.worker.celery_app import app
+
+    settings = get_settings()
+    argv = [
+        "flower",
+        f"--port={port or settings.hub_flower_port}",
+        f"--address={address or settings.hub_flower_host}",
+    ]
+    # kwargs carry workflow, revision, step, event id and run id: show them at a glance
+    os.environ.setdefault(
+        "FLOWER_TASKS_COLUMNS", "name,uuid,state,kwargs,received,started,runtime,worker"
+    )
+    if settings.hub_flower_basic_auth is not None:
+        # through the environment, never argv: a command line is visible to `ps`
+        os.environ["FLOWER_BASIC_AUTH"] = settings.hub_flower_basic_auth.get_secret_value()
+    app.start(argv)
+
+
+def beat() -> None:
+    """Run Celery beat: fires the workflows' schedule and poll triggers (run exactly one)."""
+    require_redis(ping=False)
+    workflows = load_workflows()
+    from hub.worker.beat import run_beat
+
+    try:
+        run_beat(get_settings(), workflows)
+    except ConfigError as exc:
+        fail(str(exc))

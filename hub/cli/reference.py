@@ -1,0 +1,27 @@
+"""``hub settings`` and ``hub operations``: what can be configured and used."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["operations", "settings_cmd"]
+
+
+def settings_cmd() -> None:
+    """Print every setting (environment variable, default, meaning) as a Markdown table."""
+    from hub.core.settings_doc import settings_table
+
+    typer.echo(settings_table())
+
+
+def operations(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Resources and their actions, as README's table.")
+    ] = False,
+) -> None:
+    """Print every operation a workflow step can `use`, with its summary."""
+    from hub.connector.operations_doc import operations_listing, operations_table
+
+    typer.echo(operations_table() if markdown else operations_listing())
