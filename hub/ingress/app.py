@@ -53,12 +53,15 @@ def create_app(
     bind_host: str | None = None,
     clock: Callable[[], float] = time.time,
     compile: Compile = compile_run,
+    waitaof: bool = True,
 ) -> ASGIApp:
     """The ingress for ``workflows`` (already validated and published).
 
     ``sources`` defaults to the files in the sources folder plus every source a workflow
     listens to; ``bind_host`` (default ``HUB_INGRESS_HOST``) decides whether this is a
-    local run.
+    local run. ``waitaof`` False: Redis fsyncs every write before it answers, so
+    ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF`` (see
+    :func:`~hub.ingress.event_store.check_fsync`).
     """
     local = is_loopback(bind_host or settings.hub_ingress_host)
     if sources is None:
@@ -68,7 +71,7 @@ def create_app(
     for source in sources.values():
         if source.verifier.scheme == "none":
             log.warning("source %s accepts deliveries without authentication", source.name)
-    store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always")
+    store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
     hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
     admin = _AdminGuard(settings, local)
     document = openapi_document()
