@@ -139,25 +139,27 @@ def _act(r: Resource, action: str) -> Call:
     return call
 
 
+def _read_operations(r: Resource) -> list[Operation]:
+    """The operations a resource with a list endpoint gives: list, get, find, poll."""
+    one, many = r.singular, r.plural
+    return [
+        Operation(f"{r.name}.list", ListArgs, _list(r), f"Every {one}, paged."),
+        Operation(f"{r.name}.get", IdArgs, _get(r), f"The {one} with _id."),
+        Operation(f"{r.name}.find", FindArgs, _find(r), f"The {many} matching query or q."),
+        Operation(
+            f"{r.name}.poll",
+            PollArgs,
+            _poll(r),
+            f"A page of {many} changed after a cursor, oldest first (for poll triggers).",
+        ),
+    ]
+
+
 def operations_for(r: Resource) -> list[Operation]:
     """The operations resource ``r``'s documented endpoints give."""
-    ops: list[Operation] = []
     has = r.endpoints
+    ops = _read_operations(r) if "list" in has else []
     one, many = r.singular, r.plural
-    if "list" in has:
-        ops.append(Operation(f"{r.name}.list", ListArgs, _list(r), f"Every {one}, paged."))
-        ops.append(Operation(f"{r.name}.get", IdArgs, _get(r), f"The {one} with _id."))
-        ops.append(
-            Operation(f"{r.name}.find", FindArgs, _find(r), f"The {many} matching query or q.")
-        )
-        ops.append(
-            Operation(
-                f"{r.name}.poll",
-                PollArgs,
-                _poll(r),
-                f"A page of {many} changed after a cursor, oldest first (for poll triggers).",
-            )
-        )
     if "create" in has:
         ops.append(
             Operation(f"{r.name}.create", r.fields, _create(r), f"Create a {one}.", writes=True)
