@@ -28,6 +28,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from hub.core.errors import ConfigError, RetryableError
 from hub.core.ids import new_hex
 from hub.ingress.publish import QueuedMessage
+from hub.worker.broker import BELL_TOKENS, bell_key
 
 __all__ = ["EventStore", "FsyncCheck", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
 
@@ -43,9 +44,11 @@ RETRY_AFTER_SECONDS = 5
 
 # One call takes a whole batch of events (one Lua call and one AOF transaction for all):
 # per event one SET NX GET (records it, or finds it recorded), then per batch one
-# LPUSH per queue (values in event order, as one LPUSH each would leave them), one for
-# the recent list, one HINCRBY per source and outcome, one LTRIM.
-# KEYS: recent list, counters hash, then per event: its seen key and one queue per message
+# LPUSH per queue (values in event order, as one LPUSH each would leave them) and a ring
+# of its bell (hub.worker.broker: wakes a waiting worker), one for the recent list, one
+# HINCRBY per source and outcome, one LTRIM.
+# KEYS: recent list, counters hash, then per event: its seen key and one queue per message,
+#       then the bell of each queue named, in the order they were first named
 # ARGV: event count, recent kept, touch duplicates (1/0), then per event: message count,
 #       record, ttl, source, one payload per message
 # Returns per event: the previous record (a duplicate) or false (recorded and enqueued).
@@ -55,10 +58,13 @@ local function push(key, values)  -- unpack() takes at most a few thousand value
     redis.call('LPUSH', key, unpack(values, i, math.min(i + 999, #values)))
   end
 end
-local out, queues, order, recorded, counts = {}, {}, {}, {}, {}
-local k, a = 3, 4
+local out, queues, order, recorded, counts, named = {}, {}, {}, {}, {}, {}
+local k, a, bells = 3, 4, 0
 for e = 1, tonumber(ARGV[1]) do
   local runs = tonumber(ARGV[a])
+  for i = 1, runs do
+    if not named[KEYS[k + i]] then bells = bells + 1; named[KEYS[k + i]] = bells end
+  end
   local previous = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX', 'GET', 'EX', ARGV[a + 2])
   local outcome = ':accepted'
   if previous then
@@ -79,7 +85,12 @@ for e = 1, tonumber(ARGV[1]) do
   k = k + 1 + runs
   a = a + 4 + runs
 end
-for _, queue in ipairs(order) do push(queue, queues[queue]) end
+for _, queue in ipairs(order) do
+  push(queue, queues[queue])
+  local bell = KEYS[k + named[queue] - 1]
+  redis.call('LPUSH', bell, '1')
+  redis.call('LTRIM', bell, 0, BELL_TOKENS - 1)
+end
 if #recorded > 0 then
   push(KEYS[1], recorded)
   redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
@@ -87,6 +98,7 @@ end
 for field, count in pairs(counts) do redis.call('HINCRBY', KEYS[2], field, count) end
 return out
 """
+_ACCEPT = f"local BELL_TOKENS = {BELL_TOKENS}\n" + _ACCEPT
 _ACCEPT_SHA = hashlib.sha1(_ACCEPT.encode()).hexdigest()
 
 
@@ -302,6 +314,8 @@ class EventStore:
         for item in batch:
             keys += item.keys
             args += item.args
+        queues = dict.fromkeys(key for item in batch for key in item.keys[1:])
+        keys += [bell_key(queue) for queue in queues]
         for attempt in (1, 2):
             pipe = self._redis.pipeline(transaction=False)
             pipe.evalsha(_ACCEPT_SHA, len(keys), *keys, *args)
