@@ -31,9 +31,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hub.core.batch import RedisBatch
 from hub.core.errors import Deferred, FatalError
 from hub.history.dead_letters import DeadLetterStore
-from hub.history.runs import RunStatus, RunStore
+from hub.history.runs import RunStatus, RunStore, StepStatus
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
@@ -106,6 +107,7 @@ class Flow:
     ) -> dict[str, Any]:
         """Run the step of ``call``; the context to hand on."""
         step = find_step(wf, call.step)
+        started = RedisBatch(self.runtime.redis)  # sent with the ledger's first question
         self.runs.step_started(
             call.run_id,
             step.id,
@@ -114,14 +116,16 @@ class Flow:
             event_id=call.event_id,
             attempt=call.attempt,
             quota_waits=call.quota_waits,
+            batch=started,
         )
         try:
             if call.index is not None:
-                self._item(wf, step, call, ctx, dispatch)
+                self._item(wf, step, call, ctx, dispatch, started)
                 return ctx
             if step.foreach is not None:
+                started.send()
                 return self._fan_out(wf, step, call, ctx, dispatch)
-            return self._plain(wf, step, call, ctx, dispatch)
+            return self._plain(wf, step, call, ctx, dispatch, started)
         except _NOT_ATTEMPTS:
             raise  # a wait, or Redis gone: not an attempt that failed
         except Exception as exc:
@@ -131,9 +135,18 @@ class Flow:
             raise
 
     def _plain(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+        self,
+        wf: Workflow,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        dispatch: StepDispatch,
+        started: RedisBatch,
     ) -> dict[str, Any]:
-        with self.ledger.execute(call.run_id, step.id, dispatch.task_id) as execution:
+        ended = RedisBatch(self.runtime.redis)  # the output, the step's end, the run's end
+        with self.ledger.execute(
+            call.run_id, step.id, dispatch.task_id, batch=started
+        ) as execution:
             if self._duplicate(execution, call, dispatch):
                 return ctx
             if execution.state == "done":
@@ -143,11 +156,14 @@ class Flow:
             else:
                 ctx = execute_step(wf, step.id, ctx, self.runtime)
                 skipped = step.id in ctx.get("skipped", ())
-                execution.record({"output": ctx["steps"][step.id], "skipped": skipped})
+                output = {"output": ctx["steps"][step.id], "skipped": skipped}
+                execution.record(output, batch=ended)
         skipped = step.id in ctx.get("skipped", ())
-        self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
+        status: StepStatus = "skipped" if skipped else "succeeded"
+        self.runs.step_finished(call.run_id, step.id, status, batch=ended)
         if not dispatch.remaining():
-            self._ended(call.run_id, ctx)
+            self._ended(call.run_id, ctx, ended)
+        ended.send()
         return ctx
 
     def _duplicate(self, execution: Execution, call: StepCall, dispatch: StepDispatch) -> bool:
@@ -185,10 +201,17 @@ class Flow:
         return ctx
 
     def _item(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+        self,
+        wf: Workflow,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        dispatch: StepDispatch,
+        started: RedisBatch,
     ) -> None:
         assert call.index is not None
         dispatch.detach()
+        started.send()
         state = self._state(call)
         if state.failed():
             return  # another item failed the step: leave the rest alone
@@ -300,13 +323,18 @@ class Flow:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _ended(self, run_id: str, ctx: dict[str, Any]) -> None:
-        """The run's last chain ended: failed if it was running failure handlers."""
+    def _ended(self, run_id: str, ctx: dict[str, Any], batch: RedisBatch | None = None) -> None:
+        """The run's last chain ended: failed if it was running failure handlers. Joining
+        ``batch``, the run ends (and the observer hears of it) when the batch is sent."""
         error = ctx.get("error")
         status: RunStatus = "failed" if error is not None else "succeeded"
-        self.runs.finish(run_id, status, error=error)
-        if self._on_finished is not None:
-            self._on_finished(run_id, status, ctx)
+        joined = batch if batch is not None else RedisBatch(self.runtime.redis)
+        self.runs.finish_in(joined, run_id, status, error=error)
+        observer = self._on_finished
+        if observer is not None:
+            joined.after(lambda: observer(run_id, status, ctx))
+        if batch is None:
+            joined.send()
 
     def _failed(self, run_id: str, ctx: dict[str, Any], error: dict[str, Any]) -> None:
         self.runs.finish(run_id, "failed", error=error)
