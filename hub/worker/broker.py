@@ -171,6 +171,8 @@ class Channel(kombu_redis.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # kombu drops a connection whose blocking call is overdue by this much and more
+        self.brpop_timeout = max(self.brpop_timeout, self.wait_seconds)
         self._command = ""  # the command in flight: EVAL (a take) or BLPOP (a wait)
         self._wait_next = False
         self._taking: str | None = None  # the delivery tag of the message being handed on
