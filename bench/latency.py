@@ -276,6 +276,7 @@ class HubSide(Side):
         with staging.producer_or_acquire() as producer:
             for n in range(count):
                 self._send(staging, wf, f"{tag}-{n}", producer=producer)
+        staging.close()
 
     def wake(self, queue: str) -> None:
         ring_for(self.client, queue)
@@ -314,6 +315,7 @@ class BareSide(Side):
         with staging.producer_or_acquire() as producer:
             for _ in range(count):
                 staging.send_task("bare.noop", args=(ctx,), queue=DEFAULT_QUEUE, producer=producer)
+        staging.close()
 
 
 # --- the figures -----------------------------------------------------------------------------
@@ -559,6 +561,7 @@ def main() -> None:
     with started(args, tmp) as sides:
         figures = measure(sides, args)
     report(figures)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if args.keep:
         print(f"logs: {tmp}")
     else:
