@@ -162,6 +162,7 @@ class Channel(kombu_redis.Channel):
 
     QoS = QoS
     _pool_client: Any = None  # the client around the connection pool (conn_or_acquire)
+    _keys_of: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
     #: how long an idle channel waits on its bells (transport option ``wait_seconds``)
     wait_seconds = WAIT_SECONDS
     from_transport_options = (  # type: ignore[assignment]
@@ -237,26 +238,31 @@ class Channel(kombu_redis.Channel):
         connection = self.client.connection
         self._in_poll = connection
         self._brpop_sent_at = time.monotonic()  # type: ignore[assignment]
+        bells, keys = self._take_keys(tuple(queues))
         if self._wait_next:
             self._wait_next, self._command = False, "BLPOP"
-            bells = [bell_key(q) for q in queues]
             connection.send_command("BLPOP", *bells, self.wait_seconds)
             return
         # by its digest once the server has it: a take sends no script text
         self._command = "EVALSHA" if self._script_cached else "EVAL"
-        keys = [self._q_for_pri(q, pri) for pri in self.priority_steps for q in queues]
-        bells = [bell_key(q) for q in queues]
         connection.send_command(
             self._command,
             TAKE_SHA if self._script_cached else TAKE_SCRIPT,
-            2 + len(bells) + len(keys),
-            self.unacked_key,
-            self.unacked_index_key,
-            *bells,
+            len(keys),
             *keys,
             repr(time.time()),
             len(bells),
         )
+
+    def _take_keys(self, queues: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """The bells of ``queues``, and the keys of a take from them (see the script)."""
+        found = self._keys_of.get(queues)
+        if found is None:
+            bells = [bell_key(q) for q in queues]
+            lists = [self._q_for_pri(q, pri) for pri in self.priority_steps for q in queues]
+            found = bells, [self.unacked_key, self.unacked_index_key, *bells, *lists]
+            self._keys_of = {queues: found}  # the worker's queues: one entry is enough
+        return found
 
     def _brpop_read(self, **options: Any) -> bool:
         if self.global_keyprefix:
