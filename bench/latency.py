@@ -13,8 +13,9 @@ alike, it prints side by side:
 
 - **e2e**: a CRM contact POSTed (signed, to the hub) until the person is created at the
   sandbox (its ``createdAt``, millisecond resolution), both sides at half of the hub's
-  peak rate with independent (Poisson) senders: p50 and p99. A peak is the rate at which
-  a burst of contacts is created. The bare task creates the person with one call; the
+  peak rate with independent (Poisson) senders: p50 and p99; and the same at a steady
+  ``--rate`` (5 a second, as issue #15 measured). A peak is the rate at which a burst of
+  contacts is created. The bare task creates the person with one call; the
   hub's workflow upserts it (find, then create under a lock).
 - **chain**: a run of five ``core.echo`` steps sent to an idle worker, until its run
   record says it ended; bare: a chain of five tasks handing a context on, until the last
@@ -526,7 +527,9 @@ def turns(sides: tuple[Side, ...], rounds: int) -> Iterator[tuple[int, Side]]:
 
 
 def measure(sides: tuple[HubSide, BareSide], args: argparse.Namespace) -> dict[str, Any]:
-    figures: dict[str, Any] = {side.label: {"e2e": [], "chain": [], "drain": []} for side in sides}
+    figures: dict[str, Any] = {
+        side.label: {"e2e": [], "steady": [], "chain": [], "drain": []} for side in sides
+    }
     for n in range(args.rounds):  # both sides at half the hub's peak of the round
         order: tuple[Side, ...] = sides if n % 2 == 0 else tuple(reversed(sides))
         fresh_sandbox(order, f"r{n}")
@@ -535,6 +538,7 @@ def measure(sides: tuple[HubSide, BareSide], args: argparse.Namespace) -> dict[s
         for side in order:
             latencies = at_rate(side, rate, args, f"r{n}")
             figures[side.label]["e2e"].append(E2E(peaks[side.label], rate, latencies))
+            figures[side.label]["steady"] += at_rate(side, args.rate, args, f"s{n}")
     for n, side in turns(sides, args.rounds):
         figures[side.label]["chain"] += chains(side, args.chains, f"c{n}")
     for n, side in turns(sides, args.rounds):
@@ -542,7 +546,7 @@ def measure(sides: tuple[HubSide, BareSide], args: argparse.Namespace) -> dict[s
     return figures
 
 
-def report(figures: dict[str, Any]) -> None:
+def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     for label, got in figures.items():
         runs: list[E2E] = got["e2e"]
         latencies = [x for run in runs for x in run.latencies]
@@ -552,6 +556,11 @@ def report(figures: dict[str, Any]) -> None:
             f"{label:<5} e2e at {rates} contacts/s (half the hub's peak; own peak {peaks}): "
             f"p50 {ms(percentile(latencies, 0.5))}  p99 {ms(percentile(latencies, 0.99))}"
             f"  ({len(latencies)} contacts)"
+        )
+        steady = got["steady"]
+        print(
+            f"{label:<5} e2e at {args.rate:g} contacts/s: p50 {ms(percentile(steady, 0.5))}  "
+            f"p99 {ms(percentile(steady, 0.99))}  ({len(steady)} contacts)"
         )
         chain_times = got["chain"]
         print(
@@ -576,7 +585,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes a side")
     parser.add_argument("--rounds", type=int, default=3, help="turns of each side per figure")
     parser.add_argument("--burst", type=int, default=200, help="contacts sent for the peak")
-    parser.add_argument("--seconds", type=float, default=10.0, help="at half peak, per round")
+    parser.add_argument("--seconds", type=float, default=10.0, help="at each rate, per round")
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="a steady rate too (the issue's: 5 a second)"
+    )
     parser.add_argument("--chains", type=int, default=40, help="5-step chains per round")
     parser.add_argument("--drain", type=int, default=1000, help="runs queued per round")
     parser.add_argument("--appendfsync", choices=["always", "everysec"], default="always")
@@ -595,7 +607,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="hub-latency-"))
     with started(args, tmp) as sides:
         figures = measure(sides, args)
-    report(figures)
+    report(figures, args)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if args.keep:
         print(f"logs: {tmp}")

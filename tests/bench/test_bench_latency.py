@@ -27,6 +27,7 @@ def test_the_benchmark_measures_both_sides_and_prints_the_three_figures() -> Non
     out = result.stdout
     for side in ("hub", "bare"):
         assert re.search(rf"^{side} +e2e at .* p50 +[\d.]+ ms +p99 +[\d.]+ ms", out, re.M)
+        assert re.search(rf"^{side} +e2e at 5 contacts/s: p50 +[\d.]+ ms", out, re.M)
         assert re.search(rf"^{side} +5-step chain, idle worker: p50 +[\d.]+ ms", out, re.M)
         assert re.search(rf"^{side} +drain: +\d+ runs/s", out, re.M)
     assert re.search(r"drain [\d.]+x the bare app's \(goal >= 0.8x\)", out), out
