@@ -35,7 +35,7 @@ from celery.canvas import Signature
 from hub.core.errors import ConfigError
 from hub.history.dead_letters import DeadLetter, DeadLetterStore
 from hub.history.runs import RunStore
-from hub.worker.runtime import new_context
+from hub.workflow.context import new_context
 from hub.workflow.compiler import compile_steps
 from hub.workflow.model import Workflow
 from hub.workflow.revisions import WorkflowStore

@@ -33,7 +33,7 @@ from hub.http.failures import RetryPolicy
 from hub.polling.cursors import CursorStore, LockLost
 from hub.polling.poller import Poller, PollResult
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.worker.runtime import new_context
+from hub.workflow.context import new_context
 from hub.workflow.compiler import compile_run
 from hub.workflow.model import Workflow
 from hub.workflow.revisions import WorkflowStore

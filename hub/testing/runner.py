@@ -39,8 +39,9 @@ from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes, Sand
 from hub.testing.spec import Case, EventSpec, LoadedSpec
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
-from hub.worker.runtime import Runtime, new_context
+from hub.worker.runtime import Runtime
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.model import Workflow
 from hub.workflow.templates import truthy
 

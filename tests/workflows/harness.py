@@ -22,7 +22,8 @@ from starlette.types import ASGIApp
 
 from hub.core.errors import TemplateError
 from hub.core.settings import Settings
-from hub.worker.runtime import Runtime, execute_step, new_context
+from hub.worker.runtime import Runtime, execute_step
+from hub.workflow.context import new_context
 from hub.workflow.loader import load_workflow
 from hub.workflow.model import Workflow
 from hub.workflow.templates import truthy
