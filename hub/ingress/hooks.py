@@ -151,9 +151,10 @@ class Hooks:
         return await self._accept(plan, now)
 
     async def _accept(self, plan: Plan, now: float) -> Answer:
-        event, dedupe = plan.event, plan.dedupe
-        assert dedupe is not None  # a webhook event is always deduped
+        event, dedupe_seconds = plan.event, plan.dedupe_seconds
+        assert dedupe_seconds is not None  # a webhook event is always deduped
         runs: list[dict[str, str]] = []
+        skipped = [{"workflow": skip.workflow, "reason": skip.reason} for skip in plan.skipped]
         messages = []
         for run in plan.runs:
             wf = run.workflow
@@ -173,11 +174,11 @@ class Hooks:
             "event_type": event.event_type,
             "received_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             "runs": runs,
-            "skipped": [{"workflow": s.workflow, "reason": s.reason} for s in plan.skipped],
+            "skipped": skipped,
         }
         try:
             outcome = await self._store.accept(
-                dedupe.source, dedupe.event_id, record, messages, dedupe.seconds
+                event.source, event.event_id, record, messages, dedupe_seconds
             )
         except StoreUnavailable as exc:
             log.warning("%s event %s not accepted: %s", event.source, event.event_id, exc)

@@ -8,6 +8,9 @@
 - :class:`DeadLetterReplay`: a dead run sent again (``hub dlq replay``) as a new run of the
   workflow it names, from the start or from the context its failed step was given.
 
+All are values, never changed once made. :class:`Webhook` and :class:`Event` are built
+for every delivery the ingress takes, so they are plain slotted dataclasses: a frozen
+one costs several times more to build.
 A ``hub test`` case is sent as one of these: an event for a webhook workflow is signed
 with its source's scheme and sent as a :class:`Webhook`, a record for a poll workflow as
 a :class:`PolledRecord`. :class:`Event` is what a delivery says once read.
@@ -26,7 +29,7 @@ from hub.workflow.model import Workflow
 __all__ = ["DeadLetterReplay", "Delivery", "Event", "PolledRecord", "Webhook"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """A delivery once read: who sent it, its type and id, its body.
 
@@ -41,7 +44,7 @@ class Event:
     text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Webhook:
     """A delivery to ``POST /hooks/{source}``: ``headers`` with lower-case names, the raw
     ``body``, and ``received_at`` (epoch seconds) to check signature times against."""

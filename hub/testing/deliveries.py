@@ -38,7 +38,7 @@ from hub.core.errors import HubError
 from hub.core.settings import Settings
 from hub.intake.delivery import Delivery, PolledRecord, Webhook
 from hub.intake.demo import stand_in_secrets
-from hub.intake.plan import Dedupe, Intake, Plan
+from hub.intake.plan import Intake, Plan
 from hub.intake.resolve import build_sources
 from hub.intake.sources import Source, SourceConfig, load_sources
 from hub.intake.webhook import Refused, unknown_source
@@ -92,11 +92,14 @@ class SeenEvents:
 
     accepted: dict[tuple[str, str], float] = field(default_factory=dict)
 
-    def accept(self, dedupe: Dedupe, now: float) -> bool:
-        """True for an event id not accepted within its window (it is recorded now)."""
-        key = (dedupe.source, dedupe.event_id)
+    def accept(self, plan: Plan, now: float) -> bool:
+        """True for an event not deduped, or whose id was not accepted within its window
+        (it is recorded now)."""
+        if plan.dedupe_seconds is None:
+            return True
+        key = (plan.event.source, plan.event.event_id)
         when = self.accepted.get(key)
-        if when is not None and now - when < dedupe.seconds:
+        if when is not None and now - when < plan.dedupe_seconds:
             return False
         self.accepted[key] = now
         return True
@@ -225,7 +228,7 @@ class CaseIntake:
             why = f"event {number}: the ingress answers {exc.status}: {exc.message}"
             return None, Outcome(status="refused", reason=exc.message), why
         event_id = plan.event.event_id
-        if plan.dedupe is not None and not self.seen.accept(plan.dedupe, now):
+        if not self.seen.accept(plan, now):
             why = f"event id '{event_id}' from '{plan.event.source}' was accepted before"
             return None, Outcome(status="duplicate", reason=why), None
         if plan.skipped:

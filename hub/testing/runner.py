@@ -5,9 +5,10 @@ its events one after the other through the production intake (signed and read as
 source files say, deduped, routed: :mod:`hub.testing.deliveries`), runs every task
 they lead to with :class:`~hub.testing.broker.LocalWorker` (the worker's own
 :class:`~hub.worker.flow.Flow` and :func:`~hub.worker.runtime.execute_step`; retries and
-quota waits move the fake clock instead of sleeping), then checks ``expect``. Nothing leaves the machine: the
-connectors talk to their sandboxes on loopback, and read wall time (token expiry,
-rate-limit resets, export dates) on the same fake clock the sandboxes answer on.
+quota waits move the fake clock instead of sleeping), then checks ``expect``. Nothing
+leaves the machine: the connectors talk to their sandboxes on loopback, and read wall
+time (token expiry, rate-limit resets, export dates) on the same fake clock the
+sandboxes answer on.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def test_hub_test_plans_a_case_event_as_the_intake_plans_that_delivery(tmp_path:
     delivery = signed_webhook(sources["crm"], draft, default_type=None, now=now)
     direct = Intake([paid_only]).plan(delivery)
     assert planned is None and problem is None and outcome is not None
-    assert direct.runs == () and [s.reason for s in direct.skipped] == ["if: false"]
+    assert direct.runs == [] and [s.reason for s in direct.skipped] == ["if: false"]
     assert (outcome.status, outcome.reason) == ("skipped", "if: false")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from hub.intake import signatures as sig
 from hub.intake.delivery import DeadLetterReplay, Event, PolledRecord, Webhook
-from hub.intake.plan import IF_FALSE, Dedupe, Intake, PlannedRun, Skip
+from hub.intake.plan import IF_FALSE, Intake, PlannedRun, Skip
 from hub.intake.sources import Source
 from hub.intake.webhook import Refused
 from hub.workflow.context import new_context
@@ -93,8 +93,8 @@ def test_a_webhook_event_starts_every_workflow_its_source_and_type_match() -> No
     plan = intake.plan(_webhook(EVENT))
     assert plan.event == Event("crm", "contact.created", "evt-1", EVENT, json.dumps(EVENT))
     assert [run.workflow.name for run in plan.runs] == ["created", "any-contact"]
-    assert plan.skipped == ()
-    assert plan.dedupe == Dedupe("crm", "evt-1", 600)
+    assert plan.skipped == []
+    assert plan.dedupe_seconds == 600
     first = plan.runs[0]
     assert first == PlannedRun(
         CREATED,
@@ -115,8 +115,8 @@ def test_the_type_is_read_where_the_source_says_header_first() -> None:
 
 def test_an_event_no_workflow_listens_to_has_no_runs_and_is_still_deduped() -> None:
     plan = _intake(CREATED, OTHER_SOURCE).plan(_webhook({**EVENT, "type": "invoice.paid"}))
-    assert (plan.runs, plan.skipped, plan.routed) == ((), (), False)
-    assert plan.dedupe == Dedupe("crm", "evt-1", 600)
+    assert (plan.runs, plan.skipped, plan.routed) == ([], [], False)
+    assert plan.dedupe_seconds == 600
 
 
 def test_the_workflow_if_keeps_events_out_with_its_reason() -> None:
@@ -187,7 +187,7 @@ def test_a_polled_record_goes_to_its_workflow_through_the_if_and_is_not_deduped(
     record = {"_id": "inv1", "status": "paid"}
     plan = intake.plan(PolledRecord(POLLED, "plutio", "invoice.poll", "plutio-invoice:1", record))
     (run,) = plan.runs
-    assert run.workflow is POLLED and plan.dedupe is None
+    assert run.workflow is POLLED and plan.dedupe_seconds is None
     assert run.context == new_context(
         event=record,
         event_id="plutio-invoice:1",
@@ -197,14 +197,15 @@ def test_a_polled_record_goes_to_its_workflow_through_the_if_and_is_not_deduped(
     )
     draft = {**record, "status": "draft"}
     kept = intake.plan(PolledRecord(POLLED, "plutio", "invoice.poll", "plutio-invoice:2", draft))
-    assert kept.runs == () and kept.skipped == (Skip("polled", IF_FALSE),)
+    assert kept.runs == [] and kept.skipped == [Skip("polled", IF_FALSE)]
 
 
 def test_a_replay_from_the_start_is_a_fresh_context_naming_the_dead_run() -> None:
     event = Event("crm", "contact.created", "evt-1", {"data": {"vip": False}})
     plan = _intake().plan(DeadLetterReplay(VIP, "new-run", "dead-run", event))
     (run,) = plan.runs  # the if let the event in once: a replay does not ask again
-    assert (run.workflow, run.run_id, plan.dedupe, plan.skipped) == (VIP, "new-run", None, ())
+    assert (run.workflow, run.run_id) == (VIP, "new-run")
+    assert (plan.dedupe_seconds, plan.skipped) == (None, [])
     assert run.context == {
         **new_context(
             event=event.body,
