@@ -46,8 +46,8 @@ from hub.http.ratelimit import Observation  # noqa: E402
 from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
 from hub.worker.celery_app import create_celery  # noqa: E402
 from hub.worker.queues import STEP_QUEUES  # noqa: E402
-from hub.worker.runtime import new_context  # noqa: E402
 from hub.workflow.compiler import compile_run  # noqa: E402
+from hub.workflow.context import new_context  # noqa: E402
 from hub.workflow.loader import load_workflow  # noqa: E402
 from hub.workflow.revisions import WorkflowStore  # noqa: E402
 from tests.support.processes import HubProcesses, wait_for  # noqa: E402

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.core.settings import Settings
 from hub.worker.celery_app import create_celery
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.jinja_env import compile_template, parse_template
 from hub.workflow.loader import load_folder
 

@@ -42,8 +42,17 @@ def test_cmd(
         "workflows"
     ),
     logs: Annotated[bool, typer.Option(help="Show the hub's log lines while cases run.")] = False,
+    sources: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="HUB_SOURCES",
+            help="The source files events are sent through (default: sources/ next to "
+            "the workflows).",
+        ),
+    ] = None,
 ) -> None:
-    """Run workflow tests (<name>.test.yaml) offline against the sandboxes."""
+    """Run workflow tests (<name>.test.yaml) offline against the sandboxes, each event
+    signed and read as its source file says."""
     import logging
 
     from hub.testing.suite import run_tests, session_redis
@@ -52,5 +61,5 @@ def test_cmd(
         for name in ("hub.worker", "hub.workflow", "hub.accounting"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     with session_redis() as client:
-        report = run_tests(path, client, echo=typer.echo)
+        report = run_tests(path, client, echo=typer.echo, sources=sources)
     raise typer.Exit(0 if report.ok else 1)

@@ -1,11 +1,13 @@
 """``POST /hooks/{source}``: from a delivery to an accepted event with its runs enqueued.
 
-In order: unknown source 404, body over the source's limit 413 (read no further),
-authentication 401, content type 415, JSON 400, event type and id 400; then routing,
-the workflow-level ``if``, one Celery message per matching workflow, and the atomic
-accept in Redis: 202 for a new event (also with zero runs), 200 with ``duplicate: true``
-for an event id already accepted within the source's dedupe window, 503 with
-``Retry-After`` when Redis cannot take it. Nothing here blocks the event loop.
+In order: unknown source 404, body over the source's limit 413 (read no further); then
+the intake (:class:`hub.intake.plan.Intake`) reads the delivery (authentication 401,
+content type 415, JSON 400, event type and id 400) and plans its runs (routing, the
+workflow-level ``if``); here each planned run becomes a Celery message, and the atomic
+accept in Redis dedupes on the event id the plan names: 202 for a new event (also with
+zero runs), 200 with ``duplicate: true`` for an event id already accepted within the
+source's dedupe window, 503 with ``Retry-After`` when Redis cannot take it. Nothing here
+blocks the event loop.
 
 :class:`Hooks` is a plain ASGI app: the ingress hands it deliveries before Starlette's
 routing and middleware, which on this path would cost more than the work itself.
@@ -17,27 +19,22 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-from hub.core.errors import TemplateError
-from hub.core.ids import new_hex
 from hub.history.events_log import log_event
 from hub.ingress.event_store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
 from hub.ingress.publish import RunPublisher
-from hub.intake.routing import match_workflows
-from hub.intake.signatures import AuthFailed
+from hub.intake.delivery import Webhook
+from hub.intake.plan import Intake, Plan
 from hub.intake.sources import Source
-from hub.worker.runtime import new_context
+from hub.intake.webhook import Refused, unknown_source
 from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
 
-__all__ = ["MAX_ID_LENGTH", "Answer", "Hooks", "error"]
+__all__ = ["Answer", "Hooks", "error"]
 
 log = logging.getLogger("hub.ingress")
-MAX_ID_LENGTH = 200
 PREFIX = "/hooks/"
 
 Scope = MutableMapping[str, Any]
@@ -90,13 +87,6 @@ async def _read(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
-
-
 class Hooks:
     """The webhook endpoint, with its sources, workflows, publisher and store injected."""
 
@@ -112,10 +102,7 @@ class Hooks:
         self._publisher = publisher
         self._store = store
         self._clock = clock
-        webhooks = [wf for wf in workflows if wf.webhook is not None]
-        self._match = lru_cache(maxsize=4096)(
-            lambda source, event_type: tuple(match_workflows(webhooks, source, event_type))
-        )
+        self._intake = Intake(workflows)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: ``POST /hooks/{source}``."""
@@ -143,11 +130,8 @@ class Hooks:
         name = scope["path"][len(PREFIX) :]
         source = self._sources.get(name)
         if source is None:
-            return _problem(
-                404,
-                f"unknown source '{name}': nothing is configured to receive "
-                f"POST /hooks/{name}; check the URL",
-            )
+            unknown = unknown_source(name)
+            return _problem(unknown.status, unknown.message)
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
@@ -161,105 +145,50 @@ class Hooks:
             return _problem(413, f"the body is over this source's limit of {limit} bytes")
         now = self._clock()
         try:
-            source.verifier.verify(headers, body, now)
-        except AuthFailed as exc:
-            return _problem(401, f"authentication failed: {exc.reason}")
-        content_type = headers.get("content-type")
-        if content_type and not _is_json(content_type):
-            return _problem(
-                415,
-                f"Content-Type '{content_type}' is not JSON: send the event as application/json",
-            )
-        if not body.strip():
-            return _problem(400, "the body is empty: send the event as a JSON document")
-        try:
-            event = json.loads(body)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            return _problem(400, f"the body is not valid JSON: {exc}")
-        event_type = source.event_type(headers, event)
-        if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_ID_LENGTH:
-            return _problem(
-                400, f"event type missing or not a short string: send {source.describe_type()}"
-            )
-        event_id = source.event_id(headers, event)
-        if event_id is None or event_id == "":
-            if source.id_required:
-                return _problem(400, f"event id missing: send {source.describe_id()}")
-            event_id = new_hex()
-        elif isinstance(event_id, bool) or not isinstance(event_id, str | int):
-            return _problem(
-                400, f"the event id must be a string or an integer ({source.describe_id()})"
-            )
-        event_id = str(event_id)
-        if len(event_id) > MAX_ID_LENGTH:
-            return _problem(400, f"the event id is longer than {MAX_ID_LENGTH} characters")
-        try:
-            text: str | None = body.decode()
-        except UnicodeDecodeError:  # JSON in UTF-16/32: encode it again instead
-            text = None
-        return await self._accept(source, event, text, event_type, event_id, now)
+            plan = self._intake.plan(Webhook(source, headers, body, now))
+        except Refused as exc:
+            return _problem(exc.status, exc.message)
+        return await self._accept(plan, now)
 
-    async def _accept(
-        self,
-        source: Source,
-        event: Any,
-        text: str | None,
-        event_type: str,
-        event_id: str,
-        now: float,
-    ) -> Answer:
+    async def _accept(self, plan: Plan, now: float) -> Answer:
+        event, dedupe_seconds = plan.event, plan.dedupe_seconds
+        assert dedupe_seconds is not None  # a webhook event is always deduped
         runs: list[dict[str, str]] = []
-        skipped: list[dict[str, str]] = []
+        skipped = [{"workflow": skip.workflow, "reason": skip.reason} for skip in plan.skipped]
         messages = []
-        for wf in self._match(source.name, event_type):
-            reason = _filtered_out(wf, event)
-            if reason is not None:
-                skipped.append({"workflow": wf.name, "reason": reason})
-                continue
-            run_id = new_hex()
-            ctx = new_context(
-                event=event,
-                event_id=event_id,
-                source=source.name,
-                event_type=event_type,
-                run_id=run_id,
-            )
+        for run in plan.runs:
+            wf = run.workflow
             messages.append(
-                self._publisher.message(wf, ctx, event_id=event_id, run_id=run_id, event_json=text)
+                self._publisher.message(
+                    wf,
+                    run.context,
+                    event_id=event.event_id,
+                    run_id=run.run_id,
+                    event_json=event.text,
+                )
             )
-            runs.append({"workflow": wf.name, "revision": wf.revision, "run_id": run_id})
+            runs.append({"workflow": wf.name, "revision": wf.revision, "run_id": run.run_id})
         record = {
-            "event_id": event_id,
-            "source": source.name,
-            "event_type": event_type,
+            "event_id": event.event_id,
+            "source": event.source,
+            "event_type": event.event_type,
             "received_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             "runs": runs,
             "skipped": skipped,
         }
         try:
             outcome = await self._store.accept(
-                source.name, event_id, record, messages, source.dedupe_seconds
+                event.source, event.event_id, record, messages, dedupe_seconds
             )
         except StoreUnavailable as exc:
-            log.warning("%s event %s not accepted: %s", source.name, event_id, exc)
+            log.warning("%s event %s not accepted: %s", event.source, event.event_id, exc)
             return _problem(
                 503,
                 "the hub cannot store events right now; retry later",
                 retry_after=exc.retry_after,
             )
         status = "duplicate" if outcome.duplicate else "accepted"
-        log_event(source.name, event_id, status, event_type=event_type, runs=len(runs))
+        log_event(event.source, event.event_id, status, event_type=event.event_type, runs=len(runs))
         if outcome.duplicate:
             return _json(200, {**outcome.record, "duplicate": True})
         return _json(202, {**record, "duplicate": False})
-
-
-def _filtered_out(wf: Workflow, event: Any) -> str | None:
-    """Why the workflow-level ``if`` keeps this event out, or None to run it."""
-    if wf.if_ is None:
-        return None
-    where = f"workflow '{wf.name}' field 'if'"
-    try:
-        return None if truthy(wf.if_, {"event": event}, where=where) else "if: false"
-    except TemplateError as exc:
-        return f"if: {exc}"

@@ -45,8 +45,8 @@ from hub.ingress.celery_message import (
     serialize,
     steps,
 )
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run, step_kwargs
+from hub.workflow.context import new_context
 from hub.workflow.model import Workflow
 
 __all__ = ["Compile", "QueuedMessage", "RunPublisher"]

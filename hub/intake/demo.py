@@ -1,4 +1,5 @@
-"""Signed deliveries for local runs: ``hub up --demo``, the bench, trying a source out.
+"""Signed deliveries for local runs: ``hub up --demo``, the bench, ``hub test``, trying a
+source out.
 
 :data:`DEMO_SECRET` stands in for any secret a source file names but ``HUB_SECRETS``
 lacks, in local runs only (``hub up`` binds the ingress to loopback), the way the Plutio
@@ -17,9 +18,9 @@ from pydantic import SecretStr
 
 from hub.core.settings import Settings
 from hub.intake.resolve import build_sources
-from hub.intake.sources import load_sources, sources_folder
+from hub.intake.sources import SourceConfig, load_sources, sources_folder
 
-__all__ = ["DEMO_SECRET", "signed_delivery", "with_demo_secrets"]
+__all__ = ["DEMO_SECRET", "signed_delivery", "stand_in_secrets", "with_demo_secrets"]
 
 DEMO_SECRET = "whsec_" + base64.b64encode(b"hub local demo key - not a secret").decode()
 
@@ -27,10 +28,19 @@ DEMO_SECRET = "whsec_" + base64.b64encode(b"hub local demo key - not a secret").
 def with_demo_secrets(settings: Settings) -> dict[str, str]:
     """``HUB_SECRETS`` plus :data:`DEMO_SECRET` for every source secret it lacks."""
     secrets = {name: value.get_secret_value() for name, value in settings.hub_secrets.items()}
-    for config, _path in load_sources(sources_folder(settings)).values():
+    return stand_in_secrets(load_sources(sources_folder(settings)), secrets)
+
+
+def stand_in_secrets(
+    configs: Mapping[str, tuple[SourceConfig, str]], secrets: Mapping[str, str]
+) -> dict[str, str]:
+    """``secrets`` plus :data:`DEMO_SECRET` for every secret the source files name that
+    ``secrets`` lacks (``hub test`` signs its cases' deliveries with them)."""
+    filled = dict(secrets)
+    for config, _path in configs.values():
         for name in config.auth.secret_names:
-            secrets.setdefault(name, DEMO_SECRET)
-    return secrets
+            filled.setdefault(name, DEMO_SECRET)
+    return filled
 
 
 def signed_delivery(

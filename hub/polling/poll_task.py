@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import redis
@@ -30,14 +30,15 @@ from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, T
 from hub.core.locks import lock_key, release_lock, try_lock
 from hub.core.settings import Settings, get_settings
 from hub.http.failures import RetryPolicy
+from hub.intake.delivery import PolledRecord
+from hub.intake.plan import Intake
 from hub.polling.cursors import CursorStore, LockLost
-from hub.polling.poller import Poller, PollResult
+from hub.polling.poller import HandOn, Poller, PollResult
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
 from hub.workflow.model import PollTrigger, Workflow
 from hub.workflow.revisions import WorkflowStore
-from hub.workflow.templates import render, truthy
+from hub.workflow.templates import render
 
 __all__ = ["POLL_TASK", "build_poller", "check_poll_operation", "poll_lock_key", "poll_workflow"]
 
@@ -82,16 +83,21 @@ def _base_arguments(
     return base
 
 
-def _passes_if(wf: Workflow, record: dict[str, Any]) -> bool:
-    """Whether ``wf``'s ``if`` lets ``record`` start a run (one it cannot decide on is
-    left out, with a warning)."""
-    if wf.if_ is None:
-        return True
-    try:
-        return truthy(wf.if_, {"event": record}, where=f"workflow '{wf.name}' field 'if'")
-    except TemplateError as exc:
-        log.warning("poll %s: record left out: %s", wf.name, exc)
-        return False
+def _hand_on(wf: Workflow, source: str, celery: Celery) -> HandOn:
+    """Hands a polled record to the intake and sends the run it plans, if any."""
+    intake = Intake([wf])
+
+    def hand_on(record: dict[str, Any], event_id: str, event_type: str) -> bool:
+        plan = intake.plan(PolledRecord(wf, source, event_type, event_id, record))
+        for run in plan.runs:
+            chain = compile_run(celery, wf, run.context, event_id=event_id, run_id=run.run_id)
+            chain.apply_async()
+        for skip in plan.skipped:
+            if skip.failed:
+                log.warning("poll %s: record left out: %s", wf.name, skip.reason)
+        return bool(plan.runs)
+
+    return hand_on
 
 
 def build_poller(
@@ -121,23 +127,11 @@ def build_poller(
     def fetch(after: dict[str, Any] | None) -> Any:
         return op.call(api, arguments(after))
 
-    def enqueue(record: dict[str, Any], event_id: str, event_type: str) -> None:
-        run_id = uuid.uuid4().hex
-        ctx = new_context(
-            event=record,
-            event_id=event_id,
-            source=connector.name,
-            event_type=event_type,
-            run_id=run_id,
-        )
-        compile_run(celery, wf, ctx, event_id=event_id, run_id=run_id).apply_async()
-
     return Poller(
         wf.name,
         source=connector.name,
         fetch=fetch,
-        enqueue=enqueue,
-        accept=partial(_passes_if, wf),
+        hand_on=_hand_on(wf, connector.name, celery),
         cursors=cursors,
         overlap_seconds=settings.hub_poll_overlap_seconds,
         page_limit=getattr(arguments(None), "limit", None),

@@ -1,16 +1,16 @@
 """One poll of a poll workflow: read pages after the cursor, hand each record on, advance.
 
 Pure of Celery: :class:`Poller` takes a ``fetch`` (one page of the poll operation after
-a position), an ``enqueue`` (start a run for one record) and an ``accept`` (the
-workflow's ``if``), so it is tested with plain functions.
+a position) and a ``hand_on`` (give one record to the intake, which starts its run
+unless the workflow's ``if`` keeps it out), so it is tested with plain functions.
 
 A poll operation answers ``{"records": [...], "entity": "invoice", "id_field": "_id",
 "field": "updatedAt"}``, the records ordered by (field, id) and all after the position
 asked (see :mod:`connectors.plutio.polling`). For each page, in order:
 
-1. every record not handed on before gets a run with event id
+1. every record not handed on before is handed on as the event
    ``<source>-<entity>:<id>:<value>`` (``plutio-invoice:64f...:2024-03-01T10:00:00.000Z``)
-   and the record as its event, unless the workflow's ``if`` keeps it out;
+   of type ``<entity>.poll``, the record as its body;
 2. only then the cursor moves to the page's last record (never backwards), with the
    records handed on remembered: a poll that dies in between hands the page on again,
    and the export step's idempotency makes that harmless.
@@ -30,7 +30,7 @@ from typing import Any
 from hub.core.errors import FatalError
 from hub.polling.cursors import CursorStore, cursor_seconds, position_before, recent_member
 
-__all__ = ["PollResult", "Poller", "poll_event_id"]
+__all__ = ["HandOn", "PollResult", "Poller", "poll_event_id"]
 
 log = logging.getLogger("hub.poll")
 
@@ -38,7 +38,9 @@ log = logging.getLogger("hub.poll")
 _KEEP_SLACK_SECONDS = 60.0
 
 Fetch = Callable[[dict[str, Any] | None], Mapping[str, Any]]
-Enqueue = Callable[[dict[str, Any], str, str], None]
+#: ``(record, event_id, event_type) -> started``: False when the workflow's ``if`` kept
+#: the record out
+HandOn = Callable[[dict[str, Any], str, str], bool]
 
 
 def poll_event_id(source: str, entity: str, record_id: str, value: Any) -> str:
@@ -76,8 +78,7 @@ class Poller:
         *,
         source: str,
         fetch: Fetch,
-        enqueue: Enqueue,
-        accept: Callable[[dict[str, Any]], bool],
+        hand_on: HandOn,
         cursors: CursorStore,
         overlap_seconds: float = 0.0,
         page_limit: int | None = None,
@@ -87,8 +88,7 @@ class Poller:
         self.workflow = workflow
         self.source = source
         self._fetch = fetch
-        self._enqueue = enqueue
-        self._accept = accept
+        self._hand_on = hand_on
         self._cursors = cursors
         self._overlap = overlap_seconds
         self._page_limit = page_limit
@@ -114,7 +114,7 @@ class Poller:
             records = list(answer.get("records") or [])
             if not records:
                 return result
-            last, handed = self._hand_on(records, answer, recent, result)
+            last, handed = self._hand_on_page(records, answer, recent, result)
             stored = last if stored is None else _later(stored, last)
             self._advance(stored, handed)
             position = {"value": last[0], "id": last[1]}
@@ -123,7 +123,7 @@ class Poller:
         result.more = True
         return result
 
-    def _hand_on(
+    def _hand_on_page(
         self,
         records: list[Any],
         answer: Mapping[str, Any],
@@ -144,9 +144,8 @@ class Poller:
             if member in recent:
                 result.already += 1
                 continue
-            if self._accept(record):
-                event_id = poll_event_id(self.source, entity, rid, value)
-                self._enqueue(record, event_id, f"{entity}.poll")
+            event_id = poll_event_id(self.source, entity, rid, value)
+            if self._hand_on(record, event_id, f"{entity}.poll"):
                 result.handed_on += 1
             else:
                 result.filtered += 1

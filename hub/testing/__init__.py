@@ -5,6 +5,8 @@
 - :mod:`~hub.testing.broker`: an in-memory queue and worker that run ``hub.step`` tasks
   through :class:`hub.worker.flow.Flow` and :class:`hub.worker.dispatch.StepDispatch` on a
   fake clock (retries and waits take no time).
+- :mod:`~hub.testing.deliveries`: a case's events as production deliveries (signed as
+  the real source files say) through the intake, with dedupe as the ingress's store.
 - :mod:`~hub.testing.sandboxes`: which sandbox plays which connector's upstream.
 - :mod:`~hub.testing.expect`: partial matching and the checks of ``expect``.
 - :mod:`~hub.testing.runner`: runs one file's cases; :mod:`~hub.testing.suite` finds the

@@ -25,7 +25,11 @@ _SHOWN = 120
 
 @dataclass
 class Outcome:
-    """What one case's last run did, and the sandboxes after the case."""
+    """What one case's last event did, and the sandboxes after the case.
+
+    ``status`` is the run's, or ``skipped`` / ``duplicate`` (no run, ``reason`` says
+    why) or ``refused`` (the ingress would refuse the delivery).
+    """
 
     status: str
     record: RunRecord | None = None
@@ -84,6 +88,10 @@ def check(expect: Expect, outcome: Outcome) -> list[str]:
         elif outcome.reason:
             why = f" ({outcome.reason})"
         failures.append(f"status: expected {expect.status}, got {outcome.status}{why}")
+    if expect.reason is not None and expect.reason not in (outcome.reason or ""):
+        failures.append(
+            f"reason: expected it to contain {_show(expect.reason)}, got {_show(outcome.reason)}"
+        )
     for step_id, want in expect.steps.items():
         if step_id not in outcome.steps:
             failures.append(f"steps.{step_id}: the step did not run")

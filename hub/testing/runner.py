@@ -1,24 +1,25 @@
 """Running workflow test cases offline: sandboxes, a fake clock, the real step flow.
 
 Each case starts clean (Redis flushed, sandboxes reset, then ``given`` applied), sends
-its events one after the other, runs every task they lead to with
-:class:`~hub.testing.broker.LocalWorker` (the worker's own :class:`~hub.worker.flow.Flow`
-and :func:`~hub.worker.runtime.execute_step`; retries and quota waits move the fake
-clock instead of sleeping), then checks ``expect``. Nothing leaves the machine: the
-connectors talk to their sandboxes on loopback, and read wall time (token expiry,
-rate-limit resets, export dates) on the same fake clock the sandboxes answer on.
+its events one after the other through the production intake (signed and read as the
+source files say, deduped, routed: :mod:`hub.testing.deliveries`), runs every task
+they lead to with :class:`~hub.testing.broker.LocalWorker` (the worker's own
+:class:`~hub.worker.flow.Flow` and :func:`~hub.worker.runtime.execute_step`; retries and
+quota waits move the fake clock instead of sleeping), then checks ``expect``. Nothing
+leaves the machine: the connectors talk to their sandboxes on loopback, and read wall
+time (token expiry, rate-limit resets, export dates) on the same fake clock the
+sandboxes answer on.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import ssl
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,27 +27,26 @@ import redis
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from hub.connector.declaration import Connector
-from hub.core.errors import TemplateError
+from hub.core.errors import ConfigError
 from hub.core.settings import Settings
 from hub.history.runs import RunStore
 from hub.http.client import ApiClient
 from hub.http.quota import Unlimited
-from hub.intake.routing import json_path
+from hub.intake.plan import Intake, PlannedRun
+from hub.intake.sources import SourceError
 from hub.sandbox.clock import FakeClock
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
+from hub.testing.deliveries import CaseIntake, CaseSources
 from hub.testing.expect import Outcome, check
 from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes, SandboxKind
-from hub.testing.spec import Case, EventSpec, LoadedSpec
+from hub.testing.spec import Case, LoadedSpec
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
-from hub.worker.runtime import Runtime, new_context
+from hub.worker.runtime import Runtime
 from hub.workflow.compiler import compile_run
 from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
 
 __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
-
-_GLOB = re.compile(r"[*?\[]")
 
 
 class OfflineRuntime(Runtime):
@@ -102,6 +102,8 @@ class WorkflowTester:
     default transports share the run's one TLS context, so the CA bundle is loaded once
     a run instead of once a client. ``sandboxes`` says which sandbox plays each
     connector's upstream (default :data:`~hub.testing.sandboxes.SANDBOXES`).
+    ``sources`` are the source files events are sent through (default: the ``sources``
+    folder next to each test file).
     """
 
     def __init__(
@@ -111,8 +113,10 @@ class WorkflowTester:
         seed: int = 0,
         transport: Callable[[], httpx.BaseTransport] | None = None,
         sandboxes: Mapping[str, SandboxKind] = SANDBOXES,
+        sources: CaseSources | None = None,
     ) -> None:
         self.redis = redis_client
+        self.sources = sources
         self.seed = seed
         self.clock = FakeClock()
         self.sandboxes = RunningSandboxes(self.clock, seed=seed, kinds=sandboxes)
@@ -134,14 +138,20 @@ class WorkflowTester:
         self.sandboxes.close()
 
     def run_spec(self, loaded: LoadedSpec) -> Iterator[CaseResult]:
+        sources = self.sources
         for index, case in enumerate(loaded.spec.cases):
             try:
-                failures = self._run_case(loaded, case)
+                if sources is None:
+                    folder = Path(loaded.path).parent / "sources"
+                    sources = CaseSources.load(folder, [loaded.workflow])
+                failures = self._run_case(loaded, case, sources)
+            except SourceError as exc:
+                failures = [f"the source files are invalid:\n{exc}"]
             except StuckRun as exc:
                 failures = [f"the run did not finish: {exc}"]
             yield CaseResult(loaded.path, case.name, loaded.case_line(index), failures)
 
-    def _run_case(self, loaded: LoadedSpec, case: Case) -> list[str]:
+    def _run_case(self, loaded: LoadedSpec, case: Case, sources: CaseSources) -> list[str]:
         wf, spec = loaded.workflow, loaded.spec
         self.redis.flushdb()
         connectors = upstreams(wf) | set(case.given.sandboxes())
@@ -152,14 +162,19 @@ class WorkflowTester:
             if given.faults is not None:
                 self.sandboxes.core(name).faults.set(given.faults.model_dump(exclude_unset=True))
         overrides = {**spec.settings, **case.given.settings}
+        secrets = {**spec.secrets, **case.given.secrets}
         settings = _IsolatedSettings(
             **{name.lower(): value for name, value in overrides.items()},
             **self.sandboxes.settings(sorted(connectors)),
-            hub_secrets={**spec.secrets, **case.given.secrets},
+            hub_secrets=secrets,
         )
+        try:
+            resolved = sources.resolve(settings, secrets)
+        except ConfigError as exc:
+            return [f"the sources cannot take this case's deliveries: {exc}"]
         with ExitStack() as transports:
             outcome, failures = self._send_all(
-                wf,
+                CaseIntake(wf, resolved, Intake([wf], new_id=self._ids())),
                 case,
                 settings,
                 lambda connector: transports.enter_context(self._new_transport()),
@@ -169,9 +184,14 @@ class WorkflowTester:
             outcome.calls[name] = self.sandboxes.core(name).calls.records()
         return failures + check(case.expect, outcome)
 
+    def _ids(self) -> Callable[[], str]:
+        """Run ids, and ids of events sent without one: the same in every run."""
+        ids = random.Random(self.seed)
+        return lambda: f"{ids.getrandbits(128):032x}"
+
     def _send_all(
         self,
-        wf: Workflow,
+        sender: CaseIntake,
         case: Case,
         settings: Settings,
         transport: Callable[[str], httpx.BaseTransport],
@@ -188,64 +208,33 @@ class WorkflowTester:
             finished[run_id] = ctx
 
         flow = Flow(runtime, runs, on_finished=on_finished)
+        wf = sender.wf
         worker = LocalWorker(flow, LocalQueue(self.clock), self.app, {wf.revision: wf})
         failures: list[str] = []
         outcome = Outcome(status="skipped")
         for number, event in enumerate(case.all_events(), start=1):
-            outcome, problem = self._send(wf, event, number, settings, worker, runs, finished)
+            plan, without_run, problem = sender.plan(event, number, self._wall_time())
             if problem:
                 failures.append(problem)
+            if plan is not None:
+                outcome = self._run(plan.runs[0], worker, runs, finished)
+            elif without_run is not None:
+                outcome = without_run
         return outcome, failures
 
-    def _send(
+    def _run(
         self,
-        wf: Workflow,
-        event: EventSpec,
-        number: int,
-        settings: Settings,
+        run: PlannedRun,
         worker: LocalWorker,
         runs: RunStore,
         finished: dict[str, dict[str, Any]],
-    ) -> tuple[Outcome, str | None]:
-        headers = {k.lower(): v for k, v in event.headers.items()}
-        hook = wf.webhook
-        source = event.source or (hook.source if hook else "test")
-        event_type = (
-            event.type
-            or headers.get("x-event-type")
-            or json_path(event.body, settings.hub_event_type_path)
-            or (hook.event if hook and not _GLOB.search(hook.event) else None)
-        )
-        if not isinstance(event_type, str) or not event_type:
-            why = f"event {number}: give its type ('type', an X-Event-Type header or a body field)"
-            return Outcome(status="skipped", reason=why), why
-        event_id = str(
-            event.id
-            or headers.get("x-event-id")
-            or headers.get("webhook-id")
-            or json_path(event.body, settings.hub_event_id_path)
-            or f"test-event-{number}"
-        )
-        if hook is not None and not wf.matches(source, event_type):
-            mismatch = f"the trigger does not match {source}/{event_type}"
-            return Outcome(status="skipped", reason=mismatch), None
-        run_id = uuid.uuid4().hex
-        reason = _filtered_out(wf, event.body)
-        if reason is not None:
-            runs.skipped(
-                run_id, workflow=wf.name, revision=wf.revision, event_id=event_id, reason=reason
-            )
-            return Outcome(status="skipped", record=runs.get(run_id), reason=reason), None
-        ctx = new_context(
-            event=event.body,
-            event_id=event_id,
-            source=source,
-            event_type=event_type,
-            run_id=run_id,
-        )
-        worker.queue.send(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
+    ) -> Outcome:
+        """Run one planned run to its end: what it did."""
+        run_id, event_id = run.run_id, run.context["event_id"]
+        chain = compile_run(self.app, run.workflow, run.context, event_id=event_id, run_id=run_id)
+        worker.queue.send(chain)
         worker.drain()
-        return _outcome(run_id, worker, runs, finished), None
+        return _outcome(run_id, worker, runs, finished)
 
 
 def _outcome(
@@ -271,14 +260,3 @@ def upstreams(wf: Workflow) -> set[str]:
     """Connectors ``wf`` uses that call an upstream (and so need a sandbox)."""
     names = {step.uses.split(".", 1)[0] for _, step in wf.all_steps()}
     return names - NO_UPSTREAM
-
-
-def _filtered_out(wf: Workflow, body: Any) -> str | None:
-    """Why the workflow's ``if`` keeps this event out (as the ingress decides), or None."""
-    if wf.if_ is None:
-        return None
-    where = f"workflow '{wf.name}' field 'if'"
-    try:
-        return None if truthy(wf.if_, {"event": body}, where=where) else "if: false"
-    except TemplateError as exc:
-        return f"if: {exc}"

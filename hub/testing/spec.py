@@ -11,10 +11,14 @@ cases:
         people: [ { name: { first: Old }, contactEmails: [ { address: a@b.c } ] } ]
         faults: { scripts: [ { method: POST, path: /people, answers: [500, 500] } ] }
     event:                               # or events: [ ... ] run one after the other
-      type: contact.created              # default: X-Event-Type header, body 'type',
-      body: { data: { email: a@b.c } }   #   or the trigger's event when it has no glob
+      type: contact.created              # written where the source reads the type; default:
+                                         #   the body's, or the trigger's event (no glob)
+      id: evt-1                          # written where the source reads the id
+      headers: { X-Trace: "1" }          # optional, sent as given
+      body: { data: { email: a@b.c } }
     expect:                              # about the last event's run, and the sandboxes
-      status: succeeded                  # succeeded | failed | skipped
+      status: succeeded                  # succeeded | failed | skipped | duplicate
+      reason: "if: false"                # part of why it was skipped or a duplicate
       steps: { person: { created: true } }             # outputs, partial match
       error: { step: person, status: 400, message: "part of the message" }
       attempts: { person: 3 }
@@ -22,6 +26,11 @@ cases:
       upstream: { plutio: { people: { count: 1, contains: [ { name: { first: Ada } } ] } } }
       calls: { plutio: { "POST /people": 3 } }         # "METHOD /path" globs
 ```
+
+Each event goes through the same intake as production (see
+:mod:`hub.testing.deliveries`): signed with its source's scheme and read where the
+source says, deduped on its id (``duplicate``: no run), routed (``skipped``: no run,
+when its type matches no trigger or the workflow's ``if`` keeps it out).
 
 :func:`hub.testing.checks.load_spec` checks a file with positions, as workflows are
 checked.
@@ -69,11 +78,15 @@ class _Model(BaseModel):
 
 
 class EventSpec(_Model):
-    """One event as a sender would POST it."""
+    """One event as a sender would POST it (or a poll hand it on)."""
 
     source: str | None = Field(default=None, description="Default: the trigger's source.")
-    type: str | None = None
-    id: str | None = None
+    type: str | None = Field(
+        default=None,
+        description="Written where the source reads the type. Default: the body's, or the "
+        "trigger's event when it has no glob.",
+    )
+    id: str | None = Field(default=None, description="Written where the source reads the id.")
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = Field(default_factory=dict)
 
@@ -123,7 +136,10 @@ class RecordsExpect(_Model):
 class Expect(_Model):
     """What must hold after the case's events ran."""
 
-    status: Literal["succeeded", "failed", "skipped"] | None = None
+    status: Literal["succeeded", "failed", "skipped", "duplicate"] | None = None
+    reason: str | None = Field(
+        default=None, description="A part of why the event was skipped or a duplicate."
+    )
     steps: dict[str, Any] = Field(default_factory=dict)
     error: ErrorExpect | None = None
     attempts: dict[str, int] = Field(default_factory=dict)

@@ -16,7 +16,9 @@ from pathlib import Path
 import redis
 
 from hub.core.redis_server import RedisServer
+from hub.intake.sources import SourceError
 from hub.testing.checks import load_spec
+from hub.testing.deliveries import CaseSources
 from hub.testing.runner import CaseResult, WorkflowTester, upstreams
 from hub.testing.sandboxes import SANDBOXES
 from hub.testing.spec import spec_path_for
@@ -73,11 +75,13 @@ def run_tests(
     *,
     echo: Callable[[str], None] = print,
     seed: int = 0,
+    sources: Path | None = None,
 ) -> Report:
     """Run the test files at ``path`` (a folder, a test file, or a workflow file).
 
-    Prints one line per case (``PASS``/``FAIL``, then why) and the closing line
-    ``N passed, N failed``.
+    Events are sent through the source files in ``sources`` (default: the ``sources``
+    folder next to the workflows). Prints one line per case (``PASS``/``FAIL``, then
+    why) and the closing line ``N passed, N failed``.
     """
     report = Report()
     if not path.exists():
@@ -89,9 +93,10 @@ def run_tests(
         except WorkflowError as exc:
             report.problems.append(f"invalid workflows in {folder}:\n{exc}")
             workflows = {}
-        tester = WorkflowTester(redis_client, seed=seed)
+        case_sources = _sources(sources or folder / "sources", list(workflows.values()), report)
+        tester = WorkflowTester(redis_client, seed=seed, sources=case_sources)
         try:
-            if workflows:
+            if workflows and case_sources is not None:
                 for file in untested:
                     echo(f"note: {file} has no tests ({file.stem}.test.yaml)")
                 for spec_file in specs:
@@ -105,6 +110,14 @@ def run_tests(
             echo(f"error: {line}")
     echo(f"{report.passed} passed, {report.failed} failed")
     return report
+
+
+def _sources(folder: Path, workflows: list[Workflow], report: Report) -> CaseSources | None:
+    try:
+        return CaseSources.load(folder, workflows)
+    except SourceError as exc:
+        report.problems.append(f"invalid sources in {folder}:\n{exc}")
+        return None
 
 
 def _run_file(

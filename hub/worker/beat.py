@@ -28,8 +28,8 @@ from celery.schedules import crontab
 from hub.core.settings import Settings, get_settings
 from hub.polling.poll_task import POLL_TASK, check_poll_operation
 from hub.worker.celery_app import QUEUE, app
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.model import Workflow
 from hub.workflow.revisions import WorkflowStore
 

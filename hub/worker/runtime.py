@@ -34,7 +34,6 @@ __all__ = [
     "execute_step",
     "find_step",
     "foreach_items",
-    "new_context",
     "retry_policy",
     "template_context",
 ]
@@ -115,21 +114,6 @@ def retry_policy(
         base_seconds=override.backoff_base_seconds,
         cap_seconds=override.backoff_cap_seconds,
     )
-
-
-def new_context(
-    *, event: Any, event_id: str, source: str, event_type: str, run_id: str
-) -> dict[str, Any]:
-    """The context a run starts with; each step adds its output under ``steps``."""
-    return {
-        "event": event,
-        "event_id": event_id,
-        "source": source,
-        "event_type": event_type,
-        "run_id": run_id,
-        "steps": {},
-        "skipped": [],
-    }
 
 
 def template_context(

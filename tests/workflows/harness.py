@@ -1,15 +1,15 @@
 """Running sample workflows in-process, the worker's way, against connector sandboxes.
 
-Each step goes through :func:`hub.worker.runtime.execute_step` (what the ``hub.step``
-task runs); the workflow's own ``if`` and trigger are checked as the ingress checks
-them. Sandboxes are served on loopback, so connectors make real HTTP calls and keep
-tokens, quotas and locks in the real Redis of the test session.
+The fixture event goes through the intake, as ``hub test`` sends one; then each step
+through :func:`hub.worker.runtime.execute_step` (what the ``hub.step`` task runs).
+Sandboxes are served on loopback, so connectors make real HTTP calls and keep tokens,
+quotas and locks in the real Redis of the test session.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,12 +20,13 @@ import redis
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from hub.core.errors import TemplateError
 from hub.core.settings import Settings
-from hub.worker.runtime import Runtime, execute_step, new_context
+from hub.intake.plan import Intake
+from hub.testing.deliveries import CaseSources, signed_webhook
+from hub.testing.spec import EventSpec
+from hub.worker.runtime import Runtime, execute_step
 from hub.workflow.loader import load_workflow
 from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
 from tests.support.sandboxes import Served, serve
 
 __all__ = [
@@ -113,26 +114,16 @@ def sandbox_settings(sandboxes: Sandboxes, **extra: Any) -> Settings:
 
 
 def begin(wf: Workflow, sample: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The context a run starts with, or ``None`` when the trigger or ``if`` leaves it out."""
-    headers = {k.lower(): v for k, v in sample.get("headers", {}).items()}
-    body = sample["body"]
-    event_type = headers.get("x-event-type") or body.get("type", "")
-    if not wf.matches(sample["source"], event_type):
-        return None
-    if wf.if_ is not None:
-        # as the ingress does: a false `if`, or one that cannot be evaluated, starts no run
-        try:
-            if not truthy(wf.if_, {"event": body}, where=f"workflow {wf.name}"):
-                return None
-        except TemplateError:
-            return None
-    return new_context(
-        event=body,
-        event_id=headers.get("x-event-id") or str(body.get("id")),
-        source=sample["source"],
-        event_type=event_type,
-        run_id=uuid.uuid4().hex,
-    )
+    """The context a run starts with, or ``None`` when the trigger or ``if`` leaves it out.
+
+    The sample goes through the intake as ``hub test`` sends an event: signed as its
+    source file says (``workflows/sources``), read, routed, its ``if`` evaluated.
+    """
+    sources = CaseSources.load(ROOT / "workflows" / "sources", [wf]).resolve(Settings(), {})
+    spec = EventSpec(headers=sample.get("headers", {}), body=sample["body"])
+    delivery = signed_webhook(sources[sample["source"]], spec, default_type=None, now=time.time())
+    plan = Intake([wf]).plan(delivery)
+    return plan.runs[0].context if plan.runs else None
 
 
 def run(

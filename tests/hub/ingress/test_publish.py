@@ -13,8 +13,8 @@ from celery import Celery
 
 from hub.ingress.publish import RunPublisher
 from hub.worker.queues import queue_for
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.loader import load_folder, load_workflow_text
 from hub.workflow.model import Workflow
 

@@ -48,11 +48,16 @@ class Upstream:
 
 
 class Runs:
+    """Stands in for the intake: paid records start a run, the others are kept out."""
+
     def __init__(self) -> None:
         self.started: list[tuple[str, str]] = []
 
-    def enqueue(self, record: dict[str, Any], event_id: str, event_type: str) -> None:
+    def hand_on(self, record: dict[str, Any], event_id: str, event_type: str) -> bool:
+        if record.get("status", "paid") != "paid":
+            return False
         self.started.append((event_id, event_type))
+        return True
 
 
 def _poller(up: Upstream, runs: Runs, store: CursorStore, **kwargs: Any) -> Poller:
@@ -61,8 +66,7 @@ def _poller(up: Upstream, runs: Runs, store: CursorStore, **kwargs: Any) -> Poll
         "wf",
         source="plutio",
         fetch=up.fetch,
-        enqueue=runs.enqueue,
-        accept=lambda r: r.get("status", "paid") == "paid",
+        hand_on=runs.hand_on,
         cursors=store,
         **options,
     )

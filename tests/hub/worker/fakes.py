@@ -20,8 +20,9 @@ from hub.sandbox.clock import FakeClock
 from hub.testing.broker import LocalQueue, LocalWorker
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
-from hub.worker.runtime import Runtime, new_context
+from hub.worker.runtime import Runtime
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.loader import load_workflow_text
 from hub.workflow.model import Workflow
 

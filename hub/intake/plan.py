@@ -1,0 +1,170 @@
+"""The one intake: a delivery in, a plan of runs out.
+
+:class:`Intake` turns every kind of delivery (:mod:`hub.intake.delivery`) into a
+:class:`Plan`: the event (source, type, id, body), the runs to start, each with its run
+id and starting context, the workflows the workflow-level ``if`` kept out with the
+reason, and the event id to dedupe on. It does no I/O: the ingress, the poll task,
+``hub dlq replay`` and ``hub test`` carry the plan out (the ingress and ``hub test``
+dedupe where the plan says, then send its runs).
+
+- Routing: a webhook event goes to every webhook workflow whose trigger names its source
+  and matches its type (cached per source and type); a polled record to the workflow
+  that polled it; a replay to the workflow it names.
+- The workflow-level ``if`` (:func:`kept_out`) is evaluated here for webhook events and
+  polled records, with only ``event`` in scope. A replay repeats a run that passed it.
+- Dedupe: a webhook event on its source and id, for the source's window. Polled records
+  are not deduped by id (the poll's cursor remembers what it handed on) and a replay is
+  a new run of an event already accepted.
+
+A plan and its parts are values, never changed once made; like the deliveries they are
+plain slotted dataclasses, not frozen ones, which would cost the ingress's hot path
+several times more to build.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from hub.core.errors import TemplateError
+from hub.core.ids import new_hex
+from hub.intake.delivery import DeadLetterReplay, Delivery, Event, PolledRecord, Webhook
+from hub.intake.routing import match_workflows
+from hub.intake.webhook import read_webhook
+from hub.workflow.context import RunContext, new_context
+from hub.workflow.model import Workflow
+from hub.workflow.templates import truthy
+
+__all__ = ["IF_FALSE", "Intake", "Plan", "PlannedRun", "Skip", "kept_out"]
+
+#: The reason of a workflow whose ``if`` is false for the event.
+IF_FALSE = "if: false"
+
+
+@dataclass(slots=True)
+class PlannedRun:
+    """A run to start: ``workflow`` as run ``run_id``, starting from ``context``."""
+
+    workflow: Workflow
+    run_id: str
+    context: RunContext
+
+
+@dataclass(slots=True)
+class Skip:
+    """A routed workflow the event does not start, and why (``if: false``, or the
+    error that stopped its ``if``)."""
+
+    workflow: str
+    reason: str
+
+    @property
+    def failed(self) -> bool:
+        """True when the ``if`` could not be evaluated (the reason says why)."""
+        return self.reason != IF_FALSE
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one delivery leads to.
+
+    ``dedupe_seconds``: accept the event's id from its source once within that many
+    seconds (the ingress's store, or ``hub test``'s, does it); None: not deduped by id.
+    """
+
+    event: Event
+    runs: list[PlannedRun]
+    skipped: list[Skip]
+    dedupe_seconds: int | None
+
+    @property
+    def routed(self) -> bool:
+        """True when some workflow listens to this event (whether or not it runs)."""
+        return bool(self.runs or self.skipped)
+
+
+def kept_out(wf: Workflow, event: Any) -> str | None:
+    """Why the workflow-level ``if`` of ``wf`` keeps ``event`` out, or None to run it."""
+    if wf.if_ is None:
+        return None
+    where = f"workflow '{wf.name}' field 'if'"
+    try:
+        return None if truthy(wf.if_, {"event": event}, where=where) else IF_FALSE
+    except TemplateError as exc:
+        return f"if: {exc}"
+
+
+class Intake:
+    """Plans for deliveries to ``workflows``; ``new_id`` gives run ids (and the ids of
+    webhook events that come without one)."""
+
+    def __init__(
+        self, workflows: Iterable[Workflow], *, new_id: Callable[[], str] = new_hex
+    ) -> None:
+        webhooks = tuple(wf for wf in workflows if wf.webhook is not None)
+        self.new_id = new_id
+        self._route = lru_cache(maxsize=4096)(
+            lambda source, event_type: tuple(match_workflows(webhooks, source, event_type))
+        )
+
+    def route(self, source: str, event_type: str) -> tuple[Workflow, ...]:
+        """The webhook workflows an event of ``event_type`` from ``source`` goes to."""
+        routed: tuple[Workflow, ...] = self._route(source, event_type)
+        return routed
+
+    def plan(self, delivery: Delivery) -> Plan:
+        """The plan for ``delivery``; :class:`~hub.intake.webhook.Refused` when a webhook
+        delivery is refused (the status and message to answer)."""
+        if isinstance(delivery, Webhook):
+            event = read_webhook(delivery, self.new_id)
+            runs, skipped = self._start(self._route(event.source, event.event_type), event)
+            return Plan(event, runs, skipped, delivery.source.dedupe_seconds)
+        if isinstance(delivery, PolledRecord):
+            event = Event(delivery.source, delivery.event_type, delivery.event_id, delivery.record)
+            runs, skipped = self._start((delivery.workflow,), event)
+            return Plan(event, runs, skipped, None)
+        return self._replay(delivery)
+
+    def _start(
+        self, workflows: Iterable[Workflow], event: Event
+    ) -> tuple[list[PlannedRun], list[Skip]]:
+        runs: list[PlannedRun] = []
+        skipped: list[Skip] = []
+        for wf in workflows:
+            reason = kept_out(wf, event.body)
+            if reason is not None:
+                skipped.append(Skip(wf.name, reason))
+                continue
+            run_id = self.new_id()
+            context = new_context(
+                event=event.body,
+                event_id=event.event_id,
+                source=event.source,
+                event_type=event.event_type,
+                run_id=run_id,
+            )
+            runs.append(PlannedRun(wf, run_id, context))
+        return runs, skipped
+
+    def _replay(self, replay: DeadLetterReplay) -> Plan:
+        event = replay.event
+        if replay.resume is None:
+            context = new_context(
+                event=event.body,
+                event_id=event.event_id,
+                source=event.source,
+                event_type=event.event_type,
+                run_id=replay.run_id,
+            )
+        else:
+            context = copy.deepcopy(replay.resume)
+            context.pop("error", None)
+            context["run_id"] = replay.run_id
+            context.setdefault("steps", {})
+            context.setdefault("skipped", [])
+        context["replay_of"] = replay.replay_of
+        run = PlannedRun(replay.workflow, replay.run_id, context)
+        return Plan(event, [run], [], None)

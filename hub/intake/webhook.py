@@ -1,0 +1,90 @@
+"""Reading a webhook delivery: authentication, content, event type and id.
+
+In this order, each refusal a :class:`Refused` with the status the ingress answers and
+a message the sender's developer can act on: authentication 401, a Content-Type that is
+not JSON 415, an empty or broken body 400, no event type or id where the source says
+400. An event without an id from a source that does not require one gets a new one.
+The ingress answers 404 (:func:`unknown_source`) and 413 (body over the limit) before
+it has a whole delivery to read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from hub.core.errors import HubError
+from hub.core.ids import new_hex
+from hub.intake.delivery import Event, Webhook
+from hub.intake.signatures import AuthFailed
+
+__all__ = ["MAX_ID_LENGTH", "Refused", "is_json", "read_webhook", "unknown_source"]
+
+#: The longest event type or id accepted.
+MAX_ID_LENGTH = 200
+
+
+class Refused(HubError):
+    """The delivery is refused: ``status`` to answer and a ``message`` for the sender."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def unknown_source(name: str) -> Refused:
+    """The 404 for a delivery to a source the hub does not serve."""
+    return Refused(
+        404,
+        f"unknown source '{name}': nothing is configured to receive POST /hooks/{name}; "
+        "check the URL",
+    )
+
+
+def is_json(content_type: str) -> bool:
+    """True for ``application/json`` and ``application/*+json`` (parameters ignored)."""
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def read_webhook(delivery: Webhook, new_id: Callable[[], str] = new_hex) -> Event:
+    """The event ``delivery`` carries; :class:`Refused` when the ingress refuses it."""
+    source, headers, body = delivery.source, delivery.headers, delivery.body
+    try:
+        source.verifier.verify(headers, body, delivery.received_at)
+    except AuthFailed as exc:
+        raise Refused(401, f"authentication failed: {exc.reason}") from None
+    content_type = headers.get("content-type")
+    if content_type and not is_json(content_type):
+        raise Refused(
+            415, f"Content-Type '{content_type}' is not JSON: send the event as application/json"
+        )
+    if not body.strip():
+        raise Refused(400, "the body is empty: send the event as a JSON document")
+    try:
+        event = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise Refused(400, f"the body is not valid JSON: {exc}") from None
+    event_type = source.event_type(headers, event)
+    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_ID_LENGTH:
+        raise Refused(
+            400, f"event type missing or not a short string: send {source.describe_type()}"
+        )
+    event_id = source.event_id(headers, event)
+    if event_id is None or event_id == "":
+        if source.id_required:
+            raise Refused(400, f"event id missing: send {source.describe_id()}")
+        event_id = new_id()
+    elif isinstance(event_id, bool) or not isinstance(event_id, str | int):
+        raise Refused(400, f"the event id must be a string or an integer ({source.describe_id()})")
+    event_id = str(event_id)
+    if len(event_id) > MAX_ID_LENGTH:
+        raise Refused(400, f"the event id is longer than {MAX_ID_LENGTH} characters")
+    try:
+        text: str | None = body.decode()
+    except UnicodeDecodeError:  # JSON in UTF-16/32: encode it again instead
+        text = None
+    return Event(source.name, event_type, event_id, event, text)
