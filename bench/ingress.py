@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.processes import SAMPLE_OPEN_SOURCES, write_open_sources  # noqa: E402
+
 SECRET = "whsec_" + "YmVuY2gtaW5ncmVzcy1zaWduaW5nLWtleQ=="
 EVENT_TYPE = "contact.created"
 
@@ -448,6 +450,8 @@ def main() -> None:
         folder = Path(tmp)
         workflows = folder / "workflows"
         shutil.copytree(ROOT / "workflows", workflows)
+        # served as in production (no local mode): the samples' other sources need files
+        write_open_sources(workflows / "sources", SAMPLE_OPEN_SOURCES)
         env = {
             **os.environ,
             "HUB_WORKFLOWS": str(workflows),

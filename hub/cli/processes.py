@@ -9,7 +9,8 @@ import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
 from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core.settings import Settings, get_settings
+from hub.ingress.client_address import is_loopback
 
 __all__ = ["beat", "flower", "serve", "up", "worker"]
 
@@ -100,9 +101,10 @@ def serve(
             if fsync.warning:
                 typer.echo(f"warning: {fsync.warning}", err=True)
             waitaof = fsync.waitaof
-        app = create_live_app(settings, live, celery, connect(url), bind_host=bind, waitaof=waitaof)
+        app = create_live_app(settings, live, celery, connect(url), waitaof=waitaof)
     except ConfigError as exc:
         fail(f"cannot start the ingress:\n{exc}")
+    _warn_local_mode(settings, bind)
     wake, stop = threading.Event(), threading.Event()
     signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
     live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
@@ -111,6 +113,15 @@ def serve(
     finally:
         stop.set()
         wake.set()
+
+
+def _warn_local_mode(settings: Settings, bind: str) -> None:
+    if settings.hub_local_mode and not is_loopback(bind):
+        typer.echo(
+            f"warning: HUB_LOCAL_MODE is set and the ingress listens on {bind}: anyone who "
+            "reaches it reads the views and posts to sources without a file, unauthenticated",
+            err=True,
+        )
 
 
 def flower(

@@ -112,6 +112,7 @@ class Embedded:
         env = dict(os.environ)
         env["HUB_REDIS_URL"] = self.redis_url
         env["PYTHONUNBUFFERED"] = "1"
+        env["HUB_LOCAL_MODE"] = "true"  # the one place local trust is granted
         env["HUB_SECRETS"] = json.dumps(with_demo_secrets(self.settings))
         for sandbox in self.sandboxes():
             env.update(sandbox.env(self._sandbox_url(sandbox)))

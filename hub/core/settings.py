@@ -113,8 +113,20 @@ class Settings(BaseSettings):
     )
     hub_ingress_admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for the ingress's `/events` and `/workflows`. Unset: those "
-        "answer only when the ingress listens on loopback.",
+        description="Bearer token for the ingress's `/events`, `/workflows`, `/sources` and "
+        "`/metrics`. Unset: those answer 401 (open only in `hub up`'s local mode).",
+    )
+    hub_local_mode: bool = Field(
+        default=False,
+        description="Set by `hub up` for the processes it starts: the ingress's views need no "
+        "token, sources without a file take deliveries unauthenticated, Flower on loopback "
+        "needs no login. Never set it on a server: trust is never inferred from an address.",
+    )
+    hub_trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses or networks (comma-separated, e.g. `127.0.0.1,10.0.0.0/8`) of "
+        "proxies whose `X-Forwarded-For` / `Forwarded` header names the client. Used to "
+        "rate-limit and log by client, never to authenticate. Unset: the peer is the client.",
     )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
     hub_visibility_timeout_seconds: int = Field(

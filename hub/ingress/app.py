@@ -3,8 +3,11 @@
 A plain Starlette app (FastAPI's per-request machinery costs more than the whole
 webhook path). Every answer, errors included, is JSON; every Redis failure is a 503 with
 ``Retry-After``. The read views (``/events``, ``/workflows``, ``/sources``) need
-``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress;
-so does ``GET /metrics`` (Prometheus sends it with ``authorization: {credentials: ...}``).
+``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token; so does ``GET /metrics`` (Prometheus sends
+it with ``authorization: {credentials: ...}``). Only local mode (``HUB_LOCAL_MODE``, which
+``hub up`` sets) opens them without one, or takes deliveries for a source without a file:
+the address the ingress listens on decides nothing, since a proxy on the same host may
+forward the whole internet to it.
 The views themselves are :mod:`hub.ingress.views`; this module puts the app together.
 """
 
@@ -29,7 +32,7 @@ from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
-from hub.intake.resolve import build_sources, is_loopback
+from hub.intake.resolve import build_sources
 from hub.intake.sources import Source, load_sources, sources_folder
 from hub.workflow.compiler import compile_run
 from hub.workflow.live import LiveWorkflows
@@ -47,7 +50,6 @@ def create_app(
     redis: aioredis.Redis,
     *,
     sources: Mapping[str, Source] | None = None,
-    bind_host: str | None = None,
     clock: Callable[[], float] = time.time,
     compile: Compile = compile_run,
     waitaof: bool = True,
@@ -55,31 +57,27 @@ def create_app(
     """The ingress for ``workflows`` (already validated and published).
 
     ``sources`` defaults to the files in the sources folder plus every source a workflow
-    listens to; ``bind_host`` (default ``HUB_INGRESS_HOST``) decides whether this is a
-    local run. ``waitaof`` False: Redis fsyncs every write before it answers, so
-    ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF`` (see
-    :func:`~hub.ingress.event_store.check_fsync`).
+    listens to (those without a file only in local mode). ``waitaof`` False: Redis fsyncs
+    every write before it answers, so ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF``
+    (see :func:`~hub.ingress.event_store.check_fsync`).
     """
-    local = is_loopback(bind_host or settings.hub_ingress_host)
     if sources is None:
-        sources = _configured_sources(settings, workflows, local)
+        sources = _configured_sources(settings, workflows)
     _warn_unauthenticated(sources)
     store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
     hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
-    admin = AdminGuard(settings, local)
+    admin = AdminGuard(settings)
     views = ReadViews(workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url))
     routes = [Route("/hooks/{source}", hooks, methods=["POST"]), *views.routes()]
     handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
 
 
-def _configured_sources(
-    settings: Settings, workflows: list[Workflow], local: bool
-) -> dict[str, Source]:
+def _configured_sources(settings: Settings, workflows: list[Workflow]) -> dict[str, Source]:
     """The sources folder's sources plus every source a workflow listens to."""
     listened = {wf.webhook.source for wf in workflows if wf.webhook is not None}
     configs = load_sources(sources_folder(settings))
-    return build_sources(configs, settings, listened, local=local)
+    return build_sources(configs, settings, listened, local=settings.hub_local_mode)
 
 
 def _warn_unauthenticated(sources: Mapping[str, Source]) -> None:

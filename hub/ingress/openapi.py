@@ -115,11 +115,10 @@ _UNAVAILABLE = _json(
 _ADMIN = {
     "security": [{"bearer": []}, {}],
     "description": "Needs `Authorization: Bearer <HUB_INGRESS_ADMIN_TOKEN>`; without that "
-    "setting, answers only on an ingress listening on loopback.",
+    "setting it answers 401, except in `hub up`'s local mode.",
 }
 _ADMIN_ERRORS = {
-    "401": _error("Wrong or missing admin token."),
-    "403": _error("No admin token is configured and the ingress is not local."),
+    "401": _error("Wrong or missing admin token, or no admin token configured."),
     "503": _UNAVAILABLE,
 }
 

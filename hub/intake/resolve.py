@@ -1,16 +1,16 @@
 """Sources as the ingress serves them: secrets resolved, verifiers built, defaults filled.
 
 A source that workflows listen to but that has no file gets the settings' defaults and
-no authentication, which :func:`build_sources` allows in local runs only (an ingress
-bound to a loopback address); elsewhere every source needs a file, ``auth: {scheme:
-none}`` being an explicit choice. A secret a file names must be in ``HUB_SECRETS``;
-errors name the secret, never a value.
+no authentication, which :func:`build_sources` allows in local mode only (``hub up``
+sets ``HUB_LOCAL_MODE``; the address the ingress listens on decides nothing); elsewhere
+every source needs a file, ``auth: {scheme: none}`` being written, never implied. A
+secret a file names must be in ``HUB_SECRETS``; errors name the secret, never a value.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Mapping
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -19,17 +19,7 @@ from hub.core.settings import Settings
 from hub.intake import signatures as sig
 from hub.intake.sources import AuthConfig, Source, SourceConfig, sources_folder
 
-__all__ = ["build_sources", "is_loopback"]
-
-
-def is_loopback(host: str) -> bool:
-    """True for a bind address only this machine can reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["build_sources", "missing_file"]
 
 
 def build_sources(
@@ -42,7 +32,7 @@ def build_sources(
     """Every source the ingress serves: configured ones and those workflows listen to.
 
     Raises :class:`ConfigError` for a missing or malformed secret, and outside ``local``
-    runs for a listened-to source without a file.
+    mode for a listened-to source without a file (:func:`missing_file`).
     """
     secrets = settings.hub_secrets
     errors: list[str] = []
@@ -55,16 +45,22 @@ def build_sources(
     folder = sources_folder(settings)
     for name in sorted(set(listened) - set(configs)):
         if not local:
-            errors.append(
-                f"source '{name}' has workflows but no {folder / (name + '.yaml')}: outside "
-                "local runs every source states its auth (`auth: {scheme: none}` to accept "
-                "anyone)"
-            )
+            errors.append(missing_file(name, folder / f"{name}.yaml"))
             continue
         sources[name] = _default(name, settings)
     if errors:
         raise ConfigError("\n".join(errors))
     return sources
+
+
+def missing_file(name: str, path: Path) -> str:
+    """Why a source ``name`` that workflows listen to cannot be served without ``path``."""
+    return (
+        f"source '{name}' has workflows but no file {path}: outside `hub up` every source "
+        "says how its deliveries are authenticated, e.g. `auth: {scheme: standard-webhooks, "
+        'secret: "{{ secrets.NAME }}"}`; if anyone on the network may really post to '
+        f"/hooks/{name}, write `auth: {{scheme: none}}` in that file"
+    )
 
 
 def _default(name: str, settings: Settings) -> Source:

@@ -105,6 +105,7 @@ def backlog(
         log_dir=root,
         workflows=workflows,
         extra_env=quota_env(LIMIT, WINDOW),
+        open_sources=("load",),
     )
     try:
         procs.start_sandbox()

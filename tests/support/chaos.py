@@ -43,6 +43,7 @@ from hub.core.redis_server import RedisServer
 from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
 from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import ROOT, HubProcesses
+from tests.support.signing import crm_delivery
 
 __all__ = ["ChaosConfig", "ChaosReport", "run_chaos"]
 
@@ -154,6 +155,7 @@ class _Hub:
         folder = workdir / "workflows"
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(WORKFLOW, folder / WORKFLOW.name)
+        shutil.copytree(ROOT / "workflows" / "sources", folder / "sources", dirs_exist_ok=True)
         (workdir / "logs").mkdir(exist_ok=True)
         self.procs: HubProcesses | None = None
         self.lock = threading.Lock()
@@ -280,10 +282,9 @@ class _Hub:
         }
         while time.monotonic() < deadline:
             try:
-                answer = client.post(
+                answer = client.post(  # signed again on every try, as a sender does
                     f"{self.procs.ingress_url}/hooks/crm",
-                    json=body,
-                    headers={"X-Event-Type": "contact.created"},
+                    **crm_delivery(body, event_id, **{"X-Event-Type": "contact.created"}),
                 )
                 if answer.status_code in (200, 202):
                     with self.lock:

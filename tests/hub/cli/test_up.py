@@ -50,3 +50,9 @@ def test_a_configured_connector_talks_to_its_real_api() -> None:
     assert "plane sandbox" not in embedded.urls()
     assert embedded.environment().get("PLANE_BASE_URL") != "http://127.0.0.1:9101"
     assert len(SANDBOXES) == 4
+
+
+def test_hub_up_runs_its_processes_in_local_mode() -> None:
+    # local trust is this flag, which only `hub up` sets, never the bind address
+    assert _embedded().environment()["HUB_LOCAL_MODE"] == "true"
+    assert Settings().hub_local_mode is False
