@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     hub_max_body_bytes: int = Field(
         default=1_048_576, description="Largest webhook body the ingress accepts."
     )
+    hub_max_json_depth: int = Field(
+        default=64,
+        ge=1,
+        description="How deep objects and arrays may nest in a webhook body; deeper is a 400.",
+    )
     hub_dedupe_seconds: int = Field(
         default=86_400, description="How long an event id is remembered for de-duplication."
     )

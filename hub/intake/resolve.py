@@ -75,6 +75,7 @@ def _default(name: str, settings: Settings) -> Source:
         max_body_bytes=settings.hub_max_body_bytes,
         dedupe_seconds=settings.hub_dedupe_seconds,
         configured=False,
+        max_json_depth=settings.hub_max_json_depth,
     )
 
 
@@ -94,6 +95,7 @@ def _configured(
         max_body_bytes=config.max_body_bytes or base.max_body_bytes,
         dedupe_seconds=config.dedupe_seconds or base.dedupe_seconds,
         configured=True,
+        max_json_depth=base.max_json_depth,
     )
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from hub.core.errors import ConfigError
 from hub.core.settings import Settings
 from hub.intake import signatures as sig
+from hub.intake.json_body import DEFAULT_MAX_DEPTH
 from hub.intake.routing import json_path
 from hub.workflow.fields import SOURCE_PATTERN
 from hub.workflow.positions import compose
@@ -167,6 +168,7 @@ class Source:
     max_body_bytes: int
     dedupe_seconds: int
     configured: bool
+    max_json_depth: int = DEFAULT_MAX_DEPTH
 
     def event_type(self, headers: Mapping[str, str], body: Any) -> Any:
         return _read(self.type_headers, self.type_path, headers, body)

@@ -2,26 +2,30 @@
 
 In this order, each refusal a :class:`Refused` with the status the ingress answers and
 a message the sender's developer can act on: authentication 401, a Content-Type that is
-not JSON 415, an empty or broken body 400, no event type or id where the source says
-400. An event without an id from a source that does not require one gets a new one.
+not JSON 415, an empty body or one that is not RFC 8259 JSON 400
+(:mod:`hub.intake.json_body`: not UTF-8, nested too deep, ``NaN``, a key twice, ...), no
+event type or id where the source says, or one too long or with control characters
+(:mod:`hub.intake.labels`) 400. An event without an id from a source that does not
+require one gets a new one.
 The ingress answers 404 (:func:`unknown_source`) and 413 (body over the limit) before
 it has a whole delivery to read.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from hub.core.errors import HubError
 from hub.core.ids import new_hex
 from hub.intake.delivery import Event, Webhook
+from hub.intake.json_body import BadBody, parse_json
+from hub.intake.labels import MAX_LABEL_LENGTH, label_problem
 from hub.intake.signatures import AuthFailed
 
 __all__ = ["MAX_ID_LENGTH", "Refused", "is_json", "read_webhook", "unknown_source"]
 
 #: The longest event type or id accepted.
-MAX_ID_LENGTH = 200
+MAX_ID_LENGTH = MAX_LABEL_LENGTH
 
 
 class Refused(HubError):
@@ -65,14 +69,13 @@ def read_webhook(delivery: Webhook, new_id: Callable[[], str] = new_hex) -> Even
     if not body.strip():
         raise Refused(400, "the body is empty: send the event as a JSON document")
     try:
-        event = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise Refused(400, f"the body is not valid JSON: {exc}") from None
+        event, text = parse_json(body, source.max_json_depth)
+    except BadBody as exc:
+        raise Refused(400, exc.message) from None
     event_type = source.event_type(headers, event)
-    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_ID_LENGTH:
-        raise Refused(
-            400, f"event type missing or not a short string: send {source.describe_type()}"
-        )
+    if not isinstance(event_type, str) or not event_type:
+        raise Refused(400, f"event type missing or not a string: send {source.describe_type()}")
+    _check_label("event type", event_type)
     event_id = source.event_id(headers, event)
     if event_id is None or event_id == "":
         if source.id_required:
@@ -81,10 +84,11 @@ def read_webhook(delivery: Webhook, new_id: Callable[[], str] = new_hex) -> Even
     elif isinstance(event_id, bool) or not isinstance(event_id, str | int):
         raise Refused(400, f"the event id must be a string or an integer ({source.describe_id()})")
     event_id = str(event_id)
-    if len(event_id) > MAX_ID_LENGTH:
-        raise Refused(400, f"the event id is longer than {MAX_ID_LENGTH} characters")
-    try:
-        text: str | None = body.decode()
-    except UnicodeDecodeError:  # JSON in UTF-16/32: encode it again instead
-        text = None
+    _check_label("event id", event_id)
     return Event(source.name, event_type, event_id, event, text)
+
+
+def _check_label(kind: str, value: str) -> None:
+    problem = label_problem(value)
+    if problem is not None:
+        raise Refused(400, f"the {kind} {problem}: send a short printable string")
