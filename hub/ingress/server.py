@@ -62,9 +62,18 @@ def run(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
     duplicate or refused, with the source and event id), and an access line for every
     request would double that cost and log health probes. So are uvicorn's proxy headers,
     which by default believe ``X-Forwarded-For`` from 127.0.0.1: the hub reads them from
-    ``HUB_TRUSTED_PROXIES`` only (:mod:`hub.ingress.client_address`).
+    ``HUB_TRUSTED_PROXIES`` only (:mod:`hub.ingress.client_address`). uvicorn keeps the
+    logging :func:`prepare_process` set up (``log_config=None``): its own configuration
+    would close the hub's batching handler, whose lines then waited for a warning or a
+    full buffer and were lost at exit.
     """
     settle_heap()
     uvicorn.run(
-        app, host=host, port=port, log_level=log_level, access_log=False, proxy_headers=False
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
     )
