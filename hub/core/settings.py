@@ -133,6 +133,19 @@ class Settings(BaseSettings):
         "proxies whose `X-Forwarded-For` / `Forwarded` header names the client. Used to "
         "rate-limit and log by client, never to authenticate. Unset: the peer is the client.",
     )
+    hub_auth_failure_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Failed authentications per source and client address in a window "
+        "before that client's deliveries to that source are answered 429 unchecked "
+        "(0: never).",
+    )
+    hub_auth_failure_window_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="The window of HUB_AUTH_FAILURE_LIMIT; refusals are logged as one "
+        "summary line per window.",
+    )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
     hub_visibility_timeout_seconds: int = Field(
         default=3600,

@@ -28,6 +28,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from hub.core.settings import Settings
+from hub.ingress.auth_failures import AuthFailures
+from hub.ingress.client_address import ClientAddress, parse_networks
 from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.publish import Compile, RunPublisher
@@ -38,7 +40,7 @@ from hub.workflow.compiler import compile_run
 from hub.workflow.live import LiveWorkflows
 from hub.workflow.model import Workflow
 
-__all__ = ["create_app", "create_live_app"]
+__all__ = ["auth_failures", "create_app", "create_live_app"]
 
 log = logging.getLogger("hub.ingress")
 
@@ -53,24 +55,40 @@ def create_app(
     clock: Callable[[], float] = time.time,
     compile: Compile = compile_run,
     waitaof: bool = True,
+    failures: AuthFailures | None = None,
 ) -> ASGIApp:
     """The ingress for ``workflows`` (already validated and published).
 
     ``sources`` defaults to the files in the sources folder plus every source a workflow
     listens to (those without a file only in local mode). ``waitaof`` False: Redis fsyncs
     every write before it answers, so ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF``
-    (see :func:`~hub.ingress.event_store.check_fsync`).
+    (see :func:`~hub.ingress.event_store.check_fsync`). ``failures`` counts failed
+    authentication (default: a new count per ``HUB_AUTH_FAILURE_*``).
     """
     if sources is None:
         sources = _configured_sources(settings, workflows)
     _warn_unauthenticated(sources)
     store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
-    hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
+    publisher = RunPublisher(celery, workflows, compile)
+    hooks = Hooks(
+        sources,
+        workflows,
+        publisher,
+        store,
+        clock,
+        clients=ClientAddress(parse_networks(settings.hub_trusted_proxies or "")),
+        failures=failures or auth_failures(settings),
+    )
     admin = AdminGuard(settings)
     views = ReadViews(workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url))
     routes = [Route("/hooks/{source}", hooks, methods=["POST"]), *views.routes()]
     handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
+
+
+def auth_failures(settings: Settings) -> AuthFailures:
+    """The count of failed authentication ``settings`` ask for."""
+    return AuthFailures(settings.hub_auth_failure_limit, settings.hub_auth_failure_window_seconds)
 
 
 def _configured_sources(settings: Settings, workflows: list[Workflow]) -> dict[str, Source]:
@@ -90,7 +108,8 @@ def create_live_app(
     settings: Settings, live: LiveWorkflows, celery: Celery, redis: aioredis.Redis, **options: Any
 ) -> ASGIApp:
     """An ingress that follows ``live``: after a reload, new deliveries go to the new
-    revisions (runs already queued keep theirs)."""
+    revisions (runs already queued keep theirs); failed authentication stays counted."""
+    options.setdefault("failures", auth_failures(settings))
     return _Following(live, lambda wfs: create_app(settings, list(wfs), celery, redis, **options))
 
 

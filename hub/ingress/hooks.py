@@ -1,6 +1,8 @@
 """``POST /hooks/{source}``: from a delivery to an accepted event with its runs enqueued.
 
-In order: unknown source 404, body over the source's limit 413 (read no further); then
+In order: unknown source 404; 429 with ``Retry-After`` when this client failed to
+authenticate to this source too often lately (:mod:`hub.ingress.auth_failures`: nothing
+read, no HMAC computed); body over the source's limit 413 (read no further); then
 the intake (:class:`hub.intake.plan.Intake`) reads the delivery (authentication 401,
 content type 415, JSON 400, event type and id 400) and plans its runs (routing, the
 workflow-level ``if``); here each planned run becomes a Celery message, and the atomic
@@ -24,6 +26,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from hub.history.events_log import log_event
+from hub.ingress.auth_failures import AuthFailures
+from hub.ingress.client_address import ClientAddress
 from hub.ingress.event_store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
 from hub.ingress.publish import RunPublisher
 from hub.intake.delivery import Webhook
@@ -51,7 +55,7 @@ def _json(status: int, content: Any, headers: list[tuple[bytes, bytes]] | None =
 
 def _problem(status: int, message: str, retry_after: float | None = None) -> Answer:
     headers = []
-    if status == 503:
+    if status in (429, 503):
         headers = [(b"retry-after", str(int(retry_after or RETRY_AFTER_SECONDS)).encode())]
     return _json(status, {"error": message}, headers)
 
@@ -87,8 +91,18 @@ async def _read(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def _too_many_failures(source: str, wait: int) -> Answer:
+    return _problem(
+        429,
+        f"too many failed authentications from this address to '{source}': fix the "
+        f"signature or secret, then retry after {wait} s",
+        retry_after=wait,
+    )
+
+
 class Hooks:
-    """The webhook endpoint, with its sources, workflows, publisher and store injected."""
+    """The webhook endpoint, with its sources, workflows, publisher and store injected;
+    ``failures`` limits failed authentication per source and ``clients`` address."""
 
     def __init__(
         self,
@@ -97,12 +111,17 @@ class Hooks:
         publisher: RunPublisher,
         store: EventStore,
         clock: Callable[[], float],
+        *,
+        clients: ClientAddress | None = None,
+        failures: AuthFailures | None = None,
     ) -> None:
         self._sources = sources
         self._publisher = publisher
         self._store = store
         self._clock = clock
         self._intake = Intake(workflows)
+        self._clients = clients or ClientAddress()
+        self._failures = failures or AuthFailures(0, 60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: ``POST /hooks/{source}``."""
@@ -115,7 +134,7 @@ class Hooks:
             status, body, extra = _problem(
                 500, "the hub failed on this request; it is logged, retry later"
             )
-        if 400 <= status < 500:  # 503s and 500s are logged where they happen
+        if 400 <= status < 500 and status not in (401, 429):  # those: a summary per window
             log.info("POST %s refused with %d: %s", scope["path"], status, body.decode())
         headers = [
             (b"content-type", b"application/json"),
@@ -132,6 +151,9 @@ class Hooks:
         if source is None:
             unknown = unknown_source(name)
             return _problem(unknown.status, unknown.message)
+        client = self._clients.of(scope)
+        if (wait := self._failures.retry_after(name, client)) is not None:
+            return _too_many_failures(name, wait)
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
@@ -147,6 +169,8 @@ class Hooks:
         try:
             plan = self._intake.plan(Webhook(source, headers, body, now))
         except Refused as exc:
+            if exc.status == 401:
+                self._failures.refused(name, client, exc.message)
             return _problem(exc.status, exc.message)
         return await self._accept(plan, now)
 

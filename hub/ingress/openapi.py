@@ -178,6 +178,12 @@ def _hook() -> dict[str, Any]:
             "404": _error("Unknown source."),
             "413": _error("Body over the source's limit."),
             "415": _error("Content-Type is not JSON."),
+            "429": _json(
+                "ErrorBody",
+                "Too many failed authentications from this address to this source lately: "
+                "answered without reading the delivery; retry after the given seconds.",
+                headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}},
+            ),
             "503": _UNAVAILABLE,
         },
     }

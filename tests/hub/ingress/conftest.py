@@ -79,11 +79,12 @@ def make_client(
         clock: Callable[[], float] | None = None,
         redis_url: str | None = None,
         peer: tuple[str, int] = ("testclient", 50000),
+        app_options: dict[str, Any] | None = None,
         **extra: Any,
     ) -> TestClient:
         settings = settings_for(folder, **extra)
         workflows: list[Workflow] = load_folder(folder)
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(app_options or {})
         if clock is not None:
             options["clock"] = clock
         app = create_app(
