@@ -128,16 +128,18 @@ def flower(
     port: Annotated[int | None, typer.Option()] = None,
     address: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Run Flower on the hub's broker."""
+    """Run Flower on the hub's broker, all of it (metrics too) behind HUB_FLOWER_BASIC_AUTH."""
+    from hub.cli.flower_auth import guard_flower, login_problem
+
+    settings = get_settings()
+    bind = address or settings.hub_flower_host
+    if problem := login_problem(settings, bind):
+        fail(problem)
     require_redis(ping=True)
     from hub.worker.celery_app import app
 
-    settings = get_settings()
-    argv = [
-        "flower",
-        f"--port={port or settings.hub_flower_port}",
-        f"--address={address or settings.hub_flower_host}",
-    ]
+    guard_flower()
+    argv = ["flower", f"--port={port or settings.hub_flower_port}", f"--address={bind}"]
     # kwargs carry workflow, revision, step, event id and run id: show them at a glance
     os.environ.setdefault(
         "FLOWER_TASKS_COLUMNS", "name,uuid,state,kwargs,received,started,runtime,worker"

@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     hub_flower_port: int = Field(default=5555, description="Flower HTTP port.")
     hub_flower_basic_auth: SecretStr | None = Field(
         default=None,
-        description="Flower login as `user:password` (comma-separate several). Required "
-        "outside local runs; `hub up` runs Flower on loopback without it.",
+        description="Flower login as `user:password` (comma-separate several), asked for "
+        "everywhere but `/healthcheck` (`/metrics` too). Required: only `hub up` runs Flower "
+        "without it, on loopback.",
     )
     hub_log_format: Literal["text", "json"] = Field(
         default="text", description="Log lines as readable text or as JSON (production)."
