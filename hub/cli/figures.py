@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, require_redis
+from hub.core.redis_client import redis_client
+from hub.core.settings import get_settings
 
 __all__ = ["metrics", "quota"]
 
@@ -22,7 +24,7 @@ def quota(
     from hub.cli.quota import broker_queue_lengths, format_quota_table
     from hub.http.quota_status import quota_status
 
-    client = redis.Redis.from_url(require_redis(ping=False))
+    client = redis_client(get_settings(), require_redis(ping=False))
     try:
         budgets = quota_status(client)
         queued = broker_queue_lengths(client)
@@ -41,7 +43,7 @@ def metrics() -> None:
 
     from hub.history.metrics import exposition
 
-    client = redis.Redis.from_url(require_redis(ping=False))
+    client = redis_client(get_settings(), require_redis(ping=False))
     try:
         typer.echo(exposition(client).decode(), nl=False)
     except redis.ConnectionError as exc:

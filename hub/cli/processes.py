@@ -9,6 +9,7 @@ import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
 from hub.core.errors import ConfigError
+from hub.core.redis_client import redis_client
 from hub.core.settings import Settings, get_settings
 from hub.ingress.client_address import is_loopback
 
@@ -86,7 +87,7 @@ def serve(
     server.prepare_process(settings)
     url = require_redis(ping=False)
     folder = settings.hub_workflows
-    live = LiveWorkflows(folder, WorkflowStore(redis.Redis.from_url(url)))
+    live = LiveWorkflows(folder, WorkflowStore(redis_client(settings, url)))
     try:
         live.reload()
     except WorkflowError as exc:
@@ -97,11 +98,11 @@ def serve(
     try:
         waitaof = True
         if settings.hub_ingress_fsync == "always":
-            fsync = check_fsync(redis.Redis.from_url(url))
+            fsync = check_fsync(redis_client(settings, url))
             if fsync.warning:
                 typer.echo(f"warning: {fsync.warning}", err=True)
             waitaof = fsync.waitaof
-        app = create_live_app(settings, live, celery, connect(url), waitaof=waitaof)
+        app = create_live_app(settings, live, celery, connect(url, settings), waitaof=waitaof)
     except ConfigError as exc:
         fail(f"cannot start the ingress:\n{exc}")
     _warn_local_mode(settings, bind)

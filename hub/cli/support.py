@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import redis
 import typer
 
+from hub.core.redis_client import redis_client
 from hub.core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -40,8 +41,12 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
     if not ping:
         return url
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
+        client = redis_client(
+            get_settings(),
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry_on_timeout=False,
         )
         client.ping()
         client.close()
@@ -57,7 +62,7 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
 
 def connect_redis() -> Any:
     """A client for ``HUB_REDIS_URL`` (checked to answer first)."""
-    return redis.Redis.from_url(require_redis())
+    return redis_client(get_settings(), require_redis())
 
 
 def load_workflows(path: Path | None = None) -> list[Workflow]:

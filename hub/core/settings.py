@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Redis URL for broker, quotas and state. Unset: `hub up` starts an "
         "embedded Redis server process and uses it.",
     )
+    hub_redis_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) that signed the Redis server's certificate, for a "
+        "`rediss://` HUB_REDIS_URL. Unset: the system's CAs. The server's host name is "
+        "checked too.",
+    )
     hub_workflows: Path = Field(default=Path("workflows"), description="Folder of YAML workflows.")
     hub_ingress_host: str = Field(default="127.0.0.1", description="Ingress bind address.")
     hub_ingress_port: int = Field(default=8000, description="Ingress HTTP port.")

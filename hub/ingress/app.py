@@ -80,7 +80,9 @@ def create_app(
         failures=failures or auth_failures(settings),
     )
     admin = AdminGuard(settings)
-    views = ReadViews(workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url))
+    views = ReadViews(
+        workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url, settings)
+    )
     routes = [Route("/hooks/{source}", hooks, methods=["POST"]), *views.routes()]
     handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))

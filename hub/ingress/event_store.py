@@ -27,6 +27,8 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from hub.core.errors import ConfigError, RetryableError
 from hub.core.ids import new_hex
+from hub.core.redis_client import async_redis_client
+from hub.core.settings import Settings
 from hub.ingress.publish import QueuedMessage
 
 __all__ = ["EventStore", "FsyncCheck", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
@@ -105,9 +107,11 @@ class Outcome:
     duplicate: bool
 
 
-def connect(url: str) -> aioredis.Redis:
-    """The ingress's Redis client: short retries, so an outage answers 503 quickly."""
-    return aioredis.Redis.from_url(
+def connect(url: str, settings: Settings | None = None) -> aioredis.Redis:
+    """The ingress's Redis client: short retries, so an outage answers 503 quickly
+    (TLS as ``settings`` say, for a ``rediss://`` url)."""
+    return async_redis_client(
+        settings or Settings(),
         url,
         socket_connect_timeout=2,
         socket_timeout=FSYNC_TIMEOUT_MS / 1000 + 3,

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.core.redis_client import redis_client
 from hub.core.settings import Settings
 from hub.history.metrics import CONTENT_TYPE, exposition
 from hub.ingress.event_store import EventStore, StoreUnavailable
@@ -66,8 +67,9 @@ class MetricsScrape:
     scrape, so an ingress without a Redis URL starts and answers 503 here only.
     """
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, redis_url: str | None, settings: Settings | None = None) -> None:
         self._url = redis_url
+        self._settings = settings or Settings()
         self._client: syncredis.Redis | None = None
 
     async def answer(self) -> Response:
@@ -75,7 +77,7 @@ class MetricsScrape:
         if self._client is None:
             if self._url is None:
                 return error(503, "HUB_REDIS_URL is not set: no metrics to read")
-            self._client = syncredis.Redis.from_url(self._url, socket_timeout=5)
+            self._client = redis_client(self._settings, self._url, socket_timeout=5)
         try:
             body = await run_in_threadpool(exposition, self._client)
         except (syncredis.RedisError, OSError):

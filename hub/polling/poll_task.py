@@ -20,7 +20,6 @@ import uuid
 from functools import cache
 from typing import Any
 
-import redis
 from celery import Celery, Task
 from pydantic import ValidationError
 
@@ -28,6 +27,7 @@ from hub.connector.declaration import Operation
 from hub.connector.registry import get_operation
 from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, TemplateError
 from hub.core.locks import lock_key, release_lock, try_lock
+from hub.core.redis_client import redis_client
 from hub.core.settings import Settings, get_settings
 from hub.http.failures import RetryPolicy
 from hub.intake.delivery import PolledRecord
@@ -143,7 +143,7 @@ def build_poller(
 @cache
 def _parts() -> tuple[Settings, Any, WorkflowStore, CursorStore]:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(settings)
     return settings, client, WorkflowStore(client), CursorStore(client)
 
 

@@ -21,10 +21,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import redis
 from celery import Task
 from celery.schedules import crontab
 
+from hub.core.redis_client import redis_client
 from hub.core.settings import Settings, get_settings
 from hub.polling.poll_task import POLL_TASK, check_poll_operation
 from hub.worker.celery_app import QUEUE, app
@@ -90,7 +90,7 @@ def build_schedule(workflows: list[Workflow]) -> dict[str, dict[str, Any]]:
 
 def run_beat(settings: Settings, workflows: list[Workflow]) -> None:
     """Publish ``workflows`` and run Celery beat with their schedule (until stopped)."""
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(settings)
     WorkflowStore(client).publish(workflows)
     entries = build_schedule(workflows)
     path = schedule_file(settings)
@@ -106,8 +106,7 @@ def run_beat(settings: Settings, workflows: list[Workflow]) -> None:
 
 @cache
 def _parts() -> tuple[Any, WorkflowStore]:
-    settings = get_settings()
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(get_settings())
     return client, WorkflowStore(client)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from celery import Celery
 
+from hub.core.redis_client import broker_ssl
 from hub.core.settings import Settings, get_settings
 from hub.worker.queues import DEFAULT_QUEUE, route_step
 
@@ -85,6 +86,7 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=QUEUE,
         task_routes=(route_step,),
         broker_transport=TRANSPORT,
+        broker_use_ssl=broker_ssl(settings),
         broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,

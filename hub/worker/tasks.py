@@ -19,9 +19,8 @@ import logging
 from functools import cache
 from typing import Any
 
-import redis
-
 from hub.core.errors import Deferred, RetryableError
+from hub.core.redis_client import redis_client
 from hub.core.settings import get_settings
 from hub.history.runs import RunStore
 from hub.http.quota_claim import QuotaClaim, use_claim
@@ -53,7 +52,7 @@ class StepTask(RequeueOnRedisLoss):
 @cache
 def _runtime() -> tuple[Runtime, WorkflowStore]:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(settings)
     return Runtime(settings, client), WorkflowStore(client)
 
 
