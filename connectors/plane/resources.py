@@ -33,7 +33,7 @@ from connectors.plane.models import (
     WorkItemUpdate,
     WorkItemUpsert,
 )
-from hub.connector.declaration import Operation
+from hub.connector.declaration import AnyOperation, Operation, operation_table
 
 __all__ = ["OPERATIONS"]
 
@@ -92,7 +92,7 @@ def _states_find(api: PlaneApi, a: StateFind) -> list[Any]:
     ]
 
 
-def _project_lists(kind: str) -> Operation:
+def _project_lists(kind: str) -> AnyOperation:
     def call(api: PlaneApi, a: ProjectRecords) -> list[Any]:
         path = api.path("projects", a.project_id, kind)
         return api.list(path, read_params(a.fields, a.expand), limit=a.limit)
@@ -100,91 +100,88 @@ def _project_lists(kind: str) -> Operation:
     return Operation(f"{kind}.list", ProjectRecords, call, f"List a project's {kind}.")
 
 
-def _project_creates(kind: str, model: type[InProject]) -> Operation:
+def _project_creates(kind: str, model: type[InProject]) -> AnyOperation:
     def call(api: PlaneApi, a: InProject) -> Any:
         return api.create(api.path("projects", a.project_id, kind), _body(a))
 
     return Operation(f"{kind}.create", model, call, f"Create a {kind[:-1]}.", writes=True)
 
 
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("me", Nothing, lambda api, a: api.get("api/v1/users/me/"), "The key's user."),
-        Operation("projects.list", ProjectList, _projects_list, "List the workspace's projects."),
-        Operation(
-            "projects.get",
-            ProjectGet,
-            lambda api, a: api.get(api.path("projects", a.id), read_params(a.fields, a.expand)),
-            "Read one project.",
+OPERATIONS: dict[str, AnyOperation] = operation_table(
+    Operation("me", Nothing, lambda api, a: api.get("api/v1/users/me/"), "The key's user."),
+    Operation("projects.list", ProjectList, _projects_list, "List the workspace's projects."),
+    Operation(
+        "projects.get",
+        ProjectGet,
+        lambda api, a: api.get(api.path("projects", a.id), read_params(a.fields, a.expand)),
+        "Read one project.",
+    ),
+    Operation("projects.find", ProjectFind, _projects_find, "Projects by identifier or name."),
+    Operation(
+        "projects.create",
+        ProjectCreate,
+        lambda api, a: api.create(api.path("projects"), _body(a)),
+        "Create a project.",
+        writes=True,
+    ),
+    Operation("work_items.list", WorkItemList, _work_items_list, "List a project's items."),
+    Operation(
+        "work_items.get",
+        WorkItemGet,
+        lambda api, a: api.get(
+            _work_item_path(api, a.project_id, a.id), read_params(a.fields, a.expand)
         ),
-        Operation("projects.find", ProjectFind, _projects_find, "Projects by identifier or name."),
-        Operation(
-            "projects.create",
-            ProjectCreate,
-            lambda api, a: api.create(api.path("projects"), _body(a)),
-            "Create a project.",
-            writes=True,
+        "Read one work item.",
+    ),
+    Operation(
+        "work_items.create",
+        WorkItemCreate,
+        _work_items_create,
+        "Create a work item (once per external_source/external_id when given).",
+        writes=True,
+    ),
+    Operation(
+        "work_items.upsert",
+        WorkItemUpsert,
+        _work_items_upsert,
+        "Find a work item by external ids or create it. Answers {created, updated, record}.",
+        writes=True,
+    ),
+    Operation(
+        "work_items.update",
+        WorkItemUpdate,
+        lambda api, a: api.update(
+            _work_item_path(api, a.project_id, a.id), a.data.model_dump(exclude_none=True)
         ),
-        Operation("work_items.list", WorkItemList, _work_items_list, "List a project's items."),
-        Operation(
-            "work_items.get",
-            WorkItemGet,
-            lambda api, a: api.get(
-                _work_item_path(api, a.project_id, a.id), read_params(a.fields, a.expand)
-            ),
-            "Read one work item.",
+        "Change some fields of a work item (PATCH).",
+        writes=True,
+    ),
+    Operation(
+        "work_items.delete", WorkItemRef, _work_items_delete, "Delete a work item.", writes=True
+    ),
+    _project_lists("states"),
+    Operation("states.find", StateFind, _states_find, "A project's states by name or group."),
+    _project_creates("states", StateCreate),
+    _project_lists("labels"),
+    _project_creates("labels", LabelCreate),
+    Operation(
+        "comments.list",
+        CommentList,
+        lambda api, a: api.list(
+            _work_item_path(api, a.project_id, a.work_item_id, "comments"),
+            read_params(a.fields, a.expand),
+            limit=a.limit,
         ),
-        Operation(
-            "work_items.create",
-            WorkItemCreate,
-            _work_items_create,
-            "Create a work item (once per external_source/external_id when given).",
-            writes=True,
+        "List a work item's comments.",
+    ),
+    Operation(
+        "comments.create",
+        CommentCreate,
+        lambda api, a: api.create(
+            _work_item_path(api, a.project_id, a.work_item_id, "comments"),
+            _body(a, "work_item_id"),
         ),
-        Operation(
-            "work_items.upsert",
-            WorkItemUpsert,
-            _work_items_upsert,
-            "Find a work item by external ids or create it. Answers {created, updated, record}.",
-            writes=True,
-        ),
-        Operation(
-            "work_items.update",
-            WorkItemUpdate,
-            lambda api, a: api.update(
-                _work_item_path(api, a.project_id, a.id), a.data.model_dump(exclude_none=True)
-            ),
-            "Change some fields of a work item (PATCH).",
-            writes=True,
-        ),
-        Operation(
-            "work_items.delete", WorkItemRef, _work_items_delete, "Delete a work item.", writes=True
-        ),
-        _project_lists("states"),
-        Operation("states.find", StateFind, _states_find, "A project's states by name or group."),
-        _project_creates("states", StateCreate),
-        _project_lists("labels"),
-        _project_creates("labels", LabelCreate),
-        Operation(
-            "comments.list",
-            CommentList,
-            lambda api, a: api.list(
-                _work_item_path(api, a.project_id, a.work_item_id, "comments"),
-                read_params(a.fields, a.expand),
-                limit=a.limit,
-            ),
-            "List a work item's comments.",
-        ),
-        Operation(
-            "comments.create",
-            CommentCreate,
-            lambda api, a: api.create(
-                _work_item_path(api, a.project_id, a.work_item_id, "comments"),
-                _body(a, "work_item_id"),
-            ),
-            "Comment on a work item.",
-            writes=True,
-        ),
-    )
-}
+        "Comment on a work item.",
+        writes=True,
+    ),
+)

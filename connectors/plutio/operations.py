@@ -35,7 +35,7 @@ from connectors.plutio.models import (
 )
 from connectors.plutio.polling import poll_page
 from connectors.plutio.resources import RESOURCES, Resource
-from hub.connector.declaration import Operation
+from hub.connector.declaration import AnyOperation, Operation
 from hub.core.errors import FatalError, NotFound
 
 __all__ = ["OPERATIONS", "operations_for"]
@@ -139,9 +139,9 @@ def _act(r: Resource, action: str) -> Call:
     return call
 
 
-def operations_for(r: Resource) -> list[Operation]:
+def operations_for(r: Resource) -> list[AnyOperation]:
     """The operations resource ``r``'s documented endpoints give."""
-    ops: list[Operation] = []
+    ops: list[AnyOperation] = []
     has = r.endpoints
     one, many = r.singular, r.plural
     if "list" in has:
@@ -208,6 +208,6 @@ def operations_for(r: Resource) -> list[Operation]:
     return ops
 
 
-OPERATIONS: dict[str, Operation] = {
+OPERATIONS: dict[str, AnyOperation] = {
     op.name: op for r in RESOURCES.values() for op in operations_for(r)
 }

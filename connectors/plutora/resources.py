@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.plutora.api import PlutoraApi
-from hub.connector.declaration import Operation
+from hub.connector.declaration import AnyOperation, Operation
 
 __all__ = ["OPERATIONS"]
 
@@ -120,7 +120,7 @@ class Nothing(_Strict):
     pass
 
 
-def _entity_operations(entity: str, model: type[_Open]) -> list[Operation]:
+def _entity_operations(entity: str, model: type[_Open]) -> list[AnyOperation]:
     one = entity[:-1]
 
     def create(api: PlutoraApi, a: _Open) -> Any:
@@ -152,7 +152,7 @@ def _entity_operations(entity: str, model: type[_Open]) -> list[Operation]:
     ]
 
 
-OPERATIONS: dict[str, Operation] = {
+OPERATIONS: dict[str, AnyOperation] = {
     op.name: op
     for op in (
         *_entity_operations("releases", Release),
