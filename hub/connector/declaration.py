@@ -4,7 +4,7 @@ A connector package (``connectors/<name>``) exposes ``CONNECTOR``, a :class:`Con
 Each :class:`Operation` names a pydantic input model (checked when a workflow is
 validated, before anything runs) and a ``call`` that takes the connector's runtime API
 object and the validated input and returns JSON-able data. An operation is typed over
-both: ``Operation[PlutioApi, IdArgs]`` is called with a ``PlutioApi`` and an ``IdArgs``.
+both: ``Operation[ShopApi, OrderArgs]`` is called with a ``ShopApi`` and an ``OrderArgs``.
 Resources with the usual record actions get theirs from :mod:`hub.connector.crud`.
 """
 
