@@ -83,7 +83,6 @@ def record_resource(r: Resource) -> crud.Resource:
         r.name,
         path=r.path,
         one=r.singular,
-        many=r.plural,
         actions=actions,
         max_items=DEFAULT_MAX_ITEMS,
         summaries={"delete": _PEOPLE_DELETE} if r.name == "people" else {},
