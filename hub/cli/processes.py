@@ -94,11 +94,13 @@ def serve(
         fail(f"cannot reach Redis at HUB_REDIS_URL: {exc}")
     bind = host or settings.hub_ingress_host
     try:
+        waitaof = True
         if settings.hub_ingress_fsync == "always":
-            warning = check_fsync(redis.Redis.from_url(url))
-            if warning:
-                typer.echo(f"warning: {warning}", err=True)
-        app = create_live_app(settings, live, celery, connect(url), bind_host=bind)
+            fsync = check_fsync(redis.Redis.from_url(url))
+            if fsync.warning:
+                typer.echo(f"warning: {fsync.warning}", err=True)
+            waitaof = fsync.waitaof
+        app = create_live_app(settings, live, celery, connect(url), bind_host=bind, waitaof=waitaof)
     except ConfigError as exc:
         fail(f"cannot start the ingress:\n{exc}")
     wake, stop = threading.Event(), threading.Event()

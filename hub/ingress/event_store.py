@@ -3,7 +3,9 @@
 One Lua script either finds the event id already recorded (a duplicate: nothing is
 written) or records the event and LPUSHes every run's message, all or nothing. With
 ``fsync`` the same connection then sends ``WAITAOF 1 0 <timeout>``, so the answer waits
-until Redis has fsynced those writes to its AOF. Every Redis failure (unreachable,
+until Redis has fsynced those writes to its AOF; a server without ``WAITAOF`` (Redis before
+7.2) is durable only with its own ``appendfsync always``, which fsyncs every write before
+it answers (:func:`check_fsync` tells which, at start). Every Redis failure (unreachable,
 timeout, out of memory, loading, read-only replica, ...) is a :class:`StoreUnavailable`.
 """
 
@@ -21,13 +23,13 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from hub.core.errors import ConfigError, RetryableError
 from hub.core.ids import new_hex
 from hub.ingress.publish import QueuedMessage
 
-__all__ = ["EventStore", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
+__all__ = ["EventStore", "FsyncCheck", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
 
 log = logging.getLogger("hub.ingress")
 
@@ -113,34 +115,85 @@ def connect(url: str) -> aioredis.Redis:
     )
 
 
-def check_fsync(client: redis.Redis) -> str | None:
-    """Check that Redis can confirm fsyncs (for ``HUB_INGRESS_FSYNC=always``).
+@dataclass(frozen=True)
+class FsyncCheck:
+    """How the ingress gets durable answers from this Redis."""
 
-    Raises :class:`ConfigError` when it cannot (no AOF, or older than Redis 7.2); returns a
-    warning when each confirmation waits for a once-a-second fsync.
+    #: confirm each group commit with ``WAITAOF``; False: the server fsyncs every write
+    #: before it answers (``appendfsync always``), so nothing needs confirming
+    waitaof: bool
+    warning: str | None = None
+
+
+def check_fsync(client: redis.Redis) -> FsyncCheck:
+    """Check that Redis makes accepted events durable (for ``HUB_INGRESS_FSYNC=always``).
+
+    With ``WAITAOF`` (Redis 7.2+, Valkey) each group commit is confirmed; a warning says
+    when each confirmation waits for a once-a-second fsync. Without it, the server's own
+    ``appendonly yes`` + ``appendfsync always`` makes every answer durable. Raises
+    :class:`ConfigError` naming the server and the ways out when neither holds.
     """
     try:
         pipe = client.pipeline(transaction=False)
         pipe.set("hub:ingress:fsync-check", "1", ex=60)
         pipe.execute_command("WAITAOF", 1, 0, FSYNC_TIMEOUT_MS)  # type: ignore[no-untyped-call]
         _, (local, _replicas) = pipe.execute()
+    except ResponseError as exc:
+        if "unknown command" not in str(exc).lower():
+            raise ConfigError(
+                f"HUB_INGRESS_FSYNC=always needs Redis with appendonly yes to confirm fsyncs "
+                f"({exc}); enable AOF, or set HUB_INGRESS_FSYNC=everysec"
+            ) from exc
+        return _server_fsyncs_every_write(client)
     except RedisError as exc:
-        raise ConfigError(
-            f"HUB_INGRESS_FSYNC=always needs Redis 7.2+ (or Valkey) with appendonly yes to "
-            f"confirm fsyncs ({exc}); enable AOF, or set HUB_INGRESS_FSYNC=everysec"
-        ) from exc
+        raise ConfigError(f"cannot check Redis's fsync: {exc}") from exc
     if int(local) < 1:
         raise ConfigError("Redis did not confirm an fsync within 2 s: check its disk")
-    try:
-        policy = client.config_get("appendfsync").get("appendfsync")
-    except RedisError:  # CONFIG may be disabled on a managed Redis
-        return None
-    if policy != "always":
-        return (
-            f"Redis appendfsync is {policy}: every 202 waits for Redis's next background "
-            "fsync (up to 1/hz s); set appendfsync always for fast durable answers"
+    policy = _config(client, "appendfsync")
+    if policy not in (None, "always"):
+        return FsyncCheck(
+            waitaof=True,
+            warning=f"Redis appendfsync is {policy}: every 202 waits for Redis's next "
+            "background fsync (up to 1/hz s); set appendfsync always for fast durable answers",
         )
-    return None
+    return FsyncCheck(waitaof=True)
+
+
+def _server_fsyncs_every_write(client: redis.Redis) -> FsyncCheck:
+    """For a server without ``WAITAOF``: durable only with AOF fsyncing every write."""
+    server = _server_name(client)
+    appendonly, policy = _config(client, "appendonly"), _config(client, "appendfsync")
+    if appendonly == "yes" and policy == "always":
+        return FsyncCheck(waitaof=False)
+    found = (
+        "CONFIG GET is refused, so the hub cannot tell whether it fsyncs every write"
+        if appendonly is None or policy is None
+        else f"its AOF is appendonly {appendonly}, appendfsync {policy}"
+    )
+    raise ConfigError(
+        f"HUB_INGRESS_FSYNC=always: {server} has no WAITAOF (Redis 7.2+ and Valkey have it) "
+        f"and {found}. Either use Redis 7.2+ or Valkey, or run this server with "
+        "`appendonly yes` and `appendfsync always` (and allow CONFIG GET); or set "
+        "HUB_INGRESS_FSYNC=everysec to accept losing the last second on a crash"
+    )
+
+
+def _config(client: redis.Redis, name: str) -> str | None:
+    """A server setting, or None where ``CONFIG`` is refused (many managed Redis)."""
+    try:
+        value = client.config_get(name).get(name)
+    except RedisError:
+        return None
+    return None if value is None else _text(value)
+
+
+def _server_name(client: redis.Redis) -> str:
+    try:
+        info = client.info("server")
+    except RedisError:
+        return "this Redis server"
+    product = "Valkey" if "valkey_version" in info else "Redis"
+    return f"{product} {info.get('valkey_version') or info.get('redis_version', '?')}"
 
 
 def _text(value: bytes | str) -> str:
@@ -153,7 +206,9 @@ class EventStore:
     Up to ``writers`` pipelines are in flight; calls to :meth:`accept` that arrive while
     they all are wait and go together in the next one (one script call for all of them,
     then one ``WAITAOF``): one round trip, one Lua call and, with ``fsync``, one fsync for
-    many events, and no added delay when idle.
+    many events, and no added delay when idle. ``fsync`` is False where nothing needs
+    confirming: ``HUB_INGRESS_FSYNC=everysec``, or a server that fsyncs every write itself
+    (see :func:`check_fsync`).
     """
 
     def __init__(

@@ -184,21 +184,62 @@ def _hook() -> dict[str, Any]:
     }
 
 
-def openapi_document(title: str = "hub ingress", version: str = "1") -> dict[str, Any]:
-    """The whole document."""
-    _, schemas = models_json_schema(
-        [(m, "serialization") for m in _MODELS], ref_template="#/components/schemas/{model}"
-    )
-    event_path = [
-        {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}},
-        {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
-    ]
+def _healthz() -> dict[str, Any]:
+    return {
+        "summary": "Health: Redis answers",
+        "responses": {"200": _json("Health", "Ready."), "503": _UNAVAILABLE},
+    }
+
+
+def _recent_events() -> dict[str, Any]:
     limit = {
         "name": "limit",
         "in": "query",
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
     }
+    return {
+        "summary": "Recently accepted events, newest first",
+        **_ADMIN,
+        "parameters": [limit],
+        "responses": {
+            "200": _json("RecentEvents", "Events."),
+            "400": _error("Bad limit."),
+            **_ADMIN_ERRORS,
+        },
+    }
+
+
+def _one_event() -> dict[str, Any]:
+    event_path = [
+        {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
+    return {
+        "summary": "One accepted event, while within its dedupe window",
+        **_ADMIN,
+        "parameters": event_path,
+        "responses": {
+            "200": _json("Accepted", "The event's record."),
+            "404": _error("Not accepted, or its window has passed."),
+            **_ADMIN_ERRORS,
+        },
+    }
+
+
+def _admin_list(summary: str, model: str, description: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        **_ADMIN,
+        "responses": {"200": _json(model, description), **_ADMIN_ERRORS},
+    }
+
+
+def openapi_document(title: str = "hub ingress", version: str = "1") -> dict[str, Any]:
+    """The whole document."""
+    _, schemas = models_json_schema(
+        [(m, "serialization") for m in _MODELS], ref_template="#/components/schemas/{model}"
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -208,49 +249,18 @@ def openapi_document(title: str = "hub ingress", version: str = "1") -> dict[str
         },
         "paths": {
             "/hooks/{source}": {"post": _hook()},
-            "/healthz": {
-                "get": {
-                    "summary": "Health: Redis answers",
-                    "responses": {"200": _json("Health", "Ready."), "503": _UNAVAILABLE},
-                }
-            },
-            "/events": {
-                "get": {
-                    "summary": "Recently accepted events, newest first",
-                    **_ADMIN,
-                    "parameters": [limit],
-                    "responses": {
-                        "200": _json("RecentEvents", "Events."),
-                        "400": _error("Bad limit."),
-                        **_ADMIN_ERRORS,
-                    },
-                }
-            },
-            "/events/{source}/{event_id}": {
-                "get": {
-                    "summary": "One accepted event, while within its dedupe window",
-                    **_ADMIN,
-                    "parameters": event_path,
-                    "responses": {
-                        "200": _json("Accepted", "The event's record."),
-                        "404": _error("Not accepted, or its window has passed."),
-                        **_ADMIN_ERRORS,
-                    },
-                }
-            },
+            "/healthz": {"get": _healthz()},
+            "/events": {"get": _recent_events()},
+            "/events/{source}/{event_id}": {"get": _one_event()},
             "/workflows": {
-                "get": {
-                    "summary": "Workflows the ingress routes to",
-                    **_ADMIN,
-                    "responses": {"200": _json("WorkflowList", "Workflows."), **_ADMIN_ERRORS},
-                }
+                "get": _admin_list("Workflows the ingress routes to", "WorkflowList", "Workflows.")
             },
             "/sources": {
-                "get": {
-                    "summary": "Sources and how they authenticate (never their secrets)",
-                    **_ADMIN,
-                    "responses": {"200": _json("SourceList", "Sources."), **_ADMIN_ERRORS},
-                }
+                "get": _admin_list(
+                    "Sources and how they authenticate (never their secrets)",
+                    "SourceList",
+                    "Sources.",
+                )
             },
         },
         "components": {

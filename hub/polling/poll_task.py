@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import redis
@@ -35,7 +35,7 @@ from hub.polling.poller import Poller, PollResult
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
-from hub.workflow.model import Workflow
+from hub.workflow.model import PollTrigger, Workflow
 from hub.workflow.revisions import WorkflowStore
 from hub.workflow.templates import render, truthy
 
@@ -70,6 +70,30 @@ def _run_context(wf: Workflow, settings: Settings, cursor: Any, run_id: str) -> 
     }
 
 
+def _base_arguments(
+    wf: Workflow, trigger: PollTrigger, settings: Settings, cursor: Any, where: str
+) -> dict[str, Any]:
+    """The ``trigger``'s ``with``, rendered with the stored ``cursor``: the arguments of
+    every page but its position."""
+    tctx = _run_context(wf, settings, cursor, uuid.uuid4().hex)
+    base = render(trigger.with_, tctx, where=f"{where} field 'with'")
+    if not isinstance(base, dict) or {"after", "field"} & set(base):
+        raise ConfigError(f"{where}: 'with' must be a mapping without 'after' or 'field'")
+    return base
+
+
+def _passes_if(wf: Workflow, record: dict[str, Any]) -> bool:
+    """Whether ``wf``'s ``if`` lets ``record`` start a run (one it cannot decide on is
+    left out, with a warning)."""
+    if wf.if_ is None:
+        return True
+    try:
+        return truthy(wf.if_, {"event": record}, where=f"workflow '{wf.name}' field 'if'")
+    except TemplateError as exc:
+        log.warning("poll %s: record left out: %s", wf.name, exc)
+        return False
+
+
 def build_poller(
     wf: Workflow,
     *,
@@ -86,11 +110,7 @@ def build_poller(
     connector, op = get_operation(trigger.uses)
     check_poll_operation(trigger.uses, op)
     where = f"workflow '{wf.name}' trigger 'poll'"
-    cursor = cursors.get(wf.name)
-    tctx = _run_context(wf, settings, cursor.value, uuid.uuid4().hex)
-    base = render(trigger.with_, tctx, where=f"{where} field 'with'")
-    if not isinstance(base, dict) or {"after", "field"} & set(base):
-        raise ConfigError(f"{where}: 'with' must be a mapping without 'after' or 'field'")
+    base = _base_arguments(wf, trigger, settings, cursors.get(wf.name).value, where)
 
     def arguments(after: dict[str, Any] | None) -> Any:
         try:
@@ -112,21 +132,12 @@ def build_poller(
         )
         compile_run(celery, wf, ctx, event_id=event_id, run_id=run_id).apply_async()
 
-    def accept(record: dict[str, Any]) -> bool:
-        if wf.if_ is None:
-            return True
-        try:
-            return truthy(wf.if_, {"event": record}, where=f"workflow '{wf.name}' field 'if'")
-        except TemplateError as exc:
-            log.warning("poll %s: record left out: %s", wf.name, exc)
-            return False
-
     return Poller(
         wf.name,
         source=connector.name,
         fetch=fetch,
         enqueue=enqueue,
-        accept=accept,
+        accept=partial(_passes_if, wf),
         cursors=cursors,
         overlap_seconds=settings.hub_poll_overlap_seconds,
         page_limit=getattr(arguments(None), "limit", None),

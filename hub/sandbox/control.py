@@ -59,65 +59,88 @@ def control_routes(
     accept: Present = _as_stored,
 ) -> list[BaseRoute]:
     """The control routes for ``core``, to mount at ``/_sandbox``."""
+    control = _Control(core, namespace_params, present, accept)
+    return [
+        Route("/reset", control.reset, methods=["POST"]),
+        Route("/faults", control.faults, methods=["GET", "POST", "DELETE"]),
+        Route("/calls", control.calls, methods=["GET"]),
+        Route("/state", control.state, methods=["GET"]),
+        Route("/state/{resource}", control.state_resource, methods=["GET"]),
+        Route("/seed", control.seed, methods=["POST"]),
+        Route("/expire-tokens", control.expire_tokens, methods=["POST"]),
+        Route("/quota", control.quota, methods=["GET"]),
+    ]
 
-    def namespace(request: Request) -> str:
-        for name in namespace_params:
+
+class _Control:
+    """The control endpoints of one sandbox (see the module's docstring)."""
+
+    def __init__(
+        self, core: SandboxCore, namespace_params: Sequence[str], present: Present, accept: Present
+    ) -> None:
+        self._core = core
+        self._namespace_params = namespace_params
+        self._present = present
+        self._accept = accept
+
+    def _namespace(self, request: Request) -> str:
+        for name in self._namespace_params:
             value = request.query_params.get(name)
             if value:
                 return value
-        return core.default_namespace
+        return self._core.default_namespace
 
-    async def reset(request: Request) -> Response:
-        core.reset()
+    def _shown(self, data: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        return {name: [self._present(name, r) for r in records] for name, records in data.items()}
+
+    async def reset(self, request: Request) -> Response:
+        self._core.reset()
         return JSONResponse({"reset": True})
 
-    async def faults(request: Request) -> Response:
+    async def faults(self, request: Request) -> Response:
+        faults = self._core.faults
         if request.method == "DELETE":
-            core.faults.clear()
+            faults.clear()
         elif request.method == "POST":
             try:
                 update = await _json_body(request)
                 if not isinstance(update, dict):
                     return json_error(400, "faults must be a JSON object")
-                core.faults.set(update)
+                faults.set(update)
             except json.JSONDecodeError as exc:
                 return json_error(400, f"invalid JSON: {exc}")
             except ValidationError as exc:
                 return json_error(400, f"invalid faults: {exc}")
-        return JSONResponse(core.faults.snapshot())
+        return JSONResponse(faults.snapshot())
 
-    async def calls(request: Request) -> Response:
+    async def calls(self, request: Request) -> Response:
         since_raw = request.query_params.get("since")
         try:
             since = int(since_raw) if since_raw not in (None, "") else None
         except ValueError:
             return json_error(400, "since must be a sequence number (an integer)")
-        records = core.calls.records(since)
-        window = core.quota.window
+        calls, window = self._core.calls, self._core.quota.window
         return JSONResponse(
             {
-                "calls": [r.to_json() for r in records],
-                "last_seq": core.calls.last_seq,
-                "limit": core.quota.limit,
+                "calls": [r.to_json() for r in calls.records(since)],
+                "last_seq": calls.last_seq,
+                "limit": self._core.quota.limit,
                 "window_seconds": window,
-                "max_in_window": window_counts(core.calls.records(), window),
+                "max_in_window": window_counts(calls.records(), window),
             }
         )
 
-    def shown(data: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-        return {name: [present(name, r) for r in records] for name, records in data.items()}
+    async def state(self, request: Request) -> Response:
+        return JSONResponse(self._shown(self._core.store.dump(self._namespace(request))))
 
-    async def state(request: Request) -> Response:
-        return JSONResponse(shown(core.store.dump(namespace(request))))
-
-    async def state_resource(request: Request) -> Response:
+    async def state_resource(self, request: Request) -> Response:
         resource = request.path_params["resource"]
-        if resource not in core.resources:
+        if resource not in self._core.resources:
             return json_error(404, f"unknown resource '{resource}'")
-        records = core.store.find(namespace(request), resource)
-        return JSONResponse([present(resource, r) for r in records])
+        records = self._core.store.find(self._namespace(request), resource)
+        return JSONResponse([self._present(resource, r) for r in records])
 
-    async def seed(request: Request) -> Response:
+    async def seed(self, request: Request) -> Response:
         try:
             data = await _json_body(request)
         except json.JSONDecodeError as exc:
@@ -127,36 +150,25 @@ def control_routes(
         ):
             return json_error(400, "seed with {resource: [records]}")
         try:
-            given = {name: [accept(name, r) for r in records] for name, records in data.items()}
-            stored = core.seed_records(given, namespace(request))
+            given = {n: [self._accept(n, r) for r in records] for n, records in data.items()}
+            stored = self._core.seed_records(given, self._namespace(request))
         except UnknownResource as exc:
             return json_error(404, f"unknown resource '{exc.args[0]}'")
-        return JSONResponse(shown(stored))
+        return JSONResponse(self._shown(stored))
 
-    async def expire_tokens(request: Request) -> Response:
-        return JSONResponse({"expired": core.tokens.expire_all()})
+    async def expire_tokens(self, request: Request) -> Response:
+        return JSONResponse({"expired": self._core.tokens.expire_all()})
 
-    async def quota(request: Request) -> Response:
+    async def quota(self, request: Request) -> Response:
         usage = {}
-        for key in core.quota.seen():
-            d = core.quota.peek(key)
+        for key in self._core.quota.seen():
+            d = self._core.quota.peek(key)
             usage[key] = {
                 "limit": d.limit,
                 "remaining": d.remaining,
                 "reset_seconds": d.reset_seconds,
             }
         return JSONResponse(usage)
-
-    return [
-        Route("/reset", reset, methods=["POST"]),
-        Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/calls", calls, methods=["GET"]),
-        Route("/state", state, methods=["GET"]),
-        Route("/state/{resource}", state_resource, methods=["GET"]),
-        Route("/seed", seed, methods=["POST"]),
-        Route("/expire-tokens", expire_tokens, methods=["POST"]),
-        Route("/quota", quota, methods=["GET"]),
-    ]
 
 
 def control_mount(

@@ -245,19 +245,26 @@ class WorkflowTester:
         )
         worker.queue.send(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
         worker.drain()
-        record = runs.get(run_id)
-        final = finished.get(run_id, {})
-        delays = {
-            step: list(values) for (rid, step), values in worker.log.delays.items() if rid == run_id
-        }
-        outcome = Outcome(
-            status=record.status if record else "running",
-            record=record,
-            steps=dict(final.get("steps", {})),
-            error=record.error if record else None,
-            delays=delays,
-        )
-        return outcome, None
+        return _outcome(run_id, worker, runs, finished), None
+
+
+def _outcome(
+    run_id: str, worker: LocalWorker, runs: RunStore, finished: Mapping[str, dict[str, Any]]
+) -> Outcome:
+    """What run ``run_id`` did, once ``worker`` has run every task: its record, its steps'
+    results and the countdowns each step was re-scheduled with (retries, quota waits)."""
+    record = runs.get(run_id)
+    final = finished.get(run_id, {})
+    delays = {
+        step: list(values) for (rid, step), values in worker.log.delays.items() if rid == run_id
+    }
+    return Outcome(
+        status=record.status if record else "running",
+        record=record,
+        steps=dict(final.get("steps", {})),
+        error=record.error if record else None,
+        delays=delays,
+    )
 
 
 def upstreams(wf: Workflow) -> set[str]:

@@ -106,37 +106,53 @@ def run_step(
         with use_claim(claim):
             return flow.run(wf, call, ctx, dispatch)
     except Deferred as wait:
-        countdown = min(max(wait.wait, 0.001), MAX_COUNTDOWN_SECONDS)
-        raise self.retry(
-            args=(ctx,),
-            kwargs={**kwargs, "quota_waits": quota_waits + 1, "quota": claim.state()},
-            countdown=countdown,
-            queue=DEFERRED_QUEUE,
-            exc=wait,
-        ) from wait
+        # a quota wait: never an attempt, never the end of the step
+        later = {**kwargs, "quota_waits": quota_waits + 1}
+        raise _reschedule(self, ctx, later, claim, max(wait.wait, 0.001), wait) from wait
     except RetryableError as err:
         policy = runtime.retry_policy(find_step(wf, step))
         if not policy.should_retry(attempt):
-            log.error(
-                "%s.%s run %s: giving up after %d attempts: %s",
-                workflow,
-                step,
-                run_id,
-                attempt,
-                err,
-            )
+            _log_giving_up(call, err)
             flow.fail(wf, call, ctx, err, dispatch)
             raise
-        countdown = min(policy.delay(attempt, err.retry_after), MAX_COUNTDOWN_SECONDS)
-        raise self.retry(
-            args=(ctx,),
-            kwargs={**kwargs, "attempt": attempt + 1, "quota": claim.state()},
-            countdown=countdown,
-            queue=DEFERRED_QUEUE,
-            exc=err,
-        ) from err
+        later = {**kwargs, "attempt": attempt + 1}
+        delay = policy.delay(attempt, err.retry_after)
+        raise _reschedule(self, ctx, later, claim, delay, err) from err
     except REDIS_LOSS:
         raise  # not the step's failure: the task goes back to the queue (RequeueOnRedisLoss)
     except Exception as err:
         flow.fail(wf, call, ctx, err, dispatch)
         raise
+
+
+def _reschedule(
+    task: StepTask,
+    ctx: dict[str, Any],
+    kwargs: dict[str, Any],
+    claim: QuotaClaim,
+    delay: float,
+    reason: Exception,
+) -> Exception:
+    """Sends the step again with ``kwargs`` and the claim's waiting tickets, on the
+    deferred queue after ``delay`` seconds (capped well under the broker's visibility
+    timeout). Celery's ``Retry``, which ends this run of the task, is raised (or, where
+    Celery does not raise it, answered for the caller to raise)."""
+    retry: Exception = task.retry(
+        args=(ctx,),
+        kwargs={**kwargs, "quota": claim.state()},
+        countdown=min(delay, MAX_COUNTDOWN_SECONDS),
+        queue=DEFERRED_QUEUE,
+        exc=reason,
+    )
+    return retry
+
+
+def _log_giving_up(call: StepCall, err: Exception) -> None:
+    log.error(
+        "%s.%s run %s: giving up after %d attempts: %s",
+        call.workflow,
+        call.step,
+        call.run_id,
+        call.attempt,
+        err,
+    )

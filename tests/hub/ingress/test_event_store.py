@@ -147,7 +147,7 @@ async def test_redis_out_of_memory_is_unavailable_and_writes_nothing(tmp_path: P
 
 
 async def test_fsync_waits_for_the_aof(tmp_path: Path) -> None:
-    with RedisServer(tmp_path, appendonly=True) as server:
+    with RedisServer(tmp_path, appendonly=True, need_waitaof=True) as server:
         store = EventStore(connect(server.url), fsync=True)
         outcome = await store.accept(
             "crm", "fsynced-event", _record("fsynced-event"), _messages(), 60

@@ -16,9 +16,14 @@ from typer.testing import CliRunner
 
 from hub.cli.main import cli
 from hub.core.errors import ConfigError
-from hub.core.redis_server import RedisServer, free_port
+from hub.core.redis_server import (
+    RedisServer,
+    find_server_binary,
+    free_port,
+    probe_server_binary,
+)
 from hub.core.settings import Settings
-from hub.ingress.event_store import check_fsync
+from hub.ingress.event_store import FsyncCheck, check_fsync
 from hub.intake.demo import DEMO_SECRET, signed_delivery, with_demo_secrets
 from tests.hub.ingress.conftest import ROOT, write_source, write_workflow
 
@@ -87,8 +92,36 @@ def test_hub_send_posts_a_signed_sample(
 def test_fsync_check(tmp_path: Path, redis_server: RedisServer) -> None:
     with pytest.raises(ConfigError, match="appendonly yes"):
         check_fsync(redis.Redis.from_url(redis_server.url))  # the session server: no AOF
-    with RedisServer(tmp_path / "always") as always:
-        assert check_fsync(redis.Redis.from_url(always.url)) is None
-    with RedisServer(tmp_path / "everysec", appendfsync="everysec") as everysec:
-        warning = check_fsync(redis.Redis.from_url(everysec.url))
-        assert warning is not None and "appendfsync is everysec" in warning
+    with RedisServer(tmp_path / "always", need_waitaof=True) as always:
+        assert check_fsync(redis.Redis.from_url(always.url)) == FsyncCheck(waitaof=True)
+    with RedisServer(tmp_path / "everysec", appendfsync="everysec", need_waitaof=True) as every:
+        check = check_fsync(redis.Redis.from_url(every.url))
+        assert check.waitaof and check.warning and "appendfsync is everysec" in check.warning
+
+
+def _no_waitaof() -> tuple[str, ...]:
+    """Server arguments that make it answer WAITAOF as Redis before 7.2 does (unknown
+    command); none for a server that is older already."""
+    probed = probe_server_binary(find_server_binary())
+    return ("--rename-command", "WAITAOF", "") if probed and probed.has_waitaof else ()
+
+
+def test_fsync_check_without_waitaof_relies_on_the_servers_appendfsync_always(
+    tmp_path: Path,
+) -> None:
+    with RedisServer(tmp_path / "always", extra_args=_no_waitaof()) as always:
+        assert check_fsync(redis.Redis.from_url(always.url)) == FsyncCheck(waitaof=False)
+    every = RedisServer(tmp_path / "every", appendfsync="everysec", extra_args=_no_waitaof())
+    with every, pytest.raises(ConfigError) as refused:
+        check_fsync(redis.Redis.from_url(every.url))
+    message = str(refused.value)
+    assert "has no WAITAOF" in message and "appendfsync everysec" in message
+    assert "Redis 7.2+ or Valkey" in message and "`appendfsync always`" in message
+    assert "HUB_INGRESS_FSYNC=everysec" in message
+
+
+def test_fsync_check_says_when_config_is_refused(tmp_path: Path) -> None:
+    hidden = (*_no_waitaof(), "--rename-command", "CONFIG", "")
+    managed = RedisServer(tmp_path / "managed", extra_args=hidden)
+    with managed, pytest.raises(ConfigError, match="CONFIG GET is refused"):
+        check_fsync(redis.Redis.from_url(managed.url))
