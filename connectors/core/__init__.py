@@ -16,7 +16,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import Connector, Operation, operation_table
 from hub.core.errors import FatalError
 from hub.core.settings import Settings
 from hub.workflow.templates import redact
@@ -90,13 +90,10 @@ def _build(
     return CoreApi(settings.hub_secrets)
 
 
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("log", Log, _log, "Write a line to the hub's log. Answers {level, message}."),
-        Operation("echo", Echo, _echo, "Answer the arguments as rendered."),
-        Operation("fail", Fail, _fail, "Fail the step for good with a message."),
-    )
-}
+OPERATIONS = operation_table(
+    Operation("log", Log, _log, "Write a line to the hub's log. Answers {level, message}."),
+    Operation("echo", Echo, _echo, "Answer the arguments as rendered."),
+    Operation("fail", Fail, _fail, "Fail the step for good with a message."),
+)
 
 CONNECTOR = Connector(name="core", operations=OPERATIONS, build=_build)

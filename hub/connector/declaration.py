@@ -3,7 +3,9 @@
 A connector package (``connectors/<name>``) exposes ``CONNECTOR``, a :class:`Connector`.
 Each :class:`Operation` names a pydantic input model (checked when a workflow is
 validated, before anything runs) and a ``call`` that takes the connector's runtime API
-object and the validated input and returns JSON-able data.
+object and the validated input and returns JSON-able data. An operation is typed over
+both: ``Operation[ShopApi, OrderArgs]`` is called with a ``ShopApi`` and an ``OrderArgs``.
+Resources with the usual record actions get theirs from :mod:`hub.connector.crud`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,18 +23,41 @@ if TYPE_CHECKING:
 
     from hub.core.settings import Settings
 
-__all__ = ["Build", "Connector", "Operation"]
+__all__ = ["AnyOperation", "ApiT", "ArgsT", "Build", "Connector", "Operation", "operation_table"]
+
+#: the runtime API object an operation is called with (what its connector's ``build`` makes)
+ApiT = TypeVar("ApiT")
+#: the pydantic model an operation's arguments are validated into
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Operation:
-    """One operation a workflow step can ``use``, e.g. ``people.create``."""
+class Operation(Generic[ApiT, ArgsT]):
+    """One operation a workflow step can ``use``, e.g. ``people.create``.
+
+    A step's ``with`` is validated into ``input``; ``call(api, arguments)`` then runs
+    it against the connector's runtime API object.
+    """
 
     name: str
-    input: type[BaseModel]
-    call: Callable[[Any, Any], Any]
+    input: type[ArgsT]
+    call: Callable[[ApiT, ArgsT], Any]
     summary: str = ""
     writes: bool = False
+
+
+#: an operation of any connector, as the registry, the validator and the worker see it
+AnyOperation = Operation[Any, Any]
+
+
+def operation_table(*operations: Operation[ApiT, Any]) -> dict[str, Operation[ApiT, Any]]:
+    """``operations`` by name, in the order given; a name given twice is a ``ValueError``."""
+    table: dict[str, Operation[ApiT, Any]] = {}
+    for operation in operations:
+        if operation.name in table:
+            raise ValueError(f"operation '{operation.name}' is declared twice")
+        table[operation.name] = operation
+    return table
 
 
 class Build(Protocol):
@@ -59,7 +84,7 @@ class Connector:
     """A connector: a name, its operations, and how to build its runtime API object."""
 
     name: str
-    operations: Mapping[str, Operation]
+    operations: Mapping[str, AnyOperation]
     build: Build
     settings_prefix: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -6,7 +6,7 @@ import difflib
 import importlib
 from functools import cache
 
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import AnyOperation, Connector
 from hub.core.errors import ConfigError
 
 __all__ = ["CONNECTOR_MODULES", "all_operations", "get_connector", "get_operation"]
@@ -42,7 +42,7 @@ def all_operations() -> list[str]:
     )
 
 
-def get_operation(uses: str) -> tuple[Connector, Operation]:
+def get_operation(uses: str) -> tuple[Connector, AnyOperation]:
     """Resolve ``plutio.people.create`` to its connector and operation."""
     connector_name, _, op_name = uses.partition(".")
     connector = get_connector(connector_name)

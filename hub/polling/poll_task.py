@@ -24,7 +24,7 @@ import redis
 from celery import Celery, Task
 from pydantic import ValidationError
 
-from hub.connector.declaration import Operation
+from hub.connector.declaration import AnyOperation
 from hub.connector.registry import get_operation
 from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, TemplateError
 from hub.core.locks import lock_key, release_lock, try_lock
@@ -51,7 +51,7 @@ def poll_lock_key(workflow: str) -> str:
     return lock_key("poll", workflow)
 
 
-def check_poll_operation(uses: str, op: Operation) -> None:
+def check_poll_operation(uses: str, op: AnyOperation) -> None:
     """:class:`ConfigError` unless ``op`` pages after a position (a poll operation)."""
     fields = op.input.model_fields
     if "after" not in fields or "field" not in fields:

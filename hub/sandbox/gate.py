@@ -139,4 +139,4 @@ class Gate:
         if fault.body is not None:
             body: Any = fault.body
             return JSONResponse(body, status_code=fault.status, headers=headers)
-        return self.error(fault.status, None, headers)
+        return self.error(fault.status, fault.message, headers)

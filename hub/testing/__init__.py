@@ -11,4 +11,8 @@
 - :mod:`~hub.testing.expect`: partial matching and the checks of ``expect``.
 - :mod:`~hub.testing.runner`: runs one file's cases; :mod:`~hub.testing.suite` finds the
   files, runs them and prints the report.
+
+Beside ``hub test``, :mod:`~hub.testing.conformance` is the connector conformance suite:
+checks every connector with an upstream runs against its sandbox (auth, paging, retriable
+and fatal answers, record round trips).
 """

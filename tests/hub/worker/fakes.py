@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import AnyOperation, Connector, Operation
 from hub.connector.registry import get_operation
 from hub.core.errors import ConfigError
 from hub.core.settings import Settings
@@ -61,7 +61,7 @@ T = Connector(
 )
 
 
-def lookup(uses: str) -> tuple[Connector, Operation]:
+def lookup(uses: str) -> tuple[Connector, AnyOperation]:
     """``t.*`` here, everything else (``core.*``) from the registry."""
     if uses.startswith("t."):
         op = T.operations.get(uses[2:])

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import AnyOperation, Connector, Operation
 from hub.core.errors import ConfigError
 
 
@@ -61,7 +61,7 @@ def _call(api: Any, args: Any) -> Any:
     return None
 
 
-def _ops(*ops: tuple[str, type[BaseModel]]) -> dict[str, Operation]:
+def _ops(*ops: tuple[str, type[BaseModel]]) -> dict[str, AnyOperation]:
     return {name: Operation(name, model, _call) for name, model in ops}
 
 
@@ -82,7 +82,7 @@ CONNECTORS = {"acme": ACME, "mail": MAIL}
 OPERATION_NAMES = sorted(f"{c.name}.{op}" for c in CONNECTORS.values() for op in c.operations)
 
 
-def lookup(uses: str) -> tuple[Connector, Operation]:
+def lookup(uses: str) -> tuple[Connector, AnyOperation]:
     """Resolve like :func:`hub.connector.registry.get_operation`, over the test connectors."""
     connector_name, _, op_name = uses.partition(".")
     connector = CONNECTORS.get(connector_name)
