@@ -6,10 +6,10 @@ workflow's ``if``), so it is tested with plain functions.
 
 A poll operation answers ``{"records": [...], "entity": "invoice", "id_field": "_id",
 "field": "updatedAt"}``, the records ordered by (field, id) and all after the position
-asked (see :mod:`connectors.plutio.polling`). For each page, in order:
+asked (a connector's poll operation pages its upstream so). For each page, in order:
 
 1. every record not handed on before gets a run with event id
-   ``<source>-<entity>:<id>:<value>`` (``plutio-invoice:64f...:2024-03-01T10:00:00.000Z``)
+   ``<source>-<entity>:<id>:<value>`` (``billing-invoice:64f...:2024-03-01T10:00:00.000Z``)
    and the record as its event, unless the workflow's ``if`` keeps it out;
 2. only then the cursor moves to the page's last record (never backwards), with the
    records handed on remembered: a poll that dies in between hands the page on again,
@@ -42,7 +42,8 @@ Enqueue = Callable[[dict[str, Any], str, str], None]
 
 
 def poll_event_id(source: str, entity: str, record_id: str, value: Any) -> str:
-    """``plutio-invoice:<id>:<updatedAt>``: one id per revision of a record."""
+    """``<source>-<entity>:<id>:<value>`` (``billing-invoice:<id>:<updatedAt>``): one id
+    per revision of a record."""
     return f"{source}-{entity}:{record_id}:{value}"
 
 
