@@ -19,6 +19,7 @@ __all__ = [
     "PLANE_CLOUD_API",
     "PLUTIO_REAL_API",
     "PLUTORA_REGIONS",
+    "ConnectorSettings",
     "Settings",
     "get_settings",
 ]
@@ -293,6 +294,26 @@ class Settings(BaseSettings):
     def plutora_api_url(self) -> str:
         """``PLUTORA_BASE_URL``, or the region's API host."""
         return self.plutora_base_url or f"https://{self.plutora_region}api.plutora.com"
+
+
+class ConnectorSettings(BaseSettings):
+    """The base of every connector's own settings class.
+
+    Read as :class:`Settings` is (keyword arguments, the environment, ``.env``, the
+    defaults), with the connector's ``env_prefix`` (``model_config``): field
+    ``client_id`` of a class with prefix ``ACME_`` is ``ACME_CLIENT_ID``. A field whose
+    variable does not fit the prefix names it with ``validation_alias``; it can still be
+    given by its field name.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
 
 @lru_cache(maxsize=1)
