@@ -5,7 +5,7 @@
 - :mod:`~hub.testing.broker`: an in-memory queue and worker that run ``hub.step`` tasks
   through :class:`hub.worker.flow.Flow` and :class:`hub.worker.dispatch.StepDispatch` on a
   fake clock (retries and waits take no time).
-- :mod:`~hub.testing.sandboxes`: which sandbox plays which connector's upstream.
+- :mod:`~hub.testing.sandboxes`: the sandboxes connectors declare, served on need.
 - :mod:`~hub.testing.expect`: partial matching and the checks of ``expect``.
 - :mod:`~hub.testing.runner`: runs one file's cases; :mod:`~hub.testing.suite` finds the
   files, runs them and prints the report.
