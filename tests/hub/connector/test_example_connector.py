@@ -6,7 +6,7 @@ as an installed distribution: its package and a ``*.dist-info`` registering it u
 with that folder on ``PYTHONPATH``, so the connector is found the way a ``pip install``ed
 one is: through the entry points. It then shows in ``hub operations`` and ``hub settings``,
 ``hub sandbox memo`` serves its sandbox on its port setting, and a ``hub test`` case calls
-it against that sandbox.
+it against that sandbox; ``hub up`` would start that sandbox too.
 """
 
 from __future__ import annotations
@@ -134,6 +134,28 @@ def test_hub_sandbox_serves_it_on_its_port_setting(served: str) -> None:
     created = httpx.post(f"{served}/notes", json={"text": "hi"}, headers=key)
     assert created.status_code == 200 and created.json()["text"] == "hi"
     assert [n["text"] for n in httpx.get(f"{served}/notes", headers=key).json()] == ["hi"]
+
+
+def test_hub_up_would_start_its_sandbox_and_point_the_connector_at_it(
+    site: Path, tmp_path: Path
+) -> None:
+    script = (
+        "from hub.cli.up import local_sandboxes\n"
+        "for s in local_sandboxes():\n"
+        "    print(s.name, s.port, sorted(s.env().items()))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=_env(site, MEMO_SANDBOX_PORT="9345"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    [memo] = [line for line in shown.stdout.splitlines() if line.startswith("memo ")]
+    expected = [("MEMO_API_KEY", "memo-sandbox-key"), ("MEMO_BASE_URL", "http://127.0.0.1:9345")]
+    assert memo == f"memo 9345 {expected}"
 
 
 def test_a_hub_test_case_calls_it_against_its_sandbox(site: Path, tmp_path: Path) -> None:
