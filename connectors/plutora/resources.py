@@ -2,9 +2,10 @@
 
 Every entity (releases, changes, systems, environments) has ``list``, ``get``,
 ``create``, ``update`` (read, merge the given fields, PUT the whole record back, as
-Plutora's PUT replaces) and ``delete``. Entity fields are Plutora's camelCase names;
-the common ones are typed, and any other field (a site's own) is passed through.
-``changes.search`` takes ``SearchFilters`` as the reference writes them.
+Plutora's PUT replaces) and ``delete``, from :mod:`hub.connector.crud` (see
+:mod:`connectors.plutora.records` for how they reach Plutora). Entity fields are
+Plutora's camelCase names; the common ones are typed, and any other field (a site's own)
+is passed through. ``changes.search`` takes ``SearchFilters`` as the reference writes them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.plutora.api import PlutoraApi
-from hub.connector.declaration import Operation
+from connectors.plutora.records import PlutoraRecords
+from hub.connector import Operation, crud, operation_table
 
-__all__ = ["OPERATIONS"]
+__all__ = ["CRUD", "OPERATIONS", "RESOURCES"]
 
 
 class _Strict(BaseModel):
@@ -120,53 +122,49 @@ class Nothing(_Strict):
     pass
 
 
-def _entity_operations(entity: str, model: type[_Open]) -> list[Operation]:
-    one = entity[:-1]
+CRUD: crud.Crud[PlutoraApi] = crud.Crud(
+    "plutora",
+    PlutoraRecords,
+    summaries={"update": "Change fields of a {one} (read, merge, PUT)."},
+)
 
-    def create(api: PlutoraApi, a: _Open) -> Any:
-        return api.create(entity, a.model_dump(exclude_none=True))
-
-    def delete(api: PlutoraApi, a: RecordRef) -> dict[str, Any]:
-        api.delete(entity, a.id)
-        return {"deleted": True, "id": a.id}
-
-    return [
-        Operation(
-            f"{entity}.list",
-            ListArgs,
-            lambda api, a: api.list(entity, limit=a.limit),
-            f"List {entity}, page by page.",
-        ),
-        Operation(
-            f"{entity}.get", RecordRef, lambda api, a: api.get(entity, a.id), f"Read one {one}."
-        ),
-        Operation(f"{entity}.create", model, create, f"Create a {one}.", writes=True),
-        Operation(
-            f"{entity}.update",
-            UpdateArgs,
-            lambda api, a: api.update(entity, a.id, a.data),
-            f"Change fields of a {one} (read, merge, PUT).",
-            writes=True,
-        ),
-        Operation(f"{entity}.delete", RecordRef, delete, f"Delete a {one}.", writes=True),
-    ]
-
-
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        *_entity_operations("releases", Release),
-        *_entity_operations("changes", Change),
-        *_entity_operations("systems", System),
-        *_entity_operations("environments", Environment),
-        Operation(
-            "changes.search",
-            ChangeSearch,
-            lambda api, a: api.search_changes(
-                [f.model_dump(exclude_none=True) for f in a.filters], limit=a.limit
-            ),
-            "Changes matching SearchFilters (Property, Operator, Value, Direction).",
-        ),
-        Operation("me", Nothing, lambda api, a: api.me(), "The user behind the token."),
+RESOURCES = tuple(
+    crud.Resource(
+        entity,
+        path=entity,
+        one=entity[:-1],
+        actions={
+            "list": ListArgs,
+            "get": RecordRef,
+            "create": fields,
+            "update": UpdateArgs,
+            "delete": RecordRef,
+        },
     )
-}
+    for entity, fields in (
+        ("releases", Release),
+        ("changes", Change),
+        ("systems", System),
+        ("environments", Environment),
+    )
+)
+
+
+def _search_changes(api: PlutoraApi, a: ChangeSearch) -> Any:
+    return api.search_changes([f.model_dump(exclude_none=True) for f in a.filters], limit=a.limit)
+
+
+def _me(api: PlutoraApi, a: Nothing) -> Any:
+    return api.me()
+
+
+OPERATIONS = operation_table(
+    *(op for resource in RESOURCES for op in CRUD.operations(resource)),
+    Operation(
+        "changes.search",
+        ChangeSearch,
+        _search_changes,
+        "Changes matching SearchFilters (Property, Operator, Value, Direction).",
+    ),
+    Operation("me", Nothing, _me, "The user behind the token."),
+)

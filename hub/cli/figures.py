@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, require_redis
-from hub.core.redis_client import redis_client
-from hub.core.settings import get_settings
+from hub.core import get_settings, redis_client
 
 __all__ = ["metrics", "quota"]
 
@@ -22,7 +21,7 @@ def quota(
     import redis
 
     from hub.cli.quota import broker_queue_lengths, format_quota_table
-    from hub.http.quota_status import quota_status
+    from hub.http import quota_status
 
     client = redis_client(get_settings(), require_redis(ping=False))
     try:
@@ -41,7 +40,7 @@ def metrics() -> None:
     """Print the cluster's Prometheus metrics (read from Redis) as exposition text."""
     import redis
 
-    from hub.history.metrics import exposition
+    from hub.history import exposition
 
     client = redis_client(get_settings(), require_redis(ping=False))
     try:

@@ -15,8 +15,8 @@ from typing import Any
 
 import tornado.web
 
-from hub.core.settings import Settings
-from hub.ingress.client_address import is_loopback
+from hub.core import Settings
+from hub.ingress import is_loopback
 
 __all__ = ["guard_flower", "login_problem"]
 

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
-from hub.core.errors import ConfigError
-from hub.core.redis_client import redis_client
-from hub.core.settings import Settings, get_settings
-from hub.ingress.client_address import is_loopback
+from hub.core import ConfigError, Settings, get_settings, redis_client
+from hub.ingress import is_loopback
 
 __all__ = ["beat", "flower", "serve", "up", "worker"]
 
@@ -44,8 +42,7 @@ def worker(
     require_redis(ping=False)
     load_workflows()
     require_redis(ping=True)  # Celery would retry an unreachable broker for ever
-    from hub.worker.celery_app import app
-    from hub.worker.queues import parse_queues
+    from hub.worker import app, parse_queues
 
     try:
         names = parse_queues(queues or get_settings().hub_worker_queues)
@@ -75,13 +72,9 @@ def serve(
 
     import redis
 
-    from hub.ingress import server
-    from hub.ingress.app import create_live_app
-    from hub.ingress.event_store import check_fsync, connect
-    from hub.worker.celery_app import app as celery
-    from hub.workflow.live import LiveWorkflows
-    from hub.workflow.loader import WorkflowError
-    from hub.workflow.revisions import WorkflowStore
+    from hub.ingress import check_fsync, connect, create_live_app, server
+    from hub.worker import app as celery
+    from hub.workflow import LiveWorkflows, WorkflowError, WorkflowStore
 
     settings = get_settings()
     server.prepare_process(settings)
@@ -137,7 +130,7 @@ def flower(
     if problem := login_problem(settings, bind):
         fail(problem)
     require_redis(ping=True)
-    from hub.worker.celery_app import app
+    from hub.worker import app
 
     guard_flower()
     argv = ["flower", f"--port={port or settings.hub_flower_port}", f"--address={bind}"]
@@ -155,7 +148,7 @@ def beat() -> None:
     """Run Celery beat: fires the workflows' schedule and poll triggers (run exactly one)."""
     require_redis(ping=False)
     workflows = load_workflows()
-    from hub.worker.beat import run_beat
+    from hub.worker import run_beat
 
     try:
         run_beat(get_settings(), workflows)

@@ -27,20 +27,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from hub.core.settings import Settings
+from hub.core import Settings
 from hub.ingress.auth_failures import AuthFailures
 from hub.ingress.client_address import ClientAddress, parse_networks
 from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
-from hub.intake.resolve import build_sources
-from hub.intake.sources import Source, load_sources, sources_folder
-from hub.workflow.compiler import compile_run
-from hub.workflow.live import LiveWorkflows
-from hub.workflow.model import Workflow
+from hub.intake import Source, build_sources, load_sources, sources_folder
+from hub.workflow import LiveWorkflows, Workflow, compile_run
 
-__all__ = ["auth_failures", "create_app", "create_live_app"]
+__all__ = ["create_app", "create_live_app", "failure_limit"]
 
 log = logging.getLogger("hub.ingress")
 
@@ -77,7 +74,7 @@ def create_app(
         store,
         clock,
         clients=ClientAddress(parse_networks(settings.hub_trusted_proxies or "")),
-        failures=failures or auth_failures(settings),
+        failures=failures or failure_limit(settings),
     )
     admin = AdminGuard(settings)
     views = ReadViews(
@@ -88,7 +85,7 @@ def create_app(
     return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
 
 
-def auth_failures(settings: Settings) -> AuthFailures:
+def failure_limit(settings: Settings) -> AuthFailures:
     """The count of failed authentication ``settings`` ask for."""
     return AuthFailures(settings.hub_auth_failure_limit, settings.hub_auth_failure_window_seconds)
 
@@ -111,7 +108,7 @@ def create_live_app(
 ) -> ASGIApp:
     """An ingress that follows ``live``: after a reload, new deliveries go to the new
     revisions (runs already queued keep theirs); failed authentication stays counted."""
-    options.setdefault("failures", auth_failures(settings))
+    options.setdefault("failures", failure_limit(settings))
     return _Following(live, lambda wfs: create_app(settings, list(wfs), celery, redis, **options))
 
 

@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 
 __all__ = ["ClientAddress", "Network", "is_loopback", "parse_networks"]
 

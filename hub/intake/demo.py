@@ -2,7 +2,7 @@
 source out.
 
 :data:`DEMO_SECRET` stands in for any secret a source file names but ``HUB_SECRETS``
-lacks, in local runs only (``hub up``, which sets ``HUB_LOCAL_MODE``), the way the Plutio
+lacks, in local runs only (``hub up``, which sets ``HUB_LOCAL_MODE``), the way a connector's
 sandbox credentials stand in for real ones. It is public: never use it for a real sender.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.core.settings import Settings
+from hub.core import Settings
 from hub.intake.resolve import build_sources
 from hub.intake.sources import SourceConfig, load_sources, sources_folder
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from hub.core.errors import HubError
+from hub.core import HubError
 
 __all__ = [
     "AuthFailed",
@@ -264,7 +264,7 @@ class Stripe:
 
 @dataclass(frozen=True)
 class SharedSecret:
-    """A header that carries the secret itself (e.g. Plutio's custom webhook header)."""
+    """A header that carries the secret itself (e.g. an upstream's custom webhook header)."""
 
     keys: tuple[bytes, ...]
     header: str = "X-Webhook-Secret"

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.core.errors import HubError
-from hub.core.ids import new_hex
+from hub.core import HubError, new_hex
 from hub.intake.delivery import Event, Webhook
 from hub.intake.json_body import BadBody, parse_json
 from hub.intake.labels import MAX_LABEL_LENGTH, label_problem

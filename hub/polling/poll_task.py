@@ -9,7 +9,7 @@ handed on. A poll that reached ``HUB_POLL_MAX_PAGES`` with pages left sends the 
 poll at once, so one task never runs for long.
 
 The poll trigger's ``uses`` must be a poll operation (its input has ``field`` and
-``after``, e.g. ``plutio.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
+``after``, e.g. ``billing.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
 stored cursor value), ``workflow``, ``run`` and ``secrets``.
 """
 
@@ -23,22 +23,26 @@ from typing import Any
 from celery import Celery, Task
 from pydantic import ValidationError
 
-from hub.connector.declaration import Operation
-from hub.connector.registry import get_operation
-from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, TemplateError
-from hub.core.locks import lock_key, release_lock, try_lock
-from hub.core.redis_client import redis_client
-from hub.core.settings import Settings, get_settings
-from hub.http.failures import RetryPolicy
-from hub.intake.delivery import PolledRecord
-from hub.intake.plan import Intake
+from hub.connector import AnyOperation, get_operation
+from hub.core import (
+    ConfigError,
+    Deferred,
+    FatalError,
+    RetryableError,
+    Settings,
+    TemplateError,
+    get_settings,
+    lock_key,
+    redis_client,
+    release_lock,
+    try_lock,
+)
+from hub.http import RetryPolicy
+from hub.intake import Intake, PolledRecord
 from hub.polling.cursors import CursorStore, LockLost
 from hub.polling.poller import HandOn, Poller, PollResult
-from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.workflow.compiler import compile_run
-from hub.workflow.model import PollTrigger, Workflow
-from hub.workflow.revisions import WorkflowStore
-from hub.workflow.templates import render
+from hub.worker import MAX_COUNTDOWN_SECONDS, app
+from hub.workflow import PollTrigger, Workflow, WorkflowStore, compile_run, render
 
 __all__ = ["POLL_TASK", "build_poller", "check_poll_operation", "poll_lock_key", "poll_workflow"]
 
@@ -51,7 +55,7 @@ def poll_lock_key(workflow: str) -> str:
     return lock_key("poll", workflow)
 
 
-def check_poll_operation(uses: str, op: Operation) -> None:
+def check_poll_operation(uses: str, op: AnyOperation) -> None:
     """:class:`ConfigError` unless ``op`` pages after a position (a poll operation)."""
     fields = op.input.model_fields
     if "after" not in fields or "field" not in fields:
@@ -153,7 +157,7 @@ _apis: dict[str, Any] = {}
 def _api(uses: str, settings: Settings, client: Any) -> Any:
     connector, _ = get_operation(uses)
     if connector.name not in _apis:
-        _apis[connector.name] = connector.build(settings, client)
+        _apis[connector.name] = connector.build(connector.read_settings(), settings, client)
     return _apis[connector.name]
 
 

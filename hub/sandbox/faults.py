@@ -37,11 +37,16 @@ class _Model(BaseModel):
 
 
 class ScriptedAnswer(_Model):
-    """One scripted answer; ``status=None`` (and no drop) passes the call through."""
+    """One scripted answer; ``status=None`` (and no drop) passes the call through.
+
+    ``body`` is answered as it is; without one, the answer is the sandbox's own error
+    shape carrying ``message`` (its reason phrase when none).
+    """
 
     status: int | None = Field(default=None, ge=100, le=599)
     retry_after: float | None = Field(default=None, ge=0)
     body: Any = None
+    message: str | None = None
     drop: bool = False
     delay_ms: float = Field(default=0, ge=0)
 
@@ -119,6 +124,8 @@ class FaultDecision:
     body: Any = None
     drop: bool = False
     delay: float = 0.0
+    #: the message of an error answer in the sandbox's own shape (``None``: the reason)
+    message: str | None = None
 
 
 @dataclass
@@ -234,6 +241,7 @@ class FaultInjector:
                         body=answer.body,
                         drop=answer.drop,
                         delay=answer.delay_ms / 1000.0,
+                        message=answer.message,
                     )
             storm = self._config.storm
             if storm is not None and self._storm_active(self._clock.monotonic()):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import redis
 
-from hub.core.redis_client import async_redis_client, broker_ssl, redis_client, tls_options
+from hub.core.redis_connect import async_redis_client, broker_ssl, redis_client, tls_options
 from hub.core.settings import Settings
 from hub.ingress.event_store import connect
 from hub.worker.celery_app import create_celery
