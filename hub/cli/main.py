@@ -16,12 +16,19 @@ cli = typer.Typer(
 )
 
 
+#: commands that never talk to the hub `hub up` runs from this folder
+_OWN_REDIS = ("up", "test")
+
+
 @cli.callback()
-def _setup() -> None:
+def _setup(ctx: typer.Context) -> None:
+    from hub.cli.local_hub import adopt_local_hub
     from hub.core.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.hub_log_format, settings.hub_log_level)
+    if ctx.invoked_subcommand not in _OWN_REDIS:
+        adopt_local_hub(settings)  # before any command builds its Redis or Celery client
 
 
 for command in (
