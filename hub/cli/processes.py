@@ -16,13 +16,21 @@ __all__ = ["beat", "flower", "serve", "up", "worker"]
 
 def up(
     demo: Annotated[bool, typer.Option(help="Send the sample events and show the result.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Stream every line of every process here (they always go to the log files).",
+        ),
+    ] = False,
 ) -> None:
     """Run everything in one terminal: Redis, sandbox, worker, ingress, Flower."""
     from hub.cli.up import Embedded
 
     load_workflows()
     try:
-        Embedded(get_settings()).run(demo=demo)
+        Embedded(get_settings(), verbose=verbose).run(demo=demo)
     except ConfigError as exc:
         fail(str(exc))
 
