@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def worker(
     """Run a Celery worker for the step tasks."""
     require_redis(ping=False)
     load_workflows()
-    require_redis(ping=True)  # Celery would retry an unreachable broker for ever
+    url = require_redis(ping=True)  # Celery would retry an unreachable broker for ever
     from hub.worker.celery_app import app
     from hub.worker.queues import parse_queues
 
@@ -57,6 +58,7 @@ def worker(
         names = parse_queues(queues or get_settings().hub_worker_queues)
     except ValueError as exc:
         fail(f"--queues / HUB_WORKER_QUEUES: {exc}")
+    processes = concurrency or get_settings().hub_worker_concurrency
     argv = [
         "worker",
         "-Q",
@@ -64,10 +66,13 @@ def worker(
         "--loglevel",
         get_settings().hub_log_level.upper(),
         "-c",
-        str(concurrency or get_settings().hub_worker_concurrency),
+        str(processes),
     ]
     if hostname:
         argv += ["-n", hostname]
+    from hub.worker.announce import announce_worker
+
+    announce_worker(url, {"concurrency": processes, "queues": names})
     app.worker_main(argv)
 
 
@@ -81,6 +86,7 @@ def serve(
 
     import redis
 
+    from hub.core.presence import Presence
     from hub.ingress import server
     from hub.ingress.app import create_live_app
     from hub.ingress.event_store import check_fsync, connect
@@ -114,11 +120,16 @@ def serve(
     wake, stop = threading.Event(), threading.Event()
     signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
     live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
+    listen = port or settings.hub_ingress_port
+    presence = Presence(redis.Redis.from_url(url), "ingress", detail={"port": listen})
+    presence.keep_up()
     try:
-        server.run(app, host=bind, port=port or settings.hub_ingress_port)
+        server.run(app, host=bind, port=listen)
     finally:
         stop.set()
         wake.set()
+        with contextlib.suppress(redis.RedisError):
+            presence.withdraw()
 
 
 def flower(
