@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import cursors, dlq, figures, processes, reference, runs, sandbox, send, workflows
+from hub.cli import (
+    cursors,
+    dlq,
+    figures,
+    processes,
+    reference,
+    runs,
+    sandbox,
+    send,
+    status,
+    workflows,
+)
 from hub.core.settings import get_settings
 
 __all__ = ["cli", "main"]
@@ -50,6 +61,7 @@ cli.command()(reference.operations)
 cli.add_typer(cursors.cursors_cli, name="cursors")
 cli.add_typer(runs.runs_cli, name="runs")
 cli.add_typer(dlq.dlq_cli, name="dlq")
+cli.command("status")(status.status)
 
 
 def main() -> None:
