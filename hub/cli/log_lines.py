@@ -26,6 +26,8 @@ _RUN_ID = re.compile(r"\brun [0-9a-f]{32}\b")
 _RUN_LOGGERS = frozenset({"hub.transitions", "celery.app.trace"})
 _SHOWN_LEVELS = {"WARNING": "warning", "ERROR": "error", "CRITICAL": "error"}
 _TRACEBACK = "Traceback (most recent call last):"
+#: the exception lines of a process told to stop (Ctrl-C, a clean exit), not errors
+_STOPPING = frozenset({"KeyboardInterrupt", "SystemExit", "SystemExit: 0"})
 #: lines between the tracebacks of chained exceptions
 _CHAINED = (
     "During handling of the above exception, another exception occurred:",
@@ -135,5 +137,7 @@ class LineReader:
         self._in_traceback = False
         if self._traceback_owned:
             self._after_record = True  # what chains to it is the record's too
+            return None
+        if line in _STOPPING:
             return None
         return Notice("error", "", line)

@@ -70,6 +70,18 @@ def test_a_crash_shows_its_exception_line() -> None:
     ) == [Notice("error", "", "OSError: [Errno 98] Address already in use")]
 
 
+def test_stopping_is_no_error() -> None:
+    assert not _notices(
+        "Exception ignored in: <module 'threading'>",
+        "Traceback (most recent call last):",
+        '  File "flower/command.py", line 27, in sigterm_handler',
+        "SystemExit: 0",
+        "Traceback (most recent call last):",
+        '  File "hub/__main__.py", line 5, in <module>',
+        "KeyboardInterrupt",
+    )
+
+
 def test_a_python_warning_reads_to_its_end() -> None:
     assert _notices(
         "/v/celery/platforms.py:893: SecurityWarning: You're running the worker with "
