@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hub.core.settings import Settings, get_settings
+from hub.core import Settings, get_settings
 
 __all__ = [
     "FILE_NAME",

@@ -12,8 +12,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hub.core.errors import ConfigError
-from hub.core.redis_server import free_port
+from hub.core import ConfigError, free_port
 
 __all__ = ["PortInUse", "PortSetting", "claim_ports", "port_free"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hub.cli.console import Console
-from hub.history.runs import RunRecord, RunStore
+from hub.history import RunRecord, RunStore
 
 __all__ = ["RunWatcher", "describe_run", "format_duration"]
 

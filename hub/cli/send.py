@@ -9,8 +9,7 @@ import typer
 
 from hub.cli.local_hub import local_hub_file, read_local_hub
 from hub.cli.support import fail
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings, get_settings
+from hub.core import ConfigError, Settings, get_settings
 
 __all__ = ["send"]
 
@@ -37,7 +36,7 @@ def send(
 
     import httpx
 
-    from hub.intake.demo import signed_delivery
+    from hub.intake import signed_delivery
 
     settings = get_settings()
     data = json.loads(file.read_text())

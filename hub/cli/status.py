@@ -19,8 +19,8 @@ import typer
 from hub.cli.support import connect_redis, redis_location, require_redis
 
 if TYPE_CHECKING:  # the figures' modules are imported when the command runs
-    from hub.core.presence import Seen
-    from hub.http.quota_status import BudgetStatus
+    from hub.core import Seen
+    from hub.http import BudgetStatus
 
 __all__ = ["Status", "gather", "render", "runs_by_outcome", "status"]
 
@@ -47,17 +47,14 @@ class Status:
 
 def runs_by_outcome(redis: Any, since: float) -> dict[str, int]:
     """How many runs started at or after ``since`` ended each way (or run still)."""
-    from hub.history.runs import RUN_KEY, RunStore
+    from hub.history import RunStore
 
     store = RunStore(redis)
     counts: Counter[str] = Counter()
     start, page = 0, 1000
     while True:
         ids = store.listed(since, start=start, count=page)
-        pipe = redis.pipeline()
-        for run_id in ids:
-            pipe.hget(RUN_KEY.format(run_id), "status")
-        counts.update(s.decode() for s in pipe.execute() if s is not None)
+        counts.update(s for s in store.statuses(ids) if s is not None)
         if len(ids) < page:
             return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
         start += page
@@ -66,9 +63,9 @@ def runs_by_outcome(redis: Any, since: float) -> dict[str, int]:
 def gather(redis: Any, url: str, now: float | None = None) -> Status:
     """Every figure ``hub status`` shows, read from ``redis`` (at ``url``)."""
     from hub.cli.quota import broker_queue_lengths
-    from hub.core.presence import seen
-    from hub.history.metrics import dead_letter_counts
-    from hub.http.quota_status import quota_status
+    from hub.core import seen
+    from hub.history import dead_letter_counts
+    from hub.http import quota_status
 
     now = time.time() if now is None else now
     return Status(

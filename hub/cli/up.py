@@ -40,15 +40,11 @@ from hub.cli.ports import PortSetting, claim_ports
 from hub.cli.process_output import ProcessOutput
 from hub.cli.run_view import RunWatcher
 from hub.cli.samples import send_samples
-from hub.connector.configure import SettingsFor, from_environment
-from hub.connector.registry import connectors
-from hub.core.env_settings import env_name
-from hub.core.errors import ConfigError
-from hub.core.redis_server import RedisServer
-from hub.core.settings import Settings
-from hub.history.runs import RunStore
-from hub.intake.demo import with_demo_secrets
-from hub.sandbox.declaration import Sandbox
+from hub.connector import SettingsFor, connectors, from_environment
+from hub.core import ConfigError, RedisServer, Settings, env_name
+from hub.history import RunStore
+from hub.intake import with_demo_secrets
+from hub.sandbox import Sandbox
 
 __all__ = ["Embedded", "LocalSandbox", "local_sandboxes"]
 
@@ -256,7 +252,7 @@ class Embedded:
                 raise ConfigError(f"{name} exited with {proc.returncode} {when}; see {log}")
 
     def _wait_worker(self, deadline: float) -> None:
-        from hub.worker.celery_app import create_celery
+        from hub.worker import create_celery
 
         celery = create_celery(self.settings.model_copy(update={"hub_redis_url": self.redis_url}))
         while not celery.control.ping(timeout=1.0):
@@ -308,7 +304,7 @@ class Embedded:
         """Show each run as it ends (runs started from now), until ``stop`` is set."""
         store = RunStore(redis.Redis.from_url(self.redis_url))
         watcher = RunWatcher(store, self.console, since=time.time())
-        from hub.workflow.loader import load_folder
+        from hub.workflow import load_folder
 
         watcher.expect_workflows(wf.name for wf in load_folder(self.settings.hub_workflows))
         watcher.watch(stop)

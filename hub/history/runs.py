@@ -299,6 +299,14 @@ class RunStore:
             pipe.hgetall(RUN_KEY.format(run_id))
         return [_record(i, raw) for i, raw in zip(run_ids, pipe.execute(), strict=True)]
 
+    def statuses(self, run_ids: list[str]) -> list[str | None]:
+        """The status of each of ``run_ids`` (None for a run not recorded), in one round
+        trip."""
+        pipe = self._redis.pipeline()
+        for run_id in run_ids:
+            pipe.hget(RUN_KEY.format(run_id), "status")
+        return [None if s is None else s.decode() for s in pipe.execute()]
+
     def recent(self, limit: int = 50) -> list[str]:
         """Run ids, newest first."""
         ids: list[bytes] = self._redis.zrevrange(RUNS_INDEX, 0, max(0, limit - 1))

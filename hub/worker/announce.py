@@ -9,7 +9,7 @@ from typing import Any
 import redis
 from celery.signals import worker_ready, worker_shutdown
 
-from hub.core.presence import Presence
+from hub.core import Presence
 
 __all__ = ["announce_worker"]
 

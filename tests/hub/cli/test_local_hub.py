@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from hub.cli.app import cli
 from hub.cli.local_hub import (
     LocalHub,
     local_hub_file,
@@ -26,7 +27,6 @@ from hub.cli.local_hub import (
     remove_local_hub,
     write_local_hub,
 )
-from hub.cli.main import cli
 from hub.core.redis_server import RedisServer
 from hub.core.settings import get_settings
 from hub.sandbox.serve import serve_in_thread

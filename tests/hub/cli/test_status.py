@@ -9,7 +9,7 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.cli.status import gather, render, runs_by_outcome
 from hub.core.presence import Presence
 from hub.core.redis_server import RedisServer

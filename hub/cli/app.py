@@ -16,7 +16,7 @@ from hub.cli import (
     status,
     workflows,
 )
-from hub.core.settings import get_settings
+from hub.core import get_settings
 
 __all__ = ["cli", "main"]
 
@@ -34,7 +34,7 @@ _OWN_REDIS = ("up", "test")
 @cli.callback()
 def _setup(ctx: typer.Context) -> None:
     from hub.cli.local_hub import adopt_local_hub
-    from hub.core.logs import configure_logging
+    from hub.core import configure_logging
 
     settings = get_settings()
     configure_logging(settings.hub_log_format, settings.hub_log_level)
