@@ -59,6 +59,14 @@ class Terminal:
     def run_lines(self) -> list[str]:
         return [line for line in self.lines if " hub runs show " in line]
 
+    def succeeded(self) -> set[str]:
+        """The ids of the runs shown as succeeded."""
+        return {
+            line.split(" hub runs show ")[1].split()[0]
+            for line in self.run_lines()
+            if " succeeded " in line
+        }
+
 
 @pytest.fixture(params=["text", "json"])
 def hub_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Terminal]:
@@ -114,7 +122,7 @@ def test_hub_up_reads_like_a_product_and_logs_no_personal_data(hub_up: Terminal)
     def demo_done() -> bool:
         if hub_up.proc.poll() is not None:
             raise AssertionError("hub up stopped:\n" + "\n".join(hub_up.lines))
-        return len(hub_up.run_lines()) >= DEMO_RUNS
+        return len(hub_up.succeeded()) >= DEMO_RUNS
 
     wait_for(demo_done, 240, "the demo's runs", interval=0.5)
     shown = "\n".join(hub_up.lines)
@@ -122,7 +130,10 @@ def test_hub_up_reads_like_a_product_and_logs_no_personal_data(hub_up: Terminal)
     assert hub_up.lines[0] == "hub up: starting; the whole log of every process goes to .hub/logs/"
     for part in ("redis", "ingress", "flower", "plutio sandbox", "accounting sandbox"):
         assert re.search(rf"^  {part} +\S+:(\d+)", shown, re.M), part  # ports picked and shown
-    assert all(" succeeded " in line for line in hub_up.run_lines()), shown
+    # the two runs for ada@example.com take turns with the upsert's lock: one may be held
+    outcomes = {re.split(r"\s{2,}", line)[3] for line in hub_up.run_lines()}
+    assert outcomes <= {"succeeded", "held", "waiting for quota"}, shown
+    assert len(hub_up.succeeded()) == DEMO_RUNS, shown
     assert not re.search(r"\b(INFO|celery\.app\.trace|Task \S+ (received|succeeded))\b", shown)
     assert {p.name for p in logs.iterdir()} >= {"worker.log", "ingress.log", "redis.log"}
 
