@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import get_args
 
 from hub.core.settings import Settings
 from hub.core.settings_doc import settings_table
+from hub.intake.presets import PRESETS
+from hub.intake.sources import Scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,3 +31,18 @@ def test_ci_runs_readme_test_command() -> None:
 def test_dev_script_is_valid_bash() -> None:
     result = subprocess.run(["bash", "-n", str(ROOT / "deploy" / "dev")], capture_output=True)
     assert result.returncode == 0, result.stderr
+
+
+def _section(readme: str, marker: str) -> str:
+    start = readme.index(f"<!-- {marker} -->")
+    return readme[start : readme.index(f"<!-- /{marker} -->", start)]
+
+
+def test_every_preset_and_scheme_is_in_the_webhook_sources_tables() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = [
+        line for line in _section(readme, "presets-table").splitlines() if line.startswith("| `")
+    ]
+    assert [row.split("`")[1] for row in rows] == list(PRESETS)
+    for scheme in get_args(Scheme):
+        assert f"| `{scheme}` |" in readme, scheme
