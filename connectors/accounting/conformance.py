@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from connectors.accounting import CONNECTOR, AccountingApi
 from connectors.accounting.http import SERVICE
 from connectors.accounting.sandbox import AccountingSandboxConfig, create_app
+from connectors.accounting.settings import AccountingSettings
+from hub.core.env_settings import isolated
 from hub.core.settings import Settings
 from hub.testing.conformance import Conformance, Probe
 
@@ -26,10 +26,11 @@ ROW = {
 
 
 def _api(base_url: str, redis: Any, *, wrong_credential: str | None = None) -> AccountingApi:
-    settings = Settings(
-        accounting_url=base_url, accounting_token=SecretStr(wrong_credential or TOKEN)
+    settings = isolated(
+        AccountingSettings,
+        {"ACCOUNTING_URL": base_url, "ACCOUNTING_TOKEN": wrong_credential or TOKEN},
     )
-    api: AccountingApi = CONNECTOR.build(settings, redis)
+    api: AccountingApi = CONNECTOR.build(settings, isolated(Settings, {}), redis)
     return api
 
 

@@ -48,7 +48,7 @@ from hub.core.errors import FatalError, RetryableError
 
 __all__ = ["BATCH", "FileSink", "FileTarget", "Outcome", "iso_now"]
 
-log = logging.getLogger("hub.accounting")
+log = logging.getLogger("hub.connectors.accounting")
 
 #: rows indexed per Redis transaction while catching up
 BATCH = 1000

@@ -36,7 +36,7 @@ from hub.http.quota import Quota
 
 __all__ = ["SERVICE", "HttpSink"]
 
-log = logging.getLogger("hub.accounting")
+log = logging.getLogger("hub.connectors.accounting")
 SERVICE = "Accounting endpoint"
 
 

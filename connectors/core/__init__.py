@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from hub.connector.declaration import Connector, Operation, operation_table
 from hub.core.errors import FatalError
-from hub.core.settings import Settings
+from hub.core.settings import ConnectorSettings, Settings
 from hub.workflow.templates import redact
 
 __all__ = ["CONNECTOR", "CoreApi", "Echo", "Fail", "Log"]
@@ -80,14 +80,16 @@ def _fail(api: CoreApi, args: Fail) -> None:
 
 
 def _build(
-    settings: Settings,
+    settings: ConnectorSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
     now: Callable[[], float] = time.time,
 ) -> CoreApi:
-    """Core calls no upstream and reads no clock: ``transport`` and ``now`` are not used."""
-    return CoreApi(settings.hub_secrets)
+    """Core calls no upstream, has no settings of its own and reads no clock: only the
+    hub's secrets are used."""
+    return CoreApi(hub.hub_secrets)
 
 
 OPERATIONS = operation_table(
@@ -96,4 +98,10 @@ OPERATIONS = operation_table(
     Operation("fail", Fail, _fail, "Fail the step for good with a message."),
 )
 
-CONNECTOR = Connector(name="core", operations=OPERATIONS, build=_build)
+CONNECTOR = Connector(
+    name="core",
+    operations=OPERATIONS,
+    settings=ConnectorSettings,
+    build=_build,
+    upstream=False,
+)

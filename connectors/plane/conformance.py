@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from connectors.plane import CONNECTOR
 from connectors.plane.api import SERVICE, PlaneApi, build_api
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
+from connectors.plane.settings import PlaneSettings
+from hub.core.env_settings import isolated
 from hub.core.settings import Settings
 from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
 
@@ -19,12 +19,15 @@ PROJECT = {"id": "conformance-project", "name": "Conformance", "identifier": "CO
 
 
 def _api(base_url: str, redis: Any, *, wrong_credential: str | None = None) -> PlaneApi:
-    settings = Settings(
-        plane_base_url=base_url,
-        plane_api_key=SecretStr(wrong_credential or KEY),
-        plane_workspace_slug="conformance",
+    settings = isolated(
+        PlaneSettings,
+        {
+            "PLANE_BASE_URL": base_url,
+            "PLANE_API_KEY": wrong_credential or KEY,
+            "PLANE_WORKSPACE_SLUG": "conformance",
+        },
     )
-    return build_api(settings, redis)
+    return build_api(settings, isolated(Settings, {}), redis)
 
 
 CONFORMANCE = Conformance(

@@ -15,19 +15,23 @@ from typing import Any
 
 import httpx
 
+from connectors.plutio.settings import PlutioSettings
 from hub.core.errors import FatalError
 from hub.core.locks import keyed_lock, lock_key
 from hub.core.settings import Settings
 from hub.http.client import ApiClient
-from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
-from hub.http.grants import client_credentials_grant
-from hub.http.pagination import SkipLimit, iterate_items
+from hub.http.client_spec import ClientSpec, OAuthToken
+from hub.http.connect import build_client, require_fields
+from hub.http.grants import client_credentials_form
+from hub.http.pagination import SkipLimit
 from hub.http.quota import Quota
 from hub.http.ratelimit import X_RATELIMIT_HEADERS
 
-__all__ = ["SERVICE", "PlutioApi", "build_api", "explain", "query_params"]
+__all__ = ["SERVICE", "PlutioApi", "build_api", "client_spec", "explain", "query_params"]
 
 SERVICE = "Plutio"
+#: records per page
+PAGE_SIZE = 100
 
 
 def query_params(
@@ -77,26 +81,15 @@ class PlutioApi:
     """Resource calls on one Plutio business, through the shared client.
 
     ``resource`` arguments are API paths (``task-boards``). Refusals come back as the
-    shared layer's typed errors, explained where the reference says what to do.
+    shared layer's typed errors, explained where the reference says what to do
+    (:func:`explain`, declared in the client's spec).
     """
 
-    def __init__(
-        self, client: ApiClient, redis: Any, *, page_size: int = 100, lock_seconds: float = 60.0
-    ) -> None:
+    def __init__(self, client: ApiClient, redis: Any, *, lock_seconds: float = 60.0) -> None:
         self.client = client
         self.redis = redis
-        self.page_size = page_size
         #: expiry of an upsert's lock: a worker killed inside one holds it no longer
         self.lock_seconds = lock_seconds
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self.client.request(method, path, **kwargs)
-        except FatalError as error:
-            explained = explain(error)
-            if explained is error:
-                raise
-            raise explained from error
 
     def iterate(
         self,
@@ -108,13 +101,14 @@ class PlutioApi:
         sort: Mapping[str, int] | None = None,
     ) -> Iterator[Any]:
         """Records matching key filters and/or a MongoDB query, fetched page by page."""
-        base = query_params(query, q, sort)
-        paginator = SkipLimit(min(self.page_size, limit) if limit else self.page_size)
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self._request("GET", resource, params={**base, **page})
-
-        return iterate_items(fetch, paginator, max_items=limit)
+        paginator = SkipLimit(min(PAGE_SIZE, limit)) if limit else None
+        return self.client.iterate(
+            "GET",
+            resource,
+            params=query_params(query, q, sort),
+            paginator=paginator,
+            max_items=limit,
+        )
 
     def find(
         self,
@@ -139,7 +133,7 @@ class PlutioApi:
     ) -> list[Any]:
         """One page (``skip=0``, ``limit``) of the records matching, ordered by ``sort``."""
         params = {**query_params(query, q, sort), "skip": 0, "limit": limit}
-        answer = self._request("GET", resource, params=params)
+        answer = self.client.request("GET", resource, params=params)
         if not isinstance(answer, list):
             raise FatalError(
                 f"{SERVICE} answered GET /{resource} with a {type(answer).__name__}, "
@@ -154,19 +148,21 @@ class PlutioApi:
 
     def create(self, resource: str, body: Mapping[str, Any]) -> Any:
         """``POST /resource``: the new record."""
-        return self._request("POST", resource, json=dict(body))
+        return self.client.request("POST", resource, json=dict(body))
 
     def update(self, resource: str, ids: list[str], changes: Mapping[str, Any]) -> Any:
         """``PUT /resource/bulk`` with ``_ids``: the updated records."""
-        return self._request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
+        return self.client.request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
 
     def delete(self, resource: str, ids: list[str]) -> Any:
         """``DELETE /resource/bulk`` with ``_ids``: the removed records."""
-        return self._request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
+        return self.client.request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
 
     def act(self, resource: str, action: str, record_id: str, changes: Mapping[str, Any]) -> Any:
         """``POST /resource/{move|copy}`` with ``_id``: the moved record or the new copy."""
-        return self._request("POST", f"{resource}/{action}", json={**changes, "_id": record_id})
+        return self.client.request(
+            "POST", f"{resource}/{action}", json={**changes, "_id": record_id}
+        )
 
     def upsert(
         self,
@@ -195,8 +191,33 @@ class PlutioApi:
             return {"created": False, "record": record}
 
 
+def client_spec(settings: PlutioSettings) -> ClientSpec:
+    """Plutio's client: a ``client_credentials`` token per API client (its quota counts
+    the token requests too), the ``Business`` header, ``X-RateLimit-*`` headers,
+    ``skip``/``limit`` pages, refusals explained."""
+    require_fields(
+        SERVICE,
+        settings,
+        ("client_id", "client_secret", "business"),
+        "or run `hub up`, which wires in the Plutio sandbox",
+    )
+    assert settings.client_id and settings.client_secret
+    form = client_credentials_form(settings.client_id, settings.client_secret.get_secret_value())
+    return ClientSpec(
+        service=SERVICE,
+        base_url=settings.base_url,
+        budget_key=f"plutio:{settings.client_id}",
+        auth=OAuthToken(settings.base_url.rstrip("/") + "/oauth/token", form),
+        headers={"Business": settings.business or ""},
+        rate_limit_headers=X_RATELIMIT_HEADERS,
+        paginator=SkipLimit(PAGE_SIZE),
+        explain=explain,
+    )
+
+
 def build_api(
-    settings: Settings,
+    settings: PlutioSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -208,35 +229,9 @@ def build_api(
     ``transport`` and ``quota`` are for tests; ``now`` is the wall clock token expiry
     and rate-limit headers are read on.
     """
-    require_settings(
-        SERVICE,
-        {
-            "PLUTIO_CLIENT_ID": settings.plutio_client_id,
-            "PLUTIO_CLIENT_SECRET": settings.plutio_client_secret,
-            "PLUTIO_BUSINESS": settings.plutio_business,
-        },
-        "or run `hub up`, which wires in the Plutio sandbox",
+    client = build_client(
+        client_spec(settings), settings, hub, redis, transport=transport, quota=quota, now=now
     )
-    assert settings.plutio_client_id and settings.plutio_client_secret
-    client_id = settings.plutio_client_id
-    upstream = upstream_from_settings(
-        settings,
-        "plutio",
-        service=SERVICE,
-        base_url=settings.plutio_base_url,
-        client_id=client_id,
-        headers={"Business": settings.plutio_business or ""},
-        rate_limit_headers=X_RATELIMIT_HEADERS,
-    )
-    grant = client_credentials_grant(
-        settings.plutio_base_url.rstrip("/") + "/oauth/token",
-        client_id,
-        settings.plutio_client_secret.get_secret_value(),
-        service=SERVICE,
-        now=now,
-    )
-    auth = token_auth(upstream, redis, grant, now=now)
-    client = connect(upstream, redis, auth, transport=transport, quota=quota, now=now)
     # find and create (or update), a token wait and some slack: then a dead holder's lock
     # lapses, and a live one is done with it
-    return PlutioApi(client, redis, lock_seconds=2 * upstream.timeout + 10.0)
+    return PlutioApi(client, redis, lock_seconds=2 * settings.timeout_seconds + 10.0)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from connectors.plutio import CONNECTOR
 from connectors.plutio.api import SERVICE, PlutioApi, build_api
 from connectors.plutio.sandbox import PlutioSandboxConfig, create_app
+from connectors.plutio.settings import PlutioSettings
+from hub.core.env_settings import isolated
 from hub.core.settings import Settings
 from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
 
@@ -18,13 +18,16 @@ SECRET = "conformance-secret"
 
 
 def _api(base_url: str, redis: Any, *, wrong_credential: str | None = None) -> PlutioApi:
-    settings = Settings(
-        plutio_base_url=base_url,
-        plutio_client_id="conformance-client",
-        plutio_client_secret=SecretStr(wrong_credential or SECRET),
-        plutio_business="conformance",
+    settings = isolated(
+        PlutioSettings,
+        {
+            "PLUTIO_BASE_URL": base_url,
+            "PLUTIO_CLIENT_ID": "conformance-client",
+            "PLUTIO_CLIENT_SECRET": wrong_credential or SECRET,
+            "PLUTIO_BUSINESS": "conformance",
+        },
     )
-    return build_api(settings, redis)
+    return build_api(settings, isolated(Settings, {}), redis)
 
 
 CONFORMANCE = Conformance(

@@ -19,17 +19,21 @@ from typing import Any
 
 import httpx
 
+from connectors.plutora.settings import PlutoraSettings
 from hub.core.settings import Settings
 from hub.http.client import ApiClient
-from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
-from hub.http.grants import RedisRefusalMemo, password_grant
+from hub.http.client_spec import ClientSpec, OAuthToken
+from hub.http.connect import build_client, require_fields
+from hub.http.grants import password_form
 from hub.http.keyauth import fingerprint
-from hub.http.pagination import PageNumber, iterate_items
+from hub.http.pagination import PageNumber
 from hub.http.quota import Quota
 
-__all__ = ["ENTITIES", "FILTER_PATH", "SERVICE", "PlutoraApi", "build_api"]
+__all__ = ["ENTITIES", "FILTER_PATH", "SERVICE", "PlutoraApi", "build_api", "client_spec"]
 
 SERVICE = "Plutora"
+#: records per page
+PAGE_SIZE = 100
 ENTITIES = ("releases", "changes", "systems", "environments")
 #: the change filter endpoint (the reference gives its body, not its path)
 FILTER_PATH = "changes/filter"
@@ -54,17 +58,12 @@ TOKEN_HINTS = {
 class PlutoraApi:
     """Calls on one Plutora site, through the shared client."""
 
-    def __init__(self, client: ApiClient, *, page_size: int = 100) -> None:
+    def __init__(self, client: ApiClient) -> None:
         self.client = client
-        self.page_size = page_size
 
     def iterate(self, entity: str, *, limit: int | None = None) -> Iterator[Any]:
         """Every record of ``entity``, ``recordsPerPage`` at a time."""
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self.client.request("GET", entity, params=page)
-
-        return iterate_items(fetch, PageNumber(self.page_size), max_items=limit)
+        return self.client.iterate("GET", entity, max_items=limit)
 
     def list(self, entity: str, *, limit: int | None = None) -> list[Any]:
         return list(self.iterate(entity, limit=limit))
@@ -91,22 +90,58 @@ class PlutoraApi:
         self, filters: Sequence[Mapping[str, Any]], *, limit: int | None = None
     ) -> builtins.list[Any]:
         """Changes matching ``SearchFilters``, paged with ``PageSize``/``Page``."""
-        paginator = PageNumber(self.page_size, page_param="Page", size_param="PageSize")
+        paginator = PageNumber(PAGE_SIZE, page_param="Page", size_param="PageSize")
         base: dict[str, Any] = {"SearchFilters": [dict(f) for f in filters]}
         if limit is not None:
             base["Limit"] = limit
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self.client.request("POST", FILTER_PATH, json={**base, **page})
-
-        return list(iterate_items(fetch, paginator, max_items=limit))
+        pages = self.client.iterate(
+            "POST", FILTER_PATH, json=base, paginator=paginator, max_items=limit
+        )
+        return list(pages)
 
     def me(self) -> Any:
         return self.client.request("GET", "me")
 
 
+def client_spec(settings: PlutoraSettings) -> ClientSpec:
+    """Plutora's client: the password grant on the region's token URL (one token per user
+    and client, refused credentials held back), one budget per API client, numbered
+    pages."""
+    require_fields(
+        SERVICE,
+        settings,
+        ("client_id", "client_secret", "username", "password"),
+        "or run `hub up`, which wires in the Plutora sandbox",
+    )
+    assert settings.client_id and settings.client_secret
+    assert settings.username and settings.password
+    client_id, username = settings.client_id, settings.username
+    secret = settings.client_secret.get_secret_value()
+    password = settings.password.get_secret_value()
+    token_url = settings.token_url
+    credentials = fingerprint(token_url, client_id, secret, username, password)
+    who = fingerprint(token_url, client_id, username)
+    auth = OAuthToken(
+        token_url,
+        password_form(client_id, secret, username, password),
+        default_ttl_seconds=TOKEN_TTL_SECONDS,
+        hints=TOKEN_HINTS,
+        cache_key=f"hub:token:plutora:{who}",
+        refusal_key=f"hub:grant-refused:plutora:{credentials}",
+        refusal_hold_seconds=settings.refused_login_hold_seconds,
+    )
+    return ClientSpec(
+        service=SERVICE,
+        base_url=settings.api_url,
+        budget_key=f"plutora:{client_id}",
+        auth=auth,
+        paginator=PageNumber(PAGE_SIZE),
+    )
+
+
 def build_api(
-    settings: Settings,
+    settings: PlutoraSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -117,49 +152,7 @@ def build_api(
 
     ``now`` is the wall clock token expiry is read on.
     """
-    require_settings(
-        SERVICE,
-        {
-            "PLUTORA_CLIENT_ID": settings.plutora_client_id,
-            "PLUTORA_CLIENT_SECRET": settings.plutora_client_secret,
-            "PLUTORA_USERNAME": settings.plutora_username,
-            "PLUTORA_PASSWORD": settings.plutora_password,
-        },
-        "or run `hub up`, which wires in the Plutora sandbox",
+    spec = client_spec(settings)
+    return PlutoraApi(
+        build_client(spec, settings, hub, redis, transport=transport, quota=quota, now=now)
     )
-    assert settings.plutora_client_id and settings.plutora_client_secret
-    assert settings.plutora_username and settings.plutora_password
-    client_id, username = settings.plutora_client_id, settings.plutora_username
-    secret = settings.plutora_client_secret.get_secret_value()
-    password = settings.plutora_password.get_secret_value()
-    token_url = settings.plutora_token_url
-    grant = password_grant(
-        token_url,
-        client_id,
-        secret,
-        username,
-        password,
-        service=SERVICE,
-        default_ttl_seconds=TOKEN_TTL_SECONDS,
-        hints=TOKEN_HINTS,
-        now=now,
-    )
-    upstream = upstream_from_settings(
-        settings,
-        "plutora",
-        service=SERVICE,
-        base_url=settings.plutora_api_url,
-        client_id=client_id,
-    )
-    credentials = fingerprint(token_url, client_id, secret, username, password)
-    refusals = RedisRefusalMemo(
-        redis,
-        f"hub:grant-refused:plutora:{credentials}",
-        settings.plutora_refused_login_hold_seconds,
-    )
-    # one token per user and client
-    who = fingerprint(token_url, client_id, username)
-    auth = token_auth(
-        upstream, redis, grant, cache_key=f"hub:token:plutora:{who}", refusals=refusals, now=now
-    )
-    return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota, now=now))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from connectors.plutora import CONNECTOR
 from connectors.plutora.api import SERVICE, PlutoraApi, build_api
 from connectors.plutora.sandbox import PlutoraSandboxConfig, create_app
+from connectors.plutora.settings import PlutoraSettings
+from hub.core.env_settings import isolated
 from hub.core.settings import Settings
 from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
 
@@ -18,15 +18,18 @@ USER, PASSWORD = "conformance@example.com", "conformance-password"
 
 
 def _api(base_url: str, redis: Any, *, wrong_credential: str | None = None) -> PlutoraApi:
-    settings = Settings(
-        plutora_auth_url=f"{base_url}/oauth/token",
-        plutora_base_url=base_url,
-        plutora_client_id="conformance-client",
-        plutora_client_secret=SecretStr("conformance-secret"),
-        plutora_username=USER,
-        plutora_password=SecretStr(wrong_credential or PASSWORD),
+    settings = isolated(
+        PlutoraSettings,
+        {
+            "PLUTORA_AUTH_URL": f"{base_url}/oauth/token",
+            "PLUTORA_BASE_URL": base_url,
+            "PLUTORA_CLIENT_ID": "conformance-client",
+            "PLUTORA_CLIENT_SECRET": "conformance-secret",
+            "PLUTORA_USERNAME": USER,
+            "PLUTORA_PASSWORD": wrong_credential or PASSWORD,
+        },
     )
-    return build_api(settings, redis)
+    return build_api(settings, isolated(Settings, {}), redis)
 
 
 CONFORMANCE = Conformance(

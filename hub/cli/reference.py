@@ -10,10 +10,12 @@ __all__ = ["operations", "settings_cmd"]
 
 
 def settings_cmd() -> None:
-    """Print every setting (environment variable, default, meaning) as a Markdown table."""
+    """Print every setting (environment variable, default, meaning) as a Markdown table:
+    the hub's, then each installed connector's."""
+    from hub.connector.registry import settings_classes
     from hub.core.settings_doc import settings_table
 
-    typer.echo(settings_table())
+    typer.echo(settings_table(settings_classes()))
 
 
 def operations(

@@ -1,10 +1,10 @@
 """``hub up``: the whole hub in one terminal, on real parts.
 
-Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), each connector's sandbox
-(:data:`SANDBOXES`: Plutio, Plane, Plutora, accounting, for those not configured), a
-Celery worker, beat, the ingress and Flower; prints
-where each listens; with ``--demo`` sends the sample events and shows what arrived in the
-sandbox; stops everything on Ctrl-C.
+Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), the sandbox of each
+installed connector that has no real upstream configured (see
+:class:`~hub.sandbox.declaration.Sandbox`), a Celery worker, beat, the ingress and Flower;
+prints where each listens; with ``--demo`` sends the sample events and shows what they
+made in the sandboxes (:mod:`hub.cli.samples`); stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,78 +17,57 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 from typing import IO, Any
 
 import httpx
 
+from hub.cli.samples import send_samples
+from hub.connector.configure import SettingsFor, from_environment
+from hub.connector.registry import connectors
 from hub.core.errors import ConfigError
 from hub.core.redis_server import RedisServer, free_port
 from hub.core.settings import Settings
-from hub.intake.demo import signed_delivery, with_demo_secrets
+from hub.intake.demo import with_demo_secrets
+from hub.sandbox.declaration import Sandbox
 
-__all__ = ["SANDBOXES", "SANDBOX_CREDENTIALS", "Embedded", "LocalSandbox", "send_samples", "tagged"]
-
-SANDBOX_CREDENTIALS = {
-    "PLUTIO_CLIENT_ID": "sandbox-client",
-    "PLUTIO_CLIENT_SECRET": "sandbox-secret",
-    "PLUTIO_BUSINESS": "sandbox",
-}
+__all__ = ["Embedded", "LocalSandbox", "local_sandboxes"]
 
 
 @dataclass(frozen=True)
 class LocalSandbox:
-    """A connector sandbox ``hub up`` runs when the connector has no real credentials."""
+    """A connector's sandbox ``hub up`` runs, and the port it serves it on."""
 
     name: str
-    port: Callable[[Settings], int]
-    configured: Callable[[Settings], bool]
-    #: the settings that point the connector at the sandbox, given its base URL
-    env: Callable[[str], Mapping[str, str]]
+    sandbox: Sandbox[Any]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def label(self) -> str:
         return f"{self.name} sandbox"
 
+    def env(self) -> dict[str, str]:
+        """The settings that point the connector at this sandbox, configured as its
+        process will be (from ``<PREFIX>SANDBOX_*`` variables)."""
+        return dict(self.sandbox.env(self.url, self.sandbox.config_from_env()))
 
-SANDBOXES = (
-    LocalSandbox(
-        "plutio",
-        lambda s: s.hub_sandbox_port,
-        lambda s: s.plutio_has_credentials,
-        lambda url: {**SANDBOX_CREDENTIALS, "PLUTIO_BASE_URL": url},
-    ),
-    LocalSandbox(
-        "plane",
-        lambda s: s.hub_plane_sandbox_port,
-        lambda s: s.plane_has_credentials,
-        lambda url: {
-            "PLANE_BASE_URL": url,
-            "PLANE_API_KEY": "plane_api_sandbox",
-            "PLANE_WORKSPACE_SLUG": "sandbox",
-        },
-    ),
-    LocalSandbox(
-        "plutora",
-        lambda s: s.hub_plutora_sandbox_port,
-        lambda s: s.plutora_has_credentials,
-        lambda url: {
-            "PLUTORA_AUTH_URL": f"{url}/oauth/token",
-            "PLUTORA_BASE_URL": url,
-            "PLUTORA_CLIENT_ID": "sandbox-client",
-            "PLUTORA_CLIENT_SECRET": "sandbox-secret",
-            "PLUTORA_USERNAME": "sandbox@example.com",
-            "PLUTORA_PASSWORD": "sandbox-password",
-        },
-    ),
-    LocalSandbox(
-        "accounting",
-        lambda s: s.hub_accounting_sandbox_port,
-        lambda s: bool(s.accounting_url),
-        lambda url: {"ACCOUNTING_URL": url},
-    ),
-)
+
+def local_sandboxes(settings_for: SettingsFor = from_environment) -> list[LocalSandbox]:
+    """The sandbox of every installed connector that has one and whose settings name no
+    real upstream, by connector name."""
+    found = []
+    for connector in connectors():
+        sandbox = connector.sandbox
+        if sandbox is None:
+            continue
+        settings = settings_for(connector)
+        if not sandbox.configured(settings):
+            found.append(LocalSandbox(connector.name, sandbox, sandbox.port(settings)))
+    return found
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -104,7 +83,11 @@ def _pump(name: str, stream: IO[bytes]) -> None:
 
 @dataclass
 class Embedded:
+    """Everything ``hub up`` runs. ``connector_settings`` gives each connector's settings
+    (default: from the environment), which decide the sandboxes it starts."""
+
     settings: Settings
+    connector_settings: SettingsFor = from_environment
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     redis: RedisServer | None = None
 
@@ -114,15 +97,16 @@ class Embedded:
         env["PYTHONUNBUFFERED"] = "1"
         env["HUB_SECRETS"] = json.dumps(with_demo_secrets(self.settings))
         for sandbox in self.sandboxes():
-            env.update(sandbox.env(self._sandbox_url(sandbox)))
+            env.update(sandbox.env())
         return env
 
     def sandboxes(self) -> list[LocalSandbox]:
-        """The sandboxes this run starts: those of connectors without credentials."""
-        return [sb for sb in SANDBOXES if not sb.configured(self.settings)]
+        """The sandboxes this run starts: those of connectors without a real upstream."""
+        return self._sandboxes
 
-    def _sandbox_url(self, sandbox: LocalSandbox) -> str:
-        return f"http://127.0.0.1:{sandbox.port(self.settings)}"
+    @cached_property
+    def _sandboxes(self) -> list[LocalSandbox]:
+        return local_sandboxes(self.connector_settings)
 
     @property
     def redis_url(self) -> str:
@@ -150,7 +134,7 @@ class Embedded:
                 port = free_port()
             self.redis = RedisServer(s.hub_data_dir / "redis", port=port).start()
         for sandbox in self.sandboxes():
-            self._spawn(sandbox.name, "sandbox", sandbox.name, "--port", str(sandbox.port(s)))
+            self._spawn(sandbox.name, "sandbox", sandbox.name, "--port", str(sandbox.port))
         self._spawn("worker", "worker")
         self._spawn("beat", "beat")
         self._spawn("ingress", "serve")
@@ -165,7 +149,7 @@ class Embedded:
             "flower": f"http://127.0.0.1:{s.hub_flower_port}",
         }
         for sandbox in self.sandboxes():
-            urls[sandbox.label()] = self._sandbox_url(sandbox)
+            urls[sandbox.label()] = sandbox.url
         return urls
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -174,7 +158,7 @@ class Embedded:
             "flower": f"{self.urls()['flower']}/healthcheck",
         }
         for sandbox in self.sandboxes():
-            checks[sandbox.label()] = f"{self._sandbox_url(sandbox)}/_sandbox/calls"
+            checks[sandbox.label()] = f"{sandbox.url}/_sandbox/calls"
         deadline = time.monotonic() + timeout
         pending = dict(checks)
         while pending:
@@ -221,7 +205,12 @@ class Embedded:
                 print(f"  {name:<15} {url}")
             print("Press Ctrl-C to stop.\n")
             if demo:
-                send_samples(self.settings.hub_workflows / "samples", self.urls(), self.settings)
+                send_samples(
+                    self.settings.hub_workflows / "samples",
+                    self.urls()["ingress"],
+                    {sandbox.name: sandbox.url for sandbox in self.sandboxes()},
+                    self.settings,
+                )
             while all(p.poll() is None for p in self.processes.values()):
                 time.sleep(0.5)
             failed = [n for n, p in self.processes.items() if p.poll() is not None]
@@ -231,68 +220,3 @@ class Embedded:
         finally:
             self.stop()
             print("stopped.")
-
-
-def tagged(sample: dict[str, Any], tag: str) -> dict[str, Any]:
-    """``sample`` with its event id (``X-Event-Id`` header, body ``id``) suffixed by ``tag``.
-
-    Samples that share an id (a redelivery) still share it; a second demo run against the
-    same Redis starts runs again instead of answering every event as a duplicate.
-    """
-    out: dict[str, Any] = json.loads(json.dumps(sample))
-    headers, body = out.get("headers") or {}, out.get("body")
-    if headers.get("X-Event-Id"):
-        headers["X-Event-Id"] = f"{headers['X-Event-Id']}.{tag}"
-    if isinstance(body, dict) and isinstance(body.get("id"), str):
-        body["id"] = f"{body['id']}.{tag}"
-    return out
-
-
-def send_samples(
-    folder: Path,
-    urls: dict[str, str],
-    settings: Settings | None = None,
-    *,
-    wait: float = 30.0,
-    tag: str | None = None,
-) -> list[Any]:
-    """POST every sample event in ``folder`` (signed as its source requires), then show
-    the sandbox's people. Event ids carry ``tag`` (default: this run's time), so each
-    demo run is new to the dedupe window while redeliveries within it stay duplicates."""
-    samples = sorted(folder.glob("*.json"))
-    tag = tag or time.strftime("demo%Y%m%d%H%M%S")
-    print(f"sending {len(samples)} sample events (event ids tagged .{tag})")
-    for path in samples:
-        sample = tagged(json.loads(path.read_text()), tag)
-        body, headers = signed_delivery(
-            settings or Settings(), sample["source"], sample["body"], sample.get("headers")
-        )
-        response = httpx.post(
-            f"{urls['ingress']}/hooks/{sample['source']}",
-            content=body,
-            headers=headers,
-            timeout=10,
-        )
-        print(f"sent {path.name}: {response.status_code} {response.text}")
-    sandbox = urls.get("plutio sandbox")
-    if not sandbox:
-        return []
-    expected = {
-        s["expect_email"]
-        for s in (json.loads(p.read_text()) for p in samples)
-        if "expect_email" in s
-    }
-    deadline = time.monotonic() + wait
-    people: list[Any] = []
-    while time.monotonic() < deadline:
-        people = httpx.get(f"{sandbox}/_sandbox/state/people", timeout=5).json()
-        emails = {e["address"] for p in people for e in p.get("contactEmails", [])}
-        if expected <= emails:
-            break
-        time.sleep(0.3)
-    print(f"\nPlutio sandbox now holds {len(people)} person(s):")
-    for person in people:
-        addresses = ", ".join(e["address"] for e in person.get("contactEmails", []))
-        name = person.get("name", {})
-        print(f"  {person['_id']}  {name.get('first')} {name.get('last')}  <{addresses}>")
-    return people

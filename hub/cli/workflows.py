@@ -58,7 +58,7 @@ def test_cmd(
     from hub.testing.suite import run_tests, session_redis
 
     if not logs:
-        for name in ("hub.worker", "hub.workflow", "hub.accounting"):
+        for name in ("hub.worker", "hub.workflow", "hub.connectors"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     with session_redis() as client:
         report = run_tests(path, client, echo=typer.echo, sources=sources)

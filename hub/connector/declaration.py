@@ -1,11 +1,16 @@
-"""What a connector declares: its operations, as data.
+"""What a connector declares, once, in its own package: operations, settings, client, sandbox.
 
-A connector package (``connectors/<name>``) exposes ``CONNECTOR``, a :class:`Connector`.
-Each :class:`Operation` names a pydantic input model (checked when a workflow is
-validated, before anything runs) and a ``call`` that takes the connector's runtime API
-object and the validated input and returns JSON-able data. An operation is typed over
-both: ``Operation[ShopApi, OrderArgs]`` is called with a ``ShopApi`` and an ``OrderArgs``.
-Resources with the usual record actions get theirs from :mod:`hub.connector.crud`.
+A connector package exposes a :class:`Connector` and registers it under the
+``hub.connectors`` entry-point group (see :mod:`hub.connector.registry`). Each
+:class:`Operation` names a pydantic input model (checked when a workflow is validated,
+before anything runs) and a ``call`` that takes the connector's runtime API object and the
+validated input and returns JSON-able data. ``settings`` is the connector's own
+:class:`~hub.core.settings.ConnectorSettings` class; ``build`` makes the runtime API
+object from those settings and the hub's (its client declared as a
+:class:`~hub.http.client_spec.ClientSpec`); ``sandbox`` says how its upstream is played
+offline. An operation is typed over its API and arguments: ``Operation[ShopApi,
+OrderArgs]`` is called with a ``ShopApi`` and an ``OrderArgs``. Resources with the usual
+record actions get theirs from :mod:`hub.connector.crud`.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from hub.core.settings import ConnectorSettings, Settings
+
 if TYPE_CHECKING:
     import httpx
-    from redis import Redis
 
-    from hub.core.settings import Settings
+    from hub.sandbox.declaration import Sandbox
 
 __all__ = ["AnyOperation", "ApiT", "ArgsT", "Build", "Connector", "Operation", "operation_table"]
 
@@ -29,6 +35,9 @@ __all__ = ["AnyOperation", "ApiT", "ArgsT", "Build", "Connector", "Operation", "
 ApiT = TypeVar("ApiT")
 #: the pydantic model an operation's arguments are validated into
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+S = TypeVar("S", bound=ConnectorSettings)
+S_contra = TypeVar("S_contra", bound=ConnectorSettings, contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,9 @@ def operation_table(*operations: Operation[ApiT, Any]) -> dict[str, Operation[Ap
     return table
 
 
-class Build(Protocol):
-    """A connector's ``build``: its runtime API object, from settings and Redis.
+class Build(Protocol[S_contra]):
+    """A connector's ``build``: its runtime API object, from its settings, the hub's
+    settings and Redis.
 
     ``transport`` carries the connector's HTTP requests (``None``: httpx's own); the
     caller that gives one owns it and closes it. ``now`` is the wall clock (epoch
@@ -71,8 +81,9 @@ class Build(Protocol):
 
     def __call__(
         self,
-        settings: Settings,
-        redis: Redis,
+        settings: S_contra,
+        hub: Settings,
+        redis: Any,
         *,
         transport: httpx.BaseTransport | None = None,
         now: Callable[[], float] = time.time,
@@ -80,11 +91,22 @@ class Build(Protocol):
 
 
 @dataclass(frozen=True)
-class Connector:
-    """A connector: a name, its operations, and how to build its runtime API object."""
+class Connector(Generic[S]):
+    """A connector: its name, operations, settings class, how its runtime API object is
+    built, and its sandbox.
+
+    ``upstream`` is false for a connector that calls no upstream (it needs no sandbox in
+    ``hub test``); ``sandbox`` is ``None`` for a connector without one.
+    """
 
     name: str
     operations: Mapping[str, AnyOperation]
-    build: Build
-    settings_prefix: str = ""
+    settings: type[S]
+    build: Build[S]
+    sandbox: Sandbox[S] | None = None
+    upstream: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def read_settings(self) -> S:
+        """The connector's settings as the environment (and ``.env``) give them."""
+        return self.settings()

@@ -1,31 +1,46 @@
 """What every connector's ``build`` shares: required settings, and its client on a budget.
 
-A connector says which settings it needs (:func:`require_settings`) and describes its
-upstream as an :class:`Upstream`; :func:`connect` gives the :class:`ApiClient` that takes
-its quota slots from the cluster-wide Redis budget, so no connector wires quota, timeouts
-or transports by hand. An upstream whose calls carry a token from an OAuth 2 grant gets
-its auth from :func:`token_auth`: one token in Redis for the whole cluster, fetched
-single-flight, refusals explained.
+A connector says which settings it needs (:func:`require_fields`) and declares its client
+as a :class:`~hub.http.client_spec.ClientSpec`; :func:`build_client` gives the
+:class:`ApiClient` that takes its quota slots from the cluster-wide Redis budget, so no
+connector wires quota, timeouts, auth or transports by hand. Underneath, an
+:class:`Upstream` is what :func:`connect` builds a client for, and an upstream whose calls
+carry a token from an OAuth 2 grant gets its auth from :func:`token_auth`: one token in
+Redis for the whole cluster, fetched single-flight, refusals explained.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic_settings import BaseSettings
 
-from hub.core.errors import ConfigError
+from hub.core.env_settings import env_name
+from hub.core.errors import ConfigError, FatalError
+from hub.core.settings import Settings
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
-from hub.http.budgets import budget_from_settings
+from hub.http.budgets import QuotaSettings, budget_from_settings
 from hub.http.client import ApiClient
+from hub.http.client_spec import ClientSpec, HeaderKey, OAuthToken
 from hub.http.grants import FormGrant, GuardedTokenAuth, RedisRefusalMemo
+from hub.http.keyauth import HeaderKeyAuth
+from hub.http.pagination import Paginator
 from hub.http.quota import Budget, Quota, RedisQuota
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
 
-__all__ = ["Upstream", "connect", "require_settings", "token_auth", "upstream_from_settings"]
+__all__ = [
+    "Upstream",
+    "build_client",
+    "connect",
+    "require_fields",
+    "require_settings",
+    "token_auth",
+    "upstream_for",
+]
 
 
 def require_settings(service: str, values: Mapping[str, object], hint: str = "") -> None:
@@ -34,6 +49,18 @@ def require_settings(service: str, values: Mapping[str, object], hint: str = "")
     if missing:
         extra = f" ({hint})" if hint else ""
         raise ConfigError(f"{service} is not configured: set {', '.join(missing)}{extra}")
+
+
+def require_fields(
+    service: str, settings: BaseSettings, fields: Iterable[str], hint: str = ""
+) -> None:
+    """:class:`ConfigError` naming the environment variable of every field of
+    ``settings`` in ``fields`` that is empty."""
+    require_settings(
+        service,
+        {env_name(type(settings), name): getattr(settings, name) for name in fields},
+        hint,
+    )
 
 
 @dataclass(frozen=True)
@@ -49,26 +76,17 @@ class Upstream:
     ticket_grace_seconds: float = 5.0
 
 
-def upstream_from_settings(
-    settings: Any,
-    prefix: str,
-    *,
-    service: str,
-    base_url: str,
-    client_id: str,
-    headers: Mapping[str, str] | None = None,
-    rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY,
-) -> Upstream:
-    """An :class:`Upstream` from a connector's ``<prefix>_quota_*`` settings (the budget of
-    API client ``client_id``, see :mod:`hub.http.budgets`) and ``<prefix>_timeout_seconds``."""
+def upstream_for(spec: ClientSpec, settings: QuotaSettings, hub: Settings) -> Upstream:
+    """The :class:`Upstream` of ``spec``: its budget and timeout from the connector's
+    ``settings``, how long a quota ticket keeps its place from the hub's."""
     return Upstream(
-        service=service,
-        base_url=base_url,
-        budget=budget_from_settings(settings, prefix, client_id),
-        timeout=float(getattr(settings, f"{prefix}_timeout_seconds")),
-        headers=dict(headers or {}),
-        rate_limit_headers=rate_limit_headers,
-        ticket_grace_seconds=float(getattr(settings, "hub_quota_ticket_grace_seconds", 5.0)),
+        service=spec.service,
+        base_url=spec.base_url,
+        budget=budget_from_settings(settings, spec.budget_key),
+        timeout=settings.timeout_seconds,
+        headers=dict(spec.headers),
+        rate_limit_headers=spec.rate_limit_headers,
+        ticket_grace_seconds=hub.hub_quota_ticket_grace_seconds,
     )
 
 
@@ -80,10 +98,13 @@ def connect(
     transport: httpx.BaseTransport | None = None,
     quota: Quota | None = None,
     now: Callable[[], float] = time.time,
+    paginator: Paginator | None = None,
+    explain: Callable[[FatalError], FatalError] | None = None,
 ) -> ApiClient:
     """The client for ``upstream``: ``auth``, and its budget kept in ``redis`` (or ``quota``).
 
-    ``now`` is the wall clock the upstream's rate-limit headers are read on.
+    ``now`` is the wall clock the upstream's rate-limit headers are read on;
+    ``paginator`` and ``explain`` are the client's (see :class:`ApiClient`).
     """
     return ApiClient(
         service=upstream.service,
@@ -101,6 +122,8 @@ def connect(
         transport=transport,
         rate_limit_headers=upstream.rate_limit_headers,
         now=now,
+        paginator=paginator,
+        explain=explain,
     )
 
 
@@ -130,3 +153,57 @@ def token_auth(
     )
     tokens = CachedTokenAuth(cache, grant, service=upstream.service)
     return GuardedTokenAuth(tokens, grant, refusals=refusals)
+
+
+def build_client(
+    spec: ClientSpec,
+    settings: QuotaSettings,
+    hub: Settings,
+    redis: Any,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    quota: Quota | None = None,
+    now: Callable[[], float] = time.time,
+) -> ApiClient:
+    """The client a connector declared in ``spec``, on its budget in ``redis``.
+
+    ``settings`` are the connector's (quota, timeout), ``hub`` the hub's. ``transport``
+    and ``quota`` are for tests; ``now`` is the wall clock token expiry and rate-limit
+    headers are read on.
+    """
+    upstream = upstream_for(spec, settings, hub)
+    return connect(
+        upstream,
+        redis,
+        _auth(spec, upstream, redis, now),
+        transport=transport,
+        quota=quota,
+        now=now,
+        paginator=spec.paginator,
+        explain=spec.explain,
+    )
+
+
+def _auth(
+    spec: ClientSpec, upstream: Upstream, redis: Any, now: Callable[[], float]
+) -> httpx.Auth | None:
+    auth = spec.auth
+    if isinstance(auth, HeaderKey):
+        return HeaderKeyAuth(auth.header, auth.key)
+    if isinstance(auth, OAuthToken):
+        grant = FormGrant(
+            auth.token_url,
+            auth.form,
+            service=spec.service,
+            default_ttl_seconds=auth.default_ttl_seconds,
+            hints=auth.hints,
+            now=now,
+        )
+        refusals = None
+        if auth.refusal_hold_seconds > 0:
+            key = auth.refusal_key or f"hub:grant-refused:{spec.budget_key}"
+            refusals = RedisRefusalMemo(redis, key, auth.refusal_hold_seconds)
+        return token_auth(
+            upstream, redis, grant, cache_key=auth.cache_key, refusals=refusals, now=now
+        )
+    return None

@@ -90,7 +90,7 @@ def _upstream_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error_description", "error", "detail"):
             if body.get(key):
-                # ASP.NET Web API (Plutora) names the invalid fields in modelState
+                # ASP.NET Web API names the invalid fields in modelState
                 details = body.get("modelState")
                 extra = f" {json.dumps(details, sort_keys=True)}" if details else ""
                 return f"{body[key]}{extra}"[:300]

@@ -27,7 +27,9 @@ __all__ = [
     "FormGrant",
     "GuardedTokenAuth",
     "RedisRefusalMemo",
+    "client_credentials_form",
     "client_credentials_grant",
+    "password_form",
     "password_grant",
 ]
 
@@ -113,15 +115,34 @@ class FormGrant:
         )
 
 
-def client_credentials_grant(
-    token_url: str, client_id: str, client_secret: str, *, service: str, **options: Any
-) -> FormGrant:
-    """``grant_type=client_credentials`` with ``client_id`` and ``client_secret``."""
-    form = {
+def client_credentials_form(client_id: str, client_secret: str) -> dict[str, str]:
+    """The token request form of ``grant_type=client_credentials``."""
+    return {
         "grant_type": "client_credentials",
         "client_id": client_id,
         "client_secret": client_secret,
     }
+
+
+def password_form(
+    client_id: str, client_secret: str, username: str, password: str
+) -> dict[str, str]:
+    """The token request form of ``grant_type=password``: client credentials plus a
+    user's ``username``/``password``."""
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+    }
+
+
+def client_credentials_grant(
+    token_url: str, client_id: str, client_secret: str, *, service: str, **options: Any
+) -> FormGrant:
+    """``grant_type=client_credentials`` with ``client_id`` and ``client_secret``."""
+    form = client_credentials_form(client_id, client_secret)
     return FormGrant(token_url, form, service=service, **options)
 
 
@@ -136,13 +157,7 @@ def password_grant(
     **options: Any,
 ) -> FormGrant:
     """``grant_type=password``: client credentials plus a user's ``username``/``password``."""
-    form = {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "grant_type": "password",
-        "username": username,
-        "password": password,
-    }
+    form = password_form(client_id, client_secret, username, password)
     return FormGrant(token_url, form, service=service, **options)
 
 

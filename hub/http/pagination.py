@@ -30,7 +30,7 @@ class Paginator(Protocol):
 
 @dataclass(frozen=True)
 class SkipLimit:
-    """``skip``/``limit`` paging over JSON arrays (Plutio)."""
+    """``skip``/``limit`` paging over JSON arrays."""
 
     page_size: int = 100
 
@@ -56,7 +56,7 @@ def _field_items(page: Any, field: str | None) -> list[Any]:
 
 @dataclass(frozen=True)
 class CursorPages:
-    """Cursor paging where each page names the next one (Plane).
+    """Cursor paging where each page names the next one.
 
     Asks ``per_page`` items; a page ``{"results": [...], "next_cursor": "100:1:0",
     "next_page_results": true}`` is followed by the same request with ``cursor`` set.
@@ -90,7 +90,7 @@ class CursorPages:
 
 @dataclass(frozen=True)
 class PageNumber:
-    """Numbered pages of a fixed size (Plutora: ``pageNum``/``recordsPerPage``).
+    """Numbered pages of a fixed size (default: ``pageNum``/``recordsPerPage``).
 
     A page is an array, or an object with the items in ``items_field`` and, when the
     upstream says it, the total in ``total_field``. Paging stops at a short page or once

@@ -16,7 +16,6 @@ from typing import Literal
 from hub.http.failures import parse_retry_after
 
 __all__ = [
-    "PLANE_HEADERS",
     "RETRY_AFTER_ONLY",
     "X_RATELIMIT_HEADERS",
     "Observation",
@@ -100,8 +99,4 @@ RETRY_AFTER_ONLY = RateLimitHeaders()
 #: ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` in seconds from now
 X_RATELIMIT_HEADERS = RateLimitHeaders(
     remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="seconds"
-)
-#: Plane: ``X-RateLimit-Reset`` is a UTC epoch time in seconds
-PLANE_HEADERS = RateLimitHeaders(
-    remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="epoch_seconds"
 )

@@ -20,7 +20,7 @@ __all__ = ["Basic", "Bearer", "NoAuth", "SharedSecret"]
 
 @dataclass(frozen=True)
 class SharedSecret:
-    """A header that carries the secret itself (e.g. Plutio's custom webhook header)."""
+    """A header that carries the secret itself (e.g. an upstream's custom webhook header)."""
 
     keys: tuple[bytes, ...]
     header: str = "X-Webhook-Secret"

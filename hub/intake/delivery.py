@@ -4,7 +4,7 @@
   its headers and its raw body. The intake authenticates it, parses it and reads its
   event type and id where the source says (:mod:`hub.intake.webhook`).
 - :class:`PolledRecord`: one record a poll hands on to its workflow, with the event id
-  and type the poll gives it (``plutio-invoice:<id>:<updatedAt>``, ``invoice.poll``).
+  and type the poll gives it (``billing-invoice:<id>:<updatedAt>``, ``invoice.poll``).
 - :class:`DeadLetterReplay`: a dead run sent again (``hub dlq replay``) as a new run of the
   workflow it names, from the start or from the context its failed step was given.
 

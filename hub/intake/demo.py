@@ -2,7 +2,7 @@
 source out.
 
 :data:`DEMO_SECRET` stands in for any secret a source file names but ``HUB_SECRETS``
-lacks, in local runs only (``hub up`` binds the ingress to loopback), the way the Plutio
+lacks, in local runs only (``hub up`` binds the ingress to loopback), the way a connector's
 sandbox credentials stand in for real ones. It is public: never use it for a real sender.
 """
 

@@ -9,7 +9,7 @@ handed on. A poll that reached ``HUB_POLL_MAX_PAGES`` with pages left sends the 
 poll at once, so one task never runs for long.
 
 The poll trigger's ``uses`` must be a poll operation (its input has ``field`` and
-``after``, e.g. ``plutio.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
+``after``, e.g. ``billing.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
 stored cursor value), ``workflow``, ``run`` and ``secrets``.
 """
 
@@ -153,7 +153,7 @@ _apis: dict[str, Any] = {}
 def _api(uses: str, settings: Settings, client: Any) -> Any:
     connector, _ = get_operation(uses)
     if connector.name not in _apis:
-        _apis[connector.name] = connector.build(settings, client)
+        _apis[connector.name] = connector.build(connector.read_settings(), settings, client)
     return _apis[connector.name]
 
 

@@ -6,10 +6,10 @@ unless the workflow's ``if`` keeps it out), so it is tested with plain functions
 
 A poll operation answers ``{"records": [...], "entity": "invoice", "id_field": "_id",
 "field": "updatedAt"}``, the records ordered by (field, id) and all after the position
-asked (see :mod:`connectors.plutio.polling`). For each page, in order:
+asked (a connector's poll operation pages its upstream so). For each page, in order:
 
 1. every record not handed on before is handed on as the event
-   ``<source>-<entity>:<id>:<value>`` (``plutio-invoice:64f...:2024-03-01T10:00:00.000Z``)
+   ``<source>-<entity>:<id>:<value>`` (``billing-invoice:64f...:2024-03-01T10:00:00.000Z``)
    of type ``<entity>.poll``, the record as its body;
 2. only then the cursor moves to the page's last record (never backwards), with the
    records handed on remembered: a poll that dies in between hands the page on again,
@@ -44,7 +44,8 @@ HandOn = Callable[[dict[str, Any], str, str], bool]
 
 
 def poll_event_id(source: str, entity: str, record_id: str, value: Any) -> str:
-    """``plutio-invoice:<id>:<updatedAt>``: one id per revision of a record."""
+    """``<source>-<entity>:<id>:<value>`` (``billing-invoice:<id>:<updatedAt>``): one id
+    per revision of a record."""
     return f"{source}-{entity}:{record_id}:{value}"
 
 

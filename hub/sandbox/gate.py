@@ -11,7 +11,7 @@ Answers for an identified client carry rate-limit headers (``X-RateLimit-*`` by 
 a sandbox passes ``rate_headers`` for its upstream's own, or none). Every call is logged,
 whatever happened. A call whose client cannot be identified is not metered. Error answers
 the gate makes (quota refusals, injected errors) take the sandbox's error shape when it
-passes ``refused`` and ``error``; Plutio's ``{"code", "message"}`` otherwise.
+passes ``refused`` and ``error``; the kit's ``{"code", "message"}`` otherwise.
 """
 
 from __future__ import annotations

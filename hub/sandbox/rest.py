@@ -1,6 +1,7 @@
 """Mongo-style REST resources over a :class:`MemoryStore`, declared as data.
 
-The shape Plutio uses, and the routes :class:`MongoRest` serves for a resource ``r``:
+A shape some upstreams use (Mongo-backed APIs), and the routes :class:`MongoRest` serves
+for a resource ``r``:
 
 - ``GET /r``: a JSON array; ``skip``/``limit`` paging (``limit=0``: no limit), key
   filters on dotted paths (``?name.first=leo``), ``q=<Mongo JSON>``; ``?_id=`` reads one;

@@ -7,7 +7,7 @@
   fake clock (retries and waits take no time).
 - :mod:`~hub.testing.deliveries`: a case's events as production deliveries (signed as
   the real source files say) through the intake, with dedupe as the ingress's store.
-- :mod:`~hub.testing.sandboxes`: which sandbox plays which connector's upstream.
+- :mod:`~hub.testing.sandboxes`: the sandboxes connectors declare, served on need.
 - :mod:`~hub.testing.expect`: partial matching and the checks of ``expect``.
 - :mod:`~hub.testing.runner`: runs one file's cases; :mod:`~hub.testing.suite` finds the
   files, runs them and prints the report.

@@ -135,7 +135,7 @@ class Conformance:
     their id under; ``token_path`` the sandbox's token endpoint, for a token flow.
     """
 
-    connector: Connector
+    connector: Connector[Any]
     service: str
     sandbox: Callable[[], ASGIApp]
     api: BuildApi

@@ -25,9 +25,11 @@ from typing import Any
 
 import httpx
 import redis
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from hub.connector.configure import from_values
 from hub.connector.declaration import Connector
+from hub.connector.registry import get_connector
+from hub.core.env_settings import isolated
 from hub.core.errors import ConfigError
 from hub.core.settings import Settings
 from hub.history.runs import RunStore
@@ -36,10 +38,11 @@ from hub.http.quota import Unlimited
 from hub.intake.plan import Intake, PlannedRun
 from hub.intake.sources import SourceError
 from hub.sandbox.clock import FakeClock
+from hub.sandbox.declaration import Sandbox
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
 from hub.testing.deliveries import CaseIntake, CaseSources
 from hub.testing.expect import Outcome, check
-from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes, SandboxKind
+from hub.testing.sandboxes import RunningSandboxes
 from hub.testing.spec import Case, LoadedSpec
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
@@ -57,28 +60,12 @@ class OfflineRuntime(Runtime):
     upstream 429s and their ``Retry-After`` are still answered and honoured as backoff.
     """
 
-    def api(self, connector: Connector | str) -> Any:
+    def api(self, connector: Connector[Any] | str) -> Any:
         api = super().api(connector)
         client = getattr(api, "client", None)
         if isinstance(client, ApiClient):
             client.quota = Unlimited()
         return api
-
-
-class _IsolatedSettings(Settings):
-    """Settings from keyword arguments only: the environment and ``.env`` are ignored,
-    so a test gives the same result on every machine."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 @dataclass(frozen=True)
@@ -102,9 +89,11 @@ class WorkflowTester:
     case's alone) on transports from ``transport``, closed when the case ends; the
     default transports share the run's one TLS context, so the CA bundle is loaded once
     a run instead of once a client. ``sandboxes`` says which sandbox plays each
-    connector's upstream (default :data:`~hub.testing.sandboxes.SANDBOXES`).
-    ``sources`` are the source files events are sent through (default: the ``sources``
-    folder next to each test file).
+    connector's upstream (default: each installed connector's own). ``sources`` are the
+    source files events are sent through (default: the ``sources`` folder next to each
+    test file). Settings, the hub's and the connectors', come from the test file and the
+    sandboxes alone: the environment and ``.env`` are not read, so a test gives the same
+    result on every machine.
     """
 
     def __init__(
@@ -113,7 +102,7 @@ class WorkflowTester:
         *,
         seed: int = 0,
         transport: Callable[[], httpx.BaseTransport] | None = None,
-        sandboxes: Mapping[str, SandboxKind] = SANDBOXES,
+        sandboxes: Mapping[str, Sandbox[Any]] | None = None,
         sources: CaseSources | None = None,
     ) -> None:
         self.redis = redis_client
@@ -121,7 +110,7 @@ class WorkflowTester:
         self.seed = seed
         self.clock = FakeClock()
         self.sandboxes = RunningSandboxes(self.clock, seed=seed, kinds=sandboxes)
-        self.app = create_celery(_IsolatedSettings())  # builds signatures; never connects
+        self.app = create_celery(isolated(Settings, {}))  # builds signatures; never connects
         self._new_transport = transport or self._tls_transport
 
     @cached_property
@@ -162,24 +151,26 @@ class WorkflowTester:
             self.sandboxes.seed(name, given.records())
             if given.faults is not None:
                 self.sandboxes.core(name).faults.set(given.faults.model_dump(exclude_unset=True))
-        overrides = {**spec.settings, **case.given.settings}
         secrets = {**spec.secrets, **case.given.secrets}
-        settings = _IsolatedSettings(
-            **{name.lower(): value for name, value in overrides.items()},
-            **self.sandboxes.settings(sorted(connectors)),
-            hub_secrets=secrets,
+        settings = isolated(
+            Settings, {**spec.settings, **case.given.settings, "HUB_SECRETS": secrets}
         )
+        connector_settings = from_values(self.sandboxes.env(sorted(connectors)))
         try:
             resolved = sources.resolve(settings, secrets)
         except ConfigError as exc:
             return [f"the sources cannot take this case's deliveries: {exc}"]
         with ExitStack() as transports:
-            outcome, failures = self._send_all(
-                CaseIntake(wf, resolved, Intake([wf], new_id=self._ids())),
-                case,
+            runtime = OfflineRuntime(
                 settings,
-                lambda connector: transports.enter_context(self._new_transport()),
+                self.redis,
+                rng=random.Random(self.seed).random,
+                transport=lambda connector: transports.enter_context(self._new_transport()),
+                now=self._wall_time,
+                connector_settings=connector_settings,
             )
+            sender = CaseIntake(wf, resolved, Intake([wf], new_id=self._ids()))
+            outcome, failures = self._send_all(sender, case, runtime)
         for name in sorted(connectors):
             outcome.state[name] = self.sandboxes.state(name)
             outcome.calls[name] = self.sandboxes.core(name).calls.records()
@@ -191,17 +182,9 @@ class WorkflowTester:
         return lambda: f"{ids.getrandbits(128):032x}"
 
     def _send_all(
-        self,
-        sender: CaseIntake,
-        case: Case,
-        settings: Settings,
-        transport: Callable[[str], httpx.BaseTransport],
+        self, sender: CaseIntake, case: Case, runtime: Runtime
     ) -> tuple[Outcome, list[str]]:
         """Send the case's events in turn: the last one's outcome, and the problems."""
-        rng = random.Random(self.seed)
-        runtime = OfflineRuntime(
-            settings, self.redis, rng=rng.random, transport=transport, now=self._wall_time
-        )
         runs = RunStore(self.redis, clock=self._wall_time)
         finished: dict[str, dict[str, Any]] = {}
 
@@ -264,4 +247,4 @@ def _outcome(
 def upstreams(wf: Workflow) -> set[str]:
     """Connectors ``wf`` uses that call an upstream (and so need a sandbox)."""
     names = {step.uses.split(".", 1)[0] for _, step in wf.all_steps()}
-    return names - NO_UPSTREAM
+    return {name for name in names if get_connector(name).upstream}

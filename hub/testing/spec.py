@@ -1,14 +1,14 @@
 """The test file format: ``workflows/<name>.test.yaml`` next to ``<name>.yaml``.
 
 ```yaml
-workflow: crm-contact-to-plutio-person   # optional: the workflow in <name>.yaml
+workflow: contact-to-crm-person          # optional: the workflow in <name>.yaml
 secrets: { CRM_KEY: test }               # optional, for every case
 settings: { HUB_STEP_MAX_ATTEMPTS: 3 }   # optional, for every case (a few are allowed)
 cases:
   - name: creates the person
     given:                               # optional: sandbox records and faults
-      plutio:
-        people: [ { name: { first: Old }, contactEmails: [ { address: a@b.c } ] } ]
+      crm:                               #   by connector name
+        people: [ { name: { first: Old }, emails: [ { address: a@b.c } ] } ]
         faults: { scripts: [ { method: POST, path: /people, answers: [500, 500] } ] }
     event:                               # or events: [ ... ] run one after the other
       type: contact.created              # written where the source reads the type; default:
@@ -24,8 +24,8 @@ cases:
       error: { step: person, status: 400, message: "part of the message" }
       attempts: { person: 3 }
       delays: { person: [2] }            # countdowns before each retry or wait, seconds
-      upstream: { plutio: { people: { count: 1, contains: [ { name: { first: Ada } } ] } } }
-      calls: { plutio: { "POST /people": 3 } }         # "METHOD /path" globs
+      upstream: { crm: { people: { count: 1, contains: [ { name: { first: Ada } } ] } } }
+      calls: { crm: { "POST /people": 3 } }            # "METHOD /path" globs
 ```
 
 Each event goes through the same intake as production (see

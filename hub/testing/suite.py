@@ -20,7 +20,6 @@ from hub.intake.sources import SourceError
 from hub.testing.checks import load_spec
 from hub.testing.deliveries import CaseSources
 from hub.testing.runner import CaseResult, WorkflowTester, upstreams
-from hub.testing.sandboxes import SANDBOXES
 from hub.testing.spec import spec_path_for
 from hub.workflow.loader import load_folder
 from hub.workflow.model import Workflow
@@ -127,13 +126,13 @@ def _run_file(
     report: Report,
     echo: Callable[[str], None],
 ) -> None:
-    resources = {name: kind.resources for name, kind in SANDBOXES.items()}
+    resources = tester.sandboxes.resources()
     try:
         loaded = load_spec(spec_file, workflows, resources)
     except WorkflowError as exc:
         report.problems.append(str(exc))
         return
-    missing = sorted(upstreams(loaded.workflow) - set(SANDBOXES))
+    missing = sorted(upstreams(loaded.workflow) - set(resources))
     if missing:
         names = ", ".join(missing)
         report.problems.append(f"{spec_file}: no sandbox for {names}; its cases cannot run offline")

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from hub.connector.configure import SettingsFor, from_environment
 from hub.connector.declaration import Connector
 from hub.connector.registry import get_connector, get_operation
 from hub.core.errors import ConfigError, FatalError, TemplateError
@@ -49,7 +50,8 @@ class Runtime:
     object of some connectors; ``rng`` is the random source of retry jitter;
     ``transport`` gives a connector's HTTP transport by connector name (the default,
     ``None``: httpx's own, one per client); ``now`` is the wall clock the connectors read
-    (epoch seconds).
+    (epoch seconds); ``connector_settings`` gives each connector its settings (default:
+    from the environment).
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class Runtime:
         rng: Callable[[], float] = random.random,
         transport: Callable[[str], httpx.BaseTransport | None] = lambda connector: None,
         now: Callable[[], float] = time.time,
+        connector_settings: SettingsFor = from_environment,
     ) -> None:
         self.settings = settings
+        self.connector_settings = connector_settings
         self.redis = redis
         self.lookup = lookup
         self.rng = rng
@@ -71,14 +75,18 @@ class Runtime:
         self.now = now
         self._apis: dict[str, Any] = dict(apis or {})
 
-    def api(self, connector: Connector | str) -> Any:
+    def api(self, connector: Connector[Any] | str) -> Any:
         """The runtime API object of ``connector`` (built on first use)."""
         if isinstance(connector, str):
             connector = get_connector(connector)
         if connector.name not in self._apis:
             transport = self.transport(connector.name)
             self._apis[connector.name] = connector.build(
-                self.settings, self.redis, transport=transport, now=self.now
+                self.connector_settings(connector),
+                self.settings,
+                self.redis,
+                transport=transport,
+                now=self.now,
             )
         return self._apis[connector.name]
 

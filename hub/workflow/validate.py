@@ -32,7 +32,7 @@ from hub.workflow.templates import check_syntax, is_template, referenced_names
 
 __all__ = ["OperationLookup", "StepSlot", "WorkflowParts", "validate_parts", "validate_workflow"]
 
-OperationLookup = Callable[[str], tuple[Connector, AnyOperation]]
+OperationLookup = Callable[[str], tuple[Connector[Any], AnyOperation]]
 
 _BASE_NAMES = frozenset({"event", "workflow", "run", "secrets"})
 _POLL_NAMES = frozenset({"cursor", "workflow", "run", "secrets"})

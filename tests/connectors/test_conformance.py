@@ -15,15 +15,20 @@ from contextlib import ExitStack
 import pytest
 import redis
 
-from hub.connector.registry import CONNECTOR_MODULES
+from hub.connector.registry import discovered, get_connector
 from hub.testing.conformance import Conformance, SandboxControl, checks_for, run_check, served
+
+
+def _package(name: str) -> str:
+    """The package an installed connector's entry point names (``pkg.module:ATTR``)."""
+    return discovered()[name].value.partition(":")[0]
 
 
 def _declarations() -> dict[str, Conformance]:
     found: dict[str, Conformance] = {}
-    for name, module in sorted(CONNECTOR_MODULES.items()):
-        if importlib.util.find_spec(f"{module}.conformance") is not None:
-            found[name] = importlib.import_module(f"{module}.conformance").CONFORMANCE
+    for name in discovered():
+        if importlib.util.find_spec(f"{_package(name)}.conformance") is not None:
+            found[name] = importlib.import_module(f"{_package(name)}.conformance").CONFORMANCE
     return found
 
 
@@ -46,11 +51,7 @@ def sandbox_for() -> Iterator[Callable[[str], SandboxControl]]:
 
 
 def test_every_connector_with_a_sandbox_declares_conformance() -> None:
-    with_sandbox = {
-        name
-        for name, module in CONNECTOR_MODULES.items()
-        if importlib.util.find_spec(f"{module}.sandbox") is not None
-    }
+    with_sandbox = {name for name in discovered() if get_connector(name).sandbox is not None}
     assert with_sandbox == set(DECLARATIONS) == {"accounting", "plane", "plutio", "plutora"}
 
 

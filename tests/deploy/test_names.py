@@ -57,7 +57,7 @@ def test_every_setting_name_in_deploy_exists_in_settings() -> None:
         for name in names - known
     )
     assert not unknown, (
-        "names that are not fields of hub.core.settings.Settings (a typo, or a setting to add "
+        "names that are not settings of the hub or a connector (a typo, or a setting to add "
         "there first):\n  " + "\n  ".join(unknown)
     )
 

@@ -12,14 +12,15 @@ import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import redis
-from pydantic import SecretStr
 from starlette.types import ASGIApp
 
+from hub.connector.configure import from_values
+from hub.connector.registry import get_connector
 from hub.core.settings import Settings
 from hub.intake.plan import Intake, Plan
 from hub.testing.deliveries import CaseSources, signed_webhook
@@ -31,6 +32,7 @@ from tests.support.sandboxes import Served, serve
 
 __all__ = [
     "ROOT",
+    "Configured",
     "Sandboxes",
     "begin",
     "event",
@@ -84,33 +86,31 @@ def served(apps: Mapping[str, ASGIApp]) -> Iterator[Sandboxes]:
         yield Sandboxes({name: stack.enter_context(serve(app)) for name, app in apps.items()})
 
 
-def sandbox_settings(sandboxes: Sandboxes, **extra: Any) -> Settings:
-    """Settings that point every served connector at its sandbox's default credentials."""
+@dataclass(frozen=True)
+class Configured:
+    """The hub's settings, and the connectors' by environment name."""
+
+    hub: Settings
+    env: Mapping[str, Any]
+
+    def but(self, **env: Any) -> Configured:
+        """These settings with ``env`` (environment names) changed."""
+        return replace(self, env={**self.env, **env})
+
+    def runtime(self, redis_client: redis.Redis) -> Runtime:
+        """A fresh worker runtime on these settings."""
+        return Runtime(self.hub, redis_client, connector_settings=from_values(self.env))
+
+
+def sandbox_settings(sandboxes: Sandboxes, **env: Any) -> Configured:
+    """Settings that point every served connector at its sandbox, with the sandbox's
+    default credentials (as its connector declares them), and ``env`` on top."""
     values: dict[str, Any] = {}
-    if "plane" in sandboxes.urls:
-        values.update(
-            plane_base_url=sandboxes.urls["plane"],
-            plane_api_key=SecretStr("plane_api_sandbox"),
-            plane_workspace_slug="sandbox",
-        )
-    if "plutora" in sandboxes.urls:
-        url = sandboxes.urls["plutora"]
-        values.update(
-            plutora_auth_url=f"{url}/oauth/token",
-            plutora_base_url=url,
-            plutora_client_id="sandbox-client",
-            plutora_client_secret=SecretStr("sandbox-secret"),
-            plutora_username="sandbox@example.com",
-            plutora_password=SecretStr("sandbox-password"),
-        )
-    if "plutio" in sandboxes.urls:
-        values.update(
-            plutio_base_url=sandboxes.urls["plutio"],
-            plutio_client_id="sandbox-client",
-            plutio_client_secret=SecretStr("sandbox-secret"),
-            plutio_business="sandbox",
-        )
-    return Settings(**{**values, **extra})
+    for name, url in sandboxes.urls.items():
+        sandbox = get_connector(name).sandbox
+        assert sandbox is not None, f"{name} declares no sandbox"
+        values.update(sandbox.env(url, sandbox.config()))
+    return Configured(Settings(), {**values, **env})
 
 
 def begin(wf: Workflow, sample: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -128,12 +128,12 @@ def begin(wf: Workflow, sample: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def run(
-    wf: Workflow, sample: Mapping[str, Any], settings: Settings, redis_client: redis.Redis
+    wf: Workflow, sample: Mapping[str, Any], settings: Configured, redis_client: redis.Redis
 ) -> dict[str, Any] | None:
     """Run every step of ``wf`` for a fixture event, each in a fresh worker runtime."""
     ctx = begin(wf, sample)
     if ctx is None:
         return None
     for step in wf.steps:
-        ctx = execute_step(wf, step.id, ctx, Runtime(settings, redis_client))
+        ctx = execute_step(wf, step.id, ctx, settings.runtime(redis_client))
     return ctx

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from connectors.plane import CONNECTOR
 from connectors.plane.api import PlaneApi, build_api
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
+from connectors.plane.settings import PlaneSettings
 from hub.core.errors import ConfigError, FatalError, QuotaWait, RetryableError
 from hub.core.settings import Settings
 from hub.sandbox.clock import FakeClock
@@ -20,15 +21,18 @@ from tests.support.sandboxes import Served, operate, serve
 
 KEY = "plane_api_sandbox"
 
+#: the hub settings the connector is built with
+HUB = Settings()
 
-def settings_for(served: Served, **extra: Any) -> Settings:
+
+def settings_for(served: Served, **extra: Any) -> PlaneSettings:
     values: dict[str, Any] = {
-        "plane_base_url": served.url,
-        "plane_api_key": SecretStr(KEY),
-        "plane_workspace_slug": "sandbox",
+        "base_url": served.url,
+        "api_key": SecretStr(KEY),
+        "workspace_slug": "sandbox",
         **extra,
     }
-    return Settings(**values)
+    return PlaneSettings(**values)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,7 @@ def _project(api: PlaneApi) -> str:
 
 
 def test_lists_page_through_every_cursor(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plane), redis_client)
+    api = build_api(settings_for(plane), HUB, redis_client)
     pid = _project(api)
     plane.control(
         "POST", "seed", {"work-items": [{"name": f"i{n}", "project": pid} for n in range(230)]}
@@ -71,7 +75,7 @@ def test_lists_page_through_every_cursor(plane: Served, redis_client: redis.Redi
 
 
 def test_create_with_external_ids_happens_once(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plane), redis_client)
+    api = build_api(settings_for(plane), HUB, redis_client)
     pid = _project(api)
     args = {"project_id": pid, "name": "R1", "external_source": "plutora", "external_id": "r-1"}
     first = op(api, "work_items.create", **args)
@@ -82,7 +86,7 @@ def test_create_with_external_ids_happens_once(plane: Served, redis_client: redi
 
 
 def test_upsert_reads_the_item_after_a_409(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plane), redis_client)
+    api = build_api(settings_for(plane), HUB, redis_client)
     pid = _project(api)
     existing = op(
         api,
@@ -109,7 +113,7 @@ def test_upsert_reads_the_item_after_a_409(plane: Served, redis_client: redis.Re
 
 
 def test_upsert_can_update_an_existing_item(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plane), redis_client)
+    api = build_api(settings_for(plane), HUB, redis_client)
     pid = _project(api)
     match = {"external_source": "plutora", "external_id": "r-9"}
     made = op(api, "work_items.upsert", project_id=pid, match=match, data={"name": "v1"})
@@ -138,7 +142,7 @@ def test_upsert_can_update_an_existing_item(plane: Served, redis_client: redis.R
 def test_reads_updates_deletes_states_labels_comments(
     plane: Served, redis_client: redis.Redis
 ) -> None:
-    api = build_api(settings_for(plane), redis_client)
+    api = build_api(settings_for(plane), HUB, redis_client)
     pid = _project(api)
     assert [p["identifier"] for p in op(api, "projects.find", identifier="OPS")] == ["OPS"]
     assert op(api, "projects.find", name="Nope") == []
@@ -165,7 +169,7 @@ def test_reads_updates_deletes_states_labels_comments(
 
 
 def test_the_budget_is_kept_in_redis_per_key(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plane, plane_quota_limit=3), redis_client)
+    api = build_api(settings_for(plane, quota_limit=3), HUB, redis_client)
     for _ in range(3):
         op(api, "projects.list")
     with pytest.raises(QuotaWait) as wait:
@@ -173,7 +177,7 @@ def test_the_budget_is_kept_in_redis_per_key(plane: Served, redis_client: redis.
     assert 0 < wait.value.wait <= 60
     assert len(plane.calls()) == 3  # the fourth call never left the hub
     # another process with the same key shares the budget; the key never shows in Redis
-    other = build_api(settings_for(plane, plane_quota_limit=3), redis_client)
+    other = build_api(settings_for(plane, quota_limit=3), HUB, redis_client)
     with pytest.raises(QuotaWait):
         op(other, "projects.list")
     assert not [k for k in redis_client.keys("*") if KEY.encode() in k]
@@ -182,7 +186,7 @@ def test_the_budget_is_kept_in_redis_per_key(plane: Served, redis_client: redis.
 def test_throttling_and_server_errors_are_retriable(
     plane: Served, redis_client: redis.Redis
 ) -> None:
-    api = build_api(settings_for(plane), redis_client)
+    api = build_api(settings_for(plane), HUB, redis_client)
     plane.control("POST", "faults", {"scripts": [{"answers": [503, {"drop": True}]}]})
     with pytest.raises(RetryableError) as down:
         op(api, "projects.list")
@@ -203,7 +207,7 @@ def test_throttling_and_server_errors_are_retriable(
 
 
 def test_a_wrong_key_is_fatal_and_never_shown(plane: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plane, plane_api_key=SecretStr("plane_api_wrong")), redis_client)
+    api = build_api(settings_for(plane, api_key=SecretStr("plane_api_wrong")), HUB, redis_client)
     with pytest.raises(FatalError) as info:
         op(api, "projects.list")
     assert info.value.status == 401 and "Given API token is not valid" in str(info.value)
@@ -212,4 +216,4 @@ def test_a_wrong_key_is_fatal_and_never_shown(plane: Served, redis_client: redis
 
 def test_missing_settings_are_named(redis_client: redis.Redis) -> None:
     with pytest.raises(ConfigError, match="set PLANE_API_KEY, PLANE_WORKSPACE_SLUG"):
-        build_api(Settings(plane_api_key=None, plane_workspace_slug=None), redis_client)
+        build_api(PlaneSettings(api_key=None, workspace_slug=None), HUB, redis_client)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Any
 
-from hub.cli.up import SANDBOXES, Embedded
+from hub.cli.up import Embedded
+from hub.connector.configure import from_values
 from hub.core.settings import Settings
 
 
-def _embedded(**values: object) -> Embedded:
-    return Embedded(Settings(hub_redis_url="redis://127.0.0.1:1/0", **values))  # type: ignore[arg-type]
+def _embedded(**env: Any) -> Embedded:
+    """``hub up`` with connector settings ``env`` (environment names) and nothing else."""
+    return Embedded(Settings(hub_redis_url="redis://127.0.0.1:1/0"), from_values(env))
 
 
 def test_without_credentials_every_sandbox_is_wired_in() -> None:
-    embedded = _embedded(
-        plutio_client_id=None, plane_api_key=None, plutora_client_id=None, accounting_url=None
-    )
-    assert [s.name for s in embedded.sandboxes()] == ["plutio", "plane", "plutora", "accounting"]
+    embedded = _embedded()
+    assert [s.name for s in embedded.sandboxes()] == ["accounting", "plane", "plutio", "plutora"]
     env = embedded.environment()
     assert env["PLUTIO_BASE_URL"] == "http://127.0.0.1:9100"
     assert env["PLANE_BASE_URL"] == "http://127.0.0.1:9101"
@@ -38,15 +38,20 @@ def test_without_credentials_every_sandbox_is_wired_in() -> None:
     )
 
 
+def test_a_sandbox_serves_on_its_port_setting_under_its_old_name() -> None:
+    embedded = _embedded(HUB_SANDBOX_PORT="9200", HUB_PLANE_SANDBOX_PORT="9201")
+    ports = {s.name: s.port for s in embedded.sandboxes()}
+    assert (ports["plutio"], ports["plane"], ports["plutora"]) == (9200, 9201, 9102)
+    assert embedded.environment()["PLUTIO_BASE_URL"] == "http://127.0.0.1:9200"
+
+
 def test_a_configured_connector_talks_to_its_real_api() -> None:
     embedded = _embedded(
-        plane_api_key=SecretStr("plane_api_real"),
-        plane_workspace_slug="acme",
-        plane_base_url="https://plane.example.com",
-        plutio_client_id=None,
-        plutora_client_id=None,
+        PLANE_API_KEY="plane_api_real",
+        PLANE_WORKSPACE_SLUG="acme",
+        PLANE_BASE_URL="https://plane.example.com",
     )
     assert "plane" not in [s.name for s in embedded.sandboxes()]
     assert "plane sandbox" not in embedded.urls()
     assert embedded.environment().get("PLANE_BASE_URL") != "http://127.0.0.1:9101"
-    assert len(SANDBOXES) == 4
+    assert len(embedded.sandboxes()) == 3

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -10,9 +11,10 @@ from hub.core.errors import FatalError, QuotaWait, RetryableError
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
+from hub.http.pagination import PageNumber, SkipLimit
 from hub.http.quota import Budget, Lease, RedisQuota
 from hub.http.quota_claim import QuotaClaim
-from hub.http.ratelimit import PLANE_HEADERS, X_RATELIMIT_HEADERS, Observation
+from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
 
 
 class CountingQuota:
@@ -120,7 +122,11 @@ def test_epoch_resets_and_retry_after_dates_are_read_on_the_clients_clock() -> N
     client = _client(
         httpx.MockTransport(handler),
         quota,
-        rate_limit_headers=PLANE_HEADERS,
+        rate_limit_headers=RateLimitHeaders(
+            remaining="X-RateLimit-Remaining",
+            reset="X-RateLimit-Reset",
+            reset_format="epoch_seconds",
+        ),
         now=lambda: 1704067200.0,
     )
     client.request("GET", "people")
@@ -230,3 +236,62 @@ def test_per_request_headers_go_with_a_401_resend(redis_client: redis.Redis) -> 
         "ok": True
     }
     assert sent == [("Bearer old", "k1"), ("Bearer new", "k1")]
+
+
+def test_iterate_pages_a_get_in_its_query_with_the_clients_paginator() -> None:
+    asked: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        asked.append(params)
+        skip, limit = int(params["skip"]), int(params["limit"])
+        return httpx.Response(200, json=list(range(5))[skip : skip + limit])
+
+    client = _client(httpx.MockTransport(handler), paginator=SkipLimit(2))
+    assert list(client.iterate("GET", "things", params={"q": "x"})) == [0, 1, 2, 3, 4]
+    assert asked == [
+        {"q": "x", "skip": "0", "limit": "2"},
+        {"q": "x", "skip": "2", "limit": "2"},
+        {"q": "x", "skip": "4", "limit": "2"},
+    ]
+    assert list(client.iterate("GET", "things", max_items=3)) == [0, 1, 2]
+
+
+def test_iterate_pages_other_methods_in_their_json_body() -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        start = body["Page"] * body["PageSize"]
+        return httpx.Response(200, json=list(range(3))[start : start + body["PageSize"]])
+
+    pages = PageNumber(2, page_param="Page", size_param="PageSize", items_field=None)
+    client = _client(httpx.MockTransport(handler))
+    found = client.iterate("POST", "search", json={"Filter": "a"}, paginator=pages)
+    assert list(found) == [0, 1, 2]
+    assert bodies == [
+        {"Filter": "a", "Page": 0, "PageSize": 2},
+        {"Filter": "a", "Page": 1, "PageSize": 2},
+    ]
+    with pytest.raises(TypeError, match="no paginator"):
+        list(client.iterate("GET", "things"))
+
+
+def test_a_refusal_is_explained_by_the_connectors_explain() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = 400 if request.url.path.endswith("/bad") else 404
+        return httpx.Response(status, json={"message": "nope"})
+
+    def explain(error: FatalError) -> FatalError:
+        if error.status != 400:
+            return error
+        return FatalError(f"{error} - fix the input", status=error.status)
+
+    client = _client(httpx.MockTransport(handler), explain=explain)
+    with pytest.raises(FatalError, match="nope - fix the input") as explained:
+        client.request("GET", "bad")
+    assert isinstance(explained.value.__cause__, FatalError)
+    with pytest.raises(FatalError) as plain:
+        client.request("GET", "missing")
+    assert plain.value.status == 404 and "fix the input" not in str(plain.value)

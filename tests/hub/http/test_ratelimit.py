@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from hub.http.ratelimit import PLANE_HEADERS, RETRY_AFTER_ONLY, X_RATELIMIT_HEADERS, Observation
+from hub.http.ratelimit import RETRY_AFTER_ONLY, X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
+
+#: ``X-RateLimit-Reset`` as a UTC epoch time in seconds
+EPOCH_HEADERS = RateLimitHeaders(
+    remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="epoch_seconds"
+)
 
 
 def test_remaining_and_reset_in_seconds() -> None:
@@ -8,9 +13,9 @@ def test_remaining_and_reset_in_seconds() -> None:
     assert X_RATELIMIT_HEADERS.observe(200, headers) == Observation(45, 12.0, None)
 
 
-def test_plane_reset_is_an_epoch_time() -> None:
+def test_an_epoch_reset_is_read_as_seconds_from_now() -> None:
     headers = {"X-RateLimit-Remaining": "45", "X-RateLimit-Reset": "1700000030"}
-    seen = PLANE_HEADERS.observe(200, headers, now=lambda: 1700000000.0)
+    seen = EPOCH_HEADERS.observe(200, headers, now=lambda: 1700000000.0)
     assert seen == Observation(45, 30.0, None)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import redis
 
+import connectors.plutio.api as plutio_api
 from connectors.plutio.api import PlutioApi
 from connectors.plutio.conformance import CONFORMANCE
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import Operation
 from hub.core.errors import FatalError, UpstreamError
 from hub.testing.conformance import SandboxControl, checks_for, run_check, served
 
@@ -27,16 +28,11 @@ def sandbox() -> Iterator[SandboxControl]:
 
 
 def test_a_connector_reading_everything_in_one_request_fails_paging(
-    sandbox: SandboxControl, redis_client: redis.Redis
+    sandbox: SandboxControl, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def one_big_page(base_url: str, redis: Any, *, wrong_credential: str | None = None) -> Any:
-        api: PlutioApi = CONFORMANCE.api(base_url, redis, wrong_credential=wrong_credential)
-        api.page_size = 1000
-        return api
-
-    broken = dataclasses.replace(CONFORMANCE, api=one_big_page)
+    monkeypatch.setattr(plutio_api, "PAGE_SIZE", 1000)  # one page for everything
     with pytest.raises(AssertionError, match="1 requests for 250 records in pages of 100"):
-        run_check("paging", broken, sandbox, redis_client)
+        run_check("paging", CONFORMANCE, sandbox, redis_client)
 
 
 def test_a_connector_that_swallows_upstream_errors_fails_retriable_and_fatal(
@@ -99,7 +95,7 @@ def test_the_unchanged_declaration_passes_the_checks_broken_above(
 def test_a_connector_without_the_probe_operation_is_reported(
     sandbox: SandboxControl, redis_client: redis.Redis
 ) -> None:
-    empty = Connector(name="plutio", operations={}, build=CONFORMANCE.connector.build)
+    empty = dataclasses.replace(CONFORMANCE.connector, operations={})
     broken = dataclasses.replace(CONFORMANCE, connector=empty)
     with pytest.raises(AssertionError, match=r"plutio has no operation 'people\.list'"):
         run_check("paging", broken, sandbox, redis_client)

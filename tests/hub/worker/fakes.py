@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from hub.connector.declaration import AnyOperation, Connector, Operation
 from hub.connector.registry import get_operation
 from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core.settings import ConnectorSettings, Settings
 from hub.history.runs import RunRecord, RunStore
 from hub.sandbox.clock import FakeClock
 from hub.testing.broker import LocalQueue, LocalWorker
@@ -57,11 +57,12 @@ class FakeApi:
 T = Connector(
     name="t",
     operations={"do": Operation("do", Do, lambda api, args: api.do(args))},
-    build=lambda settings, redis, transport=None, now=None: None,
+    settings=ConnectorSettings,
+    build=lambda settings, hub, redis, transport=None, now=None: None,
 )
 
 
-def lookup(uses: str) -> tuple[Connector, AnyOperation]:
+def lookup(uses: str) -> tuple[Connector[Any], AnyOperation]:
     """``t.*`` here, everything else (``core.*``) from the registry."""
     if uses.startswith("t."):
         op = T.operations.get(uses[2:])

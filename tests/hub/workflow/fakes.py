@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connector.declaration import AnyOperation, Connector, Operation
 from hub.core.errors import ConfigError
+from hub.core.settings import ConnectorSettings
 
 
 class _Strict(BaseModel):
@@ -73,16 +74,20 @@ ACME = Connector(
         ("people.list", PeopleList),
         ("notes.create", Note),
     ),
-    build=lambda settings, redis, transport=None, now=None: None,
+    settings=ConnectorSettings,
+    build=lambda settings, hub, redis, transport=None, now=None: None,
 )
 MAIL = Connector(
-    name="mail", operations=_ops(("send", Send)), build=lambda s, r, transport=None, now=None: None
+    name="mail",
+    operations=_ops(("send", Send)),
+    settings=ConnectorSettings,
+    build=lambda settings, hub, redis, transport=None, now=None: None,
 )
 CONNECTORS = {"acme": ACME, "mail": MAIL}
 OPERATION_NAMES = sorted(f"{c.name}.{op}" for c in CONNECTORS.values() for op in c.operations)
 
 
-def lookup(uses: str) -> tuple[Connector, AnyOperation]:
+def lookup(uses: str) -> tuple[Connector[Any], AnyOperation]:
     """Resolve like :func:`hub.connector.registry.get_operation`, over the test connectors."""
     connector_name, _, op_name = uses.partition(".")
     connector = CONNECTORS.get(connector_name)
