@@ -3,7 +3,7 @@
 - A **path** is dotted keys, with list indexes as numbers: ``type``, ``meta.entity``,
   ``events.0.id`` (see :func:`~hub.intake.routing.json_path`).
 - A **format** joins several values into one: ``{meta.entity}.{meta.action}`` reads two
-  body paths, ``{header:X-Plane-Event}.{action}`` a header and a body path. It gives a
+  body paths, ``{header:X-Event-Kind}.{action}`` a header and a body path. It gives a
   value only when every placeholder finds a string or a number.
 - A :class:`Locator` tries its headers in order, then its paths, then its formats; the
   first value found is the value.
@@ -24,7 +24,7 @@ from hub.intake.routing import json_path
 
 __all__ = ["HEADER", "Format", "Locator", "check_path"]
 
-#: The prefix of a placeholder that reads a header: ``{header:X-Plane-Event}``.
+#: The prefix of a placeholder that reads a header: ``{header:X-Event-Kind}``.
 HEADER = "header:"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 

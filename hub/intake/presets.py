@@ -10,14 +10,20 @@ writes overrides the preset's: ``auth`` field by field (unless the file names an
 
 Each preset follows its provider's documentation of its webhooks; the tests sign
 deliveries with the provider's own library where one exists (HubSpot, Slack, Stripe).
+:data:`PRESETS` are the senders the hub knows without a connector; a connector adds the
+presets of its upstream's webhooks (``webhook_presets`` in its declaration), so nothing
+here names a connector's upstream. :func:`all_presets` is both.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PRESETS", "apply_preset"]
+from hub.core.errors import ConfigError
+
+__all__ = ["PRESETS", "all_presets", "apply_preset"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     # v3 signature: base64 HMAC-SHA256 of method + URI + body + timestamp (ms); a JSON
@@ -76,19 +82,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "event_type": {"header": "X-Shopify-Topic"},
         "event_id": {"header": "X-Shopify-Webhook-Id", "required": True},
     },
-    # X-Plane-Event: issue, body action: created -> issue.created
-    "plane": {
-        "auth": {"scheme": "hmac", "header": "X-Plane-Signature"},
-        "event_type": {"format": "{header:X-Plane-Event}.{action}"},
-        "event_id": {"header": "X-Plane-Delivery", "required": True},
-    },
-    # the body is the entity; the type is a custom header added to the webhook in
-    # Plutio, named as Plutio names the event (invoice.create); no delivery id
-    "plutio": {
-        "auth": {"scheme": "shared-secret", "header": "X-Webhook-Secret"},
-        "event_type": {"header": "X-Event-Type"},
-        "event_id": {"format": "{header:X-Event-Type}:{_id}:{updatedAt}", "fallback": "content"},
-    },
     # issues.opened, or the event alone for those without an action (ping, push)
     "github": {
         "auth": {"scheme": "github"},
@@ -103,15 +96,38 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def apply_preset(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with its preset's fields under its own and ``secret`` in ``auth``.
+def all_presets() -> dict[str, Mapping[str, Any]]:
+    """Every preset: the hub's, then each installed connector's; a name given twice is a
+    :class:`~hub.core.errors.ConfigError` naming both."""
+    from hub.connector.registry import connectors  # connectors import the hub, not the other way
+
+    found: dict[str, Mapping[str, Any]] = dict(PRESETS)
+    owner = dict.fromkeys(PRESETS, "the hub")
+    for connector in connectors():
+        for name, fields in connector.webhook_presets.items():
+            if name in found:
+                raise ConfigError(
+                    f"preset '{name}' is declared twice: by {owner[name]} and by "
+                    f"connector '{connector.name}'"
+                )
+            found[name], owner[name] = fields, f"connector '{connector.name}'"
+    return found
+
+
+def apply_preset(
+    document: dict[str, Any], presets: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``document`` with its preset's fields (from ``presets``, default
+    :func:`all_presets`) under its own and ``secret`` in ``auth``.
 
     An unknown preset is left for validation to report (with its position); raises
     :class:`ValueError` when the secret is given both ways.
     """
     name = document.get("preset")
-    preset = PRESETS.get(name) if isinstance(name, str) else None
-    merged: dict[str, Any] = copy.deepcopy(preset) if preset else {}
+    if presets is None and isinstance(name, str):
+        presets = all_presets()
+    preset = (presets or {}).get(name) if isinstance(name, str) else None
+    merged: dict[str, Any] = copy.deepcopy(dict(preset)) if preset else {}
     for key, value in document.items():
         base = merged.get("auth")
         if key == "auth" and isinstance(value, dict) and isinstance(base, dict):

@@ -55,7 +55,7 @@ from hub.intake.handshakes import (
     HubChallenge,
     ZoomConfig,
 )
-from hub.intake.presets import PRESETS, apply_preset
+from hub.intake.presets import all_presets, apply_preset
 from hub.intake.secret_refs import check_ref, ref_names
 from hub.workflow.fields import SOURCE_PATTERN
 from hub.workflow.positions import compose
@@ -256,7 +256,7 @@ class SourceConfig(_Model):
 
     description: str = ""
     preset: str | None = Field(
-        default=None, description=f"A sender the hub knows: {', '.join(PRESETS)}."
+        default=None, description="A sender the hub or a connector knows by name."
     )
     secret: str | list[str] | None = Field(
         default=None, description="The auth's secret ('{{ secrets.NAME }}'), with a preset."
@@ -279,8 +279,10 @@ class SourceConfig(_Model):
     @field_validator("preset")
     @classmethod
     def _known(cls, value: str | None) -> str | None:
-        if value is not None and value not in PRESETS:
-            raise ValueError(f"no preset '{value}' (presets: {', '.join(PRESETS)})")
+        if value is not None:
+            known = all_presets()
+            if value not in known:
+                raise ValueError(f"no preset '{value}' (presets: {', '.join(known)})")
         return value
 
     @field_validator("event_type")

@@ -7,6 +7,7 @@ algorithm (Zoom, Shopify, Plane, Pipedrive, Plutio)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -20,11 +21,12 @@ import stripe
 from hubspot.utils.signature import Signature as HubSpotSignature
 from slack_sdk.signature import SignatureVerifier
 
+from hub.core.errors import ConfigError
 from hub.core.settings import Settings
 from hub.intake.delivery import Webhook
 from hub.intake.handshakes import Reply
 from hub.intake.plan import Batch, Intake, Plan
-from hub.intake.presets import PRESETS
+from hub.intake.presets import all_presets
 from hub.intake.resolve import build_sources
 from hub.intake.sources import Source, SourceError, load_sources
 from hub.intake.webhook import Refused
@@ -68,7 +70,20 @@ def test_every_preset_is_tested_here() -> None:
         "github",
         "stripe",
     }
-    assert set(PRESETS) == tested
+    assert set(all_presets()) == tested
+
+
+def test_a_connector_brings_its_upstreams_presets_and_may_not_take_a_hub_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hub.connector import registry
+
+    plutio = registry.get_connector("plutio")
+    assert all_presets()["plutio"] is plutio.webhook_presets["plutio"]
+    clash = dataclasses.replace(plutio, webhook_presets={"stripe": {"auth": {"scheme": "none"}}})
+    monkeypatch.setattr(registry, "connectors", lambda: [clash])
+    with pytest.raises(ConfigError, match="preset 'stripe' is declared twice: by the hub and by"):
+        all_presets()
 
 
 # --- HubSpot: hubspot-api-client's own signature utility --------------------------------
