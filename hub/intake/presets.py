@@ -1,12 +1,12 @@
 """Presets: what a real sender's source file would say, named once.
 
-``preset: hubspot`` in a source file stands for the fields below; any field the file
+``preset: slack`` in a source file stands for the fields below; any field the file
 writes overrides the preset's: ``auth`` field by field (unless the file names another
 ``scheme``, which drops the preset's auth), every other field as a whole. A top-level
 ``secret`` is the auth's secret, so the shortest file is two lines::
 
-    preset: hubspot
-    secret: "{{ secrets.HUBSPOT_CLIENT_SECRET }}"
+    preset: slack
+    secret: "{{ secrets.SLACK_SIGNING_SECRET }}"
 
 Each preset follows its provider's documentation of its webhooks; the tests sign
 deliveries with the provider's own library where one exists (HubSpot, Slack, Stripe).
@@ -26,23 +26,6 @@ from hub.core.errors import ConfigError
 __all__ = ["PRESETS", "all_presets", "apply_preset"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # v3 signature: base64 HMAC-SHA256 of method + URI + body + timestamp (ms); a JSON
-    # array of events per request
-    "hubspot": {
-        "auth": {
-            "scheme": "hmac",
-            "header": "X-HubSpot-Signature-v3",
-            "encoding": "base64",
-            "timestamp_header": "X-HubSpot-Request-Timestamp",
-            "timestamp_unit": "ms",
-            "signed_payload": "{method}{uri}{body}{timestamp}",
-            "uri_decode": True,
-            "tolerance_seconds": 300,
-        },
-        "batch": True,
-        "event_type": {"path": "subscriptionType"},
-        "event_id": {"path": "eventId", "required": True},
-    },
     # webhooks v2: HTTP Basic with the user and password set on the webhook
     "pipedrive": {
         "auth": {"scheme": "basic"},

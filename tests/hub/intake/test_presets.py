@@ -437,7 +437,7 @@ def test_another_scheme_in_the_file_drops_the_presets_auth(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("preset: hubspt\n", "1:9: 'preset': no preset 'hubspt' (presets: hubspot, pipedrive"),
+        ("preset: hubspt\n", "1:9: 'preset': no preset 'hubspt' (presets: pipedrive, slack,"),
         ("preset: hubspot\n", "scheme 'hmac' needs a secret"),
         (
             'preset: slack\nsecret: "{{ secrets.A }}"\nauth: { secret: "{{ secrets.B }}" }\n',
