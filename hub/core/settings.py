@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     hub_public_url: str | None = Field(
         default=None,
         description="The ingress's URL as senders call it (e.g. `https://hooks.example.com`), "
-        "for sources whose signature covers the URL (HubSpot). Unset: the URL as received, "
-        "or as a trusted proxy forwards it.",
+        "for sources whose signature covers the URL (`{uri}` in `signed_payload`). Unset: "
+        "the URL as received, or as a trusted proxy forwards it.",
     )
     hub_trusted_proxies: str | None = Field(
         default=None,

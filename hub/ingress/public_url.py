@@ -1,4 +1,4 @@
-"""The URL a sender called, for schemes that sign it (HubSpot's v3 signature).
+"""The URL a sender called, for schemes that sign it (``{uri}`` in an ``hmac`` signed_payload).
 
 Behind a proxy the ingress sees its own address, not the one the sender called. In
 order:

@@ -13,6 +13,7 @@ from hub.intake import signatures as sig
 from hub.intake.resolve import build_sources, is_loopback
 from hub.intake.sources import SourceError, load_sources
 from tests.hub.ingress.conftest import ROOT, SECRET
+from tests.support.signing import SAMPLE_SECRETS
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -28,7 +29,7 @@ def _problems(tmp_path: Path) -> list[str]:
 
 def test_the_sample_crm_source_loads_and_resolves() -> None:
     configs = load_sources(ROOT / "workflows" / "sources")
-    settings = Settings(hub_secrets={"CRM_SIGNING_KEY": SECRET})
+    settings = Settings(hub_secrets={**SAMPLE_SECRETS, "CRM_SIGNING_KEY": SECRET})
     crm = build_sources(configs, settings, {"crm"}, local=False)["crm"]
     assert isinstance(crm.verifier, sig.StandardWebhooks)
     assert crm.id_at.headers == ("webhook-id",) and crm.id_required
