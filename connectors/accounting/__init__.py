@@ -22,9 +22,9 @@ from connectors.accounting.files import FileSink
 from connectors.accounting.http import HttpSink
 from connectors.accounting.operations import OPERATIONS
 from connectors.accounting.settings import AccountingSettings
-from hub.connector.declaration import Connector
-from hub.core.settings import Settings
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.core import Settings
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX", "AccountingApi", "export_dir"]
 

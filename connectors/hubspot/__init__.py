@@ -9,8 +9,8 @@ from connectors.hubspot import sandbox
 from connectors.hubspot.api import build_api
 from connectors.hubspot.operations import OPERATIONS
 from connectors.hubspot.settings import HubSpotSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX", "WEBHOOK_PRESET"]
 

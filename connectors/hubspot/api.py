@@ -16,15 +16,20 @@ from typing import Any
 import httpx
 
 from connectors.hubspot.settings import HubSpotSettings
-from hub.core.errors import FatalError
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.client_spec import ClientSpec, HeaderKey
-from hub.http.connect import build_client, require_fields
-from hub.http.keyauth import fingerprint
-from hub.http.pagination import CursorPages
-from hub.http.quota import Budget, Quota
-from hub.http.ratelimit import PerBudget, RateLimitHeaders
+from hub.core import FatalError, Settings
+from hub.http import (
+    ApiClient,
+    Budget,
+    ClientSpec,
+    CursorPages,
+    HeaderKey,
+    PerBudget,
+    Quota,
+    RateLimitHeaders,
+    build_client,
+    fingerprint,
+    require_fields,
+)
 
 __all__ = [
     "BURST_HEADERS",

@@ -8,9 +8,8 @@ from connectors.hubspot import CONNECTOR
 from connectors.hubspot.api import SERVICE, HubSpotApi, build_api
 from connectors.hubspot.sandbox import HubSpotSandboxConfig, create_app
 from connectors.hubspot.settings import HubSpotSettings
-from hub.core.env_settings import isolated
-from hub.core.settings import Settings
-from hub.testing.conformance import Conformance, Paging, Probe
+from hub.core import Settings, isolated
+from hub.testing import Conformance, Paging, Probe
 
 __all__ = ["CONFORMANCE"]
 

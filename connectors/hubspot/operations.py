@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.hubspot.api import HubSpotApi
-from hub.connector.declaration import Operation, operation_table
+from hub.connector import Operation, operation_table
 
 __all__ = ["OPERATIONS", "ContactBatchRead", "ContactGet", "ContactSearch", "Filter"]
 

@@ -9,8 +9,8 @@ from connectors.plane.api import build_api
 from connectors.plane.resources import OPERATIONS
 from connectors.plane.sandbox_rules import KINDS
 from connectors.plane.settings import PlaneSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX", "WEBHOOK_PRESET"]
 

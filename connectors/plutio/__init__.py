@@ -9,8 +9,8 @@ from connectors.plutio import sandbox
 from connectors.plutio.api import build_api
 from connectors.plutio.operations import OPERATIONS
 from connectors.plutio.settings import PlutioSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox, record_line
+from hub.connector import Connector
+from hub.sandbox import Sandbox, record_line
 
 __all__ = ["CONNECTOR", "SANDBOX", "WEBHOOK_PRESET"]
 

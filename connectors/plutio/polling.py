@@ -15,7 +15,7 @@ from typing import Any
 from connectors.plutio.api import PlutioApi
 from connectors.plutio.models import PollArgs, PollPosition
 from connectors.plutio.resources import Resource
-from hub.core.errors import FatalError
+from hub.core import FatalError
 
 __all__ = ["ID_FIELD", "after_condition", "poll_page"]
 

@@ -9,8 +9,8 @@ from connectors.plutora.api import build_api
 from connectors.plutora.resources import OPERATIONS
 from connectors.plutora.sandbox_rules import ENTITIES
 from connectors.plutora.settings import PlutoraSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX"]
 

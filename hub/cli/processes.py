@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
-from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core import ConfigError, get_settings
 
 __all__ = ["beat", "flower", "serve", "up", "worker"]
 
@@ -42,8 +41,7 @@ def worker(
     require_redis(ping=False)
     load_workflows()
     require_redis(ping=True)  # Celery would retry an unreachable broker for ever
-    from hub.worker.celery_app import app
-    from hub.worker.queues import parse_queues
+    from hub.worker import app, parse_queues
 
     try:
         names = parse_queues(queues or get_settings().hub_worker_queues)
@@ -73,13 +71,9 @@ def serve(
 
     import redis
 
-    from hub.ingress import server
-    from hub.ingress.app import create_live_app
-    from hub.ingress.event_store import check_fsync, connect
-    from hub.worker.celery_app import app as celery
-    from hub.workflow.live import LiveWorkflows
-    from hub.workflow.loader import WorkflowError
-    from hub.workflow.revisions import WorkflowStore
+    from hub.ingress import check_fsync, connect, create_live_app, server
+    from hub.worker import app as celery
+    from hub.workflow import LiveWorkflows, WorkflowError, WorkflowStore
 
     settings = get_settings()
     server.prepare_process(settings)
@@ -119,7 +113,7 @@ def flower(
 ) -> None:
     """Run Flower on the hub's broker."""
     require_redis(ping=True)
-    from hub.worker.celery_app import app
+    from hub.worker import app
 
     settings = get_settings()
     argv = [
@@ -141,7 +135,7 @@ def beat() -> None:
     """Run Celery beat: fires the workflows' schedule and poll triggers (run exactly one)."""
     require_redis(ping=False)
     workflows = load_workflows()
-    from hub.worker.beat import run_beat
+    from hub.worker import run_beat
 
     try:
         run_beat(get_settings(), workflows)

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
-from hub.connector.registry import get_connector
-from hub.core.settings import Settings
-from hub.intake.demo import signed_delivery
-from hub.sandbox.declaration import record_line
-from hub.testing.expect import mismatch
+from hub.connector import get_connector
+from hub.core import Settings
+from hub.intake import signed_delivery
+from hub.sandbox import record_line
+from hub.testing import mismatch
 
 __all__ = ["Expected", "describe_with_registry", "expected", "send_samples", "tagged"]
 

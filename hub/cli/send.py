@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail
-from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core import ConfigError, get_settings
 
 __all__ = ["send"]
 
@@ -30,7 +29,7 @@ def send(
 
     import httpx
 
-    from hub.intake.demo import signed_delivery
+    from hub.intake import signed_delivery
 
     settings = get_settings()
     data = json.loads(file.read_text())

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import redis
 import typer
 
-from hub.core.settings import get_settings
+from hub.core import get_settings
 
 if TYPE_CHECKING:
-    from hub.workflow.model import Workflow
+    from hub.workflow import Workflow
 
 __all__ = ["connect_redis", "fail", "load_workflows", "redis_location", "require_redis"]
 
@@ -62,7 +62,7 @@ def connect_redis() -> Any:
 
 def load_workflows(path: Path | None = None) -> list[Workflow]:
     """The workflows in ``path`` (default ``HUB_WORKFLOWS``); exits naming every problem."""
-    from hub.workflow.loader import WorkflowError, load_folder
+    from hub.workflow import WorkflowError, load_folder
 
     folder = path or get_settings().hub_workflows
     try:

@@ -24,13 +24,10 @@ from typing import IO, Any
 import httpx
 
 from hub.cli.samples import send_samples
-from hub.connector.configure import SettingsFor, from_environment
-from hub.connector.registry import connectors
-from hub.core.errors import ConfigError
-from hub.core.redis_server import RedisServer, free_port
-from hub.core.settings import Settings
-from hub.intake.demo import with_demo_secrets
-from hub.sandbox.declaration import Sandbox
+from hub.connector import SettingsFor, connectors, from_environment
+from hub.core import ConfigError, RedisServer, Settings, free_port
+from hub.intake import with_demo_secrets
+from hub.sandbox import Sandbox
 
 __all__ = ["Embedded", "LocalSandbox", "local_sandboxes"]
 
@@ -177,7 +174,7 @@ class Embedded:
         self._wait_worker(deadline)
 
     def _wait_worker(self, deadline: float) -> None:
-        from hub.worker.celery_app import create_celery
+        from hub.worker import create_celery
 
         celery = create_celery(self.settings.model_copy(update={"hub_redis_url": self.redis_url}))
         while not celery.control.ping(timeout=1.0):

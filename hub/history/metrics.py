@@ -27,9 +27,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from hub.history.runs import RunStore
-from hub.http.quota_status import quota_status
-from hub.ingress.event_store import COUNTS_KEY
-from hub.worker.queues import STEP_QUEUES
+from hub.http import quota_status
+from hub.ingress import COUNTS_KEY
+from hub.worker import STEP_QUEUES
 
 __all__ = ["CONTENT_TYPE", "HubCollector", "dead_letter_counts", "exposition"]
 

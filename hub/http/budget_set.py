@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.core.errors import QuotaWait
+from hub.core import QuotaWait
 from hub.http.quota import Lease, RedisQuota
 from hub.http.quota_claim import QuotaClaim, current_claim
 from hub.http.ratelimit import Observation

@@ -19,7 +19,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from hub.core.errors import FatalError
+from hub.core import FatalError
 from hub.http.failures import classify_response, classify_transport_error
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from hub.core.errors import FatalError, RetryableError, UpstreamError
+from hub.core import FatalError, RetryableError, UpstreamError
 
 __all__ = [
     "RETRIABLE_STATUSES",

@@ -31,16 +31,12 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 
-from hub.history.events_log import log_event
+from hub.history import log_event
 from hub.ingress.event_store import RETRY_AFTER_SECONDS, Entry, EventStore, StoreUnavailable
 from hub.ingress.public_url import PublicUrl
 from hub.ingress.publish import QueuedMessage, RunPublisher
-from hub.intake.delivery import Webhook
-from hub.intake.handshakes import Reply
-from hub.intake.plan import Batch, Intake, Plan
-from hub.intake.sources import Source
-from hub.intake.webhook import Refused, unknown_source
-from hub.workflow.model import Workflow
+from hub.intake import Batch, Intake, Plan, Refused, Reply, Source, Webhook, unknown_source
+from hub.workflow import Workflow
 
 __all__ = ["Answer", "Hooks", "error"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from hub.workflow.fields import SOURCE_PATTERN
+from hub.workflow import SOURCE_PATTERN
 
 __all__ = ["Accepted", "BatchAccepted", "ErrorBody", "openapi_document"]
 
@@ -194,39 +194,43 @@ def _hook() -> dict[str, Any]:
             "content": {"application/json": {"schema": {}}},
             "description": "The event, any JSON document, at most the source's size limit.",
         },
-        "responses": {
-            "200": {
-                "description": "Already accepted: the original answer, `duplicate: true`; "
-                "or the answer to a verification handshake.",
-                "content": {
-                    "application/json": {"schema": {}},
-                    "text/plain": {"schema": {"type": "string"}},
-                },
+        "responses": _hook_responses(),
+    }
+
+
+def _hook_responses() -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "Already accepted: the original answer, `duplicate: true`; "
+            "or the answer to a verification handshake.",
+            "content": {
+                "application/json": {"schema": {}},
+                "text/plain": {"schema": {"type": "string"}},
             },
-            "202": {
-                "description": "Accepted: stored with its runs (possibly none); for a batch, "
-                "every event of it.",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "anyOf": [
-                                {"$ref": "#/components/schemas/Accepted"},
-                                {"$ref": "#/components/schemas/BatchAccepted"},
-                            ]
-                        }
-                    }
-                },
-            },
-            "400": _error("Empty or malformed JSON, or no event type/id where the source says."),
-            "401": _error(
-                "Authentication failed (missing or wrong signature, token or "
-                "timestamp out of tolerance)."
-            ),
-            "404": _error("Unknown source."),
-            "413": _error("Body over the source's limit."),
-            "415": _error("Content-Type is not JSON."),
-            "503": _UNAVAILABLE,
         },
+        "202": {
+            "description": "Accepted: stored with its runs (possibly none); for a batch, "
+            "every event of it.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/Accepted"},
+                            {"$ref": "#/components/schemas/BatchAccepted"},
+                        ]
+                    }
+                }
+            },
+        },
+        "400": _error("Empty or malformed JSON, or no event type/id where the source says."),
+        "401": _error(
+            "Authentication failed (missing or wrong signature, token or "
+            "timestamp out of tolerance)."
+        ),
+        "404": _error("Unknown source."),
+        "413": _error("Body over the source's limit."),
+        "415": _error("Content-Type is not JSON."),
+        "503": _UNAVAILABLE,
     }
 
 

@@ -22,8 +22,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 
 __all__ = ["PublicUrl", "parse_networks", "public_url_from"]
 

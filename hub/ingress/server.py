@@ -13,8 +13,7 @@ import logging
 import uvicorn
 from starlette.types import ASGIApp
 
-from hub.core.logs import configure_logging
-from hub.core.settings import Settings
+from hub.core import Settings, configure_logging
 
 __all__ = ["lean_log_records", "prepare_process", "run", "settle_heap"]
 

@@ -85,9 +85,9 @@ class Format:
             out.append(str(value))
         return "".join(out)
 
-    def split(self, value: str) -> list[tuple[str, str]] | None:
-        """``(placeholder, its part of value)`` for each placeholder, shortest parts
-        first; None when ``value`` does not have this format's shape."""
+    def split(self, value: str) -> list[tuple[bool, str, str]] | None:
+        """``(is a header, its name or path, its part of value)`` for each placeholder,
+        shortest parts first; None when ``value`` does not have this format's shape."""
         pattern = "".join(
             "(.+?)" if is_placeholder else re.escape(part) for is_placeholder, part in self.parts
         )
@@ -95,7 +95,10 @@ class Format:
         if match is None:
             return None
         names = [part for is_placeholder, part in self.parts if is_placeholder]
-        return list(zip(names, match.groups(), strict=True))
+        return [
+            (name.startswith(HEADER), name.removeprefix(HEADER), part)
+            for name, part in zip(names, match.groups(), strict=True)
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 
 __all__ = ["PRESETS", "all_presets", "apply_preset"]
 
@@ -82,7 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 def all_presets() -> dict[str, Mapping[str, Any]]:
     """Every preset: the hub's, then each installed connector's; a name given twice is a
     :class:`~hub.core.errors.ConfigError` naming both."""
-    from hub.connector.registry import connectors  # connectors import the hub, not the other way
+    from hub.connector import connectors  # connectors import the hub: imported when used
 
     found: dict[str, Mapping[str, Any]] = dict(PRESETS)
     owner = dict.fromkeys(PRESETS, "the hub")

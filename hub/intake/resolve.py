@@ -15,8 +15,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 from hub.intake import signatures as sig
 from hub.intake.credentials import Basic, Bearer, NoAuth, SharedSecret
 from hub.intake.extract import Locator

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Protocol
 
-from hub.core.errors import HubError
+from hub.core import HubError
 
 __all__ = [
     "PAYLOAD_FIELDS",

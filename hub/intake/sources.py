@@ -44,8 +44,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 from hub.intake import signatures as sig
 from hub.intake.extract import Format, Locator, check_path
 from hub.intake.handshakes import (
@@ -57,10 +56,7 @@ from hub.intake.handshakes import (
 )
 from hub.intake.presets import all_presets, apply_preset
 from hub.intake.secret_refs import check_ref, ref_names
-from hub.workflow.fields import SOURCE_PATTERN
-from hub.workflow.positions import compose
-from hub.workflow.problems import Problem
-from hub.workflow.schema_errors import schema_problems
+from hub.workflow import SOURCE_PATTERN, Problem, compose, schema_problems
 
 __all__ = [
     "AuthConfig",

@@ -16,8 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core.errors import HubError
-from hub.core.ids import new_hex
+from hub.core import HubError, new_hex
 from hub.intake.delivery import Event, Webhook
 from hub.intake.signatures import AuthFailed
 from hub.intake.sources import Source

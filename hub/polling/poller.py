@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hub.core.errors import FatalError
+from hub.core import FatalError
 from hub.polling.cursors import CursorStore, cursor_seconds, position_before, recent_member
 
 __all__ = ["HandOn", "PollResult", "Poller", "poll_event_id"]

@@ -39,9 +39,9 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from starlette.types import ASGIApp
 
-from hub.connector.declaration import Connector
-from hub.core.errors import FatalError, HubError, RetryableError, UpstreamError
-from hub.sandbox.serve import serve_in_thread
+from hub.connector import Connector
+from hub.core import FatalError, HubError, RetryableError, UpstreamError
+from hub.sandbox import serve_in_thread
 
 __all__ = [
     "CHECKS",

@@ -39,20 +39,28 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.core.errors import HubError
-from hub.core.settings import Settings
-from hub.intake.delivery import Delivery, PolledRecord, Webhook
-from hub.intake.demo import stand_in_secrets
-from hub.intake.extract import HEADER, Locator
-from hub.intake.handshakes import Reply
-from hub.intake.plan import Batch, Intake, Plan
-from hub.intake.resolve import build_sources
-from hub.intake.routing import json_path
-from hub.intake.sources import Source, SourceConfig, load_sources
-from hub.intake.webhook import Refused, unknown_source
+from hub.core import HubError, Settings
+from hub.intake import (
+    Batch,
+    Delivery,
+    Intake,
+    Locator,
+    Plan,
+    PolledRecord,
+    Refused,
+    Reply,
+    Source,
+    SourceConfig,
+    Webhook,
+    build_sources,
+    json_path,
+    load_sources,
+    stand_in_secrets,
+    unknown_source,
+)
 from hub.testing.expect import Outcome
 from hub.testing.spec import EventSpec
-from hub.workflow.model import Workflow
+from hub.workflow import Workflow
 
 __all__ = [
     "CASE_URL",
@@ -236,11 +244,11 @@ def _place(locator: Locator, value: str, headers: dict[str, str], body: Any, wha
     parts = fmt.split(value)
     if parts is None:
         raise CaseError(f"the event {what} '{value}' does not have the shape of '{fmt.text}'")
-    for placeholder, part in parts:
-        if placeholder.startswith(HEADER):
-            headers[placeholder[len(HEADER) :]] = part
+    for is_header, name, part in parts:
+        if is_header:
+            headers[name] = part
         else:
-            body = _set(body, placeholder, part, what)
+            body = _set(body, name, part, what)
     return body
 
 

@@ -25,13 +25,10 @@ import redis
 from celery import Task
 from celery.schedules import crontab
 
-from hub.core.settings import Settings, get_settings
-from hub.polling.poll_task import POLL_TASK, check_poll_operation
+from hub.core import Settings, get_settings
+from hub.polling import POLL_TASK, check_poll_operation
 from hub.worker.celery_app import QUEUE, app
-from hub.workflow.compiler import compile_run
-from hub.workflow.context import new_context
-from hub.workflow.model import Workflow
-from hub.workflow.revisions import WorkflowStore
+from hub.workflow import Workflow, WorkflowStore, compile_run, new_context
 
 __all__ = [
     "SCHEDULE_TASK",
@@ -54,7 +51,7 @@ def schedule_file(settings: Settings) -> Path:
 
 def build_schedule(workflows: list[Workflow]) -> dict[str, dict[str, Any]]:
     """Beat entries for every schedule and poll trigger in ``workflows``."""
-    from hub.connector.registry import get_operation
+    from hub.connector import get_operation
 
     entries: dict[str, dict[str, Any]] = {}
     for wf in workflows:

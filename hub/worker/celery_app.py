@@ -27,7 +27,7 @@ from typing import Any
 
 from celery import Celery
 
-from hub.core.settings import Settings, get_settings
+from hub.core import Settings, get_settings
 from hub.worker.queues import DEFAULT_QUEUE, route_step
 
 __all__ = [

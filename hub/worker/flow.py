@@ -31,9 +31,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core.errors import Deferred, FatalError
-from hub.history.dead_letters import DeadLetterStore
-from hub.history.runs import RunStatus, RunStore
+from hub.core import Deferred, FatalError
+from hub.history import DeadLetterStore, RunStatus, RunStore
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
@@ -47,8 +46,7 @@ from hub.worker.runtime import (
     find_step,
     foreach_items,
 )
-from hub.workflow.model import Step, Workflow
-from hub.workflow.templates import redact
+from hub.workflow import Step, Workflow, redact
 
 __all__ = ["Flow", "RunObserver", "error_info"]
 

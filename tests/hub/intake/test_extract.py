@@ -68,12 +68,15 @@ def test_a_broken_format_says_what_is_wrong(text: str, message: str) -> None:
 
 def test_a_format_read_backwards_gives_each_part() -> None:
     fmt = Format.parse("{meta.entity}.{meta.action}")
-    assert fmt.split("person.create") == [("meta.entity", "person"), ("meta.action", "create")]
+    assert fmt.split("person.create") == [
+        (False, "meta.entity", "person"),
+        (False, "meta.action", "create"),
+    ]
     assert fmt.split("nodot") is None
     plane = Format.parse("{header:X-Plane-Event}.{action}")
     assert plane.split("issue.created") == [
-        ("header:x-plane-event", "issue"),
-        ("action", "created"),
+        (True, "x-plane-event", "issue"),
+        (False, "action", "created"),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import cursors, dlq, figures, processes, reference, runs, sandbox, send, workflows
-from hub.core.settings import get_settings
+from hub.core import get_settings
 
 __all__ = ["cli", "main"]
 
@@ -18,7 +18,7 @@ cli = typer.Typer(
 
 @cli.callback()
 def _setup() -> None:
-    from hub.core.logs import configure_logging
+    from hub.core import configure_logging
 
     settings = get_settings()
     configure_logging(settings.hub_log_format, settings.hub_log_level)
