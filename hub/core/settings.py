@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     )
     hub_data_dir: Path = Field(
         default=Path(".hub"),
-        description="Where the embedded Redis keeps its AOF and where local runs write.",
+        description="Where the embedded Redis keeps its AOF and where local runs write: "
+        "`hub up`'s logs (`logs/`) and `local.json`, where other commands find it.",
     )
     hub_event_type_path: str = Field(
         default="type",
@@ -112,6 +113,21 @@ class Settings(BaseSettings):
         description="The ingress writes its log lines (one per delivery) in batches this "
         "often; warnings and errors at once. 0: every line at once.",
     )
+    hub_public_url: str | None = Field(
+        default=None,
+        description="The ingress's URL as senders call it (e.g. `https://hooks.example.com`), "
+        "for sources whose signature covers the URL (`{uri}` in `signed_payload`). Unset: "
+        "the URL as received, or as a trusted proxy forwards it.",
+    )
+    hub_trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses or networks of the proxies in front of the ingress, "
+        "comma-separated (e.g. `127.0.0.1, 10.0.0.0/8`). Only theirs are read: "
+        "`X-Forwarded-For` / `Forwarded` name the client (for the limit on failed "
+        "authentication and for logs, never to authenticate), `X-Forwarded-Proto`, "
+        "`X-Forwarded-Host` and `X-Forwarded-Prefix` the URL senders called. Unset: "
+        "forwarded headers are ignored and the peer is the client.",
+    )
     hub_ingress_admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for the ingress's `/events`, `/workflows`, `/sources` and "
@@ -122,12 +138,6 @@ class Settings(BaseSettings):
         description="Set by `hub up` for the processes it starts: the ingress's views need no "
         "token, sources without a file take deliveries unauthenticated, Flower on loopback "
         "needs no login. Never set it on a server: trust is never inferred from an address.",
-    )
-    hub_trusted_proxies: str | None = Field(
-        default=None,
-        description="Addresses or networks (comma-separated, e.g. `127.0.0.1,10.0.0.0/8`) of "
-        "proxies whose `X-Forwarded-For` / `Forwarded` header names the client. Used to "
-        "rate-limit and log by client, never to authenticate. Unset: the peer is the client.",
     )
     hub_auth_failure_limit: int = Field(
         default=20,

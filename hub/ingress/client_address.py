@@ -14,11 +14,11 @@ import ipaddress
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-from hub.core import ConfigError
+from hub.core import ConfigError, Settings
+from hub.ingress.public_url import Network, parse_networks
 
-__all__ = ["ClientAddress", "Network", "is_loopback", "parse_networks"]
+__all__ = ["ClientAddress", "client_address_from", "is_loopback"]
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: a hop that is not an address (``unknown``, an obfuscated ``_name``) is kept this long
 MAX_HOP_LENGTH = 64
 
@@ -33,23 +33,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_networks(text: str) -> tuple[Network, ...]:
-    """The networks in ``text``: addresses or CIDR networks, comma-separated.
-
-    Raises :class:`ConfigError` naming the entry that is neither.
-    """
-    networks: list[Network] = []
-    for entry in (part.strip() for part in text.split(",")):
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ConfigError(
-                f"HUB_TRUSTED_PROXIES: '{entry}' is not an address or network "
-                "(write e.g. 127.0.0.1, 10.0.0.0/8 or ::1)"
-            ) from None
-    return tuple(networks)
+def client_address_from(settings: Settings) -> ClientAddress:
+    """The :class:`ClientAddress` of ``HUB_TRUSTED_PROXIES``; :class:`ConfigError` names
+    an entry that is not an address or network."""
+    try:
+        return ClientAddress(parse_networks(settings.hub_trusted_proxies or ""))
+    except ValueError as exc:
+        raise ConfigError(f"HUB_TRUSTED_PROXIES: {exc}") from None
 
 
 def _forwarded_hops(value: str) -> list[str]:

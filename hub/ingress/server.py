@@ -59,12 +59,13 @@ def run(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
 
     uvicorn's access log is off: the hub logs one line per delivery itself (accepted,
     duplicate or refused, with the source and event id), and an access line for every
-    request would double that cost and log health probes. So are uvicorn's proxy headers,
-    which by default believe ``X-Forwarded-For`` from 127.0.0.1: the hub reads them from
-    ``HUB_TRUSTED_PROXIES`` only (:mod:`hub.ingress.client_address`). uvicorn keeps the
-    logging :func:`prepare_process` set up (``log_config=None``): its own configuration
-    would close the hub's batching handler, whose lines then waited for a warning or a
-    full buffer and were lost at exit.
+    request would double that cost and log health probes. So are its proxy headers
+    (which it trusts from 127.0.0.1 by default): the hub reads forwarded headers from
+    ``HUB_TRUSTED_PROXIES`` alone, for the URL a sender called
+    (:mod:`hub.ingress.public_url`) and the client's address
+    (:mod:`hub.ingress.client_address`). uvicorn leaves the process's logging as
+    :func:`prepare_process` set it (``log_config=None``): its own setup would close the
+    root handler, whose batched lines were then never written.
     """
     settle_heap()
     uvicorn.run(

@@ -45,12 +45,22 @@ class CountingVerifier:
         self.scheme = inner.scheme
         self.checked = 0
 
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        now: float,
+        *,
+        method: str = "POST",
+        url: str = "",
+    ) -> None:
         self.checked += 1
-        self.inner.verify(headers, body, now)
+        self.inner.verify(headers, body, now, method=method, url=url)
 
-    def sign(self, body: bytes, event_id: str, now: float) -> dict[str, str]:
-        return self.inner.sign(body, event_id, now)
+    def sign(
+        self, body: bytes, event_id: str, now: float, *, method: str = "POST", url: str = ""
+    ) -> dict[str, str]:
+        return self.inner.sign(body, event_id, now, method=method, url=url)
 
 
 class Peers:

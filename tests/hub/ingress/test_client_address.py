@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from hub.core import Settings
 from hub.core.errors import ConfigError
-from hub.ingress.client_address import ClientAddress, is_loopback, parse_networks
+from hub.ingress.client_address import ClientAddress, client_address_from, is_loopback
+from hub.ingress.public_url import parse_networks
 
 PROXIES = parse_networks("127.0.0.1, 10.0.0.0/8, ::1")
 
@@ -71,13 +73,12 @@ def test_a_long_hop_is_cut() -> None:
     assert ClientAddress(PROXIES).of(scope) == "x" * 64
 
 
-def test_networks_are_parsed_or_refused_by_name() -> None:
-    assert [str(n) for n in parse_networks(" 127.0.0.1 ,, 10.0.0.0/8 ")] == [
-        "127.0.0.1/32",
-        "10.0.0.0/8",
-    ]
-    with pytest.raises(ConfigError, match="'nginx' is not an address or network"):
-        parse_networks("127.0.0.1, nginx")
+def test_the_proxies_come_from_the_setting_or_it_is_refused_by_name() -> None:
+    proxies = client_address_from(Settings(hub_trusted_proxies=" 127.0.0.1 ,, 10.0.0.0/8 "))
+    assert proxies.trusts("10.9.8.7") and proxies.trusts("127.0.0.1")
+    assert not proxies.trusts("127.0.0.2")
+    with pytest.raises(ConfigError, match="HUB_TRUSTED_PROXIES: 'nginx' is not an IP address"):
+        client_address_from(Settings(hub_trusted_proxies="127.0.0.1, nginx"))
 
 
 def test_loopback_hosts() -> None:
