@@ -18,7 +18,7 @@ import redis
 
 from tests.support.chaos import ChaosConfig, run_chaos
 from tests.support.processes import ADMIN_TOKEN, ROOT, HubProcesses
-from tests.support.signing import CRM_SIGNING_KEY
+from tests.support.signing import CRM_SIGNING_KEY, SAMPLE_SECRETS
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
@@ -26,9 +26,7 @@ FLOWER = ("ops", "flower-pw-3f9a1c7e")
 PLUTIO_SECRET = "plutio-client-secret-8b2d4f6a"
 #: setting -> value; each value must appear in nothing the hub shows or writes
 SECRET_SETTINGS = {
-    "HUB_SECRETS": json.dumps(
-        {"CRM_SIGNING_KEY": CRM_SIGNING_KEY, "UNUSED_API_KEY": "unused-api-key-c41e9d07"}
-    ),
+    "HUB_SECRETS": json.dumps({**SAMPLE_SECRETS, "UNUSED_API_KEY": "unused-api-key-c41e9d07"}),
     "PLUTIO_CLIENT_SECRET": PLUTIO_SECRET,
     "PLUTIO_SANDBOX_CLIENT_SECRET": PLUTIO_SECRET,  # the sandbox accepts it
     "PLANE_API_KEY": "plane-api-key-2a7c5e19",
@@ -40,7 +38,7 @@ SECRET_SETTINGS = {
 
 def _secret_values() -> dict[str, str]:
     values = {
-        "CRM_SIGNING_KEY": CRM_SIGNING_KEY,
+        **SAMPLE_SECRETS,  # the sample sources' signing secrets
         "CRM_SIGNING_KEY (base64 part)": CRM_SIGNING_KEY.removeprefix("whsec_"),
         "UNUSED_API_KEY": "unused-api-key-c41e9d07",
         "HUB_INGRESS_ADMIN_TOKEN": ADMIN_TOKEN,
