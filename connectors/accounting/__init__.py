@@ -83,6 +83,7 @@ SANDBOX: Sandbox[AccountingSettings] = Sandbox(
     config=sandbox.AccountingSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_ACCOUNTING_SANDBOX_PORT",
     configured=lambda settings: bool(settings.url),
     env=_sandbox_env,
     resources=frozenset(sandbox.RESOURCES),

@@ -25,6 +25,7 @@ SANDBOX: Sandbox[HubSpotSettings] = Sandbox(
     config=sandbox.HubSpotSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_HUBSPOT_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset({sandbox.CONTACTS}),

@@ -29,6 +29,7 @@ SANDBOX: Sandbox[PlaneSettings] = Sandbox(
     config=sandbox.PlaneSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_PLANE_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset(KINDS),

@@ -39,6 +39,7 @@ SANDBOX: Sandbox[PlutioSettings] = Sandbox(
     config=sandbox.PlutioSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset(sandbox.RESOURCES),

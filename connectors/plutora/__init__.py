@@ -33,6 +33,7 @@ SANDBOX: Sandbox[PlutoraSettings] = Sandbox(
     config=sandbox.PlutoraSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_PLUTORA_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset(ENTITIES),

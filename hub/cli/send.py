@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from hub.cli.local_hub import local_hub_file, read_local_hub
 from hub.cli.support import fail
-from hub.core import ConfigError, get_settings
+from hub.core import ConfigError, Settings, get_settings
 
 __all__ = ["send"]
 
@@ -18,7 +19,13 @@ def send(
     file: Annotated[
         Path, typer.Argument(help="A JSON event, or a sample file with headers and body.")
     ],
-    url: Annotated[str | None, typer.Option(help="Ingress base URL.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Ingress base URL (default: the `hub up` running from this folder, else "
+            "HUB_INGRESS_HOST:HUB_INGRESS_PORT)."
+        ),
+    ] = None,
 ) -> None:
     """POST an event to the ingress, signed as its source file says.
 
@@ -36,7 +43,7 @@ def send(
     headers: dict[str, str] = {}
     if isinstance(data, dict) and "body" in data and "source" in data:
         headers, data = data.get("headers", {}), data["body"]
-    base = url or f"http://{settings.hub_ingress_host}:{settings.hub_ingress_port}"
+    base = url or _ingress_url(settings)
     target = f"{base.rstrip('/')}/hooks/{source}"
     try:
         body, signed = signed_delivery(settings, source, data, headers, url=target)
@@ -49,3 +56,11 @@ def send(
     typer.echo(f"{answer.status_code} {answer.text}")
     if answer.status_code >= 300:
         raise typer.Exit(1)
+
+
+def _ingress_url(settings: Settings) -> str:
+    """The ingress of the ``hub up`` running from this folder, else the settings'."""
+    local = read_local_hub(local_hub_file(settings.hub_data_dir))
+    if local is not None:
+        return local.ingress_url
+    return f"http://{settings.hub_ingress_host}:{settings.hub_ingress_port}"

@@ -1,5 +1,6 @@
 """The kernel every stage uses: settings, the error tree, logging, cluster locks, fast ids,
-the local Redis server process, and lazy package surfaces. It imports no other stage.
+the local Redis server process, which processes are up, and lazy package surfaces. It
+imports no other stage.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from hub.core.ids import new_hex, new_uuid
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
+    from hub.core.presence import Presence, Seen, seen
     from hub.core.redis_server import RedisServer, free_port
     from hub.core.settings import ConnectorSettings, Settings, get_settings
     from hub.core.settings_doc import settings_table
@@ -37,9 +39,11 @@ __all__ = [
     "HubError",
     "LockBusy",
     "NotFound",
+    "Presence",
     "QuotaWait",
     "RedisServer",
     "RetryableError",
+    "Seen",
     "Settings",
     "TemplateError",
     "UpstreamError",
@@ -55,6 +59,7 @@ __all__ = [
     "new_hex",
     "new_uuid",
     "release_lock",
+    "seen",
     "settings_table",
     "try_lock",
 ]
@@ -90,6 +95,11 @@ __getattr__, __dir__ = lazy_exports(
             "try_lock",
         ),
         "logs": ("configure_logging",),
+        "presence": (
+            "Presence",
+            "Seen",
+            "seen",
+        ),
         "redis_server": (
             "RedisServer",
             "free_port",

@@ -11,7 +11,7 @@ from hub.core import lazy_exports
 if TYPE_CHECKING:
     from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
     from hub.history.events_log import log_event
-    from hub.history.metrics import CONTENT_TYPE, exposition
+    from hub.history.metrics import CONTENT_TYPE, dead_letter_counts, exposition
     from hub.history.render import (
         as_json,
         dead_letter_detail,
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         run_table,
     )
     from hub.history.replay import Replayer, ReplayError
-    from hub.history.runs import RunRecord, RunStatus, RunStore
+    from hub.history.runs import RunRecord, RunStatus, RunStore, WaitReason
     from hub.history.search import RunFilter, find_runs
 
 __all__ = [
@@ -34,7 +34,9 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "RunStore",
+    "WaitReason",
     "as_json",
+    "dead_letter_counts",
     "dead_letter_detail",
     "dead_letter_table",
     "exposition",
@@ -55,6 +57,7 @@ __getattr__, __dir__ = lazy_exports(
         "events_log": ("log_event",),
         "metrics": (
             "CONTENT_TYPE",
+            "dead_letter_counts",
             "exposition",
         ),
         "render": (
@@ -73,6 +76,7 @@ __getattr__, __dir__ = lazy_exports(
             "RunRecord",
             "RunStatus",
             "RunStore",
+            "WaitReason",
         ),
         "search": (
             "RunFilter",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.worker.announce import announce_worker
     from hub.worker.beat import run_beat
     from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app, create_celery
     from hub.worker.dispatch import StepCall, StepDispatch
@@ -23,6 +24,7 @@ __all__ = [
     "Runtime",
     "StepCall",
     "StepDispatch",
+    "announce_worker",
     "app",
     "create_celery",
     "find_step",
@@ -33,6 +35,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "announce": ("announce_worker",),
         "beat": ("run_beat",),
         "celery_app": (
             "MAX_COUNTDOWN_SECONDS",

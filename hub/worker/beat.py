@@ -14,6 +14,7 @@ event id ``schedule:<workflow>:<tick>``; a redelivered tick starts nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ import redis
 from celery import Task
 from celery.schedules import crontab
 
-from hub.core import Settings, get_settings
+from hub.core import Presence, Settings, get_settings
 from hub.polling import POLL_TASK, check_poll_operation
 from hub.worker.celery_app import QUEUE, app
 from hub.workflow import Workflow, WorkflowStore, compile_run, new_context
@@ -98,7 +99,13 @@ def run_beat(settings: Settings, workflows: list[Workflow]) -> None:
         log.info("beat: %s every %s", name, entry["schedule"])
     if not entries:
         log.warning("beat: no workflow has a schedule or poll trigger; nothing will fire")
-    app.Beat(schedule=str(path), loglevel=settings.hub_log_level.upper()).run()
+    presence = Presence(client, "beat", detail={"entries": len(entries)})
+    presence.keep_up()
+    try:
+        app.Beat(schedule=str(path), loglevel=settings.hub_log_level.upper()).run()
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            presence.withdraw()
 
 
 @cache

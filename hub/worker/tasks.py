@@ -38,7 +38,10 @@ log = logging.getLogger("hub.worker")
 
 
 class StepTask(RequeueOnRedisLoss):
-    """Names each step ``<workflow>.<step>`` in logs and Flower."""
+    """Names each step ``<workflow>.<step>`` in logs and Flower; its events show no run
+    context (:class:`~hub.worker.task_data.PrivateRequest`)."""
+
+    Request = "hub.worker.task_data:PrivateRequest"
 
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
         if "workflow" in kwargs and "step" in kwargs:
