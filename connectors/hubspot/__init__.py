@@ -25,12 +25,12 @@ SANDBOX: Sandbox[HubSpotSettings] = Sandbox(
     config=sandbox.HubSpotSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
-    port_setting="HUB_HUBSPOT_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset({sandbox.CONTACTS}),
     present=sandbox.NAMING.show,
     accept=sandbox.NAMING.take,
+    port_setting="HUB_HUBSPOT_SANDBOX_PORT",
 )
 
 #: HubSpot's webhooks (v3 signature): X-HubSpot-Signature-v3, the base64 HMAC-SHA256 of
