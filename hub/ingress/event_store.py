@@ -294,15 +294,16 @@ class EventStore:
     def _future(self) -> asyncio.Future[list[Any]]:
         return asyncio.get_running_loop().create_future()
 
-    async def _submit(self, item: _Item) -> list[Any]:
-        """Queue ``item`` for the next group commit; its events' script results."""
+    def _submit(self, item: _Item) -> asyncio.Future[list[Any]]:
+        """Queue ``item`` for the next group commit; the future of its events' script
+        results (a plain method: the ingress's hot path awaits no extra coroutine)."""
         self._pending.append(item)
         if self._writing < self._max_writers:
             self._writing += 1
             task = asyncio.create_task(self._write())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await item.result
+        return item.result
 
     async def _write(self) -> None:
         batch: list[_Item] = []

@@ -39,12 +39,20 @@ def test_without_credentials_every_sandbox_is_wired_in() -> None:
     assert env["PLUTORA_AUTH_URL"] == "http://127.0.0.1:9102/oauth/token"
     assert env["PLUTORA_BASE_URL"] == "http://127.0.0.1:9102"
     assert env["ACCOUNTING_URL"] == "http://127.0.0.1:9103"
-    assert set(embedded.urls()) >= {"plutio sandbox", "plane sandbox", "plutora sandbox"}
+    assert env["HUBSPOT_BASE_URL"] == "http://127.0.0.1:9104"
+    assert set(embedded.urls()) >= {
+        "plutio sandbox",
+        "plane sandbox",
+        "plutora sandbox",
+        "hubspot sandbox",
+    }
     # each sandbox's own defaults accept the credentials wired in
+    from connectors.hubspot.sandbox import HubSpotSandboxConfig
     from connectors.plane.sandbox import PlaneSandboxConfig
     from connectors.plutora.sandbox import PlutoraSandboxConfig
 
     assert env["PLANE_API_KEY"] in PlaneSandboxConfig().api_keys
+    assert env["HUBSPOT_ACCESS_TOKEN"] in HubSpotSandboxConfig().tokens
     plutora = PlutoraSandboxConfig()
     assert plutora.users[env["PLUTORA_USERNAME"]] == env["PLUTORA_PASSWORD"]
     assert (plutora.client_id, plutora.client_secret) == (
