@@ -34,16 +34,11 @@ SERVICE = "Plutio"
 PAGE_SIZE = 100
 
 
-def query_params(
-    query: Mapping[str, Any] | None,
-    q: Mapping[str, Any] | None,
-    sort: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
-    """Key filters as query parameters; anything not scalar (or an explicit ``q``) as ``q``;
-    ``sort`` (``{"updatedAt": 1, "_id": 1}``) as Mongo-style JSON."""
+def query_params(query: Mapping[str, Any] | None, q: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Key filters as query parameters, anything not scalar (or an explicit ``q``) as ``q``:
+    the reference's two ways to filter, and nothing else (it documents no sorting: an
+    unknown parameter would be read as one more key filter)."""
     params: dict[str, Any] = {}
-    if sort:
-        params["sort"] = json.dumps(dict(sort), separators=(",", ":"))
     mongo: dict[str, Any] = dict(q or {})
     for key, value in (query or {}).items():
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -98,14 +93,13 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
-        sort: Mapping[str, int] | None = None,
     ) -> Iterator[Any]:
         """Records matching key filters and/or a MongoDB query, fetched page by page."""
         paginator = SkipLimit(min(PAGE_SIZE, limit)) if limit else None
         return self.client.iterate(
             "GET",
             resource,
-            params=query_params(query, q, sort),
+            params=query_params(query, q),
             paginator=paginator,
             max_items=limit,
         )
@@ -117,10 +111,9 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
-        sort: Mapping[str, int] | None = None,
     ) -> list[Any]:
         """Records matching key filters and/or a MongoDB query, paged to the end or ``limit``."""
-        return list(self.iterate(resource, query, q, limit=limit, sort=sort))
+        return list(self.iterate(resource, query, q, limit=limit))
 
     def page(
         self,
@@ -128,11 +121,11 @@ class PlutioApi:
         query: Mapping[str, Any] | None,
         q: Mapping[str, Any] | None,
         *,
-        sort: Mapping[str, int],
+        skip: int,
         limit: int,
     ) -> list[Any]:
-        """One page (``skip=0``, ``limit``) of the records matching, ordered by ``sort``."""
-        params = {**query_params(query, q, sort), "skip": 0, "limit": limit}
+        """One page (``skip``, ``limit``) of the records matching, in the upstream's order."""
+        params = {**query_params(query, q), "skip": skip, "limit": limit}
         answer = self.client.request("GET", resource, params=params)
         if not isinstance(answer, list):
             raise FatalError(

@@ -39,10 +39,13 @@ def cursor_lines(store: CursorStore, polled: Iterable[str]) -> Iterator[str]:
                 summary += f"  error: {last['error']}"
             elif "pages" in last:
                 summary += (
-                    f"  {last['pages']} page(s), {last.get('handed_on', 0)} run(s) started, "
+                    f"  {last['pages']} page(s), {last.get('read', 0)} record(s) read, "
+                    f"{last.get('handed_on', 0)} run(s) started, "
                     f"{last.get('already', 0)} already handed on, "
                     f"{last.get('filtered', 0)} filtered out"
                 )
+        if cursor.window:
+            summary += f"  (window open: {cursor.window.get('pages', 0)} page(s) read)"
         yield f"{name:<44} {value:<26} {cursor.seen:>7}  {summary}"
 
 

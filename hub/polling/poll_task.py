@@ -8,9 +8,10 @@ times, then left to the next tick. In every case the cursor stays at the last pa
 handed on. A poll that reached ``HUB_POLL_MAX_PAGES`` with pages left sends the next
 poll at once, so one task never runs for long.
 
-The poll trigger's ``uses`` must be a poll operation (its input has ``field`` and
-``after``, e.g. ``billing.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
-stored cursor value), ``workflow``, ``run`` and ``secrets``.
+The poll trigger's ``uses`` must be a poll operation (its input has ``field``, ``after``
+and ``page``, e.g. ``billing.invoices.poll``; see :mod:`hub.polling.poller`); its
+``with`` is rendered with ``cursor`` (the stored cursor value), ``workflow``, ``run`` and
+``secrets``. A poll that stopped at ``HUB_POLL_MAX_PAGES`` goes on with the same window.
 """
 
 from __future__ import annotations
@@ -52,14 +53,17 @@ def poll_lock_key(workflow: str) -> str:
 
 
 def check_poll_operation(uses: str, op: AnyOperation) -> None:
-    """:class:`ConfigError` unless ``op`` pages after a position (a poll operation)."""
-    fields = op.input.model_fields
-    if "after" not in fields or "field" not in fields:
+    """:class:`ConfigError` unless ``op`` reads pages of a window (a poll operation)."""
+    if not set(op.input.model_fields) >= _POSITION:
         resource = uses.rpartition(".")[0]
         raise ConfigError(
             f"'{uses}' cannot be polled: a poll trigger needs a poll operation "
             f"(such as '{resource}.poll') that reads pages after a cursor"
         )
+
+
+#: the arguments the poller sets on every page
+_POSITION = frozenset({"after", "field", "page"})
 
 
 def _run_context(wf: Workflow, settings: Settings, cursor: Any, run_id: str) -> dict[str, Any]:
@@ -78,8 +82,8 @@ def _base_arguments(
     every page but its position."""
     tctx = _run_context(wf, settings, cursor, uuid.uuid4().hex)
     base = render(trigger.with_, tctx, where=f"{where} field 'with'")
-    if not isinstance(base, dict) or {"after", "field"} & set(base):
-        raise ConfigError(f"{where}: 'with' must be a mapping without 'after' or 'field'")
+    if not isinstance(base, dict) or _POSITION & set(base):
+        raise ConfigError(f"{where}: 'with' must be a mapping without 'after', 'field' or 'page'")
     return base
 
 
@@ -118,14 +122,17 @@ def build_poller(
     where = f"workflow '{wf.name}' trigger 'poll'"
     base = _base_arguments(wf, trigger, settings, cursors.get(wf.name).value, where)
 
-    def arguments(after: dict[str, Any] | None) -> Any:
+    def arguments(after: dict[str, Any] | None, page: Any) -> Any:
+        values = {**base, "field": trigger.cursor, "after": after, "page": page}
         try:
-            return op.input.model_validate({**base, "field": trigger.cursor, "after": after})
+            return op.input.model_validate(values)
         except ValidationError as exc:
             raise FatalError(f"{where}: arguments for {trigger.uses} are invalid: {exc}") from exc
 
-    def fetch(after: dict[str, Any] | None) -> Any:
-        return op.call(api, arguments(after))
+    arguments(None, None)  # the rendered `with` is checked before any call
+
+    def fetch(after: dict[str, Any] | None, page: Any) -> Any:
+        return op.call(api, arguments(after, page))
 
     return Poller(
         wf.name,
@@ -134,7 +141,6 @@ def build_poller(
         hand_on=_hand_on(wf, connector.name, celery),
         cursors=cursors,
         overlap_seconds=settings.hub_poll_overlap_seconds,
-        page_limit=getattr(arguments(None), "limit", None),
         lock=lock,
         lock_ttl_seconds=settings.hub_poll_lock_seconds,
     )

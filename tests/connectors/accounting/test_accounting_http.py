@@ -22,7 +22,7 @@ COLUMNS = ["invoice", "amount"]
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
+def endpoint(sandbox_mode: str) -> Iterator[str]:
     with serve_in_thread(create_app(AccountingSandboxConfig(token="s3cret"))) as url:
         yield url
 

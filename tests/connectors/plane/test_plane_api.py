@@ -36,7 +36,7 @@ def settings_for(served: Served, **extra: Any) -> PlaneSettings:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served(sandbox_mode: str) -> Iterator[Served]:
     app = create_app(PlaneSandboxConfig(quota_limit=1000), clock=FakeClock(), rng=random.Random(3))
     with serve(app) as sandbox:
         yield sandbox

@@ -30,7 +30,7 @@ HUB = Settings()
 
 
 @pytest.fixture(scope="module")
-def tight() -> Iterator[Served]:
+def tight(sandbox_mode: str) -> Iterator[Served]:
     """A Plane that allows 3 calls a minute on the real clock (its Reset is real time)."""
     with serve(create_app(PlaneSandboxConfig(quota_limit=3, quota_window_seconds=60))) as s:
         yield s

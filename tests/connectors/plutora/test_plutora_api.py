@@ -40,7 +40,7 @@ def settings_for(served: Served, **extra: Any) -> PlutoraSettings:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served(sandbox_mode: str) -> Iterator[Served]:
     app = create_app(
         PlutoraSandboxConfig(login_attempts=3), clock=FakeClock(), rng=random.Random(9)
     )
