@@ -18,7 +18,8 @@ Strict mode (``strict``, ``PLUTIO_SANDBOX_STRICT``) answers only what the refere
 documents: paging with ``skip``/``limit``, ``q`` for MongoDB queries, and every other
 query parameter a key filter ("basic filters by supplying key-value pairs in GET
 request"), ``sort`` included: a call that sends one reads the records whose field
-``sort`` has that value (none).
+``sort`` has that value (none). A call over the quota gets 429 without ``Retry-After``
+(the reference names none; its ``X-RateLimit-*`` headers still come).
 
 Run it alone with ``uvicorn --factory connectors.plutio.sandbox:create_app_from_env``;
 settings then come from ``PLUTIO_SANDBOX_*`` variables (one per config field).
@@ -253,7 +254,7 @@ def create_app(
         token_ttl_seconds=cfg.token_ttl_seconds,
     )
     api = _PlutioApi(cfg, core)
-    gate = Gate(core, api.identify)
+    gate = Gate(core, api.identify, retry_after=not cfg.strict)
     return sandbox_app(
         core,
         cfg,

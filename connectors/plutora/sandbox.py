@@ -22,6 +22,13 @@ requests count against the client id they post. Plutora documents no rate-limit 
 so none are sent; a refused call gets 429 with ``Retry-After``. Faults and the call log
 are steered through ``/_sandbox/``. Run it alone with ``hub sandbox plutora``; settings
 come from ``PLUTORA_SANDBOX_*`` variables.
+
+Strict mode (``strict``, ``PLUTORA_SANDBOX_STRICT``) answers only as Plutora documents
+(the setup reference and its "Filter And Paginate API Calls" page): a token request
+carrying an ``Authorization`` header is refused ("your Headers tab may not be blank"),
+``GET /{entity}`` answers the paged ``resultSet`` shape whether or not ``pageNum`` is
+given (the default since mid-2019), unknown query parameters are ignored, and a refused
+call gets 429 without ``Retry-After`` (Plutora names no rate-limit headers).
 """
 
 from __future__ import annotations
@@ -137,6 +144,10 @@ class _PlutoraApi:
             return _message(
                 405, f"The requested resource does not support http method '{request.method}'."
             )
+        if self.config.strict and request.headers.get("authorization"):
+            return _oauth_error(
+                "invalid_request", "The token request must carry no Authorization header."
+            )
         try:
             form = await read_form(request)
         except BadInput:
@@ -211,9 +222,9 @@ class _PlutoraApi:
         if request.method == "GET":
             records = table.list("plutora")
             params = request.query_params
-            if params.get("pageNum") is None:
+            if params.get("pageNum") is None and not self.config.strict:
                 return JSONResponse(records)
-            return JSONResponse(paged(records, params["pageNum"], params.get("recordsPerPage")))
+            return JSONResponse(paged(records, params.get("pageNum"), params.get("recordsPerPage")))
         if request.method != "POST":
             return self._no_route(request)
         body = await self._json_body(request)
@@ -267,7 +278,12 @@ def create_app(
     )
     api = _PlutoraApi(cfg, core)
     gate = Gate(
-        core, api.identify, rate_headers=lambda _d: {}, refused=api.refused, error=_server_error
+        core,
+        api.identify,
+        rate_headers=lambda _d: {},
+        refused=api.refused,
+        error=_server_error,
+        retry_after=not cfg.strict,
     )
     return sandbox_app(
         core,

@@ -139,12 +139,15 @@ async def test_json_only(plutora: Plutora) -> None:
     }
 
 
-async def test_pages_when_page_num_is_given(plutora: Plutora) -> None:
+async def test_pages_when_page_num_is_given(plutora: Plutora, sandbox_mode: str) -> None:
     await plutora.http.post(
         "/_sandbox/seed", json={"systems": [{"name": f"s{n}"} for n in range(130)]}
     )
     legacy = (await plutora.call("GET", "/systems")).json()
-    assert isinstance(legacy, list) and len(legacy) == 130
+    if sandbox_mode == "strict":  # the paged shape is the default since mid-2019
+        assert legacy["returnCount"] == 100 and legacy["pageNum"] == 0
+    else:
+        assert isinstance(legacy, list) and len(legacy) == 130
     page = (await plutora.call("GET", "/systems", pageNum=1, recordsPerPage=100)).json()
     assert {k: page[k] for k in ("returnCount", "totalCount", "pageNum", "recordsPerPage")} == {
         "returnCount": 30,
@@ -201,13 +204,17 @@ async def test_change_filters(plutora: Plutora) -> None:
     assert bad.status_code == 400 and "unknown Operator" in bad.json()["message"]
 
 
-async def test_quota_counts_token_requests_and_sends_no_rate_headers() -> None:
+async def test_quota_counts_token_requests_and_sends_no_rate_headers(sandbox_mode: str) -> None:
     plutora = Plutora(PlutoraSandboxConfig(quota_limit=2, quota_window_seconds=3600))
     async with plutora.http:
         first = await plutora.call("GET", "/me")  # the login and this call
         assert first.status_code == 200 and "X-RateLimit-Remaining" not in first.headers
         refused = await plutora.call("GET", "/me")
-        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 3500
+        assert refused.status_code == 429
+        if sandbox_mode == "strict":  # Plutora documents no rate-limit headers at all
+            assert "Retry-After" not in refused.headers
+        else:
+            assert int(refused.headers["Retry-After"]) > 3500
         assert "quota exceeded" in refused.json()["message"]
         calls = (await plutora.http.get("/_sandbox/calls")).json()
         assert calls["max_in_window"]["sandbox-client"] == {"received": 3, "admitted": 2}
@@ -227,3 +234,17 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLUTORA_SANDBOX_USERS", '{"ops@example.com": "pw"}')
     config = create_app_from_env().state.config
     assert (config.token_ttl_seconds, config.users) == (60, {"ops@example.com": "pw"})
+
+
+async def test_a_token_request_must_carry_no_other_headers_in_strict_mode(
+    plutora: Plutora, sandbox_mode: str
+) -> None:
+    """The reference: if an error comes instead of a token, "your Headers tab may not be
+    blank"."""
+    answer = await plutora.http.post(
+        "/oauth/token", data=LOGIN, headers={"Authorization": "bearer stale"}
+    )
+    if sandbox_mode == "strict":
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+    else:
+        assert answer.status_code == 200
