@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from connectors.plane.settings import PlaneSettings
+from hub.connector.created import CreatedRecords
 from hub.core.errors import FatalError
 from hub.core.locks import find_or_create, lock_key
 from hub.core.settings import Settings
@@ -56,6 +57,8 @@ class PlaneApi:
         self.client = client
         self.redis = redis
         self.workspace = workspace
+        #: what upserts created lately, so a lookup that misses it is reported
+        self.created = CreatedRecords(redis, "plane")
 
     def path(self, *parts: str) -> str:
         """``api/v1/workspaces/{slug}/<parts>/`` (Plane's paths end with a slash)."""
@@ -118,13 +121,20 @@ class PlaneApi:
         source, external_id = str(source), str(external_id)
         key = lock_key("plane", self.workspace, project_id, source, external_id)
 
+        match = {"project": project_id, "external_source": source, "external_id": external_id}
+
         def find() -> tuple[bool, Any] | None:
             found = self.find_external(project_id, source, external_id)
-            return None if found is None else (False, found)
+            if found is None:
+                self.created.missed("work-items", match)
+                return None
+            return (False, found)
 
         _, (created, record) = find_or_create(
             self.redis, key, find, lambda: self._create_or_existing(project_id, body)
         )
+        if created and isinstance(record, dict) and record.get("id"):
+            self.created.remember("work-items", match, record["id"])
         if created or not update_existing:
             return {"created": created, "updated": False, "record": record}
         changes = {k: v for k, v in body.items() if record.get(k) != v}

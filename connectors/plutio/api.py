@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from connectors.plutio.settings import PlutioSettings
+from hub.connector.created import CreatedRecords, record_matches
 from hub.core.errors import FatalError
 from hub.core.locks import keyed_lock, lock_key
 from hub.core.settings import Settings
@@ -85,6 +86,8 @@ class PlutioApi:
         self.redis = redis
         #: expiry of an upsert's lock: a worker killed inside one holds it no longer
         self.lock_seconds = lock_seconds
+        #: what upserts created lately, so a find that misses it is reported
+        self.created = CreatedRecords(redis, "plutio")
 
     def iterate(
         self,
@@ -169,19 +172,38 @@ class PlutioApi:
 
         With ``update``, a found record gets ``body``'s fields set. Find and create run
         under a cluster-wide lock on (resource, match), so two runs for the same key never
-        both create.
+        both create. A record found that does not match ``match`` (Plutio ignored a key
+        filter) is a :class:`FatalError`, not a record to update or keep; a find that misses
+        what an upsert created moments ago is reported (:mod:`hub.connector.created`).
         """
         key = lock_key("plutio", resource, json.dumps(match, sort_keys=True, default=str))
         with keyed_lock(self.redis, key, ttl_seconds=self.lock_seconds):
             found = self.find(resource, match, limit=1)
             if not found:
-                return {"created": True, "record": self.create(resource, body)}
+                self.created.missed(resource, match)
+                record = self.create(resource, body)
+                if isinstance(record, dict) and record.get("_id"):
+                    self.created.remember(resource, match, record["_id"])
+                return {"created": True, "record": record}
+            _check_match(resource, match, found[0])
             record = found[0]
             if update:
                 updated = self.update(resource, [record["_id"]], body)
                 if isinstance(updated, list) and updated:
                     record = updated[0]
             return {"created": False, "record": record}
+
+
+def _check_match(resource: str, match: Mapping[str, Any], record: Any) -> None:
+    """:class:`FatalError` unless ``record`` has the values of ``match``'s key filters."""
+    keys = {k: v for k, v in match.items() if isinstance(v, str | int | float)}
+    if not record_matches(record, keys):
+        found = record.get("_id") if isinstance(record, dict) else type(record).__name__
+        raise FatalError(
+            f"{SERVICE} answered GET /{resource} with {found}, which does not match "
+            f"{json.dumps(keys, sort_keys=True)}: the filter was not honoured, so the upsert "
+            "stops rather than take the wrong record"
+        )
 
 
 def client_spec(settings: PlutioSettings) -> ClientSpec:

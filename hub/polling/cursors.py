@@ -12,8 +12,10 @@ end. Each save checks the poll's lock token, so a poll that lost its lock (it st
 past the lock's expiry) cannot move the cursor.
 
 Keys: ``hub:cursor:<workflow>`` (a hash: ``value`` as JSON, ``id``, ``updated_at``,
-``seen`` (records read past), ``window`` (JSON, while one is open), and the last poll's
-figures under ``last_*``) and ``hub:cursor:<workflow>:recent`` (a sorted set).
+``seen`` (records read past), ``window`` (JSON, while one is open), ``empty_polls`` and
+``silent_since`` (polls in a row that read no record, and when the first of them ended),
+and the last poll's figures under ``last_*``) and ``hub:cursor:<workflow>:recent`` (a
+sorted set).
 """
 
 from __future__ import annotations
@@ -120,6 +122,9 @@ class Cursor:
     last: dict[str, str] = field(default_factory=dict)
     #: the window being read, while one is open (see :class:`~hub.polling.poller.Window`)
     window: dict[str, Any] | None = None
+    #: polls in a row that read no record at all, and when the first of them ended
+    empty_polls: int = 0
+    silent_since: float | None = None
 
     @property
     def started(self) -> bool:
@@ -146,6 +151,9 @@ class CursorStore:
         cursor.seen = int(data.get("seen", 0))
         if data.get("window"):
             cursor.window = json.loads(data["window"])
+        cursor.empty_polls = int(data.get("empty_polls", 0))
+        if data.get("silent_since"):
+            cursor.silent_since = float(data["silent_since"])
         cursor.last = {k[5:]: v for k, v in data.items() if k.startswith("last_")}
         return cursor
 
@@ -252,6 +260,17 @@ class CursorStore:
         )
         if not int(ok):
             raise LockLost(f"poll of {workflow} lost its lock; another poll may be running")
+
+    def note_read(self, workflow: str, read: int) -> None:
+        """Count a poll that read ``read`` records: polls that read none, in a row."""
+        key = _KEY.format(workflow)
+        pipe = self._redis.pipeline(transaction=True)
+        if read:
+            pipe.hdel(key, "empty_polls", "silent_since")
+        else:
+            pipe.hincrby(key, "empty_polls", 1)
+            pipe.hsetnx(key, "silent_since", repr(self._now()))
+        pipe.execute()
 
     def record_poll(self, workflow: str, **figures: Any) -> None:
         """Keep the last poll's figures (shown by ``hub cursors``)."""

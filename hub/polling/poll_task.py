@@ -17,6 +17,7 @@ and ``page``, e.g. ``billing.invoices.poll``; see :mod:`hub.polling.poller`); it
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from functools import cache
 from typing import Any
@@ -35,13 +36,21 @@ from hub.intake.delivery import PolledRecord
 from hub.intake.plan import Intake
 from hub.polling.cursors import CursorStore, LockLost
 from hub.polling.poller import HandOn, Poller, PollResult
+from hub.polling.silence import SilenceRule, silence_message, silent_for
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.workflow.compiler import compile_run
 from hub.workflow.model import PollTrigger, Workflow
 from hub.workflow.revisions import WorkflowStore
 from hub.workflow.templates import render
 
-__all__ = ["POLL_TASK", "build_poller", "check_poll_operation", "poll_lock_key", "poll_workflow"]
+__all__ = [
+    "POLL_TASK",
+    "build_poller",
+    "check_poll_operation",
+    "poll_lock_key",
+    "poll_workflow",
+    "record_result",
+]
 
 log = logging.getLogger("hub.poll")
 POLL_TASK = "hub.poll"
@@ -177,6 +186,21 @@ def _poll_once(wf: Workflow, token: str, *, resume: bool) -> PollResult:
     return poller.run(max_pages=settings.hub_poll_max_pages, resume=resume)
 
 
+def record_result(
+    workflow: str, result: PollResult, settings: Settings, cursors: CursorStore
+) -> None:
+    """Keep what a poll did (``hub cursors``), and say so when the workflow is silent."""
+    cursors.note_read(workflow, result.read)
+    rule = SilenceRule(settings.hub_poll_silent_polls, settings.hub_poll_silent_seconds)
+    cursor = cursors.get(workflow)
+    still = silent_for(cursor, time.time(), rule)
+    if still is not None:
+        log.warning("%s", silence_message(workflow, cursor, still))
+    silent = 0 if still is None else max(1, round(still))  # 0: not silent
+    cursors.record_poll(workflow, error="", silent=silent, **result.as_dict())
+    log.info("poll %s: %s", workflow, result.as_dict())
+
+
 @app.task(name=POLL_TASK, bind=True)  # type: ignore[untyped-decorator]
 def poll_workflow(
     self: Task, *, workflow: str, revision: str, attempt: int = 1, resume: bool = False
@@ -221,8 +245,7 @@ def poll_workflow(
             countdown=min(max(countdown, 0.05), MAX_COUNTDOWN_SECONDS),
             max_retries=None,
         )
-    cursors.record_poll(workflow, error="", **result.as_dict())
-    log.info("poll %s: %s", workflow, result.as_dict())
+    record_result(workflow, result, settings, cursors)
     if result.more:
         poll_workflow.apply_async(
             kwargs={"workflow": workflow, "revision": revision, "resume": True}
