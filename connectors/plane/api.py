@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from connectors.plane.lookup import find_external
 from connectors.plane.settings import PlaneSettings
 from hub.connector.created import CreatedRecords
 from hub.core.errors import FatalError
@@ -92,14 +93,10 @@ class PlaneApi:
     # --- work items by external id ----------------------------------------------------
 
     def find_external(self, project_id: str, source: str, external_id: str) -> Any | None:
-        """The work item with this ``external_source``/``external_id``, or ``None``."""
-        params = {"external_source": source, "external_id": external_id}
-        try:
-            return self.get(self.path("projects", project_id, "work-items"), params)
-        except FatalError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        """The work item with this ``external_source``/``external_id``, or ``None``,
+        whichever documented shape Plane answers in (:mod:`connectors.plane.lookup`)."""
+        path = self.path("projects", project_id, "work-items")
+        return find_external(self.client, path, source, external_id)
 
     def upsert_work_item(
         self,
@@ -144,7 +141,9 @@ class PlaneApi:
         return {"created": False, "updated": True, "record": self.update(path, changes)}
 
     def _create_or_existing(self, project_id: str, body: Mapping[str, Any]) -> tuple[bool, Any]:
-        """``(True, created)``, or ``(False, existing)`` when Plane answers 409."""
+        """``(True, created)``, or ``(False, existing)`` when Plane answers 409 (not in
+        Plane's reference: Plane's own API server answers 409 with the existing ``id`` when
+        a create repeats an external id pair, in makeplane/plane's work item endpoint)."""
         try:
             return True, self.create(self.path("projects", project_id, "work-items"), body)
         except FatalError as exc:

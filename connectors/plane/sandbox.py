@@ -20,7 +20,9 @@ ones get 429 with ``Retry-After``. Faults and the call log are steered through
 
 Strict mode (``strict``, ``PLANE_SANDBOX_STRICT``) answers only what Plane's reference
 documents: query parameters other than ``per_page``, ``cursor``, ``fields`` and
-``expand`` are ignored (``order_by`` too), every answer carries the rate-limit headers
+``expand`` are ignored (``order_by`` too, and ``external_id``/``external_source``: a lookup
+by them answers the project's work items as cursor pages), a create that repeats an
+external id pair is not refused with 409, every answer carries the rate-limit headers
 ("communicated in the response headers of each API request"), and a refused call gets
 429 without ``Retry-After`` (the reference names none).
 
@@ -187,6 +189,7 @@ class _PlaneApi:
             params = request.query_params
             if (
                 kind.resource == "work-items"
+                and not self.config.strict
                 and params.get("external_id")
                 and params.get("external_source")
             ):
@@ -251,7 +254,11 @@ class _PlaneApi:
         }
         if errors:
             return JSONResponse(errors, status_code=400)
-        if kind.resource == "work-items" and (current is None or body.get("external_id")):
+        if (
+            kind.resource == "work-items"
+            and not self.config.strict
+            and (current is None or body.get("external_id"))
+        ):
             merged = {**(current or {}), **body}
             conflict = self._conflict_answer(
                 ns, where, merged, exclude=(current or {}).get("id", "")
