@@ -2,11 +2,12 @@
 
 Single-flight per workflow: a poll takes the workflow's lock (``SET NX`` with an expiry
 each page pushes on) or, finding it held, ends at once (the poll holding it does the
-work). A page that finds no quota slot, or a lock busy, re-schedules the poll for when
-it can go on; an upstream 5xx/429 is retried with backoff up to ``HUB_STEP_MAX_ATTEMPTS``
-times, then left to the next tick. In every case the cursor stays at the last page
-handed on. A poll that reached ``HUB_POLL_MAX_PAGES`` with pages left sends the next
-poll at once, so one task never runs for long.
+work). A page that finds no quota slot (a 429 included), or a lock busy, re-schedules
+the poll for when it can go on; an upstream 5xx is retried with backoff up to
+``HUB_STEP_MAX_ATTEMPTS`` times, then left to the next tick. In every case the cursor
+stays where it was and what was handed on is remembered. A poll that reached
+``HUB_POLL_MAX_PAGES`` with its window still open sends the next poll at once, so one
+task never runs for long.
 
 The poll trigger's ``uses`` must be a poll operation (its input has ``field``, ``after``
 and ``page``, e.g. ``billing.invoices.poll``; see :mod:`hub.polling.poller`); its
