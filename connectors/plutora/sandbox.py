@@ -10,10 +10,11 @@ One app plays both hosts: point ``PLUTORA_AUTH_URL`` at ``{sandbox}/oauth/token`
   ``validation_error`` "Login failed, you have N attempts to login"; after
   ``login_attempts`` failures the account is locked until ``/_sandbox/reset``.
 - ``releases``, ``changes``, ``systems`` and ``environments``: ``GET /{entity}`` (an array;
-  with ``pageNum``, a page of ``recordsPerPage`` up to 100 as ``{"resultSet",
-  "returnCount", "totalCount", "pageNum", "recordsPerPage"}``), ``POST`` (201, JSON only:
-  other media types get 415), ``GET``/``PUT``/``DELETE /{entity}/{id}``;
-  ``POST /changes/filter`` with ``SearchFilters``, ``PageSize``, ``Page`` and ``Limit``.
+  with ``pageNum``, from 0, a page of ``recordsPerPage`` up to 100 as ``{"resultSet",
+  "returnCount", "totalCount", "pageNum", "recordsPerPage"}``; ``filter`` keeps the
+  records an expression such as ```Status` = `Open` and `ChangeId` >= `10``` matches, see
+  :mod:`connectors.plutora.sandbox_filter`), ``POST`` (201, JSON only: other media types
+  get 415), ``GET``/``PUT``/``DELETE /{entity}/{id}``.
 - ``GET /me``: the user behind the token.
 
 API calls need a live bearer token (401 "Authorization has been denied for this
@@ -44,7 +45,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.plutora.sandbox_rules import ENTITIES, filter_records, model_errors, paged
+from connectors.plutora.sandbox_filter import compile_filter
+from connectors.plutora.sandbox_rules import ENTITIES, model_errors, paged
 from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
 from hub.sandbox.clock import Clock
 from hub.sandbox.control import control_mount
@@ -195,9 +197,6 @@ class _PlutoraApi:
                 return self._no_route(request)
             if len(parts) == 1:
                 return await self._collection(request, parts[0])
-            if parts == ["changes", "filter"] and request.method == "POST":
-                body = await read_object(request)
-                return JSONResponse(filter_records(self.tables["changes"].list("plutora"), body))
             return await self._item(request, parts[0], parts[1])
         except BadInput as exc:
             return _message(exc.status, exc.message)
@@ -222,6 +221,8 @@ class _PlutoraApi:
         if request.method == "GET":
             records = table.list("plutora")
             params = request.query_params
+            if params.get("filter"):
+                records = [r for r in records if compile_filter(params["filter"])(r)]
             if params.get("pageNum") is None and not self.config.strict:
                 return JSONResponse(records)
             return JSONResponse(paged(records, params.get("pageNum"), params.get("recordsPerPage")))

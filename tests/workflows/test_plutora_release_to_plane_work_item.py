@@ -34,7 +34,8 @@ RELEASE = {
     "summary": "Payments & checkout",
     "implementationDate": "2025-05-30T00:00:00",
     "releaseStatusType": "Approved",
-    "plutoraReleaseType": "Project",
+    "plutoraReleaseType": "Independent",
+    "releaseProjectType": "IsProject",
 }
 KEY = {"X-API-Key": "plane_api_sandbox"}
 
