@@ -4,6 +4,18 @@ Auth, quota, timeouts and error classification come from :mod:`hub.http`; this m
 only says what is Plutio's: the token URL (``client_credentials``), the ``Business``
 header, the ``X-RateLimit-*`` headers, the paths, and how queries are written (key
 filters or ``q``).
+
+The reference documents the token request, the two headers, ``skip``/``limit`` and the
+two ways to filter. Beyond it, and each kept to where public clients of the Plutio API
+show it (the n8n community nodes ``n8n-nodes-plutio`` and its fork
+``n8n-nodes-plutio-mates``, which page with ``skip``/``limit`` until a short page, filter
+with ``q``, and write through bulk endpoints): updates and deletes go through
+``PUT``/``DELETE /{resource}/bulk`` with ``_ids``, moves and copies through ``POST
+/{resource}/move|copy`` with ``_id``, one record is read as ``GET /{resource}?_id=`` (a
+key filter), and a token answer may be ``accessToken`` + ``accessTokenExpiresAt`` or
+``access_token`` + ``expires_in`` (both read). The names of the rate-limit headers are
+not documented either (``X-RateLimit-*`` is assumed; without them the hub counts alone).
+README's assumptions table lists each, and what happens if it is wrong.
 """
 
 from __future__ import annotations
@@ -147,11 +159,12 @@ class PlutioApi:
         return self.client.request("POST", resource, json=dict(body))
 
     def update(self, resource: str, ids: list[str], changes: Mapping[str, Any]) -> Any:
-        """``PUT /resource/bulk`` with ``_ids``: the updated records."""
+        """``PUT /resource/bulk`` with ``_ids``: the updated records (not in the reference:
+        the public clients named in the module's docstring write this way)."""
         return self.client.request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
 
     def delete(self, resource: str, ids: list[str]) -> Any:
-        """``DELETE /resource/bulk`` with ``_ids``: the removed records."""
+        """``DELETE /resource/bulk`` with ``_ids``: the removed records (as for updates)."""
         return self.client.request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
 
     def act(self, resource: str, action: str, record_id: str, changes: Mapping[str, Any]) -> Any:
