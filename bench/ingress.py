@@ -70,13 +70,10 @@ def hub_app() -> Any:
     """The hub's ingress, built as ``hub serve`` builds it."""
     import redis
 
-    from hub.core.settings import Settings
-    from hub.ingress.app import create_app
-    from hub.ingress.event_store import connect
-    from hub.ingress.server import prepare_process
-    from hub.worker.celery_app import create_celery
-    from hub.workflow.loader import load_folder
-    from hub.workflow.revisions import WorkflowStore
+    from hub.core import Settings
+    from hub.ingress import connect, create_app, prepare_process
+    from hub.worker import create_celery
+    from hub.workflow import WorkflowStore, load_folder
 
     settings = Settings()
     prepare_process(settings)
@@ -127,7 +124,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def signed_requests(count: int) -> list[tuple[str, str, str, bytes]]:
-    from hub.intake.signatures import StandardWebhooks, standard_webhooks_key
+    from hub.intake import StandardWebhooks, standard_webhooks_key
 
     signer = StandardWebhooks((standard_webhooks_key(SECRET),))
     run, now = f"{time.time():.0f}", time.time()
@@ -318,7 +315,7 @@ class Served:
     ) -> None:
         import redis
 
-        from hub.core.redis_server import RedisServer, free_port
+        from hub.core import RedisServer, free_port
 
         self.kind, self.label, self.args, self.folder = kind, label, args, folder
         extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()

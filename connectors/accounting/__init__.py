@@ -22,9 +22,9 @@ from connectors.accounting.files import FileSink
 from connectors.accounting.http import HttpSink
 from connectors.accounting.operations import OPERATIONS
 from connectors.accounting.settings import AccountingSettings
-from hub.connector.declaration import Connector
-from hub.core.settings import Settings
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.core import Settings
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX", "AccountingApi", "export_dir"]
 
@@ -83,6 +83,7 @@ SANDBOX: Sandbox[AccountingSettings] = Sandbox(
     config=sandbox.AccountingSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_ACCOUNTING_SANDBOX_PORT",
     configured=lambda settings: bool(settings.url),
     env=_sandbox_env,
     resources=frozenset(sandbox.RESOURCES),

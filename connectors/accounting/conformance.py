@@ -9,9 +9,8 @@ from connectors.accounting import CONNECTOR, AccountingApi
 from connectors.accounting.http import SERVICE
 from connectors.accounting.sandbox import AccountingSandboxConfig, create_app
 from connectors.accounting.settings import AccountingSettings
-from hub.core.env_settings import isolated
-from hub.core.settings import Settings
-from hub.testing.conformance import Conformance, Probe
+from hub.core import Settings, isolated
+from hub.testing import Conformance, Probe
 
 __all__ = ["CONFORMANCE"]
 

@@ -44,7 +44,7 @@ from connectors.accounting.folder import (
 from connectors.accounting.formats import FileFormat
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
-from hub.core.errors import FatalError, RetryableError
+from hub.core import FatalError, RetryableError
 
 __all__ = ["BATCH", "FileSink", "FileTarget", "Outcome", "iso_now"]
 

@@ -10,8 +10,8 @@ from connectors.accounting.folder import safe_folder
 from connectors.accounting.formats import FORMATS
 from connectors.accounting.ledger import export_key, reversal_key
 from connectors.accounting.models import ExportArgs
-from hub.connector.declaration import Operation, operation_table
-from hub.core.errors import ConfigError
+from hub.connector import Operation, operation_table
+from hub.core import ConfigError
 
 if TYPE_CHECKING:
     from connectors.accounting import AccountingApi

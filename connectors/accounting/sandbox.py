@@ -39,13 +39,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock
-from hub.sandbox.control import control_mount
-from hub.sandbox.documents import MemoryStore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.responses import json_error
+from hub.sandbox import (
+    Clock,
+    Gate,
+    MemoryStore,
+    SandboxConfig,
+    build_core,
+    config_from_env,
+    control_mount,
+    json_error,
+    sandbox_app,
+)
 
 __all__ = [
     "RESOURCES",

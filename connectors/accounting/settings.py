@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from hub.core.settings import ConnectorSettings
+from hub.core import ConnectorSettings
 
 __all__ = ["AccountingSettings"]
 

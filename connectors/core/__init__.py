@@ -16,10 +16,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from hub.connector.declaration import Connector, Operation, operation_table
-from hub.core.errors import FatalError
-from hub.core.settings import ConnectorSettings, Settings
-from hub.workflow.templates import redact
+from hub.connector import Connector, Operation, operation_table
+from hub.core import ConnectorSettings, FatalError, Settings
+from hub.workflow import redact
 
 __all__ = ["CONNECTOR", "CoreApi", "Echo", "Fail", "Log"]
 

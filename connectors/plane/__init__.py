@@ -9,8 +9,8 @@ from connectors.plane.api import build_api
 from connectors.plane.resources import OPERATIONS
 from connectors.plane.sandbox_rules import KINDS
 from connectors.plane.settings import PlaneSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX"]
 
@@ -29,6 +29,7 @@ SANDBOX: Sandbox[PlaneSettings] = Sandbox(
     config=sandbox.PlaneSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_PLANE_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset(KINDS),

@@ -16,17 +16,19 @@ import httpx
 
 from connectors.plane.lookup import find_external
 from connectors.plane.settings import PlaneSettings
-from hub.connector.created import CreatedRecords
-from hub.core.errors import FatalError
-from hub.core.locks import find_or_create, lock_key
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.client_spec import ClientSpec, HeaderKey
-from hub.http.connect import build_client, require_fields
-from hub.http.keyauth import fingerprint
-from hub.http.pagination import CursorPages
-from hub.http.quota import Quota
-from hub.http.ratelimit import RateLimitHeaders
+from hub.connector import CreatedRecords
+from hub.core import FatalError, Settings, find_or_create, lock_key
+from hub.http import (
+    ApiClient,
+    ClientSpec,
+    CursorPages,
+    HeaderKey,
+    Quota,
+    RateLimitHeaders,
+    build_client,
+    fingerprint,
+    require_fields,
+)
 
 __all__ = ["RATE_LIMIT_HEADERS", "SERVICE", "PlaneApi", "build_api", "client_spec", "read_params"]
 

@@ -8,9 +8,8 @@ from connectors.plane import CONNECTOR
 from connectors.plane.api import SERVICE, PlaneApi, build_api
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
 from connectors.plane.settings import PlaneSettings
-from hub.core.env_settings import isolated
-from hub.core.settings import Settings
-from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
+from hub.core import Settings, isolated
+from hub.testing import Conformance, Paging, Probe, RoundTrip
 
 __all__ = ["CONFORMANCE"]
 

@@ -23,9 +23,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from hub.core.errors import FatalError
-from hub.http.client import ApiClient
-from hub.http.pagination import CursorPages
+from hub.core import FatalError
+from hub.http import ApiClient, CursorPages
 
 __all__ = ["find_external"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.plane.api import SERVICE, PlaneApi
-from hub.connector.crud import matching, per_record
+from hub.connector import matching, per_record
 
 __all__ = ["PlaneRecords", "query_params"]
 

@@ -34,8 +34,7 @@ from connectors.plane.models import (
     WorkItemUpsert,
 )
 from connectors.plane.records import PlaneRecords
-from hub.connector import crud
-from hub.connector.declaration import Operation, operation_table
+from hub.connector import Operation, crud, operation_table
 
 __all__ = ["CRUD", "OPERATIONS", "RESOURCES"]
 

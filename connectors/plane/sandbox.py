@@ -57,15 +57,21 @@ from connectors.plane.sandbox_rules import (
     throttled,
     writable,
 )
-from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock
-from hub.sandbox.control import control_mount
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.inputs import BadInput, read_object
-from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.records import Naming
+from hub.sandbox import (
+    METHODS,
+    BadInput,
+    Clock,
+    Gate,
+    Naming,
+    QuotaDecision,
+    SandboxConfig,
+    SandboxCore,
+    build_core,
+    config_from_env,
+    control_mount,
+    read_object,
+    sandbox_app,
+)
 
 __all__ = ["ENV_PREFIX", "PlaneSandboxConfig", "create_app", "create_app_from_env"]
 

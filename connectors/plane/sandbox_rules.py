@@ -14,9 +14,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from hub.sandbox.inputs import BadInput
-from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.responses import reason
+from hub.sandbox import BadInput, QuotaDecision, reason
 
 __all__ = [
     "DEFAULT_STATES",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from hub.http.budgets import QuotaSettings
+from hub.http import QuotaSettings
 
 __all__ = ["CLOUD_API", "PlaneSettings"]
 

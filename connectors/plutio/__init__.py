@@ -9,8 +9,8 @@ from connectors.plutio import sandbox
 from connectors.plutio.api import build_api
 from connectors.plutio.operations import OPERATIONS
 from connectors.plutio.settings import PlutioSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox, record_line
+from hub.connector import Connector
+from hub.sandbox import Sandbox, record_line
 
 __all__ = ["CONNECTOR", "SANDBOX"]
 
@@ -39,6 +39,7 @@ SANDBOX: Sandbox[PlutioSettings] = Sandbox(
     config=sandbox.PlutioSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset(sandbox.RESOURCES),

@@ -28,17 +28,19 @@ from typing import Any
 import httpx
 
 from connectors.plutio.settings import PlutioSettings
-from hub.connector.created import CreatedRecords, record_matches
-from hub.core.errors import FatalError
-from hub.core.locks import keyed_lock, lock_key
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.client_spec import ClientSpec, OAuthToken
-from hub.http.connect import build_client, require_fields
-from hub.http.grants import client_credentials_form
-from hub.http.pagination import SkipLimit
-from hub.http.quota import Quota
-from hub.http.ratelimit import X_RATELIMIT_HEADERS
+from hub.connector import CreatedRecords, record_matches
+from hub.core import FatalError, Settings, keyed_lock, lock_key
+from hub.http import (
+    X_RATELIMIT_HEADERS,
+    ApiClient,
+    ClientSpec,
+    OAuthToken,
+    Quota,
+    SkipLimit,
+    build_client,
+    client_credentials_form,
+    require_fields,
+)
 
 __all__ = ["SERVICE", "PlutioApi", "build_api", "client_spec", "explain", "query_params"]
 

@@ -8,9 +8,8 @@ from connectors.plutio import CONNECTOR
 from connectors.plutio.api import SERVICE, PlutioApi, build_api
 from connectors.plutio.sandbox import PlutioSandboxConfig, create_app
 from connectors.plutio.settings import PlutioSettings
-from hub.core.env_settings import isolated
-from hub.core.settings import Settings
-from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
+from hub.core import Settings, isolated
+from hub.testing import Conformance, Paging, Probe, RoundTrip
 
 __all__ = ["CONFORMANCE"]
 

@@ -40,8 +40,7 @@ from connectors.plutio.models import (
 from connectors.plutio.polling import poll_page
 from connectors.plutio.records import PlutioRecords
 from connectors.plutio.resources import RESOURCES, Resource
-from hub.connector import crud
-from hub.connector.declaration import Operation, operation_table
+from hub.connector import Operation, crud, operation_table
 
 __all__ = ["CRUD", "OPERATIONS", "operations_for", "record_resource"]
 

@@ -25,7 +25,7 @@ from typing import Any
 from connectors.plutio.api import SERVICE, PlutioApi
 from connectors.plutio.models import PollArgs, PollPage
 from connectors.plutio.resources import Resource
-from hub.core.errors import FatalError
+from hub.core import FatalError
 
 __all__ = ["ID_FIELD", "MAX_RESTARTS", "poll_page", "window_condition"]
 

@@ -38,14 +38,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock, iso_utc
-from hub.sandbox.control import control_mount
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.responses import json_error
-from hub.sandbox.rest import MongoRest, resource_table
+from hub.sandbox import (
+    METHODS,
+    Clock,
+    Gate,
+    MongoRest,
+    SandboxConfig,
+    SandboxCore,
+    build_core,
+    config_from_env,
+    control_mount,
+    iso_utc,
+    json_error,
+    resource_table,
+    sandbox_app,
+)
 
 __all__ = [
     "RESOURCES",

@@ -9,8 +9,8 @@ from connectors.plutora.api import build_api
 from connectors.plutora.resources import OPERATIONS
 from connectors.plutora.sandbox_rules import ENTITIES
 from connectors.plutora.settings import PlutoraSettings
-from hub.connector.declaration import Connector
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector
+from hub.sandbox import Sandbox
 
 __all__ = ["CONNECTOR", "SANDBOX"]
 
@@ -33,6 +33,7 @@ SANDBOX: Sandbox[PlutoraSettings] = Sandbox(
     config=sandbox.PlutoraSandboxConfig,
     env_prefix=sandbox.ENV_PREFIX,
     port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_PLUTORA_SANDBOX_PORT",
     configured=lambda settings: settings.has_credentials,
     env=_sandbox_env,
     resources=frozenset(ENTITIES),

@@ -24,15 +24,18 @@ from typing import Any
 import httpx
 
 from connectors.plutora.settings import PlutoraSettings
-from hub.core.errors import FatalError
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.client_spec import ClientSpec, OAuthToken
-from hub.http.connect import build_client, require_fields
-from hub.http.grants import password_form
-from hub.http.keyauth import fingerprint
-from hub.http.pagination import PageNumber
-from hub.http.quota import Quota
+from hub.core import FatalError, Settings
+from hub.http import (
+    ApiClient,
+    ClientSpec,
+    OAuthToken,
+    PageNumber,
+    Quota,
+    build_client,
+    fingerprint,
+    password_form,
+    require_fields,
+)
 
 __all__ = ["ENTITIES", "SERVICE", "PlutoraApi", "build_api", "client_spec", "filter_expression"]
 

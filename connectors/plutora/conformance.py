@@ -8,9 +8,8 @@ from connectors.plutora import CONNECTOR
 from connectors.plutora.api import SERVICE, PlutoraApi, build_api
 from connectors.plutora.sandbox import PlutoraSandboxConfig, create_app
 from connectors.plutora.settings import PlutoraSettings
-from hub.core.env_settings import isolated
-from hub.core.settings import Settings
-from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
+from hub.core import Settings, isolated
+from hub.testing import Conformance, Paging, Probe, RoundTrip
 
 __all__ = ["CONFORMANCE"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.plutora.api import SERVICE, PlutoraApi
-from hub.connector.crud import matching, per_record
+from hub.connector import matching, per_record
 
 __all__ = ["PlutoraRecords"]
 

@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.plutora.api import PlutoraApi
 from connectors.plutora.records import PlutoraRecords
-from hub.connector import crud
-from hub.connector.declaration import Operation, operation_table
+from hub.connector import Operation, crud, operation_table
 
 __all__ = ["CRUD", "OPERATIONS", "RESOURCES"]
 

@@ -47,16 +47,26 @@ from starlette.routing import Route
 
 from connectors.plutora.sandbox_filter import compile_filter
 from connectors.plutora.sandbox_rules import ENTITIES, model_errors, paged
-from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock
-from hub.sandbox.control import control_mount
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.inputs import BadInput, bearer_token, content_type, read_form, read_object
-from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.records import Naming, RecordTable
-from hub.sandbox.responses import reason
+from hub.sandbox import (
+    METHODS,
+    BadInput,
+    Clock,
+    Gate,
+    Naming,
+    QuotaDecision,
+    RecordTable,
+    SandboxConfig,
+    SandboxCore,
+    bearer_token,
+    build_core,
+    config_from_env,
+    content_type,
+    control_mount,
+    read_form,
+    read_object,
+    reason,
+    sandbox_app,
+)
 
 __all__ = ["ENV_PREFIX", "PlutoraSandboxConfig", "create_app", "create_app_from_env"]
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.sandbox.inputs import BadInput
+from hub.sandbox import BadInput
 
 __all__ = ["OPERATORS", "compile_filter"]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.sandbox.inputs import BadInput
+from hub.sandbox import BadInput
 
 __all__ = ["ENTITIES", "Entity", "model_errors", "paged"]
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from hub.http.budgets import QuotaSettings
+from hub.http import QuotaSettings
 
 __all__ = ["REGIONS", "PlutoraSettings"]
 

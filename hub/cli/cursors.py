@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
-from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core import ConfigError, get_settings
 
 __all__ = ["cursors_cli"]
 
@@ -26,8 +25,7 @@ def cursors(ctx: typer.Context) -> None:
         return
     import redis
 
-    from hub.polling.cursor_view import cursor_lines
-    from hub.polling.cursors import CursorStore
+    from hub.polling import CursorStore, cursor_lines
 
     store = CursorStore(redis.Redis.from_url(require_redis(ping=False)))
     polled = [wf.name for wf in load_workflows() if wf.trigger.poll is not None]
@@ -46,8 +44,7 @@ def cursors_reset(
     """Reset a poll workflow's cursor: from the start, or from --to (a backfill)."""
     import redis
 
-    from hub.polling.cursor_view import reset_cursor
-    from hub.polling.cursors import CursorStore
+    from hub.polling import CursorStore, reset_cursor
 
     if workflow not in {wf.name for wf in load_workflows() if wf.trigger.poll is not None}:
         fail(f"no poll workflow named '{workflow}' in {get_settings().hub_workflows}")

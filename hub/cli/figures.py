@@ -20,7 +20,7 @@ def quota(
     import redis
 
     from hub.cli.quota import broker_queue_lengths, format_quota_table
-    from hub.http.quota_status import quota_status
+    from hub.http import quota_status
 
     client = redis.Redis.from_url(require_redis(ping=False))
     try:
@@ -39,7 +39,7 @@ def metrics() -> None:
     """Print the cluster's Prometheus metrics (read from Redis) as exposition text."""
     import redis
 
-    from hub.history.metrics import exposition
+    from hub.history import exposition
 
     client = redis.Redis.from_url(require_redis(ping=False))
     try:

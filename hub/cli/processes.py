@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated
 
 import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
-from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core import ConfigError, get_settings
 
 __all__ = ["beat", "flower", "serve", "up", "worker"]
 
 
 def up(
     demo: Annotated[bool, typer.Option(help="Send the sample events and show the result.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Stream every line of every process here (they always go to the log files).",
+        ),
+    ] = False,
 ) -> None:
     """Run everything in one terminal: Redis, sandbox, worker, ingress, Flower."""
     from hub.cli.up import Embedded
 
     load_workflows()
     try:
-        Embedded(get_settings()).run(demo=demo)
+        Embedded(get_settings(), verbose=verbose).run(demo=demo)
     except ConfigError as exc:
         fail(str(exc))
 
@@ -41,14 +49,14 @@ def worker(
     """Run a Celery worker for the step tasks."""
     require_redis(ping=False)
     load_workflows()
-    require_redis(ping=True)  # Celery would retry an unreachable broker for ever
-    from hub.worker.celery_app import app
-    from hub.worker.queues import parse_queues
+    url = require_redis(ping=True)  # Celery would retry an unreachable broker for ever
+    from hub.worker import app, parse_queues
 
     try:
         names = parse_queues(queues or get_settings().hub_worker_queues)
     except ValueError as exc:
         fail(f"--queues / HUB_WORKER_QUEUES: {exc}")
+    processes = concurrency or get_settings().hub_worker_concurrency
     argv = [
         "worker",
         "-Q",
@@ -56,10 +64,13 @@ def worker(
         "--loglevel",
         get_settings().hub_log_level.upper(),
         "-c",
-        str(concurrency or get_settings().hub_worker_concurrency),
+        str(processes),
     ]
     if hostname:
         argv += ["-n", hostname]
+    from hub.worker import announce_worker
+
+    announce_worker(url, {"concurrency": processes, "queues": names})
     app.worker_main(argv)
 
 
@@ -73,13 +84,10 @@ def serve(
 
     import redis
 
-    from hub.ingress import server
-    from hub.ingress.app import create_live_app
-    from hub.ingress.event_store import check_fsync, connect
-    from hub.worker.celery_app import app as celery
-    from hub.workflow.live import LiveWorkflows
-    from hub.workflow.loader import WorkflowError
-    from hub.workflow.revisions import WorkflowStore
+    from hub.core import Presence
+    from hub.ingress import check_fsync, connect, create_live_app, server
+    from hub.worker import app as celery
+    from hub.workflow import LiveWorkflows, WorkflowError, WorkflowStore
 
     settings = get_settings()
     server.prepare_process(settings)
@@ -106,11 +114,16 @@ def serve(
     wake, stop = threading.Event(), threading.Event()
     signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
     live.watch(interval=settings.hub_reload_seconds or None, wake=wake, stop=stop)
+    listen = port or settings.hub_ingress_port
+    presence = Presence(redis.Redis.from_url(url), "ingress", detail={"port": listen})
+    presence.keep_up()
     try:
-        server.run(app, host=bind, port=port or settings.hub_ingress_port)
+        server.run(app, host=bind, port=listen)
     finally:
         stop.set()
         wake.set()
+        with contextlib.suppress(redis.RedisError):
+            presence.withdraw()
 
 
 def flower(
@@ -119,7 +132,7 @@ def flower(
 ) -> None:
     """Run Flower on the hub's broker."""
     require_redis(ping=True)
-    from hub.worker.celery_app import app
+    from hub.worker import app
 
     settings = get_settings()
     argv = [
@@ -141,7 +154,7 @@ def beat() -> None:
     """Run Celery beat: fires the workflows' schedule and poll triggers (run exactly one)."""
     require_redis(ping=False)
     workflows = load_workflows()
-    from hub.worker.beat import run_beat
+    from hub.worker import run_beat
 
     try:
         run_beat(get_settings(), workflows)

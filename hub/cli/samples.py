@@ -17,13 +17,20 @@ from typing import Any
 
 import httpx
 
-from hub.connector.registry import get_connector
-from hub.core.settings import Settings
-from hub.intake.demo import signed_delivery
-from hub.sandbox.declaration import record_line
-from hub.testing.expect import mismatch
+from hub.connector import get_connector
+from hub.core import Settings
+from hub.intake import signed_delivery
+from hub.sandbox import record_line
+from hub.testing import mismatch
 
-__all__ = ["Expected", "describe_with_registry", "expected", "send_samples", "tagged"]
+__all__ = [
+    "Expected",
+    "answer_line",
+    "describe_with_registry",
+    "expected",
+    "send_samples",
+    "tagged",
+]
 
 #: connector -> resource -> the records (partial) the samples should make
 Expected = dict[str, dict[str, list[dict[str, Any]]]]
@@ -71,6 +78,7 @@ def send_samples(
     wait: float = 30.0,
     tag: str | None = None,
     describe: Describe = describe_with_registry,
+    echo: Callable[[str], None] = print,
 ) -> dict[str, dict[str, list[Any]]]:
     """POST every sample event in ``folder`` to ``ingress`` (signed as its source
     requires), then show the records the samples expect in ``sandboxes`` (connector ->
@@ -82,7 +90,7 @@ def send_samples(
     paths = sorted(folder.glob("*.json"))
     samples = [json.loads(path.read_text()) for path in paths]
     tag = tag or time.strftime("demo%Y%m%d%H%M%S")
-    print(f"sending {len(samples)} sample events (event ids tagged .{tag})")
+    echo(f"sending {len(samples)} sample events (event ids tagged .{tag})")
     for path, sample in zip(paths, samples, strict=True):
         event = tagged(sample, tag)
         body, headers = signed_delivery(
@@ -91,15 +99,33 @@ def send_samples(
         response = httpx.post(
             f"{ingress}/hooks/{event['source']}", content=body, headers=headers, timeout=10
         )
-        print(f"sent {path.name}: {response.status_code} {response.text}")
+        echo(f"sent {path.name}: {answer_line(response)}")
     wanted = {c: r for c, r in expected(samples).items() if c in sandboxes}
     found = _wait_for(wanted, sandboxes, wait)
     for connector, resources in found.items():
         for resource, records in resources.items():
-            print(f"\n{connector} sandbox now holds {len(records)} {resource}:")
+            echo(f"\n{connector} sandbox now holds {len(records)} {resource}:")
             for record in records:
-                print(f"  {describe(connector, resource, record)}")
+                echo(f"  {describe(connector, resource, record)}")
     return found
+
+
+def answer_line(response: httpx.Response) -> str:
+    """The ingress's answer in a few words: accepted and how many runs, a duplicate, or
+    the status and the error."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return f"{response.status_code} {response.text.strip()}"
+    if response.status_code == 202:
+        runs = len(answer.get("runs") or [])
+        event = answer.get("event_id", "?")
+        return f"202 accepted, event {event}, {runs} run{'' if runs == 1 else 's'}"
+    if answer.get("duplicate"):
+        return f"{response.status_code} a duplicate of event {answer.get('event_id', '?')}"
+    return f"{response.status_code} {answer.get('error', response.text.strip())}"
 
 
 def _wait_for(

@@ -25,8 +25,8 @@ def sandbox(
     """Run a connector's sandbox (an in-memory stand-in for the upstream API)."""
     import uvicorn
 
-    from hub.connector.registry import get_connector, sandboxes
-    from hub.core.errors import ConfigError
+    from hub.connector import get_connector, sandboxes
+    from hub.core import ConfigError
 
     try:
         connector = get_connector(name)

@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hub.connector.declaration import Connector
-from hub.core.env_settings import isolated
-from hub.core.settings import ConnectorSettings
+from hub.core import ConnectorSettings, isolated
 
 __all__ = ["SettingsFor", "from_environment", "from_values"]
 

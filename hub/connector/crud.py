@@ -38,7 +38,7 @@ from typing import Any, Generic, Literal, Protocol
 from pydantic import BaseModel
 
 from hub.connector.declaration import ApiT, Operation
-from hub.core.errors import FatalError, NotFound
+from hub.core import FatalError, NotFound
 
 __all__ = [
     "ACTIONS",

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from hub.core.settings import ConnectorSettings, Settings
+from hub.core import ConnectorSettings, Settings
 
 if TYPE_CHECKING:
     import httpx
 
-    from hub.sandbox.declaration import Sandbox
+    from hub.sandbox import Sandbox
 
 __all__ = ["AnyOperation", "ApiT", "ArgsT", "Build", "Connector", "Operation", "operation_table"]
 

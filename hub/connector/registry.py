@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic_settings import BaseSettings
 
 from hub.connector.declaration import AnyOperation, Connector
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from hub.sandbox.declaration import Sandbox
+    from hub.sandbox import Sandbox
 
 __all__ = [
     "GROUP",

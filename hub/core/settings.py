@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     )
     hub_data_dir: Path = Field(
         default=Path(".hub"),
-        description="Where the embedded Redis keeps its AOF and where local runs write.",
+        description="Where the embedded Redis keeps its AOF and where local runs write: "
+        "`hub up`'s logs (`logs/`) and `local.json`, where other commands find it.",
     )
     hub_event_type_path: str = Field(
         default="type",

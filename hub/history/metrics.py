@@ -31,12 +31,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from hub.connector.created import MISSES_KEY
+from hub.connector import MISSES_KEY
 from hub.history.runs import RunStore
-from hub.http.quota_status import quota_status
-from hub.ingress.event_store import COUNTS_KEY
-from hub.polling.cursors import CursorStore
-from hub.worker.queues import STEP_QUEUES
+from hub.http import quota_status
+from hub.ingress import COUNTS_KEY
+from hub.polling import CursorStore
+from hub.worker import STEP_QUEUES
 
 __all__ = ["CONTENT_TYPE", "HubCollector", "dead_letter_counts", "exposition"]
 

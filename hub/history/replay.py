@@ -31,14 +31,11 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 from hub.history.dead_letters import DeadLetter, DeadLetterStore
 from hub.history.runs import RunStore
-from hub.intake.delivery import DeadLetterReplay, Event
-from hub.intake.plan import Intake
-from hub.workflow.compiler import compile_steps
-from hub.workflow.model import Workflow
-from hub.workflow.revisions import WorkflowStore
+from hub.intake import DeadLetterReplay, Event, Intake
+from hub.workflow import Workflow, WorkflowStore, compile_steps
 
 __all__ = ["Replay", "ReplayError", "Replayer"]
 

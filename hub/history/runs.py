@@ -3,12 +3,13 @@
 One hash per run, ``hub:run:<run_id>``: workflow, revision, event id, status
 (``running``, ``succeeded``, ``failed``, ``skipped``), start and finish times, the error
 that failed it, and per step its status (``running``, ``succeeded``, ``skipped``,
-``failed``), times, attempts, quota waits and item count. Run ids are listed newest first
-in the sorted set ``hub:runs``, and per event id in ``hub:runs:event:<event_id>`` (so
-"what happened to event X" is one lookup). Every write refreshes the record's expiry
-(``HUB_RUN_RETENTION_SECONDS``); the list drops runs older than that, and keeps at most
-``max_listed``. A run started by ``hub dlq replay`` names the run it replays
-(``replay_of``).
+``failed``), times, attempts, quota waits, item count and, while it is re-scheduled,
+what it waits for (``quota``: a quota slot; ``held``: a key another run holds). Run ids
+are listed newest first in the sorted set ``hub:runs``, and per event id in
+``hub:runs:event:<event_id>`` (so "what happened to event X" is one lookup). Every write
+refreshes the record's expiry (``HUB_RUN_RETENTION_SECONDS``); the list drops runs older
+than that, and keeps at most ``max_listed``. A run started by ``hub dlq replay`` names
+the run it replays (``replay_of``).
 
 Each transition (run started or ended, step started or ended) is also one log line
 (:mod:`hub.history.events_log`) carrying the run's ids, secrets redacted.
@@ -36,6 +37,7 @@ __all__ = [
     "RunStore",
     "StepRecord",
     "StepStatus",
+    "WaitReason",
 ]
 
 RUN_KEY = "hub:run:{}"
@@ -44,6 +46,8 @@ EVENT_RUNS = "hub:runs:event:{}"
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
 StepStatus = Literal["running", "succeeded", "skipped", "failed"]
+#: why a running step is re-scheduled: no quota slot, or a key another run holds
+WaitReason = Literal["quota", "held"]
 
 # KEYS: run key, index, event index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
 # event id, run id, attempt, quota waits, max listed, retention.
@@ -97,6 +101,8 @@ class StepRecord:
     quota_waits: int = 0
     items: int | None = None
     error: dict[str, Any] | None = None
+    #: while running: what its last re-scheduling waits for
+    waiting: WaitReason | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,14 @@ class RunStore:
             self._log.run(run_id, "running", **ids)
         self._log.step(run_id, step_id, "running", attempt=attempt, quota_waits=quota_waits, **ids)
 
+    def step_waiting(self, run_id: str, step_id: str, reason: WaitReason) -> None:
+        """The step was re-scheduled to wait for ``reason`` (until it ends)."""
+        key = RUN_KEY.format(run_id)
+        pipe = self._redis.pipeline()
+        pipe.hset(key, f"step:{step_id}:waiting", reason)
+        pipe.expire(key, self._ttl)
+        pipe.execute()
+
     def step_finished(
         self,
         run_id: str,
@@ -223,6 +237,7 @@ class RunStore:
         key = RUN_KEY.format(run_id)
         pipe = self._redis.pipeline()
         pipe.hset(key, mapping=values)
+        pipe.hdel(key, f"{prefix}waiting")
         pipe.expire(key, self._ttl)
         pipe.hmget(key, "workflow", "revision", "event_id", f"{prefix}started_at")
         *_, (workflow, revision, event_id, started) = pipe.execute()
@@ -284,6 +299,14 @@ class RunStore:
             pipe.hgetall(RUN_KEY.format(run_id))
         return [_record(i, raw) for i, raw in zip(run_ids, pipe.execute(), strict=True)]
 
+    def statuses(self, run_ids: list[str]) -> list[str | None]:
+        """The status of each of ``run_ids`` (None for a run not recorded), in one round
+        trip."""
+        pipe = self._redis.pipeline()
+        for run_id in run_ids:
+            pipe.hget(RUN_KEY.format(run_id), "status")
+        return [None if s is None else s.decode() for s in pipe.execute()]
+
     def recent(self, limit: int = 50) -> list[str]:
         """Run ids, newest first."""
         ids: list[bytes] = self._redis.zrevrange(RUNS_INDEX, 0, max(0, limit - 1))
@@ -336,6 +359,7 @@ def _step(fields: Mapping[str, str]) -> StepRecord:
         quota_waits=int(fields.get("quota_waits", 0)),
         items=int(fields["items"]) if "items" in fields else None,
         error=_json(fields.get("error")),
+        waiting=fields.get("waiting"),  # type: ignore[arg-type]
     )
 
 

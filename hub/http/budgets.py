@@ -4,16 +4,14 @@ A connector whose upstream has a quota gives its settings class the fields of
 :class:`QuotaSettings` (``<PREFIX>QUOTA_LIMIT``, ``<PREFIX>QUOTA_WINDOW_SECONDS``,
 ``<PREFIX>QUOTA_RESERVE_PERCENT``, ``<PREFIX>TIMEOUT_SECONDS``), setting its upstream's
 defaults; :func:`budget_from_settings` reads them the same way for every connector (its
-quota is then built by :func:`hub.http.connect.build_client`).
+quota is then built by :func:`hub.http.upstream.build_client`).
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from hub.core.env_settings import env_name
-from hub.core.errors import ConfigError
-from hub.core.settings import ConnectorSettings
+from hub.core import ConfigError, ConnectorSettings, env_name
 from hub.http.quota import Budget
 
 __all__ = ["QuotaSettings", "budget_from_settings"]

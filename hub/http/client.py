@@ -20,7 +20,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from hub.core.errors import FatalError
+from hub.core import FatalError
 from hub.http.failures import (
     QUOTA_PAUSE,
     as_throttled,

@@ -2,7 +2,7 @@
 
 A connector's ``build`` describes its upstream with a :class:`ClientSpec` (service name,
 base URL, auth, headers, rate-limit headers, paginator, budget key, how refusals are
-explained) and :func:`hub.http.connect.build_client` turns it into the
+explained) and :func:`hub.http.upstream.build_client` turns it into the
 :class:`~hub.http.client.ApiClient` every connector shares: quota, token cache, timeouts,
 retries classification and paging are wired there once. Secrets in a spec never show in
 its ``repr``.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from hub.core.errors import FatalError
+from hub.core import FatalError
 from hub.http.pagination import Paginator
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
 

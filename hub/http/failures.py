@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from hub.core.errors import FatalError, RetryableError, Throttled, UpstreamError
+from hub.core import FatalError, RetryableError, Throttled, UpstreamError
 
 __all__ = [
     "QUOTA_PAUSE",

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from hub.core.errors import FatalError, RetryableError, Throttled, UpstreamError
+from hub.core import FatalError, RetryableError, Throttled, UpstreamError
 from hub.http.auth import Token, parse_token_response
 from hub.http.failures import as_throttled, classify_response
 

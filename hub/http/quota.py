@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
-from hub.core.errors import QuotaWait
+from hub.core import QuotaWait
 from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
 from hub.http.quota_scripts import ACQUIRE, SETTLE, STATUS
 from hub.http.ratelimit import Observation
@@ -108,7 +108,7 @@ class Unlimited:
 
 @dataclass(frozen=True)
 class RawStatus:
-    """A budget's figures at one instant of the Redis clock (see :mod:`hub.http.quota_status`)."""
+    """A budget's figures at one instant of the Redis clock (see :mod:`hub.http.quota_report`)."""
 
     now_ms: int
     used: int

@@ -24,16 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from hub.core.settings import Settings
+from hub.core import Settings
 from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
-from hub.intake.resolve import build_sources, is_loopback
-from hub.intake.sources import Source, load_sources, sources_folder
-from hub.workflow.compiler import compile_run
-from hub.workflow.live import LiveWorkflows
-from hub.workflow.model import Workflow
+from hub.intake import Source, build_sources, is_loopback, load_sources, sources_folder
+from hub.workflow import LiveWorkflows, Workflow, compile_run
 
 __all__ = ["create_app", "create_live_app"]
 

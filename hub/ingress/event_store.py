@@ -25,8 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from hub.core.errors import ConfigError, RetryableError
-from hub.core.ids import new_hex
+from hub.core import ConfigError, RetryableError, new_hex
 from hub.ingress.publish import QueuedMessage
 
 __all__ = ["EventStore", "FsyncCheck", "Outcome", "StoreUnavailable", "check_fsync", "connect"]

@@ -23,14 +23,11 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from hub.history.events_log import log_event
+from hub.history import log_event
 from hub.ingress.event_store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
 from hub.ingress.publish import RunPublisher
-from hub.intake.delivery import Webhook
-from hub.intake.plan import Intake, Plan
-from hub.intake.sources import Source
-from hub.intake.webhook import Refused, unknown_source
-from hub.workflow.model import Workflow
+from hub.intake import Intake, Plan, Refused, Source, Webhook, unknown_source
+from hub.workflow import Workflow
 
 __all__ = ["Answer", "Hooks", "error"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from hub.workflow.fields import SOURCE_PATTERN
+from hub.workflow import SOURCE_PATTERN
 
 __all__ = ["Accepted", "ErrorBody", "openapi_document"]
 

@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.core.settings import Settings
-from hub.history.metrics import CONTENT_TYPE, exposition
+from hub.core import Settings
+from hub.history import CONTENT_TYPE, exposition
 from hub.ingress.event_store import EventStore, StoreUnavailable
 from hub.ingress.hooks import error
 from hub.ingress.openapi import openapi_document
-from hub.intake.sources import Source
-from hub.workflow.model import Workflow
+from hub.intake import Source
+from hub.workflow import Workflow
 
 __all__ = ["AdminGuard", "MetricsScrape", "ReadViews"]
 

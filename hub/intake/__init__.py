@@ -9,3 +9,85 @@
 - :mod:`~hub.intake.routing`: where values are read in a body; which workflows match.
 - :mod:`~hub.intake.demo`: signed deliveries with a stand-in secret for local runs.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.core import lazy_exports
+
+if TYPE_CHECKING:
+    from hub.intake.delivery import DeadLetterReplay, Delivery, Event, PolledRecord, Webhook
+    from hub.intake.demo import signed_delivery, stand_in_secrets, with_demo_secrets
+    from hub.intake.plan import Intake, Plan, PlannedRun
+    from hub.intake.resolve import build_sources, is_loopback
+    from hub.intake.signatures import StandardWebhooks, standard_webhooks_key
+    from hub.intake.sources import Source, SourceConfig, SourceError, load_sources, sources_folder
+    from hub.intake.webhook import Refused, unknown_source
+
+__all__ = [
+    "DeadLetterReplay",
+    "Delivery",
+    "Event",
+    "Intake",
+    "Plan",
+    "PlannedRun",
+    "PolledRecord",
+    "Refused",
+    "Source",
+    "SourceConfig",
+    "SourceError",
+    "StandardWebhooks",
+    "Webhook",
+    "build_sources",
+    "is_loopback",
+    "load_sources",
+    "signed_delivery",
+    "sources_folder",
+    "stand_in_secrets",
+    "standard_webhooks_key",
+    "unknown_source",
+    "with_demo_secrets",
+]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "delivery": (
+            "DeadLetterReplay",
+            "Delivery",
+            "Event",
+            "PolledRecord",
+            "Webhook",
+        ),
+        "demo": (
+            "signed_delivery",
+            "stand_in_secrets",
+            "with_demo_secrets",
+        ),
+        "plan": (
+            "Intake",
+            "Plan",
+            "PlannedRun",
+        ),
+        "resolve": (
+            "build_sources",
+            "is_loopback",
+        ),
+        "signatures": (
+            "StandardWebhooks",
+            "standard_webhooks_key",
+        ),
+        "sources": (
+            "Source",
+            "SourceConfig",
+            "SourceError",
+            "load_sources",
+            "sources_folder",
+        ),
+        "webhook": (
+            "Refused",
+            "unknown_source",
+        ),
+    },
+)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.intake.sources import Source
-from hub.workflow.context import RunContext
-from hub.workflow.model import Workflow
+from hub.workflow import RunContext, Workflow
 
 __all__ = ["DeadLetterReplay", "Delivery", "Event", "PolledRecord", "Webhook"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.core.settings import Settings
+from hub.core import Settings
 from hub.intake.resolve import build_sources
 from hub.intake.sources import SourceConfig, load_sources, sources_folder
 

@@ -29,14 +29,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hub.core.errors import TemplateError
-from hub.core.ids import new_hex
+from hub.core import TemplateError, new_hex
 from hub.intake.delivery import DeadLetterReplay, Delivery, Event, PolledRecord, Webhook
 from hub.intake.routing import match_workflows
 from hub.intake.webhook import read_webhook
-from hub.workflow.context import RunContext, new_context
-from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
+from hub.workflow import RunContext, Workflow, new_context, truthy
 
 __all__ = ["IF_FALSE", "Intake", "Plan", "PlannedRun", "Skip", "kept_out"]
 

@@ -14,8 +14,7 @@ from collections.abc import Collection, Mapping
 
 from pydantic import SecretStr
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 from hub.intake import signatures as sig
 from hub.intake.sources import AuthConfig, Source, SourceConfig, sources_folder
 

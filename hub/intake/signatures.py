@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from hub.core.errors import HubError
+from hub.core import HubError
 
 __all__ = [
     "AuthFailed",

@@ -24,13 +24,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 from hub.intake import signatures as sig
 from hub.intake.routing import json_path
-from hub.workflow.fields import SOURCE_PATTERN
-from hub.workflow.positions import compose
-from hub.workflow.problems import Problem
+from hub.workflow import SOURCE_PATTERN, Problem, compose
 
 __all__ = [
     "AuthConfig",

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from hub.core.errors import HubError
-from hub.core.ids import new_hex
+from hub.core import HubError, new_hex
 from hub.intake.delivery import Event, Webhook
 from hub.intake.signatures import AuthFailed
 

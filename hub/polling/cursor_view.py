@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.core.errors import ConfigError
-from hub.core.locks import release_lock, try_lock
+from hub.core import ConfigError, release_lock, try_lock
 from hub.polling.cursors import CursorStore
 from hub.polling.poll_task import poll_lock_key
 from hub.polling.silence import duration_text

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.workflow.filters import to_datetime
+from hub.workflow import to_datetime
 
 __all__ = [
     "Cursor",

@@ -27,22 +27,26 @@ import redis
 from celery import Celery, Task
 from pydantic import ValidationError
 
-from hub.connector.declaration import AnyOperation
-from hub.connector.registry import get_operation
-from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, TemplateError
-from hub.core.locks import lock_key, release_lock, try_lock
-from hub.core.settings import Settings, get_settings
-from hub.http.failures import RetryPolicy
-from hub.intake.delivery import PolledRecord
-from hub.intake.plan import Intake
+from hub.connector import AnyOperation, get_operation
+from hub.core import (
+    ConfigError,
+    Deferred,
+    FatalError,
+    RetryableError,
+    Settings,
+    TemplateError,
+    get_settings,
+    lock_key,
+    release_lock,
+    try_lock,
+)
+from hub.http import RetryPolicy
+from hub.intake import Intake, PolledRecord
 from hub.polling.cursors import CursorStore, LockLost
 from hub.polling.poller import HandOn, Poller, PollResult
 from hub.polling.silence import SilenceRule, silence_message, silent_for
-from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.workflow.compiler import compile_run
-from hub.workflow.model import PollTrigger, Workflow
-from hub.workflow.revisions import WorkflowStore
-from hub.workflow.templates import render
+from hub.worker import MAX_COUNTDOWN_SECONDS, app
+from hub.workflow import PollTrigger, Workflow, WorkflowStore, compile_run, render
 
 __all__ = [
     "POLL_TASK",

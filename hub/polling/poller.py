@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hub.core.errors import FatalError
+from hub.core import FatalError
 from hub.polling.cursors import (
     CursorStore,
     cursor_seconds,
@@ -235,7 +235,14 @@ class Poller:
     ) -> None:
         """The window was read to its end: move the cursor (see the module's docstring)."""
         if window.high is None:  # nothing at all from the window's start on
-            self._cursors.remember(self.workflow, handed, window=None, seen=0, lock=self._lock)
+            self._cursors.remember(
+                self.workflow,
+                handed,
+                window=None,
+                seen=0,
+                lock=self._lock,
+                lock_ttl_seconds=self._lock_ttl,
+            )
             return
         position: tuple[Any, str] = (window.high[0], str(window.high[1]))
         seconds = cursor_seconds(position[0]) if isinstance(position[0], str) else None

@@ -54,7 +54,9 @@ class Sandbox(Generic[S]):
     - ``create_app`` and ``config``: the app, from its config model (which takes
       ``random_seed``); ``hub sandbox`` reads the config from ``<env_prefix><FIELD>``
       variables, ``hub test`` adds ``test_config()`` to it.
-    - ``port``: the port ``hub up`` and ``hub sandbox`` serve it on, from the settings.
+    - ``port``: the port ``hub up`` and ``hub sandbox`` serve it on, from the settings;
+      ``port_setting`` names the variable that sets it (``hub up`` names it when the port
+      is in use).
     - ``configured``: whether the settings name a real upstream (``hub up`` then leaves
       the sandbox out).
     - ``env``: the settings (environment names) that point the connector at this sandbox
@@ -76,6 +78,11 @@ class Sandbox(Generic[S]):
     accept: Present = as_stored
     test_config: Callable[[], Mapping[str, Any]] = _no_config
     describe: Callable[[str, Mapping[str, Any]], str] = record_line
+    port_setting: str | None = None
+
+    def port_setting_name(self, connector: str) -> str:
+        """The variable that sets the port, as an operator would look for it."""
+        return self.port_setting or f"the {connector} sandbox's port setting"
 
     def config_from_env(self) -> BaseModel:
         """The config ``hub sandbox`` runs with: ``<env_prefix><FIELD>`` variables."""

@@ -16,3 +16,33 @@ Beside ``hub test``, :mod:`~hub.testing.conformance` is the connector conformanc
 checks every connector with an upstream runs against its sandbox (auth, paging, retriable
 and fatal answers, record round trips).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.core import lazy_exports
+
+if TYPE_CHECKING:
+    from hub.testing.conformance import Conformance, Paging, Probe, RoundTrip
+    from hub.testing.expect import mismatch
+    from hub.testing.suite import run_tests, session_redis
+
+__all__ = ["Conformance", "Paging", "Probe", "RoundTrip", "mismatch", "run_tests", "session_redis"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "conformance": (
+            "Conformance",
+            "Paging",
+            "Probe",
+            "RoundTrip",
+        ),
+        "expect": ("mismatch",),
+        "suite": (
+            "run_tests",
+            "session_redis",
+        ),
+    },
+)

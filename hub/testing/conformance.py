@@ -44,16 +44,9 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from starlette.types import ASGIApp
 
-from hub.connector.declaration import Connector
-from hub.core.errors import (
-    FatalError,
-    HubError,
-    QuotaWait,
-    RetryableError,
-    Throttled,
-    UpstreamError,
-)
-from hub.sandbox.serve import serve_in_thread
+from hub.connector import Connector
+from hub.core import FatalError, HubError, QuotaWait, RetryableError, Throttled, UpstreamError
+from hub.sandbox import serve_in_thread
 
 __all__ = [
     "CHECKS",

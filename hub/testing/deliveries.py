@@ -34,17 +34,24 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.core.errors import HubError
-from hub.core.settings import Settings
-from hub.intake.delivery import Delivery, PolledRecord, Webhook
-from hub.intake.demo import stand_in_secrets
-from hub.intake.plan import Intake, Plan
-from hub.intake.resolve import build_sources
-from hub.intake.sources import Source, SourceConfig, load_sources
-from hub.intake.webhook import Refused, unknown_source
+from hub.core import HubError, Settings
+from hub.intake import (
+    Delivery,
+    Intake,
+    Plan,
+    PolledRecord,
+    Refused,
+    Source,
+    SourceConfig,
+    Webhook,
+    build_sources,
+    load_sources,
+    stand_in_secrets,
+    unknown_source,
+)
 from hub.testing.expect import Outcome
 from hub.testing.spec import EventSpec
-from hub.workflow.model import Workflow
+from hub.workflow import Workflow
 
 __all__ = [
     "CaseError",

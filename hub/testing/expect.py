@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.history.runs import RunRecord
-from hub.sandbox.calllog import CallRecord
+from hub.history import RunRecord
+from hub.sandbox import CallRecord
 from hub.testing.spec import Expect
 
 __all__ = ["Outcome", "check", "mismatch"]

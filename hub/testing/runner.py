@@ -25,29 +25,19 @@ from typing import Any
 import httpx
 import redis
 
-from hub.connector.configure import from_values
-from hub.connector.declaration import Connector
-from hub.connector.registry import get_connector
-from hub.core.env_settings import isolated
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
-from hub.history.runs import RunStore
-from hub.http.client import ApiClient
-from hub.http.quota import Unlimited
-from hub.intake.plan import Intake, PlannedRun
-from hub.intake.sources import SourceError
-from hub.sandbox.clock import FakeClock
-from hub.sandbox.declaration import Sandbox
+from hub.connector import Connector, from_values, get_connector
+from hub.core import ConfigError, Settings, isolated
+from hub.history import RunStore
+from hub.http import ApiClient, Unlimited
+from hub.intake import Intake, PlannedRun, SourceError
+from hub.sandbox import FakeClock, Sandbox
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
 from hub.testing.deliveries import CaseIntake, CaseSources
 from hub.testing.expect import Outcome, check
 from hub.testing.sandboxes import RunningSandboxes
 from hub.testing.spec import Case, LoadedSpec
-from hub.worker.celery_app import create_celery
-from hub.worker.flow import Flow
-from hub.worker.runtime import Runtime
-from hub.workflow.compiler import compile_run
-from hub.workflow.model import Workflow
+from hub.worker import Flow, Runtime, create_celery
+from hub.workflow import Workflow, compile_run
 
 __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
 

@@ -16,11 +16,8 @@ from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from typing import Any
 
-from hub.connector.registry import sandboxes
-from hub.sandbox.clock import FakeClock
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.declaration import Sandbox
-from hub.sandbox.serve import serve_in_thread
+from hub.connector import sandboxes
+from hub.sandbox import FakeClock, Sandbox, SandboxCore, serve_in_thread
 
 __all__ = ["RunningSandboxes"]
 

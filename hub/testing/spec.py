@@ -44,9 +44,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.sandbox.faults import FaultConfig
-from hub.workflow.model import Workflow
-from hub.workflow.positions import Positions
+from hub.sandbox import FaultConfig
+from hub.workflow import Positions, Workflow
 
 __all__ = [
     "ALLOWED_SETTINGS",

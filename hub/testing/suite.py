@@ -15,15 +15,13 @@ from pathlib import Path
 
 import redis
 
-from hub.core.redis_server import RedisServer
-from hub.intake.sources import SourceError
+from hub.core import RedisServer
+from hub.intake import SourceError
 from hub.testing.checks import load_spec
 from hub.testing.deliveries import CaseSources
 from hub.testing.runner import CaseResult, WorkflowTester, upstreams
 from hub.testing.spec import spec_path_for
-from hub.workflow.loader import load_folder
-from hub.workflow.model import Workflow
-from hub.workflow.problems import WorkflowError
+from hub.workflow import Workflow, WorkflowError, load_folder
 
 __all__ = ["Report", "run_tests", "session_redis"]
 

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hub.core.errors import Deferred
+from hub.core import Deferred
 
 __all__ = [
     "LEDGER_KEY",

@@ -17,15 +17,10 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from hub.connector.configure import SettingsFor, from_environment
-from hub.connector.declaration import Connector
-from hub.connector.registry import get_connector, get_operation
-from hub.core.errors import ConfigError, FatalError, TemplateError
-from hub.core.settings import Settings
-from hub.http.failures import RetryPolicy
-from hub.workflow.model import RetryOverride, Step, Workflow
-from hub.workflow.templates import evaluate, render, truthy
-from hub.workflow.validate import OperationLookup
+from hub.connector import Connector, SettingsFor, from_environment, get_connector, get_operation
+from hub.core import ConfigError, FatalError, Settings, TemplateError
+from hub.http import RetryPolicy
+from hub.workflow import OperationLookup, RetryOverride, Step, Workflow, evaluate, render, truthy
 
 __all__ = [
     "MAX_FOREACH_ITEMS",

@@ -21,9 +21,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.connector.declaration import AnyOperation, Connector
-from hub.connector.registry import all_operations, get_operation
-from hub.core.errors import ConfigError
+from hub.connector import AnyOperation, Connector, all_operations, get_operation
+from hub.core import ConfigError
 from hub.workflow.arguments import check_arguments
 from hub.workflow.model import Step, Trigger, Workflow
 from hub.workflow.positions import Positions

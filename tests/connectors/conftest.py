@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.sandbox.app import strict_sandboxes
+from hub.sandbox import strict_sandboxes
 
 
 @pytest.fixture(scope="module", params=["lenient", "strict"], autouse=True)

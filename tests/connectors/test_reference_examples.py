@@ -23,7 +23,7 @@ from connectors.plutora.sandbox import PlutoraSandboxConfig
 from connectors.plutora.sandbox import create_app as plutora_app
 from connectors.plutora.settings import PlutoraSettings
 from hub.core.settings import Settings
-from hub.sandbox.app import strict_sandboxes
+from hub.sandbox import strict_sandboxes
 from tests.connectors.plutio.conftest import plutio_settings
 from tests.support.sandboxes import Served, serve
 

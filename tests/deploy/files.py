@@ -13,7 +13,7 @@ import typer.main
 import yaml
 from pydantic import SecretStr
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.connector.registry import settings_classes
 from hub.core.env_settings import env_names as settings_env_names
 

@@ -177,7 +177,7 @@ def test_every_hub_command_used_in_deploy_exists() -> None:
         for command, where in used.items()
         if command not in hub_commands() and command not in PENDING_COMMANDS
     }
-    assert not unknown, f"not commands of hub.cli.main.cli: {unknown}"
+    assert not unknown, f"not commands of hub.cli.app.cli: {unknown}"
 
 
 def test_probe_commands_name_a_real_celery_app() -> None:

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from hub.core.redis_server import RedisServer
-from hub.http.quota_status import BudgetStatus, quota_status
+from hub.http.quota_report import BudgetStatus, quota_status
 from tests.support.processes import HubProcesses, quota_env, wait_for
 
 pytestmark = pytest.mark.e2e

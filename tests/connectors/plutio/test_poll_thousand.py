@@ -13,7 +13,7 @@ import redis
 
 from hub.polling.cursors import CursorStore
 from hub.polling.poller import Poller
-from hub.sandbox.app import strict_sandboxes
+from hub.sandbox import strict_sandboxes
 from tests.connectors.plutio.conftest import Sandbox
 
 Run = Callable[[str, dict[str, Any]], Any]

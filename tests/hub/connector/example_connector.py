@@ -37,7 +37,7 @@ from hub.connector.declaration import Connector, Operation
 from hub.core.settings import Settings
 from hub.http.budgets import QuotaSettings
 from hub.http.client_spec import ClientSpec, HeaderKey
-from hub.http.connect import build_client, require_fields
+from hub.http.upstream import build_client, require_fields
 from hub.http.pagination import SkipLimit
 from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
 from hub.sandbox.clock import Clock

@@ -7,8 +7,8 @@ from hub.core.errors import ConfigError
 from hub.core.settings import Settings
 from hub.http.budgets import budget_from_settings
 from hub.http.client_spec import ClientSpec
-from hub.http.connect import build_client
 from hub.http.quota import BUDGETS_KEY
+from hub.http.upstream import build_client
 from tests.support.thing_settings import ThingSettings
 
 

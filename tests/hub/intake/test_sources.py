@@ -132,7 +132,7 @@ def test_loopback_hosts() -> None:
 def test_hub_validate_checks_source_files(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from hub.cli.main import cli
+    from hub.cli.app import cli
 
     (tmp_path / "sources").mkdir()
     good = CliRunner().invoke(cli, ["validate", str(ROOT / "workflows")])

@@ -19,9 +19,7 @@ from typing import Any
 import httpx
 from pydantic_settings import BaseSettings
 
-from hub.core.env_settings import env_name
-from hub.core.errors import ConfigError, FatalError
-from hub.core.settings import Settings
+from hub.core import ConfigError, FatalError, Settings, env_name
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
 from hub.http.budgets import QuotaSettings, budget_from_settings
 from hub.http.client import ApiClient

@@ -10,7 +10,10 @@ import redis
 from hub.core.errors import ConfigError, FatalError, QuotaWait
 from hub.core.settings import Settings
 from hub.http.client_spec import ClientSpec, HeaderKey, OAuthToken
-from hub.http.connect import (
+from hub.http.grants import RedisRefusalMemo, client_credentials_form, client_credentials_grant
+from hub.http.keyauth import HeaderKeyAuth
+from hub.http.quota import Budget
+from hub.http.upstream import (
     Upstream,
     build_client,
     connect,
@@ -19,9 +22,6 @@ from hub.http.connect import (
     token_auth,
     upstream_for,
 )
-from hub.http.grants import RedisRefusalMemo, client_credentials_form, client_credentials_grant
-from hub.http.keyauth import HeaderKeyAuth
-from hub.http.quota import Budget
 from tests.support.thing_settings import ThingSettings
 
 
