@@ -448,7 +448,13 @@ def main() -> None:
         env = {
             **os.environ,
             "HUB_WORKFLOWS": str(workflows),
-            "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": SECRET}),
+            "HUB_SECRETS": json.dumps(
+                {
+                    "CRM_SIGNING_KEY": SECRET,
+                    "HUBSPOT_CLIENT_SECRET": "bench-hubspot-secret",
+                    "PIPEDRIVE_WEBHOOK_AUTH": "bench:pipedrive",
+                }
+            ),
             "HUB_LOG_LEVEL": args.log_level,
         }
         print(

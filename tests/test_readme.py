@@ -7,12 +7,15 @@ import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import get_args
 
 from starlette.routing import BaseRoute, Mount, Route
 
 from hub.connector.registry import sandboxes, settings_classes
 from hub.core.env_settings import env_names
 from hub.core.settings_doc import settings_table
+from hub.intake.presets import all_presets
+from hub.intake.sources import Scheme
 from hub.sandbox.faults import FaultConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +71,10 @@ def test_the_sandbox_endpoints_table_is_every_sandbox_s_control_routes() -> None
 def test_the_fault_fields_table_is_every_fault_field() -> None:
     documented = _first_cells((ROOT / "README.md").read_text(), "sandbox-faults")
     assert documented == set(FaultConfig.model_fields)
+
+
+def test_every_preset_and_scheme_is_in_the_webhook_sources_tables() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert _first_cells(readme, "presets-table") == set(all_presets())
+    for scheme in get_args(Scheme):
+        assert f"| `{scheme}` |" in readme, scheme

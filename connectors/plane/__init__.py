@@ -12,7 +12,7 @@ from connectors.plane.settings import PlaneSettings
 from hub.connector import Connector
 from hub.sandbox import Sandbox
 
-__all__ = ["CONNECTOR", "SANDBOX"]
+__all__ = ["CONNECTOR", "SANDBOX", "WEBHOOK_PRESET"]
 
 
 def _sandbox_env(url: str, config: Any) -> dict[str, str]:
@@ -37,10 +37,19 @@ SANDBOX: Sandbox[PlaneSettings] = Sandbox(
     accept=sandbox.NAMING.take,
 )
 
+#: Plane's webhooks: X-Plane-Signature (hex HMAC-SHA256 of the body), the type from
+#: X-Plane-Event and the body's action (issue.created), the id from X-Plane-Delivery
+WEBHOOK_PRESET = {
+    "auth": {"scheme": "hmac", "header": "X-Plane-Signature"},
+    "event_type": {"format": "{header:X-Plane-Event}.{action}"},
+    "event_id": {"header": "X-Plane-Delivery", "required": True},
+}
+
 CONNECTOR = Connector(
     name="plane",
     operations=OPERATIONS,
     settings=PlaneSettings,
     build=build_api,
     sandbox=SANDBOX,
+    webhook_presets={"plane": WEBHOOK_PRESET},
 )

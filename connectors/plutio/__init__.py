@@ -12,7 +12,7 @@ from connectors.plutio.settings import PlutioSettings
 from hub.connector import Connector
 from hub.sandbox import Sandbox, record_line
 
-__all__ = ["CONNECTOR", "SANDBOX"]
+__all__ = ["CONNECTOR", "SANDBOX", "WEBHOOK_PRESET"]
 
 
 def _sandbox_env(url: str, config: Any) -> dict[str, str]:
@@ -46,10 +46,20 @@ SANDBOX: Sandbox[PlutioSettings] = Sandbox(
     describe=_describe,
 )
 
+#: Plutio's webhooks: the body is the entity; the custom header added to the webhook in
+#: Plutio carries the shared secret, another the type as Plutio names the event
+#: (invoice.create); no delivery id, so the entity's revision names it
+WEBHOOK_PRESET = {
+    "auth": {"scheme": "shared-secret", "header": "X-Webhook-Secret"},
+    "event_type": {"header": "X-Event-Type"},
+    "event_id": {"format": "{header:X-Event-Type}:{_id}:{updatedAt}", "fallback": "content"},
+}
+
 CONNECTOR = Connector(
     name="plutio",
     operations=OPERATIONS,
     settings=PlutioSettings,
     build=build_api,
     sandbox=SANDBOX,
+    webhook_presets={"plutio": WEBHOOK_PRESET},
 )

@@ -43,13 +43,14 @@ def send(
     headers: dict[str, str] = {}
     if isinstance(data, dict) and "body" in data and "source" in data:
         headers, data = data.get("headers", {}), data["body"]
+    base = url or _ingress_url(settings)
+    target = f"{base.rstrip('/')}/hooks/{source}"
     try:
-        body, signed = signed_delivery(settings, source, data, headers)
+        body, signed = signed_delivery(settings, source, data, headers, url=target)
     except ConfigError as exc:
         fail(str(exc))
-    base = url or _ingress_url(settings)
     try:
-        answer = httpx.post(f"{base}/hooks/{source}", content=body, headers=signed, timeout=10)
+        answer = httpx.post(target, content=body, headers=signed, timeout=10)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ingress at {base}: {exc}")
     typer.echo(f"{answer.status_code} {answer.text}")

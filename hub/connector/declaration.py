@@ -97,6 +97,9 @@ class Connector(Generic[S]):
 
     ``upstream`` is false for a connector that calls no upstream (it needs no sandbox in
     ``hub test``); ``sandbox`` is ``None`` for a connector without one.
+    ``webhook_presets`` are source-file presets for the webhooks the upstream sends
+    (``preset: <name>`` in a source file; see :mod:`hub.intake.presets`): name -> the
+    source-file fields, as a file would write them.
     """
 
     name: str
@@ -106,6 +109,7 @@ class Connector(Generic[S]):
     sandbox: Sandbox[S] | None = None
     upstream: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+    webhook_presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def read_settings(self) -> S:
         """The connector's settings as the environment (and ``.env``) give them."""

@@ -101,6 +101,18 @@ class Settings(BaseSettings):
         description="The ingress writes its log lines (one per delivery) in batches this "
         "often; warnings and errors at once. 0: every line at once.",
     )
+    hub_public_url: str | None = Field(
+        default=None,
+        description="The ingress's URL as senders call it (e.g. `https://hooks.example.com`), "
+        "for sources whose signature covers the URL (`{uri}` in `signed_payload`). Unset: "
+        "the URL as received, or as a trusted proxy forwards it.",
+    )
+    hub_trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses or networks of proxies whose `X-Forwarded-Proto`, "
+        "`X-Forwarded-Host` and `X-Forwarded-Prefix` give the URL senders called, "
+        "comma-separated (e.g. `127.0.0.1, 10.0.0.0/8`). Unset: forwarded headers are ignored.",
+    )
     hub_ingress_admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for the ingress's `/events` and `/workflows`. Unset: those "

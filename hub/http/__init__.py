@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.http.budget_set import BudgetSet
     from hub.http.budgets import QuotaSettings
     from hub.http.client import ApiClient
     from hub.http.client_spec import ClientSpec, HeaderKey, OAuthToken
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from hub.http.quota import Budget, Quota, RedisQuota, Unlimited
     from hub.http.quota_claim import PRIORITIES, QuotaClaim, use_claim
     from hub.http.quota_report import BudgetStatus, quota_status
-    from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
+    from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, PerBudget, RateLimitHeaders
     from hub.http.upstream import build_client, require_fields
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "X_RATELIMIT_HEADERS",
     "ApiClient",
     "Budget",
+    "BudgetSet",
     "BudgetStatus",
     "ClientSpec",
     "CursorPages",
@@ -36,6 +38,7 @@ __all__ = [
     "OAuthToken",
     "Observation",
     "PageNumber",
+    "PerBudget",
     "Quota",
     "QuotaClaim",
     "QuotaSettings",
@@ -56,6 +59,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "budget_set": ("BudgetSet",),
         "budgets": ("QuotaSettings",),
         "client": ("ApiClient",),
         "client_spec": (
@@ -93,9 +97,10 @@ __getattr__, __dir__ = lazy_exports(
             "quota_status",
         ),
         "ratelimit": (
-            "Observation",
-            "RateLimitHeaders",
             "X_RATELIMIT_HEADERS",
+            "Observation",
+            "PerBudget",
+            "RateLimitHeaders",
         ),
         "upstream": (
             "build_client",

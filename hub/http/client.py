@@ -29,7 +29,7 @@ from hub.http.failures import (
 )
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited
-from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
+from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = ["ApiClient", "RequestOptions"]
 
@@ -63,7 +63,7 @@ class ApiClient:
         quota: Quota | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-        rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY,
+        rate_limit_headers: RateLimitReader = RETRY_AFTER_ONLY,
         now: Callable[[], float] = time.time,
         paginator: Paginator | None = None,
         explain: Callable[[FatalError], FatalError] | None = None,

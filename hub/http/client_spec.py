@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from hub.core import FatalError
 from hub.http.pagination import Paginator
-from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
+from hub.http.quota import Budget
+from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = ["Auth", "ClientSpec", "HeaderKey", "OAuthToken"]
 
@@ -62,9 +63,13 @@ class ClientSpec:
     """Everything the shared layer needs to build one connector's client.
 
     ``budget_key`` names the quota (``<connector>:<client id>``); its size and the timeout
-    come from the connector's :class:`~hub.http.budgets.QuotaSettings`. ``paginator``
-    pages :meth:`~hub.http.client.ApiClient.iterate`; ``explain`` turns a refusal into one
-    that says what the operator should do.
+    come from the connector's :class:`~hub.http.budgets.QuotaSettings`. An upstream that
+    limits a client twice (a burst and a day) names its further limits in
+    ``more_budgets``: every call then takes a slot from each
+    (:class:`~hub.http.budget_set.BudgetSet`), and ``rate_limit_headers`` may read each
+    one's own headers (:class:`~hub.http.ratelimit.PerBudget`). ``paginator`` pages
+    :meth:`~hub.http.client.ApiClient.iterate`; ``explain`` turns a refusal into one that
+    says what the operator should do.
     """
 
     service: str
@@ -72,6 +77,7 @@ class ClientSpec:
     budget_key: str
     auth: Auth = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY
+    rate_limit_headers: RateLimitReader = RETRY_AFTER_ONLY
+    more_budgets: tuple[Budget, ...] = ()
     paginator: Paginator | None = None
     explain: Callable[[FatalError], FatalError] = _as_is

@@ -61,7 +61,8 @@ class CursorPages:
     Asks ``per_page`` items; a page ``{"results": [...], "next_cursor": "100:1:0",
     "next_page_results": true}`` is followed by the same request with ``cursor`` set.
     Paging stops when ``next_page_results`` is false, the cursor is missing, or the
-    upstream hands back the cursor just sent (which would loop for ever).
+    upstream hands back the cursor just sent (which would loop for ever). ``next_field``
+    may be a dotted path for a cursor nested in the page (``paging.next.after``).
     """
 
     page_size: int = 100
@@ -79,7 +80,9 @@ class CursorPages:
             return None
         if self.more_field is not None and not page.get(self.more_field):
             return None
-        cursor = page.get(self.next_field)
+        cursor: Any = page
+        for part in self.next_field.split("."):
+            cursor = cursor.get(part) if isinstance(cursor, Mapping) else None
         if not cursor or cursor == params.get(self.cursor_param):
             return None
         return {**params, self.cursor_param: cursor}

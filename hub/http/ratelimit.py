@@ -5,7 +5,10 @@ A connector declares, as data, which headers its upstream sends (:class:`RateLim
 quota adopts: a lower remaining allowance than the hub's own count, after a 429 a pause
 of the whole budget until ``Retry-After`` (or the reset), and a *bare* 429 (one that
 says neither) as a throttle the quota answers with a pause of its own, growing while
-the 429s go on and forgotten at the first success.
+the 429s go on and forgotten at the first success. A client on several budgets (a burst
+and a daily limit) reads each budget's own headers with :class:`PerBudget`, whose
+observation carries one per budget key (:class:`~hub.http.budget_set.BudgetSet` hands
+each its own).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from hub.http.failures import parse_retry_after
 
@@ -21,7 +24,9 @@ __all__ = [
     "RETRY_AFTER_ONLY",
     "X_RATELIMIT_HEADERS",
     "Observation",
+    "PerBudget",
     "RateLimitHeaders",
+    "RateLimitReader",
 ]
 
 #: how an upstream writes its reset header
@@ -42,6 +47,20 @@ class Observation:
     throttled: bool = False
     #: the call succeeded (a status below 400): the upstream is taking calls again
     succeeded: bool = False
+    #: for a client on several budgets: each budget's own observation, by budget key
+    by_budget: Mapping[str, Observation] | None = None
+
+
+class RateLimitReader(Protocol):
+    """Reads what an answer says of the budget: :class:`RateLimitHeaders`, :class:`PerBudget`."""
+
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> Observation | None: ...
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,28 @@ def _float(raw: str | None) -> float | None:
 def _int(raw: str | None) -> int | None:
     value = _float(raw)
     return None if value is None else max(0, int(value))
+
+
+@dataclass(frozen=True)
+class PerBudget:
+    """The rate-limit headers of each budget of a client on several, by budget key."""
+
+    budgets: Mapping[str, RateLimitHeaders]
+
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> Observation | None:
+        """One observation per budget whose headers say something; ``None`` if none does."""
+        parts = {}
+        for key, reader in self.budgets.items():
+            seen = reader.observe(status, headers, now=now)
+            if seen is not None:
+                parts[key] = seen
+        return Observation(by_budget=parts) if parts else None
 
 
 #: only the standard ``Retry-After`` on a 429

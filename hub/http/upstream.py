@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from hub.core import ConfigError, FatalError, Settings, env_name
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
+from hub.http.budget_set import BudgetSet
 from hub.http.budgets import QuotaSettings, budget_from_settings
 from hub.http.client import ApiClient
 from hub.http.client_spec import ClientSpec, HeaderKey, OAuthToken
@@ -28,7 +29,7 @@ from hub.http.grants import FormGrant, GuardedTokenAuth, RedisRefusalMemo
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.pagination import Paginator
 from hub.http.quota import Budget, Quota, RedisQuota
-from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
+from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = [
     "Upstream",
@@ -63,15 +64,30 @@ def require_fields(
 
 @dataclass(frozen=True)
 class Upstream:
-    """An upstream API as one connector client sees it."""
+    """An upstream API as one connector client sees it: ``budget``, and the further
+    limits every call also counts against (``more_budgets``)."""
 
     service: str
     base_url: str
     budget: Budget
     timeout: float = 30.0
     headers: Mapping[str, str] = field(default_factory=dict)
-    rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY
+    rate_limit_headers: RateLimitReader = RETRY_AFTER_ONLY
     ticket_grace_seconds: float = 5.0
+    more_budgets: tuple[Budget, ...] = ()
+
+    def quota(self, redis: Any) -> Quota:
+        """The cluster-wide quota of this upstream's budget(s), kept in ``redis``."""
+        quotas = [
+            RedisQuota(
+                redis,
+                budget,
+                lease_seconds=4 * self.timeout + 10,  # a call's lease outlives its timeouts
+                ticket_grace_seconds=self.ticket_grace_seconds,
+            )
+            for budget in (self.budget, *self.more_budgets)
+        ]
+        return quotas[0] if len(quotas) == 1 else BudgetSet(quotas)
 
 
 def upstream_for(spec: ClientSpec, settings: QuotaSettings, hub: Settings) -> Upstream:
@@ -85,6 +101,7 @@ def upstream_for(spec: ClientSpec, settings: QuotaSettings, hub: Settings) -> Up
         headers=dict(spec.headers),
         rate_limit_headers=spec.rate_limit_headers,
         ticket_grace_seconds=hub.hub_quota_ticket_grace_seconds,
+        more_budgets=spec.more_budgets,
     )
 
 
@@ -109,13 +126,7 @@ def connect(
         base_url=upstream.base_url,
         auth=auth,
         headers=upstream.headers,
-        quota=quota
-        or RedisQuota(
-            redis,
-            upstream.budget,
-            lease_seconds=4 * upstream.timeout + 10,  # a call's lease outlives its timeouts
-            ticket_grace_seconds=upstream.ticket_grace_seconds,
-        ),
+        quota=quota or upstream.quota(redis),
         timeout=upstream.timeout,
         transport=transport,
         rate_limit_headers=upstream.rate_limit_headers,

@@ -1,4 +1,5 @@
-"""The HTTP ingress: ``POST /hooks/{source}`` plus health, OpenAPI and a few read views.
+"""The HTTP ingress: ``POST /hooks/{source}`` (and ``GET`` for a verification handshake)
+plus health, OpenAPI and a few read views.
 
 A plain Starlette app (FastAPI's per-request machinery costs more than the whole
 webhook path). Every answer, errors included, is JSON; every Redis failure is a 503 with
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp
 from hub.core import Settings
 from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
+from hub.ingress.public_url import public_url_from
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
 from hub.intake import Source, build_sources, is_loopback, load_sources, sources_folder
@@ -62,10 +64,11 @@ def create_app(
         sources = _configured_sources(settings, workflows, local)
     _warn_unauthenticated(sources)
     store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
-    hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
+    publisher = RunPublisher(celery, workflows, compile)
+    hooks = Hooks(sources, workflows, publisher, store, clock, public_url_from(settings))
     admin = AdminGuard(settings, local)
     views = ReadViews(workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url))
-    routes = [Route("/hooks/{source}", hooks, methods=["POST"]), *views.routes()]
+    routes = [Route("/hooks/{source}", hooks, methods=["POST", "GET"]), *views.routes()]
     handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
 
@@ -123,7 +126,7 @@ class _Ingress:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and scope["method"] == "POST"
+            and scope["method"] in ("POST", "GET")
             and scope["path"].startswith(PREFIX)
             and "/" not in scope["path"][len(PREFIX) :]
         ):

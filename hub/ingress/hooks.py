@@ -9,6 +9,13 @@ zero runs), 200 with ``duplicate: true`` for an event id already accepted within
 source's dedupe window, 503 with ``Retry-After`` when Redis cannot take it. Nothing here
 blocks the event loop.
 
+A batched delivery (a source with ``batch``) is answered 202 with ``events``, one entry
+per element in order, each deduped on its own; all its elements are stored in one script
+call, or none (503). A verification handshake is answered as the intake says, before
+anything is stored; ``GET /hooks/{source}`` answers only a source's ``hub-challenge``.
+The URL the sender called (:mod:`hub.ingress.public_url`) is built only for a source
+whose scheme signs it.
+
 :class:`Hooks` is a plain ASGI app: the ingress hands it deliveries before Starlette's
 routing and middleware, which on this path would cost more than the work itself.
 """
@@ -20,13 +27,15 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 
 from hub.history import log_event
-from hub.ingress.event_store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
-from hub.ingress.publish import RunPublisher
-from hub.intake import Intake, Plan, Refused, Source, Webhook, unknown_source
+from hub.ingress.event_store import RETRY_AFTER_SECONDS, Entry, EventStore, StoreUnavailable
+from hub.ingress.public_url import PublicUrl
+from hub.ingress.publish import QueuedMessage, RunPublisher
+from hub.intake import Batch, Intake, Plan, Refused, Reply, Source, Webhook, unknown_source
 from hub.workflow import Workflow
 
 __all__ = ["Answer", "Hooks", "error"]
@@ -41,9 +50,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
+_JSON = (b"content-type", b"application/json")
+
+
 def _json(status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
     text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return status, text.encode(), headers or []
+    return status, text.encode(), [_JSON, *(headers or [])]
 
 
 def _problem(status: int, message: str, retry_after: float | None = None) -> Answer:
@@ -94,17 +106,22 @@ class Hooks:
         publisher: RunPublisher,
         store: EventStore,
         clock: Callable[[], float],
+        public_url: PublicUrl | None = None,
     ) -> None:
         self._sources = sources
         self._publisher = publisher
         self._store = store
         self._clock = clock
         self._intake = Intake(workflows)
+        self._public_url = public_url or PublicUrl()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI: ``POST /hooks/{source}``."""
+        """ASGI: ``POST /hooks/{source}``, and ``GET`` for a verification handshake."""
         try:
-            status, body, extra = await self.deliver(scope, receive)
+            if scope["method"] == "GET":
+                status, body, extra = self.challenge(scope)
+            else:
+                status, body, extra = await self.deliver(scope, receive)
         except _Gone:
             return
         except Exception:
@@ -113,12 +130,10 @@ class Hooks:
                 500, "the hub failed on this request; it is logged, retry later"
             )
         if 400 <= status < 500:  # 503s and 500s are logged where they happen
-            log.info("POST %s refused with %d: %s", scope["path"], status, body.decode())
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *extra,
-        ]
+            log.info(
+                "%s %s refused with %d: %s", scope["method"], scope["path"], status, body.decode()
+            )
+        headers = [(b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -141,15 +156,95 @@ class Hooks:
         except _TooLarge:
             return _problem(413, f"the body is over this source's limit of {limit} bytes")
         now = self._clock()
+        url = self._public_url(scope, headers) if source.signs_url else ""
         try:
-            plan = self._intake.plan(Webhook(source, headers, body, now))
+            plan = self._intake.plan(Webhook(source, headers, body, now, "POST", url))
         except Refused as exc:
             return _problem(exc.status, exc.message)
-        return await self._accept(plan, now)
+        if isinstance(plan, Plan):
+            return await self._accept(plan, now)
+        if isinstance(plan, Batch):
+            return await self._accept_batch(source, plan, now)
+        return _reply(scope, plan)
+
+    def challenge(self, scope: Scope) -> Answer:
+        """``GET /hooks/{source}``: the answer to a verification handshake."""
+        name = scope["path"][len(PREFIX) :]
+        source = self._sources.get(name)
+        if source is None:
+            unknown = unknown_source(name)
+            return _problem(unknown.status, unknown.message)
+        if source.challenge is None:
+            status, body, extra = _problem(
+                405,
+                f"GET /hooks/{name} answers only a verification handshake (hub.challenge), "
+                "which this source does not have: POST events to it",
+            )
+            return status, body, [*extra, (b"allow", b"POST")]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        return _reply(scope, source.challenge.answer(query))
 
     async def _accept(self, plan: Plan, now: float) -> Answer:
         event, dedupe_seconds = plan.event, plan.dedupe_seconds
         assert dedupe_seconds is not None  # a webhook event is always deduped
+        received_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        record, messages = self._record(plan, received_at)
+        try:
+            outcome = await self._store.accept(
+                event.source, event.event_id, record, messages, dedupe_seconds
+            )
+        except StoreUnavailable as exc:
+            log.warning("%s event %s not accepted: %s", event.source, event.event_id, exc)
+            return _problem(
+                503,
+                "the hub cannot store events right now; retry later",
+                retry_after=exc.retry_after,
+            )
+        status = "duplicate" if outcome.duplicate else "accepted"
+        log_event(
+            event.source, event.event_id, status, event_type=event.event_type, runs=len(messages)
+        )
+        if outcome.duplicate:
+            return _json(200, {**outcome.record, "duplicate": True})
+        return _json(202, {**record, "duplicate": False})
+
+    async def _accept_batch(self, source: Source, batch: Batch, now: float) -> Answer:
+        """A batch's events stored together; 202 with one entry per event, in order."""
+        received_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        entries = []
+        for plan in batch.plans:
+            record, messages = self._record(plan, received_at)
+            entries.append(Entry(plan.event.event_id, record, messages))
+        try:
+            outcomes = await self._store.accept_batch(source.name, entries, source.dedupe_seconds)
+        except StoreUnavailable as exc:
+            log.warning("%s batch of %d not accepted: %s", source.name, len(entries), exc)
+            return _problem(
+                503,
+                "the hub cannot store events right now; retry later",
+                retry_after=exc.retry_after,
+            )
+        events = []
+        for plan, entry, outcome in zip(batch.plans, entries, outcomes, strict=True):
+            event, duplicate = plan.event, outcome.duplicate
+            runs = len(entry.messages)
+            status = "duplicate" if duplicate else "accepted"
+            log_event(source.name, event.event_id, status, event_type=event.event_type, runs=runs)
+            answer = {
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                "duplicate": duplicate,
+                "runs": outcome.record.get("runs", []),
+                "skipped": outcome.record.get("skipped", []),
+            }
+            if event.id_from_content:
+                answer["id_from_content"] = True
+            events.append(answer)
+        return _json(202, {"source": source.name, "received_at": received_at, "events": events})
+
+    def _record(self, plan: Plan, received_at: str) -> tuple[dict[str, Any], list[QueuedMessage]]:
+        """The event's record and its runs' messages."""
+        event = plan.event
         runs: list[dict[str, str]] = []
         skipped = [{"workflow": skip.workflow, "reason": skip.reason} for skip in plan.skipped]
         messages = []
@@ -165,27 +260,21 @@ class Hooks:
                 )
             )
             runs.append({"workflow": wf.name, "revision": wf.revision, "run_id": run.run_id})
-        record = {
+        record: dict[str, Any] = {
             "event_id": event.event_id,
             "source": event.source,
             "event_type": event.event_type,
-            "received_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+            "received_at": received_at,
             "runs": runs,
             "skipped": skipped,
         }
-        try:
-            outcome = await self._store.accept(
-                event.source, event.event_id, record, messages, dedupe_seconds
-            )
-        except StoreUnavailable as exc:
-            log.warning("%s event %s not accepted: %s", event.source, event.event_id, exc)
-            return _problem(
-                503,
-                "the hub cannot store events right now; retry later",
-                retry_after=exc.retry_after,
-            )
-        status = "duplicate" if outcome.duplicate else "accepted"
-        log_event(event.source, event.event_id, status, event_type=event.event_type, runs=len(runs))
-        if outcome.duplicate:
-            return _json(200, {**outcome.record, "duplicate": True})
-        return _json(202, {**record, "duplicate": False})
+        if event.id_from_content:
+            record["id_from_content"] = True
+        return record, messages
+
+
+def _reply(scope: Scope, reply: Reply) -> Answer:
+    """A handshake's answer, logged as one (nothing was stored)."""
+    if reply.status < 400:
+        log.info("%s %s answered %s", scope["method"], scope["path"], reply.what)
+    return reply.status, reply.body, [(b"content-type", reply.content_type.encode())]

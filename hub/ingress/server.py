@@ -59,9 +59,20 @@ def run(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
 
     uvicorn's access log is off: the hub logs one line per delivery itself (accepted,
     duplicate or refused, with the source and event id), and an access line for every
-    request would double that cost and log health probes. uvicorn leaves the process's
-    logging as :func:`prepare_process` set it (``log_config=None``): its own setup would
-    close the root handler, whose batched lines were then never written.
+    request would double that cost and log health probes. So are its proxy headers
+    (which it trusts from 127.0.0.1 by default): the URL a sender called comes from
+    ``HUB_PUBLIC_URL`` and ``HUB_TRUSTED_PROXIES`` alone (:mod:`hub.ingress.public_url`).
+    uvicorn leaves the process's logging as :func:`prepare_process` set it
+    (``log_config=None``): its own setup would close the root handler, whose batched lines
+    were then never written.
     """
     settle_heap()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

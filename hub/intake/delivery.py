@@ -33,7 +33,9 @@ class Event:
     """A delivery once read: who sent it, its type and id, its body.
 
     ``text`` is the body's JSON text as received when it is UTF-8 (runs carry it as is
-    instead of encoding ``body`` again), else None.
+    instead of encoding ``body`` again), else None (also for an element of a batch).
+    ``id_from_content``: the event came without an id and ``event_id`` is a hash of its
+    content.
     """
 
     source: str
@@ -41,17 +43,23 @@ class Event:
     event_id: str
     body: Any
     text: str | None = None
+    id_from_content: bool = False
 
 
 @dataclass(slots=True)
 class Webhook:
     """A delivery to ``POST /hooks/{source}``: ``headers`` with lower-case names, the raw
-    ``body``, and ``received_at`` (epoch seconds) to check signature times against."""
+    ``body``, and ``received_at`` (epoch seconds) to check signature times against.
+
+    ``method`` and ``url`` (the full URL the sender called, ``""`` when the source's
+    scheme does not sign it) are for schemes that sign them."""
 
     source: Source
     headers: Mapping[str, str]
     body: bytes
     received_at: float
+    method: str = "POST"
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

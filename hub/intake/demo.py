@@ -38,7 +38,7 @@ def stand_in_secrets(
     ``secrets`` lacks (``hub test`` signs its cases' deliveries with them)."""
     filled = dict(secrets)
     for config, _path in configs.values():
-        for name in config.auth.secret_names:
+        for name in config.secret_names:
             filled.setdefault(name, DEMO_SECRET)
     return filled
 
@@ -50,8 +50,10 @@ def signed_delivery(
     headers: Mapping[str, str] | None = None,
     *,
     now: float | None = None,
+    url: str = "",
 ) -> tuple[bytes, dict[str, str]]:
-    """The bytes and headers to POST ``body`` to ``source``, signed as it requires.
+    """The bytes and headers to POST ``body`` to ``source`` at ``url``, signed as it
+    requires (``url`` matters to schemes that sign it).
 
     Secrets come from ``settings`` and, for names it lacks, :data:`DEMO_SECRET`.
     """
@@ -64,5 +66,5 @@ def signed_delivery(
     event_id = str(
         given.get("X-Event-Id") or (body.get("id") if isinstance(body, dict) else "") or ""
     )
-    signed = verifier.sign(raw, event_id, time.time() if now is None else now)
+    signed = verifier.sign(raw, event_id, time.time() if now is None else now, url=url)
     return raw, {"Content-Type": "application/json", **given, **signed}

@@ -15,6 +15,10 @@ dedupe where the plan says, then send its runs).
 - Dedupe: a webhook event on its source and id, for the source's window. Polled records
   are not deduped by id (the poll's cursor remembers what it handed on) and a replay is
   a new run of an event already accepted.
+- A webhook to a source with ``batch`` is a :class:`Batch`: one plan per element, each
+  routed, filtered and deduped on its own. A verification handshake
+  (:mod:`hub.intake.handshakes`) is a :class:`~hub.intake.handshakes.Reply` to answer
+  at once: no event, no run. A source with neither takes the path it always took.
 
 A plan and its parts are values, never changed once made; like the deliveries they are
 plain slotted dataclasses, not frozen ones, which would cost the ingress's hot path
@@ -24,18 +28,21 @@ several times more to build.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from hub.core import TemplateError, new_hex
+from hub.intake.batch import read_batch
 from hub.intake.delivery import DeadLetterReplay, Delivery, Event, PolledRecord, Webhook
+from hub.intake.handshakes import Reply, answer
 from hub.intake.routing import match_workflows
-from hub.intake.webhook import read_webhook
+from hub.intake.webhook import parse_webhook, read_event, read_webhook
 from hub.workflow import RunContext, Workflow, new_context, truthy
 
-__all__ = ["IF_FALSE", "Intake", "Plan", "PlannedRun", "Skip", "kept_out"]
+__all__ = ["IF_FALSE", "Batch", "Intake", "Plan", "PlannedRun", "Skip", "kept_out"]
 
 #: The reason of a workflow whose ``if`` is false for the event.
 IF_FALSE = "if: false"
@@ -83,6 +90,13 @@ class Plan:
         return bool(self.runs or self.skipped)
 
 
+@dataclass(slots=True)
+class Batch:
+    """A batched delivery: one plan per element, in the order they were sent."""
+
+    plans: list[Plan]
+
+
 def kept_out(wf: Workflow, event: Any) -> str | None:
     """Why the workflow-level ``if`` of ``wf`` keeps ``event`` out, or None to run it."""
     if wf.if_ is None:
@@ -112,10 +126,19 @@ class Intake:
         routed: tuple[Workflow, ...] = self._route(source, event_type)
         return routed
 
-    def plan(self, delivery: Delivery) -> Plan:
+    @overload
+    def plan(self, delivery: Webhook) -> Plan | Batch | Reply: ...
+
+    @overload
+    def plan(self, delivery: PolledRecord | DeadLetterReplay) -> Plan: ...
+
+    def plan(self, delivery: Delivery) -> Plan | Batch | Reply:
         """The plan for ``delivery``; :class:`~hub.intake.webhook.Refused` when a webhook
-        delivery is refused (the status and message to answer)."""
+        delivery is refused (the status and message to answer). A webhook may also be a
+        :class:`Batch`, or a handshake's :class:`~hub.intake.handshakes.Reply`."""
         if isinstance(delivery, Webhook):
+            if not delivery.source.plain:
+                return self._webhook(delivery)
             event = read_webhook(delivery, self.new_id)
             runs, skipped = self._start(self._route(event.source, event.event_type), event)
             return Plan(event, runs, skipped, delivery.source.dedupe_seconds)
@@ -124,6 +147,26 @@ class Intake:
             runs, skipped = self._start((delivery.workflow,), event)
             return Plan(event, runs, skipped, None)
         return self._replay(delivery)
+
+    def _webhook(self, delivery: Webhook) -> Plan | Batch | Reply:
+        """A webhook to a source with handshakes or batches."""
+        source = delivery.source
+        if any(not handshake.signed for handshake in source.handshakes):
+            reply = answer(source.handshakes, _json_or_none(delivery.body), signed=False)
+            if reply is not None:
+                return reply
+        body = parse_webhook(delivery)
+        reply = answer(source.handshakes, body, signed=True)
+        if reply is not None:
+            return reply
+        if source.batch is None:
+            return self._webhook_plan(read_event(delivery, body, self.new_id), delivery)
+        events = read_batch(delivery, body, self.new_id)
+        return Batch([self._webhook_plan(event, delivery) for event in events])
+
+    def _webhook_plan(self, event: Event, delivery: Webhook) -> Plan:
+        runs, skipped = self._start(self._route(event.source, event.event_type), event)
+        return Plan(event, runs, skipped, delivery.source.dedupe_seconds)
 
     def _start(
         self, workflows: Iterable[Workflow], event: Event
@@ -165,3 +208,11 @@ class Intake:
         context["replay_of"] = replay.replay_of
         run = PlannedRun(replay.workflow, replay.run_id, context)
         return Plan(event, [run], [], None)
+
+
+def _json_or_none(body: bytes) -> Any:
+    """``body`` parsed, or None when it is not JSON (the intake refuses it later)."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None

@@ -3,21 +3,35 @@
 In this order, each refusal a :class:`Refused` with the status the ingress answers and
 a message the sender's developer can act on: authentication 401, a Content-Type that is
 not JSON 415, an empty or broken body 400, no event type or id where the source says
-400. An event without an id from a source that does not require one gets a new one.
+400. An event without an id from a source that does not require one gets a new one, or
+where the source says so (and in a batch), an id derived from its content.
 The ingress answers 404 (:func:`unknown_source`) and 413 (body over the limit) before
 it has a whole delivery to read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hub.core import HubError, new_hex
 from hub.intake.delivery import Event, Webhook
 from hub.intake.signatures import AuthFailed
+from hub.intake.sources import Source
 
-__all__ = ["MAX_ID_LENGTH", "Refused", "is_json", "read_webhook", "unknown_source"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "Refused",
+    "content_id",
+    "is_json",
+    "parse_webhook",
+    "read_event",
+    "read_webhook",
+    "type_and_id",
+    "unknown_source",
+]
 
 #: The longest event type or id accepted.
 MAX_ID_LENGTH = 200
@@ -51,9 +65,18 @@ def is_json(content_type: str) -> bool:
 
 def read_webhook(delivery: Webhook, new_id: Callable[[], str] = new_hex) -> Event:
     """The event ``delivery`` carries; :class:`Refused` when the ingress refuses it."""
+    event = parse_webhook(delivery)
+    return read_event(delivery, event, new_id)
+
+
+def parse_webhook(delivery: Webhook) -> Any:
+    """The JSON body of ``delivery`` once authenticated; :class:`Refused` when the
+    ingress refuses it (authentication, content type, JSON)."""
     source, headers, body = delivery.source, delivery.headers, delivery.body
     try:
-        source.verifier.verify(headers, body, delivery.received_at)
+        source.verifier.verify(
+            headers, body, delivery.received_at, method=delivery.method, url=delivery.url
+        )
     except AuthFailed as exc:
         raise Refused(401, f"authentication failed: {exc.reason}") from None
     content_type = headers.get("content-type")
@@ -67,23 +90,53 @@ def read_webhook(delivery: Webhook, new_id: Callable[[], str] = new_hex) -> Even
         event = json.loads(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise Refused(400, f"the body is not valid JSON: {exc}") from None
+    return event
+
+
+def read_event(delivery: Webhook, event: Any, new_id: Callable[[], str] = new_hex) -> Event:
+    """The event of a delivery whose body ``event`` is one event: its type and id."""
+    source = delivery.source
+    event_type, event_id, hashed = type_and_id(source, delivery.headers, event, new_id)
+    try:
+        text: str | None = delivery.body.decode()
+    except UnicodeDecodeError:  # JSON in UTF-16/32: encode it again instead
+        text = None
+    return Event(source.name, event_type, event_id, event, text, hashed)
+
+
+def type_and_id(
+    source: Source,
+    headers: Mapping[str, str],
+    event: Any,
+    new_id: Callable[[], str],
+    where: str = "",
+) -> tuple[str, str, bool]:
+    """``(type, id, id is a hash of the content)`` of ``event`` as ``source`` says;
+    :class:`Refused` (400, prefixed with ``where``) without a usable type or id."""
     event_type = source.event_type(headers, event)
     if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_ID_LENGTH:
         raise Refused(
-            400, f"event type missing or not a short string: send {source.describe_type()}"
+            400, f"{where}event type missing or not a short string: send {source.describe_type()}"
         )
     event_id = source.event_id(headers, event)
+    hashed = False
     if event_id is None or event_id == "":
         if source.id_required:
-            raise Refused(400, f"event id missing: send {source.describe_id()}")
-        event_id = new_id()
+            raise Refused(400, f"{where}event id missing: send {source.describe_id()}")
+        hashed = source.id_fallback == "content"
+        event_id = content_id(event) if hashed else new_id()
     elif isinstance(event_id, bool) or not isinstance(event_id, str | int):
-        raise Refused(400, f"the event id must be a string or an integer ({source.describe_id()})")
+        raise Refused(
+            400, f"{where}the event id must be a string or an integer ({source.describe_id()})"
+        )
     event_id = str(event_id)
     if len(event_id) > MAX_ID_LENGTH:
-        raise Refused(400, f"the event id is longer than {MAX_ID_LENGTH} characters")
-    try:
-        text: str | None = body.decode()
-    except UnicodeDecodeError:  # JSON in UTF-16/32: encode it again instead
-        text = None
-    return Event(source.name, event_type, event_id, event, text)
+        raise Refused(400, f"{where}the event id is longer than {MAX_ID_LENGTH} characters")
+    return event_type, event_id, hashed
+
+
+def content_id(event: Any) -> str:
+    """An id derived from ``event``'s content: the same for the same JSON value however
+    it was written (key order, spacing)."""
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "content-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -5,10 +5,15 @@ source, built from the real source files (``workflows/sources/``, or ``HUB_SOURC
 
 1. the case's ``headers`` (names are case-insensitive) and ``body``;
 2. ``type`` and ``id``, when given, written where the source reads them first (its
-   first header, else its path in the body); with no ``type`` given and none where
-   the source reads it, the trigger's event when it names one type (no glob);
-3. signed with the source's scheme: the secrets of the test file and case, and for any
-   other secret a source file names :data:`~hub.intake.demo.DEMO_SECRET`.
+   first header, else its first path in the body, else the parts of its first format:
+   ``person.create`` into ``{meta.entity}.{meta.action}``); with no ``type`` given and
+   none where the source reads it, the trigger's event when it names one type (no glob);
+3. for a source with ``batch``, the body is the batch (a body that is one event, a
+   mapping, is sent as a batch of one); ``type`` goes into each element, ``id`` into
+   the only one;
+4. signed with the source's scheme, for the URL :data:`CASE_URL`: the secrets of the
+   test file and case, and for any other secret a source file names
+   :data:`~hub.intake.demo.DEMO_SECRET`.
 
 The intake then verifies and reads it as the ingress does, so a delivery the ingress
 would refuse is refused here with the same status and message. A source that no file
@@ -36,15 +41,19 @@ from pydantic import SecretStr
 
 from hub.core import HubError, Settings
 from hub.intake import (
+    Batch,
     Delivery,
     Intake,
+    Locator,
     Plan,
     PolledRecord,
     Refused,
+    Reply,
     Source,
     SourceConfig,
     Webhook,
     build_sources,
+    json_path,
     load_sources,
     stand_in_secrets,
     unknown_source,
@@ -54,6 +63,7 @@ from hub.testing.spec import EventSpec
 from hub.workflow import Workflow
 
 __all__ = [
+    "CASE_URL",
     "CaseError",
     "CaseIntake",
     "CaseSources",
@@ -141,47 +151,108 @@ def delivery_for(
     return signed_webhook(source, event, default_type=default_type, now=now)
 
 
+#: The URL ``hub test`` deliveries are signed for (schemes that sign the URL read it).
+CASE_URL = "http://hub.test/hooks/{source}"
+
+
 def signed_webhook(
     source: Source, event: EventSpec, *, default_type: str | None, now: float
 ) -> Webhook:
     """``event`` as a sender of ``source`` would POST it, signed with its verifier."""
     headers = {name.lower(): value for name, value in event.headers.items()}
     body = copy.deepcopy(event.body)
-    if event.type is not None:
-        body = _place(source.type_headers, source.type_path, event.type, headers, body, "type")
-    elif default_type is not None and not source.event_type(headers, body):
-        body = _place(source.type_headers, source.type_path, default_type, headers, body, "type")
-    if event.id is not None:
-        body = _place(source.id_headers, source.id_path, event.id, headers, body, "id")
-    event_id = source.event_id(headers, body)
+    if source.batch is not None:
+        body = _batch(source, event, body, headers, default_type)
+    else:
+        body = _typed(source, event, body, headers, default_type)
+        if event.id is not None:
+            body = _place(source.id_at, event.id, headers, body, "id")
+    event_id = "" if source.batch is not None else source.event_id(headers, body)
     if isinstance(event_id, bool) or not isinstance(event_id, str | int):
         event_id = ""
-    if event_id == "" and source.id_required:
+    if event_id == "" and source.id_required and source.batch is None:
         raise CaseError(
             f"give the event an 'id': source '{source.name}' requires one "
             f"({source.describe_id()}), and the ingress refuses events without it"
         )
     raw = json.dumps(body).encode()
-    for name, value in source.verifier.sign(raw, str(event_id), now).items():
+    url = CASE_URL.format(source=source.name)
+    for name, value in source.verifier.sign(raw, str(event_id), now, url=url).items():
         headers[name.lower()] = value
     headers.setdefault("content-type", "application/json")
-    return Webhook(source, headers, raw, now)
+    return Webhook(source, headers, raw, now, "POST", url)
 
 
-def _place(
-    names: tuple[str, ...],
-    path: str | None,
-    value: str,
-    headers: dict[str, str],
+def _typed(
+    source: Source,
+    event: EventSpec,
     body: Any,
-    what: str,
+    headers: dict[str, str],
+    default_type: str | None,
 ) -> Any:
-    """Write ``value`` where the source reads it first: a header, else a body path."""
-    if names:
-        headers[names[0].lower()] = value
+    """``body`` with the case's type (or the default) where the source reads it."""
+    if event.type is not None:
+        return _place(source.type_at, event.type, headers, body, "type")
+    if default_type is not None and not source.event_type(headers, body):
+        return _place(source.type_at, default_type, headers, body, "type")
+    return body
+
+
+def _batch(
+    source: Source,
+    event: EventSpec,
+    body: Any,
+    headers: dict[str, str],
+    default_type: str | None,
+) -> Any:
+    """A batch's body: a case body that is one event (a mapping) is sent as a batch of
+    one; the case's type goes into each element, its id into the only one."""
+    path = source.batch or ""
+    elements = body if path == "" else json_path(body, path)
+    if not isinstance(elements, list):
+        elements = [body]
+        body = elements if path == "" else _nested(path, elements)
+    if event.id is not None and len(elements) != 1:
+        raise CaseError("give each event of a batch its id in the body, not the case's 'id'")
+    for index, element in enumerate(elements):
+        element = _typed(source, event, element, headers, default_type)
+        if event.id is not None:
+            element = _place(source.id_at, event.id, headers, element, "id")
+        elements[index] = element
+    return body
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    *parents, last = path.split(".")
+    node: dict[str, Any] = {last: value}
+    for part in reversed(parents):
+        node = {part: node}
+    return node
+
+
+def _place(locator: Locator, value: str, headers: dict[str, str], body: Any, what: str) -> Any:
+    """Write ``value`` where the source reads it first: a header, else a body path, else
+    the parts of a format (``person.create`` into ``{meta.entity}.{meta.action}``)."""
+    if locator.headers:
+        headers[locator.headers[0].lower()] = value
         return body
-    if path is None:
+    if locator.paths:
+        return _set(body, locator.paths[0], value, what)
+    if not locator.formats:
         raise CaseError(f"the source reads the event {what} nowhere")
+    fmt = locator.formats[0]
+    parts = fmt.split(value)
+    if parts is None:
+        raise CaseError(f"the event {what} '{value}' does not have the shape of '{fmt.text}'")
+    for is_header, name, part in parts:
+        if is_header:
+            headers[name] = part
+        else:
+            body = _set(body, name, part, what)
+    return body
+
+
+def _set(body: Any, path: str, value: str, what: str) -> Any:
     node = body
     *parents, last = path.split(".")
     for part in parents:
@@ -210,8 +281,8 @@ def _polled(wf: Workflow, event: EventSpec, new_id: Callable[[], str]) -> Polled
 
 
 class CaseIntake:
-    """One case's events through the intake of ``wf``: per event its plan, or what
-    became of it without a run (refused, a duplicate, skipped)."""
+    """One case's events through the intake of ``wf``: per event, each plan that starts a
+    run, or what became of it without one (refused, a duplicate, skipped, answered)."""
 
     def __init__(self, wf: Workflow, sources: Mapping[str, Source], intake: Intake) -> None:
         self.wf = wf
@@ -221,26 +292,39 @@ class CaseIntake:
 
     def plan(
         self, event: EventSpec, number: int, now: float
-    ) -> tuple[Plan | None, Outcome | None, str | None]:
-        """``(plan, None, None)`` when event ``number`` starts a run; else ``(None,
-        outcome, problem)``, ``problem`` saying why the case cannot pass (or None)."""
+    ) -> tuple[list[Plan | Outcome], str | None]:
+        """What event ``number`` leads to, in order (a batch's elements each): a plan to
+        run, or the outcome of an event that starts none; and why the case cannot pass
+        (or None)."""
         try:
             delivery = delivery_for(
                 self.wf, event, self.sources, now=now, new_id=self.intake.new_id
             )
-            plan = self.intake.plan(delivery)
+            planned = self.intake.plan(delivery)
         except CaseError as exc:
-            return None, Outcome(status="refused", reason=str(exc)), f"event {number}: {exc}"
+            return [Outcome(status="refused", reason=str(exc))], f"event {number}: {exc}"
         except Refused as exc:
             why = f"event {number}: the ingress answers {exc.status}: {exc.message}"
-            return None, Outcome(status="refused", reason=exc.message), why
+            return [Outcome(status="refused", reason=exc.message)], why
+        if isinstance(planned, Reply):
+            text = planned.body.decode(errors="replace")
+            if planned.status >= 400:
+                why = f"event {number}: the handshake is answered {planned.status}: {text}"
+                return [Outcome(status="refused", reason=text)], why
+            return [Outcome(status="answered", reason=text)], None
+        plans = planned.plans if isinstance(planned, Batch) else [planned]
+        if not plans:
+            return [Outcome(status="skipped", reason="the batch holds no event")], None
+        return [self._one(plan, now) for plan in plans], None
+
+    def _one(self, plan: Plan, now: float) -> Plan | Outcome:
         event_id = plan.event.event_id
         if not self.seen.accept(plan, now):
             why = f"event id '{event_id}' from '{plan.event.source}' was accepted before"
-            return None, Outcome(status="duplicate", reason=why), None
+            return Outcome(status="duplicate", reason=why)
         if plan.skipped:
-            return None, Outcome(status="skipped", reason=plan.skipped[0].reason), None
+            return Outcome(status="skipped", reason=plan.skipped[0].reason)
         if not plan.runs:
             why = f"no trigger matches {plan.event.source}/{plan.event.event_type}"
-            return None, Outcome(status="skipped", reason=why), None
-        return plan, None, None
+            return Outcome(status="skipped", reason=why)
+        return plan

@@ -2,7 +2,8 @@
 
 Each case starts clean (Redis flushed, sandboxes reset, then ``given`` applied), sends
 its events one after the other through the production intake (signed and read as the
-source files say, deduped, routed: :mod:`hub.testing.deliveries`), runs every task
+source files say, deduped, routed: :mod:`hub.testing.deliveries`; a batch's events one
+after the other), runs every task
 they lead to with :class:`~hub.testing.broker.LocalWorker` (the worker's own
 :class:`~hub.worker.flow.Flow` and :func:`~hub.worker.runtime.execute_step`; retries and
 quota waits move the fake clock instead of sleeping), then checks ``expect``. Nothing
@@ -185,14 +186,18 @@ class WorkflowTester:
         worker = LocalWorker(flow, LocalQueue(self.clock), self.app, {wf.revision: wf})
         failures: list[str] = []
         outcome = Outcome(status="skipped")
+        started = 0
         for number, event in enumerate(case.all_events(), start=1):
-            plan, without_run, problem = sender.plan(event, number, self._wall_time())
+            planned, problem = sender.plan(event, number, self._wall_time())
             if problem:
                 failures.append(problem)
-            if plan is not None:
-                outcome = self._run(plan.runs[0], worker, runs, finished)
-            elif without_run is not None:
-                outcome = without_run
+            for item in planned:  # a batch's events in turn
+                if isinstance(item, Outcome):
+                    outcome = item
+                    continue
+                outcome = self._run(item.runs[0], worker, runs, finished)
+                started += 1
+        outcome.started = started
         return outcome, failures
 
     def _run(

@@ -17,8 +17,9 @@ cases:
       headers: { X-Trace: "1" }          # optional, sent as given
       body: { data: { email: a@b.c } }
     expect:                              # about the last event's run, and the sandboxes
-      status: succeeded                  # succeeded | failed | skipped | duplicate
+      status: succeeded                  # succeeded | failed | skipped | duplicate | answered
       reason: "if: false"                # part of why it was skipped or a duplicate
+      runs: 2                            # runs all the case's events started
       steps: { person: { created: true } }             # outputs, partial match
       error: { step: person, status: 400, message: "part of the message" }
       attempts: { person: 3 }
@@ -30,7 +31,9 @@ cases:
 Each event goes through the same intake as production (see
 :mod:`hub.testing.deliveries`): signed with its source's scheme and read where the
 source says, deduped on its id (``duplicate``: no run), routed (``skipped``: no run,
-when its type matches no trigger or the workflow's ``if`` keeps it out).
+when its type matches no trigger or the workflow's ``if`` keeps it out). A delivery to a
+source with ``batch`` is its events in turn (the last one is "the last event"); a
+verification handshake is ``answered``, with the answer as its ``reason``.
 
 :func:`hub.testing.checks.load_spec` checks a file with positions, as workflows are
 checked.
@@ -135,9 +138,14 @@ class RecordsExpect(_Model):
 class Expect(_Model):
     """What must hold after the case's events ran."""
 
-    status: Literal["succeeded", "failed", "skipped", "duplicate"] | None = None
+    status: Literal["succeeded", "failed", "skipped", "duplicate", "answered"] | None = None
     reason: str | None = Field(
-        default=None, description="A part of why the event was skipped or a duplicate."
+        default=None,
+        description="A part of why the event was skipped or a duplicate, or of a "
+        "handshake's answer.",
+    )
+    runs: int | None = Field(
+        default=None, ge=0, description="How many runs the case's events started, in all."
     )
     steps: dict[str, Any] = Field(default_factory=dict)
     error: ErrorExpect | None = None

@@ -52,7 +52,17 @@ def sandbox_for(sandbox_mode: str) -> Iterator[Callable[[str], SandboxControl]]:
 
 def test_every_connector_with_a_sandbox_declares_conformance() -> None:
     with_sandbox = {name for name in discovered() if get_connector(name).sandbox is not None}
-    assert with_sandbox == set(DECLARATIONS) == {"accounting", "plane", "plutio", "plutora"}
+    assert (
+        with_sandbox
+        == set(DECLARATIONS)
+        == {
+            "accounting",
+            "hubspot",
+            "plane",
+            "plutio",
+            "plutora",
+        }
+    )
 
 
 def test_every_record_connector_runs_every_check() -> None:

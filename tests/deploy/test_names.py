@@ -103,7 +103,11 @@ def test_env_example_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) 
     settings = _settings_from(values, monkeypatch)
     assert settings.hub_redis_url and settings.hub_redis_url.startswith("redis://")
     assert settings.hub_flower_basic_auth is not None
-    assert set(settings.hub_secrets) == {"CRM_SIGNING_KEY"}
+    assert set(settings.hub_secrets) == {
+        "CRM_SIGNING_KEY",
+        "HUBSPOT_CLIENT_SECRET",
+        "PIPEDRIVE_WEBHOOK_AUTH",
+    }
     assert settings.hub_log_format == "json"
     password = values["REDIS_PASSWORD"]
     assert f":{password}@" in settings.hub_redis_url, "one Redis password in both variables"

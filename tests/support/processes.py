@@ -17,7 +17,7 @@ from typing import IO
 import httpx
 
 from hub.core.redis_server import free_port
-from tests.support.signing import CRM_SIGNING_KEY
+from tests.support.signing import SAMPLE_SECRETS
 
 __all__ = ["HubProcesses", "quota_env", "wait_for"]
 
@@ -77,7 +77,7 @@ class HubProcesses:
                 "PLUTIO_CLIENT_SECRET": "sandbox-secret",
                 "PLUTIO_BUSINESS": "sandbox",
                 "PYTHONUNBUFFERED": "1",
-                "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": CRM_SIGNING_KEY}),
+                "HUB_SECRETS": json.dumps(SAMPLE_SECRETS),
                 # the session Redis runs without AOF, so there is no fsync to wait for
                 "HUB_INGRESS_FSYNC": "everysec",
             }

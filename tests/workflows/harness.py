@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from hub.connector.configure import from_values
 from hub.connector.registry import get_connector
 from hub.core.settings import Settings
-from hub.intake.plan import Intake
+from hub.intake.plan import Intake, Plan
 from hub.testing.deliveries import CaseSources, signed_webhook
 from hub.testing.spec import EventSpec
 from hub.worker.runtime import Runtime, execute_step
@@ -123,6 +123,7 @@ def begin(wf: Workflow, sample: Mapping[str, Any]) -> dict[str, Any] | None:
     spec = EventSpec(headers=sample.get("headers", {}), body=sample["body"])
     delivery = signed_webhook(sources[sample["source"]], spec, default_type=None, now=time.time())
     plan = Intake([wf]).plan(delivery)
+    assert isinstance(plan, Plan), "the samples' sources take one event per delivery"
     return plan.runs[0].context if plan.runs else None
 
 

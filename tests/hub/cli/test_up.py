@@ -25,7 +25,13 @@ def _embedded(**env: Any) -> Embedded:
 
 def test_without_credentials_every_sandbox_is_wired_in() -> None:
     embedded = _embedded()
-    assert [s.name for s in embedded.sandboxes()] == ["accounting", "plane", "plutio", "plutora"]
+    assert [s.name for s in embedded.sandboxes()] == [
+        "accounting",
+        "hubspot",
+        "plane",
+        "plutio",
+        "plutora",
+    ]
     env = embedded.environment()
     assert env["PLUTIO_BASE_URL"] == "http://127.0.0.1:9100"
     assert env["PLANE_BASE_URL"] == "http://127.0.0.1:9101"
@@ -33,12 +39,20 @@ def test_without_credentials_every_sandbox_is_wired_in() -> None:
     assert env["PLUTORA_AUTH_URL"] == "http://127.0.0.1:9102/oauth/token"
     assert env["PLUTORA_BASE_URL"] == "http://127.0.0.1:9102"
     assert env["ACCOUNTING_URL"] == "http://127.0.0.1:9103"
-    assert set(embedded.urls()) >= {"plutio sandbox", "plane sandbox", "plutora sandbox"}
+    assert env["HUBSPOT_BASE_URL"] == "http://127.0.0.1:9104"
+    assert set(embedded.urls()) >= {
+        "plutio sandbox",
+        "plane sandbox",
+        "plutora sandbox",
+        "hubspot sandbox",
+    }
     # each sandbox's own defaults accept the credentials wired in
+    from connectors.hubspot.sandbox import HubSpotSandboxConfig
     from connectors.plane.sandbox import PlaneSandboxConfig
     from connectors.plutora.sandbox import PlutoraSandboxConfig
 
     assert env["PLANE_API_KEY"] in PlaneSandboxConfig().api_keys
+    assert env["HUBSPOT_ACCESS_TOKEN"] in HubSpotSandboxConfig().tokens
     plutora = PlutoraSandboxConfig()
     assert plutora.users[env["PLUTORA_USERNAME"]] == env["PLUTORA_PASSWORD"]
     assert (plutora.client_id, plutora.client_secret) == (
@@ -63,7 +77,7 @@ def test_a_configured_connector_talks_to_its_real_api() -> None:
     assert "plane" not in [s.name for s in embedded.sandboxes()]
     assert "plane sandbox" not in embedded.urls()
     assert embedded.environment().get("PLANE_BASE_URL") != "http://127.0.0.1:9101"
-    assert len(embedded.sandboxes()) == 3
+    assert len(embedded.sandboxes()) == 4
 
 
 def test_every_port_is_named_by_the_setting_that_moves_it() -> None:
@@ -72,6 +86,7 @@ def test_every_port_is_named_by_the_setting_that_moves_it() -> None:
     assert settings == {
         "redis": "HUB_EMBEDDED_REDIS_PORT",
         "accounting sandbox": "HUB_ACCOUNTING_SANDBOX_PORT",
+        "hubspot sandbox": "HUB_HUBSPOT_SANDBOX_PORT",
         "plane sandbox": "HUB_PLANE_SANDBOX_PORT",
         "plutio sandbox": "HUB_SANDBOX_PORT",
         "plutora sandbox": "HUB_PLUTORA_SANDBOX_PORT",

@@ -161,8 +161,11 @@ def test_unknown_source_path_and_method_answer_json(client: TestClient) -> None:
     unknown = client.post("/hooks/nope", json=EVENT)
     assert unknown.status_code == 404 and "unknown source 'nope'" in unknown.json()["error"]
     assert client.get("/nothing-here").json()["error"].startswith("no such endpoint")
-    wrong = client.get("/hooks/crm")
-    assert wrong.status_code == 405 and "GET is not allowed" in wrong.json()["error"]
+    wrong = client.put("/hooks/crm", json=EVENT)
+    assert wrong.status_code == 405 and "PUT is not allowed" in wrong.json()["error"]
+    get = client.get("/hooks/crm")
+    assert get.status_code == 405 and get.headers["allow"] == "POST"
+    assert "answers only a verification handshake" in get.json()["error"]
 
 
 def test_sources_and_workflows_views(client: TestClient) -> None:

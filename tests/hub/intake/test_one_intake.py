@@ -24,6 +24,7 @@ from hub.intake.sources import Source
 from hub.polling.cursors import CursorStore
 from hub.polling.poll_task import build_poller
 from hub.testing.deliveries import CaseIntake, CaseSources, signed_webhook
+from hub.testing.expect import Outcome
 from hub.testing.spec import EventSpec
 from hub.workflow.context import RunContext
 from hub.workflow.loader import load_folder, load_workflow_text
@@ -82,6 +83,7 @@ def test_the_ingress_starts_what_the_intake_plans_for_hub_tests_delivery(
         _sources(folder, workflows)["crm"], event, default_type=None, now=time.time()
     )
     plan = Intake(workflows).plan(delivery)
+    assert isinstance(plan, Plan)
 
     answer = client.post("/hooks/crm", content=delivery.body, headers=dict(delivery.headers))
     assert answer.status_code == 202, answer.text
@@ -111,17 +113,17 @@ def test_hub_test_plans_a_case_event_as_the_intake_plans_that_delivery(tmp_path:
     now = time.time()
 
     paid = EventSpec(type="invoice.create", id="evt-1", body={"status": "paid"})
-    planned, _, problem = case.plan(paid, 1, now)
+    (planned,), problem = case.plan(paid, 1, now)
     delivery = signed_webhook(sources["crm"], paid, default_type=None, now=now)
     direct = Intake([paid_only]).plan(delivery)
-    assert planned is not None and problem is None
+    assert isinstance(planned, Plan) and isinstance(direct, Plan) and problem is None
     assert _summary(planned) == _summary(direct) and len(direct.runs) == 1
 
     draft = EventSpec(type="invoice.create", id="evt-2", body={"status": "draft"})
-    planned, outcome, problem = case.plan(draft, 2, now)
+    (outcome,), problem = case.plan(draft, 2, now)
     delivery = signed_webhook(sources["crm"], draft, default_type=None, now=now)
     direct = Intake([paid_only]).plan(delivery)
-    assert planned is None and problem is None and outcome is not None
+    assert isinstance(outcome, Outcome) and isinstance(direct, Plan) and problem is None
     assert direct.runs == [] and [s.reason for s in direct.skipped] == ["if: false"]
     assert (outcome.status, outcome.reason) == ("skipped", "if: false")
 

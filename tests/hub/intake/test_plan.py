@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from hub.intake import credentials as cred
 from hub.intake import signatures as sig
 from hub.intake.delivery import DeadLetterReplay, Event, PolledRecord, Webhook
-from hub.intake.plan import IF_FALSE, Intake, PlannedRun, Skip
+from hub.intake.extract import Locator
+from hub.intake.plan import IF_FALSE, Intake, Plan, PlannedRun, Skip
 from hub.intake.sources import Source
 from hub.intake.webhook import Refused
 from hub.workflow.context import new_context
@@ -56,11 +58,9 @@ POLLED = _workflow(
 def _source(*, required: bool = True, verifier: sig.Verifier | None = None) -> Source:
     return Source(
         name="crm",
-        verifier=verifier or sig.NoAuth(),
-        type_headers=("x-event-type",),
-        type_path="type",
-        id_headers=("x-event-id",),
-        id_path="id",
+        verifier=verifier or cred.NoAuth(),
+        type_at=Locator(("x-event-type",), ("type",)),
+        id_at=Locator(("x-event-id",), ("id",)),
         id_required=required,
         max_body_bytes=1024,
         dedupe_seconds=600,
@@ -85,12 +85,19 @@ def _webhook(
     return Webhook(source or _source(), given, raw, NOW)
 
 
+def _one(intake: Intake, delivery: Webhook) -> Plan:
+    """The plan of a delivery of one event (no batch, no handshake)."""
+    plan = intake.plan(delivery)
+    assert isinstance(plan, Plan)
+    return plan
+
+
 EVENT = {"type": "contact.created", "id": "evt-1", "data": {"vip": False}}
 
 
 def test_a_webhook_event_starts_every_workflow_its_source_and_type_match() -> None:
     intake = _intake(CREATED, ANY_CONTACT, OTHER_SOURCE, POLLED)
-    plan = intake.plan(_webhook(EVENT))
+    plan = _one(intake, _webhook(EVENT))
     assert plan.event == Event("crm", "contact.created", "evt-1", EVENT, json.dumps(EVENT))
     assert [run.workflow.name for run in plan.runs] == ["created", "any-contact"]
     assert plan.skipped == []
@@ -108,27 +115,27 @@ def test_a_webhook_event_starts_every_workflow_its_source_and_type_match() -> No
 
 def test_the_type_is_read_where_the_source_says_header_first() -> None:
     intake = _intake(CREATED, ANY_CONTACT)
-    plan = intake.plan(_webhook(EVENT, headers={"x-event-type": "contact.changed"}))
+    plan = _one(intake, _webhook(EVENT, headers={"x-event-type": "contact.changed"}))
     assert plan.event.event_type == "contact.changed"
     assert [run.workflow.name for run in plan.runs] == ["any-contact"]
 
 
 def test_an_event_no_workflow_listens_to_has_no_runs_and_is_still_deduped() -> None:
-    plan = _intake(CREATED, OTHER_SOURCE).plan(_webhook({**EVENT, "type": "invoice.paid"}))
+    plan = _one(_intake(CREATED, OTHER_SOURCE), _webhook({**EVENT, "type": "invoice.paid"}))
     assert (plan.runs, plan.skipped, plan.routed) == ([], [], False)
     assert plan.dedupe_seconds == 600
 
 
 def test_the_workflow_if_keeps_events_out_with_its_reason() -> None:
     intake = _intake(VIP, BROKEN_IF, ANY_CONTACT)
-    plan = intake.plan(_webhook(EVENT))
+    plan = _one(intake, _webhook(EVENT))
     assert [run.workflow.name for run in plan.runs] == ["any-contact"]
     vip, broken = plan.skipped
     assert vip == Skip("vip", IF_FALSE) and not vip.failed
     assert broken.workflow == "broken-if" and broken.failed
     assert broken.reason.startswith("if: workflow 'broken-if' field 'if': ")
     assert plan.routed
-    wanted = intake.plan(_webhook({**EVENT, "data": {"vip": True}}))
+    wanted = _one(intake, _webhook({**EVENT, "data": {"vip": True}}))
     assert [run.workflow.name for run in wanted.runs] == ["vip", "any-contact"]
 
 
@@ -142,10 +149,10 @@ def test_routing_is_computed_once_per_source_and_type() -> None:
 
 def test_an_event_without_an_id_gets_one_unless_its_source_requires_it() -> None:
     body = {"type": "contact.created"}
-    plan = _intake(CREATED).plan(_webhook(body, _source(required=False)))
+    plan = _one(_intake(CREATED), _webhook(body, _source(required=False)))
     assert plan.event.event_id == "id-1" and plan.runs[0].run_id == "id-2"
     with pytest.raises(Refused) as refused:
-        _intake(CREATED).plan(_webhook(body))
+        _one(_intake(CREATED), _webhook(body))
     assert refused.value.status == 400
     assert refused.value.message == "event id missing: send a x-event-id header or a 'id' field"
 
@@ -165,7 +172,7 @@ def test_refusals_name_the_status_the_ingress_answers(
     body: Any, headers: dict[str, str], status: int, words: str
 ) -> None:
     with pytest.raises(Refused) as refused:
-        _intake(CREATED).plan(_webhook(body, headers=headers))
+        _one(_intake(CREATED), _webhook(body, headers=headers))
     assert refused.value.status == status and words in refused.value.message
 
 
@@ -174,7 +181,7 @@ def test_a_delivery_is_verified_against_its_signature_and_time() -> None:
     source = _source(verifier=signer)
     raw = json.dumps(EVENT).encode()
     good = Webhook(source, {"x-signature": signer.sign(raw, "evt-1", NOW)["X-Signature"]}, raw, NOW)
-    assert _intake(CREATED).plan(good).event.event_id == "evt-1"
+    assert _one(_intake(CREATED), good).event.event_id == "evt-1"
     forged = Webhook(source, {"x-signature": "00" * 32}, raw, NOW)
     with pytest.raises(Refused) as refused:
         _intake(CREATED).plan(forged)

@@ -185,3 +185,70 @@ def test_sources_can_come_from_another_folder(tmp_path: Path, redis_client: redi
     assert not run_tests(folder, redis_client, echo=lines.append).ok
     report = run_tests(folder, redis_client, echo=lines.append, sources=elsewhere)
     assert report.ok, "\n".join(lines)
+
+
+CONTACTS = """\
+name: contacts
+trigger: { webhook: { source: hubspot, event: contact.creation } }
+steps:
+  - { id: hello, uses: core.echo, with: { text: "contact {{ event.objectId }}" } }
+"""
+HUBSPOT = 'preset: hubspot\nsecret: "{{ secrets.HUBSPOT_CLIENT_SECRET }}"\n'
+
+
+def test_a_batch_source_runs_each_element_and_dedupes_each(
+    tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    cases = """\
+        cases:
+          - name: three elements, three runs; the last one's outcome is checked
+            event:
+              body:
+                - { eventId: 1, subscriptionType: contact.creation, objectId: 11 }
+                - { eventId: 2, subscriptionType: contact.creation, objectId: 12 }
+                - { eventId: 3, subscriptionType: contact.creation, objectId: 13 }
+            expect: { status: succeeded, runs: 3, steps: { hello: { text: contact 13 } } }
+          - name: a redelivered batch with one new element starts one run
+            events:
+              - body: [ { eventId: 1, subscriptionType: contact.creation, objectId: 11 } ]
+              - body:
+                  - { eventId: 2, subscriptionType: contact.creation, objectId: 12 }
+                  - { eventId: 1, subscriptionType: contact.creation, objectId: 11 }
+            expect: { status: duplicate, runs: 2 }
+          - name: one element as a mapping, its type and id written into it
+            event: { type: contact.creation, id: "9", body: { objectId: 19 } }
+            expect: { status: succeeded, runs: 1, steps: { hello: { text: contact 19 } } }
+          - name: the count is checked
+            event: { body: [ { eventId: 1, subscriptionType: contact.creation, objectId: 1 } ] }
+            expect: { runs: 2 }
+        """
+    files = {
+        "contacts.yaml": CONTACTS,
+        "contacts.test.yaml": cases,
+        "sources/hubspot.yaml": HUBSPOT,
+    }
+    lines = _run(tmp_path, redis_client, files)
+    assert lines[-2:] == ["      runs: expected 2 started, got 1", "3 passed, 1 failed"], "\n".join(
+        lines
+    )
+
+
+def test_a_handshake_is_answered_and_starts_no_run(
+    tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    workflow = """\
+        name: slack-any
+        trigger: { webhook: { source: slack } }
+        steps:
+          - { id: hello, uses: core.echo, with: { text: hi } }
+        """
+    cases = """\
+        cases:
+          - name: url_verification
+            event: { body: { type: url_verification, challenge: c-123 } }
+            expect: { status: answered, reason: c-123, runs: 0 }
+        """
+    source = 'preset: slack\nsecret: "{{ secrets.SLACK_SIGNING_SECRET }}"\n'
+    files = {"slack-any.yaml": workflow, "slack-any.test.yaml": cases, "sources/slack.yaml": source}
+    lines = _run(tmp_path, redis_client, files)
+    assert lines[-1] == "1 passed, 0 failed", "\n".join(lines)
