@@ -12,6 +12,10 @@
 - ``/_sandbox/`` control routes as every sandbox has them (state, seed, faults, calls,
   reset); calls go through the sandbox gate (faults, call log), unmetered.
 
+The sink is the hub's own design, with no upstream reference beyond this docstring; its
+strict mode (``strict``, ``ACCOUNTING_SANDBOX_STRICT``) checks the one header the
+docstring implies and the lenient mode lets go: a body declared ``application/json``.
+
 Run it with ``hub sandbox accounting``; ``ACCOUNTING_SANDBOX_*`` variables configure it.
 """
 
@@ -176,6 +180,9 @@ def create_app(
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), cfg.token.encode()):
                 return json_error(401, "a valid bearer token is required")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if cfg.strict and kind != "application/json":
+            return json_error(415, f"the body must be application/json, not '{kind}'")
         key = request.headers.get("idempotency-key", "")
         try:
             body = json.loads(await request.body())

@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 
+from connectors.plane.lookup import find_external
 from connectors.plane.settings import PlaneSettings
+from hub.connector import CreatedRecords
 from hub.core import FatalError, Settings, find_or_create, lock_key
 from hub.http import (
     ApiClient,
@@ -58,6 +60,8 @@ class PlaneApi:
         self.client = client
         self.redis = redis
         self.workspace = workspace
+        #: what upserts created lately, so a lookup that misses it is reported
+        self.created = CreatedRecords(redis, "plane")
 
     def path(self, *parts: str) -> str:
         """``api/v1/workspaces/{slug}/<parts>/`` (Plane's paths end with a slash)."""
@@ -91,14 +95,10 @@ class PlaneApi:
     # --- work items by external id ----------------------------------------------------
 
     def find_external(self, project_id: str, source: str, external_id: str) -> Any | None:
-        """The work item with this ``external_source``/``external_id``, or ``None``."""
-        params = {"external_source": source, "external_id": external_id}
-        try:
-            return self.get(self.path("projects", project_id, "work-items"), params)
-        except FatalError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        """The work item with this ``external_source``/``external_id``, or ``None``,
+        whichever documented shape Plane answers in (:mod:`connectors.plane.lookup`)."""
+        path = self.path("projects", project_id, "work-items")
+        return find_external(self.client, path, source, external_id)
 
     def upsert_work_item(
         self,
@@ -120,13 +120,20 @@ class PlaneApi:
         source, external_id = str(source), str(external_id)
         key = lock_key("plane", self.workspace, project_id, source, external_id)
 
+        match = {"project": project_id, "external_source": source, "external_id": external_id}
+
         def find() -> tuple[bool, Any] | None:
             found = self.find_external(project_id, source, external_id)
-            return None if found is None else (False, found)
+            if found is None:
+                self.created.missed("work-items", match)
+                return None
+            return (False, found)
 
         _, (created, record) = find_or_create(
             self.redis, key, find, lambda: self._create_or_existing(project_id, body)
         )
+        if created and isinstance(record, dict) and record.get("id"):
+            self.created.remember("work-items", match, record["id"])
         if created or not update_existing:
             return {"created": created, "updated": False, "record": record}
         changes = {k: v for k, v in body.items() if record.get(k) != v}
@@ -136,7 +143,9 @@ class PlaneApi:
         return {"created": False, "updated": True, "record": self.update(path, changes)}
 
     def _create_or_existing(self, project_id: str, body: Mapping[str, Any]) -> tuple[bool, Any]:
-        """``(True, created)``, or ``(False, existing)`` when Plane answers 409."""
+        """``(True, created)``, or ``(False, existing)`` when Plane answers 409 (not in
+        Plane's reference: Plane's own API server answers 409 with the existing ``id`` when
+        a create repeats an external id pair, in makeplane/plane's work item endpoint)."""
         try:
             return True, self.create(self.path("projects", project_id, "work-items"), body)
         except FatalError as exc:

@@ -4,6 +4,18 @@ Auth, quota, timeouts and error classification come from :mod:`hub.http`; this m
 only says what is Plutio's: the token URL (``client_credentials``), the ``Business``
 header, the ``X-RateLimit-*`` headers, the paths, and how queries are written (key
 filters or ``q``).
+
+The reference documents the token request, the two headers, ``skip``/``limit`` and the
+two ways to filter. Beyond it, and each kept to where public clients of the Plutio API
+show it (the n8n community nodes ``n8n-nodes-plutio`` and its fork
+``n8n-nodes-plutio-mates``, which page with ``skip``/``limit`` until a short page, filter
+with ``q``, and write through bulk endpoints): updates and deletes go through
+``PUT``/``DELETE /{resource}/bulk`` with ``_ids``, moves and copies through ``POST
+/{resource}/move|copy`` with ``_id``, one record is read as ``GET /{resource}?_id=`` (a
+key filter), and a token answer may be ``accessToken`` + ``accessTokenExpiresAt`` or
+``access_token`` + ``expires_in`` (both read). The names of the rate-limit headers are
+not documented either (``X-RateLimit-*`` is assumed; without them the hub counts alone).
+README's assumptions table lists each, and what happens if it is wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from typing import Any
 import httpx
 
 from connectors.plutio.settings import PlutioSettings
+from hub.connector import CreatedRecords, record_matches
 from hub.core import FatalError, Settings, keyed_lock, lock_key
 from hub.http import (
     X_RATELIMIT_HEADERS,
@@ -36,16 +49,11 @@ SERVICE = "Plutio"
 PAGE_SIZE = 100
 
 
-def query_params(
-    query: Mapping[str, Any] | None,
-    q: Mapping[str, Any] | None,
-    sort: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
-    """Key filters as query parameters; anything not scalar (or an explicit ``q``) as ``q``;
-    ``sort`` (``{"updatedAt": 1, "_id": 1}``) as Mongo-style JSON."""
+def query_params(query: Mapping[str, Any] | None, q: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Key filters as query parameters, anything not scalar (or an explicit ``q``) as ``q``:
+    the reference's two ways to filter, and nothing else (it documents no sorting: an
+    unknown parameter would be read as one more key filter)."""
     params: dict[str, Any] = {}
-    if sort:
-        params["sort"] = json.dumps(dict(sort), separators=(",", ":"))
     mongo: dict[str, Any] = dict(q or {})
     for key, value in (query or {}).items():
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -92,6 +100,8 @@ class PlutioApi:
         self.redis = redis
         #: expiry of an upsert's lock: a worker killed inside one holds it no longer
         self.lock_seconds = lock_seconds
+        #: what upserts created lately, so a find that misses it is reported
+        self.created = CreatedRecords(redis, "plutio")
 
     def iterate(
         self,
@@ -100,14 +110,13 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
-        sort: Mapping[str, int] | None = None,
     ) -> Iterator[Any]:
         """Records matching key filters and/or a MongoDB query, fetched page by page."""
         paginator = SkipLimit(min(PAGE_SIZE, limit)) if limit else None
         return self.client.iterate(
             "GET",
             resource,
-            params=query_params(query, q, sort),
+            params=query_params(query, q),
             paginator=paginator,
             max_items=limit,
         )
@@ -119,10 +128,9 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
-        sort: Mapping[str, int] | None = None,
     ) -> list[Any]:
         """Records matching key filters and/or a MongoDB query, paged to the end or ``limit``."""
-        return list(self.iterate(resource, query, q, limit=limit, sort=sort))
+        return list(self.iterate(resource, query, q, limit=limit))
 
     def page(
         self,
@@ -130,11 +138,11 @@ class PlutioApi:
         query: Mapping[str, Any] | None,
         q: Mapping[str, Any] | None,
         *,
-        sort: Mapping[str, int],
+        skip: int,
         limit: int,
     ) -> list[Any]:
-        """One page (``skip=0``, ``limit``) of the records matching, ordered by ``sort``."""
-        params = {**query_params(query, q, sort), "skip": 0, "limit": limit}
+        """One page (``skip``, ``limit``) of the records matching, in the upstream's order."""
+        params = {**query_params(query, q), "skip": skip, "limit": limit}
         answer = self.client.request("GET", resource, params=params)
         if not isinstance(answer, list):
             raise FatalError(
@@ -153,11 +161,12 @@ class PlutioApi:
         return self.client.request("POST", resource, json=dict(body))
 
     def update(self, resource: str, ids: list[str], changes: Mapping[str, Any]) -> Any:
-        """``PUT /resource/bulk`` with ``_ids``: the updated records."""
+        """``PUT /resource/bulk`` with ``_ids``: the updated records (not in the reference:
+        the public clients named in the module's docstring write this way)."""
         return self.client.request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
 
     def delete(self, resource: str, ids: list[str]) -> Any:
-        """``DELETE /resource/bulk`` with ``_ids``: the removed records."""
+        """``DELETE /resource/bulk`` with ``_ids``: the removed records (as for updates)."""
         return self.client.request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
 
     def act(self, resource: str, action: str, record_id: str, changes: Mapping[str, Any]) -> Any:
@@ -178,19 +187,38 @@ class PlutioApi:
 
         With ``update``, a found record gets ``body``'s fields set. Find and create run
         under a cluster-wide lock on (resource, match), so two runs for the same key never
-        both create.
+        both create. A record found that does not match ``match`` (Plutio ignored a key
+        filter) is a :class:`FatalError`, not a record to update or keep; a find that misses
+        what an upsert created moments ago is reported (:mod:`hub.connector.created`).
         """
         key = lock_key("plutio", resource, json.dumps(match, sort_keys=True, default=str))
         with keyed_lock(self.redis, key, ttl_seconds=self.lock_seconds):
             found = self.find(resource, match, limit=1)
             if not found:
-                return {"created": True, "record": self.create(resource, body)}
+                self.created.missed(resource, match)
+                record = self.create(resource, body)
+                if isinstance(record, dict) and record.get("_id"):
+                    self.created.remember(resource, match, record["_id"])
+                return {"created": True, "record": record}
+            _check_match(resource, match, found[0])
             record = found[0]
             if update:
                 updated = self.update(resource, [record["_id"]], body)
                 if isinstance(updated, list) and updated:
                     record = updated[0]
             return {"created": False, "record": record}
+
+
+def _check_match(resource: str, match: Mapping[str, Any], record: Any) -> None:
+    """:class:`FatalError` unless ``record`` has the values of ``match``'s key filters."""
+    keys = {k: v for k, v in match.items() if isinstance(v, str | int | float)}
+    if not record_matches(record, keys):
+        found = record.get("_id") if isinstance(record, dict) else type(record).__name__
+        raise FatalError(
+            f"{SERVICE} answered GET /{resource} with {found}, which does not match "
+            f"{json.dumps(keys, sort_keys=True)}: the filter was not honoured, so the upsert "
+            "stops rather than take the wrong record"
+        )
 
 
 def client_spec(settings: PlutioSettings) -> ClientSpec:

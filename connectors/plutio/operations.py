@@ -11,8 +11,8 @@ record operations (:mod:`hub.connector.crud`) give:
 
 Plutio's own, declared here:
 
-- documented ``list``: ``r.poll``, a page of records changed after a position, oldest
-  first, for poll triggers (see :mod:`connectors.plutio.polling`);
+- documented ``list``: ``r.poll``, a page of the records changed at or after a position,
+  in Plutio's own order, for poll triggers (see :mod:`connectors.plutio.polling`);
 - ``list`` and ``create``: ``r.upsert`` (find by ``match``, create from ``data`` if none,
   under a cluster lock);
 - ``move``/``copy``: ``r.move``/``r.copy`` with ``_id`` and the fields to set.
@@ -92,7 +92,7 @@ def _poll(r: Resource) -> PlutioOperation:
     def call(api: PlutioApi, args: PollArgs) -> Any:
         return poll_page(api, r, args)
 
-    summary = f"A page of {r.plural} changed after a cursor, oldest first (for poll triggers)."
+    summary = f"A page of the {r.plural} changed since a cursor (for poll triggers)."
     return Operation(f"{r.name}.poll", PollArgs, call, summary)
 
 

@@ -1,13 +1,17 @@
-"""The Plutora API as the hub calls it: the password grant, entities, pages, change filters.
+"""The Plutora API as the hub calls it: the password grant, entities, pages, filters.
 
 Token caching, quota, timeouts, errors and paging come from :mod:`hub.http`; this module
 only says what is Plutora's: the regional token URL and password grant (with what to do
-when Plutora refuses it), the entity paths, ``pageNum``/``recordsPerPage`` pages and the
-change filter body.
-
-Where Plutora's reference is silent this follows its public sample clients, or says so:
-the filter endpoint's path (:data:`FILTER_PATH`) and its answer (taken to be the same
-page shape as ``GET /{entity}?pageNum=``) are inferred, each set in one place here.
+when Plutora refuses it), the entity paths, pages and filters. Each follows Plutora's own
+documentation: the setup reference (the token request: ``POST {region}oauth.plutora.com
+/oauth/token``, form-encoded ``grant_type=password``, ``client_id``, ``client_secret``,
+``username``, ``password``) and its "Filter And Paginate API Calls" page (``GET
+/{entity}`` with ``pageNum``, where 0 is the first page, ``recordsPerPage`` up to 100 and
+``filter``, answering ``resultSet``, ``returnCount``, ``totalCount``). The API host and
+its paths (``/me``, ``/releases``, ``/changes``, no ``/api`` prefix) are those public
+clients of the Plutora API use. The reference's "Changes API update" gives a body
+(``SearchFilters``, ``PageSize``, ``Page``) but no path, and no public client posts it
+anywhere: changes are searched with the documented ``filter`` instead.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import httpx
 
 from connectors.plutora.settings import PlutoraSettings
-from hub.core import Settings
+from hub.core import FatalError, Settings
 from hub.http import (
     ApiClient,
     ClientSpec,
@@ -33,14 +37,24 @@ from hub.http import (
     require_fields,
 )
 
-__all__ = ["ENTITIES", "FILTER_PATH", "SERVICE", "PlutoraApi", "build_api", "client_spec"]
+__all__ = ["ENTITIES", "SERVICE", "PlutoraApi", "build_api", "client_spec", "filter_expression"]
 
 SERVICE = "Plutora"
 #: records per page
 PAGE_SIZE = 100
 ENTITIES = ("releases", "changes", "systems", "environments")
-#: the change filter endpoint (the reference gives its body, not its path)
-FILTER_PATH = "changes/filter"
+#: a search filter's operator as the ``filter`` expression writes it
+FILTER_OPERATORS = {
+    "Equals": "=",
+    "NotEquals": "!=",
+    "Contains": "~",
+    "NotContains": "!~",
+    "GreaterThan": ">",
+    "GreaterOrEqual": ">=",
+    "LessThan": "<",
+    "LessOrEqual": "<=",
+    "LessOrEquals": "<=",
+}
 #: documented token lifetime: 3.3 hours
 TOKEN_TTL_SECONDS = 12000.0
 
@@ -57,6 +71,43 @@ TOKEN_HINTS = {
     ),
     "unsupported_grant_type": "Plutora's API takes the password grant only",
 }
+
+
+def _quoted(value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if "`" in text:
+        raise FatalError(f"{SERVICE} filters cannot hold a backtick: {text!r}")
+    return f"`{text}`"
+
+
+def filter_expression(filters: Sequence[Mapping[str, Any]]) -> str | None:
+    """The ``filter`` parameter for search filters (``Property``, ``Operator``, ``Value``):
+    each condition as ```Property` op `Value```, all of them joined by ``and``; ``None``
+    when none has an ``Operator``."""
+    conditions = [
+        f"{_quoted(f['Property'])} {FILTER_OPERATORS[f['Operator']]} {_quoted(f.get('Value'))}"
+        for f in filters
+        if f.get("Operator")
+    ]
+    return " and ".join(conditions) or None
+
+
+def _sorted(records: list[Any], filters: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """``records`` in the order of the filters' ``Direction`` (first filter first)."""
+
+    def key(prop: str) -> Callable[[Any], tuple[int, Any]]:
+        def value(record: Any) -> tuple[int, Any]:
+            found = next((v for k, v in record.items() if k.lower() == prop.lower()), None)
+            if isinstance(found, int | float) and not isinstance(found, bool):
+                return (0, found)
+            return (1, "" if found is None else str(found).lower())
+
+        return value
+
+    for f in reversed(filters):
+        if f.get("Direction"):
+            records.sort(key=key(str(f["Property"])), reverse=f["Direction"] == "DESC")
+    return records
 
 
 class PlutoraApi:
@@ -93,15 +144,17 @@ class PlutoraApi:
     def search_changes(
         self, filters: Sequence[Mapping[str, Any]], *, limit: int | None = None
     ) -> builtins.list[Any]:
-        """Changes matching ``SearchFilters``, paged with ``PageSize``/``Page``."""
-        paginator = PageNumber(PAGE_SIZE, page_param="Page", size_param="PageSize")
-        base: dict[str, Any] = {"SearchFilters": [dict(f) for f in filters]}
-        if limit is not None:
-            base["Limit"] = limit
+        """Changes matching search filters (``Property``, ``Operator``, ``Value``), read
+        with the documented ``filter`` page by page; a ``Direction`` orders them here
+        (the documentation gives the list no sort), so then every page is read first."""
+        expression = filter_expression(filters)
+        params = {"filter": expression} if expression else None
+        ordered = any(f.get("Direction") for f in filters)
         pages = self.client.iterate(
-            "POST", FILTER_PATH, json=base, paginator=paginator, max_items=limit
+            "GET", "changes", params=params, max_items=None if ordered else limit
         )
-        return list(pages)
+        found = _sorted(list(pages), filters) if ordered else list(pages)
+        return found[:limit] if limit is not None else found
 
     def me(self) -> Any:
         return self.client.request("GET", "me")

@@ -5,14 +5,16 @@ Every entity (releases, changes, systems, environments) has ``list``, ``get``,
 Plutora's PUT replaces) and ``delete``, from :mod:`hub.connector.crud` (see
 :mod:`connectors.plutora.records` for how they reach Plutora). Entity fields are
 Plutora's camelCase names; the common ones are typed, and any other field (a site's own)
-is passed through. ``changes.search`` takes ``SearchFilters`` as the reference writes them.
+is passed through. ``changes.search`` takes search filters as the reference writes them
+(``Property``, ``Operator``, ``Value``, ``Direction``) and reads them with the documented
+``filter`` parameter of ``GET /changes``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.plutora.api import PlutoraApi
 from connectors.plutora.records import PlutoraRecords
@@ -34,11 +36,18 @@ class _Open(BaseModel):
 
 
 class Release(_Open):
+    """A release. Its two type fields take the values public clients of the Plutora API
+    send (Plutora's own REST API library lists them): ``plutoraReleaseType`` Independent,
+    Integrated or Enterprise, and, apart from it, ``releaseProjectType`` IsProject,
+    NotIsProject or None (a "Project" release is a release project type, not a Plutora
+    release type)."""
+
     identifier: str = Field(min_length=1)
     name: str = Field(min_length=1)
     implementationDate: str = Field(min_length=1, description="ISO 8601 date(-time).")
     summary: str | None = None
-    plutoraReleaseType: Literal["Independent", "Project", "Enterprise"] | None = None
+    plutoraReleaseType: Literal["Independent", "Integrated", "Enterprise"] | None = None
+    releaseProjectType: Literal["IsProject", "NotIsProject", "None"] | None = None
     releaseTypeId: str | None = None
     releaseStatusTypeId: str | None = None
     releaseRiskLevelId: str | None = None
@@ -47,6 +56,16 @@ class Release(_Open):
     location: str | None = None
     parentReleaseId: str | None = None
     displayColor: str | None = None
+
+    @field_validator("plutoraReleaseType")
+    @classmethod
+    def _creatable(cls, value: str | None) -> str | None:
+        if value == "Enterprise":
+            raise ValueError(
+                "Plutora's reference: Project and Independent releases, not Enterprise "
+                "ones, can be created through the API"
+            )
+        return value
 
 
 class Change(_Open):
@@ -93,7 +112,8 @@ class UpdateArgs(RecordRef):
 
 
 class SearchFilter(_Strict):
-    """One of ``SearchFilters``: a condition (``Operator``/``Value``) and/or a sort."""
+    """A condition (``Operator``/``Value`` on ``Property``) and/or an order
+    (``Direction``), as the reference's "Changes API update" writes them."""
 
     Property: str = Field(min_length=1)
     Operator: (
@@ -106,6 +126,7 @@ class SearchFilter(_Strict):
             "GreaterOrEqual",
             "LessThan",
             "LessOrEqual",
+            "LessOrEquals",
         ]
         | None
     ) = None

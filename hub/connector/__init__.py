@@ -1,7 +1,8 @@
 """Connectors as plug-ins: what a connector declares (:mod:`~hub.connector.declaration`),
 the entry-point registry that finds them (:mod:`~hub.connector.registry`), where their
 settings come from (:mod:`~hub.connector.configure`), the shared record-operation
-generator (:mod:`~hub.connector.crud`) and the operations listing.
+generator (:mod:`~hub.connector.crud`), the operations listing, and what upserts created
+lately (:mod:`~hub.connector.created`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from hub.core import lazy_exports
 
 if TYPE_CHECKING:
     from hub.connector.configure import SettingsFor, from_environment, from_values
+    from hub.connector.created import MISSES_KEY, CreatedRecords, record_matches
     from hub.connector.crud import matching, per_record
     from hub.connector.declaration import AnyOperation, Connector, Operation, operation_table
     from hub.connector.operations_doc import operations_listing, operations_table
@@ -25,8 +27,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MISSES_KEY",
     "AnyOperation",
     "Connector",
+    "CreatedRecords",
     "Operation",
     "SettingsFor",
     "all_operations",
@@ -40,6 +44,7 @@ __all__ = [
     "operations_listing",
     "operations_table",
     "per_record",
+    "record_matches",
     "sandboxes",
     "settings_classes",
 ]
@@ -51,6 +56,11 @@ __getattr__, __dir__ = lazy_exports(
             "SettingsFor",
             "from_environment",
             "from_values",
+        ),
+        "created": (
+            "MISSES_KEY",
+            "CreatedRecords",
+            "record_matches",
         ),
         "crud": (
             "matching",

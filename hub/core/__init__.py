@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         QuotaWait,
         RetryableError,
         TemplateError,
+        Throttled,
         UpstreamError,
     )
     from hub.core.ids import new_hex, new_uuid
@@ -47,6 +48,7 @@ __all__ = [
     "Seen",
     "Settings",
     "TemplateError",
+    "Throttled",
     "UpstreamError",
     "async_redis_client",
     "broker_ssl",
@@ -86,6 +88,7 @@ __getattr__, __dir__ = lazy_exports(
             "QuotaWait",
             "RetryableError",
             "TemplateError",
+            "Throttled",
             "UpstreamError",
         ),
         "ids": (

@@ -184,6 +184,20 @@ class Settings(BaseSettings):
     hub_poll_max_pages: int = Field(
         default=20, ge=1, description="Pages one poll task reads before it hands over to the next."
     )
+    hub_poll_silent_polls: int = Field(
+        default=3,
+        ge=1,
+        description="A poll workflow whose last this many polls read no record at all, its "
+        "cursor unchanged for `HUB_POLL_SILENT_SECONDS`, is reported silent (a warning each "
+        "poll, `hub cursors`, `hub_poll_silent_seconds`): an upstream that ignores the poll's "
+        "query answers nothing, and an empty export is no success.",
+    )
+    hub_poll_silent_seconds: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="How long a poll workflow's cursor must have stood still (since its "
+        "first poll, if it never moved) before polls that read nothing make it silent.",
+    )
     hub_poll_lock_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -52,13 +52,18 @@ class BudgetSet:
         parts = tuple(lease for _, lease in taken)
         return Leases(self.key, "+".join(lease.id for lease in parts), parts)
 
-    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
-        """Settle every budget's slot with what the answer said of that budget."""
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
+        """Settle every budget's slot with what the answer said of that budget; the
+        longest pause any of them now holds (``None``: none)."""
         parts: Sequence[Lease | None] = (
             lease.parts if isinstance(lease, Leases) else (None,) * len(self.quotas)
         )
+        paused: list[float] = []
         for quota, part in zip(self.quotas, parts, strict=True):
             seen = observation
             if observation is not None and observation.by_budget is not None:
                 seen = observation.by_budget.get(quota.budget.key)
-            quota.settle(part, seen)
+            held = quota.settle(part, seen)
+            if held:
+                paused.append(held)
+        return max(paused) if paused else None

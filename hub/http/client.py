@@ -4,11 +4,12 @@ Each request (the token requests an auth flow makes included) takes a quota slot
 and settles it when its answer arrives or it fails, passing on what the answer's
 rate-limit headers say (the connector declares them, :mod:`hub.http.ratelimit`). The
 answer is classified once, here: :meth:`ApiClient.send` gives a successful answer,
-:meth:`ApiClient.request` its JSON, and otherwise :class:`RetryableError` or
-:class:`FatalError` is raised (explained by the connector's ``explain``, when it has
-one). A request may carry headers of its own (an ``Idempotency-Key``) beside the
-client's. :meth:`ApiClient.iterate` pages a list with the connector's paginator. Backoff
-is scheduled by the caller from :class:`~hub.http.failures.RetryPolicy`, never slept here.
+:meth:`ApiClient.request` its JSON, and otherwise :class:`Throttled` (a 429 that paused
+the budget: wait as for quota), :class:`RetryableError` or :class:`FatalError` is raised
+(explained by the connector's ``explain``, when it has one). A request may carry headers
+of its own (an ``Idempotency-Key``) beside the client's. :meth:`ApiClient.iterate` pages
+a list with the connector's paginator. Backoff is scheduled by the caller from
+:class:`~hub.http.failures.RetryPolicy`, never slept here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from typing import Any, TypedDict, Unpack
 import httpx
 
 from hub.core import FatalError
-from hub.http.failures import classify_response, classify_transport_error
+from hub.http.failures import (
+    QUOTA_PAUSE,
+    as_throttled,
+    classify_response,
+    classify_transport_error,
+)
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
@@ -87,7 +93,9 @@ class ApiClient:
         observation = self.rate_limit_headers.observe(
             response.status_code, response.headers, now=self._now
         )
-        self.quota.settle(lease, observation)
+        paused = self.quota.settle(lease, observation)
+        if paused:
+            response.extensions[QUOTA_PAUSE] = paused
 
     def _settle_failed(self, exc: httpx.TransportError) -> None:
         try:
@@ -121,6 +129,9 @@ class ApiClient:
             self._settle_failed(exc)
             raise classify_transport_error(exc, service=self.service) from exc
         error = classify_response(response, service=self.service, now=self._now)
+        throttled = as_throttled(response, error)
+        if throttled is not None:
+            raise throttled from error
         if isinstance(error, FatalError) and self._explain is not None:
             explained = self._explain(error)
             if explained is not error:

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from hub.core import FatalError, RetryableError, UpstreamError
+from hub.core import FatalError, RetryableError, Throttled, UpstreamError
 from hub.http.auth import Token, parse_token_response
-from hub.http.failures import classify_response
+from hub.http.failures import as_throttled, classify_response
 
 __all__ = [
     "FormGrant",
@@ -101,9 +101,12 @@ class FormGrant:
             body = {**body, "expires_in": self._default_ttl}
         return parse_token_response(body, now=self._now, service=self.service)
 
-    def explain(self, response: httpx.Response) -> UpstreamError:
+    def explain(self, response: httpx.Response) -> UpstreamError | Throttled:
         """The typed error an unsuccessful token answer means, saying what to do."""
         retriable = classify_response(response, service=self.service, now=self._now)
+        throttled = as_throttled(response, retriable)
+        if throttled is not None:
+            return throttled
         if isinstance(retriable, RetryableError):
             return retriable
         code, text = _describe(response)

@@ -2,10 +2,13 @@
 
 A connector declares, as data, which headers its upstream sends (:class:`RateLimitHeaders`);
 :meth:`RateLimitHeaders.observe` turns a response into an :class:`Observation` that the
-quota adopts: a lower remaining allowance than the hub's own count, and, after a 429, a
-pause of the whole budget until ``Retry-After``. A client on several budgets (a burst and
-a daily limit) reads each budget's own headers with :class:`PerBudget`, whose observation
-carries one per budget key (:class:`~hub.http.budget_set.BudgetSet` hands each its own).
+quota adopts: a lower remaining allowance than the hub's own count, after a 429 a pause
+of the whole budget until ``Retry-After`` (or the reset), and a *bare* 429 (one that
+says neither) as a throttle the quota answers with a pause of its own, growing while
+the 429s go on and forgotten at the first success. A client on several budgets (a burst
+and a daily limit) reads each budget's own headers with :class:`PerBudget`, whose
+observation carries one per budget key (:class:`~hub.http.budget_set.BudgetSet` hands
+each its own).
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ class Observation:
     reset_seconds: float | None = None
     #: seconds during which no call may be made at all (a 429's ``Retry-After``)
     pause_seconds: float | None = None
+    #: a 429 that said neither when to call again nor when the count resets
+    throttled: bool = False
+    #: the call succeeded (a status below 400): the upstream is taking calls again
+    succeeded: bool = False
     #: for a client on several budgets: each budget's own observation, by budget key
     by_budget: Mapping[str, Observation] | None = None
 
@@ -76,6 +83,7 @@ class RateLimitHeaders:
         remaining = _int(headers.get(self.remaining)) if self.remaining else None
         reset = self._reset(headers.get(self.reset), now) if self.reset else None
         pause: float | None = None
+        throttled = False
         if status == 429:
             # refused for quota: when the upstream says until when, nothing is left till then
             pause = parse_retry_after(headers.get(self.retry_after), now=now)
@@ -85,9 +93,18 @@ class RateLimitHeaders:
                 # a 429's Retry-After is the upstream's word on when to call again
                 remaining = 0
                 reset = pause
-        if remaining is None and pause is None:
+            else:
+                throttled = True
+        succeeded = status < 400
+        if remaining is None and pause is None and not throttled and not succeeded:
             return None
-        return Observation(remaining=remaining, reset_seconds=reset, pause_seconds=pause)
+        return Observation(
+            remaining=remaining,
+            reset_seconds=reset,
+            pause_seconds=pause,
+            throttled=throttled,
+            succeeded=succeeded,
+        )
 
     def _reset(self, raw: str | None, now: Callable[[], float]) -> float | None:
         value = _float(raw)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
-    from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
+    from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app, strict_sandboxes
     from hub.sandbox.calllog import CallLog, CallRecord, max_calls_in_window, window_counts
     from hub.sandbox.clock import Clock, FakeClock, SystemClock, iso_utc
     from hub.sandbox.control import control_mount, control_routes
@@ -104,6 +104,7 @@ __all__ = [
     "resource_table",
     "sandbox_app",
     "serve_in_thread",
+    "strict_sandboxes",
     "window_counts",
 ]
 
@@ -115,6 +116,7 @@ __getattr__, __dir__ = lazy_exports(
             "SandboxConfig",
             "build_core",
             "sandbox_app",
+            "strict_sandboxes",
         ),
         "calllog": (
             "CallLog",

@@ -87,11 +87,12 @@ class ScriptRule(_Model):
 
 
 class StormConfig(_Model):
-    """Answer 429 to the next ``count`` calls and/or for the next ``seconds``."""
+    """Answer 429 to the next ``count`` calls and/or for the next ``seconds``, with
+    ``Retry-After`` (``None``: without one, a bare 429)."""
 
     count: int | None = Field(default=None, ge=1)
     seconds: float | None = Field(default=None, gt=0)
-    retry_after: float = Field(default=1, ge=0)
+    retry_after: float | None = Field(default=1, ge=0)
     status: int = Field(default=429, ge=100, le=599)
 
     @model_validator(mode="after")

@@ -12,9 +12,14 @@ to create, read, change and delete (:class:`RoundTrip`). The checks
 - ``token``: two API objects on one Redis (two workers) share one token request.
 - ``paging``: more records than fit a page are read to the end, one request a page,
   with no record repeated or missing.
-- ``retriable <status>`` (429, 500, 502, 503, 504) and ``retriable drop``: the answer
+- ``retriable <status>`` (500, 502, 503, 504) and ``retriable drop``: the answer
   (or a dropped connection) is :class:`~hub.core.errors.RetryableError`, with the
   answer's ``Retry-After``.
+- ``throttled 429`` and ``throttled bare 429`` (with and without ``Retry-After``): the
+  answer is a quota wait (:class:`~hub.core.errors.Throttled`, no attempt spent) naming
+  the upstream, and the next call of any worker waits too without reaching it. A
+  connector whose client has no budget (``budget=False``: its upstream documents no
+  limit) has ``retriable 429`` instead: with no budget to pause, it backs off.
 - ``fatal <status>`` (400, 403, 404, 405, 409, 422): the answer is a
   :class:`~hub.core.errors.FatalError` carrying the upstream's message.
 - ``round trip``: the sandbox answers the connector's record operations as it expects:
@@ -40,7 +45,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from hub.connector import Connector
-from hub.core import FatalError, HubError, RetryableError, UpstreamError
+from hub.core import FatalError, HubError, QuotaWait, RetryableError, Throttled, UpstreamError
 from hub.sandbox import serve_in_thread
 
 __all__ = [
@@ -62,7 +67,7 @@ __all__ = [
 
 #: what a declaration's ``api`` is given as the wrong credential (secret, key or password)
 WRONG_CREDENTIAL = "conformance-wrong-credential"
-RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
+RETRIABLE_STATUSES = (500, 502, 503, 504)
 #: 4xx answers that are final; 401 is left out (a token flow renews its token once)
 FATAL_STATUSES = (400, 403, 404, 405, 409, 422)
 #: the ``Retry-After`` scripted with retriable answers
@@ -132,7 +137,9 @@ class Conformance:
     """What the suite needs of one connector.
 
     ``service`` is how errors name the upstream; ``id_field`` the key records carry
-    their id under; ``token_path`` the sandbox's token endpoint, for a token flow.
+    their id under; ``token_path`` the sandbox's token endpoint, for a token flow;
+    ``budget`` whether its client takes slots from a cluster-wide budget (which a 429
+    pauses).
     """
 
     connector: Connector[Any]
@@ -144,6 +151,7 @@ class Conformance:
     token_path: str | None = None
     paging: Paging | None = None
     round_trip: RoundTrip | None = None
+    budget: bool = True
 
 
 class SandboxControl:
@@ -279,6 +287,28 @@ def _check_retriable(answer: dict[str, Any]) -> Check:
     return check
 
 
+def _check_throttled(retry_after: float | None) -> Check:
+    answer: dict[str, Any] = {"status": 429}
+    if retry_after is not None:
+        answer["retry_after"] = retry_after
+
+    def check(conformance: Conformance, sandbox: SandboxControl, redis: Any) -> None:
+        api = conformance.api(sandbox.url, redis)
+        sandbox.script(conformance.probe, answer)
+        what = f"the answer {answer}"
+        error = _raised(Throttled, what, lambda: _probe(conformance, api))
+        _expect(conformance.service in str(error), f"{what}: {error} does not name the upstream")
+        _expect(error.wait > 0, f"{what}: waits {error.wait}s")
+        if retry_after is not None:
+            _expect(error.wait <= retry_after, f"{what}: waits {error.wait}s, past Retry-After")
+        calls = len(sandbox.calls())
+        other = conformance.api(sandbox.url, redis)  # another worker
+        _raised(QuotaWait, f"a call after {what}", lambda: _probe(conformance, other))
+        _expect(len(sandbox.calls()) == calls, f"a call after {what} reached the upstream")
+
+    return check
+
+
 def _check_fatal(status: int) -> Check:
     message = f"conformance refusal {status}"
 
@@ -350,9 +380,11 @@ CHECKS: dict[str, Check] = {
     "paging": check_paging,
     **{
         f"retriable {status}": _check_retriable({"status": status, "retry_after": _RETRY_AFTER})
-        for status in RETRIABLE_STATUSES
+        for status in (*RETRIABLE_STATUSES, 429)
     },
     "retriable drop": _check_retriable({"drop": True}),
+    "throttled 429": _check_throttled(_RETRY_AFTER),
+    "throttled bare 429": _check_throttled(None),
     **{f"fatal {status}": _check_fatal(status) for status in FATAL_STATUSES},
     "round trip": check_round_trip,
 }
@@ -364,6 +396,9 @@ def checks_for(conformance: Conformance) -> Sequence[str]:
         "token": conformance.token_path is not None,
         "paging": conformance.paging is not None,
         "round trip": conformance.round_trip is not None,
+        "retriable 429": not conformance.budget,
+        "throttled 429": conformance.budget,
+        "throttled bare 429": conformance.budget,
     }
     return [name for name in CHECKS if declared.get(name, True)]
 

@@ -37,7 +37,7 @@ CASES = [(name, check) for name, c in DECLARATIONS.items() for check in checks_f
 
 
 @pytest.fixture(scope="module")
-def sandbox_for() -> Iterator[Callable[[str], SandboxControl]]:
+def sandbox_for(sandbox_mode: str) -> Iterator[Callable[[str], SandboxControl]]:
     """A connector's sandbox, served the first time a check asks for it."""
     running: dict[str, SandboxControl] = {}
     with ExitStack() as stack:

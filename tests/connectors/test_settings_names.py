@@ -7,6 +7,13 @@ import pytest
 from hub.connector.registry import get_connector
 from hub.core.env_settings import env_names
 
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_mode() -> str:
+    """No sandbox in these tests: they run once."""
+    return "none"
+
+
 NAMES = {
     "plutio": {
         "PLUTIO_BASE_URL",

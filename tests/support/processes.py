@@ -158,6 +158,13 @@ class HubProcesses:
         self._spawn("sandbox", "sandbox", "plutio", "--port", str(self.sandbox_port))
         wait_for(_http_ok(f"{self.sandbox_url}/_sandbox/calls"), 20, "the sandbox")
 
+    def start_named_sandbox(self, name: str, port: int) -> str:
+        """``hub sandbox NAME`` on ``port`` (its settings go in ``extra_env`` first); its URL."""
+        self._spawn(f"sandbox-{name}", "sandbox", name, "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+        wait_for(_http_ok(f"{url}/_sandbox/calls"), 20, f"the {name} sandbox")
+        return url
+
     def start_ingress(self) -> None:
         self.ingress_port = self.ingress_port or free_port()
         self._spawn("ingress", "serve", "--port", str(self.ingress_port))

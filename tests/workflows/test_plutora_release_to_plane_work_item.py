@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from connectors.plane.sandbox import PlaneSandboxConfig
 from connectors.plane.sandbox import create_app as plane_app
 from connectors.plutora.sandbox import PlutoraSandboxConfig
 from connectors.plutora.sandbox import create_app as plutora_app
@@ -33,7 +34,8 @@ RELEASE = {
     "summary": "Payments & checkout",
     "implementationDate": "2025-05-30T00:00:00",
     "releaseStatusType": "Approved",
-    "plutoraReleaseType": "Project",
+    "plutoraReleaseType": "Independent",
+    "releaseProjectType": "IsProject",
 }
 KEY = {"X-API-Key": "plane_api_sandbox"}
 
@@ -135,6 +137,30 @@ def test_a_release_becomes_one_work_item_that_follows_it(hub: Hub) -> None:
     # a redelivered event changes nothing
     hub.run("1-release-created.json")
     assert len(hub.items()) == 1 and len(hub.comments()) == 1
+
+
+def test_the_sample_against_strict_sandboxes_finds_its_item_in_a_page(
+    redis_client: redis.Redis,
+) -> None:
+    """A strict Plane answers the external-id lookup as the documented cursor page of
+    every work item in the project: the sample still tracks the release once."""
+    apps = {
+        "plane": plane_app(PlaneSandboxConfig(strict=True)),
+        "plutora": plutora_app(PlutoraSandboxConfig(strict=True)),
+    }
+    with served(apps) as strict:
+        strict.control("plutora", "POST", "seed", {"releases": [RELEASE]})
+        hub = Hub(strict, redis_client)
+        project = hub.plane("POST", "projects/", {"name": "Releases", "identifier": "REL"})
+        for n in range(3):  # other work items share the page the lookup answers
+            hub.plane("POST", f"projects/{project['id']}/work-items/", {"name": f"other {n}"})
+        first = hub.run("1-release-created.json")
+        assert first is not None and first["steps"]["item"]["created"] is True
+        again = hub.run("2-release-updated.json")
+        assert again is not None and again["steps"]["item"]["created"] is False
+        hub.run("1-release-created.json")
+        tracked = [i for i in hub.items() if i.get("external_id") == RELEASE_ID]
+        assert len(tracked) == 1 and len(hub.items()) == 4 and len(hub.comments()) == 1
 
 
 def test_an_event_without_a_release_id_starts_no_run(hub: Hub) -> None:

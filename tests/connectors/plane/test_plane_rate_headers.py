@@ -21,7 +21,7 @@ from connectors.plane import CONNECTOR
 from connectors.plane.api import build_api
 from connectors.plane.sandbox import PlaneSandboxConfig, create_app
 from connectors.plane.settings import PlaneSettings
-from hub.core.errors import QuotaWait, RetryableError
+from hub.core.errors import QuotaWait, Throttled
 from hub.core.settings import Settings
 from tests.support.sandboxes import Served, operate, serve
 
@@ -30,7 +30,7 @@ HUB = Settings()
 
 
 @pytest.fixture(scope="module")
-def tight() -> Iterator[Served]:
+def tight(sandbox_mode: str) -> Iterator[Served]:
     """A Plane that allows 3 calls a minute on the real clock (its Reset is real time)."""
     with serve(create_app(PlaneSandboxConfig(quota_limit=3, quota_window_seconds=60))) as s:
         yield s
@@ -71,7 +71,7 @@ def test_a_429_pauses_every_worker_for_retry_after(
         "POST", "faults", {"scripts": [{"answers": [{"status": 429, "retry_after": 30}]}]}
     )
     api = build_api(_settings(plane), HUB, redis_client)
-    with pytest.raises(RetryableError):
+    with pytest.raises(Throttled):
         operate(CONNECTOR, api, "projects.list")
     with pytest.raises(QuotaWait) as wait:
         operate(CONNECTOR, build_api(_settings(plane), HUB, redis_client), "projects.list")

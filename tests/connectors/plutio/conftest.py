@@ -65,7 +65,7 @@ def plutio_settings(url: str, **extra: Any) -> PlutioSettings:
 
 
 @pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
+def sandbox_url(sandbox_mode: str) -> Iterator[str]:
     with serve_in_thread(create_app()) as url:
         yield url
 

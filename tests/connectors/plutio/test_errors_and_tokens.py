@@ -11,7 +11,7 @@ import redis
 
 from connectors.plutio.api import PlutioApi, build_api
 from connectors.plutio.sandbox import PlutioSandboxConfig, create_app
-from hub.core.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError, Throttled
 from hub.core.settings import Settings
 from hub.sandbox.serve import serve_in_thread
 from tests.connectors.plutio.conftest import Sandbox, plutio_settings
@@ -62,8 +62,8 @@ def test_forbidden_is_explained(sandbox: Sandbox, api: PlutioApi) -> None:
     assert info.value.status == 403
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-def test_server_errors_and_429_are_retriable_with_retry_after(
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retriable_with_retry_after(
     sandbox: Sandbox, api: PlutioApi, status: int
 ) -> None:
     api.find("people")  # token first, so the script hits the resource call
@@ -71,13 +71,19 @@ def test_server_errors_and_429_are_retriable_with_retry_after(
     with pytest.raises(RetryableError) as info:
         api.find("people")
     assert info.value.status == status and info.value.retry_after == 3.0
-    if status == 429:
-        # a 429 pauses the client's budget for every worker until its Retry-After
-        with pytest.raises(QuotaWait) as paused:
-            api.find("people")
-        assert 2.0 < paused.value.wait <= 3.1
-        return
     assert api.find("people") == []  # the script is spent: the next attempt goes through
+
+
+def test_a_429_is_a_quota_wait_for_every_worker(sandbox: Sandbox, api: PlutioApi) -> None:
+    api.find("people")
+    sandbox.faults(scripts=[{"path": "/people", "answers": [{"status": 429, "retry_after": 3}]}])
+    with pytest.raises(Throttled) as info:  # no attempt spent
+        api.find("people")
+    assert info.value.status == 429 and 2.0 < info.value.wait <= 3.0
+    # the client's budget is paused for every worker until its Retry-After
+    with pytest.raises(QuotaWait) as paused:
+        api.find("people")
+    assert 2.0 < paused.value.wait <= 3.1
 
 
 def test_dropped_connection_is_retriable(sandbox: Sandbox, api: PlutioApi) -> None:

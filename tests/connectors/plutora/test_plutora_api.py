@@ -6,6 +6,7 @@ import json
 import random
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import redis
@@ -40,7 +41,7 @@ def settings_for(served: Served, **extra: Any) -> PlutoraSettings:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served(sandbox_mode: str) -> Iterator[Served]:
     app = create_app(
         PlutoraSandboxConfig(login_attempts=3), clock=FakeClock(), rng=random.Random(9)
     )
@@ -131,8 +132,37 @@ def test_change_search_pages_through_filters(plutora: Served, redis_client: redi
         ],
     )
     assert len(found) == 75 and found[0]["changeId"] == 150 and found[-1]["changeId"] == 2
-    posted = [c for c in plutora.calls() if c["path"] == "/changes/filter"]
-    assert len(posted) == 1  # 75 < one page of 100
+    # the documented filter of GET /changes, pages from 0 (no undocumented path)
+    read = [
+        parse_qs(c["query"])
+        for c in plutora.calls()
+        if c["path"] == "/changes" and c["method"] == "GET"
+    ]
+    assert [q["filter"] for q in read] == [["`Status` = `Open`"]]
+    assert [q["pageNum"] for q in read] == [["0"]]
+    assert not [c for c in plutora.calls() if c["path"] == "/changes/filter"]
+    first = op(
+        api,
+        "changes.search",
+        filters=[
+            {"Property": "Status", "Operator": "Contains", "Value": "clo"},
+            {"Property": "ChangeId", "Operator": "GreaterOrEqual", "Value": 100},
+        ],
+        limit=3,
+    )
+    assert [c["changeId"] for c in first] == [101, 103, 105]
+
+
+def test_a_release_takes_plutoras_own_type_values() -> None:
+    release = {"identifier": "R-1", "name": "Spring", "implementationDate": "2025-05-01"}
+    create = CONNECTOR.operations["releases.create"].input
+    for kind in ("Independent", "Integrated"):
+        create.model_validate({**release, "plutoraReleaseType": kind})
+    create.model_validate({**release, "releaseProjectType": "IsProject"})
+    with pytest.raises(ValueError, match="Enterprise ones, can be created"):
+        create.model_validate({**release, "plutoraReleaseType": "Enterprise"})
+    with pytest.raises(ValueError, match="plutoraReleaseType"):
+        create.model_validate({**release, "plutoraReleaseType": "Project"})
 
 
 def test_refused_logins_are_explained_and_not_repeated(

@@ -62,10 +62,24 @@ def test_each_budget_adopts_its_own_observation(redis_client: redis.Redis) -> No
     )
     budgets.settle(budgets.acquire(QuotaClaim()), seen)
     assert [q.used() for q in budgets.quotas] == [1, 90]
-    assert reader.observe(200, {}) is None
+    plain = reader.observe(200, {})  # a success with no headers says only that
+    assert plain is not None and plain.by_budget == {
+        "t:burst": Observation(succeeded=True),
+        "t:day": Observation(succeeded=True),
+    }
+    assert reader.observe(500, {}) is None
 
 
 def test_one_observation_for_all_is_adopted_by_each(redis_client: redis.Redis) -> None:
     budgets = _set(redis_client, burst=5, day=100)
     budgets.settle(budgets.acquire(QuotaClaim()), Observation(remaining=3))
     assert [q.used() for q in budgets.quotas] == [2, 97]
+
+
+def test_a_bare_429_pauses_every_budget_and_the_longest_pause_is_answered(
+    redis_client: redis.Redis,
+) -> None:
+    budgets = _set(redis_client, burst=5, day=100)
+    held = budgets.settle(budgets.acquire(QuotaClaim()), Observation(throttled=True))
+    assert held is not None and 0.9 < held <= 1.0
+    assert all(q.raw_status().paused_ms > 800 for q in budgets.quotas)

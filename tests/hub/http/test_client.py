@@ -7,12 +7,12 @@ import httpx
 import pytest
 import redis
 
-from hub.core.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError, Throttled
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.pagination import PageNumber, SkipLimit
-from hub.http.quota import Budget, Lease, RedisQuota
+from hub.http.quota import Budget, Lease, RedisQuota, Unlimited
 from hub.http.quota_claim import QuotaClaim
 from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
 
@@ -31,8 +31,9 @@ class CountingQuota:
         self.taken += 1
         return Lease("test", str(self.taken))
 
-    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         self.settled.append((lease, observation))
+        return None
 
 
 def _client(handler: httpx.MockTransport, quota: object = None, **kw: object) -> ApiClient:
@@ -130,7 +131,7 @@ def test_epoch_resets_and_retry_after_dates_are_read_on_the_clients_clock() -> N
         now=lambda: 1704067200.0,
     )
     client.request("GET", "people")
-    assert quota.settled[0][1] == Observation(remaining=5, reset_seconds=60.0)
+    assert quota.settled[0][1] == Observation(remaining=5, reset_seconds=60.0, succeeded=True)
     with pytest.raises(RetryableError) as info:
         client.request("GET", "busy")
     assert info.value.retry_after == 90.0
@@ -150,13 +151,23 @@ def test_a_429_with_retry_after_pauses_every_worker(redis_client: redis.Redis) -
         return httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "3"})
 
     quota = _redis_quota(redis_client, limit=100)
-    with pytest.raises(RetryableError) as info:
+    with pytest.raises(Throttled) as info:  # a wait, not an attempt
         _client(httpx.MockTransport(handler), quota).request("GET", "people")
-    assert info.value.status == 429 and info.value.retry_after == 3.0
+    assert info.value.status == 429 and 2.5 < info.value.wait <= 3.0
+    assert "Test answered 429 for GET /v1/people: slow down" in str(info.value)
     elsewhere = RedisQuota(redis_client, quota.budget)  # another process, same client
     with pytest.raises(QuotaWait) as wait:
         elsewhere.acquire()
     assert 2.5 < wait.value.wait <= 3.01
+
+
+def test_a_429_without_a_budget_to_pause_is_retriable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"message": "slow down"})
+
+    with pytest.raises(RetryableError) as info:  # `hub test` runs with no budget
+        _client(httpx.MockTransport(handler), Unlimited()).request("GET", "people")
+    assert info.value.status == 429 and info.value.retry_after is None
 
 
 def test_token_requests_take_slots_too(redis_client: redis.Redis) -> None:

@@ -17,7 +17,7 @@ import connectors.plutio.api as plutio_api
 from connectors.plutio.api import PlutioApi
 from connectors.plutio.conformance import CONFORMANCE
 from hub.connector.declaration import Operation
-from hub.core.errors import FatalError, UpstreamError
+from hub.core.errors import FatalError, Throttled, UpstreamError
 from hub.testing.conformance import SandboxControl, checks_for, run_check, served
 
 
@@ -43,7 +43,7 @@ def test_a_connector_that_swallows_upstream_errors_fails_retriable_and_fatal(
     def quiet(api: Any, args: Any) -> Any:
         try:
             return listed.call(api, args)
-        except UpstreamError:
+        except (UpstreamError, Throttled):
             return []
 
     operations = {
@@ -52,7 +52,7 @@ def test_a_connector_that_swallows_upstream_errors_fails_retriable_and_fatal(
     }
     connector = dataclasses.replace(CONFORMANCE.connector, operations=operations)
     broken = dataclasses.replace(CONFORMANCE, connector=connector)
-    for check in ("retriable 503", "fatal 404", "credentials"):
+    for check in ("retriable 503", "throttled 429", "fatal 404", "credentials"):
         redis_client.flushdb()
         with pytest.raises(AssertionError, match="the call succeeded"):
             run_check(check, broken, sandbox, redis_client)
@@ -79,15 +79,16 @@ def test_an_error_that_shows_the_credential_fails(
 def test_checks_follow_what_the_declaration_gives() -> None:
     bare = dataclasses.replace(CONFORMANCE, token_path=None, paging=None, round_trip=None)
     names = checks_for(bare)
-    assert names[0] == "credentials" and "retriable 429" in names and "fatal 422" in names
-    assert not {"token", "paging", "round trip"} & set(names)
+    assert names[0] == "credentials" and "throttled bare 429" in names and "fatal 422" in names
+    assert not {"token", "paging", "round trip", "retriable 429"} & set(names)
+    assert "retriable 429" in checks_for(dataclasses.replace(CONFORMANCE, budget=False))
     assert set(checks_for(CONFORMANCE)) - set(names) == {"token", "paging", "round trip"}
 
 
 def test_the_unchanged_declaration_passes_the_checks_broken_above(
     sandbox: SandboxControl, redis_client: redis.Redis
 ) -> None:
-    for check in ("paging", "retriable 503", "fatal 404", "credentials"):
+    for check in ("paging", "retriable 503", "throttled 429", "fatal 404", "credentials"):
         redis_client.flushdb()
         run_check(check, CONFORMANCE, sandbox, redis_client)
 
