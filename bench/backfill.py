@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.core.redis_server import RedisServer  # noqa: E402
+from hub.core import RedisServer  # noqa: E402
 from tests.support.processes import HubProcesses  # noqa: E402
 from tests.workflows.invoice_export import fast_workflows, invoice  # noqa: E402
 

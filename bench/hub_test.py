@@ -22,7 +22,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.testing.suite import run_tests, session_redis
+from hub.testing import run_tests, session_redis
 
 
 def _one_run(path: Path, redis_client: redis.Redis) -> tuple[float, float, list[float], str]:

@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.processes import SAMPLE_OPEN_SOURCES, write_open_sources  # noqa: E402
+
 SECRET = "whsec_" + "YmVuY2gtaW5ncmVzcy1zaWduaW5nLWtleQ=="
 EVENT_TYPE = "contact.created"
 
@@ -70,13 +72,10 @@ def hub_app() -> Any:
     """The hub's ingress, built as ``hub serve`` builds it."""
     import redis
 
-    from hub.core.settings import Settings
-    from hub.ingress.app import create_app
-    from hub.ingress.event_store import connect
-    from hub.ingress.server import prepare_process
-    from hub.worker.celery_app import create_celery
-    from hub.workflow.loader import load_folder
-    from hub.workflow.revisions import WorkflowStore
+    from hub.core import Settings
+    from hub.ingress import connect, create_app, prepare_process
+    from hub.worker import create_celery
+    from hub.workflow import WorkflowStore, load_folder
 
     settings = Settings()
     prepare_process(settings)
@@ -127,7 +126,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def signed_requests(count: int) -> list[tuple[str, str, str, bytes]]:
-    from hub.intake.signatures import StandardWebhooks, standard_webhooks_key
+    from hub.intake import StandardWebhooks, standard_webhooks_key
 
     signer = StandardWebhooks((standard_webhooks_key(SECRET),))
     run, now = f"{time.time():.0f}", time.time()
@@ -318,7 +317,7 @@ class Served:
     ) -> None:
         import redis
 
-        from hub.core.redis_server import RedisServer, free_port
+        from hub.core import RedisServer, free_port
 
         self.kind, self.label, self.args, self.folder = kind, label, args, folder
         extra = ("--hz", str(args.redis_hz)) if args.redis_hz else ()
@@ -448,10 +447,18 @@ def main() -> None:
         folder = Path(tmp)
         workflows = folder / "workflows"
         shutil.copytree(ROOT / "workflows", workflows)
+        # served as in production (no local mode): the samples' other sources need files
+        write_open_sources(workflows / "sources", SAMPLE_OPEN_SOURCES)
         env = {
             **os.environ,
             "HUB_WORKFLOWS": str(workflows),
-            "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": SECRET}),
+            "HUB_SECRETS": json.dumps(
+                {
+                    "CRM_SIGNING_KEY": SECRET,
+                    "HUBSPOT_CLIENT_SECRET": "bench-hubspot-secret",
+                    "PIPEDRIVE_WEBHOOK_AUTH": "bench:pipedrive",
+                }
+            ),
             "HUB_LOG_LEVEL": args.log_level,
         }
         print(

@@ -56,17 +56,22 @@ from celery import Celery, chain
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.core.redis_server import RedisServer, free_port  # noqa: E402
-from hub.core.settings import Settings  # noqa: E402
-from hub.history.runs import RUN_KEY  # noqa: E402
-from hub.worker.broker import ring_for  # noqa: E402
-from hub.worker.celery_app import create_celery  # noqa: E402
-from hub.worker.queues import DEFAULT_QUEUE, INTERACTIVE_QUEUE, STEP_QUEUES  # noqa: E402
-from hub.worker.runtime import new_context  # noqa: E402
-from hub.workflow.compiler import compile_run  # noqa: E402
-from hub.workflow.loader import load_workflow  # noqa: E402
-from hub.workflow.model import Workflow  # noqa: E402
-from hub.workflow.revisions import WorkflowStore  # noqa: E402
+from hub.core import RedisServer, Settings, free_port  # noqa: E402
+from hub.history import RunStore  # noqa: E402
+from hub.worker import (  # noqa: E402
+    DEFAULT_QUEUE,
+    INTERACTIVE_QUEUE,
+    STEP_QUEUES,
+    create_celery,
+    ring_for,
+)
+from hub.workflow import (  # noqa: E402
+    Workflow,
+    WorkflowStore,
+    compile_run,
+    load_workflow,
+    new_context,
+)
 from tests.support.processes import HubProcesses, quota_env, wait_for  # noqa: E402
 from tests.support.signing import crm_delivery  # noqa: E402
 
@@ -266,12 +271,12 @@ class HubSide(Side):
         self._send(self.celery, self.workflows["bench-echo-chain"], key)
 
     def chain_ended(self, key: str, timeout: float) -> float:
-        run = RUN_KEY.format(key)
+        runs = RunStore(self.client)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status, ended = self.client.hmget(run, "status", "finished_at")
-            if status == b"succeeded" and ended is not None:
-                return float(ended)
+            run = runs.get(key)
+            if run is not None and run.status == "succeeded" and run.finished_at is not None:
+                return run.finished_at
             time.sleep(0.002)
         raise TimeoutError(f"run {key} did not end in {timeout} s")
 

@@ -28,11 +28,13 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.core.redis_server import RedisServer  # noqa: E402
-from hub.core.settings import Settings  # noqa: E402
-from hub.history.metrics import exposition  # noqa: E402
-from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
-from hub.worker.celery_app import create_celery  # noqa: E402
+from hub.core import (  # noqa: E402
+    RedisServer,
+    Settings,
+)
+from hub.history import exposition  # noqa: E402
+from hub.sandbox import max_calls_in_window  # noqa: E402
+from hub.worker import create_celery  # noqa: E402
 from tests.support.processes import HubProcesses, quota_env, wait_for  # noqa: E402
 from tests.support.signing import crm_delivery  # noqa: E402
 

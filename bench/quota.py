@@ -37,19 +37,28 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.core.redis_server import RedisServer  # noqa: E402
-from hub.core.settings import Settings  # noqa: E402
-from hub.http.quota import Budget, RedisQuota  # noqa: E402
-from hub.http.quota_claim import QuotaClaim  # noqa: E402
-from hub.http.quota_status import quota_status  # noqa: E402
-from hub.http.ratelimit import Observation  # noqa: E402
-from hub.sandbox.calllog import max_calls_in_window  # noqa: E402
-from hub.worker.celery_app import create_celery  # noqa: E402
-from hub.worker.queues import STEP_QUEUES  # noqa: E402
-from hub.worker.runtime import new_context  # noqa: E402
-from hub.workflow.compiler import compile_run  # noqa: E402
-from hub.workflow.loader import load_workflow  # noqa: E402
-from hub.workflow.revisions import WorkflowStore  # noqa: E402
+from hub.core import (  # noqa: E402
+    RedisServer,
+    Settings,
+)
+from hub.http import (  # noqa: E402
+    Budget,
+    Observation,
+    QuotaClaim,
+    RedisQuota,
+    quota_status,
+)
+from hub.sandbox import max_calls_in_window  # noqa: E402
+from hub.worker import (  # noqa: E402
+    STEP_QUEUES,
+    create_celery,
+)
+from hub.workflow import (  # noqa: E402
+    WorkflowStore,
+    compile_run,
+    load_workflow,
+    new_context,
+)
 from tests.support.processes import HubProcesses, wait_for  # noqa: E402
 
 WORKFLOW = """\

@@ -21,12 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.core.settings import Settings
-from hub.worker.celery_app import create_celery
-from hub.worker.runtime import new_context
-from hub.workflow.compiler import compile_run
-from hub.workflow.jinja_env import compile_template, parse_template
-from hub.workflow.loader import load_folder
+from hub.core import Settings
+from hub.worker import create_celery
+from hub.workflow import compile_run, compile_template, load_folder, new_context, parse_template
 
 TARGET_SECONDS = 2.0
 

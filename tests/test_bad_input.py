@@ -72,7 +72,9 @@ def ingress(tmp_path: Path) -> Iterator[tuple[HubProcesses, RedisServer]]:
     folder.mkdir()
     (folder / "shop-order.yaml").write_text(WORKFLOW)
     server = RedisServer(tmp_path / "redis", appendonly=True).start()
-    procs = HubProcesses(redis_url=server.url, log_dir=tmp_path, workflows=folder)
+    procs = HubProcesses(
+        redis_url=server.url, log_dir=tmp_path, workflows=folder, open_sources=("shop",)
+    )
     try:
         procs.start_ingress()
         yield procs, server

@@ -17,18 +17,21 @@ from typing import Any
 
 import httpx
 
+from connectors.accounting import sandbox
 from connectors.accounting.files import FileSink
 from connectors.accounting.http import HttpSink
 from connectors.accounting.operations import OPERATIONS
-from hub.connector.declaration import Connector
-from hub.core.settings import Settings
+from connectors.accounting.settings import AccountingSettings
+from hub.connector import Connector
+from hub.core import Settings
+from hub.sandbox import Sandbox
 
-__all__ = ["CONNECTOR", "AccountingApi", "export_dir"]
+__all__ = ["CONNECTOR", "SANDBOX", "AccountingApi", "export_dir"]
 
 
-def export_dir(settings: Settings) -> Path:
+def export_dir(settings: AccountingSettings, hub: Settings) -> Path:
     """ACCOUNTING_EXPORT_DIR, or ``exports`` in HUB_DATA_DIR when unset."""
-    return settings.accounting_export_dir or settings.hub_data_dir / "exports"
+    return settings.export_dir or hub.hub_data_dir / "exports"
 
 
 class AccountingApi:
@@ -41,7 +44,8 @@ class AccountingApi:
 
 
 def _build(
-    settings: Settings,
+    settings: AccountingSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -49,20 +53,48 @@ def _build(
 ) -> AccountingApi:
     """The sinks; ``now`` gives the files' dates and the rows' ``exported_at``."""
     http = None
-    if settings.accounting_url:
-        token = settings.accounting_token
+    if settings.url:
+        token = settings.token
         http = HttpSink(
             redis,
-            settings.accounting_url,
+            settings.url,
             token=token.get_secret_value() if token is not None else None,
-            timeout=settings.accounting_timeout_seconds,
+            timeout=settings.timeout_seconds,
             transport=transport,
             now=now,
         )
     files = FileSink(redis, now=lambda: datetime.fromtimestamp(now(), UTC))
-    return AccountingApi(export_dir(settings), files, http)
+    return AccountingApi(export_dir(settings, hub), files, http)
 
+
+def _sandbox_env(url: str, config: Any) -> dict[str, str]:
+    """The HTTP sink posts to the sandbox at ``url``; with an export folder, the file sink
+    writes into the folder the sandbox shows."""
+    env = {"ACCOUNTING_URL": url}
+    if config.token:
+        env["ACCOUNTING_TOKEN"] = config.token
+    if config.export_dir is not None:
+        env["ACCOUNTING_EXPORT_DIR"] = str(config.export_dir)
+    return env
+
+
+SANDBOX: Sandbox[AccountingSettings] = Sandbox(
+    create_app=sandbox.create_app,
+    config=sandbox.AccountingSandboxConfig,
+    env_prefix=sandbox.ENV_PREFIX,
+    port=lambda settings: settings.sandbox_port,
+    port_setting="HUB_ACCOUNTING_SANDBOX_PORT",
+    configured=lambda settings: bool(settings.url),
+    env=_sandbox_env,
+    resources=frozenset(sandbox.RESOURCES),
+    # `hub test` shows the rows the file sink wrote, in a folder of its own
+    test_config=lambda: {"export_dir": sandbox.test_export_dir()},
+)
 
 CONNECTOR = Connector(
-    name="accounting", operations=OPERATIONS, build=_build, settings_prefix="ACCOUNTING_"
+    name="accounting",
+    operations=OPERATIONS,
+    settings=AccountingSettings,
+    build=_build,
+    sandbox=SANDBOX,
 )

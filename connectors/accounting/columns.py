@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.core.errors import FatalError
-from hub.workflow.filters import to_datetime
+from hub.core import FatalError
+from hub.workflow import to_datetime
 
 __all__ = [
     "SYSTEM_COLUMNS",

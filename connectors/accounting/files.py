@@ -44,11 +44,11 @@ from connectors.accounting.folder import (
 from connectors.accounting.formats import FileFormat
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
-from hub.core.errors import FatalError, RetryableError
+from hub.core import FatalError, RetryableError
 
 __all__ = ["BATCH", "FileSink", "FileTarget", "Outcome", "iso_now"]
 
-log = logging.getLogger("hub.accounting")
+log = logging.getLogger("hub.connectors.accounting")
 
 #: rows indexed per Redis transaction while catching up
 BATCH = 1000

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hub.core.errors import ConfigError, LockBusy, RetryableError
+from hub.core import ConfigError, LockBusy, RetryableError
 
 __all__ = [
     "append_line",

@@ -28,15 +28,12 @@ from connectors.accounting.columns import Row
 from connectors.accounting.files import Outcome
 from connectors.accounting.index import LedgerIndex
 from connectors.accounting.ledger import Entry, RecordState, parse_key, reversal_row, skip_reason
-from hub.core.errors import RetryableError
-from hub.core.locks import keyed_lock, lock_key
-from hub.http.client import ApiClient
-from hub.http.keyauth import HeaderKeyAuth
-from hub.http.quota import Quota
+from hub.core import RetryableError, keyed_lock, lock_key
+from hub.http import ApiClient, HeaderKeyAuth, Quota
 
 __all__ = ["SERVICE", "HttpSink"]
 
-log = logging.getLogger("hub.accounting")
+log = logging.getLogger("hub.connectors.accounting")
 SERVICE = "Accounting endpoint"
 
 

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from connectors.accounting.columns import Row, negate_amount
-from hub.core.errors import FatalError
-from hub.workflow.filters import to_datetime
+from hub.core import FatalError
+from hub.workflow import to_datetime
 
 __all__ = [
     "Entry",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.accounting.columns import build_row
 from connectors.accounting.files import FileTarget
@@ -10,17 +10,17 @@ from connectors.accounting.folder import safe_folder
 from connectors.accounting.formats import FORMATS
 from connectors.accounting.ledger import export_key, reversal_key
 from connectors.accounting.models import ExportArgs
-from hub.connector.declaration import Operation
-from hub.core.errors import ConfigError
+from hub.connector import Operation, operation_table
+from hub.core import ConfigError
+
+if TYPE_CHECKING:
+    from connectors.accounting import AccountingApi
 
 __all__ = ["OPERATIONS", "export"]
 
 
-def export(api: Any, args: ExportArgs) -> dict[str, Any]:
-    """Write (or skip) the row; answers ``{key, written, outcomes}``.
-
-    ``api`` is an :class:`~connectors.accounting.AccountingApi`.
-    """
+def export(api: AccountingApi, args: ExportArgs) -> dict[str, Any]:
+    """Write (or skip) the row; answers ``{key, written, outcomes}``."""
     columns = args.typed_columns()
     names = list(columns)
     amounts = {name for name, col in columns.items() if col.type == "amount"}
@@ -49,8 +49,8 @@ def export(api: Any, args: ExportArgs) -> dict[str, Any]:
     }
 
 
-OPERATIONS: dict[str, Operation] = {
-    "export": Operation(
+OPERATIONS = operation_table(
+    Operation(
         "export",
         ExportArgs,
         export,
@@ -58,4 +58,4 @@ OPERATIONS: dict[str, Operation] = {
         "HTTP endpoint, once per export key.",
         writes=True,
     )
-}
+)

@@ -12,6 +12,10 @@
 - ``/_sandbox/`` control routes as every sandbox has them (state, seed, faults, calls,
   reset); calls go through the sandbox gate (faults, call log), unmetered.
 
+The sink is the hub's own design, with no upstream reference beyond this docstring; its
+strict mode (``strict``, ``ACCOUNTING_SANDBOX_STRICT``) checks the one header the
+docstring implies and the lenient mode lets go: a body declared ``application/json``.
+
 Run it with ``hub sandbox accounting``; ``ACCOUNTING_SANDBOX_*`` variables configure it.
 """
 
@@ -35,13 +39,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sandbox.app import SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock
-from hub.sandbox.control import control_mount
-from hub.sandbox.documents import MemoryStore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.responses import json_error
+from hub.sandbox import (
+    Clock,
+    Gate,
+    MemoryStore,
+    SandboxConfig,
+    build_core,
+    config_from_env,
+    control_mount,
+    json_error,
+    sandbox_app,
+)
 
 __all__ = [
     "RESOURCES",
@@ -172,6 +180,9 @@ def create_app(
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), cfg.token.encode()):
                 return json_error(401, "a valid bearer token is required")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if cfg.strict and kind != "application/json":
+            return json_error(415, f"the body must be application/json, not '{kind}'")
         key = request.headers.get("idempotency-key", "")
         try:
             body = json.loads(await request.body())

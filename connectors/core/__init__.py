@@ -16,10 +16,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from hub.connector.declaration import Connector, Operation
-from hub.core.errors import FatalError
-from hub.core.settings import Settings
-from hub.workflow.templates import redact
+from hub.connector import Connector, Operation, operation_table
+from hub.core import ConnectorSettings, FatalError, Settings
+from hub.workflow import redact
 
 __all__ = ["CONNECTOR", "CoreApi", "Echo", "Fail", "Log"]
 
@@ -80,23 +79,28 @@ def _fail(api: CoreApi, args: Fail) -> None:
 
 
 def _build(
-    settings: Settings,
+    settings: ConnectorSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
     now: Callable[[], float] = time.time,
 ) -> CoreApi:
-    """Core calls no upstream and reads no clock: ``transport`` and ``now`` are not used."""
-    return CoreApi(settings.hub_secrets)
+    """Core calls no upstream, has no settings of its own and reads no clock: only the
+    hub's secrets are used."""
+    return CoreApi(hub.hub_secrets)
 
 
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("log", Log, _log, "Write a line to the hub's log. Answers {level, message}."),
-        Operation("echo", Echo, _echo, "Answer the arguments as rendered."),
-        Operation("fail", Fail, _fail, "Fail the step for good with a message."),
-    )
-}
+OPERATIONS = operation_table(
+    Operation("log", Log, _log, "Write a line to the hub's log. Answers {level, message}."),
+    Operation("echo", Echo, _echo, "Answer the arguments as rendered."),
+    Operation("fail", Fail, _fail, "Fail the step for good with a message."),
+)
 
-CONNECTOR = Connector(name="core", operations=OPERATIONS, build=_build)
+CONNECTOR = Connector(
+    name="core",
+    operations=OPERATIONS,
+    settings=ConnectorSettings,
+    build=_build,
+    upstream=False,
+)

@@ -14,19 +14,31 @@ from typing import Any
 
 import httpx
 
-from hub.core.errors import FatalError
-from hub.core.locks import find_or_create, lock_key
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.connect import connect, require_settings, upstream_from_settings
-from hub.http.keyauth import HeaderKeyAuth, fingerprint
-from hub.http.pagination import CursorPages, iterate_items
-from hub.http.quota import Quota
-from hub.http.ratelimit import PLANE_HEADERS
+from connectors.plane.lookup import find_external
+from connectors.plane.settings import PlaneSettings
+from hub.connector import CreatedRecords
+from hub.core import FatalError, Settings, find_or_create, lock_key
+from hub.http import (
+    ApiClient,
+    ClientSpec,
+    CursorPages,
+    HeaderKey,
+    Quota,
+    RateLimitHeaders,
+    build_client,
+    fingerprint,
+    require_fields,
+)
 
-__all__ = ["SERVICE", "PlaneApi", "build_api", "read_params"]
+__all__ = ["RATE_LIMIT_HEADERS", "SERVICE", "PlaneApi", "build_api", "client_spec", "read_params"]
 
 SERVICE = "Plane"
+#: records per page
+PAGE_SIZE = 100
+#: ``X-RateLimit-Remaining``, and ``X-RateLimit-Reset`` as a UTC epoch time in seconds
+RATE_LIMIT_HEADERS = RateLimitHeaders(
+    remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="epoch_seconds"
+)
 
 
 def read_params(
@@ -44,13 +56,12 @@ def read_params(
 class PlaneApi:
     """Calls on one Plane workspace, through the shared client."""
 
-    def __init__(
-        self, client: ApiClient, redis: Any, workspace: str, *, page_size: int = 100
-    ) -> None:
+    def __init__(self, client: ApiClient, redis: Any, workspace: str) -> None:
         self.client = client
         self.redis = redis
         self.workspace = workspace
-        self._paginator = CursorPages(page_size)
+        #: what upserts created lately, so a lookup that misses it is reported
+        self.created = CreatedRecords(redis, "plane")
 
     def path(self, *parts: str) -> str:
         """``api/v1/workspaces/{slug}/<parts>/`` (Plane's paths end with a slash)."""
@@ -61,12 +72,7 @@ class PlaneApi:
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
     ) -> Iterator[Any]:
         """Every record of a list endpoint, page by page (``per_page``/``cursor``)."""
-        base = dict(params or {})
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self.client.request("GET", path, params={**base, **page})
-
-        return iterate_items(fetch, self._paginator, max_items=limit)
+        return self.client.iterate("GET", path, params=params, max_items=limit)
 
     def list(
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
@@ -89,14 +95,10 @@ class PlaneApi:
     # --- work items by external id ----------------------------------------------------
 
     def find_external(self, project_id: str, source: str, external_id: str) -> Any | None:
-        """The work item with this ``external_source``/``external_id``, or ``None``."""
-        params = {"external_source": source, "external_id": external_id}
-        try:
-            return self.get(self.path("projects", project_id, "work-items"), params)
-        except FatalError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        """The work item with this ``external_source``/``external_id``, or ``None``,
+        whichever documented shape Plane answers in (:mod:`connectors.plane.lookup`)."""
+        path = self.path("projects", project_id, "work-items")
+        return find_external(self.client, path, source, external_id)
 
     def upsert_work_item(
         self,
@@ -118,13 +120,20 @@ class PlaneApi:
         source, external_id = str(source), str(external_id)
         key = lock_key("plane", self.workspace, project_id, source, external_id)
 
+        match = {"project": project_id, "external_source": source, "external_id": external_id}
+
         def find() -> tuple[bool, Any] | None:
             found = self.find_external(project_id, source, external_id)
-            return None if found is None else (False, found)
+            if found is None:
+                self.created.missed("work-items", match)
+                return None
+            return (False, found)
 
         _, (created, record) = find_or_create(
             self.redis, key, find, lambda: self._create_or_existing(project_id, body)
         )
+        if created and isinstance(record, dict) and record.get("id"):
+            self.created.remember("work-items", match, record["id"])
         if created or not update_existing:
             return {"created": created, "updated": False, "record": record}
         changes = {k: v for k, v in body.items() if record.get(k) != v}
@@ -134,7 +143,9 @@ class PlaneApi:
         return {"created": False, "updated": True, "record": self.update(path, changes)}
 
     def _create_or_existing(self, project_id: str, body: Mapping[str, Any]) -> tuple[bool, Any]:
-        """``(True, created)``, or ``(False, existing)`` when Plane answers 409."""
+        """``(True, created)``, or ``(False, existing)`` when Plane answers 409 (not in
+        Plane's reference: Plane's own API server answers 409 with the existing ``id`` when
+        a create repeats an external id pair, in makeplane/plane's work item endpoint)."""
         try:
             return True, self.create(self.path("projects", project_id, "work-items"), body)
         except FatalError as exc:
@@ -147,8 +158,30 @@ class PlaneApi:
             return False, existing
 
 
+def client_spec(settings: PlaneSettings) -> ClientSpec:
+    """Plane's client: the ``X-API-Key`` header, one budget per key (named by its
+    fingerprint), ``X-RateLimit-*`` headers with an epoch reset, cursor pages."""
+    require_fields(
+        SERVICE,
+        settings,
+        ("api_key", "workspace_slug"),
+        "or run `hub up`, which wires in the Plane sandbox",
+    )
+    assert settings.api_key
+    key = settings.api_key.get_secret_value()
+    return ClientSpec(
+        service=SERVICE,
+        base_url=settings.base_url,
+        budget_key=f"plane:{fingerprint(key)}",
+        auth=HeaderKey("X-API-Key", key),
+        rate_limit_headers=RATE_LIMIT_HEADERS,
+        paginator=CursorPages(PAGE_SIZE),
+    )
+
+
 def build_api(
-    settings: Settings,
+    settings: PlaneSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -159,30 +192,7 @@ def build_api(
 
     ``now`` is the wall clock the epoch ``X-RateLimit-Reset`` is read on.
     """
-    require_settings(
-        SERVICE,
-        {
-            "PLANE_API_KEY": settings.plane_api_key,
-            "PLANE_WORKSPACE_SLUG": settings.plane_workspace_slug,
-        },
-        "or run `hub up`, which wires in the Plane sandbox",
-    )
-    assert settings.plane_api_key and settings.plane_workspace_slug
-    key = settings.plane_api_key.get_secret_value()
-    upstream = upstream_from_settings(
-        settings,
-        "plane",
-        service=SERVICE,
-        base_url=settings.plane_base_url,
-        client_id=fingerprint(key),
-        rate_limit_headers=PLANE_HEADERS,
-    )
-    client = connect(
-        upstream,
-        redis,
-        HeaderKeyAuth("X-API-Key", key),
-        transport=transport,
-        quota=quota,
-        now=now,
-    )
-    return PlaneApi(client, redis, settings.plane_workspace_slug)
+    spec = client_spec(settings)
+    client = build_client(spec, settings, hub, redis, transport=transport, quota=quota, now=now)
+    assert settings.workspace_slug
+    return PlaneApi(client, redis, settings.workspace_slug)

@@ -113,6 +113,8 @@ class WorkItemCreate(WorkItemData, InProject):
 
 class WorkItemList(_Read, InProject):
     limit: int | None = Field(default=None, ge=1)
+    #: not in Plane's reference: Plane's own API server (makeplane/plane) reads it; an
+    #: instance that does not answers in its default order (newest first)
     order_by: str | None = None
 
 

@@ -1,22 +1,22 @@
 """Plane operations workflows can ``use``, declared as data.
 
-Reads take ``fields`` and ``expand`` (lists; sent comma-separated). Lists page through
-every cursor page unless ``limit`` stops them early. A work item created with both
-``external_source`` and ``external_id`` is created once: the hub looks it up by them
-first, under a cluster-wide lock.
+Projects, work items, states, labels and comments get their record operations from
+:mod:`hub.connector.crud` (see :mod:`connectors.plane.records` for how they reach
+Plane). Reads take ``fields`` and ``expand`` (lists; sent comma-separated). Lists page
+through every cursor page unless ``limit`` stops them early. A work item created with
+both ``external_source`` and ``external_id`` is created once: the hub looks it up by
+them first, under a cluster-wide lock. ``work_items.upsert``, ``states.find`` (a name
+matches whatever its case) and ``me`` are Plane's own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
-from connectors.plane.api import PlaneApi, read_params
+from connectors.plane.api import PlaneApi
 from connectors.plane.models import (
     CommentCreate,
     CommentList,
-    InProject,
     LabelCreate,
     Nothing,
     ProjectCreate,
@@ -33,54 +33,83 @@ from connectors.plane.models import (
     WorkItemUpdate,
     WorkItemUpsert,
 )
-from hub.connector.declaration import Operation
+from connectors.plane.records import PlaneRecords
+from hub.connector import Operation, crud, operation_table
 
-__all__ = ["OPERATIONS"]
+__all__ = ["CRUD", "OPERATIONS", "RESOURCES"]
+
+_WORK_ITEMS = "projects/{project_id}/work-items"
+
+CRUD: crud.Crud[PlaneApi] = crud.Crud(
+    "plane",
+    PlaneRecords,
+    send="non_null",
+    order=("list", "get", "find", "create", "upsert", "update", "delete"),
+)
+
+PROJECTS = crud.Resource(
+    "projects",
+    path="projects",
+    one="project",
+    actions={"list": ProjectList, "get": ProjectGet, "find": ProjectFind, "create": ProjectCreate},
+    summaries={
+        "list": "List the workspace's projects.",
+        "find": "Projects by identifier or name.",
+    },
+)
+WORK_ITEMS = crud.Resource(
+    "work_items",
+    path=_WORK_ITEMS,
+    one="work item",
+    actions={
+        "list": WorkItemList,
+        "get": WorkItemGet,
+        "update": WorkItemUpdate,
+        "delete": WorkItemRef,
+    },
+    summaries={
+        "list": "List a project's items.",
+        "update": "Change some fields of a work item (PATCH).",
+    },
+)
+STATES = crud.Resource(
+    "states",
+    path="projects/{project_id}/states",
+    one="state",
+    actions={"list": ProjectRecords, "create": StateCreate},
+    summaries={"list": "List a project's states."},
+)
+LABELS = crud.Resource(
+    "labels",
+    path="projects/{project_id}/labels",
+    one="label",
+    actions={"list": ProjectRecords, "create": LabelCreate},
+    summaries={"list": "List a project's labels."},
+)
+COMMENTS = crud.Resource(
+    "comments",
+    path=f"{_WORK_ITEMS}/{{work_item_id}}/comments",
+    one="comment",
+    actions={"list": CommentList, "create": CommentCreate},
+    summaries={"list": "List a work item's comments.", "create": "Comment on a work item."},
+)
+RESOURCES = (PROJECTS, WORK_ITEMS, STATES, LABELS, COMMENTS)
 
 
-def _body(model: BaseModel, *drop: str) -> dict[str, Any]:
-    return model.model_dump(exclude_none=True, exclude={"project_id", *drop})
-
-
-def _projects_list(api: PlaneApi, a: ProjectList) -> list[Any]:
-    return api.list(api.path("projects"), read_params(a.fields, a.expand), limit=a.limit)
-
-
-def _projects_find(api: PlaneApi, a: ProjectFind) -> list[Any]:
-    return [
-        p
-        for p in api.iterate(api.path("projects"))
-        if (a.identifier is None or p.get("identifier") == a.identifier)
-        and (a.name is None or p.get("name") == a.name)
-    ]
-
-
-def _work_item_path(api: PlaneApi, project_id: str, *rest: str) -> str:
-    return api.path("projects", project_id, "work-items", *rest)
+def _me(api: PlaneApi, args: Nothing) -> Any:
+    return api.get("api/v1/users/me/")
 
 
 def _work_items_create(api: PlaneApi, a: WorkItemCreate) -> Any:
-    body = _body(a)
+    body = crud.non_null_fields(a, exclude={"project_id"})
     if a.external_source and a.external_id:
         return api.upsert_work_item(a.project_id, body)["record"]
-    return api.create(_work_item_path(api, a.project_id), body)
-
-
-def _work_items_list(api: PlaneApi, a: WorkItemList) -> list[Any]:
-    params = read_params(a.fields, a.expand)
-    if a.order_by:
-        params["order_by"] = a.order_by
-    return api.list(_work_item_path(api, a.project_id), params, limit=a.limit)
+    return api.create(api.path("projects", a.project_id, "work-items"), body)
 
 
 def _work_items_upsert(api: PlaneApi, a: WorkItemUpsert) -> dict[str, Any]:
     body = {**a.data.model_dump(exclude_none=True), **a.match.model_dump()}
     return api.upsert_work_item(a.project_id, body, update_existing=a.update_existing)
-
-
-def _work_items_delete(api: PlaneApi, a: WorkItemRef) -> dict[str, Any]:
-    api.delete(_work_item_path(api, a.project_id, a.id))
-    return {"deleted": True, "id": a.id}
 
 
 def _states_find(api: PlaneApi, a: StateFind) -> list[Any]:
@@ -92,49 +121,11 @@ def _states_find(api: PlaneApi, a: StateFind) -> list[Any]:
     ]
 
 
-def _project_lists(kind: str) -> Operation:
-    def call(api: PlaneApi, a: ProjectRecords) -> list[Any]:
-        path = api.path("projects", a.project_id, kind)
-        return api.list(path, read_params(a.fields, a.expand), limit=a.limit)
-
-    return Operation(f"{kind}.list", ProjectRecords, call, f"List a project's {kind}.")
-
-
-def _project_creates(kind: str, model: type[InProject]) -> Operation:
-    def call(api: PlaneApi, a: InProject) -> Any:
-        return api.create(api.path("projects", a.project_id, kind), _body(a))
-
-    return Operation(f"{kind}.create", model, call, f"Create a {kind[:-1]}.", writes=True)
-
-
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("me", Nothing, lambda api, a: api.get("api/v1/users/me/"), "The key's user."),
-        Operation("projects.list", ProjectList, _projects_list, "List the workspace's projects."),
-        Operation(
-            "projects.get",
-            ProjectGet,
-            lambda api, a: api.get(api.path("projects", a.id), read_params(a.fields, a.expand)),
-            "Read one project.",
-        ),
-        Operation("projects.find", ProjectFind, _projects_find, "Projects by identifier or name."),
-        Operation(
-            "projects.create",
-            ProjectCreate,
-            lambda api, a: api.create(api.path("projects"), _body(a)),
-            "Create a project.",
-            writes=True,
-        ),
-        Operation("work_items.list", WorkItemList, _work_items_list, "List a project's items."),
-        Operation(
-            "work_items.get",
-            WorkItemGet,
-            lambda api, a: api.get(
-                _work_item_path(api, a.project_id, a.id), read_params(a.fields, a.expand)
-            ),
-            "Read one work item.",
-        ),
+OPERATIONS = operation_table(
+    Operation("me", Nothing, _me, "The key's user."),
+    *CRUD.operations(PROJECTS),
+    *CRUD.operations(
+        WORK_ITEMS,
         Operation(
             "work_items.create",
             WorkItemCreate,
@@ -149,42 +140,11 @@ OPERATIONS: dict[str, Operation] = {
             "Find a work item by external ids or create it. Answers {created, updated, record}.",
             writes=True,
         ),
-        Operation(
-            "work_items.update",
-            WorkItemUpdate,
-            lambda api, a: api.update(
-                _work_item_path(api, a.project_id, a.id), a.data.model_dump(exclude_none=True)
-            ),
-            "Change some fields of a work item (PATCH).",
-            writes=True,
-        ),
-        Operation(
-            "work_items.delete", WorkItemRef, _work_items_delete, "Delete a work item.", writes=True
-        ),
-        _project_lists("states"),
+    ),
+    *CRUD.operations(
+        STATES,
         Operation("states.find", StateFind, _states_find, "A project's states by name or group."),
-        _project_creates("states", StateCreate),
-        _project_lists("labels"),
-        _project_creates("labels", LabelCreate),
-        Operation(
-            "comments.list",
-            CommentList,
-            lambda api, a: api.list(
-                _work_item_path(api, a.project_id, a.work_item_id, "comments"),
-                read_params(a.fields, a.expand),
-                limit=a.limit,
-            ),
-            "List a work item's comments.",
-        ),
-        Operation(
-            "comments.create",
-            CommentCreate,
-            lambda api, a: api.create(
-                _work_item_path(api, a.project_id, a.work_item_id, "comments"),
-                _body(a, "work_item_id"),
-            ),
-            "Comment on a work item.",
-            writes=True,
-        ),
-    )
-}
+    ),
+    *CRUD.operations(LABELS),
+    *CRUD.operations(COMMENTS),
+)

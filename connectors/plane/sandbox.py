@@ -18,6 +18,14 @@ own rolling quota (60 a minute): admitted answers carry ``X-RateLimit-Remaining`
 ones get 429 with ``Retry-After``. Faults and the call log are steered through
 ``/_sandbox/`` (``?workspace=`` picks the workspace for state and seed).
 
+Strict mode (``strict``, ``PLANE_SANDBOX_STRICT``) answers only what Plane's reference
+documents: query parameters other than ``per_page``, ``cursor``, ``fields`` and
+``expand`` are ignored (``order_by`` too, and ``external_id``/``external_source``: a lookup
+by them answers the project's work items as cursor pages), a create that repeats an
+external id pair is not refused with 409, every answer carries the rate-limit headers
+("communicated in the response headers of each API request"), and a refused call gets
+429 without ``Retry-After`` (the reference names none).
+
 Run it alone with ``hub sandbox plane``; settings come from ``PLANE_SANDBOX_*`` variables.
 """
 
@@ -49,15 +57,21 @@ from connectors.plane.sandbox_rules import (
     throttled,
     writable,
 )
-from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock
-from hub.sandbox.control import control_mount
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.inputs import BadInput, read_object
-from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.records import Naming
+from hub.sandbox import (
+    METHODS,
+    BadInput,
+    Clock,
+    Gate,
+    Naming,
+    QuotaDecision,
+    SandboxConfig,
+    SandboxCore,
+    build_core,
+    config_from_env,
+    control_mount,
+    read_object,
+    sandbox_app,
+)
 
 __all__ = ["ENV_PREFIX", "PlaneSandboxConfig", "create_app", "create_app_from_env"]
 
@@ -98,9 +112,13 @@ class _PlaneApi:
         return key if key in self.keys else None
 
     def rate_headers(self, decision: QuotaDecision) -> Mapping[str, str]:
-        if not decision.allowed:
+        if not decision.allowed and not self.config.strict:
             return {}
-        reset = math.floor(self.core.clock.now().timestamp() + self.core.quota.window)
+        now = self.core.clock.now().timestamp()
+        if decision.allowed:
+            reset = math.floor(now + self.core.quota.window)
+        else:  # when a call is admitted again
+            reset = math.ceil(now + decision.retry_after)
         return {"X-RateLimit-Remaining": str(decision.remaining), "X-RateLimit-Reset": str(reset)}
 
     async def dispatch(self, request: Request, client: str | None) -> Response:
@@ -177,6 +195,7 @@ class _PlaneApi:
             params = request.query_params
             if (
                 kind.resource == "work-items"
+                and not self.config.strict
                 and params.get("external_id")
                 and params.get("external_source")
             ):
@@ -187,7 +206,8 @@ class _PlaneApi:
                     return error(404, NOT_FOUND)
                 return JSONResponse(self._shape(request, ns, kind, found))
             records = list(reversed(table.list(ns, where)))  # newest first, as created_at ties
-            order_by = params.get("order_by") or kind.order_by
+            order_by = kind.order_by if self.config.strict else params.get("order_by")
+            order_by = order_by or kind.order_by
             if order_by.lstrip("-") in kind.fields:
                 records = ordered(records, order_by)
             page = cursor_page(records, params, max_per_page=self.config.max_per_page)
@@ -240,7 +260,11 @@ class _PlaneApi:
         }
         if errors:
             return JSONResponse(errors, status_code=400)
-        if kind.resource == "work-items" and (current is None or body.get("external_id")):
+        if (
+            kind.resource == "work-items"
+            and not self.config.strict
+            and (current is None or body.get("external_id"))
+        ):
             merged = {**(current or {}), **body}
             conflict = self._conflict_answer(
                 ns, where, merged, exclude=(current or {}).get("id", "")
@@ -267,7 +291,14 @@ def create_app(
         accept=NAMING.take,
     )
     api = _PlaneApi(cfg, core)
-    gate = Gate(core, api.identify, rate_headers=api.rate_headers, refused=throttled, error=error)
+    gate = Gate(
+        core,
+        api.identify,
+        rate_headers=api.rate_headers,
+        refused=throttled,
+        error=error,
+        retry_after=not cfg.strict,
+    )
     control = control_mount(
         core, ("workspace", "namespace"), present=NAMING.show, accept=NAMING.take
     )

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.plane.sandbox_rules import DEFAULT_STATES, KINDS, Kind
-from hub.sandbox.documents import MemoryStore
-from hub.sandbox.records import Naming, RecordTable
+from hub.sandbox import MemoryStore, Naming, RecordTable
 
 __all__ = ["PlaneRecords"]
 

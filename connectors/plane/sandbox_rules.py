@@ -14,9 +14,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from hub.sandbox.inputs import BadInput
-from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.responses import reason
+from hub.sandbox import BadInput, QuotaDecision, reason
 
 __all__ = [
     "DEFAULT_STATES",
@@ -62,12 +60,23 @@ class Kind:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: how lists are ordered unless ``order_by`` says otherwise
     order_by: str = "-created_at"
+    #: fields of workspace member ids: ``expand`` takes them (the reference's own example
+    #: expands ``assignees``), and as the sandbox keeps no members they stay ids
+    members: tuple[str, ...] = ()
+    #: fields Plane shows that the sandbox does not keep: ``fields=`` may name them (the
+    #: reference's own example asks work items for ``description``)
+    unkept: tuple[str, ...] = ()
 
     @property
     def fields(self) -> frozenset[str]:
         """Every field a record of this kind shows (for ``fields=``)."""
         base = {"id", "created_at", "updated_at", "workspace"}
         return frozenset(base | set(self.required) | set(self.defaults) | set(self.parents))
+
+    @property
+    def readable(self) -> frozenset[str]:
+        """What ``fields=`` may name: every field, and those the sandbox does not keep."""
+        return self.fields | set(self.unkept)
 
 
 KINDS: dict[str, Kind] = {
@@ -101,6 +110,8 @@ KINDS: dict[str, Kind] = {
                 "project": "projects",
             },
             choices={"priority": PRIORITIES},
+            members=("assignees",),
+            unkept=("description", "description_stripped"),
         ),
         Kind(
             "states",
@@ -198,14 +209,15 @@ def shape(
     kind: Kind, record: dict[str, Any], fields: list[str], expand: list[str], lookup: Lookup
 ) -> dict[str, Any]:
     """``record`` with only ``fields`` (all when empty) and ``expand`` ids made objects."""
-    unknown = [f for f in fields if f not in kind.fields]
+    unknown = [f for f in fields if f not in kind.readable]
     if unknown:
         raise BadInput(f"Invalid fields: {', '.join(unknown)}")
-    bad = [e for e in expand if e not in kind.refs]
+    expandable = [*kind.refs, *kind.members]
+    bad = [e for e in expand if e not in expandable]
     if bad:
-        raise BadInput(f"Invalid expand: {', '.join(bad)} (can expand: {', '.join(kind.refs)})")
+        raise BadInput(f"Invalid expand: {', '.join(bad)} (can expand: {', '.join(expandable)})")
     out = {k: v for k, v in record.items() if not fields or k in fields}
-    for name in expand:
+    for name in (e for e in expand if e in kind.refs):
         value = out.get(name)
         target = kind.refs[name]
         if isinstance(value, list):

@@ -4,6 +4,18 @@ Auth, quota, timeouts and error classification come from :mod:`hub.http`; this m
 only says what is Plutio's: the token URL (``client_credentials``), the ``Business``
 header, the ``X-RateLimit-*`` headers, the paths, and how queries are written (key
 filters or ``q``).
+
+The reference documents the token request, the two headers, ``skip``/``limit`` and the
+two ways to filter. Beyond it, and each kept to where public clients of the Plutio API
+show it (the n8n community nodes ``n8n-nodes-plutio`` and its fork
+``n8n-nodes-plutio-mates``, which page with ``skip``/``limit`` until a short page, filter
+with ``q``, and write through bulk endpoints): updates and deletes go through
+``PUT``/``DELETE /{resource}/bulk`` with ``_ids``, moves and copies through ``POST
+/{resource}/move|copy`` with ``_id``, one record is read as ``GET /{resource}?_id=`` (a
+key filter), and a token answer may be ``accessToken`` + ``accessTokenExpiresAt`` or
+``access_token`` + ``expires_in`` (both read). The names of the rate-limit headers are
+not documented either (``X-RateLimit-*`` is assumed; without them the hub counts alone).
+README's assumptions table lists each, and what happens if it is wrong.
 """
 
 from __future__ import annotations
@@ -15,31 +27,33 @@ from typing import Any
 
 import httpx
 
-from hub.core.errors import FatalError
-from hub.core.locks import keyed_lock, lock_key
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
-from hub.http.grants import client_credentials_grant
-from hub.http.pagination import SkipLimit, iterate_items
-from hub.http.quota import Quota
-from hub.http.ratelimit import X_RATELIMIT_HEADERS
+from connectors.plutio.settings import PlutioSettings
+from hub.connector import CreatedRecords, record_matches
+from hub.core import FatalError, Settings, keyed_lock, lock_key
+from hub.http import (
+    X_RATELIMIT_HEADERS,
+    ApiClient,
+    ClientSpec,
+    OAuthToken,
+    Quota,
+    SkipLimit,
+    build_client,
+    client_credentials_form,
+    require_fields,
+)
 
-__all__ = ["SERVICE", "PlutioApi", "build_api", "explain", "query_params"]
+__all__ = ["SERVICE", "PlutioApi", "build_api", "client_spec", "explain", "query_params"]
 
 SERVICE = "Plutio"
+#: records per page
+PAGE_SIZE = 100
 
 
-def query_params(
-    query: Mapping[str, Any] | None,
-    q: Mapping[str, Any] | None,
-    sort: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
-    """Key filters as query parameters; anything not scalar (or an explicit ``q``) as ``q``;
-    ``sort`` (``{"updatedAt": 1, "_id": 1}``) as Mongo-style JSON."""
+def query_params(query: Mapping[str, Any] | None, q: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Key filters as query parameters, anything not scalar (or an explicit ``q``) as ``q``:
+    the reference's two ways to filter, and nothing else (it documents no sorting: an
+    unknown parameter would be read as one more key filter)."""
     params: dict[str, Any] = {}
-    if sort:
-        params["sort"] = json.dumps(dict(sort), separators=(",", ":"))
     mongo: dict[str, Any] = dict(q or {})
     for key, value in (query or {}).items():
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -77,26 +91,17 @@ class PlutioApi:
     """Resource calls on one Plutio business, through the shared client.
 
     ``resource`` arguments are API paths (``task-boards``). Refusals come back as the
-    shared layer's typed errors, explained where the reference says what to do.
+    shared layer's typed errors, explained where the reference says what to do
+    (:func:`explain`, declared in the client's spec).
     """
 
-    def __init__(
-        self, client: ApiClient, redis: Any, *, page_size: int = 100, lock_seconds: float = 60.0
-    ) -> None:
+    def __init__(self, client: ApiClient, redis: Any, *, lock_seconds: float = 60.0) -> None:
         self.client = client
         self.redis = redis
-        self.page_size = page_size
         #: expiry of an upsert's lock: a worker killed inside one holds it no longer
         self.lock_seconds = lock_seconds
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self.client.request(method, path, **kwargs)
-        except FatalError as error:
-            explained = explain(error)
-            if explained is error:
-                raise
-            raise explained from error
+        #: what upserts created lately, so a find that misses it is reported
+        self.created = CreatedRecords(redis, "plutio")
 
     def iterate(
         self,
@@ -105,16 +110,16 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
-        sort: Mapping[str, int] | None = None,
     ) -> Iterator[Any]:
         """Records matching key filters and/or a MongoDB query, fetched page by page."""
-        base = query_params(query, q, sort)
-        paginator = SkipLimit(min(self.page_size, limit) if limit else self.page_size)
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self._request("GET", resource, params={**base, **page})
-
-        return iterate_items(fetch, paginator, max_items=limit)
+        paginator = SkipLimit(min(PAGE_SIZE, limit)) if limit else None
+        return self.client.iterate(
+            "GET",
+            resource,
+            params=query_params(query, q),
+            paginator=paginator,
+            max_items=limit,
+        )
 
     def find(
         self,
@@ -123,10 +128,9 @@ class PlutioApi:
         q: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
-        sort: Mapping[str, int] | None = None,
     ) -> list[Any]:
         """Records matching key filters and/or a MongoDB query, paged to the end or ``limit``."""
-        return list(self.iterate(resource, query, q, limit=limit, sort=sort))
+        return list(self.iterate(resource, query, q, limit=limit))
 
     def page(
         self,
@@ -134,12 +138,12 @@ class PlutioApi:
         query: Mapping[str, Any] | None,
         q: Mapping[str, Any] | None,
         *,
-        sort: Mapping[str, int],
+        skip: int,
         limit: int,
     ) -> list[Any]:
-        """One page (``skip=0``, ``limit``) of the records matching, ordered by ``sort``."""
-        params = {**query_params(query, q, sort), "skip": 0, "limit": limit}
-        answer = self._request("GET", resource, params=params)
+        """One page (``skip``, ``limit``) of the records matching, in the upstream's order."""
+        params = {**query_params(query, q), "skip": skip, "limit": limit}
+        answer = self.client.request("GET", resource, params=params)
         if not isinstance(answer, list):
             raise FatalError(
                 f"{SERVICE} answered GET /{resource} with a {type(answer).__name__}, "
@@ -154,19 +158,22 @@ class PlutioApi:
 
     def create(self, resource: str, body: Mapping[str, Any]) -> Any:
         """``POST /resource``: the new record."""
-        return self._request("POST", resource, json=dict(body))
+        return self.client.request("POST", resource, json=dict(body))
 
     def update(self, resource: str, ids: list[str], changes: Mapping[str, Any]) -> Any:
-        """``PUT /resource/bulk`` with ``_ids``: the updated records."""
-        return self._request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
+        """``PUT /resource/bulk`` with ``_ids``: the updated records (not in the reference:
+        the public clients named in the module's docstring write this way)."""
+        return self.client.request("PUT", f"{resource}/bulk", json={**changes, "_ids": list(ids)})
 
     def delete(self, resource: str, ids: list[str]) -> Any:
-        """``DELETE /resource/bulk`` with ``_ids``: the removed records."""
-        return self._request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
+        """``DELETE /resource/bulk`` with ``_ids``: the removed records (as for updates)."""
+        return self.client.request("DELETE", f"{resource}/bulk", json={"_ids": list(ids)})
 
     def act(self, resource: str, action: str, record_id: str, changes: Mapping[str, Any]) -> Any:
         """``POST /resource/{move|copy}`` with ``_id``: the moved record or the new copy."""
-        return self._request("POST", f"{resource}/{action}", json={**changes, "_id": record_id})
+        return self.client.request(
+            "POST", f"{resource}/{action}", json={**changes, "_id": record_id}
+        )
 
     def upsert(
         self,
@@ -180,13 +187,20 @@ class PlutioApi:
 
         With ``update``, a found record gets ``body``'s fields set. Find and create run
         under a cluster-wide lock on (resource, match), so two runs for the same key never
-        both create.
+        both create. A record found that does not match ``match`` (Plutio ignored a key
+        filter) is a :class:`FatalError`, not a record to update or keep; a find that misses
+        what an upsert created moments ago is reported (:mod:`hub.connector.created`).
         """
         key = lock_key("plutio", resource, json.dumps(match, sort_keys=True, default=str))
         with keyed_lock(self.redis, key, ttl_seconds=self.lock_seconds):
             found = self.find(resource, match, limit=1)
             if not found:
-                return {"created": True, "record": self.create(resource, body)}
+                self.created.missed(resource, match)
+                record = self.create(resource, body)
+                if isinstance(record, dict) and record.get("_id"):
+                    self.created.remember(resource, match, record["_id"])
+                return {"created": True, "record": record}
+            _check_match(resource, match, found[0])
             record = found[0]
             if update:
                 updated = self.update(resource, [record["_id"]], body)
@@ -195,8 +209,45 @@ class PlutioApi:
             return {"created": False, "record": record}
 
 
+def _check_match(resource: str, match: Mapping[str, Any], record: Any) -> None:
+    """:class:`FatalError` unless ``record`` has the values of ``match``'s key filters."""
+    keys = {k: v for k, v in match.items() if isinstance(v, str | int | float)}
+    if not record_matches(record, keys):
+        found = record.get("_id") if isinstance(record, dict) else type(record).__name__
+        raise FatalError(
+            f"{SERVICE} answered GET /{resource} with {found}, which does not match "
+            f"{json.dumps(keys, sort_keys=True)}: the filter was not honoured, so the upsert "
+            "stops rather than take the wrong record"
+        )
+
+
+def client_spec(settings: PlutioSettings) -> ClientSpec:
+    """Plutio's client: a ``client_credentials`` token per API client (its quota counts
+    the token requests too), the ``Business`` header, ``X-RateLimit-*`` headers,
+    ``skip``/``limit`` pages, refusals explained."""
+    require_fields(
+        SERVICE,
+        settings,
+        ("client_id", "client_secret", "business"),
+        "or run `hub up`, which wires in the Plutio sandbox",
+    )
+    assert settings.client_id and settings.client_secret
+    form = client_credentials_form(settings.client_id, settings.client_secret.get_secret_value())
+    return ClientSpec(
+        service=SERVICE,
+        base_url=settings.base_url,
+        budget_key=f"plutio:{settings.client_id}",
+        auth=OAuthToken(settings.base_url.rstrip("/") + "/oauth/token", form),
+        headers={"Business": settings.business or ""},
+        rate_limit_headers=X_RATELIMIT_HEADERS,
+        paginator=SkipLimit(PAGE_SIZE),
+        explain=explain,
+    )
+
+
 def build_api(
-    settings: Settings,
+    settings: PlutioSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -208,35 +259,9 @@ def build_api(
     ``transport`` and ``quota`` are for tests; ``now`` is the wall clock token expiry
     and rate-limit headers are read on.
     """
-    require_settings(
-        SERVICE,
-        {
-            "PLUTIO_CLIENT_ID": settings.plutio_client_id,
-            "PLUTIO_CLIENT_SECRET": settings.plutio_client_secret,
-            "PLUTIO_BUSINESS": settings.plutio_business,
-        },
-        "or run `hub up`, which wires in the Plutio sandbox",
+    client = build_client(
+        client_spec(settings), settings, hub, redis, transport=transport, quota=quota, now=now
     )
-    assert settings.plutio_client_id and settings.plutio_client_secret
-    client_id = settings.plutio_client_id
-    upstream = upstream_from_settings(
-        settings,
-        "plutio",
-        service=SERVICE,
-        base_url=settings.plutio_base_url,
-        client_id=client_id,
-        headers={"Business": settings.plutio_business or ""},
-        rate_limit_headers=X_RATELIMIT_HEADERS,
-    )
-    grant = client_credentials_grant(
-        settings.plutio_base_url.rstrip("/") + "/oauth/token",
-        client_id,
-        settings.plutio_client_secret.get_secret_value(),
-        service=SERVICE,
-        now=now,
-    )
-    auth = token_auth(upstream, redis, grant, now=now)
-    client = connect(upstream, redis, auth, transport=transport, quota=quota, now=now)
     # find and create (or update), a token wait and some slack: then a dead holder's lock
     # lapses, and a live one is done with it
-    return PlutioApi(client, redis, lock_seconds=2 * upstream.timeout + 10.0)
+    return PlutioApi(client, redis, lock_seconds=2 * settings.timeout_seconds + 10.0)

@@ -24,6 +24,7 @@ __all__ = [
     "Person",
     "PersonName",
     "PollArgs",
+    "PollPage",
     "PollPosition",
     "Record",
     "RecordActionArgs",
@@ -123,24 +124,38 @@ class FindArgs(ListArgs):
 
 
 class PollPosition(_Strict):
-    """A place in the (cursor field, ``_id``) order: answer what comes after it."""
+    """Where a poll window starts: the records whose cursor field is ``value`` or later."""
 
     value: str | float | int = Field(description="The cursor field's value.")
     id: str = Field(
-        default="", description="The ``_id`` at that value; '' takes every record at it."
+        default="", description="The ``_id`` at that value (not sent: every record at it is read)."
     )
 
 
-class PollArgs(_Strict):
-    """One page of records changed after a position, oldest first (a poll trigger's page).
+class PollPage(_Strict):
+    """Where the next page of a window starts: ``skip``, and the ``_id`` of the last
+    record read (``anchor``), which that page must begin with if nothing moved."""
 
-    The poll trigger sets ``field`` (its ``cursor``) and ``after``; the workflow may narrow
-    the records with ``query``/``q`` and choose the page size with ``limit``.
+    skip: int = Field(default=0, ge=0)
+    anchor: str | None = None
+    #: times the window was read again from its start, after records moved under it
+    restarts: int = Field(default=0, ge=0)
+
+
+class PollArgs(_Strict):
+    """One page of the records changed at or after a position (a poll trigger's page).
+
+    The poll trigger sets ``field`` (its ``cursor``), ``after`` and ``page`` (the
+    continuation the page before answered); the workflow may narrow the records with
+    ``query``/``q`` and choose the page size with ``limit``.
     """
 
     field: str = Field(default="updatedAt", min_length=1, description="The cursor field.")
     after: PollPosition | None = Field(
-        default=None, description="Answer records after this (field, _id); none: from the start."
+        default=None, description="Answer records changed at or after this; none: every record."
+    )
+    page: PollPage | None = Field(
+        default=None, description="The continuation a page answered as `next`; none: page one."
     )
     query: dict[str, Any] = Field(
         default_factory=dict, description="Key filters, e.g. {'status': 'paid'}."

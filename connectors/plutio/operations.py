@@ -1,215 +1,138 @@
-"""The Plutio operations workflows ``use``, generated from the resource table.
+"""The Plutio operations workflows ``use``, from the resource table.
 
-For a resource ``r`` (see :data:`~connectors.plutio.resources.RESOURCES`):
+For a resource ``r`` (see :data:`~connectors.plutio.resources.RESOURCES`), the shared
+record operations (:mod:`hub.connector.crud`) give:
 
 - documented ``list``: ``r.list``, ``r.get`` (by ``_id``) and ``r.find`` (key filters,
   ``q``); ``list``/``find`` page with ``skip``/``limit``, stop at ``limit``, and fail past
   ``max_items`` rather than fill a run's context with an unbounded list;
-- ``create``: ``r.create`` (the record's fields as arguments), and with ``list``,
-  ``r.upsert`` (find by ``match``, create from ``data`` if none, under a cluster lock);
-- ``update``/``delete``: ``r.update``/``r.delete`` through ``/bulk`` with ``_ids``;
-- ``move``/``copy``: ``r.move``/``r.copy`` with ``_id`` and the fields to set;
-- documented ``list``: ``r.poll``, a page of records changed after a position, oldest
-  first, for poll triggers (see :mod:`connectors.plutio.polling`).
+- ``create``: ``r.create`` (the record's fields as arguments);
+- ``update``/``delete``: ``r.update``/``r.delete`` through ``/bulk`` with ``_ids``.
+
+Plutio's own, declared here:
+
+- documented ``list``: ``r.poll``, a page of the records changed at or after a position,
+  in Plutio's own order, for poll triggers (see :mod:`connectors.plutio.polling`);
+- ``list`` and ``create``: ``r.upsert`` (find by ``match``, create from ``data`` if none,
+  under a cluster lock);
+- ``move``/``copy``: ``r.move``/``r.copy`` with ``_id`` and the fields to set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 from connectors.plutio.api import PlutioApi
 from connectors.plutio.models import (
+    DEFAULT_MAX_ITEMS,
     FindArgs,
     IdArgs,
     IdsArgs,
     ListArgs,
     PollArgs,
     RecordActionArgs,
-    UpdateArgs,
     UpsertArgs,
     update_args,
     upsert_args,
 )
 from connectors.plutio.polling import poll_page
+from connectors.plutio.records import PlutioRecords
 from connectors.plutio.resources import RESOURCES, Resource
-from hub.connector.declaration import Operation
-from hub.core.errors import FatalError, NotFound
+from hub.connector import Operation, crud, operation_table
 
-__all__ = ["OPERATIONS", "operations_for"]
+__all__ = ["CRUD", "OPERATIONS", "operations_for", "record_resource"]
 
-Call = Callable[[PlutioApi, Any], Any]
+PlutioOperation = Operation[PlutioApi, Any]
 
+CRUD: crud.Crud[PlutioApi] = crud.Crud(
+    "plutio",
+    PlutioRecords,
+    id_field="_id",
+    summaries={
+        "list": "Every {one}, paged.",
+        "get": "The {one} with _id.",
+        "find": "The {many} matching query or q.",
+        "create": "Create a {one}.",
+        "update": "Set fields on the {many} with _ids (PUT /{path}/bulk).",
+        "delete": "Delete the {many} with _ids (DELETE /{path}/bulk).",
+    },
+    order=("list", "get", "find", "poll", "create", "update", "delete", "upsert", "move", "copy"),
+)
 
-def _collect(api: PlutioApi, r: Resource, args: ListArgs, query: Any = None, q: Any = None) -> Any:
-    if args.limit is not None:
-        return api.find(r.path, query, q, limit=args.limit)
-    records = api.find(r.path, query, q, limit=args.max_items + 1)
-    if len(records) > args.max_items:
-        raise FatalError(
-            f"plutio.{r.name}: more than {args.max_items} {r.plural} match; set `limit` to "
-            "take the first ones, narrow the query, or raise `max_items`"
-        )
-    return records
-
-
-def _body(record: BaseModel) -> dict[str, Any]:
-    """The fields the operator gave (nested defaults filled in); unset ones left out.
-
-    So an upsert that updates a found record never resets fields ``data`` did not name.
-    """
-    given = record.model_fields_set | set(record.model_extra or {})
-    return {k: v for k, v in record.model_dump(exclude_none=True).items() if k in given}
+#: what the reference says of deleting people
+_PEOPLE_DELETE = (
+    "Delete the {many} with _ids (DELETE /{path}/bulk). The reference calls it delete/archive."
+)
 
 
-def _list(r: Resource) -> Call:
-    def call(api: PlutioApi, args: ListArgs) -> Any:
-        return _collect(api, r, args)
-
-    return call
-
-
-def _find(r: Resource) -> Call:
-    def call(api: PlutioApi, args: FindArgs) -> Any:
-        return _collect(api, r, args, args.query, args.q)
-
-    return call
-
-
-def _get(r: Resource) -> Call:
-    def call(api: PlutioApi, args: IdArgs) -> Any:
-        record = api.get(r.path, args.id)
-        if record is None:
-            raise NotFound(f"Plutio has no {r.singular} with _id {args.id} (in /{r.path})")
-        return record
-
-    return call
+def record_resource(r: Resource) -> crud.Resource:
+    """``r`` as the shared record operations take it: the actions its endpoints give."""
+    actions: dict[crud.Action, type[BaseModel]] = {}
+    if "list" in r.endpoints:
+        actions.update({"list": ListArgs, "get": IdArgs, "find": FindArgs})
+    if "create" in r.endpoints:
+        actions["create"] = r.fields
+    if "update" in r.endpoints:
+        actions["update"] = update_args(r.fields)
+    if "delete" in r.endpoints:
+        actions["delete"] = IdsArgs
+    return crud.Resource(
+        r.name,
+        path=r.path,
+        one=r.singular,
+        actions=actions,
+        max_items=DEFAULT_MAX_ITEMS,
+        summaries={"delete": _PEOPLE_DELETE} if r.name == "people" else {},
+    )
 
 
-def _poll(r: Resource) -> Call:
+def _poll(r: Resource) -> PlutioOperation:
     def call(api: PlutioApi, args: PollArgs) -> Any:
         return poll_page(api, r, args)
 
-    return call
+    summary = f"A page of the {r.plural} changed since a cursor (for poll triggers)."
+    return Operation(f"{r.name}.poll", PollArgs, call, summary)
 
 
-def _create(r: Resource) -> Call:
-    def call(api: PlutioApi, args: BaseModel) -> Any:
-        return api.create(r.path, _body(args))
-
-    return call
-
-
-def _update(r: Resource) -> Call:
-    def call(api: PlutioApi, args: UpdateArgs[Any]) -> Any:
-        updated = api.update(r.path, args.ids, args.data.model_dump(exclude_unset=True))
-        if isinstance(updated, list):
-            seen = {rec.get("_id") for rec in updated if isinstance(rec, dict)}
-            missing = [i for i in args.ids if i not in seen]
-            if missing:
-                raise NotFound(
-                    f"Plutio has no {r.singular} with _id {', '.join(missing)} (in /{r.path}); "
-                    f"{len(updated)} of {len(args.ids)} updated"
-                )
-        return updated
-
-    return call
-
-
-def _delete(r: Resource) -> Call:
-    def call(api: PlutioApi, args: IdsArgs) -> Any:
-        return api.delete(r.path, args.ids)
-
-    return call
-
-
-def _upsert(r: Resource) -> Call:
+def _upsert(r: Resource) -> PlutioOperation:
     def call(api: PlutioApi, args: UpsertArgs[Any]) -> Any:
-        return api.upsert(r.path, args.match, _body(args.data), update=args.on_match == "update")
+        body = crud.given_fields(args.data)
+        return api.upsert(r.path, args.match, body, update=args.on_match == "update")
 
-    return call
+    return Operation(
+        f"{r.name}.upsert",
+        upsert_args(r.fields),
+        call,
+        f"Find a {r.singular} by match, or create one from data. Answers {{created, record}}.",
+        writes=True,
+    )
 
 
-def _act(r: Resource, action: str) -> Call:
+def _act(r: Resource, action: str) -> PlutioOperation:
     def call(api: PlutioApi, args: RecordActionArgs) -> Any:
         return api.act(r.path, action, args.id, args.data)
 
-    return call
+    what = "Move" if action == "move" else "Copy"
+    return Operation(
+        f"{r.name}.{action}",
+        RecordActionArgs,
+        call,
+        f"{what} the {r.singular} with _id, setting data's fields (POST /{r.path}/{action}).",
+        writes=True,
+    )
 
 
-def _read_operations(r: Resource) -> list[Operation]:
-    """The operations a resource with a list endpoint gives: list, get, find, poll."""
-    one, many = r.singular, r.plural
-    return [
-        Operation(f"{r.name}.list", ListArgs, _list(r), f"Every {one}, paged."),
-        Operation(f"{r.name}.get", IdArgs, _get(r), f"The {one} with _id."),
-        Operation(f"{r.name}.find", FindArgs, _find(r), f"The {many} matching query or q."),
-        Operation(
-            f"{r.name}.poll",
-            PollArgs,
-            _poll(r),
-            f"A page of {many} changed after a cursor, oldest first (for poll triggers).",
-        ),
-    ]
-
-
-def operations_for(r: Resource) -> list[Operation]:
+def operations_for(r: Resource) -> list[PlutioOperation]:
     """The operations resource ``r``'s documented endpoints give."""
-    has = r.endpoints
-    ops = _read_operations(r) if "list" in has else []
-    one, many = r.singular, r.plural
-    if "create" in has:
-        ops.append(
-            Operation(f"{r.name}.create", r.fields, _create(r), f"Create a {one}.", writes=True)
-        )
-    if "update" in has:
-        ops.append(
-            Operation(
-                f"{r.name}.update",
-                update_args(r.fields),
-                _update(r),
-                f"Set fields on the {many} with _ids (PUT /{r.path}/bulk).",
-                writes=True,
-            )
-        )
-    if "delete" in has:
-        note = " The reference calls it delete/archive." if r.name == "people" else ""
-        ops.append(
-            Operation(
-                f"{r.name}.delete",
-                IdsArgs,
-                _delete(r),
-                f"Delete the {many} with _ids (DELETE /{r.path}/bulk).{note}",
-                writes=True,
-            )
-        )
-    if {"list", "create"} <= has:
-        ops.append(
-            Operation(
-                f"{r.name}.upsert",
-                upsert_args(r.fields),
-                _upsert(r),
-                f"Find a {one} by match, or create one from data. Answers {{created, record}}.",
-                writes=True,
-            )
-        )
-    for action in ("move", "copy"):
-        if action in has:
-            what = "Move" if action == "move" else "Copy"
-            ops.append(
-                Operation(
-                    f"{r.name}.{action}",
-                    RecordActionArgs,
-                    _act(r, action),
-                    f"{what} the {one} with _id, setting data's fields (POST /{r.path}/{action}).",
-                    writes=True,
-                )
-            )
-    return ops
+    own: list[PlutioOperation] = []
+    if "list" in r.endpoints:
+        own.append(_poll(r))
+    if {"list", "create"} <= r.endpoints:
+        own.append(_upsert(r))
+    own += [_act(r, action) for action in ("move", "copy") if action in r.endpoints]
+    return CRUD.operations(record_resource(r), *own)
 
 
-OPERATIONS: dict[str, Operation] = {
-    op.name: op for r in RESOURCES.values() for op in operations_for(r)
-}
+OPERATIONS = operation_table(*(op for r in RESOURCES.values() for op in operations_for(r)))

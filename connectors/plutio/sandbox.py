@@ -14,6 +14,13 @@ Point the connector at it by setting ``PLUTIO_BASE_URL`` to where it runs. It se
 - Fault injection and the call log, steered through ``/_sandbox/`` (see
   :mod:`hub.sandbox.control`; ``?business=`` picks the business for state and seed).
 
+Strict mode (``strict``, ``PLUTIO_SANDBOX_STRICT``) answers only what the reference
+documents: paging with ``skip``/``limit``, ``q`` for MongoDB queries, and every other
+query parameter a key filter ("basic filters by supplying key-value pairs in GET
+request"), ``sort`` included: a call that sends one reads the records whose field
+``sort`` has that value (none). A call over the quota gets 429 without ``Retry-After``
+(the reference names none; its ``X-RateLimit-*`` headers still come).
+
 Run it alone with ``uvicorn --factory connectors.plutio.sandbox:create_app_from_env``;
 settings then come from ``PLUTIO_SANDBOX_*`` variables (one per config field).
 """
@@ -31,14 +38,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock, iso_utc
-from hub.sandbox.control import control_mount
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.responses import json_error
-from hub.sandbox.rest import MongoRest, resource_table
+from hub.sandbox import (
+    METHODS,
+    Clock,
+    Gate,
+    MongoRest,
+    SandboxConfig,
+    SandboxCore,
+    build_core,
+    config_from_env,
+    control_mount,
+    iso_utc,
+    json_error,
+    resource_table,
+    sandbox_app,
+)
 
 __all__ = [
     "RESOURCES",
@@ -167,6 +181,7 @@ class _PlutioApi:
             RESOURCES,
             default_limit=config.page_limit_default,
             max_limit=config.page_limit_max,
+            sort=not config.strict,
         )
 
     async def identify(self, request: Request) -> str | None:
@@ -246,7 +261,7 @@ def create_app(
         token_ttl_seconds=cfg.token_ttl_seconds,
     )
     api = _PlutioApi(cfg, core)
-    gate = Gate(core, api.identify)
+    gate = Gate(core, api.identify, retry_after=not cfg.strict)
     return sandbox_app(
         core,
         cfg,

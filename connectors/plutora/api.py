@@ -1,13 +1,17 @@
-"""The Plutora API as the hub calls it: the password grant, entities, pages, change filters.
+"""The Plutora API as the hub calls it: the password grant, entities, pages, filters.
 
 Token caching, quota, timeouts, errors and paging come from :mod:`hub.http`; this module
 only says what is Plutora's: the regional token URL and password grant (with what to do
-when Plutora refuses it), the entity paths, ``pageNum``/``recordsPerPage`` pages and the
-change filter body.
-
-Where Plutora's reference is silent this follows its public sample clients, or says so:
-the filter endpoint's path (:data:`FILTER_PATH`) and its answer (taken to be the same
-page shape as ``GET /{entity}?pageNum=``) are inferred, each set in one place here.
+when Plutora refuses it), the entity paths, pages and filters. Each follows Plutora's own
+documentation: the setup reference (the token request: ``POST {region}oauth.plutora.com
+/oauth/token``, form-encoded ``grant_type=password``, ``client_id``, ``client_secret``,
+``username``, ``password``) and its "Filter And Paginate API Calls" page (``GET
+/{entity}`` with ``pageNum``, where 0 is the first page, ``recordsPerPage`` up to 100 and
+``filter``, answering ``resultSet``, ``returnCount``, ``totalCount``). The API host and
+its paths (``/me``, ``/releases``, ``/changes``, no ``/api`` prefix) are those public
+clients of the Plutora API use. The reference's "Changes API update" gives a body
+(``SearchFilters``, ``PageSize``, ``Page``) but no path, and no public client posts it
+anywhere: changes are searched with the documented ``filter`` instead.
 """
 
 from __future__ import annotations
@@ -19,20 +23,38 @@ from typing import Any
 
 import httpx
 
-from hub.core.settings import Settings
-from hub.http.client import ApiClient
-from hub.http.connect import connect, require_settings, token_auth, upstream_from_settings
-from hub.http.grants import RedisRefusalMemo, password_grant
-from hub.http.keyauth import fingerprint
-from hub.http.pagination import PageNumber, iterate_items
-from hub.http.quota import Quota
+from connectors.plutora.settings import PlutoraSettings
+from hub.core import FatalError, Settings
+from hub.http import (
+    ApiClient,
+    ClientSpec,
+    OAuthToken,
+    PageNumber,
+    Quota,
+    build_client,
+    fingerprint,
+    password_form,
+    require_fields,
+)
 
-__all__ = ["ENTITIES", "FILTER_PATH", "SERVICE", "PlutoraApi", "build_api"]
+__all__ = ["ENTITIES", "SERVICE", "PlutoraApi", "build_api", "client_spec", "filter_expression"]
 
 SERVICE = "Plutora"
+#: records per page
+PAGE_SIZE = 100
 ENTITIES = ("releases", "changes", "systems", "environments")
-#: the change filter endpoint (the reference gives its body, not its path)
-FILTER_PATH = "changes/filter"
+#: a search filter's operator as the ``filter`` expression writes it
+FILTER_OPERATORS = {
+    "Equals": "=",
+    "NotEquals": "!=",
+    "Contains": "~",
+    "NotContains": "!~",
+    "GreaterThan": ">",
+    "GreaterOrEqual": ">=",
+    "LessThan": "<",
+    "LessOrEqual": "<=",
+    "LessOrEquals": "<=",
+}
 #: documented token lifetime: 3.3 hours
 TOKEN_TTL_SECONDS = 12000.0
 
@@ -51,20 +73,52 @@ TOKEN_HINTS = {
 }
 
 
+def _quoted(value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if "`" in text:
+        raise FatalError(f"{SERVICE} filters cannot hold a backtick: {text!r}")
+    return f"`{text}`"
+
+
+def filter_expression(filters: Sequence[Mapping[str, Any]]) -> str | None:
+    """The ``filter`` parameter for search filters (``Property``, ``Operator``, ``Value``):
+    each condition as ```Property` op `Value```, all of them joined by ``and``; ``None``
+    when none has an ``Operator``."""
+    conditions = [
+        f"{_quoted(f['Property'])} {FILTER_OPERATORS[f['Operator']]} {_quoted(f.get('Value'))}"
+        for f in filters
+        if f.get("Operator")
+    ]
+    return " and ".join(conditions) or None
+
+
+def _sorted(records: list[Any], filters: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """``records`` in the order of the filters' ``Direction`` (first filter first)."""
+
+    def key(prop: str) -> Callable[[Any], tuple[int, Any]]:
+        def value(record: Any) -> tuple[int, Any]:
+            found = next((v for k, v in record.items() if k.lower() == prop.lower()), None)
+            if isinstance(found, int | float) and not isinstance(found, bool):
+                return (0, found)
+            return (1, "" if found is None else str(found).lower())
+
+        return value
+
+    for f in reversed(filters):
+        if f.get("Direction"):
+            records.sort(key=key(str(f["Property"])), reverse=f["Direction"] == "DESC")
+    return records
+
+
 class PlutoraApi:
     """Calls on one Plutora site, through the shared client."""
 
-    def __init__(self, client: ApiClient, *, page_size: int = 100) -> None:
+    def __init__(self, client: ApiClient) -> None:
         self.client = client
-        self.page_size = page_size
 
     def iterate(self, entity: str, *, limit: int | None = None) -> Iterator[Any]:
         """Every record of ``entity``, ``recordsPerPage`` at a time."""
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self.client.request("GET", entity, params=page)
-
-        return iterate_items(fetch, PageNumber(self.page_size), max_items=limit)
+        return self.client.iterate("GET", entity, max_items=limit)
 
     def list(self, entity: str, *, limit: int | None = None) -> list[Any]:
         return list(self.iterate(entity, limit=limit))
@@ -90,23 +144,61 @@ class PlutoraApi:
     def search_changes(
         self, filters: Sequence[Mapping[str, Any]], *, limit: int | None = None
     ) -> builtins.list[Any]:
-        """Changes matching ``SearchFilters``, paged with ``PageSize``/``Page``."""
-        paginator = PageNumber(self.page_size, page_param="Page", size_param="PageSize")
-        base: dict[str, Any] = {"SearchFilters": [dict(f) for f in filters]}
-        if limit is not None:
-            base["Limit"] = limit
-
-        def fetch(page: dict[str, Any]) -> Any:
-            return self.client.request("POST", FILTER_PATH, json={**base, **page})
-
-        return list(iterate_items(fetch, paginator, max_items=limit))
+        """Changes matching search filters (``Property``, ``Operator``, ``Value``), read
+        with the documented ``filter`` page by page; a ``Direction`` orders them here
+        (the documentation gives the list no sort), so then every page is read first."""
+        expression = filter_expression(filters)
+        params = {"filter": expression} if expression else None
+        ordered = any(f.get("Direction") for f in filters)
+        pages = self.client.iterate(
+            "GET", "changes", params=params, max_items=None if ordered else limit
+        )
+        found = _sorted(list(pages), filters) if ordered else list(pages)
+        return found[:limit] if limit is not None else found
 
     def me(self) -> Any:
         return self.client.request("GET", "me")
 
 
+def client_spec(settings: PlutoraSettings) -> ClientSpec:
+    """Plutora's client: the password grant on the region's token URL (one token per user
+    and client, refused credentials held back), one budget per API client, numbered
+    pages."""
+    require_fields(
+        SERVICE,
+        settings,
+        ("client_id", "client_secret", "username", "password"),
+        "or run `hub up`, which wires in the Plutora sandbox",
+    )
+    assert settings.client_id and settings.client_secret
+    assert settings.username and settings.password
+    client_id, username = settings.client_id, settings.username
+    secret = settings.client_secret.get_secret_value()
+    password = settings.password.get_secret_value()
+    token_url = settings.token_url
+    credentials = fingerprint(token_url, client_id, secret, username, password)
+    who = fingerprint(token_url, client_id, username)
+    auth = OAuthToken(
+        token_url,
+        password_form(client_id, secret, username, password),
+        default_ttl_seconds=TOKEN_TTL_SECONDS,
+        hints=TOKEN_HINTS,
+        cache_key=f"hub:token:plutora:{who}",
+        refusal_key=f"hub:grant-refused:plutora:{credentials}",
+        refusal_hold_seconds=settings.refused_login_hold_seconds,
+    )
+    return ClientSpec(
+        service=SERVICE,
+        base_url=settings.api_url,
+        budget_key=f"plutora:{client_id}",
+        auth=auth,
+        paginator=PageNumber(PAGE_SIZE),
+    )
+
+
 def build_api(
-    settings: Settings,
+    settings: PlutoraSettings,
+    hub: Settings,
     redis: Any,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -117,49 +209,7 @@ def build_api(
 
     ``now`` is the wall clock token expiry is read on.
     """
-    require_settings(
-        SERVICE,
-        {
-            "PLUTORA_CLIENT_ID": settings.plutora_client_id,
-            "PLUTORA_CLIENT_SECRET": settings.plutora_client_secret,
-            "PLUTORA_USERNAME": settings.plutora_username,
-            "PLUTORA_PASSWORD": settings.plutora_password,
-        },
-        "or run `hub up`, which wires in the Plutora sandbox",
+    spec = client_spec(settings)
+    return PlutoraApi(
+        build_client(spec, settings, hub, redis, transport=transport, quota=quota, now=now)
     )
-    assert settings.plutora_client_id and settings.plutora_client_secret
-    assert settings.plutora_username and settings.plutora_password
-    client_id, username = settings.plutora_client_id, settings.plutora_username
-    secret = settings.plutora_client_secret.get_secret_value()
-    password = settings.plutora_password.get_secret_value()
-    token_url = settings.plutora_token_url
-    grant = password_grant(
-        token_url,
-        client_id,
-        secret,
-        username,
-        password,
-        service=SERVICE,
-        default_ttl_seconds=TOKEN_TTL_SECONDS,
-        hints=TOKEN_HINTS,
-        now=now,
-    )
-    upstream = upstream_from_settings(
-        settings,
-        "plutora",
-        service=SERVICE,
-        base_url=settings.plutora_api_url,
-        client_id=client_id,
-    )
-    credentials = fingerprint(token_url, client_id, secret, username, password)
-    refusals = RedisRefusalMemo(
-        redis,
-        f"hub:grant-refused:plutora:{credentials}",
-        settings.plutora_refused_login_hold_seconds,
-    )
-    # one token per user and client
-    who = fingerprint(token_url, client_id, username)
-    auth = token_auth(
-        upstream, redis, grant, cache_key=f"hub:token:plutora:{who}", refusals=refusals, now=now
-    )
-    return PlutoraApi(connect(upstream, redis, auth, transport=transport, quota=quota, now=now))

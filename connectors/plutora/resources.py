@@ -2,21 +2,25 @@
 
 Every entity (releases, changes, systems, environments) has ``list``, ``get``,
 ``create``, ``update`` (read, merge the given fields, PUT the whole record back, as
-Plutora's PUT replaces) and ``delete``. Entity fields are Plutora's camelCase names;
-the common ones are typed, and any other field (a site's own) is passed through.
-``changes.search`` takes ``SearchFilters`` as the reference writes them.
+Plutora's PUT replaces) and ``delete``, from :mod:`hub.connector.crud` (see
+:mod:`connectors.plutora.records` for how they reach Plutora). Entity fields are
+Plutora's camelCase names; the common ones are typed, and any other field (a site's own)
+is passed through. ``changes.search`` takes search filters as the reference writes them
+(``Property``, ``Operator``, ``Value``, ``Direction``) and reads them with the documented
+``filter`` parameter of ``GET /changes``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.plutora.api import PlutoraApi
-from hub.connector.declaration import Operation
+from connectors.plutora.records import PlutoraRecords
+from hub.connector import Operation, crud, operation_table
 
-__all__ = ["OPERATIONS"]
+__all__ = ["CRUD", "OPERATIONS", "RESOURCES"]
 
 
 class _Strict(BaseModel):
@@ -32,11 +36,18 @@ class _Open(BaseModel):
 
 
 class Release(_Open):
+    """A release. Its two type fields take the values public clients of the Plutora API
+    send (Plutora's own REST API library lists them): ``plutoraReleaseType`` Independent,
+    Integrated or Enterprise, and, apart from it, ``releaseProjectType`` IsProject,
+    NotIsProject or None (a "Project" release is a release project type, not a Plutora
+    release type)."""
+
     identifier: str = Field(min_length=1)
     name: str = Field(min_length=1)
     implementationDate: str = Field(min_length=1, description="ISO 8601 date(-time).")
     summary: str | None = None
-    plutoraReleaseType: Literal["Independent", "Project", "Enterprise"] | None = None
+    plutoraReleaseType: Literal["Independent", "Integrated", "Enterprise"] | None = None
+    releaseProjectType: Literal["IsProject", "NotIsProject", "None"] | None = None
     releaseTypeId: str | None = None
     releaseStatusTypeId: str | None = None
     releaseRiskLevelId: str | None = None
@@ -45,6 +56,16 @@ class Release(_Open):
     location: str | None = None
     parentReleaseId: str | None = None
     displayColor: str | None = None
+
+    @field_validator("plutoraReleaseType")
+    @classmethod
+    def _creatable(cls, value: str | None) -> str | None:
+        if value == "Enterprise":
+            raise ValueError(
+                "Plutora's reference: Project and Independent releases, not Enterprise "
+                "ones, can be created through the API"
+            )
+        return value
 
 
 class Change(_Open):
@@ -91,7 +112,8 @@ class UpdateArgs(RecordRef):
 
 
 class SearchFilter(_Strict):
-    """One of ``SearchFilters``: a condition (``Operator``/``Value``) and/or a sort."""
+    """A condition (``Operator``/``Value`` on ``Property``) and/or an order
+    (``Direction``), as the reference's "Changes API update" writes them."""
 
     Property: str = Field(min_length=1)
     Operator: (
@@ -104,6 +126,7 @@ class SearchFilter(_Strict):
             "GreaterOrEqual",
             "LessThan",
             "LessOrEqual",
+            "LessOrEquals",
         ]
         | None
     ) = None
@@ -120,53 +143,49 @@ class Nothing(_Strict):
     pass
 
 
-def _entity_operations(entity: str, model: type[_Open]) -> list[Operation]:
-    one = entity[:-1]
+CRUD: crud.Crud[PlutoraApi] = crud.Crud(
+    "plutora",
+    PlutoraRecords,
+    summaries={"update": "Change fields of a {one} (read, merge, PUT)."},
+)
 
-    def create(api: PlutoraApi, a: _Open) -> Any:
-        return api.create(entity, a.model_dump(exclude_none=True))
-
-    def delete(api: PlutoraApi, a: RecordRef) -> dict[str, Any]:
-        api.delete(entity, a.id)
-        return {"deleted": True, "id": a.id}
-
-    return [
-        Operation(
-            f"{entity}.list",
-            ListArgs,
-            lambda api, a: api.list(entity, limit=a.limit),
-            f"List {entity}, page by page.",
-        ),
-        Operation(
-            f"{entity}.get", RecordRef, lambda api, a: api.get(entity, a.id), f"Read one {one}."
-        ),
-        Operation(f"{entity}.create", model, create, f"Create a {one}.", writes=True),
-        Operation(
-            f"{entity}.update",
-            UpdateArgs,
-            lambda api, a: api.update(entity, a.id, a.data),
-            f"Change fields of a {one} (read, merge, PUT).",
-            writes=True,
-        ),
-        Operation(f"{entity}.delete", RecordRef, delete, f"Delete a {one}.", writes=True),
-    ]
-
-
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        *_entity_operations("releases", Release),
-        *_entity_operations("changes", Change),
-        *_entity_operations("systems", System),
-        *_entity_operations("environments", Environment),
-        Operation(
-            "changes.search",
-            ChangeSearch,
-            lambda api, a: api.search_changes(
-                [f.model_dump(exclude_none=True) for f in a.filters], limit=a.limit
-            ),
-            "Changes matching SearchFilters (Property, Operator, Value, Direction).",
-        ),
-        Operation("me", Nothing, lambda api, a: api.me(), "The user behind the token."),
+RESOURCES = tuple(
+    crud.Resource(
+        entity,
+        path=entity,
+        one=entity[:-1],
+        actions={
+            "list": ListArgs,
+            "get": RecordRef,
+            "create": fields,
+            "update": UpdateArgs,
+            "delete": RecordRef,
+        },
     )
-}
+    for entity, fields in (
+        ("releases", Release),
+        ("changes", Change),
+        ("systems", System),
+        ("environments", Environment),
+    )
+)
+
+
+def _search_changes(api: PlutoraApi, a: ChangeSearch) -> Any:
+    return api.search_changes([f.model_dump(exclude_none=True) for f in a.filters], limit=a.limit)
+
+
+def _me(api: PlutoraApi, a: Nothing) -> Any:
+    return api.me()
+
+
+OPERATIONS = operation_table(
+    *(op for resource in RESOURCES for op in CRUD.operations(resource)),
+    Operation(
+        "changes.search",
+        ChangeSearch,
+        _search_changes,
+        "Changes matching SearchFilters (Property, Operator, Value, Direction).",
+    ),
+    Operation("me", Nothing, _me, "The user behind the token."),
+)

@@ -10,10 +10,11 @@ One app plays both hosts: point ``PLUTORA_AUTH_URL`` at ``{sandbox}/oauth/token`
   ``validation_error`` "Login failed, you have N attempts to login"; after
   ``login_attempts`` failures the account is locked until ``/_sandbox/reset``.
 - ``releases``, ``changes``, ``systems`` and ``environments``: ``GET /{entity}`` (an array;
-  with ``pageNum``, a page of ``recordsPerPage`` up to 100 as ``{"resultSet",
-  "returnCount", "totalCount", "pageNum", "recordsPerPage"}``), ``POST`` (201, JSON only:
-  other media types get 415), ``GET``/``PUT``/``DELETE /{entity}/{id}``;
-  ``POST /changes/filter`` with ``SearchFilters``, ``PageSize``, ``Page`` and ``Limit``.
+  with ``pageNum``, from 0, a page of ``recordsPerPage`` up to 100 as ``{"resultSet",
+  "returnCount", "totalCount", "pageNum", "recordsPerPage"}``; ``filter`` keeps the
+  records an expression such as ```Status` = `Open` and `ChangeId` >= `10``` matches, see
+  :mod:`connectors.plutora.sandbox_filter`), ``POST`` (201, JSON only: other media types
+  get 415), ``GET``/``PUT``/``DELETE /{entity}/{id}``.
 - ``GET /me``: the user behind the token.
 
 API calls need a live bearer token (401 "Authorization has been denied for this
@@ -22,6 +23,13 @@ requests count against the client id they post. Plutora documents no rate-limit 
 so none are sent; a refused call gets 429 with ``Retry-After``. Faults and the call log
 are steered through ``/_sandbox/``. Run it alone with ``hub sandbox plutora``; settings
 come from ``PLUTORA_SANDBOX_*`` variables.
+
+Strict mode (``strict``, ``PLUTORA_SANDBOX_STRICT``) answers only as Plutora documents
+(the setup reference and its "Filter And Paginate API Calls" page): a token request
+carrying an ``Authorization`` header is refused ("your Headers tab may not be blank"),
+``GET /{entity}`` answers the paged ``resultSet`` shape whether or not ``pageNum`` is
+given (the default since mid-2019), unknown query parameters are ignored, and a refused
+call gets 429 without ``Retry-After`` (Plutora names no rate-limit headers).
 """
 
 from __future__ import annotations
@@ -37,17 +45,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.plutora.sandbox_rules import ENTITIES, filter_records, model_errors, paged
-from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app
-from hub.sandbox.clock import Clock
-from hub.sandbox.control import control_mount
-from hub.sandbox.core import SandboxCore
-from hub.sandbox.envconfig import config_from_env
-from hub.sandbox.gate import Gate
-from hub.sandbox.inputs import BadInput, bearer_token, content_type, read_form, read_object
-from hub.sandbox.quota import QuotaDecision
-from hub.sandbox.records import Naming, RecordTable
-from hub.sandbox.responses import reason
+from connectors.plutora.sandbox_filter import compile_filter
+from connectors.plutora.sandbox_rules import ENTITIES, model_errors, paged
+from hub.sandbox import (
+    METHODS,
+    BadInput,
+    Clock,
+    Gate,
+    Naming,
+    QuotaDecision,
+    RecordTable,
+    SandboxConfig,
+    SandboxCore,
+    bearer_token,
+    build_core,
+    config_from_env,
+    content_type,
+    control_mount,
+    read_form,
+    read_object,
+    reason,
+    sandbox_app,
+)
 
 __all__ = ["ENV_PREFIX", "PlutoraSandboxConfig", "create_app", "create_app_from_env"]
 
@@ -137,6 +156,10 @@ class _PlutoraApi:
             return _message(
                 405, f"The requested resource does not support http method '{request.method}'."
             )
+        if self.config.strict and request.headers.get("authorization"):
+            return _oauth_error(
+                "invalid_request", "The token request must carry no Authorization header."
+            )
         try:
             form = await read_form(request)
         except BadInput:
@@ -184,9 +207,6 @@ class _PlutoraApi:
                 return self._no_route(request)
             if len(parts) == 1:
                 return await self._collection(request, parts[0])
-            if parts == ["changes", "filter"] and request.method == "POST":
-                body = await read_object(request)
-                return JSONResponse(filter_records(self.tables["changes"].list("plutora"), body))
             return await self._item(request, parts[0], parts[1])
         except BadInput as exc:
             return _message(exc.status, exc.message)
@@ -211,9 +231,11 @@ class _PlutoraApi:
         if request.method == "GET":
             records = table.list("plutora")
             params = request.query_params
-            if params.get("pageNum") is None:
+            if params.get("filter"):
+                records = [r for r in records if compile_filter(params["filter"])(r)]
+            if params.get("pageNum") is None and not self.config.strict:
                 return JSONResponse(records)
-            return JSONResponse(paged(records, params["pageNum"], params.get("recordsPerPage")))
+            return JSONResponse(paged(records, params.get("pageNum"), params.get("recordsPerPage")))
         if request.method != "POST":
             return self._no_route(request)
         body = await self._json_body(request)
@@ -267,7 +289,12 @@ def create_app(
     )
     api = _PlutoraApi(cfg, core)
     gate = Gate(
-        core, api.identify, rate_headers=lambda _d: {}, refused=api.refused, error=_server_error
+        core,
+        api.identify,
+        rate_headers=lambda _d: {},
+        refused=api.refused,
+        error=_server_error,
+        retry_after=not cfg.strict,
     )
     return sandbox_app(
         core,

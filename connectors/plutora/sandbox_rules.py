@@ -1,10 +1,11 @@
-"""What the Plutora sandbox knows of Plutora's records: entities, checks, paging, filters.
+"""What the Plutora sandbox knows of Plutora's records: entities, checks, paging.
 
 Error bodies follow ASP.NET Web API, which Plutora's API answers with
-(``{"message": ..., "modelState": {...}}``). Paged reads follow the reference: ``pageNum``
-(from 0) with ``recordsPerPage`` (at most 100); the filter body follows its "Changes API
-update": ``SearchFilters`` of ``Property``/``Operator``/``Value`` (and ``Direction`` to
-sort), with ``PageSize``, ``Page`` and ``Limit`` (up to 10,000 records when blank).
+(``{"message": ..., "modelState": {...}}``). Paged reads follow Plutora's documentation:
+``pageNum`` (0 is the first page) with ``recordsPerPage`` (at most 100). Release types
+are Plutora's: ``plutoraReleaseType`` Independent, Integrated or Enterprise (the last
+not created through the API, as the reference says), ``releaseProjectType`` IsProject,
+NotIsProject or None (the values public clients of the Plutora API send).
 """
 
 from __future__ import annotations
@@ -13,19 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.sandbox.inputs import BadInput
+from hub.sandbox import BadInput
 
-__all__ = [
-    "ENTITIES",
-    "OPERATORS",
-    "Entity",
-    "filter_records",
-    "model_errors",
-    "paged",
-]
+__all__ = ["ENTITIES", "Entity", "model_errors", "paged"]
 
 MAX_PAGE = 100
-DEFAULT_LIMIT = 10_000
+#: values of a release's two type fields
+RELEASE_TYPES = ("Independent", "Integrated", "Enterprise")
+PROJECT_TYPES = ("IsProject", "NotIsProject", "None")
 
 
 @dataclass(frozen=True)
@@ -79,13 +75,26 @@ def model_errors(entity: Entity, body: Mapping[str, Any], *, partial: bool = Fal
         if (value is None and not partial) or (name in body and not str(value or "").strip()):
             title = _field_name(name)
             state[f"{entity.title}.{title}"] = [f"The {title} field is required."]
-    if entity.path == "releases" and body.get("plutoraReleaseType") == "Enterprise":
-        state["release.PlutoraReleaseType"] = [
-            "Only Project and Independent releases can be created or updated through the API."
-        ]
+    if entity.path == "releases":
+        state.update(_release_errors(body))
     if not state:
         return None
     return {"message": "The request is invalid.", "modelState": state}
+
+
+def _release_errors(body: Mapping[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    kind = body.get("plutoraReleaseType")
+    if kind == "Enterprise":
+        errors["release.PlutoraReleaseType"] = [
+            "Only Project and Independent releases can be created or updated through the API."
+        ]
+    elif kind is not None and kind not in RELEASE_TYPES:
+        errors["release.PlutoraReleaseType"] = [f"The value '{kind}' is not valid."]
+    project = body.get("releaseProjectType")
+    if project is not None and project not in PROJECT_TYPES:
+        errors["release.ReleaseProjectType"] = [f"The value '{project}' is not valid."]
+    return errors
 
 
 def _count(raw: Any, name: str, default: int) -> int:
@@ -112,73 +121,3 @@ def paged(records: list[dict[str, Any]], page_num: Any, per_page: Any) -> dict[s
         "pageNum": number,
         "recordsPerPage": size,
     }
-
-
-def _key(record: Mapping[str, Any], prop: str) -> str:
-    for name in record:
-        if name.lower() == prop.lower():
-            return name
-    return prop
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _compare(left: Any, right: Any) -> int:
-    a, b = _number(left), _number(right)
-    if a is not None and b is not None:
-        return (a > b) - (a < b)
-    x, y = str(left).lower(), str(right).lower()
-    return (x > y) - (x < y)
-
-
-def _sort_key(value: Any) -> tuple[int, float, str]:
-    number = _number(value)
-    if number is not None:
-        return (0, number, "")
-    return (1, 0.0, "" if value is None else str(value).lower())
-
-
-OPERATORS = {
-    "equals": lambda v, t: v is not None and _compare(v, t) == 0,
-    "notequals": lambda v, t: v is None or _compare(v, t) != 0,
-    "contains": lambda v, t: v is not None and str(t).lower() in str(v).lower(),
-    "notcontains": lambda v, t: v is None or str(t).lower() not in str(v).lower(),
-    "greaterthan": lambda v, t: v is not None and _compare(v, t) > 0,
-    "greaterorequal": lambda v, t: v is not None and _compare(v, t) >= 0,
-    "lessthan": lambda v, t: v is not None and _compare(v, t) < 0,
-    "lessorequal": lambda v, t: v is not None and _compare(v, t) <= 0,
-}
-
-
-def filter_records(records: list[dict[str, Any]], body: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply a filter body (``SearchFilters``, ``PageSize``, ``Page``, ``Limit``); one page."""
-    filters = body.get("SearchFilters") or []
-    if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
-        raise BadInput("SearchFilters must be an array of filter objects")
-    found = list(records)
-    sorts: list[tuple[str, bool]] = []
-    for f in filters:
-        prop = f.get("Property")
-        if not isinstance(prop, str) or not prop:
-            raise BadInput("every search filter needs a Property")
-        if f.get("Operator") is not None:
-            test = OPERATORS.get(str(f["Operator"]).lower())
-            if test is None:
-                raise BadInput(f"unknown Operator '{f['Operator']}' (use {', '.join(OPERATORS)})")
-            found = [r for r in found if test(r.get(_key(r, prop)), f.get("Value"))]
-        if f.get("Direction") is not None:
-            direction = str(f["Direction"]).upper()
-            if direction not in ("ASC", "DESC"):
-                raise BadInput("Direction must be ASC or DESC")
-            sorts.append((prop, direction == "DESC"))
-    for prop, descending in reversed(sorts):
-        found.sort(key=lambda r: _sort_key(r.get(_key(r, prop))), reverse=descending)
-    limit = _count(body.get("Limit"), "Limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
-    return paged(found[:limit], body.get("Page"), body.get("PageSize"))

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, load_workflows, require_redis
-from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core import ConfigError, get_settings, redis_client
 
 __all__ = ["cursors_cli"]
 
@@ -24,12 +23,10 @@ def cursors(ctx: typer.Context) -> None:
     """Show every poll workflow's cursor and what its last poll did."""
     if ctx.invoked_subcommand is not None:
         return
-    import redis
 
-    from hub.polling.cursor_view import cursor_lines
-    from hub.polling.cursors import CursorStore
+    from hub.polling import CursorStore, cursor_lines
 
-    store = CursorStore(redis.Redis.from_url(require_redis(ping=False)))
+    store = CursorStore(redis_client(get_settings(), require_redis(ping=False)))
     polled = [wf.name for wf in load_workflows() if wf.trigger.poll is not None]
     for line in cursor_lines(store, polled):
         typer.echo(line)
@@ -44,14 +41,12 @@ def cursors_reset(
     ] = None,
 ) -> None:
     """Reset a poll workflow's cursor: from the start, or from --to (a backfill)."""
-    import redis
 
-    from hub.polling.cursor_view import reset_cursor
-    from hub.polling.cursors import CursorStore
+    from hub.polling import CursorStore, reset_cursor
 
     if workflow not in {wf.name for wf in load_workflows() if wf.trigger.poll is not None}:
         fail(f"no poll workflow named '{workflow}' in {get_settings().hub_workflows}")
-    client = redis.Redis.from_url(require_redis(ping=False))
+    client = redis_client(get_settings(), require_redis(ping=False))
     try:
         reset_cursor(CursorStore(client), client, workflow, to)
     except ConfigError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli.support import connect_redis, fail
-from hub.core.settings import get_settings
+from hub.core import get_settings
 
 __all__ = ["dlq_cli"]
 
@@ -35,8 +35,7 @@ def _filter(
     event: str | None,
     status: Any = "dead",
 ) -> Any:
-    from hub.history.dead_letters import DeadLetterFilter
-    from hub.history.render import parse_since
+    from hub.history import DeadLetterFilter, parse_since
 
     try:
         start = parse_since(since) if since else None
@@ -48,14 +47,14 @@ def _filter(
 
 
 def _store(client: Any) -> Any:
-    from hub.history.dead_letters import DeadLetterStore
+    from hub.history import DeadLetterStore
 
     return DeadLetterStore(client)
 
 
 def _resolve(store: Any, ids: list[str]) -> list[str]:
     """Full run ids for ``ids`` (each whole, or a prefix as listings show it)."""
-    from hub.history.dead_letters import DeadLetterFilter
+    from hub.history import DeadLetterFilter
 
     known: list[str] | None = None
     full = []
@@ -90,7 +89,7 @@ def dlq_list(
     json_: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
     """List dead letters, newest first (by default those not replayed yet)."""
-    from hub.history.render import as_json, dead_letter_table
+    from hub.history import as_json, dead_letter_table
 
     status = None if all_ else ("replayed" if replayed else "dead")
     where = _filter(workflow, source, error, since, event, status)
@@ -110,7 +109,7 @@ def dlq_show(
     json_: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
     """Everything stored about one dead letter: attempts, error, event, context."""
-    from hub.history.render import as_json, dead_letter_detail
+    from hub.history import as_json, dead_letter_detail
 
     store = _store(connect_redis())
     (full,) = _resolve(store, [run_id])
@@ -138,10 +137,9 @@ def dlq_replay(
     ] = False,
 ) -> None:
     """Run dead letters again as new runs, through the same queue and quotas as any run."""
-    from hub.history.replay import Replayer, ReplayError
-    from hub.history.runs import RunStore
-    from hub.worker.celery_app import create_celery
-    from hub.workflow.revisions import WorkflowStore
+    from hub.history import Replayer, ReplayError, RunStore
+    from hub.worker import create_celery
+    from hub.workflow import WorkflowStore
 
     client = connect_redis()
     store = _store(client)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.support import fail, require_redis
+from hub.core import get_settings, redis_client
 
 __all__ = ["metrics", "quota"]
 
@@ -20,9 +21,9 @@ def quota(
     import redis
 
     from hub.cli.quota import broker_queue_lengths, format_quota_table
-    from hub.http.quota_status import quota_status
+    from hub.http import quota_status
 
-    client = redis.Redis.from_url(require_redis(ping=False))
+    client = redis_client(get_settings(), require_redis(ping=False))
     try:
         budgets = quota_status(client)
         queued = broker_queue_lengths(client)
@@ -39,9 +40,9 @@ def metrics() -> None:
     """Print the cluster's Prometheus metrics (read from Redis) as exposition text."""
     import redis
 
-    from hub.history.metrics import exposition
+    from hub.history import exposition
 
-    client = redis.Redis.from_url(require_redis(ping=False))
+    client = redis_client(get_settings(), require_redis(ping=False))
     try:
         typer.echo(exposition(client).decode(), nl=False)
     except redis.ConnectionError as exc:

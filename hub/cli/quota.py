@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hub.http.quota_claim import PRIORITIES
-from hub.http.quota_status import BudgetStatus
-from hub.worker.queues import STEP_QUEUES
+from hub.http import PRIORITIES, BudgetStatus
+from hub.worker import STEP_QUEUES
 
 __all__ = ["broker_queue_lengths", "format_duration", "format_quota_table"]
 

@@ -10,10 +10,12 @@ __all__ = ["operations", "settings_cmd"]
 
 
 def settings_cmd() -> None:
-    """Print every setting (environment variable, default, meaning) as a Markdown table."""
-    from hub.core.settings_doc import settings_table
+    """Print every setting (environment variable, default, meaning) as a Markdown table:
+    the hub's, then each installed connector's."""
+    from hub.connector import settings_classes
+    from hub.core import settings_table
 
-    typer.echo(settings_table())
+    typer.echo(settings_table(settings_classes()))
 
 
 def operations(
@@ -22,6 +24,6 @@ def operations(
     ] = False,
 ) -> None:
     """Print every operation a workflow step can `use`, with its summary."""
-    from hub.connector.operations_doc import operations_listing, operations_table
+    from hub.connector import operations_listing, operations_table
 
     typer.echo(operations_table() if markdown else operations_listing())

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli.support import connect_redis, fail
-from hub.core.settings import get_settings
+from hub.core import get_settings
 
 __all__ = ["runs_cli"]
 
@@ -20,7 +20,7 @@ runs_cli = typer.Typer(
 
 
 def _store(client: Any) -> Any:
-    from hub.history.runs import RunStore
+    from hub.history import RunStore
 
     return RunStore(client, retention_seconds=get_settings().hub_run_retention_seconds)
 
@@ -42,8 +42,7 @@ def runs_list(
     """List recent runs, newest first (`hub runs show RUN_ID` for one)."""
     if ctx.invoked_subcommand is not None:
         return
-    from hub.history.render import as_json, parse_since, run_table
-    from hub.history.search import RunFilter, find_runs
+    from hub.history import RunFilter, as_json, find_runs, parse_since, run_table
 
     if status is not None and status not in ("running", "succeeded", "failed", "skipped"):
         fail(f"--status {status}: use running, succeeded, failed or skipped")
@@ -67,8 +66,7 @@ def runs_show(
     json_: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
 ) -> None:
     """Everything recorded about one run: each step's status, attempts, times, errors."""
-    from hub.history.dead_letters import DeadLetterStore
-    from hub.history.render import as_json, run_detail
+    from hub.history import DeadLetterStore, as_json, run_detail
 
     client = connect_redis()
     store = _store(client)

@@ -13,20 +13,28 @@ __all__ = ["sandbox"]
 
 def sandbox(
     name: Annotated[
-        str, typer.Argument(help="Which sandbox: plutio, plane, plutora or accounting.")
+        str,
+        typer.Argument(help="The connector whose sandbox to run (its name, as in `uses`)."),
     ],
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on (default: the connector's sandbox port setting)."),
+    ] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
     """Run a connector's sandbox (an in-memory stand-in for the upstream API)."""
     import uvicorn
 
-    factories = {
-        "plutio": "connectors.plutio.sandbox:create_app_from_env",
-        "plane": "connectors.plane.sandbox:create_app_from_env",
-        "plutora": "connectors.plutora.sandbox:create_app_from_env",
-        "accounting": "connectors.accounting.sandbox:create_app_from_env",
-    }
-    if name not in factories:
-        fail(f"unknown sandbox '{name}' (known: {', '.join(factories)})")
-    uvicorn.run(factories[name], factory=True, host=host, port=port, log_level="warning")
+    from hub.connector import get_connector, sandboxes
+    from hub.core import ConfigError
+
+    try:
+        connector = get_connector(name)
+    except ConfigError as exc:
+        fail(str(exc))
+    declared = connector.sandbox
+    if declared is None:
+        known = ", ".join(sandboxes()) or "none"
+        fail(f"connector '{name}' has no sandbox (sandboxes: {known})")
+    chosen = declared.port(connector.read_settings()) if port is None else port
+    uvicorn.run(declared.app_from_env, factory=True, host=host, port=chosen, log_level="warning")

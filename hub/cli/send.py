@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from hub.cli.local_hub import local_hub_file, read_local_hub
 from hub.cli.support import fail
-from hub.core.errors import ConfigError
-from hub.core.settings import get_settings
+from hub.core import ConfigError, Settings, get_settings
 
 __all__ = ["send"]
 
@@ -19,7 +19,13 @@ def send(
     file: Annotated[
         Path, typer.Argument(help="A JSON event, or a sample file with headers and body.")
     ],
-    url: Annotated[str | None, typer.Option(help="Ingress base URL.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Ingress base URL (default: the `hub up` running from this folder, else "
+            "HUB_INGRESS_HOST:HUB_INGRESS_PORT)."
+        ),
+    ] = None,
 ) -> None:
     """POST an event to the ingress, signed as its source file says.
 
@@ -30,22 +36,31 @@ def send(
 
     import httpx
 
-    from hub.intake.demo import signed_delivery
+    from hub.intake import signed_delivery
 
     settings = get_settings()
     data = json.loads(file.read_text())
     headers: dict[str, str] = {}
     if isinstance(data, dict) and "body" in data and "source" in data:
         headers, data = data.get("headers", {}), data["body"]
+    base = url or _ingress_url(settings)
+    target = f"{base.rstrip('/')}/hooks/{source}"
     try:
-        body, signed = signed_delivery(settings, source, data, headers)
+        body, signed = signed_delivery(settings, source, data, headers, url=target)
     except ConfigError as exc:
         fail(str(exc))
-    base = url or f"http://{settings.hub_ingress_host}:{settings.hub_ingress_port}"
     try:
-        answer = httpx.post(f"{base}/hooks/{source}", content=body, headers=signed, timeout=10)
+        answer = httpx.post(target, content=body, headers=signed, timeout=10)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ingress at {base}: {exc}")
     typer.echo(f"{answer.status_code} {answer.text}")
     if answer.status_code >= 300:
         raise typer.Exit(1)
+
+
+def _ingress_url(settings: Settings) -> str:
+    """The ingress of the ``hub up`` running from this folder, else the settings'."""
+    local = read_local_hub(local_hub_file(settings.hub_data_dir))
+    if local is not None:
+        return local.ingress_url
+    return f"http://{settings.hub_ingress_host}:{settings.hub_ingress_port}"

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import redis
 import typer
 
-from hub.core.settings import get_settings
+from hub.core import get_settings, redis_client
 
 if TYPE_CHECKING:
-    from hub.workflow.model import Workflow
+    from hub.workflow import Workflow
 
 __all__ = ["connect_redis", "fail", "load_workflows", "redis_location", "require_redis"]
 
@@ -32,16 +32,29 @@ def redis_location(url: str) -> str:
 
 
 def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
-    """``HUB_REDIS_URL``, once Redis answers there (with ``ping``); exits with a clear
-    message if it is unset or Redis does not answer within ``timeout`` seconds."""
+    """``HUB_REDIS_URL`` (or the Redis of the ``hub up`` running from this folder, see
+    :mod:`hub.cli.local_hub`), once Redis answers there (with ``ping``); exits with a
+    clear message if there is neither or Redis does not answer within ``timeout``
+    seconds."""
+    from hub.cli.local_hub import adopt_local_hub
+
+    adopt_local_hub()
     url = get_settings().hub_redis_url
     if not url:
-        fail("HUB_REDIS_URL is not set (`hub up` starts an embedded Redis for you)")
+        folder = get_settings().hub_data_dir
+        fail(
+            f"HUB_REDIS_URL is not set and no `hub up` is running from this folder "
+            f"({folder}): start `hub up` here (in another terminal), or set HUB_REDIS_URL"
+        )
     if not ping:
         return url
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
+        client = redis_client(
+            get_settings(),
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry_on_timeout=False,
         )
         client.ping()
         client.close()
@@ -57,12 +70,12 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
 
 def connect_redis() -> Any:
     """A client for ``HUB_REDIS_URL`` (checked to answer first)."""
-    return redis.Redis.from_url(require_redis())
+    return redis_client(get_settings(), require_redis())
 
 
 def load_workflows(path: Path | None = None) -> list[Workflow]:
     """The workflows in ``path`` (default ``HUB_WORKFLOWS``); exits naming every problem."""
-    from hub.workflow.loader import WorkflowError, load_folder
+    from hub.workflow import WorkflowError, load_folder
 
     folder = path or get_settings().hub_workflows
     try:

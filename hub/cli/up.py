@@ -1,10 +1,14 @@
 """``hub up``: the whole hub in one terminal, on real parts.
 
-Starts a Redis server process (unless ``HUB_REDIS_URL`` is set), each connector's sandbox
-(:data:`SANDBOXES`: Plutio, Plane, Plutora, accounting, for those not configured), a
-Celery worker, beat, the ingress and Flower; prints
-where each listens; with ``--demo`` sends the sample events and shows what arrived in the
-sandbox; stops everything on Ctrl-C.
+Checks every port first (:mod:`hub.cli.ports`), then starts a Redis server process
+(unless ``HUB_REDIS_URL`` is set), the sandbox of each installed connector that has no
+real upstream configured (see :class:`~hub.sandbox.declaration.Sandbox`), a Celery
+worker, beat, the ingress and Flower. It prints where each listens, keeps that in the
+data folder for the other commands (:mod:`hub.cli.local_hub`), then shows a line per
+run as it ends (:mod:`hub.cli.run_view`) and the warnings and errors of its processes,
+whose whole output goes to log files (:mod:`hub.cli.process_output`); ``verbose`` shows
+every line instead. With ``--demo`` it sends the sample events and shows what they made
+in the sandboxes (:mod:`hub.cli.samples`); Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -12,117 +16,119 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from hub.core.errors import ConfigError
-from hub.core.redis_server import RedisServer, free_port
-from hub.core.settings import Settings
-from hub.intake.demo import signed_delivery, with_demo_secrets
+from hub.cli.console import Console
+from hub.cli.local_hub import (
+    LocalHub,
+    local_hub_file,
+    read_local_hub,
+    remove_local_hub,
+    write_local_hub,
+)
+from hub.cli.ports import PortSetting, claim_ports
+from hub.cli.process_output import ProcessOutput
+from hub.cli.run_view import RunWatcher
+from hub.cli.samples import send_samples
+from hub.connector import SettingsFor, connectors, from_environment
+from hub.core import ConfigError, RedisServer, Settings, env_name, redis_client
+from hub.history import RunStore
+from hub.intake import with_demo_secrets
+from hub.sandbox import Sandbox
 
-__all__ = ["SANDBOXES", "SANDBOX_CREDENTIALS", "Embedded", "LocalSandbox", "send_samples", "tagged"]
-
-SANDBOX_CREDENTIALS = {
-    "PLUTIO_CLIENT_ID": "sandbox-client",
-    "PLUTIO_CLIENT_SECRET": "sandbox-secret",
-    "PLUTIO_BUSINESS": "sandbox",
-}
+__all__ = ["Embedded", "LocalSandbox", "local_sandboxes"]
 
 
 @dataclass(frozen=True)
 class LocalSandbox:
-    """A connector sandbox ``hub up`` runs when the connector has no real credentials."""
+    """A connector's sandbox ``hub up`` runs, the port it serves it on, and the setting
+    that port comes from."""
 
     name: str
-    port: Callable[[Settings], int]
-    configured: Callable[[Settings], bool]
-    #: the settings that point the connector at the sandbox, given its base URL
-    env: Callable[[str], Mapping[str, str]]
+    sandbox: Sandbox[Any]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def label(self) -> str:
         return f"{self.name} sandbox"
 
+    def env(self) -> dict[str, str]:
+        """The settings that point the connector at this sandbox, configured as its
+        process will be (from ``<PREFIX>SANDBOX_*`` variables)."""
+        return dict(self.sandbox.env(self.url, self.sandbox.config_from_env()))
 
-SANDBOXES = (
-    LocalSandbox(
-        "plutio",
-        lambda s: s.hub_sandbox_port,
-        lambda s: s.plutio_has_credentials,
-        lambda url: {**SANDBOX_CREDENTIALS, "PLUTIO_BASE_URL": url},
-    ),
-    LocalSandbox(
-        "plane",
-        lambda s: s.hub_plane_sandbox_port,
-        lambda s: s.plane_has_credentials,
-        lambda url: {
-            "PLANE_BASE_URL": url,
-            "PLANE_API_KEY": "plane_api_sandbox",
-            "PLANE_WORKSPACE_SLUG": "sandbox",
-        },
-    ),
-    LocalSandbox(
-        "plutora",
-        lambda s: s.hub_plutora_sandbox_port,
-        lambda s: s.plutora_has_credentials,
-        lambda url: {
-            "PLUTORA_AUTH_URL": f"{url}/oauth/token",
-            "PLUTORA_BASE_URL": url,
-            "PLUTORA_CLIENT_ID": "sandbox-client",
-            "PLUTORA_CLIENT_SECRET": "sandbox-secret",
-            "PLUTORA_USERNAME": "sandbox@example.com",
-            "PLUTORA_PASSWORD": "sandbox-password",
-        },
-    ),
-    LocalSandbox(
-        "accounting",
-        lambda s: s.hub_accounting_sandbox_port,
-        lambda s: bool(s.accounting_url),
-        lambda url: {"ACCOUNTING_URL": url},
-    ),
-)
+    def port_setting(self) -> PortSetting:
+        return PortSetting(self.label(), self.sandbox.port_setting_name(self.name), self.port)
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) != 0
+def local_sandboxes(settings_for: SettingsFor = from_environment) -> list[LocalSandbox]:
+    """The sandbox of every installed connector that has one and whose settings name no
+    real upstream, by connector name."""
+    found = []
+    for connector in connectors():
+        sandbox = connector.sandbox
+        if sandbox is None:
+            continue
+        settings = settings_for(connector)
+        if not sandbox.configured(settings):
+            found.append(LocalSandbox(connector.name, sandbox, sandbox.port(settings)))
+    return found
 
 
-def _pump(name: str, stream: IO[bytes]) -> None:
-    for line in iter(stream.readline, b""):
-        sys.stdout.write(f"[{name:>7}] {line.decode(errors='replace')}")
-        sys.stdout.flush()
+def _setting(field_name: str) -> str:
+    return env_name(Settings, field_name)
 
 
 @dataclass
 class Embedded:
+    """Everything ``hub up`` runs. ``connector_settings`` gives each connector's settings
+    (default: from the environment), which decide the sandboxes it starts; ``verbose``
+    streams every line of every process to ``console``."""
+
     settings: Settings
+    connector_settings: SettingsFor = from_environment
+    verbose: bool = False
+    console: Console = field(default_factory=Console)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     redis: RedisServer | None = None
+    #: part -> the port it serves on, once claimed (settings of 0 replaced by free ports)
+    ports: dict[str, int] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["HUB_REDIS_URL"] = self.redis_url
         env["PYTHONUNBUFFERED"] = "1"
+        env["HUB_LOCAL_MODE"] = "true"  # the one place local trust is granted
         env["HUB_SECRETS"] = json.dumps(with_demo_secrets(self.settings))
         for sandbox in self.sandboxes():
-            env.update(sandbox.env(self._sandbox_url(sandbox)))
+            env.update(sandbox.env())
         return env
 
     def sandboxes(self) -> list[LocalSandbox]:
-        """The sandboxes this run starts: those of connectors without credentials."""
-        return [sb for sb in SANDBOXES if not sb.configured(self.settings)]
+        """The sandboxes this run starts: those of connectors without a real upstream, on
+        their claimed ports once claimed."""
+        return [replace(s, port=self.ports.get(s.label(), s.port)) for s in self._sandboxes]
 
-    def _sandbox_url(self, sandbox: LocalSandbox) -> str:
-        return f"http://127.0.0.1:{sandbox.port(self.settings)}"
+    @cached_property
+    def _sandboxes(self) -> list[LocalSandbox]:
+        return local_sandboxes(self.connector_settings)
+
+    @cached_property
+    def output(self) -> ProcessOutput:
+        folder = self.settings.hub_data_dir / "logs"
+        return ProcessOutput(folder, self.console, verbose=self.verbose)
 
     @property
     def redis_url(self) -> str:
@@ -130,6 +136,22 @@ class Embedded:
             return self.settings.hub_redis_url
         assert self.redis is not None
         return self.redis.url
+
+    def port_settings(self) -> list[PortSetting]:
+        """Every port this run serves on, as its setting gives it."""
+        s = self.settings
+        wanted = []
+        if not s.hub_redis_url:
+            port = s.hub_embedded_redis_port
+            wanted.append(PortSetting("redis", _setting("hub_embedded_redis_port"), port))
+        wanted += [sandbox.port_setting() for sandbox in self._sandboxes]
+        ingress = PortSetting(
+            "ingress", _setting("hub_ingress_port"), s.hub_ingress_port, s.hub_ingress_host
+        )
+        flower = PortSetting(
+            "flower", _setting("hub_flower_port"), s.hub_flower_port, s.hub_flower_host
+        )
+        return [*wanted, ingress, flower]
 
     def _spawn(self, name: str, *args: str) -> None:
         proc = subprocess.Popen(
@@ -139,48 +161,78 @@ class Embedded:
             stderr=subprocess.STDOUT,
         )
         assert proc.stdout is not None
-        threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
+        self.output.follow(name, proc.stdout)
         self.processes[name] = proc
 
+    def prepare(self) -> None:
+        """Check, before anything starts: no other ``hub up`` runs from this data folder,
+        and every port is free (those set to 0 are picked); :class:`ConfigError` if not."""
+        self._refuse_a_second_hub()
+        self.ports = claim_ports(self.port_settings())
+
     def start(self) -> None:
-        s = self.settings
-        if not s.hub_redis_url:
-            port = s.hub_embedded_redis_port
-            if port == 0 or not _port_free("127.0.0.1", port):
-                port = free_port()
-            self.redis = RedisServer(s.hub_data_dir / "redis", port=port).start()
+        """Start every part (once :meth:`prepare` d) and wait until each answers."""
+        if not self.ports:
+            self.prepare()
+        logs = self.output.folder
+        self.console.echo(f"hub up: starting; the whole log of every process goes to {logs}/")
+        if not self.settings.hub_redis_url:
+            self.redis = RedisServer(
+                self.settings.hub_data_dir / "redis",
+                port=self.ports["redis"],
+                log_file=self.output.log_file("redis"),
+            ).start()
         for sandbox in self.sandboxes():
-            self._spawn(sandbox.name, "sandbox", sandbox.name, "--port", str(sandbox.port(s)))
+            self._spawn(sandbox.name, "sandbox", sandbox.name, "--port", str(sandbox.port))
         self._spawn("worker", "worker")
         self._spawn("beat", "beat")
-        self._spawn("ingress", "serve")
-        self._spawn("flower", "flower")
-        self.wait_ready()
+        self._spawn("ingress", "serve", "--port", str(self.ports["ingress"]))
+        self.wait_ready(self._checks(), with_worker=True)
+        # Flower once the worker answers: it asks the workers what they are at start
+        self._spawn("flower", "flower", "--port", str(self.ports["flower"]))
+        self.wait_ready({"flower": f"{self.urls()['flower']}/healthcheck"})
+
+    def _refuse_a_second_hub(self) -> None:
+        running = read_local_hub(self._hub_file)
+        if running is not None and running.pid != os.getpid():
+            raise ConfigError(
+                f"a hub is already running from {self.settings.hub_data_dir} (process "
+                f"{running.pid}): stop it first, or set HUB_DATA_DIR to another folder"
+            )
+
+    @property
+    def _hub_file(self) -> Path:
+        return local_hub_file(self.settings.hub_data_dir)
 
     def urls(self) -> dict[str, str]:
         s = self.settings
+        ingress = self.ports.get("ingress", s.hub_ingress_port)
+        flower = self.ports.get("flower", s.hub_flower_port)
         urls = {
             "redis": self.redis_url,
-            "ingress": f"http://{s.hub_ingress_host}:{s.hub_ingress_port}",
-            "flower": f"http://127.0.0.1:{s.hub_flower_port}",
+            "ingress": f"http://{s.hub_ingress_host}:{ingress}",
+            "flower": f"http://{s.hub_flower_host}:{flower}",
         }
         for sandbox in self.sandboxes():
-            urls[sandbox.label()] = self._sandbox_url(sandbox)
+            urls[sandbox.label()] = sandbox.url
         return urls
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        checks = {
-            "ingress": f"{self.urls()['ingress']}/healthz",
-            "flower": f"{self.urls()['flower']}/healthcheck",
-        }
+    def _checks(self) -> dict[str, str]:
+        checks = {"ingress": f"{self.urls()['ingress']}/healthz"}
         for sandbox in self.sandboxes():
-            checks[sandbox.label()] = f"{self._sandbox_url(sandbox)}/_sandbox/calls"
+            checks[sandbox.label()] = f"{sandbox.url}/_sandbox/calls"
+        return checks
+
+    def wait_ready(
+        self, checks: dict[str, str], *, with_worker: bool = False, timeout: float = 60.0
+    ) -> None:
+        """Wait until each of ``checks`` (part -> URL) answers below 500 (and the worker
+        a ping, ``with_worker``); :class:`ConfigError` when a process exits meanwhile or
+        ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
         pending = dict(checks)
         while pending:
-            for name, proc in self.processes.items():
-                if proc.poll() is not None:
-                    raise ConfigError(f"{name} exited with {proc.returncode} while starting")
+            self._check_alive("while starting")
             for name, url in list(pending.items()):
                 try:
                     if httpx.get(url, timeout=1.0).status_code < 500:
@@ -190,13 +242,21 @@ class Embedded:
             if time.monotonic() > deadline:
                 raise ConfigError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
             time.sleep(0.2)
-        self._wait_worker(deadline)
+        if with_worker:
+            self._wait_worker(deadline)
+
+    def _check_alive(self, when: str) -> None:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                log = self.output.log_file(name)
+                raise ConfigError(f"{name} exited with {proc.returncode} {when}; see {log}")
 
     def _wait_worker(self, deadline: float) -> None:
-        from hub.worker.celery_app import create_celery
+        from hub.worker import create_celery
 
         celery = create_celery(self.settings.model_copy(update={"hub_redis_url": self.redis_url}))
         while not celery.control.ping(timeout=1.0):
+            self._check_alive("while starting")
             if time.monotonic() > deadline:
                 raise ConfigError("the worker did not answer a ping")
 
@@ -208,91 +268,69 @@ class Embedded:
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in 15s; killing it")
+                self.console.echo(f"{name} did not stop in 15s; killing it")
                 proc.kill()
         if self.redis is not None:
             self.redis.stop()
+        remove_local_hub(self._hub_file, os.getpid())
+
+    def announce(self) -> None:
+        """Say where each part listens, and keep it in the data folder for other
+        terminals."""
+        urls = self.urls()
+        write_local_hub(
+            self._hub_file,
+            LocalHub(
+                redis_url=self.redis_url,
+                ingress_url=urls["ingress"],
+                pid=os.getpid(),
+                urls=urls,
+                logs=str(self.output.folder),
+            ),
+        )
+        width = max(len(name) for name in urls)
+        self.console.echo("\nThe hub is up:")
+        for name, url in urls.items():
+            self.console.echo(f"  {name:<{width}}  {url}")
+        self.console.echo(
+            f"Commands in another terminal here find it ({self._hub_file}): "
+            "`hub status`, `hub runs`, `hub send SOURCE FILE`."
+        )
+        if not self.verbose:
+            self.console.echo("Each run shows below as it ends.")
+        self.console.echo("Press Ctrl-C to stop.\n")
+
+    def watch_runs(self, stop: threading.Event) -> None:
+        """Show each run as it ends (runs started from now), until ``stop`` is set."""
+        store = RunStore(redis_client(self.settings, self.redis_url))
+        watcher = RunWatcher(store, self.console, since=time.time())
+        from hub.workflow import load_folder
+
+        watcher.expect_workflows(wf.name for wf in load_folder(self.settings.hub_workflows))
+        watcher.watch(stop)
 
     def run(self, *, demo: bool = False) -> None:
+        self.prepare()
+        stop = threading.Event()
         try:
             self.start()
-            print("\nThe hub is up:")
-            for name, url in self.urls().items():
-                print(f"  {name:<15} {url}")
-            print("Press Ctrl-C to stop.\n")
+            self.announce()
+            if not self.verbose:
+                self.watch_runs(stop)
             if demo:
-                send_samples(self.settings.hub_workflows / "samples", self.urls(), self.settings)
+                send_samples(
+                    self.settings.hub_workflows / "samples",
+                    self.urls()["ingress"],
+                    {sandbox.name: sandbox.url for sandbox in self.sandboxes()},
+                    self.settings,
+                    echo=self.console.echo,
+                )
             while all(p.poll() is None for p in self.processes.values()):
                 time.sleep(0.5)
-            failed = [n for n, p in self.processes.items() if p.poll() is not None]
-            raise ConfigError(f"{', '.join(failed)} stopped unexpectedly")
+            self._check_alive("unexpectedly")
         except KeyboardInterrupt:
-            print("\nstopping ...")
+            self.console.echo("\nstopping ...")
         finally:
+            stop.set()
             self.stop()
-            print("stopped.")
-
-
-def tagged(sample: dict[str, Any], tag: str) -> dict[str, Any]:
-    """``sample`` with its event id (``X-Event-Id`` header, body ``id``) suffixed by ``tag``.
-
-    Samples that share an id (a redelivery) still share it; a second demo run against the
-    same Redis starts runs again instead of answering every event as a duplicate.
-    """
-    out: dict[str, Any] = json.loads(json.dumps(sample))
-    headers, body = out.get("headers") or {}, out.get("body")
-    if headers.get("X-Event-Id"):
-        headers["X-Event-Id"] = f"{headers['X-Event-Id']}.{tag}"
-    if isinstance(body, dict) and isinstance(body.get("id"), str):
-        body["id"] = f"{body['id']}.{tag}"
-    return out
-
-
-def send_samples(
-    folder: Path,
-    urls: dict[str, str],
-    settings: Settings | None = None,
-    *,
-    wait: float = 30.0,
-    tag: str | None = None,
-) -> list[Any]:
-    """POST every sample event in ``folder`` (signed as its source requires), then show
-    the sandbox's people. Event ids carry ``tag`` (default: this run's time), so each
-    demo run is new to the dedupe window while redeliveries within it stay duplicates."""
-    samples = sorted(folder.glob("*.json"))
-    tag = tag or time.strftime("demo%Y%m%d%H%M%S")
-    print(f"sending {len(samples)} sample events (event ids tagged .{tag})")
-    for path in samples:
-        sample = tagged(json.loads(path.read_text()), tag)
-        body, headers = signed_delivery(
-            settings or Settings(), sample["source"], sample["body"], sample.get("headers")
-        )
-        response = httpx.post(
-            f"{urls['ingress']}/hooks/{sample['source']}",
-            content=body,
-            headers=headers,
-            timeout=10,
-        )
-        print(f"sent {path.name}: {response.status_code} {response.text}")
-    sandbox = urls.get("plutio sandbox")
-    if not sandbox:
-        return []
-    expected = {
-        s["expect_email"]
-        for s in (json.loads(p.read_text()) for p in samples)
-        if "expect_email" in s
-    }
-    deadline = time.monotonic() + wait
-    people: list[Any] = []
-    while time.monotonic() < deadline:
-        people = httpx.get(f"{sandbox}/_sandbox/state/people", timeout=5).json()
-        emails = {e["address"] for p in people for e in p.get("contactEmails", [])}
-        if expected <= emails:
-            break
-        time.sleep(0.3)
-    print(f"\nPlutio sandbox now holds {len(people)} person(s):")
-    for person in people:
-        addresses = ", ".join(e["address"] for e in person.get("contactEmails", []))
-        name = person.get("name", {})
-        print(f"  {person['_id']}  {name.get('first')} {name.get('last')}  <{addresses}>")
-    return people
+            self.console.echo("stopped.")

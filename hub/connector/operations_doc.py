@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.connector.registry import CONNECTOR_MODULES, get_connector
+from hub.connector.registry import connectors
 
 __all__ = ["operations_listing", "operations_table"]
 
@@ -11,10 +11,10 @@ def _by_resource() -> dict[str, list[tuple[str, str]]]:
     """``connector.resource`` (``connector`` for operations on no resource) ->
     [(action, summary)], in declaration order."""
     grouped: dict[str, list[tuple[str, str]]] = {}
-    for name in sorted(CONNECTOR_MODULES):
-        for op in get_connector(name).operations.values():
+    for connector in connectors():
+        for op in connector.operations.values():
             resource, _, action = op.name.rpartition(".")
-            prefix = f"{name}.{resource}" if resource else name
+            prefix = f"{connector.name}.{resource}" if resource else connector.name
             grouped.setdefault(prefix, []).append((action, op.summary))
     return grouped
 
@@ -26,7 +26,7 @@ def operations_listing() -> str:
         for resource, actions in _by_resource().items()
         for action, summary in actions
     ]
-    width = max(len(name) for name, _ in rows)
+    width = max((len(name) for name, _ in rows), default=0)
     return "\n".join(f"{name.ljust(width)}  {summary}".rstrip() for name, summary in rows)
 
 

@@ -1,49 +1,108 @@
-"""Finds connectors and their operations by the names workflows ``use``."""
+"""Finds the installed connectors, and their operations by the names workflows ``use``.
+
+Connectors are plug-ins: a distribution registers each one under the ``hub.connectors``
+entry-point group (``acme = "acme_connector:CONNECTOR"`` in its ``pyproject.toml``), the
+way pytest finds plugins, so ``pip install`` adds a connector and nothing in the hub
+names one. A connector is imported the first time it is asked for; one that fails to load
+is a :class:`ConfigError` naming its entry point.
+"""
 
 from __future__ import annotations
 
 import difflib
-import importlib
 from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
 
-from hub.connector.declaration import Connector, Operation
-from hub.core.errors import ConfigError
+from pydantic_settings import BaseSettings
 
-__all__ = ["CONNECTOR_MODULES", "all_operations", "get_connector", "get_operation"]
+from hub.connector.declaration import AnyOperation, Connector
+from hub.core import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from hub.sandbox import Sandbox
+
+__all__ = [
+    "GROUP",
+    "all_operations",
+    "connector_names",
+    "connectors",
+    "discovered",
+    "get_connector",
+    "get_operation",
+    "sandboxes",
+    "settings_classes",
+]
+
+#: the entry-point group connectors register under
+GROUP = "hub.connectors"
 
 #: above this many operations, an unknown-operation error lists one resource's
 _MAX_LISTED = 15
 
-#: connector name -> module exposing ``CONNECTOR``
-CONNECTOR_MODULES: dict[str, str] = {
-    "core": "connectors.core",
-    "plutio": "connectors.plutio",
-    "plane": "connectors.plane",
-    "plutora": "connectors.plutora",
-    "accounting": "connectors.accounting",
-}
+
+@cache
+def discovered() -> dict[str, EntryPoint]:
+    """The connectors installed: name -> entry point, by name."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=GROUP):
+        other = found.get(point.name)
+        if other is not None and other.value != point.value:
+            raise ConfigError(
+                f"two connectors are registered as '{point.name}' ({GROUP}): "
+                f"{other.value} and {point.value}"
+            )
+        found[point.name] = point
+    return dict(sorted(found.items()))
+
+
+def connector_names() -> list[str]:
+    """The names of the installed connectors, sorted."""
+    return list(discovered())
 
 
 @cache
-def get_connector(name: str) -> Connector:
-    """The connector called ``name``; :class:`ConfigError` listing the known ones if none."""
-    module_name = CONNECTOR_MODULES.get(name)
-    if module_name is None:
-        known = ", ".join(sorted(CONNECTOR_MODULES))
+def get_connector(name: str) -> Connector[Any]:
+    """The connector called ``name``; :class:`ConfigError` listing the known ones if none,
+    or saying what is wrong with a plug-in that does not load."""
+    point = discovered().get(name)
+    if point is None:
+        known = ", ".join(connector_names()) or "none installed"
         raise ConfigError(f"unknown connector '{name}' (known connectors: {known})")
-    connector: Connector = importlib.import_module(module_name).CONNECTOR
-    return connector
+    where = f"connector '{name}' ({GROUP}: {point.value})"
+    try:
+        loaded = point.load()
+    except Exception as exc:
+        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(loaded, Connector):
+        raise ConfigError(f"{where} is a {type(loaded).__name__}, not a Connector")
+    if loaded.name != name:
+        raise ConfigError(f"{where} declares the name '{loaded.name}'")
+    return loaded
+
+
+def connectors() -> list[Connector[Any]]:
+    """Every installed connector, by name."""
+    return [get_connector(name) for name in connector_names()]
+
+
+def sandboxes() -> dict[str, Sandbox[Any]]:
+    """Connector name -> its sandbox, for the connectors that have one."""
+    return {c.name: c.sandbox for c in connectors() if c.sandbox is not None}
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    """The hub's settings class, then each connector's that has settings."""
+    return [Settings, *(c.settings for c in connectors() if c.settings.model_fields)]
 
 
 def all_operations() -> list[str]:
     """Every ``connector.operation`` name, sorted."""
-    return sorted(
-        f"{name}.{op}" for name in CONNECTOR_MODULES for op in get_connector(name).operations
-    )
+    return sorted(f"{c.name}.{op}" for c in connectors() for op in c.operations)
 
 
-def get_operation(uses: str) -> tuple[Connector, Operation]:
-    """Resolve ``plutio.people.create`` to its connector and operation."""
+def get_operation(uses: str) -> tuple[Connector[Any], AnyOperation]:
+    """Resolve ``crm.contacts.create`` to its connector and operation."""
     connector_name, _, op_name = uses.partition(".")
     connector = get_connector(connector_name)
     op = connector.operations.get(op_name)
@@ -54,7 +113,7 @@ def get_operation(uses: str) -> tuple[Connector, Operation]:
     return connector, op
 
 
-def _offers(connector: Connector, op_name: str) -> str:
+def _offers(connector: Connector[Any], op_name: str) -> str:
     """What ``connector`` offers, narrowed to one resource when it has many operations."""
     names = sorted(connector.operations)
     if len(names) <= _MAX_LISTED:

@@ -1,1 +1,135 @@
-"""core."""
+"""The kernel every stage uses: settings, the error tree, logging, cluster locks, fast ids,
+the local Redis server process, which processes are up, and lazy package surfaces. It
+imports no other stage.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hub.core.batch import RedisBatch, Reply
+    from hub.core.env_settings import env_name, isolated
+    from hub.core.errors import (
+        ConfigError,
+        Deferred,
+        FatalError,
+        HubError,
+        LockBusy,
+        NotFound,
+        QuotaWait,
+        RetryableError,
+        TemplateError,
+        Throttled,
+        UpstreamError,
+    )
+    from hub.core.ids import new_hex, new_uuid
+    from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
+    from hub.core.logs import configure_logging
+    from hub.core.presence import Presence, Seen, seen
+    from hub.core.redis_connect import async_redis_client, broker_ssl, redis_client, tls_options
+    from hub.core.redis_server import RedisServer, free_port
+    from hub.core.settings import ConnectorSettings, Settings, get_settings
+    from hub.core.settings_doc import settings_table
+
+__all__ = [
+    "ConfigError",
+    "ConnectorSettings",
+    "Deferred",
+    "FatalError",
+    "HubError",
+    "LockBusy",
+    "NotFound",
+    "Presence",
+    "QuotaWait",
+    "RedisBatch",
+    "RedisServer",
+    "Reply",
+    "RetryableError",
+    "Seen",
+    "Settings",
+    "TemplateError",
+    "Throttled",
+    "UpstreamError",
+    "async_redis_client",
+    "broker_ssl",
+    "configure_logging",
+    "env_name",
+    "find_or_create",
+    "free_port",
+    "get_settings",
+    "isolated",
+    "keyed_lock",
+    "lazy_exports",
+    "lock_key",
+    "new_hex",
+    "new_uuid",
+    "redis_client",
+    "release_lock",
+    "seen",
+    "settings_table",
+    "tls_options",
+    "try_lock",
+]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "batch": (
+            "RedisBatch",
+            "Reply",
+        ),
+        "env_settings": (
+            "env_name",
+            "isolated",
+        ),
+        "errors": (
+            "ConfigError",
+            "Deferred",
+            "FatalError",
+            "HubError",
+            "LockBusy",
+            "NotFound",
+            "QuotaWait",
+            "RetryableError",
+            "TemplateError",
+            "Throttled",
+            "UpstreamError",
+        ),
+        "ids": (
+            "new_hex",
+            "new_uuid",
+        ),
+        "locks": (
+            "find_or_create",
+            "keyed_lock",
+            "lock_key",
+            "release_lock",
+            "try_lock",
+        ),
+        "logs": ("configure_logging",),
+        "presence": (
+            "Presence",
+            "Seen",
+            "seen",
+        ),
+        "redis_connect": (
+            "async_redis_client",
+            "broker_ssl",
+            "redis_client",
+            "tls_options",
+        ),
+        "redis_server": (
+            "RedisServer",
+            "free_port",
+        ),
+        "settings": (
+            "ConnectorSettings",
+            "Settings",
+            "get_settings",
+        ),
+        "settings_doc": ("settings_table",),
+    },
+)

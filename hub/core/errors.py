@@ -3,7 +3,8 @@
 - :class:`ConfigError`: fix the configuration or workflow, then start again.
 - :class:`RetryableError`: try again later (after ``retry_after`` seconds if given).
 - :class:`Deferred`: not now; re-schedule for ``wait`` seconds later without counting an
-  attempt (:class:`QuotaWait`: no quota slot; :class:`LockBusy`: another run holds the key).
+  attempt (:class:`QuotaWait`: no quota slot; :class:`Throttled`: the upstream answered
+  429 and its budget is paused; :class:`LockBusy`: another run holds the key).
 - :class:`FatalError`: do not retry; the input or the upstream refused it for good
   (:class:`NotFound`: the record asked for does not exist).
 """
@@ -20,6 +21,7 @@ __all__ = [
     "QuotaWait",
     "RetryableError",
     "TemplateError",
+    "Throttled",
     "UpstreamError",
 ]
 
@@ -84,6 +86,16 @@ class QuotaWait(Deferred):
     def __init__(self, key: str, wait: float, *, ticket: str | None = None) -> None:
         super().__init__(f"quota {key} exhausted; next slot in {wait:.2f}s", key=key, wait=wait)
         self.ticket = ticket
+
+
+class Throttled(QuotaWait):
+    """The upstream answered 429: its API client's budget is paused for every worker for
+    ``wait`` seconds. A quota signal, not a failure: the caller waits as for quota."""
+
+    def __init__(self, message: str, *, key: str, wait: float) -> None:
+        Deferred.__init__(self, message, key=key, wait=wait)
+        self.ticket = None
+        self.status = 429
 
 
 class LockBusy(Deferred):

@@ -1,4 +1,9 @@
-"""Logging for every hub process: readable text locally, one JSON object a line in production."""
+"""Logging for every hub process: readable text locally, one JSON object a line in production.
+
+Lines carry ids, never event data: Celery's task lines (received, succeeded, failed) lose
+the task's arguments and return value on the way out (:class:`TaskDataFilter`), in both
+formats, since a step's arguments and result are its run context with the event in it.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,48 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "PeriodicFlushHandler", "TextFormatter", "configure_logging"]
+__all__ = [
+    "TASK_DATA_FIELDS",
+    "JsonFormatter",
+    "PeriodicFlushHandler",
+    "TaskDataFilter",
+    "TextFormatter",
+    "configure_logging",
+]
 
 #: attributes a LogRecord always has; anything else was passed as ``extra=`` and is kept
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+#: (but for uvicorn's ``color_message``, the message again with terminal colours)
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+#: what Celery's task lines pass along that holds a task's data, not its ids
+TASK_DATA_FIELDS = frozenset({"args", "kwargs", "return_value"})
+#: Celery's success line, without the ``: <return value>`` it ends with
+_TASK_SUCCEEDED = "Task %(name)s[%(id)s] succeeded in %(runtime)ss"
+
+
+class TaskDataFilter(logging.Filter):
+    """Takes the task's arguments and return value out of Celery's task log lines.
+
+    Celery logs ``Task <name>[<id>] succeeded in <s>s: <return value>``, and passes the
+    arguments and the return value along as the record's ``data`` (which a JSON line
+    would write out). A step's arguments and return value are its run context: the event,
+    with whatever personal data it holds. This filter leaves the line its ids, time and
+    error: the success line ends after the time.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("celery") or not isinstance(record.args, dict):
+            return True
+        context = record.args
+        if not TASK_DATA_FIELDS & context.keys():
+            return True
+        if "return_value" in context:
+            record.msg = _TASK_SUCCEEDED
+        kept = {k: v for k, v in context.items() if k not in TASK_DATA_FIELDS}
+        record.args = kept
+        if isinstance(getattr(record, "data", None), dict):
+            record.data = kept
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -120,6 +163,7 @@ def configure_logging(
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
+    handler.addFilter(TaskDataFilter())
     root = logging.getLogger()
     for old in root.handlers:
         old.close()

@@ -129,8 +129,11 @@ class RedisServer:
         binary: str | None = None,
         need_waitaof: bool = False,
         extra_args: tuple[str, ...] = (),
+        log_file: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: where the server's output goes (default: ``redis.log`` in ``data_dir``)
+        self.log_file = log_file or self.data_dir / "redis.log"
         self.host = host
         self.port = port or free_port(host)
         self.appendonly = appendonly
@@ -169,7 +172,8 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.data_dir / "redis.log").open("ab")
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready(timeout)
         return self
@@ -180,8 +184,7 @@ class RedisServer:
         while True:
             if self.process is not None and self.process.poll() is not None:
                 raise ConfigError(
-                    f"Redis server exited with {self.process.returncode}; "
-                    f"see {self.data_dir / 'redis.log'}"
+                    f"Redis server exited with {self.process.returncode}; see {self.log_file}"
                 )
             try:
                 if client.ping():

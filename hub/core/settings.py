@@ -3,7 +3,9 @@
 Sources, in order of precedence: explicit keyword arguments, environment variables,
 the ``.env`` file, then the defaults below. Field names map to environment variables
 by upper-casing them (``hub_redis_url`` is ``HUB_REDIS_URL``). These names are the
-interface operators and deploy files rely on: extend them, never rename them.
+interface operators and deploy files rely on: extend them, never rename them. Each
+connector declares its own settings, a :class:`ConnectorSettings` with its own prefix,
+in its own package.
 """
 
 from __future__ import annotations
@@ -15,22 +17,12 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = [
-    "PLANE_CLOUD_API",
-    "PLUTIO_REAL_API",
-    "PLUTORA_REGIONS",
-    "Settings",
-    "get_settings",
-]
-
-PLUTIO_REAL_API = "https://api.plutio.com/v1.11"
-PLANE_CLOUD_API = "https://api.plane.so"
-#: Plutora's regional hosts: ``{region}oauth.plutora.com`` and ``{region}api.plutora.com``
-PLUTORA_REGIONS = ("us", "uk", "au")
+__all__ = ["ConnectorSettings", "Settings", "get_settings"]
 
 
 class Settings(BaseSettings):
-    """Every setting of the hub, one flat class."""
+    """Every setting of the hub itself; each connector has its own class
+    (:class:`ConnectorSettings`)."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -42,6 +34,12 @@ class Settings(BaseSettings):
         description="Redis URL for broker, quotas and state. Unset: `hub up` starts an "
         "embedded Redis server process and uses it.",
     )
+    hub_redis_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) that signed the Redis server's certificate, for a "
+        "`rediss://` HUB_REDIS_URL. Unset: the system's CAs. The server's host name is "
+        "checked too.",
+    )
     hub_workflows: Path = Field(default=Path("workflows"), description="Folder of YAML workflows.")
     hub_ingress_host: str = Field(default="127.0.0.1", description="Ingress bind address.")
     hub_ingress_port: int = Field(default=8000, description="Ingress HTTP port.")
@@ -49,16 +47,14 @@ class Settings(BaseSettings):
     hub_flower_port: int = Field(default=5555, description="Flower HTTP port.")
     hub_flower_basic_auth: SecretStr | None = Field(
         default=None,
-        description="Flower login as `user:password` (comma-separate several). Required "
-        "outside local runs; `hub up` runs Flower on loopback without it.",
+        description="Flower login as `user:password` (comma-separate several), asked for "
+        "everywhere but `/healthcheck` (`/metrics` too). Required: only `hub up` runs Flower "
+        "without it, on loopback.",
     )
     hub_log_format: Literal["text", "json"] = Field(
         default="text", description="Log lines as readable text or as JSON (production)."
     )
     hub_log_level: str = Field(default="INFO", description="Log level of every hub process.")
-    hub_sandbox_port: int = Field(
-        default=9100, description="Port of the Plutio sandbox that `hub up` starts."
-    )
     hub_embedded_redis_port: int = Field(
         default=6399, description="Port of the Redis server `hub up` starts (0: any free)."
     )
@@ -70,7 +66,8 @@ class Settings(BaseSettings):
     )
     hub_data_dir: Path = Field(
         default=Path(".hub"),
-        description="Where the embedded Redis keeps its AOF and where local runs write.",
+        description="Where the embedded Redis keeps its AOF and where local runs write: "
+        "`hub up`'s logs (`logs/`) and `local.json`, where other commands find it.",
     )
     hub_event_type_path: str = Field(
         default="type",
@@ -90,6 +87,11 @@ class Settings(BaseSettings):
     )
     hub_max_body_bytes: int = Field(
         default=1_048_576, description="Largest webhook body the ingress accepts."
+    )
+    hub_max_json_depth: int = Field(
+        default=64,
+        ge=1,
+        description="How deep objects and arrays may nest in a webhook body; deeper is a 400.",
     )
     hub_dedupe_seconds: int = Field(
         default=86_400, description="How long an event id is remembered for de-duplication."
@@ -111,10 +113,44 @@ class Settings(BaseSettings):
         description="The ingress writes its log lines (one per delivery) in batches this "
         "often; warnings and errors at once. 0: every line at once.",
     )
+    hub_public_url: str | None = Field(
+        default=None,
+        description="The ingress's URL as senders call it (e.g. `https://hooks.example.com`), "
+        "for sources whose signature covers the URL (`{uri}` in `signed_payload`). Unset: "
+        "the URL as received, or as a trusted proxy forwards it.",
+    )
+    hub_trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses or networks of the proxies in front of the ingress, "
+        "comma-separated (e.g. `127.0.0.1, 10.0.0.0/8`). Only theirs are read: "
+        "`X-Forwarded-For` / `Forwarded` name the client (for the limit on failed "
+        "authentication and for logs, never to authenticate), `X-Forwarded-Proto`, "
+        "`X-Forwarded-Host` and `X-Forwarded-Prefix` the URL senders called. Unset: "
+        "forwarded headers are ignored and the peer is the client.",
+    )
     hub_ingress_admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for the ingress's `/events` and `/workflows`. Unset: those "
-        "answer only when the ingress listens on loopback.",
+        description="Bearer token for the ingress's `/events`, `/workflows`, `/sources` and "
+        "`/metrics`. Unset: those answer 401 (open only in `hub up`'s local mode).",
+    )
+    hub_local_mode: bool = Field(
+        default=False,
+        description="Set by `hub up` for the processes it starts: the ingress's views need no "
+        "token, sources without a file take deliveries unauthenticated, Flower on loopback "
+        "needs no login. Never set it on a server: trust is never inferred from an address.",
+    )
+    hub_auth_failure_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Failed authentications per source and client address in a window "
+        "before that client's deliveries to that source are answered 429 unchecked "
+        "(0: never).",
+    )
+    hub_auth_failure_window_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="The window of HUB_AUTH_FAILURE_LIMIT; refusals are logged as one "
+        "summary line per window.",
     )
     hub_worker_concurrency: int = Field(default=4, description="Worker processes per `hub worker`.")
     hub_visibility_timeout_seconds: int = Field(
@@ -148,6 +184,20 @@ class Settings(BaseSettings):
     hub_poll_max_pages: int = Field(
         default=20, ge=1, description="Pages one poll task reads before it hands over to the next."
     )
+    hub_poll_silent_polls: int = Field(
+        default=3,
+        ge=1,
+        description="A poll workflow whose last this many polls read no record at all, its "
+        "cursor unchanged for `HUB_POLL_SILENT_SECONDS`, is reported silent (a warning each "
+        "poll, `hub cursors`, `hub_poll_silent_seconds`): an upstream that ignores the poll's "
+        "query answers nothing, and an empty export is no success.",
+    )
+    hub_poll_silent_seconds: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="How long a poll workflow's cursor must have stood still (since its "
+        "first poll, if it never moved) before polls that read nothing make it silent.",
+    )
     hub_poll_lock_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -164,135 +214,25 @@ class Settings(BaseSettings):
         description='Secrets templates may read as `secrets.NAME`, as JSON: {"NAME": "value"}.',
     )
 
-    # --- Plutio -----------------------------------------------------------------------
-    plutio_base_url: str = Field(default=PLUTIO_REAL_API, description="Plutio API base URL.")
-    plutio_client_id: str | None = Field(default=None, description="Plutio API client id.")
-    plutio_client_secret: SecretStr | None = Field(
-        default=None, description="Plutio API client secret."
-    )
-    plutio_business: str | None = Field(
-        default=None, description="Plutio business subdomain, sent as the Business header."
-    )
-    plutio_quota_limit: int = Field(default=1000, description="Calls per window per API client.")
-    plutio_quota_window_seconds: float = Field(default=3600, description="Quota window.")
-    plutio_quota_reserve_percent: float = Field(
-        default=5.0,
-        ge=0,
-        lt=100,
-        description="Share of the Plutio quota the hub leaves for other users of the same "
-        "API client.",
-    )
-    plutio_timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
 
-    # --- accounting export ------------------------------------------------------------
-    accounting_export_dir: Path | None = Field(
-        default=None,
-        description="Folder the accounting file sink writes under (a workflow's `files.folder` "
-        "is a subfolder). Unset: `exports` in HUB_DATA_DIR.",
-    )
-    accounting_url: str | None = Field(
-        default=None,
-        description="Base URL of the accounting endpoint `accounting.export` posts rows to "
-        "(with `http:`).",
-    )
-    accounting_token: SecretStr | None = Field(
-        default=None, description="Bearer token for ACCOUNTING_URL, if it needs one."
-    )
-    accounting_timeout_seconds: float = Field(
-        default=30.0, description="Per-request timeout of the accounting endpoint."
-    )
-    hub_accounting_sandbox_port: int = Field(
-        default=9103,
-        description="Port of the accounting endpoint sandbox `hub up` starts when "
-        "ACCOUNTING_URL is unset.",
-    )
+class ConnectorSettings(BaseSettings):
+    """The base of every connector's own settings class.
 
-    # --- Plane -------------------------------------------------------------------------
-    plane_base_url: str = Field(
-        default=PLANE_CLOUD_API,
-        description="Plane API base URL: Plane Cloud, or your self-hosted instance's URL.",
-    )
-    plane_api_key: SecretStr | None = Field(
-        default=None, description="Plane API key (a personal access token), sent as X-API-Key."
-    )
-    plane_workspace_slug: str | None = Field(
-        default=None, description="Plane workspace slug, as in the workspace's URL."
-    )
-    plane_quota_limit: int = Field(default=60, description="Plane calls per window per API key.")
-    plane_quota_window_seconds: float = Field(default=60, description="Plane quota window.")
-    plane_timeout_seconds: float = Field(default=30.0, description="Plane per-request timeout.")
-    hub_plane_sandbox_port: int = Field(
-        default=9101, description="Port of the Plane sandbox that `hub up` starts."
-    )
+    Read as :class:`Settings` is (keyword arguments, the environment, ``.env``, the
+    defaults), with the connector's ``env_prefix`` (``model_config``): field
+    ``client_id`` of a class with prefix ``ACME_`` is ``ACME_CLIENT_ID``. A field whose
+    variable does not fit the prefix names it with ``validation_alias``; it can still be
+    given by its field name.
+    """
 
-    # --- Plutora ----------------------------------------------------------------------
-    plutora_region: Literal["us", "uk", "au"] = Field(
-        default="us", description="Plutora region: picks the auth and API hosts (us, uk, au)."
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
-    plutora_auth_url: str | None = Field(
-        default=None,
-        description="Plutora token URL. Unset: `https://{region}oauth.plutora.com/oauth/token`.",
-    )
-    plutora_base_url: str | None = Field(
-        default=None,
-        description="Plutora API base URL. Unset: `https://{region}api.plutora.com`.",
-    )
-    plutora_client_id: str | None = Field(default=None, description="Plutora API client id.")
-    plutora_client_secret: SecretStr | None = Field(
-        default=None, description="Plutora API client secret."
-    )
-    plutora_username: str | None = Field(
-        default=None, description="Plutora user (email address) the password grant logs in as."
-    )
-    plutora_password: SecretStr | None = Field(
-        default=None, description="That Plutora user's password."
-    )
-    plutora_quota_limit: int = Field(
-        default=26_000, description="Plutora calls per window per API key."
-    )
-    plutora_quota_window_seconds: float = Field(default=3600, description="Plutora quota window.")
-    plutora_timeout_seconds: float = Field(default=30.0, description="Plutora per-request timeout.")
-    plutora_refused_login_hold_seconds: float = Field(
-        default=900,
-        description="After Plutora refuses the login, fail at once for this long instead of "
-        "logging in again (Plutora locks accounts after repeated failures); new credentials "
-        "are tried at once.",
-    )
-    hub_plutora_sandbox_port: int = Field(
-        default=9102, description="Port of the Plutora sandbox that `hub up` starts."
-    )
-
-    @property
-    def plutio_has_credentials(self) -> bool:
-        """True when real Plutio credentials are configured."""
-        return bool(self.plutio_client_id and self.plutio_client_secret and self.plutio_business)
-
-    @property
-    def plane_has_credentials(self) -> bool:
-        """True when a Plane API key and workspace are configured."""
-        return bool(self.plane_api_key and self.plane_workspace_slug)
-
-    @property
-    def plutora_has_credentials(self) -> bool:
-        """True when Plutora client and user credentials are configured."""
-        return bool(
-            self.plutora_client_id
-            and self.plutora_client_secret
-            and self.plutora_username
-            and self.plutora_password
-        )
-
-    @property
-    def plutora_token_url(self) -> str:
-        """``PLUTORA_AUTH_URL``, or the region's token URL."""
-        return (
-            self.plutora_auth_url or f"https://{self.plutora_region}oauth.plutora.com/oauth/token"
-        )
-
-    @property
-    def plutora_api_url(self) -> str:
-        """``PLUTORA_BASE_URL``, or the region's API host."""
-        return self.plutora_base_url or f"https://{self.plutora_region}api.plutora.com"
 
 
 @lru_cache(maxsize=1)

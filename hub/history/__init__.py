@@ -1,1 +1,88 @@
-"""history."""
+"""What happened: run records, dead letters and their replay, searches over runs, the
+cluster's metrics, the transition log, and their rendering for the command line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.core import lazy_exports
+
+if TYPE_CHECKING:
+    from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
+    from hub.history.events_log import log_event
+    from hub.history.metrics import CONTENT_TYPE, dead_letter_counts, exposition
+    from hub.history.render import (
+        as_json,
+        dead_letter_detail,
+        dead_letter_table,
+        parse_since,
+        run_detail,
+        run_table,
+    )
+    from hub.history.replay import Replayer, ReplayError
+    from hub.history.runs import RunRecord, RunStatus, RunStore, StepStatus, WaitReason
+    from hub.history.search import RunFilter, find_runs
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DeadLetterFilter",
+    "DeadLetterStore",
+    "ReplayError",
+    "Replayer",
+    "RunFilter",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "StepStatus",
+    "WaitReason",
+    "as_json",
+    "dead_letter_counts",
+    "dead_letter_detail",
+    "dead_letter_table",
+    "exposition",
+    "find_runs",
+    "log_event",
+    "parse_since",
+    "run_detail",
+    "run_table",
+]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "dead_letters": (
+            "DeadLetterFilter",
+            "DeadLetterStore",
+        ),
+        "events_log": ("log_event",),
+        "metrics": (
+            "CONTENT_TYPE",
+            "dead_letter_counts",
+            "exposition",
+        ),
+        "render": (
+            "as_json",
+            "dead_letter_detail",
+            "dead_letter_table",
+            "parse_since",
+            "run_detail",
+            "run_table",
+        ),
+        "replay": (
+            "ReplayError",
+            "Replayer",
+        ),
+        "runs": (
+            "RunRecord",
+            "RunStatus",
+            "RunStore",
+            "StepStatus",
+            "WaitReason",
+        ),
+        "search": (
+            "RunFilter",
+            "find_runs",
+        ),
+    },
+)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hub.workflow.templates import redact
+from hub.workflow import redact
 
 __all__ = [
     "ATTEMPTS_KEY",

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.workflow.templates import redactor
+from hub.workflow import redactor
 
 __all__ = ["TransitionLog", "configured_secrets", "log_event", "log_run", "log_step"]
 
@@ -25,7 +25,7 @@ Secrets = Mapping[str, SecretStr | str]
 
 def configured_secrets() -> Secrets:
     """``HUB_SECRETS`` of this process (none when the settings cannot be read)."""
-    from hub.core.settings import get_settings
+    from hub.core import get_settings
 
     try:
         return get_settings().hub_secrets

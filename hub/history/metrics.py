@@ -12,7 +12,12 @@ Every figure comes from Redis, not from process memory, so any one ingress (or
 - ``hub_dead_letters``: see :func:`dead_letter_counts` (no dead-letter store yet);
 - ``hub_queue_length{queue}``: messages waiting in each broker step queue;
 - ``hub_quota_limit`` / ``_effective_limit`` / ``_used`` / ``_in_flight`` / ``_remaining``
-  / ``_drain_seconds`` ``{budget}`` and ``hub_quota_waiting{budget,priority}``.
+  / ``_drain_seconds`` ``{budget}`` and ``hub_quota_waiting{budget,priority}``;
+- ``hub_poll_empty_polls{workflow}`` (polls in a row that read no record) and
+  ``hub_poll_silent_seconds{workflow}`` (how long a silent poll workflow's cursor has
+  stood still, 0 when it is not silent; see :mod:`hub.polling.silence`);
+- ``hub_find_misses_total{connector,resource}``: upserts whose find missed a record an
+  upsert created moments ago (see :mod:`hub.connector.created`).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from hub.connector import MISSES_KEY
 from hub.history.runs import RunStore
-from hub.http.quota_status import quota_status
-from hub.ingress.event_store import COUNTS_KEY
-from hub.worker.queues import STEP_QUEUES
+from hub.http import quota_status
+from hub.ingress import COUNTS_KEY
+from hub.polling import CursorStore
+from hub.worker import STEP_QUEUES
 
 __all__ = ["CONTENT_TYPE", "HubCollector", "dead_letter_counts", "exposition"]
 
@@ -66,6 +73,8 @@ class HubCollector(Collector):
         yield from self._dead_letters()
         yield from self._queues()
         yield from self._quota()
+        yield from self._polls()
+        yield from self._find_misses()
 
     def _events(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
@@ -157,6 +166,35 @@ class HubCollector(Collector):
             for priority, count in status.waiting.items():
                 waiting.add_metric([status.key, priority], count)
         yield waiting
+
+    def _polls(self) -> Iterator[Metric]:
+        empty = GaugeMetricFamily(
+            "hub_poll_empty_polls", "Polls in a row that read no record", labels=["workflow"]
+        )
+        silent = GaugeMetricFamily(
+            "hub_poll_silent_seconds",
+            "How long a poll workflow whose polls read nothing has had its cursor still "
+            "(0: not silent)",
+            labels=["workflow"],
+        )
+        store = CursorStore(self._redis)
+        for workflow in store.workflows():
+            cursor = store.get(workflow)
+            empty.add_metric([workflow], cursor.empty_polls)
+            silent.add_metric([workflow], float(cursor.last.get("silent") or 0))
+        yield empty
+        yield silent
+
+    def _find_misses(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "hub_find_misses",
+            "Finds that missed a record an upsert created moments ago",
+            labels=["connector", "resource"],
+        )
+        for field, value in sorted(self._redis.hgetall(MISSES_KEY).items()):
+            connector, _, resource = _text(field).partition(":")
+            family.add_metric([connector, resource], int(value))
+        yield family
 
 
 def exposition(redis: Any) -> bytes:

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.history.dead_letters import DeadLetter
-from hub.history.runs import RunRecord
+from hub.history.runs import RunRecord, StepRecord
 
 __all__ = [
+    "WAITING",
     "as_json",
     "dead_letter_detail",
     "dead_letter_table",
@@ -140,7 +141,7 @@ def run_detail(record: RunRecord, letter: DeadLetter | None = None) -> str:
     rows = [
         (
             step_id,
-            s.status,
+            _step_status(s),
             str(s.attempts),
             str(s.quota_waits),
             "-" if s.items is None else str(s.items),
@@ -154,6 +155,16 @@ def run_detail(record: RunRecord, letter: DeadLetter | None = None) -> str:
         if s.error:
             lines.append(f"{step_id}: {_error_text(s.error)}")
     return "\n".join(lines)
+
+
+#: what a running step that was re-scheduled waits for, in words
+WAITING = {"quota": "waiting for quota", "held": "held by another run's lock"}
+
+
+def _step_status(step: StepRecord) -> str:
+    if step.status == "running" and step.waiting:
+        return f"running, {WAITING.get(step.waiting, step.waiting)}"
+    return step.status
 
 
 def dead_letter_table(letters: Sequence[DeadLetter]) -> str:

@@ -23,7 +23,6 @@ becomes a dead letter of its own that names the one it replays.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,13 +31,11 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 from hub.history.dead_letters import DeadLetter, DeadLetterStore
 from hub.history.runs import RunStore
-from hub.worker.runtime import new_context
-from hub.workflow.compiler import compile_steps
-from hub.workflow.model import Workflow
-from hub.workflow.revisions import WorkflowStore
+from hub.intake import DeadLetterReplay, Event, Intake
+from hub.workflow import Workflow, WorkflowStore, compile_steps
 
 __all__ = ["Replay", "ReplayError", "Replayer"]
 
@@ -85,6 +82,7 @@ class Replayer:
         self._runs = runs
         self._keep = keep_replayed_seconds
         self._new_id = new_id
+        self._intake = Intake(())
 
     def replay(self, run_id: str, *, from_start: bool = False, latest: bool = False) -> Replay:
         """Replay the dead letter of ``run_id``; :class:`ReplayError` when it cannot be."""
@@ -101,7 +99,16 @@ class Replayer:
         new_run_id = self._letters.replay_run_id(run_id, self._new_id())
         if new_run_id is None:
             raise ReplayError(f"the dead letter of run {run_id} was purged meanwhile")
-        ctx = self._context(letter, new_run_id, from_start)
+        plan = self._intake.plan(
+            DeadLetterReplay(
+                wf,
+                new_run_id,
+                replay_of=run_id,
+                event=Event(letter.source, letter.event_type, letter.event_id, letter.event),
+                resume=None if from_start or not letter.context else letter.context,
+            )
+        )
+        (run,) = plan.runs
         self._runs.start(
             new_run_id,
             workflow=wf.name,
@@ -110,7 +117,7 @@ class Replayer:
             replay_of=run_id,
         )
         chain = compile_steps(
-            self._celery, wf, step_ids, ctx, event_id=letter.event_id, run_id=new_run_id
+            self._celery, wf, step_ids, run.context, event_id=letter.event_id, run_id=new_run_id
         )
         self._send(chain)
         self._letters.mark_replayed(run_id, new_run_id, keep_seconds=self._keep)
@@ -141,21 +148,3 @@ class Replayer:
                 f"{wf.revision} of '{wf.name}' does not have; replay it from the start"
             )
         return ids[ids.index(letter.step) :]
-
-    def _context(self, letter: DeadLetter, new_run_id: str, from_start: bool) -> dict[str, Any]:
-        if from_start or not letter.context:
-            ctx = new_context(
-                event=letter.event,
-                event_id=letter.event_id,
-                source=letter.source,
-                event_type=letter.event_type,
-                run_id=new_run_id,
-            )
-        else:
-            ctx = copy.deepcopy(letter.context)
-            ctx.pop("error", None)
-            ctx["run_id"] = new_run_id
-            ctx.setdefault("steps", {})
-            ctx.setdefault("skipped", [])
-        ctx["replay_of"] = letter.run_id
-        return ctx

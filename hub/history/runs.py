@@ -3,12 +3,13 @@
 One hash per run, ``hub:run:<run_id>``: workflow, revision, event id, status
 (``running``, ``succeeded``, ``failed``, ``skipped``), start and finish times, the error
 that failed it, and per step its status (``running``, ``succeeded``, ``skipped``,
-``failed``), times, attempts, quota waits and item count. Run ids are listed newest first
-in the sorted set ``hub:runs``, and per event id in ``hub:runs:event:<event_id>`` (so
-"what happened to event X" is one lookup). Every write refreshes the record's expiry
-(``HUB_RUN_RETENTION_SECONDS``); the list drops runs older than that, and keeps at most
-``max_listed``. A run started by ``hub dlq replay`` names the run it replays
-(``replay_of``).
+``failed``), times, attempts, quota waits, item count and, while it is re-scheduled,
+what it waits for (``quota``: a quota slot; ``held``: a key another run holds). Run ids
+are listed newest first in the sorted set ``hub:runs``, and per event id in
+``hub:runs:event:<event_id>`` (so "what happened to event X" is one lookup). Every write
+refreshes the record's expiry (``HUB_RUN_RETENTION_SECONDS``); the list drops runs older
+than that, and keeps at most ``max_listed``. A run started by ``hub dlq replay`` names
+the run it replays (``replay_of``).
 
 Each transition (run started or ended, step started or ended) is also one log line
 (:mod:`hub.history.events_log`) carrying the run's ids, secrets redacted.
@@ -25,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hub.core.batch import RedisBatch, Reply
+from hub.core import RedisBatch, Reply
 from hub.history.events_log import TransitionLog
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "RunStore",
     "StepRecord",
     "StepStatus",
+    "WaitReason",
 ]
 
 RUN_KEY = "hub:run:{}"
@@ -45,6 +47,8 @@ EVENT_RUNS = "hub:runs:event:{}"
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
 StepStatus = Literal["running", "succeeded", "skipped", "failed"]
+#: why a running step is re-scheduled: no quota slot, or a key another run holds
+WaitReason = Literal["quota", "held"]
 
 # KEYS: run key, index, event index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
 # event id, run id, attempt, quota waits, max listed, retention.
@@ -98,6 +102,8 @@ class StepRecord:
     quota_waits: int = 0
     items: int | None = None
     error: dict[str, Any] | None = None
+    #: while running: what its last re-scheduling waits for
+    waiting: WaitReason | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,14 @@ class RunStore:
         if own:
             batch.send()
 
+    def step_waiting(self, run_id: str, step_id: str, reason: WaitReason) -> None:
+        """The step was re-scheduled to wait for ``reason`` (until it ends)."""
+        key = RUN_KEY.format(run_id)
+        pipe = self._redis.pipeline()
+        pipe.hset(key, f"step:{step_id}:waiting", reason)
+        pipe.expire(key, self._ttl)
+        pipe.execute()
+
     def step_finished(
         self,
         run_id: str,
@@ -252,6 +266,7 @@ class RunStore:
         key = RUN_KEY.format(run_id)
         batch, own = self._batch(batch)
         batch.add("HSET", key, *(x for pair in values.items() for x in pair))
+        batch.add("HDEL", key, f"{prefix}waiting")
         batch.add("EXPIRE", key, self._ttl)
         fields = ("workflow", "revision", "event_id", f"{prefix}started_at")
         batch.add("HMGET", key, *fields, then=logged)
@@ -322,6 +337,14 @@ class RunStore:
             pipe.hgetall(RUN_KEY.format(run_id))
         return [_record(i, raw) for i, raw in zip(run_ids, pipe.execute(), strict=True)]
 
+    def statuses(self, run_ids: list[str]) -> list[str | None]:
+        """The status of each of ``run_ids`` (None for a run not recorded), in one round
+        trip."""
+        pipe = self._redis.pipeline()
+        for run_id in run_ids:
+            pipe.hget(RUN_KEY.format(run_id), "status")
+        return [None if s is None else s.decode() for s in pipe.execute()]
+
     def recent(self, limit: int = 50) -> list[str]:
         """Run ids, newest first."""
         ids: list[bytes] = self._redis.zrevrange(RUNS_INDEX, 0, max(0, limit - 1))
@@ -374,6 +397,7 @@ def _step(fields: Mapping[str, str]) -> StepRecord:
         quota_waits=int(fields.get("quota_waits", 0)),
         items=int(fields["items"]) if "items" in fields else None,
         error=_json(fields.get("error")),
+        waiting=fields.get("waiting"),  # type: ignore[arg-type]
     )
 
 

@@ -24,8 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from hub.core.errors import FatalError, LockBusy
-from hub.core.locks import release_lock, try_lock
+from hub.core import FatalError, LockBusy, release_lock, try_lock
 from hub.http.failures import classify_response
 
 __all__ = [

@@ -1,33 +1,49 @@
 """Budgets from settings: one per connector and API client, named ``<connector>:<client id>``.
 
-A connector whose settings have ``<prefix>_quota_limit``, ``<prefix>_quota_window_seconds``
-and (optionally) ``<prefix>_quota_reserve_percent`` gets its :class:`Budget` here (its
-quota is then built by :func:`hub.http.connect.connect`), so every connector reads the
-same names the same way.
+A connector whose upstream has a quota gives its settings class the fields of
+:class:`QuotaSettings` (``<PREFIX>QUOTA_LIMIT``, ``<PREFIX>QUOTA_WINDOW_SECONDS``,
+``<PREFIX>QUOTA_RESERVE_PERCENT``, ``<PREFIX>TIMEOUT_SECONDS``), setting its upstream's
+defaults; :func:`budget_from_settings` reads them the same way for every connector (its
+quota is then built by :func:`hub.http.upstream.build_client`).
 """
 
 from __future__ import annotations
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from pydantic import Field
+
+from hub.core import ConfigError, ConnectorSettings, env_name
 from hub.http.quota import Budget
 
-__all__ = ["budget_from_settings"]
+__all__ = ["QuotaSettings", "budget_from_settings"]
 
 
-def budget_from_settings(settings: Settings, prefix: str, client_id: str) -> Budget:
-    """The budget of API client ``client_id`` from ``<prefix>_quota_*`` settings."""
+class QuotaSettings(ConnectorSettings):
+    """The settings every connector with a quota has; a subclass gives its own defaults
+    (``quota_limit: int = Field(default=60, ...)``) and its ``env_prefix``."""
+
+    quota_limit: int = Field(description="Calls per window per API client.")
+    quota_window_seconds: float = Field(description="Quota window.")
+    quota_reserve_percent: float = Field(
+        default=0.0,
+        ge=0,
+        lt=100,
+        description="Share of the quota the hub leaves for other users of the same API client.",
+    )
+    timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
+
+
+def budget_from_settings(settings: QuotaSettings, key: str) -> Budget:
+    """The budget named ``key`` (``<connector>:<client id>``) from ``settings``' quota fields."""
     try:
-        limit = int(getattr(settings, f"{prefix}_quota_limit"))
-        window = float(getattr(settings, f"{prefix}_quota_window_seconds"))
-    except AttributeError as exc:
-        raise ConfigError(f"no quota settings for '{prefix}' ({exc})") from exc
-    reserve = float(getattr(settings, f"{prefix}_quota_reserve_percent", 0.0))
-    try:
-        return Budget(f"{prefix}:{client_id}", limit, window, reserve)
+        return Budget(
+            key,
+            settings.quota_limit,
+            settings.quota_window_seconds,
+            settings.quota_reserve_percent,
+        )
     except ValueError as exc:
-        upper = prefix.upper()
-        raise ConfigError(
-            f"{exc}: check {upper}_QUOTA_LIMIT, {upper}_QUOTA_WINDOW_SECONDS and "
-            f"{upper}_QUOTA_RESERVE_PERCENT"
-        ) from exc
+        names = ", ".join(
+            env_name(type(settings), name)
+            for name in ("quota_limit", "quota_window_seconds", "quota_reserve_percent")
+        )
+        raise ConfigError(f"{exc}: check {names}") from exc

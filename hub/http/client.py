@@ -4,23 +4,32 @@ Each request (the token requests an auth flow makes included) takes a quota slot
 and settles it when its answer arrives or it fails, passing on what the answer's
 rate-limit headers say (the connector declares them, :mod:`hub.http.ratelimit`). The
 answer is classified once, here: :meth:`ApiClient.send` gives a successful answer,
-:meth:`ApiClient.request` its JSON, and otherwise :class:`RetryableError` or
-:class:`FatalError` is raised. A request may carry headers of its own (an
-``Idempotency-Key``) beside the client's. Backoff is scheduled by the caller from
+:meth:`ApiClient.request` its JSON, and otherwise :class:`Throttled` (a 429 that paused
+the budget: wait as for quota), :class:`RetryableError` or :class:`FatalError` is raised
+(explained by the connector's ``explain``, when it has one). A request may carry headers
+of its own (an ``Idempotency-Key``) beside the client's. :meth:`ApiClient.iterate` pages
+a list with the connector's paginator. Backoff is scheduled by the caller from
 :class:`~hub.http.failures.RetryPolicy`, never slept here.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from hub.http.failures import classify_response, classify_transport_error
+from hub.core import FatalError
+from hub.http.failures import (
+    QUOTA_PAUSE,
+    as_throttled,
+    classify_response,
+    classify_transport_error,
+)
+from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited
-from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitHeaders
+from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = ["ApiClient", "RequestOptions"]
 
@@ -40,7 +49,8 @@ class ApiClient:
     """A connector's view of its upstream.
 
     ``now`` is the upstream's wall clock: epoch rate-limit resets and ``Retry-After``
-    dates are read on it.
+    dates are read on it. ``paginator`` pages :meth:`iterate`; ``explain`` rewrites a
+    fatal refusal to say what to do about it.
     """
 
     def __init__(
@@ -53,10 +63,14 @@ class ApiClient:
         quota: Quota | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-        rate_limit_headers: RateLimitHeaders = RETRY_AFTER_ONLY,
+        rate_limit_headers: RateLimitReader = RETRY_AFTER_ONLY,
         now: Callable[[], float] = time.time,
+        paginator: Paginator | None = None,
+        explain: Callable[[FatalError], FatalError] | None = None,
     ) -> None:
         self.service = service
+        self.paginator = paginator
+        self._explain = explain
         self.quota: Quota = quota or Unlimited()
         self.rate_limit_headers = rate_limit_headers
         self._now = now
@@ -79,7 +93,9 @@ class ApiClient:
         observation = self.rate_limit_headers.observe(
             response.status_code, response.headers, now=self._now
         )
-        self.quota.settle(lease, observation)
+        paused = self.quota.settle(lease, observation)
+        if paused:
+            response.extensions[QUOTA_PAUSE] = paused
 
     def _settle_failed(self, exc: httpx.TransportError) -> None:
         try:
@@ -113,6 +129,13 @@ class ApiClient:
             self._settle_failed(exc)
             raise classify_transport_error(exc, service=self.service) from exc
         error = classify_response(response, service=self.service, now=self._now)
+        throttled = as_throttled(response, error)
+        if throttled is not None:
+            raise throttled from error
+        if isinstance(error, FatalError) and self._explain is not None:
+            explained = self._explain(error)
+            if explained is not error:
+                raise explained from error
         if error is not None:
             raise error
         return response
@@ -123,6 +146,32 @@ class ApiClient:
         if not response.content:
             return None
         return response.json()
+
+    def iterate(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        paginator: Paginator | None = None,
+        max_items: int | None = None,
+    ) -> Iterator[Any]:
+        """The items of every page of ``method path``, up to ``max_items``.
+
+        Paged by ``paginator`` (default: the client's own); a page's parameters go in the
+        query of a ``GET`` and in the JSON body of any other method.
+        """
+        pages = paginator or self.paginator
+        if pages is None:
+            raise TypeError(f"the {self.service} client has no paginator")
+
+        def fetch(page: dict[str, Any]) -> Any:
+            if method.upper() == "GET":
+                return self.request(method, path, params={**(params or {}), **page}, json=json)
+            return self.request(method, path, params=params, json={**(json or {}), **page})
+
+        return iterate_items(fetch, pages, max_items=max_items)
 
     def close(self) -> None:
         self._http.close()

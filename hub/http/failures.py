@@ -4,6 +4,11 @@ One policy for every connector: 429, 500, 502, 503, 504 and transport errors are
 retriable with exponential backoff and full jitter, ``Retry-After`` honoured; other
 4xx answers are fatal. The step task asks :meth:`RetryPolicy.delay` for its countdown
 instead of sleeping, so a waiting call holds no worker.
+
+A 429 is first a quota signal: when the client's budget paused for it (with or without
+``Retry-After``; see :mod:`hub.http.quota`), :func:`as_throttled` makes it a
+:class:`~hub.core.errors.Throttled` wait, which spends no attempt. Only a client with no
+budget to pause (``hub test``'s) sees a 429 as a retriable error.
 """
 
 from __future__ import annotations
@@ -17,17 +22,21 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from hub.core.errors import FatalError, RetryableError, UpstreamError
+from hub.core import FatalError, RetryableError, Throttled, UpstreamError
 
 __all__ = [
+    "QUOTA_PAUSE",
     "RETRIABLE_STATUSES",
     "RetryPolicy",
+    "as_throttled",
     "classify_response",
     "classify_transport_error",
     "parse_retry_after",
 ]
 
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: where an answer carries the seconds its client's budget is paused for, once settled
+QUOTA_PAUSE = "hub.quota_pause"
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ def _upstream_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error_description", "error", "detail"):
             if body.get(key):
-                # ASP.NET Web API (Plutora) names the invalid fields in modelState
+                # ASP.NET Web API names the invalid fields in modelState
                 details = body.get("modelState")
                 extra = f" {json.dumps(details, sort_keys=True)}" if details else ""
                 return f"{body[key]}{extra}"[:300]
@@ -116,6 +125,18 @@ def classify_response(
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=now)
         return RetryableError(message, status=status, retry_after=retry_after)
     return FatalError(message, status=status)
+
+
+def as_throttled(response: httpx.Response, error: UpstreamError | None) -> Throttled | None:
+    """``error`` as a quota wait when ``response`` is a 429 its budget paused for."""
+    paused = response.extensions.get(QUOTA_PAUSE)
+    if error is None or response.status_code != 429 or not paused:
+        return None
+    return Throttled(
+        f"{error}; the client's budget is paused {float(paused):.2f}s",
+        key=str(response.request.url.host),
+        wait=float(paused),
+    )
 
 
 def classify_transport_error(exc: httpx.TransportError, *, service: str) -> RetryableError:

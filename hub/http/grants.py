@@ -19,15 +19,17 @@ from typing import Any
 
 import httpx
 
-from hub.core.errors import FatalError, RetryableError, UpstreamError
+from hub.core import FatalError, RetryableError, Throttled, UpstreamError
 from hub.http.auth import Token, parse_token_response
-from hub.http.failures import classify_response
+from hub.http.failures import as_throttled, classify_response
 
 __all__ = [
     "FormGrant",
     "GuardedTokenAuth",
     "RedisRefusalMemo",
+    "client_credentials_form",
     "client_credentials_grant",
+    "password_form",
     "password_grant",
 ]
 
@@ -99,9 +101,12 @@ class FormGrant:
             body = {**body, "expires_in": self._default_ttl}
         return parse_token_response(body, now=self._now, service=self.service)
 
-    def explain(self, response: httpx.Response) -> UpstreamError:
+    def explain(self, response: httpx.Response) -> UpstreamError | Throttled:
         """The typed error an unsuccessful token answer means, saying what to do."""
         retriable = classify_response(response, service=self.service, now=self._now)
+        throttled = as_throttled(response, retriable)
+        if throttled is not None:
+            return throttled
         if isinstance(retriable, RetryableError):
             return retriable
         code, text = _describe(response)
@@ -113,15 +118,34 @@ class FormGrant:
         )
 
 
-def client_credentials_grant(
-    token_url: str, client_id: str, client_secret: str, *, service: str, **options: Any
-) -> FormGrant:
-    """``grant_type=client_credentials`` with ``client_id`` and ``client_secret``."""
-    form = {
+def client_credentials_form(client_id: str, client_secret: str) -> dict[str, str]:
+    """The token request form of ``grant_type=client_credentials``."""
+    return {
         "grant_type": "client_credentials",
         "client_id": client_id,
         "client_secret": client_secret,
     }
+
+
+def password_form(
+    client_id: str, client_secret: str, username: str, password: str
+) -> dict[str, str]:
+    """The token request form of ``grant_type=password``: client credentials plus a
+    user's ``username``/``password``."""
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+    }
+
+
+def client_credentials_grant(
+    token_url: str, client_id: str, client_secret: str, *, service: str, **options: Any
+) -> FormGrant:
+    """``grant_type=client_credentials`` with ``client_id`` and ``client_secret``."""
+    form = client_credentials_form(client_id, client_secret)
     return FormGrant(token_url, form, service=service, **options)
 
 
@@ -136,13 +160,7 @@ def password_grant(
     **options: Any,
 ) -> FormGrant:
     """``grant_type=password``: client credentials plus a user's ``username``/``password``."""
-    form = {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "grant_type": "password",
-        "username": username,
-        "password": password,
-    }
+    form = password_form(client_id, client_secret, username, password)
     return FormGrant(token_url, form, service=service, **options)
 
 

@@ -1,7 +1,7 @@
 """Static API keys sent in a header, and safe names for secrets.
 
 :class:`HeaderKeyAuth` is the ``httpx.Auth`` flow for upstreams that take a fixed key
-(Plane's ``X-API-Key``); :func:`fingerprint` gives a short, non-reversible name for a
+(an ``X-API-Key`` header); :func:`fingerprint` gives a short, non-reversible name for a
 secret, for Redis key names and messages that must tell keys apart without showing them.
 """
 

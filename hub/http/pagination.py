@@ -30,7 +30,7 @@ class Paginator(Protocol):
 
 @dataclass(frozen=True)
 class SkipLimit:
-    """``skip``/``limit`` paging over JSON arrays (Plutio)."""
+    """``skip``/``limit`` paging over JSON arrays."""
 
     page_size: int = 100
 
@@ -56,12 +56,13 @@ def _field_items(page: Any, field: str | None) -> list[Any]:
 
 @dataclass(frozen=True)
 class CursorPages:
-    """Cursor paging where each page names the next one (Plane).
+    """Cursor paging where each page names the next one.
 
     Asks ``per_page`` items; a page ``{"results": [...], "next_cursor": "100:1:0",
     "next_page_results": true}`` is followed by the same request with ``cursor`` set.
     Paging stops when ``next_page_results`` is false, the cursor is missing, or the
-    upstream hands back the cursor just sent (which would loop for ever).
+    upstream hands back the cursor just sent (which would loop for ever). ``next_field``
+    may be a dotted path for a cursor nested in the page (``paging.next.after``).
     """
 
     page_size: int = 100
@@ -79,7 +80,9 @@ class CursorPages:
             return None
         if self.more_field is not None and not page.get(self.more_field):
             return None
-        cursor = page.get(self.next_field)
+        cursor: Any = page
+        for part in self.next_field.split("."):
+            cursor = cursor.get(part) if isinstance(cursor, Mapping) else None
         if not cursor or cursor == params.get(self.cursor_param):
             return None
         return {**params, self.cursor_param: cursor}
@@ -90,7 +93,7 @@ class CursorPages:
 
 @dataclass(frozen=True)
 class PageNumber:
-    """Numbered pages of a fixed size (Plutora: ``pageNum``/``recordsPerPage``).
+    """Numbered pages of a fixed size (default: ``pageNum``/``recordsPerPage``).
 
     A page is an array, or an object with the items in ``items_field`` and, when the
     upstream says it, the total in ``total_field``. Paging stops at a short page or once

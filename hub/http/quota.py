@@ -19,7 +19,9 @@ atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
 - **The upstream's word.** :meth:`RedisQuota.settle` adopts a lower remaining allowance
   than the hub counts, and a 429's ``Retry-After`` pauses the budget for every worker.
   The calls adopted are kept as one counted mark, so a 429 costs the same whatever the
-  limit.
+  limit. A bare 429 (no ``Retry-After``, no reset) is a quota signal too: the budget is
+  paused 1 s, then 2, 4 ... up to the window while bare 429s go on, one call at a time
+  going out to probe, until a call succeeds.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
-from hub.core.errors import QuotaWait
+from hub.core import QuotaWait
 from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
 from hub.http.quota_scripts import ACQUIRE, SETTLE, STATUS
 from hub.http.ratelimit import Observation
@@ -88,8 +90,9 @@ class Quota(Protocol):
         """A slot for one call now, or :class:`QuotaWait`."""
         ...
 
-    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
-        """The call ended (answered or failed); adopt what the upstream said."""
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
+        """The call ended (answered or failed); adopt what the upstream said. The seconds
+        the budget is now paused for (``None``: it is not)."""
         ...
 
 
@@ -99,13 +102,13 @@ class Unlimited:
     def acquire(self, claim: QuotaClaim | None = None) -> Lease | None:
         return None
 
-    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         return None
 
 
 @dataclass(frozen=True)
 class RawStatus:
-    """A budget's figures at one instant of the Redis clock (see :mod:`hub.http.quota_status`)."""
+    """A budget's figures at one instant of the Redis clock (see :mod:`hub.http.quota_report`)."""
 
     now_ms: int
     used: int
@@ -141,8 +144,9 @@ class RedisQuota:
         self._status = _Script(redis, STATUS)
         prefix = f"hub:quota:{budget.key}:"
         names = ("log", "room", "alive", "pause", "stats", "marks", "marked", "owners")
-        self._keys = [prefix + name for name in names]
-        self._log, _, _, self._pause, self._stats, self._marks, self._marked, _ = self._keys
+        self._keys = [prefix + name for name in (*names, "strikes", "probe")]
+        self._log, _, _, self._pause, self._stats, self._marks, self._marked = self._keys[:7]
+        self._strikes, self._probe = self._keys[8:]
         # the arguments every acquire sends alike, encoded once
         self._acquire_head = [
             str(x).encode()
@@ -193,18 +197,22 @@ class RedisQuota:
             claim.waiting(key, ticket)
         raise QuotaWait(key, wait_ms / 1000.0, ticket=ticket or None)
 
-    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
-        """Record when the call ended, and adopt the upstream's remaining count or pause."""
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
+        """Record when the call ended, and adopt the upstream's remaining count or pause
+        (a bare 429 pauses the budget too); the seconds the budget is paused for now."""
         if lease is None and observation is None:
-            return
+            return None
         obs = observation or Observation()
-        self._settle(
-            5,
+        outcome = "throttled" if obs.throttled else "ok" if obs.succeeded else ""
+        paused_ms = self._settle(
+            7,
             self._log,
             self._pause,
             self._stats,
             self._marks,
             self._marked,
+            self._strikes,
+            self._probe,
             lease.id if lease is not None else "",
             self.budget.window_ms,
             self.budget.effective_limit,
@@ -213,7 +221,9 @@ class RedisQuota:
             max(0, _seconds_ms(obs.pause_seconds)),
             _new_id(),
             self._lease_ms,
+            outcome,
         )
+        return int(paused_ms) / 1000.0 if int(paused_ms) > 0 else None
 
     def release(self, lease_ids: list[str]) -> None:
         """Give back slots taken ahead and never used for a call."""

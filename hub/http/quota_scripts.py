@@ -19,7 +19,13 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``owners``: the ticket of each waiting caller that named itself (a task's id, the same
   on every delivery of its message), so that a message delivered again after its
   worker died before it kept its ticket takes back its place instead of a second one;
-- ``pause``: present while the upstream asked for no calls at all (429 ``Retry-After``);
+- ``pause``: present while the upstream asked for no calls at all (429 ``Retry-After``), or
+  while the hub holds off after a bare 429 (one that says neither when to call again nor
+  when the count resets): 1 s after the first, doubling at each further one answered to a
+  call made after the pause ended, up to the window;
+- ``strikes``: bare 429s in a row (gone at the first success, or two windows after the
+  last): while it is present, one call at a time goes out (a probe), the others wait;
+- ``probe``: the lease of the call out as a probe, while it is out;
 - ``stats``: moving averages of how long calls take and how late waiting callers come
   back, so that estimates further than one window ahead allow for them.
 
@@ -151,7 +157,7 @@ end
 """
 )
 
-#: KEYS: log room alive pause stats marks marked owners
+#: KEYS: log room alive pause stats marks marked owners strikes probe
 #: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
 #:    or {0, used, wait_ms, ticket, ahead}
@@ -162,6 +168,7 @@ ACQUIRE = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
+local strikes, probe = KEYS[9], KEYS[10]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
@@ -199,8 +206,21 @@ if ahead > 0 and purge_dead() > 0 then
   ahead = count_ahead()
 end
 local paused = redis.call('PTTL', pause)
+local storm = redis.call('EXISTS', strikes) == 1
+if paused <= 0 and storm then
+  -- after bare 429s one call goes out at a time; the others come back when it should
+  -- have been answered
+  local probing = redis.call('PTTL', probe)
+  if probing > 0 then
+    local took = tonumber(redis.call('HGET', stats, 'call_ms') or '0')
+    paused = math.min(probing, math.max(100, 2 * took))
+  end
+end
 if paused <= 0 and ahead + cost <= limit - used then
   local until_ms = now + lease
+  if storm then
+    redis.call('SET', probe, id, 'PX', lease)
+  end
   redis.call('ZADD', log, until_ms, id)
   for i = 2, cost do
     redis.call('ZADD', log, until_ms, id .. '.' .. i)
@@ -239,15 +259,17 @@ return {0, used, wait, ticket, ahead}
 """
 )
 
-#: KEYS: log pause stats marks marked
-#: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms
-#: (remaining, reset_ms: -1 when not reported)
+#: KEYS: log pause stats marks marked strikes probe
+#: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms outcome
+#: (remaining, reset_ms: -1 when not reported; outcome: 'ok', 'throttled' (a bare 429) or
+#: '') -> the pause in force, in ms (0: none)
 SETTLE = (
     """
 local log, pause, stats, marks, marked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local strikes, probe = KEYS[6], KEYS[7]
 local id, window, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local remaining, reset, pause_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local lease = tonumber(ARGV[8])
+local lease, outcome = tonumber(ARGV[8]), ARGV[9]
 """
     + _MARKS
     + """
@@ -281,7 +303,19 @@ end
 if pause_ms > 0 and redis.call('PTTL', pause) < pause_ms then
   redis.call('SET', pause, '1', 'PX', pause_ms)
 end
-return 1
+if id ~= '' and redis.call('GET', probe) == id then
+  redis.call('DEL', probe)
+end
+if outcome == 'ok' then
+  redis.call('DEL', strikes)
+elseif outcome == 'throttled' and redis.call('PTTL', pause) <= 0 then
+  -- a bare 429 to a call made while no pause held: hold off, longer each time
+  local n = math.min(redis.call('INCR', strikes), 40)
+  local hold = math.floor(math.min(1000 * 2 ^ (n - 1), window))
+  redis.call('SET', pause, '1', 'PX', hold)
+  redis.call('PEXPIRE', strikes, 2 * window)
+end
+return math.max(0, redis.call('PTTL', pause))
 """
 )
 

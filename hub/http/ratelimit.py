@@ -2,8 +2,13 @@
 
 A connector declares, as data, which headers its upstream sends (:class:`RateLimitHeaders`);
 :meth:`RateLimitHeaders.observe` turns a response into an :class:`Observation` that the
-quota adopts: a lower remaining allowance than the hub's own count, and, after a 429, a
-pause of the whole budget until ``Retry-After``.
+quota adopts: a lower remaining allowance than the hub's own count, after a 429 a pause
+of the whole budget until ``Retry-After`` (or the reset), and a *bare* 429 (one that
+says neither) as a throttle the quota answers with a pause of its own, growing while
+the 429s go on and forgotten at the first success. A client on several budgets (a burst
+and a daily limit) reads each budget's own headers with :class:`PerBudget`, whose
+observation carries one per budget key (:class:`~hub.http.budget_set.BudgetSet` hands
+each its own).
 """
 
 from __future__ import annotations
@@ -11,16 +16,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from hub.http.failures import parse_retry_after
 
 __all__ = [
-    "PLANE_HEADERS",
     "RETRY_AFTER_ONLY",
     "X_RATELIMIT_HEADERS",
     "Observation",
+    "PerBudget",
     "RateLimitHeaders",
+    "RateLimitReader",
 ]
 
 #: how an upstream writes its reset header
@@ -37,6 +43,24 @@ class Observation:
     reset_seconds: float | None = None
     #: seconds during which no call may be made at all (a 429's ``Retry-After``)
     pause_seconds: float | None = None
+    #: a 429 that said neither when to call again nor when the count resets
+    throttled: bool = False
+    #: the call succeeded (a status below 400): the upstream is taking calls again
+    succeeded: bool = False
+    #: for a client on several budgets: each budget's own observation, by budget key
+    by_budget: Mapping[str, Observation] | None = None
+
+
+class RateLimitReader(Protocol):
+    """Reads what an answer says of the budget: :class:`RateLimitHeaders`, :class:`PerBudget`."""
+
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> Observation | None: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +83,7 @@ class RateLimitHeaders:
         remaining = _int(headers.get(self.remaining)) if self.remaining else None
         reset = self._reset(headers.get(self.reset), now) if self.reset else None
         pause: float | None = None
+        throttled = False
         if status == 429:
             # refused for quota: when the upstream says until when, nothing is left till then
             pause = parse_retry_after(headers.get(self.retry_after), now=now)
@@ -68,9 +93,18 @@ class RateLimitHeaders:
                 # a 429's Retry-After is the upstream's word on when to call again
                 remaining = 0
                 reset = pause
-        if remaining is None and pause is None:
+            else:
+                throttled = True
+        succeeded = status < 400
+        if remaining is None and pause is None and not throttled and not succeeded:
             return None
-        return Observation(remaining=remaining, reset_seconds=reset, pause_seconds=pause)
+        return Observation(
+            remaining=remaining,
+            reset_seconds=reset,
+            pause_seconds=pause,
+            throttled=throttled,
+            succeeded=succeeded,
+        )
 
     def _reset(self, raw: str | None, now: Callable[[], float]) -> float | None:
         value = _float(raw)
@@ -95,13 +129,31 @@ def _int(raw: str | None) -> int | None:
     return None if value is None else max(0, int(value))
 
 
+@dataclass(frozen=True)
+class PerBudget:
+    """The rate-limit headers of each budget of a client on several, by budget key."""
+
+    budgets: Mapping[str, RateLimitHeaders]
+
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> Observation | None:
+        """One observation per budget whose headers say something; ``None`` if none does."""
+        parts = {}
+        for key, reader in self.budgets.items():
+            seen = reader.observe(status, headers, now=now)
+            if seen is not None:
+                parts[key] = seen
+        return Observation(by_budget=parts) if parts else None
+
+
 #: only the standard ``Retry-After`` on a 429
 RETRY_AFTER_ONLY = RateLimitHeaders()
 #: ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` in seconds from now
 X_RATELIMIT_HEADERS = RateLimitHeaders(
     remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="seconds"
-)
-#: Plane: ``X-RateLimit-Reset`` is a UTC epoch time in seconds
-PLANE_HEADERS = RateLimitHeaders(
-    remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset", reset_format="epoch_seconds"
 )

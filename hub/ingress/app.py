@@ -1,10 +1,14 @@
-"""The HTTP ingress: ``POST /hooks/{source}`` plus health, OpenAPI and a few read views.
+"""The HTTP ingress: ``POST /hooks/{source}`` (and ``GET`` for a verification handshake)
+plus health, OpenAPI and a few read views.
 
 A plain Starlette app (FastAPI's per-request machinery costs more than the whole
 webhook path). Every answer, errors included, is JSON; every Redis failure is a 503 with
 ``Retry-After``. The read views (``/events``, ``/workflows``, ``/sources``) need
-``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress;
-so does ``GET /metrics`` (Prometheus sends it with ``authorization: {credentials: ...}``).
+``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token; so does ``GET /metrics`` (Prometheus sends
+it with ``authorization: {credentials: ...}``). Only local mode (``HUB_LOCAL_MODE``, which
+``hub up`` sets) opens them without one, or takes deliveries for a source without a file:
+the address the ingress listens on decides nothing, since a proxy on the same host may
+forward the whole internet to it.
 The views themselves are :mod:`hub.ingress.views`; this module puts the app together.
 """
 
@@ -24,18 +28,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from hub.core.settings import Settings
+from hub.core import Settings
+from hub.ingress.auth_failures import AuthFailures
+from hub.ingress.client_address import client_address_from
 from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
+from hub.ingress.public_url import public_url_from
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
-from hub.intake.resolve import build_sources, is_loopback
-from hub.intake.sources import Source, load_sources, sources_folder
-from hub.workflow.compiler import compile_run
-from hub.workflow.live import LiveWorkflows
-from hub.workflow.model import Workflow
+from hub.intake import Source, build_sources, load_sources, sources_folder
+from hub.workflow import LiveWorkflows, Workflow, compile_run
 
-__all__ = ["create_app", "create_live_app"]
+__all__ = ["create_app", "create_live_app", "failure_limit"]
 
 log = logging.getLogger("hub.ingress")
 
@@ -47,39 +51,53 @@ def create_app(
     redis: aioredis.Redis,
     *,
     sources: Mapping[str, Source] | None = None,
-    bind_host: str | None = None,
     clock: Callable[[], float] = time.time,
     compile: Compile = compile_run,
     waitaof: bool = True,
+    failures: AuthFailures | None = None,
 ) -> ASGIApp:
     """The ingress for ``workflows`` (already validated and published).
 
     ``sources`` defaults to the files in the sources folder plus every source a workflow
-    listens to; ``bind_host`` (default ``HUB_INGRESS_HOST``) decides whether this is a
-    local run. ``waitaof`` False: Redis fsyncs every write before it answers, so
-    ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF`` (see
-    :func:`~hub.ingress.event_store.check_fsync`).
+    listens to (those without a file only in local mode). ``waitaof`` False: Redis fsyncs
+    every write before it answers, so ``HUB_INGRESS_FSYNC=always`` needs no ``WAITAOF``
+    (see :func:`~hub.ingress.event_store.check_fsync`). ``failures`` counts failed
+    authentication (default: a new count per ``HUB_AUTH_FAILURE_*``).
     """
-    local = is_loopback(bind_host or settings.hub_ingress_host)
     if sources is None:
-        sources = _configured_sources(settings, workflows, local)
+        sources = _configured_sources(settings, workflows)
     _warn_unauthenticated(sources)
     store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
-    hooks = Hooks(sources, workflows, RunPublisher(celery, workflows, compile), store, clock)
-    admin = AdminGuard(settings, local)
-    views = ReadViews(workflows, sources, store, admin, MetricsScrape(settings.hub_redis_url))
-    routes = [Route("/hooks/{source}", hooks, methods=["POST"]), *views.routes()]
+    publisher = RunPublisher(celery, workflows, compile)
+    clients = client_address_from(settings)
+    hooks = Hooks(
+        sources,
+        workflows,
+        publisher,
+        store,
+        clock,
+        public_url_from(settings),
+        clients=clients,
+        failures=failures or failure_limit(settings),
+    )
+    admin = AdminGuard(settings)
+    metrics = MetricsScrape(settings.hub_redis_url, settings)
+    views = ReadViews(workflows, sources, store, admin, metrics)
+    routes = [Route("/hooks/{source}", hooks, methods=["POST", "GET"]), *views.routes()]
     handlers: Mapping[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     return _Ingress(hooks, Starlette(routes=routes, exception_handlers=dict(handlers)))
 
 
-def _configured_sources(
-    settings: Settings, workflows: list[Workflow], local: bool
-) -> dict[str, Source]:
+def failure_limit(settings: Settings) -> AuthFailures:
+    """The count of failed authentication ``settings`` ask for."""
+    return AuthFailures(settings.hub_auth_failure_limit, settings.hub_auth_failure_window_seconds)
+
+
+def _configured_sources(settings: Settings, workflows: list[Workflow]) -> dict[str, Source]:
     """The sources folder's sources plus every source a workflow listens to."""
     listened = {wf.webhook.source for wf in workflows if wf.webhook is not None}
     configs = load_sources(sources_folder(settings))
-    return build_sources(configs, settings, listened, local=local)
+    return build_sources(configs, settings, listened, local=settings.hub_local_mode)
 
 
 def _warn_unauthenticated(sources: Mapping[str, Source]) -> None:
@@ -92,7 +110,8 @@ def create_live_app(
     settings: Settings, live: LiveWorkflows, celery: Celery, redis: aioredis.Redis, **options: Any
 ) -> ASGIApp:
     """An ingress that follows ``live``: after a reload, new deliveries go to the new
-    revisions (runs already queued keep theirs)."""
+    revisions (runs already queued keep theirs); failed authentication stays counted."""
+    options.setdefault("failures", failure_limit(settings))
     return _Following(live, lambda wfs: create_app(settings, list(wfs), celery, redis, **options))
 
 
@@ -126,7 +145,7 @@ class _Ingress:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and scope["method"] == "POST"
+            and scope["method"] in ("POST", "GET")
             and scope["path"].startswith(PREFIX)
             and "/" not in scope["path"][len(PREFIX) :]
         ):

@@ -23,7 +23,7 @@ from kombu import compression, entity, serialization
 from kombu.transport.redis import Channel as RedisChannel
 from kombu.utils import json as kombu_json_module
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 
 __all__ = [
     "Channel",

@@ -1,7 +1,9 @@
 """Accepted events in Redis: the dedupe record and the runs' messages, atomically.
 
 One Lua script either finds the event id already recorded (a duplicate: nothing is
-written) or records the event and LPUSHes every run's message, all or nothing. With
+written) or records the event and LPUSHes every run's message, all or nothing. A batched
+delivery's events go into the same script call (:meth:`EventStore.accept_batch`): each
+is deduped on its own, and all of them are stored, or none. With
 ``fsync`` the same connection then sends ``WAITAOF 1 0 <timeout>``, so the answer waits
 until Redis has fsynced those writes to its AOF; a server without ``WAITAOF`` (Redis before
 7.2) is durable only with its own ``appendfsync always``, which fsyncs every write before
@@ -25,12 +27,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from hub.core.errors import ConfigError, RetryableError
-from hub.core.ids import new_hex
+from hub.core import ConfigError, RetryableError, Settings, async_redis_client, new_hex
 from hub.ingress.publish import QueuedMessage
-from hub.worker.broker import BELL_TOKENS, bell_key
+from hub.worker import BELL_TOKENS, bell_key
 
-__all__ = ["EventStore", "FsyncCheck", "Outcome", "StoreUnavailable", "check_fsync", "connect"]
+__all__ = [
+    "Entry",
+    "EventStore",
+    "FsyncCheck",
+    "Outcome",
+    "StoreUnavailable",
+    "check_fsync",
+    "connect",
+]
 
 log = logging.getLogger("hub.ingress")
 
@@ -109,6 +118,15 @@ class StoreUnavailable(RetryableError):
         super().__init__(message, retry_after=RETRY_AFTER_SECONDS)
 
 
+@dataclass(slots=True)
+class Entry:
+    """One event of a batch to accept: its id, its record and its runs' messages."""
+
+    event_id: str
+    record: dict[str, Any]
+    messages: Sequence[QueuedMessage]
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The event's record, and whether it had been accepted before."""
@@ -117,9 +135,11 @@ class Outcome:
     duplicate: bool
 
 
-def connect(url: str) -> aioredis.Redis:
-    """The ingress's Redis client: short retries, so an outage answers 503 quickly."""
-    return aioredis.Redis.from_url(
+def connect(url: str, settings: Settings | None = None) -> aioredis.Redis:
+    """The ingress's Redis client: short retries, so an outage answers 503 quickly
+    (TLS as ``settings`` say, for a ``rediss://`` url)."""
+    return async_redis_client(
+        settings or Settings(),
         url,
         socket_connect_timeout=2,
         socket_timeout=FSYNC_TIMEOUT_MS / 1000 + 3,
@@ -259,20 +279,43 @@ class EventStore:
             source,
             *(m.payload for m in messages),
         ]
-        item = _Item(keys, args, asyncio.get_running_loop().create_future())
+        (found,) = await self._submit(_Item(keys, args, 1, self._future()))
+        return _found(record, found, receipt)
+
+    async def accept_batch(
+        self, source: str, entries: Sequence[Entry], dedupe_seconds: int
+    ) -> list[Outcome]:
+        """Accept the events of one delivery together: each is deduped on its own, and
+        all are stored in one script call, or none (:class:`StoreUnavailable`)."""
+        if not entries:
+            return []
+        receipt = new_hex()
+        keys: list[str] = []
+        args: list[Any] = []
+        for number, entry in enumerate(entries):
+            keys += [SEEN_KEY.format(source, entry.event_id), *(m.key for m in entry.messages)]
+            stored = {**entry.record, "_receipt": f"{receipt}.{number}"}
+            args += [len(entry.messages), json.dumps(stored), dedupe_seconds, source]
+            args += [m.payload for m in entry.messages]
+        found = await self._submit(_Item(keys, args, len(entries), self._future()))
+        return [
+            _found(entry.record, previous, f"{receipt}.{number}")
+            for number, (entry, previous) in enumerate(zip(entries, found, strict=True))
+        ]
+
+    def _future(self) -> asyncio.Future[list[Any]]:
+        return asyncio.get_running_loop().create_future()
+
+    def _submit(self, item: _Item) -> asyncio.Future[list[Any]]:
+        """Queue ``item`` for the next group commit; the future of its events' script
+        results (a plain method: the ingress's hot path awaits no extra coroutine)."""
         self._pending.append(item)
         if self._writing < self._max_writers:
             self._writing += 1
             task = asyncio.create_task(self._write())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        found = await item.result
-        if found is None:
-            return Outcome(record, duplicate=False)
-        previous = json.loads(_text(found))
-        # our own write, seen again after a retried call whose reply was lost
-        mine = previous.pop("_receipt", None) == receipt
-        return Outcome(previous, duplicate=not mine)
+        return item.result
 
     async def _write(self) -> None:
         batch: list[_Item] = []
@@ -308,9 +351,11 @@ class EventStore:
 
     async def _commit(self, batch: list[_Item]) -> list[Any]:
         """Run the script once for the whole batch (loading it if Redis lost it), then
-        fsync; one result per item: a previous record, None, or the error to raise."""
+        fsync; one result per item: its events' previous records or None, or the error
+        to raise."""
         keys: list[str] = [RECENT_KEY, COUNTS_KEY]
-        args: list[Any] = [len(batch), self._recent, 1 if self._fsync else 0]
+        events = sum(item.events for item in batch)
+        args: list[Any] = [events, self._recent, 1 if self._fsync else 0]
         for item in batch:
             keys += item.keys
             args += item.args
@@ -330,7 +375,12 @@ class EventStore:
             outcome = _outcome(replies[0])
             if isinstance(outcome, BaseException):
                 return [outcome] * len(batch)
-            return list(outcome)
+            results: list[Any] = []
+            at = 0
+            for item in batch:
+                results.append(list(outcome[at : at + item.events]))
+                at += item.events
+            return results
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def find(self, source: str, event_id: str) -> dict[str, Any] | None:
@@ -358,9 +408,22 @@ class EventStore:
 
 @dataclass
 class _Item:
+    """One delivery's ``events`` (their keys and arguments) in a group commit."""
+
     keys: list[str]
     args: list[Any]
-    result: asyncio.Future[Any]
+    events: int
+    result: asyncio.Future[list[Any]]
+
+
+def _found(record: dict[str, Any], found: Any, receipt: str) -> Outcome:
+    """The outcome of one event: new, or the record of the earlier one it duplicates."""
+    if found is None:
+        return Outcome(record, duplicate=False)
+    previous = json.loads(_text(found))
+    # our own write, seen again after a retried call whose reply was lost
+    mine = previous.pop("_receipt", None) == receipt
+    return Outcome(previous, duplicate=not mine)
 
 
 def _outcome(reply: Any) -> Any:

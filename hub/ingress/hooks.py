@@ -1,11 +1,22 @@
 """``POST /hooks/{source}``: from a delivery to an accepted event with its runs enqueued.
 
-In order: unknown source 404, body over the source's limit 413 (read no further),
-authentication 401, content type 415, JSON 400, event type and id 400; then routing,
-the workflow-level ``if``, one Celery message per matching workflow, and the atomic
-accept in Redis: 202 for a new event (also with zero runs), 200 with ``duplicate: true``
-for an event id already accepted within the source's dedupe window, 503 with
-``Retry-After`` when Redis cannot take it. Nothing here blocks the event loop.
+In order: unknown source 404; 429 with ``Retry-After`` when this client failed to
+authenticate to this source too often lately (:mod:`hub.ingress.auth_failures`: nothing
+read, no HMAC computed); body over the source's limit 413 (read no further); then
+the intake (:class:`hub.intake.plan.Intake`) reads the delivery (authentication 401,
+content type 415, JSON 400, event type and id 400) and plans its runs (routing, the
+workflow-level ``if``); here each planned run becomes a Celery message, and the atomic
+accept in Redis dedupes on the event id the plan names: 202 for a new event (also with
+zero runs), 200 with ``duplicate: true`` for an event id already accepted within the
+source's dedupe window, 503 with ``Retry-After`` when Redis cannot take it. Nothing here
+blocks the event loop.
+
+A batched delivery (a source with ``batch``) is answered 202 with ``events``, one entry
+per element in order, each deduped on its own; all its elements are stored in one script
+call, or none (503). A verification handshake is answered as the intake says, before
+anything is stored; ``GET /hooks/{source}`` answers only a source's ``hub-challenge``.
+The URL the sender called (:mod:`hub.ingress.public_url`) is built only for a source
+whose scheme signs it.
 
 :class:`Hooks` is a plain ASGI app: the ingress hands it deliveries before Starlette's
 routing and middleware, which on this path would cost more than the work itself.
@@ -17,27 +28,23 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 
-from hub.core.errors import TemplateError
-from hub.core.ids import new_hex
-from hub.history.events_log import log_event
-from hub.ingress.event_store import RETRY_AFTER_SECONDS, EventStore, StoreUnavailable
-from hub.ingress.publish import RunPublisher
-from hub.intake.routing import match_workflows
-from hub.intake.signatures import AuthFailed
-from hub.intake.sources import Source
-from hub.worker.runtime import new_context
-from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
+from hub.history import log_event
+from hub.ingress.auth_failures import AuthFailures
+from hub.ingress.client_address import ClientAddress
+from hub.ingress.event_store import RETRY_AFTER_SECONDS, Entry, EventStore, StoreUnavailable
+from hub.ingress.public_url import PublicUrl
+from hub.ingress.publish import QueuedMessage, RunPublisher
+from hub.intake import Batch, Intake, Plan, Refused, Reply, Source, Webhook, unknown_source
+from hub.workflow import Workflow
 
-__all__ = ["MAX_ID_LENGTH", "Answer", "Hooks", "error"]
+__all__ = ["Answer", "Hooks", "error"]
 
 log = logging.getLogger("hub.ingress")
-MAX_ID_LENGTH = 200
 PREFIX = "/hooks/"
 
 Scope = MutableMapping[str, Any]
@@ -47,14 +54,17 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
+_JSON = (b"content-type", b"application/json")
+
+
 def _json(status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
     text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return status, text.encode(), headers or []
+    return status, text.encode(), [_JSON, *(headers or [])]
 
 
 def _problem(status: int, message: str, retry_after: float | None = None) -> Answer:
     headers = []
-    if status == 503:
+    if status in (429, 503):
         headers = [(b"retry-after", str(int(retry_after or RETRY_AFTER_SECONDS)).encode())]
     return _json(status, {"error": message}, headers)
 
@@ -90,15 +100,19 @@ async def _read(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
+def _too_many_failures(source: str, wait: int) -> Answer:
+    return _problem(
+        429,
+        f"too many failed authentications from this address to '{source}': fix the "
+        f"signature or secret, then retry after {wait} s",
+        retry_after=wait,
     )
 
 
 class Hooks:
-    """The webhook endpoint, with its sources, workflows, publisher and store injected."""
+    """The webhook endpoint, with its sources, workflows, publisher and store injected;
+    ``public_url`` builds the URL a sender called; ``failures`` limits failed
+    authentication per source and ``clients`` address."""
 
     def __init__(
         self,
@@ -107,20 +121,27 @@ class Hooks:
         publisher: RunPublisher,
         store: EventStore,
         clock: Callable[[], float],
+        public_url: PublicUrl | None = None,
+        *,
+        clients: ClientAddress | None = None,
+        failures: AuthFailures | None = None,
     ) -> None:
         self._sources = sources
         self._publisher = publisher
         self._store = store
         self._clock = clock
-        webhooks = [wf for wf in workflows if wf.webhook is not None]
-        self._match = lru_cache(maxsize=4096)(
-            lambda source, event_type: tuple(match_workflows(webhooks, source, event_type))
-        )
+        self._intake = Intake(workflows)
+        self._public_url = public_url or PublicUrl()
+        self._clients = clients or ClientAddress()
+        self._failures = failures or AuthFailures(0, 60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI: ``POST /hooks/{source}``."""
+        """ASGI: ``POST /hooks/{source}``, and ``GET`` for a verification handshake."""
         try:
-            status, body, extra = await self.deliver(scope, receive)
+            if scope["method"] == "GET":
+                status, body, extra = self.challenge(scope)
+            else:
+                status, body, extra = await self.deliver(scope, receive)
         except _Gone:
             return
         except Exception:
@@ -128,13 +149,11 @@ class Hooks:
             status, body, extra = _problem(
                 500, "the hub failed on this request; it is logged, retry later"
             )
-        if 400 <= status < 500:  # 503s and 500s are logged where they happen
-            log.info("POST %s refused with %d: %s", scope["path"], status, body.decode())
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *extra,
-        ]
+        if 400 <= status < 500 and status not in (401, 429):  # those: a summary per window
+            log.info(
+                "%s %s refused with %d: %s", scope["method"], scope["path"], status, body.decode()
+            )
+        headers = [(b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -143,11 +162,11 @@ class Hooks:
         name = scope["path"][len(PREFIX) :]
         source = self._sources.get(name)
         if source is None:
-            return _problem(
-                404,
-                f"unknown source '{name}': nothing is configured to receive "
-                f"POST /hooks/{name}; check the URL",
-            )
+            unknown = unknown_source(name)
+            return _problem(unknown.status, unknown.message)
+        client = self._clients.of(scope)
+        if (wait := self._failures.retry_after(name, client)) is not None:
+            return _too_many_failures(name, wait)
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
@@ -160,106 +179,127 @@ class Hooks:
         except _TooLarge:
             return _problem(413, f"the body is over this source's limit of {limit} bytes")
         now = self._clock()
+        url = self._public_url(scope, headers) if source.signs_url else ""
         try:
-            source.verifier.verify(headers, body, now)
-        except AuthFailed as exc:
-            return _problem(401, f"authentication failed: {exc.reason}")
-        content_type = headers.get("content-type")
-        if content_type and not _is_json(content_type):
-            return _problem(
-                415,
-                f"Content-Type '{content_type}' is not JSON: send the event as application/json",
-            )
-        if not body.strip():
-            return _problem(400, "the body is empty: send the event as a JSON document")
-        try:
-            event = json.loads(body)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            return _problem(400, f"the body is not valid JSON: {exc}")
-        event_type = source.event_type(headers, event)
-        if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_ID_LENGTH:
-            return _problem(
-                400, f"event type missing or not a short string: send {source.describe_type()}"
-            )
-        event_id = source.event_id(headers, event)
-        if event_id is None or event_id == "":
-            if source.id_required:
-                return _problem(400, f"event id missing: send {source.describe_id()}")
-            event_id = new_hex()
-        elif isinstance(event_id, bool) or not isinstance(event_id, str | int):
-            return _problem(
-                400, f"the event id must be a string or an integer ({source.describe_id()})"
-            )
-        event_id = str(event_id)
-        if len(event_id) > MAX_ID_LENGTH:
-            return _problem(400, f"the event id is longer than {MAX_ID_LENGTH} characters")
-        try:
-            text: str | None = body.decode()
-        except UnicodeDecodeError:  # JSON in UTF-16/32: encode it again instead
-            text = None
-        return await self._accept(source, event, text, event_type, event_id, now)
+            plan = self._intake.plan(Webhook(source, headers, body, now, "POST", url))
+        except Refused as exc:
+            if exc.status == 401:
+                self._failures.refused(name, client, exc.message)
+            return _problem(exc.status, exc.message)
+        if isinstance(plan, Plan):
+            return await self._accept(plan, now)
+        if isinstance(plan, Batch):
+            return await self._accept_batch(source, plan, now)
+        return _reply(scope, plan)
 
-    async def _accept(
-        self,
-        source: Source,
-        event: Any,
-        text: str | None,
-        event_type: str,
-        event_id: str,
-        now: float,
-    ) -> Answer:
-        runs: list[dict[str, str]] = []
-        skipped: list[dict[str, str]] = []
-        messages = []
-        for wf in self._match(source.name, event_type):
-            reason = _filtered_out(wf, event)
-            if reason is not None:
-                skipped.append({"workflow": wf.name, "reason": reason})
-                continue
-            run_id = new_hex()
-            ctx = new_context(
-                event=event,
-                event_id=event_id,
-                source=source.name,
-                event_type=event_type,
-                run_id=run_id,
+    def challenge(self, scope: Scope) -> Answer:
+        """``GET /hooks/{source}``: the answer to a verification handshake."""
+        name = scope["path"][len(PREFIX) :]
+        source = self._sources.get(name)
+        if source is None:
+            unknown = unknown_source(name)
+            return _problem(unknown.status, unknown.message)
+        if source.challenge is None:
+            status, body, extra = _problem(
+                405,
+                f"GET /hooks/{name} answers only a verification handshake (hub.challenge), "
+                "which this source does not have: POST events to it",
             )
-            messages.append(
-                self._publisher.message(wf, ctx, event_id=event_id, run_id=run_id, event_json=text)
-            )
-            runs.append({"workflow": wf.name, "revision": wf.revision, "run_id": run_id})
-        record = {
-            "event_id": event_id,
-            "source": source.name,
-            "event_type": event_type,
-            "received_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-            "runs": runs,
-            "skipped": skipped,
-        }
+            return status, body, [*extra, (b"allow", b"POST")]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        return _reply(scope, source.challenge.answer(query))
+
+    async def _accept(self, plan: Plan, now: float) -> Answer:
+        event, dedupe_seconds = plan.event, plan.dedupe_seconds
+        assert dedupe_seconds is not None  # a webhook event is always deduped
+        received_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        record, messages = self._record(plan, received_at)
         try:
             outcome = await self._store.accept(
-                source.name, event_id, record, messages, source.dedupe_seconds
+                event.source, event.event_id, record, messages, dedupe_seconds
             )
         except StoreUnavailable as exc:
-            log.warning("%s event %s not accepted: %s", source.name, event_id, exc)
+            log.warning("%s event %s not accepted: %s", event.source, event.event_id, exc)
             return _problem(
                 503,
                 "the hub cannot store events right now; retry later",
                 retry_after=exc.retry_after,
             )
         status = "duplicate" if outcome.duplicate else "accepted"
-        log_event(source.name, event_id, status, event_type=event_type, runs=len(runs))
+        log_event(
+            event.source, event.event_id, status, event_type=event.event_type, runs=len(messages)
+        )
         if outcome.duplicate:
             return _json(200, {**outcome.record, "duplicate": True})
         return _json(202, {**record, "duplicate": False})
 
+    async def _accept_batch(self, source: Source, batch: Batch, now: float) -> Answer:
+        """A batch's events stored together; 202 with one entry per event, in order."""
+        received_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        entries = []
+        for plan in batch.plans:
+            record, messages = self._record(plan, received_at)
+            entries.append(Entry(plan.event.event_id, record, messages))
+        try:
+            outcomes = await self._store.accept_batch(source.name, entries, source.dedupe_seconds)
+        except StoreUnavailable as exc:
+            log.warning("%s batch of %d not accepted: %s", source.name, len(entries), exc)
+            return _problem(
+                503,
+                "the hub cannot store events right now; retry later",
+                retry_after=exc.retry_after,
+            )
+        events = []
+        for plan, entry, outcome in zip(batch.plans, entries, outcomes, strict=True):
+            event, duplicate = plan.event, outcome.duplicate
+            runs = len(entry.messages)
+            status = "duplicate" if duplicate else "accepted"
+            log_event(source.name, event.event_id, status, event_type=event.event_type, runs=runs)
+            answer = {
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                "duplicate": duplicate,
+                "runs": outcome.record.get("runs", []),
+                "skipped": outcome.record.get("skipped", []),
+            }
+            if event.id_from_content:
+                answer["id_from_content"] = True
+            events.append(answer)
+        return _json(202, {"source": source.name, "received_at": received_at, "events": events})
 
-def _filtered_out(wf: Workflow, event: Any) -> str | None:
-    """Why the workflow-level ``if`` keeps this event out, or None to run it."""
-    if wf.if_ is None:
-        return None
-    where = f"workflow '{wf.name}' field 'if'"
-    try:
-        return None if truthy(wf.if_, {"event": event}, where=where) else "if: false"
-    except TemplateError as exc:
-        return f"if: {exc}"
+    def _record(self, plan: Plan, received_at: str) -> tuple[dict[str, Any], list[QueuedMessage]]:
+        """The event's record and its runs' messages."""
+        event = plan.event
+        runs: list[dict[str, str]] = []
+        skipped = [{"workflow": skip.workflow, "reason": skip.reason} for skip in plan.skipped]
+        messages = []
+        for run in plan.runs:
+            wf = run.workflow
+            messages.append(
+                self._publisher.message(
+                    wf,
+                    run.context,
+                    event_id=event.event_id,
+                    run_id=run.run_id,
+                    event_json=event.text,
+                )
+            )
+            runs.append({"workflow": wf.name, "revision": wf.revision, "run_id": run.run_id})
+        record: dict[str, Any] = {
+            "event_id": event.event_id,
+            "source": event.source,
+            "event_type": event.event_type,
+            "received_at": received_at,
+            "runs": runs,
+            "skipped": skipped,
+        }
+        if event.id_from_content:
+            record["id_from_content"] = True
+        return record, messages
+
+
+def _reply(scope: Scope, reply: Reply) -> Answer:
+    """A handshake's answer, logged as one (nothing was stored)."""
+    if reply.status < 400:
+        log.info("%s %s answered %s", scope["method"], scope["path"], reply.what)
+    return reply.status, reply.body, [(b"content-type", reply.content_type.encode())]

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from hub.workflow.fields import SOURCE_PATTERN
+from hub.workflow import SOURCE_PATTERN
 
-__all__ = ["Accepted", "ErrorBody", "openapi_document"]
+__all__ = ["Accepted", "BatchAccepted", "ErrorBody", "openapi_document"]
 
 
 class Run(BaseModel):
@@ -46,6 +46,27 @@ class Accepted(Record):
     duplicate: bool = Field(
         description="True when this event id was accepted before; nothing new was started."
     )
+
+
+class BatchEvent(BaseModel):
+    """One event of a batched delivery."""
+
+    event_id: str
+    event_type: str
+    duplicate: bool = Field(description="Accepted before: `runs` are the runs it started then.")
+    runs: list[Run]
+    skipped: list[Skipped]
+    id_from_content: bool = Field(
+        default=False, description="It came without an id: `event_id` is a hash of its content."
+    )
+
+
+class BatchAccepted(BaseModel):
+    """The answer to a batched delivery (a source with `batch`): every event stored."""
+
+    source: str
+    received_at: str
+    events: list[BatchEvent] = Field(description="One per event of the batch, in order.")
 
 
 class ErrorBody(BaseModel):
@@ -86,6 +107,7 @@ class SourceList(BaseModel):
 
 _MODELS: list[type[BaseModel]] = [
     Accepted,
+    BatchAccepted,
     Record,
     ErrorBody,
     Health,
@@ -115,11 +137,10 @@ _UNAVAILABLE = _json(
 _ADMIN = {
     "security": [{"bearer": []}, {}],
     "description": "Needs `Authorization: Bearer <HUB_INGRESS_ADMIN_TOKEN>`; without that "
-    "setting, answers only on an ingress listening on loopback.",
+    "setting it answers 401, except in `hub up`'s local mode.",
 }
 _ADMIN_ERRORS = {
-    "401": _error("Wrong or missing admin token."),
-    "403": _error("No admin token is configured and the ingress is not local."),
+    "401": _error("Wrong or missing admin token, or no admin token configured."),
     "503": _UNAVAILABLE,
 }
 
@@ -142,7 +163,11 @@ def _hook() -> dict[str, Any]:
             "type and id, and starts one run per matching workflow. 202 comes only once the "
             "event and all its runs are stored in Redis (fsynced, with "
             "HUB_INGRESS_FSYNC=always); a redelivery of an accepted event id within the "
-            "dedupe window answers 200 with `duplicate: true` and starts nothing."
+            "dedupe window answers 200 with `duplicate: true` and starts nothing. A source "
+            "with `batch` takes an array of events: 202 with one entry per event, each "
+            "deduped on its own, all stored or none (503). A verification handshake the "
+            "source answers (Slack's url_verification, Zoom's endpoint.url_validation, ...) "
+            "is answered 200 at once and starts nothing."
         ),
         "parameters": [
             {
@@ -168,18 +193,83 @@ def _hook() -> dict[str, Any]:
             "content": {"application/json": {"schema": {}}},
             "description": "The event, any JSON document, at most the source's size limit.",
         },
+        "responses": _hook_responses(),
+    }
+
+
+def _hook_responses() -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "Already accepted: the original answer, `duplicate: true`; "
+            "or the answer to a verification handshake.",
+            "content": {
+                "application/json": {"schema": {}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        "202": {
+            "description": "Accepted: stored with its runs (possibly none); for a batch, "
+            "every event of it.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/Accepted"},
+                            {"$ref": "#/components/schemas/BatchAccepted"},
+                        ]
+                    }
+                }
+            },
+        },
+        "400": _error("Empty or malformed JSON, or no event type/id where the source says."),
+        "401": _error(
+            "Authentication failed (missing or wrong signature, token or "
+            "timestamp out of tolerance)."
+        ),
+        "404": _error("Unknown source."),
+        "413": _error("Body over the source's limit."),
+        "415": _error("Content-Type is not JSON."),
+        "429": _json(
+            "ErrorBody",
+            "Too many failed authentications from this address to this source lately: "
+            "answered without reading the delivery; retry after the given seconds.",
+            headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}},
+        ),
+        "503": _UNAVAILABLE,
+    }
+
+
+def _challenge() -> dict[str, Any]:
+    def query(name: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+
+    return {
+        "summary": "Answer a verification handshake (hub.challenge)",
+        "description": (
+            "For a source with a `hub-challenge` handshake (Meta, WebSub): answers "
+            "`hub.challenge` when `hub.mode` is `subscribe` and `hub.verify_token` is the "
+            "source's. Starts nothing."
+        ),
+        "parameters": [
+            {
+                "name": "source",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": SOURCE_PATTERN},
+            },
+            query("hub.mode"),
+            query("hub.verify_token"),
+            query("hub.challenge"),
+        ],
         "responses": {
-            "200": _json("Accepted", "Already accepted: the original answer, `duplicate: true`."),
-            "202": _json("Accepted", "Accepted: stored with its runs (possibly none)."),
-            "400": _error("Empty or malformed JSON, or no event type/id where the source says."),
-            "401": _error(
-                "Authentication failed (missing or wrong signature, token or "
-                "timestamp out of tolerance)."
-            ),
+            "200": {
+                "description": "The challenge, as sent.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            "400": _error("hub.mode, hub.verify_token or hub.challenge missing."),
+            "403": _error("The verify token is not the source's."),
             "404": _error("Unknown source."),
-            "413": _error("Body over the source's limit."),
-            "415": _error("Content-Type is not JSON."),
-            "503": _UNAVAILABLE,
+            "405": _error("The source answers no verification GET: POST events to it."),
         },
     }
 
@@ -248,7 +338,7 @@ def openapi_document(title: str = "hub ingress", version: str = "1") -> dict[str
             "description": "Webhook ingress of the hub: POST events to /hooks/{source}.",
         },
         "paths": {
-            "/hooks/{source}": {"post": _hook()},
+            "/hooks/{source}": {"post": _hook(), "get": _challenge()},
             "/healthz": {"get": _healthz()},
             "/events": {"get": _recent_events()},
             "/events/{source}/{event_id}": {"get": _one_event()},

@@ -33,8 +33,7 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.core.errors import ConfigError
-from hub.core.ids import new_uuid
+from hub.core import ConfigError, new_uuid
 from hub.ingress.celery_message import (
     Channel,
     QueuedMessage,
@@ -45,9 +44,7 @@ from hub.ingress.celery_message import (
     serialize,
     steps,
 )
-from hub.worker.runtime import new_context
-from hub.workflow.compiler import compile_run, step_kwargs
-from hub.workflow.model import Workflow
+from hub.workflow import Workflow, compile_run, new_context, step_kwargs
 
 __all__ = ["Compile", "QueuedMessage", "RunPublisher"]
 

@@ -13,8 +13,7 @@ import logging
 import uvicorn
 from starlette.types import ASGIApp
 
-from hub.core.logs import configure_logging
-from hub.core.settings import Settings
+from hub.core import Settings, configure_logging
 
 __all__ = ["lean_log_records", "prepare_process", "run", "settle_heap"]
 
@@ -60,7 +59,21 @@ def run(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
 
     uvicorn's access log is off: the hub logs one line per delivery itself (accepted,
     duplicate or refused, with the source and event id), and an access line for every
-    request would double that cost and log health probes.
+    request would double that cost and log health probes. So are its proxy headers
+    (which it trusts from 127.0.0.1 by default): the hub reads forwarded headers from
+    ``HUB_TRUSTED_PROXIES`` alone, for the URL a sender called
+    (:mod:`hub.ingress.public_url`) and the client's address
+    (:mod:`hub.ingress.client_address`). uvicorn leaves the process's logging as
+    :func:`prepare_process` set it (``log_config=None``): its own setup would close the
+    root handler, whose batched lines were then never written.
     """
     settle_heap()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

@@ -2,9 +2,9 @@
 routes with, recently accepted events, and Prometheus metrics.
 
 ``/healthz`` and ``/openapi.json`` are open to all. The others need
-``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token, or, without one, a loopback ingress
-(:class:`AdminGuard`). Every answer is JSON but the metrics; every Redis failure is a 503
-with ``Retry-After``.
+``HUB_INGRESS_ADMIN_TOKEN`` as a bearer token (:class:`AdminGuard`); only ``hub up``'s
+local mode opens them without one, never the address the ingress listens on. Every
+answer is JSON but the metrics; every Redis failure is a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -18,35 +18,45 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.core.settings import Settings
-from hub.history.metrics import CONTENT_TYPE, exposition
+from hub.core import Settings, redis_client
+from hub.history import CONTENT_TYPE, exposition
 from hub.ingress.event_store import EventStore, StoreUnavailable
 from hub.ingress.hooks import error
 from hub.ingress.openapi import openapi_document
-from hub.intake.sources import Source
-from hub.workflow.model import Workflow
+from hub.intake import Source
+from hub.workflow import Workflow
 
 __all__ = ["AdminGuard", "MetricsScrape", "ReadViews"]
 
 
 class AdminGuard:
-    """Who may read the views: the admin token, or anyone on a loopback ingress."""
+    """Who may read the views: whoever sends the admin token; without a token set, anyone
+    in local mode (``HUB_LOCAL_MODE``, set by ``hub up``) and nobody otherwise."""
 
-    def __init__(self, settings: Settings, local: bool) -> None:
+    def __init__(self, settings: Settings) -> None:
         token = settings.hub_ingress_admin_token
         self._token = token.get_secret_value().encode() if token else None
-        self._local = local
+        self._local = settings.hub_local_mode
 
     def check(self, request: Request) -> Response | None:
-        """None if ``request`` may read a view, else the answer that refuses it."""
+        """None if ``request`` may read a view, else the 401 that refuses it."""
         if self._token is None:
             if self._local:
                 return None
-            return error(403, "set HUB_INGRESS_ADMIN_TOKEN to read this view over the network")
+            return _unauthorized(
+                "this view needs a token: set HUB_INGRESS_ADMIN_TOKEN on the ingress and send "
+                "Authorization: Bearer <token>"
+            )
         kind, _, given = request.headers.get("authorization", "").partition(" ")
         if kind.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
-            return error(401, "send Authorization: Bearer <HUB_INGRESS_ADMIN_TOKEN>")
+            return _unauthorized("send Authorization: Bearer <HUB_INGRESS_ADMIN_TOKEN>")
         return None
+
+
+def _unauthorized(message: str) -> Response:
+    response = error(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
+    return response
 
 
 class MetricsScrape:
@@ -56,8 +66,9 @@ class MetricsScrape:
     scrape, so an ingress without a Redis URL starts and answers 503 here only.
     """
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, redis_url: str | None, settings: Settings | None = None) -> None:
         self._url = redis_url
+        self._settings = settings or Settings()
         self._client: syncredis.Redis | None = None
 
     async def answer(self) -> Response:
@@ -65,7 +76,7 @@ class MetricsScrape:
         if self._client is None:
             if self._url is None:
                 return error(503, "HUB_REDIS_URL is not set: no metrics to read")
-            self._client = syncredis.Redis.from_url(self._url, socket_timeout=5)
+            self._client = redis_client(self._settings, self._url, socket_timeout=5)
         try:
             body = await run_in_threadpool(exposition, self._client)
         except (syncredis.RedisError, OSError):

@@ -1,7 +1,8 @@
-"""Signed deliveries for local runs: ``hub up --demo``, the bench, trying a source out.
+"""Signed deliveries for local runs: ``hub up --demo``, the bench, ``hub test``, trying a
+source out.
 
 :data:`DEMO_SECRET` stands in for any secret a source file names but ``HUB_SECRETS``
-lacks, in local runs only (``hub up`` binds the ingress to loopback), the way the Plutio
+lacks, in local runs only (``hub up``, which sets ``HUB_LOCAL_MODE``), the way a connector's
 sandbox credentials stand in for real ones. It is public: never use it for a real sender.
 """
 
@@ -15,11 +16,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.core.settings import Settings
+from hub.core import Settings
 from hub.intake.resolve import build_sources
-from hub.intake.sources import load_sources, sources_folder
+from hub.intake.sources import SourceConfig, load_sources, sources_folder
 
-__all__ = ["DEMO_SECRET", "signed_delivery", "with_demo_secrets"]
+__all__ = ["DEMO_SECRET", "signed_delivery", "stand_in_secrets", "with_demo_secrets"]
 
 DEMO_SECRET = "whsec_" + base64.b64encode(b"hub local demo key - not a secret").decode()
 
@@ -27,10 +28,19 @@ DEMO_SECRET = "whsec_" + base64.b64encode(b"hub local demo key - not a secret").
 def with_demo_secrets(settings: Settings) -> dict[str, str]:
     """``HUB_SECRETS`` plus :data:`DEMO_SECRET` for every source secret it lacks."""
     secrets = {name: value.get_secret_value() for name, value in settings.hub_secrets.items()}
-    for config, _path in load_sources(sources_folder(settings)).values():
-        for name in config.auth.secret_names:
-            secrets.setdefault(name, DEMO_SECRET)
-    return secrets
+    return stand_in_secrets(load_sources(sources_folder(settings)), secrets)
+
+
+def stand_in_secrets(
+    configs: Mapping[str, tuple[SourceConfig, str]], secrets: Mapping[str, str]
+) -> dict[str, str]:
+    """``secrets`` plus :data:`DEMO_SECRET` for every secret the source files name that
+    ``secrets`` lacks (``hub test`` signs its cases' deliveries with them)."""
+    filled = dict(secrets)
+    for config, _path in configs.values():
+        for name in config.secret_names:
+            filled.setdefault(name, DEMO_SECRET)
+    return filled
 
 
 def signed_delivery(
@@ -40,8 +50,10 @@ def signed_delivery(
     headers: Mapping[str, str] | None = None,
     *,
     now: float | None = None,
+    url: str = "",
 ) -> tuple[bytes, dict[str, str]]:
-    """The bytes and headers to POST ``body`` to ``source``, signed as it requires.
+    """The bytes and headers to POST ``body`` to ``source`` at ``url``, signed as it
+    requires (``url`` matters to schemes that sign it).
 
     Secrets come from ``settings`` and, for names it lacks, :data:`DEMO_SECRET`.
     """
@@ -54,5 +66,5 @@ def signed_delivery(
     event_id = str(
         given.get("X-Event-Id") or (body.get("id") if isinstance(body, dict) else "") or ""
     )
-    signed = verifier.sign(raw, event_id, time.time() if now is None else now)
+    signed = verifier.sign(raw, event_id, time.time() if now is None else now, url=url)
     return raw, {"Content-Type": "application/json", **given, **signed}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.workflow.model import Workflow
+from hub.workflow import Workflow
 
 __all__ = ["json_path", "known_sources", "match_workflows"]
 

@@ -9,31 +9,59 @@ One YAML file per source in the sources folder (``HUB_SOURCES``, by default
     max_body_bytes: 262144
     dedupe_seconds: 86400
 
-Files are checked like workflows: every problem with its ``file:line:column``. Secrets
-are named, never written: their values come from ``HUB_SECRETS``. :mod:`hub.intake.resolve`
-turns these files into the sources the ingress serves.
+or, for a sender the hub knows (:mod:`hub.intake.presets`)::
+
+    preset: hubspot
+    secret: "{{ secrets.HUBSPOT_CLIENT_SECRET }}"
+
+A value is read from the first header present, else the first body path that holds
+one, else the first format that finds all its parts (:mod:`hub.intake.extract`).
+``batch`` says that one delivery carries many events (the body is an array, or a path
+holds one): each element is an event with its own type and id. ``handshakes`` are the
+verification handshakes the source answers (:mod:`hub.intake.handshakes`).
+
+Files are checked like workflows: every problem with its ``file:line:column``, an
+unknown field with the fields allowed there. Secrets are named, never written: their
+values come from ``HUB_SECRETS``. :mod:`hub.intake.resolve` turns these files into the
+sources the ingress serves.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core import ConfigError, Settings
 from hub.intake import signatures as sig
-from hub.intake.routing import json_path
-from hub.workflow.fields import SOURCE_PATTERN
-from hub.workflow.positions import compose
-from hub.workflow.problems import Problem
+from hub.intake.extract import Format, Locator, check_path
+from hub.intake.handshakes import (
+    ChallengeConfig,
+    Handshake,
+    HandshakeConfig,
+    HubChallenge,
+    ZoomConfig,
+)
+from hub.intake.json_body import DEFAULT_MAX_DEPTH
+from hub.intake.presets import all_presets, apply_preset
+from hub.intake.secret_refs import check_ref, ref_names
+from hub.workflow import SOURCE_PATTERN, Problem, compose, schema_problems
 
 __all__ = [
     "AuthConfig",
+    "BatchConfig",
     "FieldConfig",
     "Source",
     "SourceConfig",
@@ -42,8 +70,9 @@ __all__ = [
     "sources_folder",
 ]
 
-Scheme = Literal["standard-webhooks", "hmac", "github", "stripe", "shared-secret", "bearer", "none"]
-_SECRET_REF = re.compile(r"^\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+Scheme = Literal[
+    "standard-webhooks", "hmac", "github", "stripe", "shared-secret", "bearer", "basic", "none"
+]
 _SCHEME_FIELDS: dict[str, set[str]] = {
     "hmac": {
         "header",
@@ -51,13 +80,25 @@ _SCHEME_FIELDS: dict[str, set[str]] = {
         "encoding",
         "prefix",
         "timestamp_header",
+        "timestamp_unit",
         "signed_payload",
+        "uri_decode",
         "tolerance_seconds",
     },
     "shared-secret": {"header"},
-    "standard-webhooks": {"tolerance_seconds"},
-    "stripe": {"tolerance_seconds"},
+    "standard-webhooks": {"tolerance_seconds", "timestamp_unit"},
+    "stripe": {"tolerance_seconds", "timestamp_unit"},
 }
+_NOUNS = {
+    "SourceConfig": "a source file",
+    "AuthConfig": "auth",
+    "FieldConfig": "event_type and event_id",
+    "BatchConfig": "batch",
+    "EchoConfig": "an echo handshake",
+    "ZoomConfig": "a zoom handshake",
+    "ChallengeConfig": "a hub-challenge handshake",
+}
+_PAYLOAD_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 class SourceError(ConfigError):
@@ -84,7 +125,16 @@ class AuthConfig(_Model):
     encoding: Literal["hex", "base64"] = "hex"
     prefix: str = ""
     timestamp_header: str | None = None
-    signed_payload: str | None = None
+    timestamp_unit: Literal["s", "ms"] = Field(
+        default="s", description="The timestamp's unit: Unix seconds or milliseconds."
+    )
+    signed_payload: str | None = Field(
+        default=None, description="What is signed: {body}, and any of {method} {uri} {timestamp}."
+    )
+    uri_decode: bool = Field(
+        default=False,
+        description="Decode %3A, %2F and the other characters HubSpot decodes in {uri}.",
+    )
     tolerance_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
@@ -100,16 +150,29 @@ class AuthConfig(_Model):
         if not self.secret:
             raise ValueError(f"scheme '{self.scheme}' needs a secret: '{{{{ secrets.NAME }}}}'")
         for ref in self.secret_refs:
-            if not _SECRET_REF.match(ref):
-                raise ValueError(
-                    "write a secret as '{{ secrets.NAME }}' and put its value in HUB_SECRETS, "
-                    "never the secret itself"
-                )
-        if self.scheme == "hmac" and not self.header:
-            raise ValueError("scheme 'hmac' needs the signature 'header'")
-        if self.signed_payload is not None and "{body}" not in self.signed_payload:
-            raise ValueError("signed_payload must contain {body}")
+            check_ref(ref)
+        if self.scheme == "hmac":
+            self._check_hmac()
         return self
+
+    def _check_hmac(self) -> None:
+        if not self.header:
+            raise ValueError("scheme 'hmac' needs the signature 'header'")
+        if self.signed_payload is not None:
+            fields = _PAYLOAD_PLACEHOLDER.findall(self.signed_payload)
+            unknown = sorted(set(fields) - set(sig.PAYLOAD_FIELDS))
+            if unknown:
+                allowed = ", ".join(f"{{{f}}}" for f in sig.PAYLOAD_FIELDS)
+                raise ValueError(
+                    f"signed_payload: {{{unknown[0]}}} is not a part of the request "
+                    f"(allowed: {allowed})"
+                )
+            if "body" not in fields:
+                raise ValueError("signed_payload must contain {body}")
+            if "timestamp" in fields and not self.timestamp_header:
+                raise ValueError("signed_payload has {timestamp}: name its timestamp_header")
+        if "timestamp_unit" in self.model_fields_set and not self.timestamp_header:
+            raise ValueError("timestamp_unit applies to a timestamp_header: name it")
 
     @property
     def secret_refs(self) -> list[str]:
@@ -119,81 +182,201 @@ class AuthConfig(_Model):
 
     @property
     def secret_names(self) -> list[str]:
-        return [m.group(1) for ref in self.secret_refs if (m := _SECRET_REF.match(ref))]
+        return ref_names(self.secret_refs)
+
+
+def _listed(value: str | list[str] | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class FieldConfig(_Model):
-    """Where a value is read: the first header present, else a dotted path in the body."""
+    """Where a value is read: the first header present, else the first body path that
+    holds one, else the first format that finds all its parts."""
 
     header: str | list[str] | None = None
-    path: str | None = None
+    path: str | list[str] | None = Field(
+        default=None, description="Dotted keys, list indexes as numbers: 'events.0.id'."
+    )
+    format: str | list[str] | None = Field(
+        default=None, description="Values joined: '{meta.entity}.{meta.action}', '{header:X}'."
+    )
     required: bool = False
+    fallback: Literal["new", "content"] | None = Field(
+        default=None,
+        description="An event id that is missing: a new one (never deduped), or a hash of "
+        "the event's content. Default: new, content for a batch's elements.",
+    )
 
     @model_validator(mode="after")
     def _somewhere(self) -> FieldConfig:
-        if not self.header and not self.path:
-            raise ValueError("give a 'header', a 'path' or both")
+        if not (self.header or self.path or self.format) and self.fallback != "content":
+            raise ValueError("give a 'header', a 'path' or a 'format'")
+        if self.required and self.fallback is not None:
+            raise ValueError("an id that is required has no fallback: give one of the two")
+        for path in self.paths:
+            check_path(path)
+        for text in _listed(self.format):
+            Format.parse(text)  # a ValueError says what is wrong with it
         return self
 
     @property
     def headers(self) -> tuple[str, ...]:
-        if not self.header:
-            return ()
-        return (self.header,) if isinstance(self.header, str) else tuple(self.header)
+        return _listed(self.header)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return _listed(self.path)
+
+    @property
+    def formats(self) -> tuple[Format, ...]:
+        return tuple(Format.parse(text) for text in _listed(self.format))
+
+    def locator(self) -> Locator:
+        return Locator(self.headers, self.paths, self.formats)
+
+
+class BatchConfig(_Model):
+    """``batch: {path: ...}``: the array of events is at this path of the body."""
+
+    path: str
+
+    @model_validator(mode="after")
+    def _path(self) -> BatchConfig:
+        check_path(self.path)
+        return self
 
 
 class SourceConfig(_Model):
     """One source file."""
 
     description: str = ""
+    preset: str | None = Field(
+        default=None, description="A sender the hub or a connector knows by name."
+    )
+    secret: str | list[str] | None = Field(
+        default=None, description="The auth's secret ('{{ secrets.NAME }}'), with a preset."
+    )
     auth: AuthConfig
     event_type: FieldConfig | None = None
     event_id: FieldConfig | None = None
+    batch: bool | BatchConfig = Field(
+        default=False, description="true: the body is an array of events; {path}: one is there."
+    )
+    handshakes: list[HandshakeConfig] = Field(default_factory=list)
     max_body_bytes: int | None = Field(default=None, gt=0)
     dedupe_seconds: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return apply_preset(data) if isinstance(data, dict) else data
+
+    @field_validator("preset")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is not None:
+            known = all_presets()
+            if value not in known:
+                raise ValueError(f"no preset '{value}' (presets: {', '.join(known)})")
+        return value
+
+    @field_validator("event_type")
+    @classmethod
+    def _no_fallback(cls, value: FieldConfig | None) -> FieldConfig | None:
+        if value is not None and value.fallback is not None:
+            raise ValueError("event_type has no fallback: an event without a type is refused")
+        return value
+
+    @field_validator("batch")
+    @classmethod
+    def _ids_per_element(
+        cls, value: bool | BatchConfig, info: ValidationInfo
+    ) -> bool | BatchConfig:
+        event_id = info.data.get("event_id")
+        if value is not False and isinstance(event_id, FieldConfig) and event_id.headers:
+            raise ValueError(
+                "a batch's event ids are read in each element: give event_id a 'path' "
+                "(a header is the same for every element)"
+            )
+        return value
+
+    @field_validator("handshakes")
+    @classmethod
+    def _answerable(
+        cls, value: list[HandshakeConfig], info: ValidationInfo
+    ) -> list[HandshakeConfig]:
+        if sum(isinstance(h, ChallengeConfig) for h in value) > 1:
+            raise ValueError("a source answers one hub-challenge handshake")
+        auth = info.data.get("auth")
+        for handshake in value:
+            unkeyed = not isinstance(auth, AuthConfig) or not auth.secret_names
+            if isinstance(handshake, ZoomConfig) and handshake.secret is None and unkeyed:
+                raise ValueError("the zoom handshake needs a secret: the auth's, or its own")
+        return value
+
+    @property
+    def batch_path(self) -> str | None:
+        """Where a batch's array is: "" for the body itself; None: not a batch."""
+        if isinstance(self.batch, BatchConfig):
+            return self.batch.path
+        return "" if self.batch else None
+
+    @property
+    def secret_names(self) -> list[str]:
+        """Every secret this file names: its auth's and its handshakes'."""
+        names = list(self.auth.secret_names)
+        for handshake in self.handshakes:
+            if isinstance(handshake, ChallengeConfig):
+                names += handshake.secret_names
+            elif isinstance(handshake, ZoomConfig) and handshake.secret:
+                names += ref_names([handshake.secret])
+        return names
 
 
 @dataclass(frozen=True)
 class Source:
-    """A source as the ingress uses it: a verifier, extractors and limits."""
+    """A source as the ingress uses it: a verifier, where values are, limits.
+
+    ``batch``: where a batched delivery's array of events is ("" the body itself), None
+    for one event per delivery. ``id_fallback``: the id of an event that has none, a
+    ``new`` one or a hash of its ``content``. ``handshakes`` are answered for POSTs,
+    ``challenge`` for a verification GET. ``signs_url``: the verifier needs the URL the
+    sender called.
+    """
 
     name: str
     verifier: sig.Verifier
-    type_headers: tuple[str, ...]
-    type_path: str | None
-    id_headers: tuple[str, ...]
-    id_path: str | None
+    type_at: Locator
+    id_at: Locator
     id_required: bool
     max_body_bytes: int
     dedupe_seconds: int
     configured: bool
+    max_json_depth: int = DEFAULT_MAX_DEPTH
+    id_fallback: Literal["new", "content"] = "new"
+    batch: str | None = None
+    handshakes: tuple[Handshake, ...] = ()
+    challenge: HubChallenge | None = None
+    signs_url: bool = False
+    #: one event per delivery and no handshake: the ingress's fast path
+    plain: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", self.batch is None and not self.handshakes)
 
     def event_type(self, headers: Mapping[str, str], body: Any) -> Any:
-        return _read(self.type_headers, self.type_path, headers, body)
+        return self.type_at.read(headers, body)
 
     def event_id(self, headers: Mapping[str, str], body: Any) -> Any:
-        return _read(self.id_headers, self.id_path, headers, body)
+        return self.id_at.read(headers, body)
 
     def describe_type(self) -> str:
-        return _describe(self.type_headers, self.type_path)
+        return self.type_at.describe()
 
     def describe_id(self) -> str:
-        return _describe(self.id_headers, self.id_path)
-
-
-def _read(
-    headers_: tuple[str, ...], path: str | None, headers: Mapping[str, str], body: Any
-) -> Any:
-    for name in headers_:
-        value = headers.get(name.lower())
-        if value:
-            return value
-    return json_path(body, path) if path else None
-
-
-def _describe(headers: tuple[str, ...], path: str | None) -> str:
-    parts = [f"a {h} header" for h in headers] + ([f"a '{path}' field"] if path else [])
-    return " or ".join(parts)
+        return self.id_at.describe()
 
 
 def sources_folder(settings: Settings) -> Path:
@@ -240,21 +423,10 @@ def _parse(text: str, path: str) -> tuple[SourceConfig | None, list[Problem]]:
     if problems:
         return None, problems
     if not isinstance(document, dict):
-        return None, [Problem(path, 1, 1, "a source file is a mapping with at least 'auth'")]
+        return None, [
+            Problem(path, 1, 1, "a source file is a mapping with at least 'auth' or 'preset'")
+        ]
     try:
         return SourceConfig.model_validate(document), []
     except ValidationError as exc:
-        out = []
-        for error in exc.errors(include_url=False):
-            loc = tuple(p for p in error["loc"] if not isinstance(p, str) or "[" not in p)
-            pos = positions.key(loc) if error["type"] == "extra_forbidden" else positions.value(loc)
-            where = ".".join(str(p) for p in loc)
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = f"unknown field '{where}'"
-            elif error["type"] == "missing":
-                message = f"missing the required field '{where}'"
-            elif where:
-                message = f"'{where}': {message}"
-            out.append(Problem(path, pos.line, pos.column, message))
-        return None, out
+        return None, schema_problems(exc, positions, path, root=SourceConfig, nouns=_NOUNS)

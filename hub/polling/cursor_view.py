@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.core.errors import ConfigError
-from hub.core.locks import release_lock, try_lock
+from hub.core import ConfigError, release_lock, try_lock
 from hub.polling.cursors import CursorStore
 from hub.polling.poll_task import poll_lock_key
+from hub.polling.silence import duration_text
 
 __all__ = ["cursor_lines", "reset_cursor"]
 
@@ -22,10 +22,17 @@ def _when(seconds: str | float | None) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _silent(seconds: str | None) -> str:
+    """The ``silent`` column: how long the workflow's polls have read nothing, or ``-``
+    (see :mod:`hub.polling.silence`)."""
+    still = float(seconds or 0)
+    return duration_text(still) if still > 0 else "-"
+
+
 def cursor_lines(store: CursorStore, polled: Iterable[str]) -> Iterator[str]:
     """A header, then one line per workflow polled or holding a cursor."""
     names = sorted(set(polled) | set(store.workflows()))
-    yield f"{'workflow':<44} {'cursor':<26} {'seen':>7}  last poll"
+    yield f"{'workflow':<44} {'cursor':<26} {'seen':>7}  {'silent':<8}  last poll"
     if not names:
         yield "(no poll workflows)"
     for name in names:
@@ -39,11 +46,15 @@ def cursor_lines(store: CursorStore, polled: Iterable[str]) -> Iterator[str]:
                 summary += f"  error: {last['error']}"
             elif "pages" in last:
                 summary += (
-                    f"  {last['pages']} page(s), {last.get('handed_on', 0)} run(s) started, "
+                    f"  {last['pages']} page(s), {last.get('read', 0)} record(s) read, "
+                    f"{last.get('handed_on', 0)} run(s) started, "
                     f"{last.get('already', 0)} already handed on, "
                     f"{last.get('filtered', 0)} filtered out"
                 )
-        yield f"{name:<44} {value:<26} {cursor.seen:>7}  {summary}"
+        if cursor.window:
+            summary += f"  (window open: {cursor.window.get('pages', 0)} page(s) read)"
+        silent = _silent(last.get("silent") if last else None)
+        yield f"{name:<44} {value:<26} {cursor.seen:>7}  {silent:<8}  {summary}"
 
 
 def reset_cursor(

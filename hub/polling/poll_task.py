@@ -2,44 +2,60 @@
 
 Single-flight per workflow: a poll takes the workflow's lock (``SET NX`` with an expiry
 each page pushes on) or, finding it held, ends at once (the poll holding it does the
-work). A page that finds no quota slot, or a lock busy, re-schedules the poll for when
-it can go on; an upstream 5xx/429 is retried with backoff up to ``HUB_STEP_MAX_ATTEMPTS``
-times, then left to the next tick. In every case the cursor stays at the last page
-handed on. A poll that reached ``HUB_POLL_MAX_PAGES`` with pages left sends the next
-poll at once, so one task never runs for long.
+work). A page that finds no quota slot (a 429 included), or a lock busy, re-schedules
+the poll for when it can go on; an upstream 5xx is retried with backoff up to
+``HUB_STEP_MAX_ATTEMPTS`` times, then left to the next tick. In every case the cursor
+stays where it was and what was handed on is remembered. A poll that reached
+``HUB_POLL_MAX_PAGES`` with its window still open sends the next poll at once, so one
+task never runs for long.
 
-The poll trigger's ``uses`` must be a poll operation (its input has ``field`` and
-``after``, e.g. ``plutio.invoices.poll``); its ``with`` is rendered with ``cursor`` (the
-stored cursor value), ``workflow``, ``run`` and ``secrets``.
+The poll trigger's ``uses`` must be a poll operation (its input has ``field``, ``after``
+and ``page``, e.g. ``billing.invoices.poll``; see :mod:`hub.polling.poller`); its
+``with`` is rendered with ``cursor`` (the stored cursor value), ``workflow``, ``run`` and
+``secrets``. A poll that stopped at ``HUB_POLL_MAX_PAGES`` goes on with the same window.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
-import redis
 from celery import Celery, Task
 from pydantic import ValidationError
 
-from hub.connector.declaration import Operation
-from hub.connector.registry import get_operation
-from hub.core.errors import ConfigError, Deferred, FatalError, RetryableError, TemplateError
-from hub.core.locks import lock_key, release_lock, try_lock
-from hub.core.settings import Settings, get_settings
-from hub.http.failures import RetryPolicy
+from hub.connector import AnyOperation, get_operation
+from hub.core import (
+    ConfigError,
+    Deferred,
+    FatalError,
+    RetryableError,
+    Settings,
+    TemplateError,
+    get_settings,
+    lock_key,
+    redis_client,
+    release_lock,
+    try_lock,
+)
+from hub.http import RetryPolicy
+from hub.intake import Intake, PolledRecord
 from hub.polling.cursors import CursorStore, LockLost
-from hub.polling.poller import Poller, PollResult
-from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from hub.worker.runtime import new_context
-from hub.workflow.compiler import compile_run
-from hub.workflow.model import PollTrigger, Workflow
-from hub.workflow.revisions import WorkflowStore
-from hub.workflow.templates import render, truthy
+from hub.polling.poller import HandOn, Poller, PollResult
+from hub.polling.silence import SilenceRule, silence_message, silent_for
+from hub.worker import MAX_COUNTDOWN_SECONDS, app
+from hub.workflow import PollTrigger, Workflow, WorkflowStore, compile_run, render
 
-__all__ = ["POLL_TASK", "build_poller", "check_poll_operation", "poll_lock_key", "poll_workflow"]
+__all__ = [
+    "POLL_TASK",
+    "build_poller",
+    "check_poll_operation",
+    "poll_lock_key",
+    "poll_workflow",
+    "record_result",
+]
 
 log = logging.getLogger("hub.poll")
 POLL_TASK = "hub.poll"
@@ -50,15 +66,18 @@ def poll_lock_key(workflow: str) -> str:
     return lock_key("poll", workflow)
 
 
-def check_poll_operation(uses: str, op: Operation) -> None:
-    """:class:`ConfigError` unless ``op`` pages after a position (a poll operation)."""
-    fields = op.input.model_fields
-    if "after" not in fields or "field" not in fields:
+def check_poll_operation(uses: str, op: AnyOperation) -> None:
+    """:class:`ConfigError` unless ``op`` reads pages of a window (a poll operation)."""
+    if not set(op.input.model_fields) >= _POSITION:
         resource = uses.rpartition(".")[0]
         raise ConfigError(
             f"'{uses}' cannot be polled: a poll trigger needs a poll operation "
             f"(such as '{resource}.poll') that reads pages after a cursor"
         )
+
+
+#: the arguments the poller sets on every page
+_POSITION = frozenset({"after", "field", "page"})
 
 
 def _run_context(wf: Workflow, settings: Settings, cursor: Any, run_id: str) -> dict[str, Any]:
@@ -77,21 +96,26 @@ def _base_arguments(
     every page but its position."""
     tctx = _run_context(wf, settings, cursor, uuid.uuid4().hex)
     base = render(trigger.with_, tctx, where=f"{where} field 'with'")
-    if not isinstance(base, dict) or {"after", "field"} & set(base):
-        raise ConfigError(f"{where}: 'with' must be a mapping without 'after' or 'field'")
+    if not isinstance(base, dict) or _POSITION & set(base):
+        raise ConfigError(f"{where}: 'with' must be a mapping without 'after', 'field' or 'page'")
     return base
 
 
-def _passes_if(wf: Workflow, record: dict[str, Any]) -> bool:
-    """Whether ``wf``'s ``if`` lets ``record`` start a run (one it cannot decide on is
-    left out, with a warning)."""
-    if wf.if_ is None:
-        return True
-    try:
-        return truthy(wf.if_, {"event": record}, where=f"workflow '{wf.name}' field 'if'")
-    except TemplateError as exc:
-        log.warning("poll %s: record left out: %s", wf.name, exc)
-        return False
+def _hand_on(wf: Workflow, source: str, celery: Celery) -> HandOn:
+    """Hands a polled record to the intake and sends the run it plans, if any."""
+    intake = Intake([wf])
+
+    def hand_on(record: dict[str, Any], event_id: str, event_type: str) -> bool:
+        plan = intake.plan(PolledRecord(wf, source, event_type, event_id, record))
+        for run in plan.runs:
+            chain = compile_run(celery, wf, run.context, event_id=event_id, run_id=run.run_id)
+            chain.apply_async()
+        for skip in plan.skipped:
+            if skip.failed:
+                log.warning("poll %s: record left out: %s", wf.name, skip.reason)
+        return bool(plan.runs)
+
+    return hand_on
 
 
 def build_poller(
@@ -112,35 +136,25 @@ def build_poller(
     where = f"workflow '{wf.name}' trigger 'poll'"
     base = _base_arguments(wf, trigger, settings, cursors.get(wf.name).value, where)
 
-    def arguments(after: dict[str, Any] | None) -> Any:
+    def arguments(after: dict[str, Any] | None, page: Any) -> Any:
+        values = {**base, "field": trigger.cursor, "after": after, "page": page}
         try:
-            return op.input.model_validate({**base, "field": trigger.cursor, "after": after})
+            return op.input.model_validate(values)
         except ValidationError as exc:
             raise FatalError(f"{where}: arguments for {trigger.uses} are invalid: {exc}") from exc
 
-    def fetch(after: dict[str, Any] | None) -> Any:
-        return op.call(api, arguments(after))
+    arguments(None, None)  # the rendered `with` is checked before any call
 
-    def enqueue(record: dict[str, Any], event_id: str, event_type: str) -> None:
-        run_id = uuid.uuid4().hex
-        ctx = new_context(
-            event=record,
-            event_id=event_id,
-            source=connector.name,
-            event_type=event_type,
-            run_id=run_id,
-        )
-        compile_run(celery, wf, ctx, event_id=event_id, run_id=run_id).apply_async()
+    def fetch(after: dict[str, Any] | None, page: Any) -> Any:
+        return op.call(api, arguments(after, page))
 
     return Poller(
         wf.name,
         source=connector.name,
         fetch=fetch,
-        enqueue=enqueue,
-        accept=partial(_passes_if, wf),
+        hand_on=_hand_on(wf, connector.name, celery),
         cursors=cursors,
         overlap_seconds=settings.hub_poll_overlap_seconds,
-        page_limit=getattr(arguments(None), "limit", None),
         lock=lock,
         lock_ttl_seconds=settings.hub_poll_lock_seconds,
     )
@@ -149,7 +163,7 @@ def build_poller(
 @cache
 def _parts() -> tuple[Settings, Any, WorkflowStore, CursorStore]:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(settings)
     return settings, client, WorkflowStore(client), CursorStore(client)
 
 
@@ -159,7 +173,7 @@ _apis: dict[str, Any] = {}
 def _api(uses: str, settings: Settings, client: Any) -> Any:
     connector, _ = get_operation(uses)
     if connector.name not in _apis:
-        _apis[connector.name] = connector.build(settings, client)
+        _apis[connector.name] = connector.build(connector.read_settings(), settings, client)
     return _apis[connector.name]
 
 
@@ -175,6 +189,21 @@ def _poll_once(wf: Workflow, token: str, *, resume: bool) -> PollResult:
         lock=(poll_lock_key(wf.name), token),
     )
     return poller.run(max_pages=settings.hub_poll_max_pages, resume=resume)
+
+
+def record_result(
+    workflow: str, result: PollResult, settings: Settings, cursors: CursorStore
+) -> None:
+    """Keep what a poll did (``hub cursors``), and say so when the workflow is silent."""
+    cursors.note_read(workflow, result.read)
+    rule = SilenceRule(settings.hub_poll_silent_polls, settings.hub_poll_silent_seconds)
+    cursor = cursors.get(workflow)
+    still = silent_for(cursor, time.time(), rule)
+    if still is not None:
+        log.warning("%s", silence_message(workflow, cursor, still))
+    silent = 0 if still is None else max(1, round(still))  # 0: not silent
+    cursors.record_poll(workflow, error="", silent=silent, **result.as_dict())
+    log.info("poll %s: %s", workflow, result.as_dict())
 
 
 @app.task(name=POLL_TASK, bind=True)  # type: ignore[untyped-decorator]
@@ -221,8 +250,7 @@ def poll_workflow(
             countdown=min(max(countdown, 0.05), MAX_COUNTDOWN_SECONDS),
             max_retries=None,
         )
-    cursors.record_poll(workflow, error="", **result.as_dict())
-    log.info("poll %s: %s", workflow, result.as_dict())
+    record_result(workflow, result, settings, cursors)
     if result.more:
         poll_workflow.apply_async(
             kwargs={"workflow": workflow, "revision": revision, "resume": True}

@@ -1,15 +1,24 @@
 """What every sandbox app shares: its base config, its core, and the app around them.
 
 A sandbox's config model extends :class:`SandboxConfig` (quota, faults, seed, initial
-data; overriding defaults to its upstream's), builds its :class:`SandboxCore` with
-:func:`build_core`, and wraps its routes with :func:`sandbox_app`, which puts the core at
-``app.state.sandbox`` and the config at ``app.state.config``.
+data, strictness; overriding defaults to its upstream's), builds its :class:`SandboxCore`
+with :func:`build_core`, and wraps its routes with :func:`sandbox_app`, which puts the
+core at ``app.state.sandbox`` and the config at ``app.state.config``.
+
+A sandbox written next to its connector shares the connector's assumptions. In
+**strict** mode (``strict=True``, ``<PREFIX>STRICT=true``) it answers only as its
+upstream's reference documents and treats the rest as the reference implies (an unknown
+query parameter as a filter, say), so a connector relying on anything undocumented fails
+against it. :func:`strict_sandboxes` makes strict the default for configs built inside it
+(tests run a whole suite once in each mode).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,10 +31,27 @@ from hub.sandbox.core import SandboxCore
 from hub.sandbox.faults import FaultConfig
 from hub.sandbox.responses import quiet_dropped_connections
 
-__all__ = ["METHODS", "SandboxConfig", "build_core", "sandbox_app"]
+__all__ = ["METHODS", "SandboxConfig", "build_core", "sandbox_app", "strict_sandboxes"]
 
 #: every method an API route takes, so the sandbox, not the router, answers a wrong one
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+_STRICT_DEFAULT: ContextVar[bool] = ContextVar("hub_sandbox_strict", default=False)
+
+
+def _strict_default() -> bool:
+    return _STRICT_DEFAULT.get()
+
+
+@contextmanager
+def strict_sandboxes(on: bool = True) -> Iterator[None]:
+    """Inside the block, sandbox configs that do not say otherwise are strict (``on``)."""
+    token = _STRICT_DEFAULT.set(on)
+    try:
+        yield
+    finally:
+        _STRICT_DEFAULT.reset(token)
 
 
 def _as_given(resource: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +75,8 @@ class SandboxConfig(BaseModel):
     random_seed: int | None = None
     #: records seeded into the default namespace at start and on reset
     initial_data: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    #: answer only as the upstream's reference documents (see the module's docstring)
+    strict: bool = Field(default_factory=_strict_default)
 
     def fault_config(self) -> FaultConfig:
         """The faults injected from the start."""

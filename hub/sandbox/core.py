@@ -23,7 +23,11 @@ class UnknownResource(KeyError):
 
 @dataclass
 class SandboxCore:
-    """Data, call log, quota, faults and tokens of one sandbox, with a way back to the start."""
+    """Data, call log, quota, faults and tokens of one sandbox, with a way back to the start.
+
+    ``limits`` are further limiters a sandbox keeps beside ``quota`` (an upstream's daily
+    limit beside its burst), by name; :meth:`reset` clears them too.
+    """
 
     clock: Clock
     rng: random.Random
@@ -36,6 +40,7 @@ class SandboxCore:
     default_namespace: str
     seed: int | None = None
     initial_data: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    limits: dict[str, RollingWindowLimiter] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -98,6 +103,8 @@ class SandboxCore:
         self.store.clear()
         self.calls.clear()
         self.quota.reset()
+        for limiter in self.limits.values():
+            limiter.reset()
         self.faults.reset()
         self.tokens.clear()
         self.seed_records(self.initial_data)

@@ -2,7 +2,8 @@
 
 Records are JSON objects keyed by ``_id`` (24 hex characters, like a Mongo ObjectId),
 stamped with ``createdAt``/``updatedAt`` (ISO 8601 UTC). Collections live in
-namespaces (a Plutio business, a Plane workspace) and keep insertion order. Every
+namespaces (an account, a workspace: whatever the API keeps apart) and keep insertion
+order. Every
 method takes the store's lock and hands out copies, so callers never share state.
 """
 

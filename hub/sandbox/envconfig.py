@@ -1,8 +1,8 @@
 """Read a sandbox's config model from ``PREFIX_*`` environment variables.
 
-Field ``quota_limit`` of a model read with prefix ``PLUTIO_SANDBOX_`` comes from
-``PLUTIO_SANDBOX_QUOTA_LIMIT``. Lists and objects are written as JSON
-(``PLUTIO_SANDBOX_BUSINESSES='["a","b"]'``). Parsing is pydantic-settings' own.
+Field ``quota_limit`` of a model read with prefix ``ACME_SANDBOX_`` comes from
+``ACME_SANDBOX_QUOTA_LIMIT``. Lists and objects are written as JSON
+(``ACME_SANDBOX_WORKSPACES='["a","b"]'``). Parsing is pydantic-settings' own.
 """
 
 from __future__ import annotations

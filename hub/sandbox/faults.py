@@ -37,11 +37,16 @@ class _Model(BaseModel):
 
 
 class ScriptedAnswer(_Model):
-    """One scripted answer; ``status=None`` (and no drop) passes the call through."""
+    """One scripted answer; ``status=None`` (and no drop) passes the call through.
+
+    ``body`` is answered as it is; without one, the answer is the sandbox's own error
+    shape carrying ``message`` (its reason phrase when none).
+    """
 
     status: int | None = Field(default=None, ge=100, le=599)
     retry_after: float | None = Field(default=None, ge=0)
     body: Any = None
+    message: str | None = None
     drop: bool = False
     delay_ms: float = Field(default=0, ge=0)
 
@@ -82,11 +87,12 @@ class ScriptRule(_Model):
 
 
 class StormConfig(_Model):
-    """Answer 429 to the next ``count`` calls and/or for the next ``seconds``."""
+    """Answer 429 to the next ``count`` calls and/or for the next ``seconds``, with
+    ``Retry-After`` (``None``: without one, a bare 429)."""
 
     count: int | None = Field(default=None, ge=1)
     seconds: float | None = Field(default=None, gt=0)
-    retry_after: float = Field(default=1, ge=0)
+    retry_after: float | None = Field(default=1, ge=0)
     status: int = Field(default=429, ge=100, le=599)
 
     @model_validator(mode="after")
@@ -119,6 +125,8 @@ class FaultDecision:
     body: Any = None
     drop: bool = False
     delay: float = 0.0
+    #: the message of an error answer in the sandbox's own shape (``None``: the reason)
+    message: str | None = None
 
 
 @dataclass
@@ -234,6 +242,7 @@ class FaultInjector:
                         body=answer.body,
                         drop=answer.drop,
                         delay=answer.delay_ms / 1000.0,
+                        message=answer.message,
                     )
             storm = self._config.storm
             if storm is not None and self._storm_active(self._clock.monotonic()):

@@ -2,7 +2,8 @@
 
 1. The API client behind the call is identified (by the sandbox's ``identify``).
 2. Latency is added (injected faults).
-3. The client's quota is counted; over it, the call gets 429 with ``Retry-After``.
+3. The client's quota is counted; over it, the call gets 429 with ``Retry-After`` (none
+   when the sandbox passes ``retry_after=False``: an upstream that documents none).
 4. An injected fault may answer instead: a scripted answer, a 429 storm, a dropped
    connection, a random server error.
 5. Otherwise the handler answers.
@@ -11,7 +12,7 @@ Answers for an identified client carry rate-limit headers (``X-RateLimit-*`` by 
 a sandbox passes ``rate_headers`` for its upstream's own, or none). Every call is logged,
 whatever happened. A call whose client cannot be identified is not metered. Error answers
 the gate makes (quota refusals, injected errors) take the sandbox's error shape when it
-passes ``refused`` and ``error``; Plutio's ``{"code", "message"}`` otherwise.
+passes ``refused`` and ``error``; the kit's ``{"code", "message"}`` otherwise.
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ class Gate:
         rate_headers: RateHeaders = rate_limit_headers,
         refused: Refusal | None = None,
         error: ErrorResponse = json_error,
+        retry_after: bool = True,
     ) -> None:
         self.core = core
         self.identify = identify
         self.rate_headers = rate_headers
         self.refused = refused or self._quota_refused
         self.error = error
+        self._retry_after = retry_after
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """A Starlette endpoint running ``handler`` behind the gate."""
@@ -89,6 +92,8 @@ class Gate:
                 quota = core.quota.acquire(client, arrived)
             if quota is not None and not quota.allowed:
                 response = self.refused(quota)
+                if not self._retry_after:
+                    del response.headers["Retry-After"]
             else:
                 fault = core.faults.decide(request.method, request.url.path, request.url.query)
                 if fault is not None and fault.delay > 0:
@@ -139,4 +144,4 @@ class Gate:
         if fault.body is not None:
             body: Any = fault.body
             return JSONResponse(body, status_code=fault.status, headers=headers)
-        return self.error(fault.status, None, headers)
+        return self.error(fault.status, fault.message, headers)

@@ -1,4 +1,4 @@
-"""Records addressed by id, for sandboxes of ``/things/{id}`` style APIs (Plane, Plutora).
+"""Records addressed by id, for sandboxes of ``/things/{id}`` style APIs.
 
 A :class:`RecordTable` keeps one resource's records in a :class:`MemoryStore` namespace,
 optionally scoped under a parent (``where={"project": ...}``), with UUID ids drawn from

@@ -39,7 +39,7 @@ def reason(status: int) -> str:
 def json_error(
     status: int, message: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """``{"code": status, "message": ...}``, the error shape Plutio answers with."""
+    """``{"code": status, "message": ...}``: the kit's default error shape."""
     body: dict[str, Any] = {"code": status, "message": message or reason(status)}
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -1,11 +1,13 @@
 """Mongo-style REST resources over a :class:`MemoryStore`, declared as data.
 
-The shape Plutio uses, and the routes :class:`MongoRest` serves for a resource ``r``:
+A shape some upstreams use (Mongo-backed APIs), and the routes :class:`MongoRest` serves
+for a resource ``r``:
 
 - ``GET /r``: a JSON array; ``skip``/``limit`` paging (``limit=0``: no limit), key
   filters on dotted paths (``?name.first=leo``), ``q=<Mongo JSON>``; ``?_id=`` reads one;
   ``sort=<Mongo JSON>`` (``{"updatedAt": 1, "_id": 1}``) orders before paging (default:
-  insertion order).
+  insertion order). With ``sort=False`` (an upstream whose reference documents no
+  sorting) ``sort`` is a key filter like any other parameter: on a field named ``sort``.
 - ``POST /r``: create from a JSON object; answers the record.
 - ``PUT /r/bulk`` with ``{"_ids": [...], field: value, ...}``: answers the updated
   records (ids not found are skipped). Fields are set as Mongo's ``$set`` does: a
@@ -37,7 +39,8 @@ __all__ = ["ALL_OPS", "MongoRest", "Op", "ResourceSpec", "resource_table"]
 
 Op = Literal["list", "create", "update", "delete", "move", "copy"]
 ALL_OPS: frozenset[str] = frozenset({"list", "create", "update", "delete", "move", "copy"})
-_RESERVED_PARAMS = frozenset({"skip", "limit", "q", "sort"})
+#: the query parameters that are not key filters
+_PAGING_PARAMS = frozenset({"skip", "limit", "q"})
 
 
 @dataclass(frozen=True)
@@ -121,11 +124,15 @@ class MongoRest:
         *,
         default_limit: int = 100,
         max_limit: int | None = None,
+        sort: bool = True,
     ) -> None:
         self.store = store
         self.specs = dict(specs)
         self.default_limit = default_limit
         self.max_limit = max_limit
+        #: whether ``sort`` orders the answer (else it is a key filter)
+        self.sort = sort
+        self._reserved = _PAGING_PARAMS | {"sort"} if sort else _PAGING_PARAMS
 
     async def dispatch(self, request: Request, namespace: str) -> Response:
         """Route ``request`` (path relative to the API root) and answer it."""
@@ -172,7 +179,7 @@ class MongoRest:
             limit = min(limit or self.max_limit, self.max_limit)
         filters: list[dict[str, Any]] = []
         try:
-            keyed = [(k, v) for k, v in params.multi_items() if k not in _RESERVED_PARAMS]
+            keyed = [(k, v) for k, v in params.multi_items() if k not in self._reserved]
             if keyed:
                 filters.append(key_filter_query(keyed))
             if params.get("q"):
@@ -181,7 +188,7 @@ class MongoRest:
                 except json.JSONDecodeError as exc:
                     raise _BadRequest(f"q is not valid JSON: {exc}") from None
             predicate = compile_query({"$and": filters}) if filters else None
-            sort = parse_sort(params["sort"]) if params.get("sort") else None
+            sort = parse_sort(params["sort"]) if self.sort and params.get("sort") else None
         except QueryError as exc:
             raise _BadRequest(f"invalid query: {exc}") from None
         found = self.store.find(ns, spec.name, predicate, skip=skip, limit=limit, sort=sort)

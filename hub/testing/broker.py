@@ -22,13 +22,10 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.core.errors import Deferred, RetryableError
-from hub.sandbox.clock import FakeClock
-from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS
-from hub.worker.dispatch import StepCall, StepDispatch
-from hub.worker.flow import Flow
-from hub.worker.runtime import find_step
-from hub.workflow.model import Workflow
+from hub.core import Deferred, RetryableError
+from hub.sandbox import FakeClock
+from hub.worker import MAX_COUNTDOWN_SECONDS, Flow, StepCall, StepDispatch, find_step
+from hub.workflow import Workflow
 
 __all__ = ["LocalQueue", "LocalRequest", "LocalWorker", "Message", "StuckRun"]
 

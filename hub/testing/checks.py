@@ -13,12 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.core.settings import Settings
+from hub.core import Settings
 from hub.testing.spec import ALLOWED_SETTINGS, LoadedSpec, TestFile, workflow_path_for
-from hub.workflow.model import Workflow
-from hub.workflow.positions import Positions, compose
-from hub.workflow.problems import Loc, Problem, WorkflowError
-from hub.workflow.schema_errors import schema_problems
+from hub.workflow import Loc, Positions, Problem, Workflow, WorkflowError, compose, schema_problems
 
 __all__ = ["load_spec"]
 

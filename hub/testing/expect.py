@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.history.runs import RunRecord
-from hub.sandbox.calllog import CallRecord
+from hub.history import RunRecord
+from hub.sandbox import CallRecord
 from hub.testing.spec import Expect
 
 __all__ = ["Outcome", "check", "mismatch"]
@@ -25,7 +25,13 @@ _SHOWN = 120
 
 @dataclass
 class Outcome:
-    """What one case's last run did, and the sandboxes after the case."""
+    """What one case's last event did, and the sandboxes after the case.
+
+    ``status`` is the run's, or ``skipped`` / ``duplicate`` (no run, ``reason`` says
+    why), ``refused`` (the ingress would refuse the delivery) or ``answered`` (a
+    verification handshake; ``reason`` is the answer). ``started``: the runs all the
+    case's events started.
+    """
 
     status: str
     record: RunRecord | None = None
@@ -35,6 +41,7 @@ class Outcome:
     reason: str | None = None
     state: dict[str, Mapping[str, list[dict[str, Any]]]] = field(default_factory=dict)
     calls: dict[str, Sequence[CallRecord]] = field(default_factory=dict)
+    started: int = 0
 
 
 def _show(value: Any) -> str:
@@ -84,6 +91,12 @@ def check(expect: Expect, outcome: Outcome) -> list[str]:
         elif outcome.reason:
             why = f" ({outcome.reason})"
         failures.append(f"status: expected {expect.status}, got {outcome.status}{why}")
+    if expect.runs is not None and expect.runs != outcome.started:
+        failures.append(f"runs: expected {expect.runs} started, got {outcome.started}")
+    if expect.reason is not None and expect.reason not in (outcome.reason or ""):
+        failures.append(
+            f"reason: expected it to contain {_show(expect.reason)}, got {_show(outcome.reason)}"
+        )
     for step_id, want in expect.steps.items():
         if step_id not in outcome.steps:
             failures.append(f"steps.{step_id}: the step did not run")

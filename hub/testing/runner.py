@@ -1,52 +1,46 @@
 """Running workflow test cases offline: sandboxes, a fake clock, the real step flow.
 
 Each case starts clean (Redis flushed, sandboxes reset, then ``given`` applied), sends
-its events one after the other, runs every task they lead to with
-:class:`~hub.testing.broker.LocalWorker` (the worker's own :class:`~hub.worker.flow.Flow`
-and :func:`~hub.worker.runtime.execute_step`; retries and quota waits move the fake
-clock instead of sleeping), then checks ``expect``. Nothing leaves the machine: the
-connectors talk to their sandboxes on loopback, and read wall time (token expiry,
-rate-limit resets, export dates) on the same fake clock the sandboxes answer on.
+its events one after the other through the production intake (signed and read as the
+source files say, deduped, routed: :mod:`hub.testing.deliveries`; a batch's events one
+after the other), runs every task
+they lead to with :class:`~hub.testing.broker.LocalWorker` (the worker's own
+:class:`~hub.worker.flow.Flow` and :func:`~hub.worker.runtime.execute_step`; retries and
+quota waits move the fake clock instead of sleeping), then checks ``expect``. Nothing
+leaves the machine: the connectors talk to their sandboxes on loopback, and read wall
+time (token expiry, rate-limit resets, export dates) on the same fake clock the
+sandboxes answer on.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import ssl
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from hub.connector.declaration import Connector
-from hub.core.errors import TemplateError
-from hub.core.settings import Settings
-from hub.history.runs import RunStore
-from hub.http.client import ApiClient
-from hub.http.quota import Unlimited
-from hub.intake.routing import json_path
-from hub.sandbox.clock import FakeClock
+from hub.connector import Connector, from_values, get_connector
+from hub.core import ConfigError, Settings, isolated
+from hub.history import RunStore
+from hub.http import ApiClient, Unlimited
+from hub.intake import Intake, PlannedRun, SourceError
+from hub.sandbox import FakeClock, Sandbox
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
+from hub.testing.deliveries import CaseIntake, CaseSources
 from hub.testing.expect import Outcome, check
-from hub.testing.sandboxes import NO_UPSTREAM, SANDBOXES, RunningSandboxes, SandboxKind
-from hub.testing.spec import Case, EventSpec, LoadedSpec
-from hub.worker.celery_app import create_celery
-from hub.worker.flow import Flow
-from hub.worker.runtime import Runtime, new_context
-from hub.workflow.compiler import compile_run
-from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
+from hub.testing.sandboxes import RunningSandboxes
+from hub.testing.spec import Case, LoadedSpec
+from hub.worker import Flow, Runtime, create_celery
+from hub.workflow import Workflow, compile_run
 
 __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
-
-_GLOB = re.compile(r"[*?\[]")
 
 
 class OfflineRuntime(Runtime):
@@ -56,28 +50,12 @@ class OfflineRuntime(Runtime):
     upstream 429s and their ``Retry-After`` are still answered and honoured as backoff.
     """
 
-    def api(self, connector: Connector | str) -> Any:
+    def api(self, connector: Connector[Any] | str) -> Any:
         api = super().api(connector)
         client = getattr(api, "client", None)
         if isinstance(client, ApiClient):
             client.quota = Unlimited()
         return api
-
-
-class _IsolatedSettings(Settings):
-    """Settings from keyword arguments only: the environment and ``.env`` are ignored,
-    so a test gives the same result on every machine."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 @dataclass(frozen=True)
@@ -101,7 +79,11 @@ class WorkflowTester:
     case's alone) on transports from ``transport``, closed when the case ends; the
     default transports share the run's one TLS context, so the CA bundle is loaded once
     a run instead of once a client. ``sandboxes`` says which sandbox plays each
-    connector's upstream (default :data:`~hub.testing.sandboxes.SANDBOXES`).
+    connector's upstream (default: each installed connector's own). ``sources`` are the
+    source files events are sent through (default: the ``sources`` folder next to each
+    test file). Settings, the hub's and the connectors', come from the test file and the
+    sandboxes alone: the environment and ``.env`` are not read, so a test gives the same
+    result on every machine.
     """
 
     def __init__(
@@ -110,13 +92,15 @@ class WorkflowTester:
         *,
         seed: int = 0,
         transport: Callable[[], httpx.BaseTransport] | None = None,
-        sandboxes: Mapping[str, SandboxKind] = SANDBOXES,
+        sandboxes: Mapping[str, Sandbox[Any]] | None = None,
+        sources: CaseSources | None = None,
     ) -> None:
         self.redis = redis_client
+        self.sources = sources
         self.seed = seed
         self.clock = FakeClock()
         self.sandboxes = RunningSandboxes(self.clock, seed=seed, kinds=sandboxes)
-        self.app = create_celery(_IsolatedSettings())  # builds signatures; never connects
+        self.app = create_celery(isolated(Settings, {}))  # builds signatures; never connects
         self._new_transport = transport or self._tls_transport
 
     @cached_property
@@ -134,14 +118,20 @@ class WorkflowTester:
         self.sandboxes.close()
 
     def run_spec(self, loaded: LoadedSpec) -> Iterator[CaseResult]:
+        sources = self.sources
         for index, case in enumerate(loaded.spec.cases):
             try:
-                failures = self._run_case(loaded, case)
+                if sources is None:
+                    folder = Path(loaded.path).parent / "sources"
+                    sources = CaseSources.load(folder, [loaded.workflow])
+                failures = self._run_case(loaded, case, sources)
+            except SourceError as exc:
+                failures = [f"the source files are invalid:\n{exc}"]
             except StuckRun as exc:
                 failures = [f"the run did not finish: {exc}"]
             yield CaseResult(loaded.path, case.name, loaded.case_line(index), failures)
 
-    def _run_case(self, loaded: LoadedSpec, case: Case) -> list[str]:
+    def _run_case(self, loaded: LoadedSpec, case: Case, sources: CaseSources) -> list[str]:
         wf, spec = loaded.workflow, loaded.spec
         self.redis.flushdb()
         connectors = upstreams(wf) | set(case.given.sandboxes())
@@ -151,36 +141,40 @@ class WorkflowTester:
             self.sandboxes.seed(name, given.records())
             if given.faults is not None:
                 self.sandboxes.core(name).faults.set(given.faults.model_dump(exclude_unset=True))
-        overrides = {**spec.settings, **case.given.settings}
-        settings = _IsolatedSettings(
-            **{name.lower(): value for name, value in overrides.items()},
-            **self.sandboxes.settings(sorted(connectors)),
-            hub_secrets={**spec.secrets, **case.given.secrets},
+        secrets = {**spec.secrets, **case.given.secrets}
+        settings = isolated(
+            Settings, {**spec.settings, **case.given.settings, "HUB_SECRETS": secrets}
         )
+        connector_settings = from_values(self.sandboxes.env(sorted(connectors)))
+        try:
+            resolved = sources.resolve(settings, secrets)
+        except ConfigError as exc:
+            return [f"the sources cannot take this case's deliveries: {exc}"]
         with ExitStack() as transports:
-            outcome, failures = self._send_all(
-                wf,
-                case,
+            runtime = OfflineRuntime(
                 settings,
-                lambda connector: transports.enter_context(self._new_transport()),
+                self.redis,
+                rng=random.Random(self.seed).random,
+                transport=lambda connector: transports.enter_context(self._new_transport()),
+                now=self._wall_time,
+                connector_settings=connector_settings,
             )
+            sender = CaseIntake(wf, resolved, Intake([wf], new_id=self._ids()))
+            outcome, failures = self._send_all(sender, case, runtime)
         for name in sorted(connectors):
             outcome.state[name] = self.sandboxes.state(name)
             outcome.calls[name] = self.sandboxes.core(name).calls.records()
         return failures + check(case.expect, outcome)
 
+    def _ids(self) -> Callable[[], str]:
+        """Run ids, and ids of events sent without one: the same in every run."""
+        ids = random.Random(self.seed)
+        return lambda: f"{ids.getrandbits(128):032x}"
+
     def _send_all(
-        self,
-        wf: Workflow,
-        case: Case,
-        settings: Settings,
-        transport: Callable[[str], httpx.BaseTransport],
+        self, sender: CaseIntake, case: Case, runtime: Runtime
     ) -> tuple[Outcome, list[str]]:
         """Send the case's events in turn: the last one's outcome, and the problems."""
-        rng = random.Random(self.seed)
-        runtime = OfflineRuntime(
-            settings, self.redis, rng=rng.random, transport=transport, now=self._wall_time
-        )
         runs = RunStore(self.redis, clock=self._wall_time)
         finished: dict[str, dict[str, Any]] = {}
 
@@ -188,64 +182,37 @@ class WorkflowTester:
             finished[run_id] = ctx
 
         flow = Flow(runtime, runs, on_finished=on_finished)
+        wf = sender.wf
         worker = LocalWorker(flow, LocalQueue(self.clock), self.app, {wf.revision: wf})
         failures: list[str] = []
         outcome = Outcome(status="skipped")
+        started = 0
         for number, event in enumerate(case.all_events(), start=1):
-            outcome, problem = self._send(wf, event, number, settings, worker, runs, finished)
+            planned, problem = sender.plan(event, number, self._wall_time())
             if problem:
                 failures.append(problem)
+            for item in planned:  # a batch's events in turn
+                if isinstance(item, Outcome):
+                    outcome = item
+                    continue
+                outcome = self._run(item.runs[0], worker, runs, finished)
+                started += 1
+        outcome.started = started
         return outcome, failures
 
-    def _send(
+    def _run(
         self,
-        wf: Workflow,
-        event: EventSpec,
-        number: int,
-        settings: Settings,
+        run: PlannedRun,
         worker: LocalWorker,
         runs: RunStore,
         finished: dict[str, dict[str, Any]],
-    ) -> tuple[Outcome, str | None]:
-        headers = {k.lower(): v for k, v in event.headers.items()}
-        hook = wf.webhook
-        source = event.source or (hook.source if hook else "test")
-        event_type = (
-            event.type
-            or headers.get("x-event-type")
-            or json_path(event.body, settings.hub_event_type_path)
-            or (hook.event if hook and not _GLOB.search(hook.event) else None)
-        )
-        if not isinstance(event_type, str) or not event_type:
-            why = f"event {number}: give its type ('type', an X-Event-Type header or a body field)"
-            return Outcome(status="skipped", reason=why), why
-        event_id = str(
-            event.id
-            or headers.get("x-event-id")
-            or headers.get("webhook-id")
-            or json_path(event.body, settings.hub_event_id_path)
-            or f"test-event-{number}"
-        )
-        if hook is not None and not wf.matches(source, event_type):
-            mismatch = f"the trigger does not match {source}/{event_type}"
-            return Outcome(status="skipped", reason=mismatch), None
-        run_id = uuid.uuid4().hex
-        reason = _filtered_out(wf, event.body)
-        if reason is not None:
-            runs.skipped(
-                run_id, workflow=wf.name, revision=wf.revision, event_id=event_id, reason=reason
-            )
-            return Outcome(status="skipped", record=runs.get(run_id), reason=reason), None
-        ctx = new_context(
-            event=event.body,
-            event_id=event_id,
-            source=source,
-            event_type=event_type,
-            run_id=run_id,
-        )
-        worker.queue.send(compile_run(self.app, wf, ctx, event_id=event_id, run_id=run_id))
+    ) -> Outcome:
+        """Run one planned run to its end: what it did."""
+        run_id, event_id = run.run_id, run.context["event_id"]
+        chain = compile_run(self.app, run.workflow, run.context, event_id=event_id, run_id=run_id)
+        worker.queue.send(chain)
         worker.drain()
-        return _outcome(run_id, worker, runs, finished), None
+        return _outcome(run_id, worker, runs, finished)
 
 
 def _outcome(
@@ -270,15 +237,4 @@ def _outcome(
 def upstreams(wf: Workflow) -> set[str]:
     """Connectors ``wf`` uses that call an upstream (and so need a sandbox)."""
     names = {step.uses.split(".", 1)[0] for _, step in wf.all_steps()}
-    return names - NO_UPSTREAM
-
-
-def _filtered_out(wf: Workflow, body: Any) -> str | None:
-    """Why the workflow's ``if`` keeps this event out (as the ingress decides), or None."""
-    if wf.if_ is None:
-        return None
-    where = f"workflow '{wf.name}' field 'if'"
-    try:
-        return None if truthy(wf.if_, {"event": body}, where=where) else "if: false"
-    except TemplateError as exc:
-        return f"if: {exc}"
+    return {name for name in names if get_connector(name).upstream}

@@ -1,27 +1,39 @@
 """The test file format: ``workflows/<name>.test.yaml`` next to ``<name>.yaml``.
 
 ```yaml
-workflow: crm-contact-to-plutio-person   # optional: the workflow in <name>.yaml
+workflow: contact-to-crm-person          # optional: the workflow in <name>.yaml
 secrets: { CRM_KEY: test }               # optional, for every case
 settings: { HUB_STEP_MAX_ATTEMPTS: 3 }   # optional, for every case (a few are allowed)
 cases:
   - name: creates the person
     given:                               # optional: sandbox records and faults
-      plutio:
-        people: [ { name: { first: Old }, contactEmails: [ { address: a@b.c } ] } ]
+      crm:                               #   by connector name
+        people: [ { name: { first: Old }, emails: [ { address: a@b.c } ] } ]
         faults: { scripts: [ { method: POST, path: /people, answers: [500, 500] } ] }
     event:                               # or events: [ ... ] run one after the other
-      type: contact.created              # default: X-Event-Type header, body 'type',
-      body: { data: { email: a@b.c } }   #   or the trigger's event when it has no glob
+      type: contact.created              # written where the source reads the type; default:
+                                         #   the body's, or the trigger's event (no glob)
+      id: evt-1                          # written where the source reads the id
+      headers: { X-Trace: "1" }          # optional, sent as given
+      body: { data: { email: a@b.c } }
     expect:                              # about the last event's run, and the sandboxes
-      status: succeeded                  # succeeded | failed | skipped
+      status: succeeded                  # succeeded | failed | skipped | duplicate | answered
+      reason: "if: false"                # part of why it was skipped or a duplicate
+      runs: 2                            # runs all the case's events started
       steps: { person: { created: true } }             # outputs, partial match
       error: { step: person, status: 400, message: "part of the message" }
       attempts: { person: 3 }
       delays: { person: [2] }            # countdowns before each retry or wait, seconds
-      upstream: { plutio: { people: { count: 1, contains: [ { name: { first: Ada } } ] } } }
-      calls: { plutio: { "POST /people": 3 } }         # "METHOD /path" globs
+      upstream: { crm: { people: { count: 1, contains: [ { name: { first: Ada } } ] } } }
+      calls: { crm: { "POST /people": 3 } }            # "METHOD /path" globs
 ```
+
+Each event goes through the same intake as production (see
+:mod:`hub.testing.deliveries`): signed with its source's scheme and read where the
+source says, deduped on its id (``duplicate``: no run), routed (``skipped``: no run,
+when its type matches no trigger or the workflow's ``if`` keeps it out). A delivery to a
+source with ``batch`` is its events in turn (the last one is "the last event"); a
+verification handshake is ``answered``, with the answer as its ``reason``.
 
 :func:`hub.testing.checks.load_spec` checks a file with positions, as workflows are
 checked.
@@ -35,9 +47,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.sandbox.faults import FaultConfig
-from hub.workflow.model import Workflow
-from hub.workflow.positions import Positions
+from hub.sandbox import FaultConfig
+from hub.workflow import Positions, Workflow
 
 __all__ = [
     "ALLOWED_SETTINGS",
@@ -69,11 +80,15 @@ class _Model(BaseModel):
 
 
 class EventSpec(_Model):
-    """One event as a sender would POST it."""
+    """One event as a sender would POST it (or a poll hand it on)."""
 
     source: str | None = Field(default=None, description="Default: the trigger's source.")
-    type: str | None = None
-    id: str | None = None
+    type: str | None = Field(
+        default=None,
+        description="Written where the source reads the type. Default: the body's, or the "
+        "trigger's event when it has no glob.",
+    )
+    id: str | None = Field(default=None, description="Written where the source reads the id.")
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = Field(default_factory=dict)
 
@@ -123,7 +138,15 @@ class RecordsExpect(_Model):
 class Expect(_Model):
     """What must hold after the case's events ran."""
 
-    status: Literal["succeeded", "failed", "skipped"] | None = None
+    status: Literal["succeeded", "failed", "skipped", "duplicate", "answered"] | None = None
+    reason: str | None = Field(
+        default=None,
+        description="A part of why the event was skipped or a duplicate, or of a "
+        "handshake's answer.",
+    )
+    runs: int | None = Field(
+        default=None, ge=0, description="How many runs the case's events started, in all."
+    )
     steps: dict[str, Any] = Field(default_factory=dict)
     error: ErrorExpect | None = None
     attempts: dict[str, int] = Field(default_factory=dict)

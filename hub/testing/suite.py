@@ -15,14 +15,13 @@ from pathlib import Path
 
 import redis
 
-from hub.core.redis_server import RedisServer
+from hub.core import RedisServer
+from hub.intake import SourceError
 from hub.testing.checks import load_spec
+from hub.testing.deliveries import CaseSources
 from hub.testing.runner import CaseResult, WorkflowTester, upstreams
-from hub.testing.sandboxes import SANDBOXES
 from hub.testing.spec import spec_path_for
-from hub.workflow.loader import load_folder
-from hub.workflow.model import Workflow
-from hub.workflow.problems import WorkflowError
+from hub.workflow import Workflow, WorkflowError, load_folder
 
 __all__ = ["Report", "run_tests", "session_redis"]
 
@@ -73,11 +72,13 @@ def run_tests(
     *,
     echo: Callable[[str], None] = print,
     seed: int = 0,
+    sources: Path | None = None,
 ) -> Report:
     """Run the test files at ``path`` (a folder, a test file, or a workflow file).
 
-    Prints one line per case (``PASS``/``FAIL``, then why) and the closing line
-    ``N passed, N failed``.
+    Events are sent through the source files in ``sources`` (default: the ``sources``
+    folder next to the workflows). Prints one line per case (``PASS``/``FAIL``, then
+    why) and the closing line ``N passed, N failed``.
     """
     report = Report()
     if not path.exists():
@@ -89,9 +90,10 @@ def run_tests(
         except WorkflowError as exc:
             report.problems.append(f"invalid workflows in {folder}:\n{exc}")
             workflows = {}
-        tester = WorkflowTester(redis_client, seed=seed)
+        case_sources = _sources(sources or folder / "sources", list(workflows.values()), report)
+        tester = WorkflowTester(redis_client, seed=seed, sources=case_sources)
         try:
-            if workflows:
+            if workflows and case_sources is not None:
                 for file in untested:
                     echo(f"note: {file} has no tests ({file.stem}.test.yaml)")
                 for spec_file in specs:
@@ -107,6 +109,14 @@ def run_tests(
     return report
 
 
+def _sources(folder: Path, workflows: list[Workflow], report: Report) -> CaseSources | None:
+    try:
+        return CaseSources.load(folder, workflows)
+    except SourceError as exc:
+        report.problems.append(f"invalid sources in {folder}:\n{exc}")
+        return None
+
+
 def _run_file(
     tester: WorkflowTester,
     spec_file: Path,
@@ -114,13 +124,13 @@ def _run_file(
     report: Report,
     echo: Callable[[str], None],
 ) -> None:
-    resources = {name: kind.resources for name, kind in SANDBOXES.items()}
+    resources = tester.sandboxes.resources()
     try:
         loaded = load_spec(spec_file, workflows, resources)
     except WorkflowError as exc:
         report.problems.append(str(exc))
         return
-    missing = sorted(upstreams(loaded.workflow) - set(SANDBOXES))
+    missing = sorted(upstreams(loaded.workflow) - set(resources))
     if missing:
         names = ", ".join(missing)
         report.problems.append(f"{spec_file}: no sandbox for {names}; its cases cannot run offline")

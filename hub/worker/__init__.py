@@ -1,1 +1,72 @@
-"""worker."""
+"""Celery-bound execution only: the app, the broker transport, the step task, the flow
+around a step, queues, dispatch, idempotency, and beat.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.core import lazy_exports
+
+if TYPE_CHECKING:
+    from hub.worker.announce import announce_worker
+    from hub.worker.beat import run_beat
+    from hub.worker.broker import BELL_TOKENS, bell_key, ring_for
+    from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app, create_celery
+    from hub.worker.dispatch import StepCall, StepDispatch
+    from hub.worker.flow import Flow
+    from hub.worker.queues import DEFAULT_QUEUE, INTERACTIVE_QUEUE, STEP_QUEUES, parse_queues
+    from hub.worker.runtime import Runtime, find_step
+
+__all__ = [
+    "BELL_TOKENS",
+    "DEFAULT_QUEUE",
+    "INTERACTIVE_QUEUE",
+    "MAX_COUNTDOWN_SECONDS",
+    "STEP_QUEUES",
+    "Flow",
+    "Runtime",
+    "StepCall",
+    "StepDispatch",
+    "announce_worker",
+    "app",
+    "bell_key",
+    "create_celery",
+    "find_step",
+    "parse_queues",
+    "ring_for",
+    "run_beat",
+]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "announce": ("announce_worker",),
+        "beat": ("run_beat",),
+        "broker": (
+            "BELL_TOKENS",
+            "bell_key",
+            "ring_for",
+        ),
+        "celery_app": (
+            "MAX_COUNTDOWN_SECONDS",
+            "app",
+            "create_celery",
+        ),
+        "dispatch": (
+            "StepCall",
+            "StepDispatch",
+        ),
+        "flow": ("Flow",),
+        "queues": (
+            "DEFAULT_QUEUE",
+            "INTERACTIVE_QUEUE",
+            "STEP_QUEUES",
+            "parse_queues",
+        ),
+        "runtime": (
+            "Runtime",
+            "find_step",
+        ),
+    },
+)

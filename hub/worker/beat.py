@@ -14,6 +14,7 @@ event id ``schedule:<workflow>:<tick>``; a redelivered tick starts nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,13 +26,10 @@ import redis
 from celery import Task
 from celery.schedules import crontab
 
-from hub.core.settings import Settings, get_settings
-from hub.polling.poll_task import POLL_TASK, check_poll_operation
+from hub.core import Presence, Settings, get_settings, redis_client
+from hub.polling import POLL_TASK, check_poll_operation
 from hub.worker.celery_app import QUEUE, app
-from hub.worker.runtime import new_context
-from hub.workflow.compiler import compile_run
-from hub.workflow.model import Workflow
-from hub.workflow.revisions import WorkflowStore
+from hub.workflow import Workflow, WorkflowStore, compile_run, new_context
 
 __all__ = [
     "SCHEDULE_TASK",
@@ -54,7 +52,7 @@ def schedule_file(settings: Settings) -> Path:
 
 def build_schedule(workflows: list[Workflow]) -> dict[str, dict[str, Any]]:
     """Beat entries for every schedule and poll trigger in ``workflows``."""
-    from hub.connector.registry import get_operation
+    from hub.connector import get_operation
 
     entries: dict[str, dict[str, Any]] = {}
     for wf in workflows:
@@ -90,7 +88,7 @@ def build_schedule(workflows: list[Workflow]) -> dict[str, dict[str, Any]]:
 
 def run_beat(settings: Settings, workflows: list[Workflow]) -> None:
     """Publish ``workflows`` and run Celery beat with their schedule (until stopped)."""
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(settings)
     WorkflowStore(client).publish(workflows)
     entries = build_schedule(workflows)
     path = schedule_file(settings)
@@ -101,13 +99,18 @@ def run_beat(settings: Settings, workflows: list[Workflow]) -> None:
         log.info("beat: %s every %s", name, entry["schedule"])
     if not entries:
         log.warning("beat: no workflow has a schedule or poll trigger; nothing will fire")
-    app.Beat(schedule=str(path), loglevel=settings.hub_log_level.upper()).run()
+    presence = Presence(client, "beat", detail={"entries": len(entries)})
+    presence.keep_up()
+    try:
+        app.Beat(schedule=str(path), loglevel=settings.hub_log_level.upper()).run()
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            presence.withdraw()
 
 
 @cache
 def _parts() -> tuple[Any, WorkflowStore]:
-    settings = get_settings()
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(get_settings())
     return client, WorkflowStore(client)
 
 

@@ -27,8 +27,9 @@ from typing import Any
 
 from celery import Celery
 
-from hub.core.settings import Settings, get_settings
+from hub.core import Settings, broker_ssl, get_settings
 from hub.worker.queues import DEFAULT_QUEUE, route_step
+from hub.worker.task_data import IdsOnlyAMQP
 
 __all__ = [
     "MAX_COUNTDOWN_SECONDS",
@@ -73,7 +74,8 @@ def transport_options(visibility_timeout: int) -> dict[str, Any]:
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app for ``settings`` (the broker is ``HUB_REDIS_URL``)."""
     broker = settings.hub_redis_url or "redis://127.0.0.1:6379/0"
-    celery = Celery("hub", broker=broker, include=TASK_MODULES)
+    # messages show ids only in their argsrepr/kwargsrepr (events, Flower, worker logs)
+    celery = Celery("hub", broker=broker, include=TASK_MODULES, amqp=IdsOnlyAMQP)
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -85,6 +87,7 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=QUEUE,
         task_routes=(route_step,),
         broker_transport=TRANSPORT,
+        broker_use_ssl=broker_ssl(settings),
         broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,

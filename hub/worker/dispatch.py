@@ -18,8 +18,7 @@ from typing import Any, Protocol
 from celery import Celery, signature
 from celery.canvas import Signature
 
-from hub.workflow.compiler import compile_steps, item_signature
-from hub.workflow.model import Workflow
+from hub.workflow import Workflow, compile_steps, item_signature
 
 __all__ = ["CelerySender", "Sender", "StepCall", "StepDispatch", "TaskRequest"]
 

@@ -31,10 +31,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core.batch import RedisBatch
-from hub.core.errors import Deferred, FatalError
-from hub.history.dead_letters import DeadLetterStore
-from hub.history.runs import RunStatus, RunStore, StepStatus
+from hub.core import Deferred, FatalError, QuotaWait, RedisBatch
+from hub.history import DeadLetterStore, RunStatus, RunStore, StepStatus, WaitReason
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
@@ -48,8 +46,7 @@ from hub.worker.runtime import (
     find_step,
     foreach_items,
 )
-from hub.workflow.model import Step, Workflow
-from hub.workflow.templates import redact
+from hub.workflow import Step, Workflow, redact
 
 __all__ = ["Flow", "RunObserver", "error_info"]
 
@@ -126,8 +123,12 @@ class Flow:
                 started.send()
                 return self._fan_out(wf, step, call, ctx, dispatch)
             return self._plain(wf, step, call, ctx, dispatch, started)
+        except Deferred as wait:
+            reason: WaitReason = "quota" if isinstance(wait, QuotaWait) else "held"
+            self.runs.step_waiting(call.run_id, step.id, reason)
+            raise  # re-scheduled by the task: not an attempt that failed
         except _NOT_ATTEMPTS:
-            raise  # a wait, or Redis gone: not an attempt that failed
+            raise  # Redis gone: not an attempt that failed
         except Exception as exc:
             error = error_info(exc, call.step, call.index, self.runtime.secrets())
             key = execution_key(call.step, call.index)

@@ -19,7 +19,8 @@ three ways to run again, and the :class:`StepLedger` answers each from Redis:
 What the ledger cannot close is a worker killed after the upstream applied the call and
 before the output was recorded: that step runs again. Creates are therefore upserts
 (find by a key, create if none, under a cluster lock), or carry an upstream idempotency
-field where the API has one (Plane's ``external_id``, an ``Idempotency-Key`` header).
+field where the API has one (an ``external_id`` on the record, an ``Idempotency-Key``
+header).
 ``foreach`` items are recorded by :class:`~hub.worker.foreach.ForeachState`; the ledger
 gives them their owner and lease.
 """
@@ -37,8 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hub.core.batch import RedisBatch
-from hub.core.errors import Deferred
+from hub.core import Deferred, RedisBatch
 
 __all__ = [
     "LEDGER_KEY",

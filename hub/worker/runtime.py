@@ -17,14 +17,10 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from hub.connector.declaration import Connector
-from hub.connector.registry import get_connector, get_operation
-from hub.core.errors import ConfigError, FatalError, TemplateError
-from hub.core.settings import Settings
-from hub.http.failures import RetryPolicy
-from hub.workflow.model import RetryOverride, Step, Workflow
-from hub.workflow.templates import evaluate, render, truthy
-from hub.workflow.validate import OperationLookup
+from hub.connector import Connector, SettingsFor, from_environment, get_connector, get_operation
+from hub.core import ConfigError, FatalError, Settings, TemplateError
+from hub.http import RetryPolicy
+from hub.workflow import OperationLookup, RetryOverride, Step, Workflow, evaluate, render, truthy
 
 __all__ = [
     "MAX_FOREACH_ITEMS",
@@ -34,7 +30,6 @@ __all__ = [
     "execute_step",
     "find_step",
     "foreach_items",
-    "new_context",
     "retry_policy",
     "template_context",
 ]
@@ -50,7 +45,8 @@ class Runtime:
     object of some connectors; ``rng`` is the random source of retry jitter;
     ``transport`` gives a connector's HTTP transport by connector name (the default,
     ``None``: httpx's own, one per client); ``now`` is the wall clock the connectors read
-    (epoch seconds).
+    (epoch seconds); ``connector_settings`` gives each connector its settings (default:
+    from the environment).
     """
 
     def __init__(
@@ -63,8 +59,10 @@ class Runtime:
         rng: Callable[[], float] = random.random,
         transport: Callable[[str], httpx.BaseTransport | None] = lambda connector: None,
         now: Callable[[], float] = time.time,
+        connector_settings: SettingsFor = from_environment,
     ) -> None:
         self.settings = settings
+        self.connector_settings = connector_settings
         self.redis = redis
         self.lookup = lookup
         self.rng = rng
@@ -72,14 +70,18 @@ class Runtime:
         self.now = now
         self._apis: dict[str, Any] = dict(apis or {})
 
-    def api(self, connector: Connector | str) -> Any:
+    def api(self, connector: Connector[Any] | str) -> Any:
         """The runtime API object of ``connector`` (built on first use)."""
         if isinstance(connector, str):
             connector = get_connector(connector)
         if connector.name not in self._apis:
             transport = self.transport(connector.name)
             self._apis[connector.name] = connector.build(
-                self.settings, self.redis, transport=transport, now=self.now
+                self.connector_settings(connector),
+                self.settings,
+                self.redis,
+                transport=transport,
+                now=self.now,
             )
         return self._apis[connector.name]
 
@@ -115,21 +117,6 @@ def retry_policy(
         base_seconds=override.backoff_base_seconds,
         cap_seconds=override.backoff_cap_seconds,
     )
-
-
-def new_context(
-    *, event: Any, event_id: str, source: str, event_type: str, run_id: str
-) -> dict[str, Any]:
-    """The context a run starts with; each step adds its output under ``steps``."""
-    return {
-        "event": event,
-        "event_id": event_id,
-        "source": source,
-        "event_type": event_type,
-        "run_id": run_id,
-        "steps": {},
-        "skipped": [],
-    }
 
 
 def template_context(

@@ -19,20 +19,16 @@ import logging
 from functools import cache
 from typing import Any
 
-import redis
-
-from hub.core.errors import Deferred, RetryableError
-from hub.core.settings import get_settings
-from hub.history.runs import RunStore
-from hub.http.quota_claim import QuotaClaim, use_claim
+from hub.core import Deferred, RetryableError, get_settings, redis_client
+from hub.history import RunStore
+from hub.http import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CelerySender, StepCall, StepDispatch
 from hub.worker.flow import Flow
 from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runtime import Runtime, find_step
-from hub.workflow.compiler import STEP_TASK
-from hub.workflow.revisions import WorkflowStore
+from hub.workflow import STEP_TASK, WorkflowStore
 
 __all__ = ["StepTask", "run_step"]
 
@@ -40,7 +36,10 @@ log = logging.getLogger("hub.worker")
 
 
 class StepTask(RequeueOnRedisLoss):
-    """Names each step ``<workflow>.<step>`` in logs and Flower."""
+    """Names each step ``<workflow>.<step>`` in logs and Flower; its events show no run
+    context (:class:`~hub.worker.task_data.PrivateRequest`)."""
+
+    Request = "hub.worker.task_data:PrivateRequest"
 
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
         if "workflow" in kwargs and "step" in kwargs:
@@ -53,7 +52,7 @@ class StepTask(RequeueOnRedisLoss):
 @cache
 def _runtime() -> tuple[Runtime, WorkflowStore]:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.hub_redis_url or "redis://127.0.0.1:6379/0")
+    client = redis_client(settings)
     return Runtime(settings, client), WorkflowStore(client)
 
 

@@ -92,10 +92,10 @@ StepId = Annotated[
     ),
     WithJsonSchema({"type": "string", "pattern": STEP_ID_PATTERN}),
 ]
-#: ``connector.operation``, e.g. ``plutio.people.create``.
+#: ``connector.operation``, e.g. ``crm.contacts.create``.
 Uses = Annotated[
     str,
-    _matching(USES_PATTERN, "'uses'", "write connector.operation, e.g. 'plutio.people.create'"),
+    _matching(USES_PATTERN, "'uses'", "write connector.operation, e.g. 'crm.contacts.create'"),
     WithJsonSchema({"type": "string", "pattern": USES_PATTERN}),
 ]
 #: A duration such as "30s", "5m", "1h30m"; a number is seconds (kept as "300s").

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import idna
 from jinja2.exceptions import SecurityError
 
 __all__ = ["FILTERS", "GLOBALS", "MAX_RANGE", "REMOVED_FILTERS", "to_datetime"]
@@ -74,6 +75,48 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _ascii_domain(domain: str) -> str:
+    """``domain`` in one canonical form: lower-case ASCII, internationalised labels as
+    IDNA 2008 A-labels (``例え.jp`` and ``xn--r8jz45g.jp`` are ``xn--r8jz45g.jp``)."""
+    text = domain.strip().rstrip(".")
+    if not text:
+        raise ValueError("no domain to convert")
+    if text.isascii():
+        return text.lower()
+    try:
+        return idna.encode(text, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"'{text}' is not an internationalised domain name: {exc}") from None
+
+
+def _idna(value: Any) -> Any:
+    """A domain name in its ASCII form (IDNA 2008 with UTS #46 mapping), or the domain
+    of an email address converted; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"idna takes a domain name, not a {type(value).__name__}")
+    local, at, domain = value.strip().rpartition("@")
+    return f"{local}@{_ascii_domain(domain)}" if at else _ascii_domain(domain)
+
+
+def _email(value: Any) -> Any:
+    """An email address in one canonical form: trimmed, lower-case, its domain in IDNA
+    ASCII form (``Li.Lei@例え.jp`` and ``li.lei@xn--r8jz45g.jp`` are the same address);
+    None and "" stay as they are."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"email takes an address, not a {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        return text
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain.strip():
+        raise ValueError(f"{text!r} is not an email address")
+    return f"{local.lower()}@{_ascii_domain(domain)}"
+
+
 def _range(*args: int) -> list[int]:
     """``range`` as a list, at most :data:`MAX_RANGE` items."""
     numbers = range(*args)
@@ -86,5 +129,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "json": _json,
     "date": _date,
     "datetime": _datetime,
+    "email": _email,
+    "idna": _idna,
 }
 GLOBALS: dict[str, Callable[..., Any]] = {"now": _now, "range": _range}

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
-from hub.connector.registry import get_operation
+from hub.connector import get_operation
 from hub.workflow.model import Step, Trigger, Workflow, revision_of
 from hub.workflow.positions import compose
 from hub.workflow.problems import Loc, Problem, WorkflowError

@@ -169,7 +169,7 @@ class Step(_Model):
     """One call to a connector operation."""
 
     id: StepId = Field(description="Unique in the workflow; later steps read steps.<id>.")
-    uses: Uses = Field(description="connector.operation, e.g. plutio.people.create.")
+    uses: Uses = Field(description="connector.operation, e.g. crm.contacts.create.")
     with_: Arguments = Field(
         default_factory=dict, alias="with", description="Arguments; strings may be templates."
     )

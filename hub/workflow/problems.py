@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 
 __all__ = ["Loc", "Problem", "WorkflowError"]
 

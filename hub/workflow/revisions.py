@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from hub.core.errors import ConfigError
+from hub.core import ConfigError
 from hub.workflow.loader import load_workflow_text
 from hub.workflow.model import Workflow
 

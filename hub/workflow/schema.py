@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from hub.connector.registry import all_operations, get_operation
+from hub.connector import all_operations, get_operation
 from hub.workflow.model import Workflow
 from hub.workflow.validate import OperationLookup
 

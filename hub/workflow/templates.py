@@ -25,7 +25,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from pydantic import SecretStr
 
-from hub.core.errors import TemplateError
+from hub.core import TemplateError
 from hub.workflow.jinja_env import (
     ENV,
     Compiled,

@@ -21,9 +21,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.connector.declaration import Connector, Operation
-from hub.connector.registry import all_operations, get_operation
-from hub.core.errors import ConfigError
+from hub.connector import AnyOperation, Connector, all_operations, get_operation
+from hub.core import ConfigError
 from hub.workflow.arguments import check_arguments
 from hub.workflow.model import Step, Trigger, Workflow
 from hub.workflow.positions import Positions
@@ -32,7 +31,7 @@ from hub.workflow.templates import check_syntax, is_template, referenced_names
 
 __all__ = ["OperationLookup", "StepSlot", "WorkflowParts", "validate_parts", "validate_workflow"]
 
-OperationLookup = Callable[[str], tuple[Connector, Operation]]
+OperationLookup = Callable[[str], tuple[Connector[Any], AnyOperation]]
 
 _BASE_NAMES = frozenset({"event", "workflow", "run", "secrets"})
 _POLL_NAMES = frozenset({"cursor", "workflow", "run", "secrets"})

@@ -13,8 +13,9 @@ import typer.main
 import yaml
 from pydantic import SecretStr
 
-from hub.cli.main import cli
-from hub.core.settings import Settings
+from hub.cli.app import cli
+from hub.connector.registry import settings_classes
+from hub.core.env_settings import env_names as settings_env_names
 
 __all__ = [
     "DEPLOY",
@@ -48,8 +49,8 @@ _HUB_IMAGE_THEN_COMMAND = re.compile(r"[\w.-]*/hub:[\w.-]+[ \t]+([a-z][a-z-]*)")
 
 
 def setting_names() -> set[str]:
-    """Every environment variable the hub reads: upper-cased ``Settings`` field names."""
-    return {name.upper() for name in Settings.model_fields}
+    """Every environment variable the hub reads: its own settings' and each connector's."""
+    return {name for cls in settings_classes() for name in settings_env_names(cls)}
 
 
 def secret_setting_names() -> set[str]:
@@ -63,9 +64,10 @@ def secret_setting_names() -> set[str]:
         return annotation is SecretStr or any(holds_secret(a) for a in get_args(annotation))
 
     names = {
-        name.upper()
-        for name, field in Settings.model_fields.items()
-        if holds_secret(field.annotation)
+        env
+        for cls in settings_classes()
+        for env, name in settings_env_names(cls).items()
+        if holds_secret(cls.model_fields[name].annotation)
     }
     return names | {"HUB_REDIS_URL"}
 

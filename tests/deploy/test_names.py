@@ -57,7 +57,7 @@ def test_every_setting_name_in_deploy_exists_in_settings() -> None:
         for name in names - known
     )
     assert not unknown, (
-        "names that are not fields of hub.core.settings.Settings (a typo, or a setting to add "
+        "names that are not settings of the hub or a connector (a typo, or a setting to add "
         "there first):\n  " + "\n  ".join(unknown)
     )
 
@@ -103,7 +103,11 @@ def test_env_example_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) 
     settings = _settings_from(values, monkeypatch)
     assert settings.hub_redis_url and settings.hub_redis_url.startswith("redis://")
     assert settings.hub_flower_basic_auth is not None
-    assert set(settings.hub_secrets) == {"CRM_SIGNING_KEY"}
+    assert set(settings.hub_secrets) == {
+        "CRM_SIGNING_KEY",
+        "HUBSPOT_CLIENT_SECRET",
+        "PIPEDRIVE_WEBHOOK_AUTH",
+    }
     assert settings.hub_log_format == "json"
     password = values["REDIS_PASSWORD"]
     assert f":{password}@" in settings.hub_redis_url, "one Redis password in both variables"
@@ -177,7 +181,7 @@ def test_every_hub_command_used_in_deploy_exists() -> None:
         for command, where in used.items()
         if command not in hub_commands() and command not in PENDING_COMMANDS
     }
-    assert not unknown, f"not commands of hub.cli.main.cli: {unknown}"
+    assert not unknown, f"not commands of hub.cli.app.cli: {unknown}"
 
 
 def test_probe_commands_name_a_real_celery_app() -> None:

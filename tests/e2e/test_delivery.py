@@ -40,11 +40,15 @@ ENV = {
 def hub(
     redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> Iterator[HubProcesses]:
-    folder = tmp_path / "workflows"  # the CRM workflow alone: its source needs no signature
+    folder = tmp_path / "workflows"  # the CRM workflow alone, its source open to anyone
     folder.mkdir()
     shutil.copy(ROOT / "workflows" / "crm-contact-to-plutio-person.yaml", folder)
     procs = HubProcesses(
-        redis_url=redis_server.url, log_dir=tmp_path, workflows=folder, extra_env=ENV
+        redis_url=redis_server.url,
+        log_dir=tmp_path,
+        workflows=folder,
+        extra_env=ENV,
+        open_sources=("crm",),
     )
     try:
         procs.start_sandbox()

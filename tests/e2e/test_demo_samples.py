@@ -6,11 +6,12 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from hub.cli.up import send_samples, tagged
+from hub.cli.samples import expected, send_samples, tagged
 from hub.core.redis_server import RedisServer
 from hub.core.settings import Settings
 from tests.support.processes import HubProcesses
@@ -50,15 +51,15 @@ def test_a_second_demo_run_on_the_same_redis_makes_the_people_again(
         hub_workflows=ROOT / "workflows",
         hub_secrets={"CRM_SIGNING_KEY": SecretStr(CRM_SIGNING_KEY)},
     )
-    urls = {"ingress": hub.ingress_url, "plutio sandbox": hub.sandbox_url}
-    expected = {json.loads(p.read_text()).get("expect_email") for p in folder.glob("*.json")}
-    expected.discard(None)
-    assert expected, "the CRM samples name the people they should make"
+    samples = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    wanted = {r["contactEmails"][0]["address"] for r in expected(samples)["plutio"]["people"]}
+    assert wanted == {"ada@example.com", "charles@engines.example"}
+    sandboxes = {"plutio": hub.sandbox_url}
 
-    def emails(people: list[dict[str, object]]) -> set[object]:
-        return {e["address"] for p in people for e in p["contactEmails"]}  # type: ignore[attr-defined]
+    def emails(found: dict[str, dict[str, list[Any]]]) -> set[str]:
+        return {e["address"] for p in found["plutio"]["people"] for e in p["contactEmails"]}
 
-    assert expected <= emails(send_samples(folder, urls, settings, tag="run1"))
+    assert wanted <= emails(send_samples(folder, hub.ingress_url, sandboxes, settings, tag="run1"))
     hub.kill("sandbox")  # a fresh sandbox, as `hub up` starts; Redis keeps its records
     hub.start_sandbox()
-    assert expected <= emails(send_samples(folder, urls, settings, tag="run2"))
+    assert wanted <= emails(send_samples(folder, hub.ingress_url, sandboxes, settings, tag="run2"))

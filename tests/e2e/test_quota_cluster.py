@@ -49,6 +49,7 @@ def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iter
         log_dir=tmp_path,
         workflows=workflows,
         extra_env=quota_env(LIMIT, WINDOW),
+        open_sources=("load",),
     )
     try:
         procs.start_sandbox()

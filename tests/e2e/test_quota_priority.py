@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from hub.core.redis_server import RedisServer
-from hub.http.quota_status import BudgetStatus, quota_status
+from hub.http.quota_report import BudgetStatus, quota_status
 from tests.support.processes import HubProcesses, quota_env, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -105,6 +105,7 @@ def backlog(
         log_dir=root,
         workflows=workflows,
         extra_env=quota_env(LIMIT, WINDOW),
+        open_sources=("load",),
     )
     try:
         procs.start_sandbox()

@@ -45,7 +45,9 @@ def test_a_sighup_reload_routes_new_events_to_the_new_revision(
     folder = tmp_path / "workflows"
     folder.mkdir()
     (folder / "tagged.yaml").write_text(WORKFLOW.format(tag="rev-one"))
-    hub = HubProcesses(redis_url=redis_server.url, log_dir=tmp_path, workflows=folder)
+    hub = HubProcesses(
+        redis_url=redis_server.url, log_dir=tmp_path, workflows=folder, open_sources=("crm",)
+    )
     runs = RunStore(redis_client)
     try:
         hub.start_sandbox()
@@ -59,7 +61,8 @@ def test_a_sighup_reload_routes_new_events_to_the_new_revision(
         hub.procs["ingress"].send_signal(signal.SIGHUP)
 
         def reloaded() -> bool:
-            listed = httpx.get(f"{hub.ingress_url}/workflows").json()["workflows"]
+            views = httpx.get(f"{hub.ingress_url}/workflows", headers=hub.admin_headers)
+            listed = views.json()["workflows"]
             return bool(listed[0]["revision"] != old)
 
         wait_for(reloaded, 20, "the ingress to reload")

@@ -38,6 +38,7 @@ def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iter
         log_dir=tmp_path,
         workflows=folder,
         extra_env={"HUB_STEP_MAX_ATTEMPTS": "4", "HUB_RETRY_BASE_SECONDS": "0.05"},
+        open_sources=("crm",),
     )
     with processes.running(workers=2) as procs:
         yield procs

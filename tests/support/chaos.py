@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from hub.core.redis_server import RedisServer
 from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
 from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import ROOT, HubProcesses
+from tests.support.signing import crm_delivery
 
 __all__ = ["ChaosConfig", "ChaosReport", "run_chaos"]
 
@@ -70,6 +72,10 @@ class ChaosConfig:
     settle_seconds: float = 240.0
     replay: bool = True
     seed: int = 7
+    #: more settings for every hub process (secrets and credentials, say)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: also run Flower, with this login (user:password)
+    flower_login: str | None = None
 
 
 @dataclass
@@ -154,6 +160,7 @@ class _Hub:
         folder = workdir / "workflows"
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(WORKFLOW, folder / WORKFLOW.name)
+        shutil.copytree(ROOT / "workflows" / "sources", folder / "sources", dirs_exist_ok=True)
         (workdir / "logs").mkdir(exist_ok=True)
         self.procs: HubProcesses | None = None
         self.lock = threading.Lock()
@@ -182,7 +189,10 @@ class _Hub:
             "PLUTIO_TIMEOUT_SECONDS": "3",
             "PLUTIO_SANDBOX_QUOTA_LIMIT": "1000000",
             "PLUTIO_SANDBOX_RANDOM_SEED": str(self.config.seed),
+            **self.config.extra_env,
         }
+        if self.config.flower_login:
+            env["HUB_FLOWER_BASIC_AUTH"] = self.config.flower_login
         procs = HubProcesses(
             redis_url=self.redis_server.url,
             log_dir=self.workdir / "logs",
@@ -192,6 +202,8 @@ class _Hub:
         self.procs = procs
         procs.start_sandbox()
         procs.start_ingress()
+        if self.config.flower_login:
+            procs.start_flower()
         for n in range(self.config.workers):
             procs.start_worker(f"worker{n}", self.config.concurrency, wait=False)
         low, high = self.config.latency_ms
@@ -280,10 +292,9 @@ class _Hub:
         }
         while time.monotonic() < deadline:
             try:
-                answer = client.post(
+                answer = client.post(  # signed again on every try, as a sender does
                     f"{self.procs.ingress_url}/hooks/crm",
-                    json=body,
-                    headers={"X-Event-Type": "contact.created"},
+                    **crm_delivery(body, event_id, **{"X-Event-Type": "contact.created"}),
                 )
                 if answer.status_code in (200, 202):
                     with self.lock:
@@ -415,8 +426,15 @@ class _Hub:
         r.replay_seconds = time.monotonic() - start
 
 
-def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosReport:
-    """Run the chaos scenario in ``workdir`` (logs under ``workdir/logs``); the report."""
+def run_chaos(
+    config: ChaosConfig,
+    workdir: Path,
+    before_stop: Callable[[HubProcesses], None] | None = None,
+) -> ChaosReport:
+    """Run the chaos scenario in ``workdir`` (logs under ``workdir/logs``); the report.
+
+    ``before_stop`` is called with the hub's processes once the run has settled (and
+    replayed), while they still run."""
     hub = _Hub(config, workdir)
     try:
         hub.start()
@@ -434,6 +452,8 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosReport:
         hub.settle()
         if config.replay and hub.report.settled:
             hub.replay()
+        if before_stop is not None and hub.procs is not None:
+            before_stop(hub.procs)
         return hub.report
     finally:
         hub.stop_faults.set()

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +17,33 @@ from typing import IO
 import httpx
 
 from hub.core.redis_server import free_port
-from tests.support.signing import CRM_SIGNING_KEY
+from tests.support.signing import SAMPLE_SECRETS
 
-__all__ = ["HubProcesses", "quota_env", "wait_for"]
+__all__ = [
+    "ADMIN_TOKEN",
+    "SAMPLE_OPEN_SOURCES",
+    "HubProcesses",
+    "quota_env",
+    "wait_for",
+    "write_open_sources",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the HUB_INGRESS_ADMIN_TOKEN of a test hub (its views answer 401 without it)
+ADMIN_TOKEN = "test-admin-token-0001"
+#: the sample workflows' sources that have no file in workflows/sources
+SAMPLE_OPEN_SOURCES = ("plutio", "plane", "plutora")
+
+
+def write_open_sources(folder: Path, names: Iterable[str]) -> None:
+    """An ``auth: {scheme: none}`` file in the sources ``folder`` for each of ``names``
+    that has none: a hub served without local mode takes deliveries for them from anyone
+    because a file says so, as a deploy must say it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = folder / f"{name}.yaml"
+        if not path.exists():
+            path.write_text("# test hub: anyone may post\nauth: { scheme: none }\n")
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
@@ -61,23 +83,46 @@ class HubProcesses:
     log_dir: Path
     workflows: Path = ROOT / "workflows"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: sources the ingress takes from anyone: each gets an ``auth: {scheme: none}`` file
+    #: beside the workflow folder's own source files (HUB_SOURCES); the ingress runs as
+    #: `hub serve` does in production, with no local mode
+    open_sources: tuple[str, ...] = SAMPLE_OPEN_SOURCES
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     sandbox_port: int = 0
     ingress_port: int = 0
     flower_port: int = 0
 
+    @property
+    def sources(self) -> Path:
+        """The sources folder of this hub: the workflow folder's files and the open ones."""
+        folder = self.log_dir / "sources"
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            own = self.workflows / "sources"
+            for file in sorted(own.glob("*.yaml")) if own.is_dir() else []:
+                (folder / file.name).write_bytes(file.read_bytes())
+            write_open_sources(folder, self.open_sources)
+        return folder
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers that let a request read the ingress's views."""
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k != "HUB_LOCAL_MODE"}
         env.update(
             {
                 "HUB_REDIS_URL": self.redis_url,
                 "HUB_WORKFLOWS": str(self.workflows),
+                "HUB_SOURCES": str(self.sources),
+                "HUB_INGRESS_ADMIN_TOKEN": ADMIN_TOKEN,
                 "PLUTIO_BASE_URL": f"http://127.0.0.1:{self.sandbox_port}",
                 "PLUTIO_CLIENT_ID": "sandbox-client",
                 "PLUTIO_CLIENT_SECRET": "sandbox-secret",
                 "PLUTIO_BUSINESS": "sandbox",
                 "PYTHONUNBUFFERED": "1",
-                "HUB_SECRETS": json.dumps({"CRM_SIGNING_KEY": CRM_SIGNING_KEY}),
+                "HUB_SECRETS": json.dumps(SAMPLE_SECRETS),
                 # the session Redis runs without AOF, so there is no fsync to wait for
                 "HUB_INGRESS_FSYNC": "everysec",
             }
@@ -112,6 +157,13 @@ class HubProcesses:
         self.sandbox_port = self.sandbox_port or free_port()
         self._spawn("sandbox", "sandbox", "plutio", "--port", str(self.sandbox_port))
         wait_for(_http_ok(f"{self.sandbox_url}/_sandbox/calls"), 20, "the sandbox")
+
+    def start_named_sandbox(self, name: str, port: int) -> str:
+        """``hub sandbox NAME`` on ``port`` (its settings go in ``extra_env`` first); its URL."""
+        self._spawn(f"sandbox-{name}", "sandbox", name, "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+        wait_for(_http_ok(f"{url}/_sandbox/calls"), 20, f"the {name} sandbox")
+        return url
 
     def start_ingress(self) -> None:
         self.ingress_port = self.ingress_port or free_port()

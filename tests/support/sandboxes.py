@@ -38,7 +38,7 @@ def serve(app: ASGIApp) -> Iterator[Served]:
         yield Served(url)
 
 
-def operate(connector: Connector, api: Any, uses: str, /, **args: Any) -> Any:
+def operate(connector: Connector[Any], api: Any, uses: str, /, **args: Any) -> Any:
     """Call ``connector``'s operation ``uses`` as a step does: input validated, then called."""
     operation = connector.operations[uses]
     return operation.call(api, operation.input.model_validate(args))

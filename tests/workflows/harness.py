@@ -1,35 +1,38 @@
 """Running sample workflows in-process, the worker's way, against connector sandboxes.
 
-Each step goes through :func:`hub.worker.runtime.execute_step` (what the ``hub.step``
-task runs); the workflow's own ``if`` and trigger are checked as the ingress checks
-them. Sandboxes are served on loopback, so connectors make real HTTP calls and keep
-tokens, quotas and locks in the real Redis of the test session.
+The fixture event goes through the intake, as ``hub test`` sends one; then each step
+through :func:`hub.worker.runtime.execute_step` (what the ``hub.step`` task runs).
+Sandboxes are served on loopback, so connectors make real HTTP calls and keep tokens,
+quotas and locks in the real Redis of the test session.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import redis
-from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from hub.core.errors import TemplateError
+from hub.connector.configure import from_values
+from hub.connector.registry import get_connector
 from hub.core.settings import Settings
-from hub.worker.runtime import Runtime, execute_step, new_context
+from hub.intake.plan import Intake, Plan
+from hub.testing.deliveries import CaseSources, signed_webhook
+from hub.testing.spec import EventSpec
+from hub.worker.runtime import Runtime, execute_step
 from hub.workflow.loader import load_workflow
 from hub.workflow.model import Workflow
-from hub.workflow.templates import truthy
 from tests.support.sandboxes import Served, serve
 
 __all__ = [
     "ROOT",
+    "Configured",
     "Sandboxes",
     "begin",
     "event",
@@ -83,65 +86,54 @@ def served(apps: Mapping[str, ASGIApp]) -> Iterator[Sandboxes]:
         yield Sandboxes({name: stack.enter_context(serve(app)) for name, app in apps.items()})
 
 
-def sandbox_settings(sandboxes: Sandboxes, **extra: Any) -> Settings:
-    """Settings that point every served connector at its sandbox's default credentials."""
+@dataclass(frozen=True)
+class Configured:
+    """The hub's settings, and the connectors' by environment name."""
+
+    hub: Settings
+    env: Mapping[str, Any]
+
+    def but(self, **env: Any) -> Configured:
+        """These settings with ``env`` (environment names) changed."""
+        return replace(self, env={**self.env, **env})
+
+    def runtime(self, redis_client: redis.Redis) -> Runtime:
+        """A fresh worker runtime on these settings."""
+        return Runtime(self.hub, redis_client, connector_settings=from_values(self.env))
+
+
+def sandbox_settings(sandboxes: Sandboxes, **env: Any) -> Configured:
+    """Settings that point every served connector at its sandbox, with the sandbox's
+    default credentials (as its connector declares them), and ``env`` on top."""
     values: dict[str, Any] = {}
-    if "plane" in sandboxes.urls:
-        values.update(
-            plane_base_url=sandboxes.urls["plane"],
-            plane_api_key=SecretStr("plane_api_sandbox"),
-            plane_workspace_slug="sandbox",
-        )
-    if "plutora" in sandboxes.urls:
-        url = sandboxes.urls["plutora"]
-        values.update(
-            plutora_auth_url=f"{url}/oauth/token",
-            plutora_base_url=url,
-            plutora_client_id="sandbox-client",
-            plutora_client_secret=SecretStr("sandbox-secret"),
-            plutora_username="sandbox@example.com",
-            plutora_password=SecretStr("sandbox-password"),
-        )
-    if "plutio" in sandboxes.urls:
-        values.update(
-            plutio_base_url=sandboxes.urls["plutio"],
-            plutio_client_id="sandbox-client",
-            plutio_client_secret=SecretStr("sandbox-secret"),
-            plutio_business="sandbox",
-        )
-    return Settings(**{**values, **extra})
+    for name, url in sandboxes.urls.items():
+        sandbox = get_connector(name).sandbox
+        assert sandbox is not None, f"{name} declares no sandbox"
+        values.update(sandbox.env(url, sandbox.config()))
+    return Configured(Settings(), {**values, **env})
 
 
 def begin(wf: Workflow, sample: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The context a run starts with, or ``None`` when the trigger or ``if`` leaves it out."""
-    headers = {k.lower(): v for k, v in sample.get("headers", {}).items()}
-    body = sample["body"]
-    event_type = headers.get("x-event-type") or body.get("type", "")
-    if not wf.matches(sample["source"], event_type):
-        return None
-    if wf.if_ is not None:
-        # as the ingress does: a false `if`, or one that cannot be evaluated, starts no run
-        try:
-            if not truthy(wf.if_, {"event": body}, where=f"workflow {wf.name}"):
-                return None
-        except TemplateError:
-            return None
-    return new_context(
-        event=body,
-        event_id=headers.get("x-event-id") or str(body.get("id")),
-        source=sample["source"],
-        event_type=event_type,
-        run_id=uuid.uuid4().hex,
-    )
+    """The context a run starts with, or ``None`` when the trigger or ``if`` leaves it out.
+
+    The sample goes through the intake as ``hub test`` sends an event: signed as its
+    source file says (``workflows/sources``), read, routed, its ``if`` evaluated.
+    """
+    sources = CaseSources.load(ROOT / "workflows" / "sources", [wf]).resolve(Settings(), {})
+    spec = EventSpec(headers=sample.get("headers", {}), body=sample["body"])
+    delivery = signed_webhook(sources[sample["source"]], spec, default_type=None, now=time.time())
+    plan = Intake([wf]).plan(delivery)
+    assert isinstance(plan, Plan), "the samples' sources take one event per delivery"
+    return plan.runs[0].context if plan.runs else None
 
 
 def run(
-    wf: Workflow, sample: Mapping[str, Any], settings: Settings, redis_client: redis.Redis
+    wf: Workflow, sample: Mapping[str, Any], settings: Configured, redis_client: redis.Redis
 ) -> dict[str, Any] | None:
     """Run every step of ``wf`` for a fixture event, each in a fresh worker runtime."""
     ctx = begin(wf, sample)
     if ctx is None:
         return None
     for step in wf.steps:
-        ctx = execute_step(wf, step.id, ctx, Runtime(settings, redis_client))
+        ctx = execute_step(wf, step.id, ctx, settings.runtime(redis_client))
     return ctx

@@ -193,8 +193,8 @@ def test_a_redelivered_step_after_its_row_was_written_is_skipped(hub: Hub) -> No
     """What a worker killed between the write and the ack leads to: the same task again."""
     from hub.core.settings import Settings
     from hub.worker.celery_app import create_celery
-    from hub.worker.runtime import new_context
     from hub.workflow.compiler import compile_run
+    from hub.workflow.context import new_context
     from hub.workflow.loader import load_workflow
 
     body = invoice(7, second=10_007)

@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from pydantic import SecretStr
 
+from connectors.plane.sandbox import PlaneSandboxConfig
 from connectors.plane.sandbox import create_app as plane_app
 from connectors.plutora.sandbox import PlutoraSandboxConfig
 from connectors.plutora.sandbox import create_app as plutora_app
 from hub.core.errors import FatalError, LockBusy, QuotaWait
 from hub.core.locks import keyed_lock, lock_key
-from hub.worker.runtime import Runtime, execute_step
+from hub.worker.runtime import execute_step
 from tests.workflows.harness import Sandboxes, begin, event, run, sandbox_settings, served, workflow
 
 NAME = "plutora-release-to-plane-work-item"
@@ -34,7 +34,8 @@ RELEASE = {
     "summary": "Payments & checkout",
     "implementationDate": "2025-05-30T00:00:00",
     "releaseStatusType": "Approved",
-    "plutoraReleaseType": "Project",
+    "plutoraReleaseType": "Independent",
+    "releaseProjectType": "IsProject",
 }
 KEY = {"X-API-Key": "plane_api_sandbox"}
 
@@ -52,14 +53,14 @@ class Hub:
         self.wf = workflow(NAME)
         self.settings = sandbox_settings(sandboxes)
 
-    def run(self, file: str, **settings: Any) -> dict[str, Any] | None:
-        chosen = self.settings.model_copy(update=settings) if settings else self.settings
-        return run(self.wf, event(NAME, file), chosen, self.redis)
+    def run(self, file: str, **env: Any) -> dict[str, Any] | None:
+        """Run the fixture event ``file``, with ``env`` (connector settings) changed."""
+        return run(self.wf, event(NAME, file), self.settings.but(**env), self.redis)
 
     def step(self, ctx: dict[str, Any], *steps: str) -> dict[str, Any]:
         """Run ``steps`` on ``ctx`` as the worker does, each in a fresh runtime."""
         for step in steps:
-            ctx = execute_step(self.wf, step, ctx, Runtime(self.settings, self.redis))
+            ctx = execute_step(self.wf, step, ctx, self.settings.runtime(self.redis))
         return ctx
 
     def started(self) -> dict[str, Any]:
@@ -110,16 +111,16 @@ def test_a_release_becomes_one_work_item_that_follows_it(hub: Hub) -> None:
     assert "R-2025.05" in comment["comment_html"] and comment["issue"] == item["id"]
 
     # the release moves on in Plutora; its update event moves the work item along
-    plutora = hub.settings
+    plutora = hub.settings.env
     url = f"{hub.sandboxes.urls['plutora']}/releases/{RELEASE_ID}"
     token = httpx.post(
         f"{hub.sandboxes.urls['plutora']}/oauth/token",
         data={
             "grant_type": "password",
-            "client_id": plutora.plutora_client_id,
-            "client_secret": "sandbox-secret",
-            "username": plutora.plutora_username,
-            "password": "sandbox-password",
+            "client_id": plutora["PLUTORA_CLIENT_ID"],
+            "client_secret": plutora["PLUTORA_CLIENT_SECRET"],
+            "username": plutora["PLUTORA_USERNAME"],
+            "password": plutora["PLUTORA_PASSWORD"],
         },
     ).json()["access_token"]
     moved = {**RELEASE, "releaseStatusType": "In Progress", "implementationDate": "2025-06-06"}
@@ -138,6 +139,30 @@ def test_a_release_becomes_one_work_item_that_follows_it(hub: Hub) -> None:
     assert len(hub.items()) == 1 and len(hub.comments()) == 1
 
 
+def test_the_sample_against_strict_sandboxes_finds_its_item_in_a_page(
+    redis_client: redis.Redis,
+) -> None:
+    """A strict Plane answers the external-id lookup as the documented cursor page of
+    every work item in the project: the sample still tracks the release once."""
+    apps = {
+        "plane": plane_app(PlaneSandboxConfig(strict=True)),
+        "plutora": plutora_app(PlutoraSandboxConfig(strict=True)),
+    }
+    with served(apps) as strict:
+        strict.control("plutora", "POST", "seed", {"releases": [RELEASE]})
+        hub = Hub(strict, redis_client)
+        project = hub.plane("POST", "projects/", {"name": "Releases", "identifier": "REL"})
+        for n in range(3):  # other work items share the page the lookup answers
+            hub.plane("POST", f"projects/{project['id']}/work-items/", {"name": f"other {n}"})
+        first = hub.run("1-release-created.json")
+        assert first is not None and first["steps"]["item"]["created"] is True
+        again = hub.run("2-release-updated.json")
+        assert again is not None and again["steps"]["item"]["created"] is False
+        hub.run("1-release-created.json")
+        tracked = [i for i in hub.items() if i.get("external_id") == RELEASE_ID]
+        assert len(tracked) == 1 and len(hub.items()) == 4 and len(hub.comments()) == 1
+
+
 def test_an_event_without_a_release_id_starts_no_run(hub: Hub) -> None:
     assert hub.run("3-release-event-without-id.json") is None
     assert begin(hub.wf, {**event(NAME, "1-release-created.json"), "source": "crm"}) is None
@@ -145,7 +170,7 @@ def test_an_event_without_a_release_id_starts_no_run(hub: Hub) -> None:
 
 def test_a_refused_plutora_login_stops_the_run_and_says_why(hub: Hub) -> None:
     with pytest.raises(FatalError) as info:
-        hub.run("1-release-created.json", plutora_password=SecretStr("expired"))
+        hub.run("1-release-created.json", PLUTORA_PASSWORD="expired")
     assert "validation_error" in str(info.value) and "PLUTORA_PASSWORD" in str(info.value)
     assert hub.items() == []
 
@@ -162,6 +187,6 @@ def test_a_second_run_for_the_same_release_waits_for_the_lock(hub: Hub) -> None:
 def test_the_plane_quota_defers_the_step_instead_of_calling(hub: Hub) -> None:
     # one run makes 5 Plane calls: find project, find states, look up, create, comment
     with pytest.raises(QuotaWait):
-        hub.run("1-release-created.json", plane_quota_limit=4)
+        hub.run("1-release-created.json", PLANE_QUOTA_LIMIT=4)
     assert len(hub.items()) == 1  # made before the quota ran out; the comment waits
     assert hub.comments() == []

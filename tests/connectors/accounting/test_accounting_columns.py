@@ -10,6 +10,12 @@ from connectors.accounting.columns import Column, build_row, minor_units, negate
 from hub.core.errors import FatalError
 
 
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_mode() -> str:
+    """No sandbox in these tests: they run once."""
+    return "none"
+
+
 def _one(value: Any, **spec: Any) -> str | None:
     return build_row({"c": Column(value=value, **spec)}, where="test")["c"]
 

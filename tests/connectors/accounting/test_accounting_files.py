@@ -22,6 +22,13 @@ from connectors.accounting.formats import CSV, JSONL
 from connectors.accounting.ledger import Entry, export_key, reversal_key
 from hub.core.errors import ConfigError, LockBusy
 
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_mode() -> str:
+    """No sandbox in these tests: they run once."""
+    return "none"
+
+
 ROOT = Path(__file__).resolve().parents[3]
 T1, T2 = "2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"
 COLUMNS = ["invoice", "amount", "currency"]

@@ -22,7 +22,7 @@ COLUMNS = ["invoice", "amount"]
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
+def endpoint(sandbox_mode: str) -> Iterator[str]:
     with serve_in_thread(create_app(AccountingSandboxConfig(token="s3cret"))) as url:
         yield url
 
@@ -149,3 +149,14 @@ def test_an_answer_that_is_not_json_still_means_posted(redis_client: redis.Redis
     assert not plain.write("entries", key, COLUMNS, {"invoice": "I"}, set()).written
     assert len(sent) == 1 and sent[0].headers["Idempotency-Key"] == key
     assert "Authorization" not in sent[0].headers  # no token set, none sent
+
+
+def test_a_body_not_declared_json_is_refused_in_strict_mode(
+    endpoint: str, sink: HttpSink, sandbox_mode: str
+) -> None:
+    answer = httpx.post(
+        f"{endpoint}/entries",
+        content=b'{"invoice": "INV-9"}',
+        headers={"Authorization": "Bearer s3cret", "Idempotency-Key": "k9"},
+    )
+    assert answer.status_code == (415 if sandbox_mode == "strict" else 201)

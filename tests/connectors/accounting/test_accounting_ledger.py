@@ -17,6 +17,13 @@ from connectors.accounting.ledger import (
 )
 from hub.core.errors import FatalError
 
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_mode() -> str:
+    """No sandbox in these tests: they run once."""
+    return "none"
+
+
 T1, T2, T3 = "2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z", "2024-01-03T00:00:00.000Z"
 
 

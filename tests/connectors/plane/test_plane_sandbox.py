@@ -165,12 +165,22 @@ async def test_fields_and_expand(plane: Plane) -> None:
     assert (await plane.call("GET", path, expand="owner")).status_code == 400
 
 
-async def test_external_ids_lookup_and_conflict(plane: Plane) -> None:
+async def test_external_ids_lookup_and_conflict(plane: Plane, sandbox_mode: str) -> None:
     pid = (await plane.project())["id"]
     item = await plane.item(pid, external_source="plutora", external_id="R-1")
+    other = await plane.item(pid)
     found = await plane.call(
         "GET", f"projects/{pid}/work-items/", external_source="plutora", external_id="R-1"
     )
+    if sandbox_mode == "strict":  # undocumented parameters: ignored, the list as a page
+        assert [r["id"] for r in found.json()["results"]] == [other["id"], item["id"]]
+        again = await plane.call(
+            "POST",
+            f"projects/{pid}/work-items/",
+            {"name": "dup", "external_source": "plutora", "external_id": "R-1"},
+        )
+        assert again.status_code == 201  # no 409 in the reference
+        return
     assert found.status_code == 200 and found.json()["id"] == item["id"]
     missing = await plane.call(
         "GET", f"projects/{pid}/work-items/", external_source="plutora", external_id="R-2"
@@ -202,7 +212,7 @@ async def test_comments_belong_to_a_work_item(plane: Plane) -> None:
     assert gone.status_code == 404
 
 
-async def test_rate_limit_headers_and_throttle() -> None:
+async def test_rate_limit_headers_and_throttle(sandbox_mode: str) -> None:
     plane = Plane(PlaneSandboxConfig(quota_limit=3, quota_window_seconds=60))
     async with plane.http:
         epoch = int(plane.clock.now().timestamp())
@@ -212,11 +222,16 @@ async def test_rate_limit_headers_and_throttle() -> None:
         plane.clock.advance(20)
         refused = await plane.call("GET", "projects/")
         assert refused.status_code == 429
-        assert refused.headers["Retry-After"] == "40"
         assert refused.json() == {
             "detail": "Request was throttled. Expected available in 40 seconds."
         }
-        assert "X-RateLimit-Remaining" not in refused.headers
+        if sandbox_mode == "strict":  # the reference: the rate-limit headers, no Retry-After
+            assert "Retry-After" not in refused.headers
+            assert refused.headers["X-RateLimit-Remaining"] == "0"
+            assert refused.headers["X-RateLimit-Reset"] == str(epoch + 60)
+        else:
+            assert refused.headers["Retry-After"] == "40"
+            assert "X-RateLimit-Remaining" not in refused.headers
         plane.clock.advance(40)
         assert (await plane.call("GET", "projects/")).status_code == 200
 
@@ -253,3 +268,17 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLANE_SANDBOX_API_KEYS", '["k1", "k2"]')
     config = create_app_from_env().state.config
     assert (config.quota_limit, config.api_keys) == (7, ["k1", "k2"])
+
+
+async def test_order_by_is_plane_s_own_and_strict_mode_ignores_it(
+    plane: Plane, sandbox_mode: str
+) -> None:
+    pid = (await plane.project())["id"]
+    for name in ("b", "a", "c"):
+        await plane.item(pid, name=name)
+    listed = await plane.call("GET", f"projects/{pid}/work-items/", order_by="name")
+    names = [r["name"] for r in listed.json()["results"]]
+    if sandbox_mode == "strict":  # undocumented: ignored, newest first
+        assert names == ["c", "a", "b"]
+    else:
+        assert names == ["a", "b", "c"]

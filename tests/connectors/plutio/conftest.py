@@ -13,8 +13,12 @@ from pydantic import SecretStr
 from connectors.plutio.api import PlutioApi, build_api
 from connectors.plutio.operations import OPERATIONS
 from connectors.plutio.sandbox import create_app
+from connectors.plutio.settings import PlutioSettings
 from hub.core.settings import Settings
 from hub.sandbox.serve import serve_in_thread
+
+#: the hub settings the connector is built with
+HUB = Settings()
 
 
 class Sandbox:
@@ -48,20 +52,20 @@ class Sandbox:
         return expired
 
 
-def plutio_settings(url: str, **extra: Any) -> Settings:
+def plutio_settings(url: str, **extra: Any) -> PlutioSettings:
     values: dict[str, Any] = {
-        "plutio_base_url": url,
-        "plutio_client_id": "sandbox-client",
-        "plutio_client_secret": SecretStr("sandbox-secret"),
-        "plutio_business": "sandbox",
-        "plutio_timeout_seconds": 10.0,
+        "base_url": url,
+        "client_id": "sandbox-client",
+        "client_secret": SecretStr("sandbox-secret"),
+        "business": "sandbox",
+        "timeout_seconds": 10.0,
         **extra,
     }
-    return Settings(**values)
+    return PlutioSettings(**values)
 
 
 @pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
+def sandbox_url(sandbox_mode: str) -> Iterator[str]:
     with serve_in_thread(create_app()) as url:
         yield url
 
@@ -75,7 +79,7 @@ def sandbox(sandbox_url: str) -> Sandbox:
 
 @pytest.fixture
 def api(sandbox: Sandbox, redis_client: redis.Redis) -> Iterator[PlutioApi]:
-    built = build_api(plutio_settings(sandbox.url), redis_client)
+    built = build_api(plutio_settings(sandbox.url), HUB, redis_client)
     yield built
     built.client.close()
 

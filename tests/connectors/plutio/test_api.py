@@ -10,19 +10,23 @@ import redis
 from pydantic import SecretStr
 
 from connectors.plutio.api import build_api, query_params
+from connectors.plutio.settings import PlutioSettings
 from hub.core.errors import ConfigError, FatalError
 from hub.core.settings import Settings
 
+#: the hub settings the connector is built with
+HUB = Settings()
 
-def _settings(**extra: Any) -> Settings:
+
+def _settings(**extra: Any) -> PlutioSettings:
     values: dict[str, Any] = {
-        "plutio_base_url": "https://plutio.test/v1.11",
-        "plutio_client_id": "cid",
-        "plutio_client_secret": SecretStr("csecret"),
-        "plutio_business": "acme",
+        "base_url": "https://plutio.test/v1.11",
+        "client_id": "cid",
+        "client_secret": SecretStr("csecret"),
+        "business": "acme",
         **extra,
     }
-    return Settings(**values)
+    return PlutioSettings(**values)
 
 
 class FakePlutio:
@@ -71,7 +75,7 @@ def test_query_params_split_key_filters_and_q() -> None:
 
 def test_upsert_creates_once_then_finds(redis_client: redis.Redis) -> None:
     fake = FakePlutio()
-    api = build_api(_settings(), redis_client, transport=httpx.MockTransport(fake))
+    api = build_api(_settings(), HUB, redis_client, transport=httpx.MockTransport(fake))
     body = {"name": {"first": "Ada"}, "contactEmails": [{"address": "ada@x", "type": "work"}]}
     first = api.upsert("people", {"contactEmails.address": "ada@x"}, body)
     second = api.upsert("people", {"contactEmails.address": "ada@x"}, body)
@@ -85,7 +89,7 @@ def test_upsert_creates_once_then_finds(redis_client: redis.Redis) -> None:
 def test_find_pages_through_everything(redis_client: redis.Redis) -> None:
     fake = FakePlutio()
     fake.people = [{"_id": str(i), "contactEmails": []} for i in range(250)]
-    api = build_api(_settings(), redis_client, transport=httpx.MockTransport(fake))
+    api = build_api(_settings(), HUB, redis_client, transport=httpx.MockTransport(fake))
     assert len(api.find("people")) == 250
     skips = [r.url.params["skip"] for r in fake.requests if r.method == "GET"]
     assert skips == ["0", "100", "200"]
@@ -94,7 +98,7 @@ def test_find_pages_through_everything(redis_client: redis.Redis) -> None:
 def test_missing_business_error_is_fatal_and_explained(redis_client: redis.Redis) -> None:
     fake = FakePlutio()
     api = build_api(
-        _settings(plutio_business="other"), redis_client, transport=httpx.MockTransport(fake)
+        _settings(business="other"), HUB, redis_client, transport=httpx.MockTransport(fake)
     )
     with pytest.raises(FatalError, match="Business undefined is not enabled"):
         api.find("people")
@@ -103,6 +107,7 @@ def test_missing_business_error_is_fatal_and_explained(redis_client: redis.Redis
 def test_missing_settings_named(redis_client: redis.Redis) -> None:
     with pytest.raises(ConfigError, match="PLUTIO_CLIENT_SECRET, PLUTIO_BUSINESS"):
         build_api(
-            Settings(plutio_client_id="x", plutio_client_secret=None, plutio_business=None),
+            PlutioSettings(client_id="x", client_secret=None, business=None),
+            Settings(),
             redis_client,
         )

@@ -11,9 +11,13 @@ import redis
 
 from connectors.plutio.api import PlutioApi, build_api
 from connectors.plutio.sandbox import PlutioSandboxConfig, create_app
-from hub.core.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError, Throttled
+from hub.core.settings import Settings
 from hub.sandbox.serve import serve_in_thread
 from tests.connectors.plutio.conftest import Sandbox, plutio_settings
+
+#: the hub settings the connector is built with
+HUB = Settings()
 
 
 def _tokens(sandbox: Sandbox) -> list[int | None]:
@@ -21,7 +25,7 @@ def _tokens(sandbox: Sandbox) -> list[int | None]:
 
 
 def test_business_not_enabled_is_explained(sandbox: Sandbox, redis_client: redis.Redis) -> None:
-    api = build_api(plutio_settings(sandbox.url, plutio_business="other"), redis_client)
+    api = build_api(plutio_settings(sandbox.url, business="other"), HUB, redis_client)
     with pytest.raises(FatalError) as info:
         api.find("people")
     message = str(info.value)
@@ -58,8 +62,8 @@ def test_forbidden_is_explained(sandbox: Sandbox, api: PlutioApi) -> None:
     assert info.value.status == 403
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-def test_server_errors_and_429_are_retriable_with_retry_after(
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retriable_with_retry_after(
     sandbox: Sandbox, api: PlutioApi, status: int
 ) -> None:
     api.find("people")  # token first, so the script hits the resource call
@@ -67,13 +71,19 @@ def test_server_errors_and_429_are_retriable_with_retry_after(
     with pytest.raises(RetryableError) as info:
         api.find("people")
     assert info.value.status == status and info.value.retry_after == 3.0
-    if status == 429:
-        # a 429 pauses the client's budget for every worker until its Retry-After
-        with pytest.raises(QuotaWait) as paused:
-            api.find("people")
-        assert 2.0 < paused.value.wait <= 3.1
-        return
     assert api.find("people") == []  # the script is spent: the next attempt goes through
+
+
+def test_a_429_is_a_quota_wait_for_every_worker(sandbox: Sandbox, api: PlutioApi) -> None:
+    api.find("people")
+    sandbox.faults(scripts=[{"path": "/people", "answers": [{"status": 429, "retry_after": 3}]}])
+    with pytest.raises(Throttled) as info:  # no attempt spent
+        api.find("people")
+    assert info.value.status == 429 and 2.0 < info.value.wait <= 3.0
+    # the client's budget is paused for every worker until its Retry-After
+    with pytest.raises(QuotaWait) as paused:
+        api.find("people")
+    assert 2.0 < paused.value.wait <= 3.1
 
 
 def test_dropped_connection_is_retriable(sandbox: Sandbox, api: PlutioApi) -> None:
@@ -84,7 +94,10 @@ def test_dropped_connection_is_retriable(sandbox: Sandbox, api: PlutioApi) -> No
 
 def test_expired_tokens_refresh_exactly_once(sandbox: Sandbox, redis_client: redis.Redis) -> None:
     settings = plutio_settings(sandbox.url)
-    first, second = build_api(settings, redis_client), build_api(settings, redis_client)
+    first, second = (
+        build_api(settings, HUB, redis_client),
+        build_api(settings, HUB, redis_client),
+    )
     first.find("people")
     second.find("people")
     assert _tokens(sandbox) == [200]
@@ -100,7 +113,7 @@ def test_token_refreshed_before_expiry_without_a_401(
     sandbox: Sandbox, redis_client: redis.Redis
 ) -> None:
     clock = [time.time()]
-    api = build_api(plutio_settings(sandbox.url), redis_client, now=lambda: clock[0])
+    api = build_api(plutio_settings(sandbox.url), HUB, redis_client, now=lambda: clock[0])
     api.find("people")
     clock[0] += 72 * 3600 - 299  # the sandbox's 72-hour token is inside the 5-minute margin
     api.find("people")
@@ -112,7 +125,7 @@ def test_token_refreshed_before_expiry_without_a_401(
 
 def test_oauth2_token_shape_accepted(redis_client: redis.Redis) -> None:
     with serve_in_thread(create_app(PlutioSandboxConfig(token_shape="oauth2"))) as url:
-        api = build_api(plutio_settings(url), redis_client)
+        api = build_api(plutio_settings(url), HUB, redis_client)
         assert api.create("people", {"name": {"first": "Ada"}})["name"] == {"first": "Ada"}
         assert len(api.find("people")) == 1
 
@@ -123,7 +136,7 @@ def test_token_and_secret_never_logged(
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore"):  # hub processes keep these at WARNING
         caplog.set_level(logging.DEBUG, logger=name)
-    api = build_api(plutio_settings(sandbox.url), redis_client)
+    api = build_api(plutio_settings(sandbox.url), HUB, redis_client)
     api.find("people")
     sandbox.expire_tokens()
     api.find("people")
@@ -134,7 +147,8 @@ def test_token_and_secret_never_logged(
     assert caplog.records, "expected httpx/httpcore debug logs to check"
     assert value not in caplog.text and "sandbox-secret" not in caplog.text
     bad = build_api(
-        plutio_settings(sandbox.url, plutio_client_id="other", plutio_client_secret="s3cr3t!"),
+        plutio_settings(sandbox.url, client_id="other", client_secret="s3cr3t!"),
+        Settings(),
         redis_client,
     )
     with pytest.raises(FatalError, match="refused the token request") as info:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -178,6 +179,47 @@ def test_upsert_finds_before_creating_and_can_update(sandbox: Sandbox, run: Run)
     assert len(stored) == 1 and stored[0]["role"] == "lead"
     # fields data did not name are left alone, not reset to their defaults
     assert stored[0]["contactEmails"] == [{"address": "ada@example.com", "type": "work"}]
+
+
+def test_an_upsert_whose_find_misses_what_it_created_is_reported(
+    sandbox: Sandbox, run: Run, redis_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Plutio that does not honour the filter answers nothing: each upsert would create."""
+    args = {
+        "match": {"contactEmails.address": "ada@example.com"},
+        "data": {"name": {"first": "Ada"}, "contactEmails": [{"address": "ada@example.com"}]},
+    }
+    first = run("people.upsert", args)
+    sandbox.faults(
+        scripts=[{"method": "GET", "path": "/people", "answers": [{"status": 200, "body": []}]}]
+    )
+    with caplog.at_level(logging.WARNING, logger="hub.connector"):
+        again = run("people.upsert", args)
+    assert again["created"] is True  # the duplicate the report is about
+    (line,) = [r.getMessage() for r in caplog.records if "matched nothing" in r.getMessage()]
+    assert "plutio people" in line and first["record"]["_id"] in line
+    assert redis_client.hget("hub:finds:missed", "plutio:people") == b"1"
+
+
+def test_an_upsert_stops_when_plutio_answers_a_record_that_does_not_match(
+    sandbox: Sandbox, run: Run
+) -> None:
+    """A Plutio that ignores the filter answers any record: never update or keep it."""
+    sandbox.seed({"people": _people(3)})
+    other = _people(1)[0]
+    sandbox.faults(
+        scripts=[
+            {"method": "GET", "path": "/people", "answers": [{"status": 200, "body": [other]}]}
+        ]
+    )
+    args = {
+        "match": {"contactEmails.address": "ada@example.com"},
+        "data": {"name": {"first": "Ada"}},
+        "on_match": "update",
+    }
+    with pytest.raises(FatalError, match=r"p000, which does not match .*not honoured"):
+        run("people.upsert", args)
+    assert {p["_id"] for p in sandbox.state("people")} == {"p000", "p001", "p002"}
 
 
 def test_move_and_copy_where_documented(sandbox: Sandbox, run: Run) -> None:

@@ -20,12 +20,16 @@ import redis
 from connectors.plutio.api import build_api
 from hub.core.errors import Deferred
 from hub.core.redis_server import RedisServer
+from hub.core.settings import Settings
 from tests.connectors.plutio.conftest import plutio_settings
 from tests.support.processes import HubProcesses
 
 pytestmark = pytest.mark.e2e
 
 WORKERS = 20
+
+#: the hub settings the connector is built with
+HUB = Settings()
 
 
 def _call(api: Any) -> tuple[str, int]:
@@ -42,7 +46,7 @@ def _call(api: Any) -> tuple[str, int]:
 
 def _worker(url: str, redis_url: str, start: Any, again: Any, results: Any) -> None:
     try:
-        api = build_api(plutio_settings(url), redis.Redis.from_url(redis_url))
+        api = build_api(plutio_settings(url), HUB, redis.Redis.from_url(redis_url))
         start.wait(30)
         results.put(("first", *_call(api)))
         again.wait(30)

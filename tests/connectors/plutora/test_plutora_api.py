@@ -6,6 +6,7 @@ import json
 import random
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from connectors.plutora import CONNECTOR
 from connectors.plutora.api import PlutoraApi, build_api
 from connectors.plutora.sandbox import PlutoraSandboxConfig, create_app
+from connectors.plutora.settings import PlutoraSettings
 from hub.core.errors import ConfigError, FatalError, QuotaWait, RetryableError
 from hub.core.settings import Settings
 from hub.sandbox.clock import FakeClock
@@ -21,22 +23,25 @@ from tests.support.sandboxes import Served, operate, serve
 
 RELEASE = {"identifier": "R-1", "name": "Spring", "implementationDate": "2025-05-01"}
 
+#: the hub settings the connector is built with
+HUB = Settings()
 
-def settings_for(served: Served, **extra: Any) -> Settings:
+
+def settings_for(served: Served, **extra: Any) -> PlutoraSettings:
     values: dict[str, Any] = {
-        "plutora_auth_url": f"{served.url}/oauth/token",
-        "plutora_base_url": served.url,
-        "plutora_client_id": "sandbox-client",
-        "plutora_client_secret": SecretStr("sandbox-secret"),
-        "plutora_username": "sandbox@example.com",
-        "plutora_password": SecretStr("sandbox-password"),
+        "auth_url": f"{served.url}/oauth/token",
+        "base_url": served.url,
+        "client_id": "sandbox-client",
+        "client_secret": SecretStr("sandbox-secret"),
+        "username": "sandbox@example.com",
+        "password": SecretStr("sandbox-password"),
         **extra,
     }
-    return Settings(**values)
+    return PlutoraSettings(**values)
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served(sandbox_mode: str) -> Iterator[Served]:
     app = create_app(
         PlutoraSandboxConfig(login_attempts=3), clock=FakeClock(), rng=random.Random(9)
     )
@@ -61,8 +66,8 @@ def _token_calls(plutora: Served) -> list[dict[str, Any]]:
 def test_one_token_for_every_process_until_it_nears_expiry(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    op(build_api(settings_for(plutora), redis_client), "me")
-    op(build_api(settings_for(plutora), redis_client), "me")  # another worker, same cache
+    op(build_api(settings_for(plutora), HUB, redis_client), "me")
+    op(build_api(settings_for(plutora), HUB, redis_client), "me")  # another worker, same cache
     assert len(_token_calls(plutora)) == 1
     raw = redis_client.get(next(iter(redis_client.keys("hub:token:plutora:*"))))
     assert raw is not None
@@ -70,12 +75,12 @@ def test_one_token_for_every_process_until_it_nears_expiry(
     assert cached["value"] and "sandbox-password" not in str(redis_client.keys("*"))
     # renewed before expires_in runs out, not after: expire the cache as the margin would
     redis_client.delete(*redis_client.keys("hub:token:plutora:*"))
-    op(build_api(settings_for(plutora), redis_client), "me")
+    op(build_api(settings_for(plutora), HUB, redis_client), "me")
     assert len(_token_calls(plutora)) == 2
 
 
 def test_an_expired_token_is_replaced_once(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plutora), redis_client)
+    api = build_api(settings_for(plutora), HUB, redis_client)
     op(api, "me")
     plutora.control("POST", "expire-tokens")
     assert op(api, "me") == {"email": "sandbox@example.com"}
@@ -85,7 +90,7 @@ def test_an_expired_token_is_replaced_once(plutora: Served, redis_client: redis.
 def test_entities_crud_and_update_merges_before_put(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    api = build_api(settings_for(plutora), redis_client)
+    api = build_api(settings_for(plutora), HUB, redis_client)
     release = op(api, "releases.create", **RELEASE, summary="first cut", customField="kept")
     assert release["customField"] == "kept"
     updated = op(api, "releases.update", id=release["id"], data={"name": "Summer"})
@@ -107,7 +112,7 @@ def test_entities_crud_and_update_merges_before_put(
 
 def test_lists_page_with_page_num(plutora: Served, redis_client: redis.Redis) -> None:
     plutora.control("POST", "seed", {"changes": [{"name": f"c{n}"} for n in range(205)]})
-    api = build_api(settings_for(plutora), redis_client)
+    api = build_api(settings_for(plutora), HUB, redis_client)
     assert len(op(api, "changes.list")) == 205
     pages = [c["query"] for c in plutora.calls() if c["path"] == "/changes"]
     assert pages == [f"pageNum={n}&recordsPerPage=100" for n in range(3)]
@@ -115,7 +120,7 @@ def test_lists_page_with_page_num(plutora: Served, redis_client: redis.Redis) ->
 
 
 def test_change_search_pages_through_filters(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plutora), redis_client)
+    api = build_api(settings_for(plutora), HUB, redis_client)
     for n in range(150):
         api.create("changes", {"name": f"c{n}", "status": "Open" if n % 2 else "Closed"})
     found = op(
@@ -127,38 +132,67 @@ def test_change_search_pages_through_filters(plutora: Served, redis_client: redi
         ],
     )
     assert len(found) == 75 and found[0]["changeId"] == 150 and found[-1]["changeId"] == 2
-    posted = [c for c in plutora.calls() if c["path"] == "/changes/filter"]
-    assert len(posted) == 1  # 75 < one page of 100
+    # the documented filter of GET /changes, pages from 0 (no undocumented path)
+    read = [
+        parse_qs(c["query"])
+        for c in plutora.calls()
+        if c["path"] == "/changes" and c["method"] == "GET"
+    ]
+    assert [q["filter"] for q in read] == [["`Status` = `Open`"]]
+    assert [q["pageNum"] for q in read] == [["0"]]
+    assert not [c for c in plutora.calls() if c["path"] == "/changes/filter"]
+    first = op(
+        api,
+        "changes.search",
+        filters=[
+            {"Property": "Status", "Operator": "Contains", "Value": "clo"},
+            {"Property": "ChangeId", "Operator": "GreaterOrEqual", "Value": 100},
+        ],
+        limit=3,
+    )
+    assert [c["changeId"] for c in first] == [101, 103, 105]
+
+
+def test_a_release_takes_plutoras_own_type_values() -> None:
+    release = {"identifier": "R-1", "name": "Spring", "implementationDate": "2025-05-01"}
+    create = CONNECTOR.operations["releases.create"].input
+    for kind in ("Independent", "Integrated"):
+        create.model_validate({**release, "plutoraReleaseType": kind})
+    create.model_validate({**release, "releaseProjectType": "IsProject"})
+    with pytest.raises(ValueError, match="Enterprise ones, can be created"):
+        create.model_validate({**release, "plutoraReleaseType": "Enterprise"})
+    with pytest.raises(ValueError, match="plutoraReleaseType"):
+        create.model_validate({**release, "plutoraReleaseType": "Project"})
 
 
 def test_refused_logins_are_explained_and_not_repeated(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    bad = settings_for(plutora, plutora_password=SecretStr("wrong"))
+    bad = settings_for(plutora, password=SecretStr("wrong"))
     with pytest.raises(FatalError) as first:
-        op(build_api(bad, redis_client), "me")
+        op(build_api(bad, HUB, redis_client), "me")
     message = str(first.value)
     assert "validation_error: Login failed, you have 2 attempts to login" in message
     assert "check PLUTORA_USERNAME and PLUTORA_PASSWORD" in message and "wrong" not in message
     for _ in range(3):  # more runs, more workers: the account is not locked by retries
         with pytest.raises(FatalError, match="not sent again"):
-            op(build_api(bad, redis_client), "me")
+            op(build_api(bad, HUB, redis_client), "me")
     assert len(_token_calls(plutora)) == 1
-    assert op(build_api(settings_for(plutora), redis_client), "me")["email"]  # fixed: works
+    assert op(build_api(settings_for(plutora), HUB, redis_client), "me")["email"]  # fixed: works
 
 
 def test_a_wrong_client_secret_says_which_settings(
     plutora: Served, redis_client: redis.Redis
 ) -> None:
-    bad = settings_for(plutora, plutora_client_secret=SecretStr("regenerated"))
+    bad = settings_for(plutora, client_secret=SecretStr("regenerated"))
     with pytest.raises(FatalError) as info:
-        op(build_api(bad, redis_client), "me")
+        op(build_api(bad, HUB, redis_client), "me")
     assert "invalid_grant: The client_id or client_secret is incorrect." in str(info.value)
     assert "PLUTORA_CLIENT_ID and PLUTORA_CLIENT_SECRET" in str(info.value)
 
 
 def test_token_requests_take_quota_slots_too(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plutora, plutora_quota_limit=2), redis_client)
+    api = build_api(settings_for(plutora, quota_limit=2), HUB, redis_client)
     op(api, "me")  # a token request and the call
     with pytest.raises(QuotaWait) as wait:
         op(api, "me")
@@ -167,7 +201,7 @@ def test_token_requests_take_quota_slots_too(plutora: Served, redis_client: redi
 
 
 def test_server_errors_are_retriable(plutora: Served, redis_client: redis.Redis) -> None:
-    api = build_api(settings_for(plutora), redis_client)
+    api = build_api(settings_for(plutora), HUB, redis_client)
     op(api, "me")
     plutora.control("POST", "faults", {"scripts": [{"path": "/releases", "answers": [502]}]})
     with pytest.raises(RetryableError) as info:
@@ -177,8 +211,8 @@ def test_server_errors_are_retriable(plutora: Served, redis_client: redis.Redis)
 
 
 def test_regions_pick_the_hosts(redis_client: redis.Redis) -> None:
-    settings = Settings(plutora_region="au")
-    assert settings.plutora_token_url == "https://auoauth.plutora.com/oauth/token"
-    assert settings.plutora_api_url == "https://auapi.plutora.com"
+    settings = PlutoraSettings(region="au")
+    assert settings.token_url == "https://auoauth.plutora.com/oauth/token"
+    assert settings.api_url == "https://auapi.plutora.com"
     with pytest.raises(ConfigError, match="set PLUTORA_CLIENT_ID, PLUTORA_CLIENT_SECRET"):
-        build_api(settings, redis_client)
+        build_api(settings, HUB, redis_client)

@@ -139,12 +139,15 @@ async def test_json_only(plutora: Plutora) -> None:
     }
 
 
-async def test_pages_when_page_num_is_given(plutora: Plutora) -> None:
+async def test_pages_when_page_num_is_given(plutora: Plutora, sandbox_mode: str) -> None:
     await plutora.http.post(
         "/_sandbox/seed", json={"systems": [{"name": f"s{n}"} for n in range(130)]}
     )
     legacy = (await plutora.call("GET", "/systems")).json()
-    assert isinstance(legacy, list) and len(legacy) == 130
+    if sandbox_mode == "strict":  # the paged shape is the default since mid-2019
+        assert legacy["returnCount"] == 100 and legacy["pageNum"] == 0
+    else:
+        assert isinstance(legacy, list) and len(legacy) == 130
     page = (await plutora.call("GET", "/systems", pageNum=1, recordsPerPage=100)).json()
     assert {k: page[k] for k in ("returnCount", "totalCount", "pageNum", "recordsPerPage")} == {
         "returnCount": 30,
@@ -158,7 +161,7 @@ async def test_pages_when_page_num_is_given(plutora: Plutora) -> None:
     assert (await plutora.call("GET", "/systems", pageNum=-1)).status_code == 400
 
 
-async def test_change_filters(plutora: Plutora) -> None:
+async def test_lists_filter_as_plutoras_documentation_writes_it(plutora: Plutora) -> None:
     for n in range(12):
         status = "N/A" if n % 3 == 0 else "Open"
         made = await plutora.call(
@@ -167,47 +170,52 @@ async def test_change_filters(plutora: Plutora) -> None:
             {"name": f"c{n}", "status": status, "priority": "High" if n < 6 else "Low"},
         )
         assert made.json()["changeId"] == n + 1
-    body = {
-        "SearchFilters": [
-            {"Property": "Status", "Operator": "Contains", "Value": "n/a", "Direction": "DESC"},
-            {"Property": "ChangeId", "Direction": "DESC"},
-        ],
-        "PageSize": 3,
-        "Page": 0,
-    }
-    found = (await plutora.call("POST", "/changes/filter", body)).json()
-    assert [c["changeId"] for c in found["resultSet"]] == [10, 7, 4]
-    assert found["totalCount"] == 4
-    later = (await plutora.call("POST", "/changes/filter", {**body, "Page": 1})).json()
-    assert [c["changeId"] for c in later["resultSet"]] == [1]
-    beyond = (await plutora.call("POST", "/changes/filter", {**body, "Page": 9})).json()
-    assert beyond["resultSet"] == []
-    both = {
-        "SearchFilters": [
-            {"Property": "priority", "Operator": "Equals", "Value": "low"},
-            {"Property": "ChangeId", "Operator": "GreaterOrEqual", "Value": 11},
-        ],
-        "Limit": 1,
-    }
-    assert [
-        c["changeId"]
-        for c in (await plutora.call("POST", "/changes/filter", both)).json()["resultSet"]
-    ] == [11]
-    bad = await plutora.call(
-        "POST",
-        "/changes/filter",
-        {"SearchFilters": [{"Property": "x", "Operator": "Like", "Value": 1}]},
+
+    async def ids(expression: str, **params: Any) -> list[int]:
+        answer = (await plutora.call("GET", "/changes", filter=expression, **params)).json()
+        return [c["changeId"] for c in answer["resultSet"]]
+
+    assert await ids("`Status` contains `n/a`", pageNum=0) == [1, 4, 7, 10]
+    assert await ids("`Status` ~ `n/a`", pageNum=1, recordsPerPage=3) == [10]
+    assert await ids("`priority` = `low` and `ChangeId` >= `11`", pageNum=0) == [11, 12]
+    assert await ids(
+        "( `ChangeId` < `2` or `ChangeId` > `11` ) and `Status` != `Open`", pageNum=0
+    ) == [1]
+    bad = await plutora.call("GET", "/changes", filter="`Status` like `x`", pageNum=0)
+    assert bad.status_code == 400 and "unknown operator 'like'" in bad.json()["message"]
+    unquoted = await plutora.call("GET", "/changes", filter="Status = Open", pageNum=0)
+    assert unquoted.status_code == 400 and "backticks" in unquoted.json()["message"]
+    gone = await plutora.call("POST", "/changes/filter", {"SearchFilters": []})
+    assert gone.status_code == 404  # no documented path: not served
+
+
+async def test_release_types_are_plutoras(plutora: Plutora) -> None:
+    for kind, status in (("Integrated", 201), ("Independent", 201), ("Project", 400)):
+        made = await plutora.call(
+            "POST", "/releases", {**RELEASE, "identifier": kind, "plutoraReleaseType": kind}
+        )
+        assert made.status_code == status, made.text
+    project = await plutora.call(
+        "POST", "/releases", {**RELEASE, "identifier": "P", "releaseProjectType": "IsProject"}
     )
-    assert bad.status_code == 400 and "unknown Operator" in bad.json()["message"]
+    assert project.status_code == 201
+    enterprise = await plutora.call(
+        "POST", "/releases", {**RELEASE, "identifier": "E", "plutoraReleaseType": "Enterprise"}
+    )
+    assert enterprise.status_code == 400
 
 
-async def test_quota_counts_token_requests_and_sends_no_rate_headers() -> None:
+async def test_quota_counts_token_requests_and_sends_no_rate_headers(sandbox_mode: str) -> None:
     plutora = Plutora(PlutoraSandboxConfig(quota_limit=2, quota_window_seconds=3600))
     async with plutora.http:
         first = await plutora.call("GET", "/me")  # the login and this call
         assert first.status_code == 200 and "X-RateLimit-Remaining" not in first.headers
         refused = await plutora.call("GET", "/me")
-        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 3500
+        assert refused.status_code == 429
+        if sandbox_mode == "strict":  # Plutora documents no rate-limit headers at all
+            assert "Retry-After" not in refused.headers
+        else:
+            assert int(refused.headers["Retry-After"]) > 3500
         assert "quota exceeded" in refused.json()["message"]
         calls = (await plutora.http.get("/_sandbox/calls")).json()
         assert calls["max_in_window"]["sandbox-client"] == {"received": 3, "admitted": 2}
@@ -227,3 +235,17 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLUTORA_SANDBOX_USERS", '{"ops@example.com": "pw"}')
     config = create_app_from_env().state.config
     assert (config.token_ttl_seconds, config.users) == (60, {"ops@example.com": "pw"})
+
+
+async def test_a_token_request_must_carry_no_other_headers_in_strict_mode(
+    plutora: Plutora, sandbox_mode: str
+) -> None:
+    """The reference: if an error comes instead of a token, "your Headers tab may not be
+    blank"."""
+    answer = await plutora.http.post(
+        "/oauth/token", data=LOGIN, headers={"Authorization": "bearer stale"}
+    )
+    if sandbox_mode == "strict":
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+    else:
+        assert answer.status_code == 200

@@ -11,7 +11,7 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.core.redis_server import RedisServer
 from hub.core.settings import get_settings
 from hub.workflow.revisions import WorkflowStore

@@ -8,7 +8,7 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.cli.quota import format_duration
 from hub.core.errors import QuotaWait
 from hub.core.redis_server import RedisServer

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 
 ROOT = Path(__file__).resolve().parents[3]
 BROKEN = """\

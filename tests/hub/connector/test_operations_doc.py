@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.connector.operations_doc import operations_listing, operations_table
 from hub.connector.registry import all_operations
 from hub.workflow.loader import load_workflow_text

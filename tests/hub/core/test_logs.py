@@ -6,7 +6,13 @@ import logging
 import time
 from pathlib import Path
 
-from hub.core.logs import JsonFormatter, PeriodicFlushHandler, TextFormatter
+from hub.core.logs import (
+    JsonFormatter,
+    PeriodicFlushHandler,
+    TaskDataFilter,
+    TextFormatter,
+    configure_logging,
+)
 
 
 def test_json_lines_keep_extra_fields() -> None:
@@ -73,3 +79,69 @@ def test_a_stream_without_a_file_still_gets_every_line() -> None:
     finally:
         handler.close()
     assert stream.getvalue() == "kept\n"
+
+
+def _celery_line(logger: str, fmt: str, context: dict[str, object]) -> logging.LogRecord:
+    """A record as Celery logs a task line: the format, its context, and ``data``."""
+    log = logging.getLogger(logger)
+    extra = {"data": context}
+    return log.makeRecord(logger, logging.INFO, __file__, 1, fmt, (context,), None, extra=extra)
+
+
+CONTEXT = {"event": {"data": {"first_name": "Ada", "email": "ada@example.com"}}}
+
+
+def test_celery_success_lines_lose_the_return_value_and_arguments() -> None:
+    from celery.app.trace import LOG_SUCCESS
+
+    context = {
+        "id": "t1",
+        "name": "crm-contact.person",
+        "return_value": repr(CONTEXT),
+        "runtime": 0.25,
+        "args": repr((CONTEXT,)),
+        "kwargs": "{'item': {'email': 'ada@example.com'}}",
+    }
+    for formatter in (TextFormatter(), JsonFormatter()):
+        record = _celery_line("celery.app.trace", LOG_SUCCESS, dict(context))
+        assert TaskDataFilter().filter(record)
+        line = formatter.format(record)
+        assert "ada@example.com" not in line and "Ada" not in line
+        assert "Task crm-contact.person[t1] succeeded in 0.25s" in line
+    assert json.loads(line)["data"] == {"id": "t1", "name": "crm-contact.person", "runtime": 0.25}
+
+
+def test_celery_received_and_failed_lines_keep_ids_and_the_error() -> None:
+    from celery.app.trace import LOG_FAILURE, LOG_RECEIVED
+
+    received = {"id": "t1", "name": "wf.step", "args": repr((CONTEXT,)), "kwargs": "{}"}
+    failed = {**received, "exc": "FatalError('400 refused')", "description": "raised unexpected"}
+    for logger, fmt, context in (
+        ("celery.worker.strategy", LOG_RECEIVED, received),
+        ("celery.app.trace", LOG_FAILURE, failed),
+    ):
+        record = _celery_line(logger, fmt, dict(context))
+        TaskDataFilter().filter(record)
+        line = json.loads(JsonFormatter().format(record))
+        assert "ada@example.com" not in json.dumps(line)
+        assert line["msg"].startswith("Task wf.step[t1]")
+    assert line["msg"].endswith("raised unexpected: FatalError('400 refused')")
+
+
+def test_other_lines_pass_the_filter_as_they_are() -> None:
+    record = logging.makeLogRecord(
+        {"name": "hub.workflow", "msg": "%(args)s", "args": {"args": "kept"}}
+    )
+    assert TaskDataFilter().filter(record)
+    assert record.getMessage() == "kept"
+
+
+def test_every_configured_handler_filters_task_data() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("json", "INFO")
+        assert any(isinstance(f, TaskDataFilter) for f in root.handlers[0].filters)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)

@@ -7,7 +7,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.core.errors import QuotaWait
 from hub.core.redis_server import RedisServer
 from hub.core.settings import get_settings

@@ -72,3 +72,20 @@ def test_records_expire_and_the_list_is_bounded(redis_client: redis.Redis) -> No
     runs.start("r9", **RUN)
     assert runs.recent() == ["r9"]
     assert redis_client.zcard(RUNS_INDEX) == 1
+
+
+def test_a_re_scheduled_step_says_what_it_waits_for_until_it_ends(
+    redis_client: redis.Redis,
+) -> None:
+    from hub.history.render import run_detail
+
+    runs = RunStore(redis_client)
+    runs.step_started("r5", "person", **RUN)
+    runs.step_waiting("r5", "person", "quota")
+    record = runs.get("r5")
+    assert record is not None and record.steps["person"].waiting == "quota"
+    assert "running, waiting for quota" in run_detail(record)
+    runs.step_waiting("r5", "person", "held")
+    assert "running, held by another run's lock" in run_detail(runs.get("r5"))  # type: ignore[arg-type]
+    runs.step_finished("r5", "person", "succeeded")
+    assert runs.get("r5").steps["person"].waiting is None  # type: ignore[union-attr]

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
 import pytest
 import redis
 
-from hub.core.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, QuotaWait, RetryableError, Throttled
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
-from hub.http.quota import Budget, Lease, RedisQuota
+from hub.http.pagination import PageNumber, SkipLimit
+from hub.http.quota import Budget, Lease, RedisQuota, Unlimited
 from hub.http.quota_claim import QuotaClaim
-from hub.http.ratelimit import PLANE_HEADERS, X_RATELIMIT_HEADERS, Observation
+from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
 
 
 class CountingQuota:
@@ -29,8 +31,9 @@ class CountingQuota:
         self.taken += 1
         return Lease("test", str(self.taken))
 
-    def settle(self, lease: Lease | None, observation: Observation | None = None) -> None:
+    def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         self.settled.append((lease, observation))
+        return None
 
 
 def _client(handler: httpx.MockTransport, quota: object = None, **kw: object) -> ApiClient:
@@ -120,11 +123,15 @@ def test_epoch_resets_and_retry_after_dates_are_read_on_the_clients_clock() -> N
     client = _client(
         httpx.MockTransport(handler),
         quota,
-        rate_limit_headers=PLANE_HEADERS,
+        rate_limit_headers=RateLimitHeaders(
+            remaining="X-RateLimit-Remaining",
+            reset="X-RateLimit-Reset",
+            reset_format="epoch_seconds",
+        ),
         now=lambda: 1704067200.0,
     )
     client.request("GET", "people")
-    assert quota.settled[0][1] == Observation(remaining=5, reset_seconds=60.0)
+    assert quota.settled[0][1] == Observation(remaining=5, reset_seconds=60.0, succeeded=True)
     with pytest.raises(RetryableError) as info:
         client.request("GET", "busy")
     assert info.value.retry_after == 90.0
@@ -144,13 +151,23 @@ def test_a_429_with_retry_after_pauses_every_worker(redis_client: redis.Redis) -
         return httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "3"})
 
     quota = _redis_quota(redis_client, limit=100)
-    with pytest.raises(RetryableError) as info:
+    with pytest.raises(Throttled) as info:  # a wait, not an attempt
         _client(httpx.MockTransport(handler), quota).request("GET", "people")
-    assert info.value.status == 429 and info.value.retry_after == 3.0
+    assert info.value.status == 429 and 2.5 < info.value.wait <= 3.0
+    assert "Test answered 429 for GET /v1/people: slow down" in str(info.value)
     elsewhere = RedisQuota(redis_client, quota.budget)  # another process, same client
     with pytest.raises(QuotaWait) as wait:
         elsewhere.acquire()
     assert 2.5 < wait.value.wait <= 3.01
+
+
+def test_a_429_without_a_budget_to_pause_is_retriable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"message": "slow down"})
+
+    with pytest.raises(RetryableError) as info:  # `hub test` runs with no budget
+        _client(httpx.MockTransport(handler), Unlimited()).request("GET", "people")
+    assert info.value.status == 429 and info.value.retry_after is None
 
 
 def test_token_requests_take_slots_too(redis_client: redis.Redis) -> None:
@@ -230,3 +247,62 @@ def test_per_request_headers_go_with_a_401_resend(redis_client: redis.Redis) -> 
         "ok": True
     }
     assert sent == [("Bearer old", "k1"), ("Bearer new", "k1")]
+
+
+def test_iterate_pages_a_get_in_its_query_with_the_clients_paginator() -> None:
+    asked: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        asked.append(params)
+        skip, limit = int(params["skip"]), int(params["limit"])
+        return httpx.Response(200, json=list(range(5))[skip : skip + limit])
+
+    client = _client(httpx.MockTransport(handler), paginator=SkipLimit(2))
+    assert list(client.iterate("GET", "things", params={"q": "x"})) == [0, 1, 2, 3, 4]
+    assert asked == [
+        {"q": "x", "skip": "0", "limit": "2"},
+        {"q": "x", "skip": "2", "limit": "2"},
+        {"q": "x", "skip": "4", "limit": "2"},
+    ]
+    assert list(client.iterate("GET", "things", max_items=3)) == [0, 1, 2]
+
+
+def test_iterate_pages_other_methods_in_their_json_body() -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        start = body["Page"] * body["PageSize"]
+        return httpx.Response(200, json=list(range(3))[start : start + body["PageSize"]])
+
+    pages = PageNumber(2, page_param="Page", size_param="PageSize", items_field=None)
+    client = _client(httpx.MockTransport(handler))
+    found = client.iterate("POST", "search", json={"Filter": "a"}, paginator=pages)
+    assert list(found) == [0, 1, 2]
+    assert bodies == [
+        {"Filter": "a", "Page": 0, "PageSize": 2},
+        {"Filter": "a", "Page": 1, "PageSize": 2},
+    ]
+    with pytest.raises(TypeError, match="no paginator"):
+        list(client.iterate("GET", "things"))
+
+
+def test_a_refusal_is_explained_by_the_connectors_explain() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = 400 if request.url.path.endswith("/bad") else 404
+        return httpx.Response(status, json={"message": "nope"})
+
+    def explain(error: FatalError) -> FatalError:
+        if error.status != 400:
+            return error
+        return FatalError(f"{error} - fix the input", status=error.status)
+
+    client = _client(httpx.MockTransport(handler), explain=explain)
+    with pytest.raises(FatalError, match="nope - fix the input") as explained:
+        client.request("GET", "bad")
+    assert isinstance(explained.value.__cause__, FatalError)
+    with pytest.raises(FatalError) as plain:
+        client.request("GET", "missing")
+    assert plain.value.status == 404 and "fix the input" not in str(plain.value)

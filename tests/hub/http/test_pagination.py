@@ -95,3 +95,18 @@ def test_page_numbers_over_arrays_and_body_style_names() -> None:
     assert paginator.next({"Page": 1, "PageSize": 2}, [1, 2]) == {"Page": 2, "PageSize": 2}
     assert paginator.next({"Page": 2, "PageSize": 2}, [3]) is None
     assert set(PAGINATORS) >= {"skip_limit", "cursor", "page_number"}
+
+
+def test_cursor_pages_read_a_nested_cursor() -> None:
+    pages = CursorPages(
+        page_size=2,
+        size_param="limit",
+        cursor_param="after",
+        next_field="paging.next.after",
+        more_field=None,
+    )
+    first = pages.first()
+    assert first == {"limit": 2}
+    second = pages.next(first, {"results": [1, 2], "paging": {"next": {"after": "2"}}})
+    assert second == {"limit": 2, "after": "2"}
+    assert pages.next(second, {"results": [3]}) is None

@@ -245,3 +245,52 @@ def test_scripts_are_loaded_again_after_a_redis_restart(redis_client: redis.Redi
     redis_client.script_flush()  # what a restarted server has forgotten
     quota.settle(quota.acquire())
     assert quota.used() == 2
+
+
+BARE_429 = Observation(throttled=True)
+SUCCESS = Observation(succeeded=True)
+
+
+def test_bare_429s_pause_everyone_longer_each_time_up_to_the_window(
+    redis_client: redis.Redis,
+) -> None:
+    quota = _quota(redis_client, 100, 8)
+    pause_key = f"hub:quota:{quota.budget.key}:pause"
+    held = []
+    for _ in range(5):
+        held.append(quota.settle(quota.acquire(), BARE_429))
+        redis_client.delete(pause_key)  # the pause ran out: the next call is a probe
+    assert [round(h or 0) for h in held] == [1, 2, 4, 8, 8]  # capped at the window
+
+
+def test_a_429_to_a_call_sent_before_the_pause_does_not_lengthen_it(
+    redis_client: redis.Redis,
+) -> None:
+    quota = _quota(redis_client, 100, 60)
+    first, second = quota.acquire(), quota.acquire()  # both out when the storm starts
+    assert 0.9 < (quota.settle(first, BARE_429) or 0) <= 1.0
+    assert (quota.settle(second, BARE_429) or 0) <= 1.0
+    assert 0.5 < _wait(RedisQuota(redis_client, quota.budget)).wait <= 1.01
+
+
+def test_after_bare_429s_one_probe_at_a_time_until_a_success(redis_client: redis.Redis) -> None:
+    quota = _quota(redis_client, 100, 60)
+    quota.settle(quota.acquire(), BARE_429)
+    redis_client.delete(f"hub:quota:{quota.budget.key}:pause")
+    probe = quota.acquire()  # the pause is over: one call goes out
+    other = RedisQuota(redis_client, quota.budget)  # another worker
+    assert 0.05 < _wait(other).wait <= 0.3  # waits about as long as a call takes
+    assert quota.settle(probe, SUCCESS) is None  # the upstream takes calls again
+    for _ in range(3):
+        other.settle(other.acquire(), SUCCESS)  # no probing any more
+    quota.settle(quota.acquire(), BARE_429)
+    assert _wait(other).wait > 0.9  # a new storm starts again at 1 s
+
+
+def test_a_failed_probe_frees_the_way_for_the_next(redis_client: redis.Redis) -> None:
+    quota = _quota(redis_client, 100, 60)
+    quota.settle(quota.acquire(), BARE_429)
+    redis_client.delete(f"hub:quota:{quota.budget.key}:pause")
+    probe = quota.acquire()
+    quota.settle(probe)  # a dropped connection: no answer, no strike
+    assert quota.acquire() is not None  # the next probe may go

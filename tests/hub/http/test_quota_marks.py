@@ -11,7 +11,7 @@ import redis
 from hub.history.metrics import exposition
 from hub.http.quota import Budget, RedisQuota
 from hub.http.quota_claim import QuotaClaim
-from hub.http.quota_status import BudgetStatus, quota_status
+from hub.http.quota_report import BudgetStatus, quota_status
 from hub.http.ratelimit import Observation
 from tests.hub.history.test_metrics import samples, value
 from tests.hub.http.test_quota import _fill, _wait

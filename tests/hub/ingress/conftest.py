@@ -78,11 +78,13 @@ def make_client(
         *,
         clock: Callable[[], float] | None = None,
         redis_url: str | None = None,
+        peer: tuple[str, int] = ("testclient", 50000),
+        app_options: dict[str, Any] | None = None,
         **extra: Any,
     ) -> TestClient:
         settings = settings_for(folder, **extra)
         workflows: list[Workflow] = load_folder(folder)
-        options: dict[str, Any] = {"bind_host": extra.get("hub_ingress_host", "127.0.0.1")}
+        options: dict[str, Any] = dict(app_options or {})
         if clock is not None:
             options["clock"] = clock
         app = create_app(
@@ -92,7 +94,7 @@ def make_client(
             connect(redis_url or str(settings.hub_redis_url)),
             **options,
         )
-        client = TestClient(app)
+        client = TestClient(app, client=peer)
         client.__enter__()
         clients.append(client)
         return client

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from hub.core.redis_server import RedisServer
-from hub.ingress.event_store import EventStore, StoreUnavailable, connect
+from hub.ingress.event_store import Entry, EventStore, StoreUnavailable, connect
 from hub.ingress.publish import QueuedMessage
 from hub.worker.broker import BELL_TOKENS, bell_key
 
@@ -184,3 +184,67 @@ async def test_fsync_without_aof_is_unavailable(
     store = EventStore(connect(redis_server.url), fsync=True)
     with pytest.raises(StoreUnavailable, match="fsync"):
         await store.accept("crm", "a", _record("a"), _messages(), 60)
+
+
+def _script_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(
+        int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+
+
+async def test_a_batch_is_one_script_call_and_each_event_is_deduped_on_its_own(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False)
+    await store.accept("crm", "e1", _record("e1"), _messages(), 60)  # loads the script
+    before = _script_calls(redis_client)
+    entries = [Entry(e, _record(e, 2), _messages(2)) for e in ("e1", "e2", "e3", "e2")]
+    outcomes = await store.accept_batch("crm", entries, 60)
+    assert _script_calls(redis_client) == before + 1
+    assert [o.duplicate for o in outcomes] == [True, False, False, True]
+    assert outcomes[0].record == _record("e1") and outcomes[3].record == _record("e2", 2)
+    assert redis_client.llen("test:q") == 1 + 2 + 2
+    assert await store.find("crm", "e3") == _record("e3", 2)
+    assert [r["event_id"] for r in await store.recent(10)] == ["e3", "e2", "e1"]
+    assert await store.accept_batch("crm", [], 60) == []
+
+
+async def test_batches_and_single_events_sharing_a_script_call_keep_their_outcomes_apart(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    store = EventStore(connect(redis_server.url), fsync=False, writers=1)
+    singles = [
+        store.accept("crm", f"s{i % 3}", _record(f"s{i % 3}"), _messages(), 60) for i in range(6)
+    ]
+    batches = [
+        store.accept_batch(
+            "crm",
+            [
+                Entry(f"b{i}", _record(f"b{i}"), _messages()),
+                Entry("s0", _record("s0"), _messages()),
+            ],
+            60,
+        )
+        for i in range(4)
+    ]
+    single_outcomes, batch_outcomes = await asyncio.gather(
+        asyncio.gather(*singles), asyncio.gather(*batches)
+    )
+    new_singles = sum(not o.duplicate for o in single_outcomes)
+    new_in_batches = sum(not o.duplicate for batch in batch_outcomes for o in batch)
+    assert new_singles + new_in_batches == 3 + 4  # s0, s1, s2 once each, b0..b3
+    assert redis_client.llen("test:q") == 7
+
+
+async def test_a_batch_redis_cannot_take_is_unavailable_and_writes_nothing(tmp_path: Path) -> None:
+    with RedisServer(tmp_path, appendonly=False) as server:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        store = EventStore(connect(server.url), fsync=False)
+        entries = [Entry(e, _record(e), _messages()) for e in ("a", "b", "c")]
+        with pytest.raises(StoreUnavailable, match="refused"):
+            await store.accept_batch("crm", entries, 60)
+        client.config_set("maxmemory", "0")
+        assert client.dbsize() == 0

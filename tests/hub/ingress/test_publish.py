@@ -14,8 +14,8 @@ from celery import Celery
 from hub.ingress.publish import RunPublisher
 from hub.worker.broker import bell_key
 from hub.worker.queues import STEP_QUEUES, queue_for
-from hub.worker.runtime import new_context
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.loader import load_folder, load_workflow_text
 from hub.workflow.model import Workflow
 

@@ -14,7 +14,7 @@ import uvicorn
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from hub.cli.main import cli
+from hub.cli.app import cli
 from hub.core.errors import ConfigError
 from hub.core.redis_server import (
     RedisServer,

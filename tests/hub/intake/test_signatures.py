@@ -11,6 +11,7 @@ import pytest
 import standardwebhooks
 import stripe
 
+from hub.intake import credentials as cred
 from hub.intake import signatures as sig
 from hub.intake.signatures import AuthFailed
 from tests.hub.ingress.conftest import SECRET
@@ -201,12 +202,12 @@ def test_generic_hmac_with_a_timestamp_header() -> None:
 
 
 def test_shared_secret_and_bearer() -> None:
-    shared = sig.SharedSecret((b"s3cret",), header="X-Plutio-Secret")
+    shared = cred.SharedSecret((b"s3cret",), header="X-Plutio-Secret")
     shared.verify({"x-plutio-secret": "s3cret"}, BODY, NOW)
     for headers in ({"x-plutio-secret": "s3cret!"}, {}):
         with pytest.raises(AuthFailed):
             shared.verify(headers, BODY, NOW)
-    bearer = sig.Bearer((b"tok",))
+    bearer = cred.Bearer((b"tok",))
     bearer.verify({"authorization": "Bearer tok"}, BODY, NOW)
     for value in ("Bearer nope", "Basic tok", "tok"):
         with pytest.raises(AuthFailed):
@@ -222,7 +223,7 @@ def test_reasons_never_contain_the_secret_or_the_expected_signature(
         standard.verify(headers, BODY + b"x", NOW)
     assert expected not in caught.value.reason and SECRET[6:] not in caught.value.reason
     with pytest.raises(AuthFailed) as shared:
-        sig.SharedSecret((b"topsecret",)).verify({"x-webhook-secret": "guess"}, BODY, NOW)
+        cred.SharedSecret((b"topsecret",)).verify({"x-webhook-secret": "guess"}, BODY, NOW)
     assert "topsecret" not in shared.value.reason and "guess" not in shared.value.reason
 
 
@@ -236,3 +237,87 @@ def test_padded_and_unpadded_secrets_give_the_reference_key() -> None:
         assert sig.standard_webhooks_key(secret) == key
         headers = _reference_headers(padded, "m", NOW, BODY)
         sig.StandardWebhooks((sig.standard_webhooks_key(secret),)).verify(headers, BODY, NOW)
+
+
+def _mac64(key: bytes, message: bytes) -> str:
+    import base64
+
+    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+
+
+REQUEST = sig.Hmac(
+    (b"app-secret",),
+    header="X-Signature",
+    encoding="base64",
+    timestamp_header="X-Timestamp",
+    timestamp_unit="ms",
+    signed_payload="{method}{uri}{body}{timestamp}",
+)
+URL = "https://hooks.example.com/hooks/crm?portal=7"
+MS = str(int(NOW * 1000))
+
+
+def test_hmac_signs_the_method_the_uri_the_body_and_the_timestamp() -> None:
+    expected = _mac64(b"app-secret", b"POST" + URL.encode() + BODY + MS.encode())
+    headers = {"x-signature": expected, "x-timestamp": MS}
+    REQUEST.verify(headers, BODY, NOW, method="POST", url=URL)
+    assert REQUEST.sign(BODY, "", NOW, url=URL) == {"X-Signature": expected, "X-Timestamp": MS}
+    for method, url, body in (
+        ("PUT", URL, BODY),
+        ("POST", URL.replace("portal=7", "portal=8"), BODY),
+        ("POST", URL, BODY + b" "),
+    ):
+        with pytest.raises(AuthFailed, match="does not match this request"):
+            REQUEST.verify(headers, body, NOW, method=method, url=url)
+    later = {**headers, "x-timestamp": str(int(MS) + 1)}
+    with pytest.raises(AuthFailed, match="does not match"):
+        REQUEST.verify(later, BODY, NOW, method="POST", url=URL)
+
+
+def test_hmac_never_signs_the_placeholders_as_text() -> None:
+    # what the scheme signed before: "{method}{uri}" literally, then body and timestamp
+    literal = _mac64(b"app-secret", b"{method}{uri}" + BODY + MS.encode())
+    with pytest.raises(AuthFailed):
+        REQUEST.verify({"x-signature": literal, "x-timestamp": MS}, BODY, NOW, url=URL)
+
+
+def test_uri_decode_decodes_what_hubspot_decodes_and_nothing_else() -> None:
+    decoding = sig.Hmac((b"k",), header="X-S", signed_payload="{uri}{body}", uri_decode=True)
+    sent = "https://h.example/hooks/crm?next=a%3Ab%2Fc%40d%20e"
+    signed = "https://h.example/hooks/crm?next=a:b/c@d%20e"  # %20 stays
+    headers = {"x-s": hmac.new(b"k", signed.encode() + BODY, hashlib.sha256).hexdigest()}
+    decoding.verify(headers, BODY, NOW, url=sent)
+    assert decoding.signs_url and not sig.Hmac((b"k",), header="X-S").signs_url
+
+
+def test_a_timestamp_in_milliseconds_for_a_source_in_seconds_is_named_as_such() -> None:
+    seconds = sig.Hmac((b"k",), header="X-S", timestamp_header="X-T")
+    with pytest.raises(AuthFailed) as caught:
+        seconds.verify({"x-t": MS, "x-s": "00"}, BODY, NOW)
+    assert "about 1000 times the hub's clock" in caught.value.reason
+    assert "timestamp_unit: ms" in caught.value.reason and "replay" not in caught.value.reason
+
+
+def test_a_timestamp_in_seconds_for_a_source_in_milliseconds_is_named_as_such() -> None:
+    with pytest.raises(AuthFailed) as caught:
+        REQUEST.verify({"x-signature": "AA==", "x-timestamp": str(int(NOW))}, BODY, NOW, url=URL)
+    assert "about 1/1000 of the hub's clock" in caught.value.reason
+    assert "timestamp_unit: s" in caught.value.reason
+
+
+def test_an_old_timestamp_in_the_right_unit_is_still_a_replay() -> None:
+    old = str(int((NOW - 3600) * 1000))
+    with pytest.raises(AuthFailed, match="more than 300 s away"):
+        REQUEST.verify({"x-signature": "AA==", "x-timestamp": old}, BODY, NOW, url=URL)
+
+
+def test_standard_webhooks_and_stripe_take_a_timestamp_unit() -> None:
+    key = sig.standard_webhooks_key(SECRET)
+    in_ms = sig.StandardWebhooks((key,), timestamp_unit="ms")
+    headers = in_ms.sign(BODY, "m1", NOW)
+    assert headers["webhook-timestamp"] == MS
+    in_ms.verify(headers, BODY, NOW)
+    stripe_ms = sig.Stripe((b"whsec_x",), timestamp_unit="ms")
+    signed = {k.lower(): v for k, v in stripe_ms.sign(BODY, "", NOW).items()}
+    assert signed["stripe-signature"].startswith(f"t={MS},")
+    stripe_ms.verify(signed, BODY, NOW)

@@ -35,8 +35,8 @@ class Pages:
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] = []
 
-    def page(self, path: str, query: Any, q: Any, *, sort: Any, limit: Any) -> list[Any]:
-        self.asked.append({"path": path, "q": q, "limit": limit})
+    def page(self, path: str, query: Any, q: Any, *, skip: int, limit: int) -> list[Any]:
+        self.asked.append({"path": path, "q": q, "skip": skip, "limit": limit})
         return []
 
 
@@ -56,12 +56,14 @@ def test_every_page_is_asked_with_the_rendered_with(redis_client: redis.Redis) -
         lock=None,
     )
     assert poller.run(max_pages=3).pages == 1
-    assert api.asked == [{"path": "invoices", "q": {"status": "paid"}, "limit": 7}]
+    assert api.asked == [{"path": "invoices", "q": {"status": "paid"}, "skip": 0, "limit": 7}]
 
 
-@pytest.mark.parametrize("with_", ["{ after: { value: 1, id: x } }", "{ field: updatedAt }"])
+@pytest.mark.parametrize(
+    "with_", ["{ after: { value: 1, id: x } }", "{ field: updatedAt }", "{ page: { skip: 5 } }"]
+)
 def test_with_may_not_set_the_position(redis_client: redis.Redis, with_: str) -> None:
-    with pytest.raises(ConfigError, match="'with' must be a mapping without 'after' or 'field'"):
+    with pytest.raises(ConfigError, match="'with' must be a mapping without 'after', 'field'"):
         build_poller(
             _workflow(with_),
             settings=Settings(),

@@ -105,6 +105,18 @@ async def test_scripted_body_and_retry_after(kit: tuple[httpx.AsyncClient, Sandb
     assert (await http.get("/_sandbox/faults")).json()["scripts"] == []
 
 
+async def test_scripted_message_in_the_sandboxs_error_shape(
+    kit: tuple[httpx.AsyncClient, SandboxCore],
+) -> None:
+    http, _ = kit
+    script = {"path": "/items", "answers": [{"status": 409, "message": "taken"}, 404]}
+    await http.post("/_sandbox/faults", json={"scripts": [script]})
+    first = await http.get("/items", headers={"X-API-Key": "a"})
+    assert first.status_code == 409 and first.json() == {"code": 409, "message": "taken"}
+    second = await http.get("/items", headers={"X-API-Key": "a"})
+    assert second.json() == {"code": 404, "message": "Not Found"}
+
+
 async def test_seed_into_a_namespace(kit: tuple[httpx.AsyncClient, SandboxCore]) -> None:
     http, core = kit
     await http.post("/_sandbox/seed?namespace=other", json={"items": [{"_id": "i1"}]})

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import httpx
 import redis
 
+from hub.sandbox.declaration import Sandbox
 from hub.testing.checks import load_spec
 from hub.testing.runner import CaseResult, WorkflowTester
-from hub.testing.sandboxes import SANDBOXES, SandboxKind
 from hub.testing.suite import run_tests
 from hub.workflow.loader import load_workflow
 
@@ -36,13 +37,14 @@ def run_cases(
     redis_client: redis.Redis,
     *,
     transport: Callable[[], httpx.BaseTransport] | None = None,
-    sandboxes: Mapping[str, SandboxKind] = SANDBOXES,
+    sandboxes: Mapping[str, Sandbox[Any]] | None = None,
 ) -> list[CaseResult]:
-    """The results of ``spec``'s cases for ``workflow``, on a tester of their own."""
+    """The results of ``spec``'s cases for ``workflow``, on a tester of their own
+    (``sandboxes``: which sandbox plays each connector's upstream, default their own)."""
     wf = load_workflow(workflow)
-    loaded = load_spec(spec, {wf.name: wf}, {n: k.resources for n, k in sandboxes.items()})
     tester = WorkflowTester(redis_client, transport=transport, sandboxes=sandboxes)
     try:
+        loaded = load_spec(spec, {wf.name: wf}, tester.sandboxes.resources())
         return list(tester.run_spec(loaded))
     finally:
         tester.close()

@@ -64,9 +64,25 @@ def test_the_sample_workflows_pass_their_tests() -> None:
     assert cases >= 12
     assert lines[-1] == f"{cases} passed, 0 failed"
     assert sum(line.startswith("PASS  ") for line in lines) == cases
+    assert len(lines) == cases + 1, "only the PASS lines and the summary"
+    assert result.stderr == "", "no log lines without --logs"
     assert len(list((ROOT / "workflows").glob("*.test.yaml"))) == len(
         [p for p in (ROOT / "workflows").glob("*.yaml") if not p.name.endswith(".test.yaml")]
     ), "every sample workflow ships tests"
+
+
+def test_logs_shows_the_hubs_log_lines_while_cases_run() -> None:
+    workflow = "workflows/crm-contact-to-plutio-person.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "test", "--logs", workflow],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " INFO hub.transitions: run " in result.stderr
+    assert result.stdout.strip().splitlines()[-1].endswith(" passed, 0 failed")
 
 
 def test_passing_and_failing_cases_are_reported_line_by_line(

@@ -10,23 +10,55 @@ from typing import Any
 import pytest
 import redis
 
-from hub.cli.up import SANDBOXES as LOCAL_SANDBOXES
+from hub.connector.registry import connectors, sandboxes
 from hub.sandbox.clock import FakeClock
 from hub.testing.checks import load_spec
-from hub.testing.runner import WorkflowTester
-from hub.testing.sandboxes import SANDBOXES, RunningSandboxes
-from hub.workflow.loader import load_workflow
+from hub.testing.runner import WorkflowTester, upstreams
+from hub.testing.sandboxes import RunningSandboxes
+from hub.workflow.loader import load_workflow, load_workflow_text
 
 
 @pytest.fixture(scope="module")
-def sandboxes() -> Iterator[RunningSandboxes]:
+def running() -> Iterator[RunningSandboxes]:
     running = RunningSandboxes(FakeClock())
     yield running
     running.close()
 
 
-def test_every_sandbox_hub_up_runs_can_play_in_hub_test() -> None:
-    assert set(SANDBOXES) == {local.name for local in LOCAL_SANDBOXES}
+def test_every_connector_with_an_upstream_declares_a_sandbox() -> None:
+    assert set(sandboxes()) == {c.name for c in connectors() if c.upstream}
+    assert set(sandboxes()) >= {"plutio", "plane", "plutora", "accounting"}
+
+
+def test_only_connectors_that_call_an_upstream_need_a_sandbox() -> None:
+    wf = load_workflow_text(
+        dedent(
+            """\
+            name: mixed
+            trigger: { webhook: { source: app, event: ping } }
+            steps:
+              - { id: me, uses: plane.me }
+              - { id: note, uses: core.log, with: { message: hi } }
+            """
+        ),
+        "mixed.yaml",
+    )
+    assert upstreams(wf) == {"plane"}
+
+
+def test_a_sandbox_tells_its_connector_where_it_is_and_who_to_be(
+    running: RunningSandboxes,
+) -> None:
+    env = running.env(["plutio", "accounting"])
+    assert env["PLUTIO_BASE_URL"].startswith("http://127.0.0.1:")
+    assert (env["PLUTIO_CLIENT_ID"], env["PLUTIO_BUSINESS"]) == ("sandbox-client", "sandbox")
+    # the file sink writes where the accounting sandbox reads its rows
+    assert env["ACCOUNTING_URL"].startswith("http://127.0.0.1:")
+    folder = Path(env["ACCOUNTING_EXPORT_DIR"])
+    (folder / "books.jsonl").write_text('{"amount": 5}\n')
+    assert running.state("accounting")["rows"] == [{"_file": "books.jsonl", "amount": 5}]
+    running.core("accounting").reset()
+    assert not folder.exists() or not any(folder.iterdir())
 
 
 @pytest.mark.parametrize(
@@ -38,17 +70,17 @@ def test_every_sandbox_hub_up_runs_can_play_in_hub_test() -> None:
     ],
 )
 def test_records_are_given_and_read_back_as_the_api_shows_them(
-    sandboxes: RunningSandboxes,
+    running: RunningSandboxes,
     connector: str,
     resource: str,
     record: dict[str, Any],
     id_field: str,
 ) -> None:
-    core = sandboxes.core(connector)
+    core = running.core(connector)
     core.reset()
-    sandboxes.seed(connector, {resource: [record]})
+    running.seed(connector, {resource: [record]})
     assert core.store.get(core.default_namespace, resource, "p-1") is not None  # the API finds it
-    [shown] = sandboxes.state(connector)[resource]
+    [shown] = running.state(connector)[resource]
     assert shown[id_field] == "p-1"
     assert {k: shown[k] for k in record} == record
 
@@ -82,8 +114,8 @@ def test_only_the_sandboxes_a_workflow_uses_are_started(
         )
     )
     wf = load_workflow(workflow)
-    loaded = load_spec(spec, {wf.name: wf}, {n: k.resources for n, k in SANDBOXES.items()})
     tester = WorkflowTester(redis_client)
+    loaded = load_spec(spec, {wf.name: wf}, tester.sandboxes.resources())
     try:
         [result] = tester.run_spec(loaded)
         assert result.failures == []

@@ -4,15 +4,13 @@ fetched once and reused until it expires there."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from pathlib import Path
 from typing import Any
 
 import redis
 import yaml
 
-import connectors.plutio.sandbox as plutio
-from hub.testing.sandboxes import SANDBOXES
+from hub.connector.registry import sandboxes
 from tests.hub.testing.cases import run_cases, run_folder
 
 WORKFLOW = """\
@@ -81,8 +79,10 @@ def test_a_token_expired_on_the_fake_clock_is_fetched_again(
     workflow, spec = tmp_path / "tokens.yaml", tmp_path / "tokens.test.yaml"
     workflow.write_text(WORKFLOW)
     spec.write_text(yaml.safe_dump(EXPIRY))
-    short_lived = functools.partial(plutio.PlutioSandboxConfig, token_ttl_seconds=250)
-    kinds = {**SANDBOXES, "plutio": dataclasses.replace(SANDBOXES["plutio"], config=short_lived)}
+    kinds = sandboxes()
+    kinds["plutio"] = dataclasses.replace(
+        kinds["plutio"], test_config=lambda: {"token_ttl_seconds": 250}
+    )
     results = run_cases(workflow, spec, redis_client, sandboxes=kinds)
     assert [(r.name, r.failures) for r in results] == [
         ("a wait shorter than the token's life keeps the token", []),

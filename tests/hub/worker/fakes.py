@@ -11,17 +11,18 @@ from typing import Any
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import AnyOperation, Connector, Operation
 from hub.connector.registry import get_operation
 from hub.core.errors import ConfigError
-from hub.core.settings import Settings
+from hub.core.settings import ConnectorSettings, Settings
 from hub.history.runs import RunRecord, RunStore
 from hub.sandbox.clock import FakeClock
 from hub.testing.broker import LocalQueue, LocalWorker
 from hub.worker.celery_app import create_celery
 from hub.worker.flow import Flow
-from hub.worker.runtime import Runtime, new_context
+from hub.worker.runtime import Runtime
 from hub.workflow.compiler import compile_run
+from hub.workflow.context import new_context
 from hub.workflow.loader import load_workflow_text
 from hub.workflow.model import Workflow
 
@@ -56,11 +57,12 @@ class FakeApi:
 T = Connector(
     name="t",
     operations={"do": Operation("do", Do, lambda api, args: api.do(args))},
-    build=lambda settings, redis, transport=None, now=None: None,
+    settings=ConnectorSettings,
+    build=lambda settings, hub, redis, transport=None, now=None: None,
 )
 
 
-def lookup(uses: str) -> tuple[Connector, Operation]:
+def lookup(uses: str) -> tuple[Connector[Any], AnyOperation]:
     """``t.*`` here, everything else (``core.*``) from the registry."""
     if uses.startswith("t."):
         op = T.operations.get(uses[2:])

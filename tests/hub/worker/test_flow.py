@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from hub.core.errors import FatalError, QuotaWait, RetryableError
+from hub.core.errors import FatalError, LockBusy, QuotaWait, RetryableError
+from hub.history.runs import WaitReason
 from hub.testing.broker import StuckRun
 from hub.worker.run_once import Claims
 
@@ -238,6 +239,25 @@ def test_quota_waits_are_not_attempts(hub: LocalHub) -> None:
     assert record.steps["create"].attempts == 1
     assert record.steps["create"].quota_waits == 3
     assert hub.worker.log.delays[(run_id, "create")] == [12.0, 12.0, 12.0]
+
+
+def test_a_re_scheduled_step_is_recorded_as_waiting_for_quota_or_held(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = hub.load(ON_FAILURE)
+    hub.api.script["create"].extend([QuotaWait("plutio:x", 1.0), LockBusy("crm:key")])
+    seen: list[tuple[str, str]] = []
+    waiting = hub.runs.step_waiting
+
+    def noted(run_id: str, step_id: str, reason: WaitReason) -> None:
+        waiting(run_id, step_id, reason)
+        seen.append((step_id, str(hub.runs.get(run_id).steps[step_id].waiting)))  # type: ignore[union-attr]
+
+    monkeypatch.setattr(hub.runs, "step_waiting", noted)
+    _, record = hub.run(wf)
+    assert seen == [("create", "quota"), ("create", "held")]
+    assert record.status == "succeeded"
+    assert record.steps["create"].waiting is None  # done waiting once it ended
 
 
 def test_a_failing_handler_runs_its_own_on_failure_and_the_first_error_stays(

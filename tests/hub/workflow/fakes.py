@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector.declaration import Connector, Operation
+from hub.connector.declaration import AnyOperation, Connector, Operation
 from hub.core.errors import ConfigError
+from hub.core.settings import ConnectorSettings
 
 
 class _Strict(BaseModel):
@@ -61,7 +62,7 @@ def _call(api: Any, args: Any) -> Any:
     return None
 
 
-def _ops(*ops: tuple[str, type[BaseModel]]) -> dict[str, Operation]:
+def _ops(*ops: tuple[str, type[BaseModel]]) -> dict[str, AnyOperation]:
     return {name: Operation(name, model, _call) for name, model in ops}
 
 
@@ -73,16 +74,20 @@ ACME = Connector(
         ("people.list", PeopleList),
         ("notes.create", Note),
     ),
-    build=lambda settings, redis, transport=None, now=None: None,
+    settings=ConnectorSettings,
+    build=lambda settings, hub, redis, transport=None, now=None: None,
 )
 MAIL = Connector(
-    name="mail", operations=_ops(("send", Send)), build=lambda s, r, transport=None, now=None: None
+    name="mail",
+    operations=_ops(("send", Send)),
+    settings=ConnectorSettings,
+    build=lambda settings, hub, redis, transport=None, now=None: None,
 )
 CONNECTORS = {"acme": ACME, "mail": MAIL}
 OPERATION_NAMES = sorted(f"{c.name}.{op}" for c in CONNECTORS.values() for op in c.operations)
 
 
-def lookup(uses: str) -> tuple[Connector, Operation]:
+def lookup(uses: str) -> tuple[Connector[Any], AnyOperation]:
     """Resolve like :func:`hub.connector.registry.get_operation`, over the test connectors."""
     connector_name, _, op_name = uses.partition(".")
     connector = CONNECTORS.get(connector_name)

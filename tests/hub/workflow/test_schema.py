@@ -6,8 +6,6 @@ Checked with the ``jsonschema`` package, as an editor's validator would read it.
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +13,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from hub.connector import registry
 from hub.workflow.schema import DRAFT, workflow_json_schema
+from tests.support.registry import registered
 
 from .fakes import ACME, OPERATION_NAMES, lookup
 from .test_loader import GOOD
@@ -194,13 +192,8 @@ def test_no_operations_means_no_enum_and_unresolvable_ones_get_no_rule() -> None
 
 @pytest.fixture
 def acme_in_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    module = types.ModuleType("hub_test_acme_schema")
-    module.CONNECTOR = ACME  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "hub_test_acme_schema", module)
-    monkeypatch.setattr(registry, "CONNECTOR_MODULES", {"acme": "hub_test_acme_schema"})
-    registry.get_connector.cache_clear()
-    yield
-    registry.get_connector.cache_clear()
+    with registered(monkeypatch, {"acme": ACME}):
+        yield
 
 
 @pytest.mark.usefixtures("acme_in_registry")

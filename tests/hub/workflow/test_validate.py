@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from hub.connector import registry
 from hub.workflow.loader import WorkflowError, load_workflow_text
 from hub.workflow.model import Step, Trigger, Workflow
 from hub.workflow.validate import validate_workflow
+from tests.support.registry import registered
 
 from .fakes import ACME, OPERATION_NAMES, lookup
 
@@ -151,14 +149,9 @@ def test_a_connector_that_fails_to_import_is_a_problem_not_a_crash() -> None:
 
 @pytest.fixture
 def acme_in_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Register the test connector in the real registry under the module name below."""
-    module = types.ModuleType("hub_test_acme")
-    module.CONNECTOR = ACME  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "hub_test_acme", module)
-    monkeypatch.setattr(registry, "CONNECTOR_MODULES", {"acme": "hub_test_acme"})
-    registry.get_connector.cache_clear()
-    yield
-    registry.get_connector.cache_clear()
+    """Register the test connector in the real registry, as an installed plug-in."""
+    with registered(monkeypatch, {"acme": ACME}):
+        yield
 
 
 @pytest.mark.usefixtures("acme_in_registry")

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import cursors, dlq, figures, processes, reference, runs, sandbox, send, workflows
-from hub.core.settings import get_settings
+from hub.cli import (
+    cursors,
+    dlq,
+    figures,
+    processes,
+    reference,
+    runs,
+    sandbox,
+    send,
+    status,
+    workflows,
+)
+from hub.core import get_settings
 
 __all__ = ["cli", "main"]
 
@@ -16,12 +27,19 @@ cli = typer.Typer(
 )
 
 
+#: commands that never talk to the hub `hub up` runs from this folder
+_OWN_REDIS = ("up", "test")
+
+
 @cli.callback()
-def _setup() -> None:
-    from hub.core.logs import configure_logging
+def _setup(ctx: typer.Context) -> None:
+    from hub.cli.local_hub import adopt_local_hub
+    from hub.core import configure_logging
 
     settings = get_settings()
     configure_logging(settings.hub_log_format, settings.hub_log_level)
+    if ctx.invoked_subcommand not in _OWN_REDIS:
+        adopt_local_hub(settings)  # before any command builds its Redis or Celery client
 
 
 for command in (
@@ -43,6 +61,7 @@ cli.command()(reference.operations)
 cli.add_typer(cursors.cursors_cli, name="cursors")
 cli.add_typer(runs.runs_cli, name="runs")
 cli.add_typer(dlq.dlq_cli, name="dlq")
+cli.command("status")(status.status)
 
 
 def main() -> None:

@@ -8,10 +8,21 @@ import pytest
 import redis
 
 from hub.core.errors import ConfigError, FatalError, QuotaWait
-from hub.http.connect import Upstream, connect, require_settings, token_auth
-from hub.http.grants import RedisRefusalMemo, client_credentials_grant
+from hub.core.settings import Settings
+from hub.http.client_spec import ClientSpec, HeaderKey, OAuthToken
+from hub.http.grants import RedisRefusalMemo, client_credentials_form, client_credentials_grant
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.quota import Budget
+from hub.http.upstream import (
+    Upstream,
+    build_client,
+    connect,
+    require_fields,
+    require_settings,
+    token_auth,
+    upstream_for,
+)
+from tests.support.thing_settings import ThingSettings
 
 
 def test_require_settings_names_every_missing_one() -> None:
@@ -50,19 +61,29 @@ def test_connect_takes_slots_from_the_redis_budget(redis_client: redis.Redis) ->
     assert redis_client.zcard("hub:quota:thing:test:log") == 2
 
 
-def test_upstream_from_a_connectors_settings() -> None:
-    from hub.core.settings import Settings
-    from hub.http.connect import upstream_from_settings
-
-    settings = Settings(plane_quota_limit=5, plane_quota_window_seconds=10, plane_timeout_seconds=3)
-    upstream = upstream_from_settings(
-        settings, "plane", service="Plane", base_url="https://p.test", client_id="k"
+def test_the_upstream_of_a_spec_takes_its_budget_and_timeout_from_settings() -> None:
+    settings = ThingSettings(quota_limit=5, quota_window_seconds=10, timeout_seconds=3)
+    spec = ClientSpec(
+        service="Thing", base_url="https://t.test", budget_key="thing:k", headers={"A": "b"}
     )
-    assert upstream.budget == Budget("plane:k", 5, 10.0)
+    upstream = upstream_for(spec, settings, Settings(hub_quota_ticket_grace_seconds=2))
+    assert upstream.budget == Budget("thing:k", 5, 10.0, 5.0)
     assert (upstream.timeout, upstream.service, upstream.base_url) == (
         3.0,
-        "Plane",
-        "https://p.test",
+        "Thing",
+        "https://t.test",
+    )
+    assert (upstream.headers, upstream.ticket_grace_seconds) == ({"A": "b"}, 2.0)
+
+
+def test_require_fields_names_the_variables_of_empty_settings() -> None:
+    settings = ThingSettings(quota_limit=0, quota_window_seconds=0)
+    with pytest.raises(ConfigError) as info:
+        require_fields(
+            "Thing", settings, ("quota_limit", "timeout_seconds", "quota_window_seconds")
+        )
+    assert str(info.value) == (
+        "Thing is not configured: set THING_QUOTA_LIMIT, THING_QUOTA_WINDOW_SECONDS"
     )
 
 
@@ -132,3 +153,61 @@ def test_token_auth_explains_a_refusal_and_holds_the_credentials_back(
         client.request("GET", "a")
     assert len(token_calls) == 1
     assert "s3cr3t" not in str(first.value)
+
+
+def test_a_spec_with_a_header_key_is_built_into_a_client_on_its_budget(
+    redis_client: redis.Redis,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    spec = ClientSpec(
+        service="Thing",
+        base_url="https://thing.test/api",
+        budget_key="thing:key-1",
+        auth=HeaderKey("X-Key", "k3y"),
+        headers={"Accept": "application/json"},
+    )
+    assert "k3y" not in repr(spec)
+    client = build_client(
+        spec, ThingSettings(), Settings(), redis_client, transport=httpx.MockTransport(handler)
+    )
+    assert client.request("GET", "a") == {"ok": True}
+    assert sent[0].headers["X-Key"] == "k3y" and sent[0].headers["Accept"] == "application/json"
+    assert redis_client.zcard("hub:quota:thing:key-1:log") == 1
+
+
+def test_a_spec_with_an_oauth_token_shares_it_and_holds_refused_credentials_back(
+    redis_client: redis.Redis,
+) -> None:
+    token_calls: list[str] = []
+    transport = _token_upstream(token_calls)
+
+    def client(client_id: str) -> object:
+        spec = ClientSpec(
+            service="Thing",
+            base_url="https://thing.test/api",
+            budget_key=f"thing:{client_id}",
+            auth=OAuthToken(
+                "https://thing.test/oauth/token",
+                client_credentials_form(client_id, "s3cr3t"),
+                refusal_hold_seconds=60,
+            ),
+        )
+        assert "s3cr3t" not in repr(spec)
+        return build_client(spec, ThingSettings(), Settings(), redis_client, transport=transport)
+
+    good = [client("cid"), client("cid")]
+    assert [c.request("GET", "a") for c in good] == [{"ok": True}, {"ok": True}]  # type: ignore[attr-defined]
+    assert len(token_calls) == 1  # one token for the API client, under hub:token:<budget>
+    assert json.loads(redis_client.get("hub:token:thing:cid") or "")["value"] == "tok"
+    bad = client("other")
+    with pytest.raises(FatalError, match="Thing refused the token request"):
+        bad.request("GET", "a")  # type: ignore[attr-defined]
+    with pytest.raises(FatalError, match="not sent again"):
+        bad.request("GET", "a")  # type: ignore[attr-defined]
+    assert len(token_calls) == 2
+    assert redis_client.exists("hub:grant-refused:thing:other")
