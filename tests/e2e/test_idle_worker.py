@@ -3,7 +3,8 @@
 Every command the worker sends in a quiet stretch is watched with ``MONITOR``: the only
 ones that touch the queues are its wait on their bells and the take after each wait, at
 most one of each per :data:`~hub.worker.broker.WAIT_SECONDS`; the rest are heartbeats
-(Celery's, to Flower) and the sweep for dead workers' tasks.
+(Celery's, to Flower, and the hub's presence: :mod:`hub.core.presence`) and the sweep for
+dead workers' tasks.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import redis
 
+from hub.core.presence import INFO_KEY, INTERVAL_SECONDS, PRESENCE_KEY
 from hub.core.redis_server import RedisServer
 from hub.worker.broker import WAIT_SECONDS, bell_key
 from hub.worker.queues import STEP_QUEUES
@@ -30,6 +32,8 @@ WINDOW_SECONDS = 6.0
 #: what else an idle worker may send: Celery's heartbeat event, kombu's restore sweep
 #: (a mutex around a look at ``unacked_index``), health checks
 HEARTBEATS_AND_SWEEPS = {"PUBLISH", "SET", "ZRANGE", "EVALSHA", "PING"}
+#: the hub's presence heartbeat: one transaction writing its two keys
+PRESENCE_WRITES = {"ZADD", "HSET"}
 
 
 @pytest.fixture
@@ -64,6 +68,13 @@ def _is_take(words: list[str]) -> bool:
     return words[0] in ("EVAL", "EVALSHA") and bell_key(STEP_QUEUES[0]) in words
 
 
+def _is_presence(words: list[str]) -> bool:
+    """A command of the presence heartbeat (or the transaction around it)."""
+    if words[0] in ("MULTI", "EXEC"):
+        return True
+    return words[0] in PRESENCE_WRITES and words[1] in (PRESENCE_KEY, INFO_KEY)
+
+
 def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
     server: RedisServer, tmp_path: Path
 ) -> None:
@@ -76,11 +87,18 @@ def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
         procs.stop()
     takes = [w for w in seen if _is_take(w)]
     waits = [w for w in seen if w[0] == "BLPOP"]
-    rest = [w for w in seen if not _is_take(w) and w[0] not in ("BLPOP", "MONITOR")]
+    presence = [w for w in seen if _is_presence(w)]
+    rest = [
+        w
+        for w in seen
+        if not _is_take(w) and not _is_presence(w) and w[0] not in ("BLPOP", "MONITOR")
+    ]
     most = math.ceil(WINDOW_SECONDS / WAIT_SECONDS) + 1
     assert 1 <= len(waits) <= most and len(takes) <= most, (takes, waits)
     assert all(w[-1] == str(WAIT_SECONDS) for w in waits)
     assert {w[0] for w in rest} <= HEARTBEATS_AND_SWEEPS, rest
+    # one presence heartbeat (MULTI, ZADD, HSET, EXEC) per interval at most
+    assert len(presence) <= 4 * (math.ceil(WINDOW_SECONDS / INTERVAL_SECONDS) + 1), presence
     # and none of the rest reads a queue or a bell
     names: set[Any] = {*STEP_QUEUES, *(bell_key(q) for q in STEP_QUEUES)}
     assert not [w for w in rest if names & set(w[1:])], rest
