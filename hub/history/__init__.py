@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         run_detail,
         run_table,
     )
-    from hub.history.replay import Replayer, ReplayError
+    from hub.history.replay import Replayer, ReplayError, replay_summary
     from hub.history.runs import RunRecord, RunStatus, RunStore, WaitReason
     from hub.history.search import RunFilter, find_runs
 
@@ -44,6 +44,7 @@ __all__ = [
     "log_event",
     "parse_since",
     "run_detail",
+    "replay_summary",
     "run_table",
 ]
 
@@ -71,6 +72,7 @@ __getattr__, __dir__ = lazy_exports(
         "replay": (
             "ReplayError",
             "Replayer",
+            "replay_summary",
         ),
         "runs": (
             "RunRecord",

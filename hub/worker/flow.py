@@ -278,7 +278,14 @@ class Flow:
             steps.update(ctx["steps"])
             steps.setdefault(step.id, None)
             handler_ctx = {**ctx, "steps": steps, "error": error}
-            dispatch.start(wf, handlers, handler_ctx, event_id=call.event_id, run_id=call.run_id)
+            dispatch.start(
+                wf,
+                handlers,
+                handler_ctx,
+                event_id=call.event_id,
+                run_id=call.run_id,
+                priority=call.priority,
+            )
         else:
             self._failed(call.run_id, ctx, error)
         claims.settle(claim)

@@ -4,12 +4,14 @@ revision or latest, once."""
 from __future__ import annotations
 
 from textwrap import dedent
+from typing import Any
 
 import pytest
 import redis
 
 from hub.core.errors import FatalError
-from hub.history.replay import Replayer, ReplayError
+from hub.history.dead_letters import DeadLetterFilter
+from hub.history.replay import Replayer, ReplayError, replay_summary
 from hub.history.runs import RunStore
 from hub.workflow.loader import load_workflow_text
 from hub.workflow.revisions import WorkflowStore
@@ -151,3 +153,40 @@ def test_unknown_and_unpublished(hub: LocalHub, workflows: WorkflowStore) -> Non
     dead, _ = hub.run(wf)
     with pytest.raises(ReplayError, match="not published in Redis"):
         _replayer(hub, workflows).replay(dead)
+
+
+def test_a_replay_at_another_priority_keeps_it_for_every_step(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    dead = _failed_run(hub, workflows)
+    sent: list[Any] = []
+
+    def send(chain: Any) -> Any:
+        sent.append(chain)
+        return hub.queue.send(chain)
+
+    replayer = _replayer(hub, workflows)
+    replayer._send = send
+    replay = replayer.replay(dead, from_start=True, priority="bulk")
+    assert replay.priority == "bulk"
+    (chain,) = sent
+    assert [task.kwargs["priority"] for task in chain.tasks] == ["bulk", "bulk"]
+    hub.worker.drain()
+    assert hub.finished["replay-1"][0] == "succeeded"
+
+
+def test_a_replay_keeps_its_workflows_priority_unless_told(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    dead = _failed_run(hub, workflows)
+    assert _replayer(hub, workflows).replay(dead).priority == "default"
+
+
+def test_replay_summary_counts_dead_letters_per_workflow(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    _failed_run(hub, workflows)
+    _failed_run(hub, workflows)
+    letters = hub.flow.dead_letters.find(DeadLetterFilter())
+    assert replay_summary(letters) == {"sync": 2}
+    assert replay_summary([]) == {}
