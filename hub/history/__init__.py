@@ -11,6 +11,15 @@ from hub.core import lazy_exports
 if TYPE_CHECKING:
     from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
     from hub.history.events_log import log_event
+    from hub.history.hub_events import (
+        HUB_EVENT_TYPES,
+        AlertGroups,
+        HubEvents,
+        HubEventSink,
+        budget_backlog,
+        emit_hub_event,
+        from_hub_event,
+    )
     from hub.history.metrics import CONTENT_TYPE, dead_letter_counts, exposition
     from hub.history.render import (
         as_json,
@@ -26,8 +35,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_TYPE",
+    "HUB_EVENT_TYPES",
+    "AlertGroups",
     "DeadLetterFilter",
     "DeadLetterStore",
+    "HubEventSink",
+    "HubEvents",
     "ReplayError",
     "Replayer",
     "RunFilter",
@@ -36,15 +49,18 @@ __all__ = [
     "RunStore",
     "WaitReason",
     "as_json",
+    "budget_backlog",
     "dead_letter_counts",
     "dead_letter_detail",
     "dead_letter_table",
+    "emit_hub_event",
     "exposition",
     "find_runs",
+    "from_hub_event",
     "log_event",
     "parse_since",
-    "run_detail",
     "replay_summary",
+    "run_detail",
     "run_table",
 ]
 
@@ -56,6 +72,15 @@ __getattr__, __dir__ = lazy_exports(
             "DeadLetterStore",
         ),
         "events_log": ("log_event",),
+        "hub_events": (
+            "HUB_EVENT_TYPES",
+            "AlertGroups",
+            "HubEventSink",
+            "HubEvents",
+            "budget_backlog",
+            "emit_hub_event",
+            "from_hub_event",
+        ),
         "metrics": (
             "CONTENT_TYPE",
             "dead_letter_counts",

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 from hub.core import Deferred, RetryableError, get_settings, redis_client
-from hub.history import RunStore
+from hub.history import HubEvents, RunStore
 from hub.http import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
@@ -58,10 +58,16 @@ def _runtime() -> tuple[Runtime, WorkflowStore]:
 
 @cache
 def _flow() -> Flow:
-    runtime, _ = _runtime()
+    runtime, store = _runtime()
     retention = runtime.settings.hub_run_retention_seconds
     runs = RunStore(runtime.redis, retention_seconds=retention)
-    return Flow(runtime, runs, state_ttl_seconds=retention)
+    events = HubEvents(
+        runtime.redis,
+        app,
+        store,
+        window_seconds=runtime.settings.hub_alert_window_seconds,
+    )
+    return Flow(runtime, runs, state_ttl_seconds=retention, hub_events=events)
 
 
 # max_retries=None on the task itself: Celery reads ``retry(max_retries=None)`` as "the
