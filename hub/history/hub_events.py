@@ -49,7 +49,7 @@ from typing import Any, Protocol
 from celery import Celery
 from celery.canvas import Signature
 
-from hub.core import new_hex
+from hub.core import HubError, new_hex
 from hub.http import quota_status
 from hub.intake import HUB_SOURCE, HubEvent, Intake
 from hub.workflow import Workflow, WorkflowStore, compile_run
@@ -228,7 +228,11 @@ class HubEvents:
         if self._intake is None or self._intake[0] != revisions:
             listening: list[Workflow] = []
             for revision in revisions:
-                wf = self._workflows.get(revision)
+                try:
+                    wf = self._workflows.get(revision)
+                except HubError as exc:  # one broken revision must not silence the rest
+                    log.warning("hub events: revision %s left out: %s", revision, exc)
+                    continue
                 if wf.webhook is not None and wf.webhook.source == HUB_SOURCE:
                     listening.append(wf)
             self._intake = (revisions, Intake(listening, new_id=self._new_id))
