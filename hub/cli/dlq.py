@@ -175,7 +175,7 @@ def dlq_replay(
     ] = False,
 ) -> None:
     """Run dead letters again as new runs, through the same queue and quotas as any run."""
-    from hub.history import Replayer, ReplayError, RunStore
+    from hub.history import Replayer, RunStore
     from hub.http import PRIORITIES
     from hub.worker import create_celery
     from hub.workflow import WorkflowStore
@@ -199,6 +199,18 @@ def dlq_replay(
         RunStore(client, retention_seconds=retention),
         keep_replayed_seconds=retention,
     )
+    failed = _send_replays(replayer, ids, from_start, latest, priority)
+    typer.echo(f"{len(ids) - failed} replayed, {failed} not replayed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _send_replays(
+    replayer: Any, ids: list[str], from_start: bool, latest: bool, priority: str | None
+) -> int:
+    """Replay ``ids`` in order, a line each; how many could not be replayed."""
+    from hub.history import ReplayError
+
     total, failed = len(ids), 0
     for n, run_id in enumerate(ids, 1):
         try:
@@ -212,9 +224,7 @@ def dlq_replay(
             f"run {done.new_run_id} from step {done.from_step} on revision {done.revision} "
             f"at {done.priority} priority"
         )
-    typer.echo(f"{total - failed} replayed, {failed} not replayed")
-    if failed:
-        raise typer.Exit(1)
+    return failed
 
 
 @dlq_cli.command("purge")
