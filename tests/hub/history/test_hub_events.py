@@ -12,7 +12,9 @@ import pytest
 import redis
 
 from hub.core.errors import FatalError, QuotaWait
-from hub.history.hub_events import AlertGroups, HubEvents, emit_hub_event
+from hub.history.hub_events import AlertGroups, HubEvents, budget_backlog, emit_hub_event
+from hub.http.quota import Budget, RedisQuota
+from hub.http.quota_claim import QuotaClaim
 from hub.workflow.model import Workflow
 from hub.workflow.revisions import WorkflowStore
 from tests.hub.worker.fakes import LocalHub
@@ -168,3 +170,14 @@ def test_alert_groups_count_what_they_hold_back(redis_client: redis.Redis) -> No
     redis_client.delete("hub:events:group:g")  # the window ends
     assert groups.admit("g") == 4
     assert groups.admit("g") == 0
+
+
+def test_the_backlog_of_a_budget_is_what_hub_quota_shows(redis_client: redis.Redis) -> None:
+    redis_client.flushdb()
+    quota = RedisQuota(redis_client, Budget("chat", 1, 60))
+    quota.acquire(QuotaClaim(owner="first"))
+    with pytest.raises(QuotaWait):
+        quota.acquire(QuotaClaim(owner="second"))
+    backlog = budget_backlog(redis_client, "chat")
+    assert backlog["waiting"] == 1 and backlog["eta_seconds"] > 0
+    assert budget_backlog(redis_client, "unknown") == {}
