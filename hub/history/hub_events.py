@@ -50,8 +50,10 @@ from celery import Celery
 from celery.canvas import Signature
 
 from hub.core import HubError, new_hex
+from hub.history.events_log import log_event
 from hub.http import quota_status
-from hub.intake import HUB_SOURCE, HubEvent, Intake
+from hub.ingress import record_internal_event
+from hub.intake import HUB_SOURCE, HubEvent, Intake, Plan
 from hub.workflow import Workflow, WorkflowStore, compile_run
 
 __all__ = [
@@ -160,6 +162,7 @@ class HubEvents:
         send: Callable[[Signature], Any] = _apply_async,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._redis = redis
         self.groups = AlertGroups(redis, window_seconds)
         self._celery = celery
         self._workflows = workflows
@@ -207,6 +210,7 @@ class HubEvents:
                 self._celery, run.workflow, run.context, event_id=event.event_id, run_id=run.run_id
             )
             self._send(chain)
+        self._record(body["at"], plan)
         for skip in plan.skipped:
             if skip.failed:
                 log.warning(
@@ -220,6 +224,28 @@ class HubEvents:
             f" for {body['count']} occurrence(s)" if group is not None else "",
         )
         return [run.run_id for run in plan.runs]
+
+    def _record(self, at: str, plan: Plan) -> None:
+        """Keep the event as the ingress keeps the events it accepts (``/events``,
+        ``hub_events_total``), with its transition log line."""
+        event = plan.event
+        runs = [
+            {"workflow": r.workflow.name, "revision": r.workflow.revision, "run_id": r.run_id}
+            for r in plan.runs
+        ]
+        skipped = [{"workflow": s.workflow, "reason": s.reason} for s in plan.skipped]
+        record = {
+            "event_id": event.event_id,
+            "source": event.source,
+            "event_type": event.event_type,
+            "received_at": at,
+            "runs": runs,
+            "skipped": skipped,
+        }
+        record_internal_event(self._redis, record)
+        log_event(
+            event.source, event.event_id, "accepted", event_type=event.event_type, runs=len(runs)
+        )
 
     def _listeners(self) -> Intake:
         """The intake of the current workflows that listen to source ``hub``."""

@@ -271,8 +271,7 @@ class Flow:
             error["message"],
         )
         handling = "error" in ctx  # a failure of an on_failure step
-        if not handling:
-            self._dead_letter(wf, call, ctx, error)
+        if not handling and self._dead_letter(wf, call, ctx, error):
             self._alert("dead_letter.created", call, ctx, error)
         try:
             step = find_step(wf, call.step)
@@ -309,10 +308,11 @@ class Flow:
 
     def _dead_letter(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
-    ) -> None:
-        """Store the run as a dead letter (once: a redelivered failure finds it stored)."""
+    ) -> bool:
+        """Store the run as a dead letter (once: a redelivered failure finds it stored);
+        False when it was stored already."""
         attempts = self.dead_letters.attempts(call.run_id, execution_key(call.step, call.index))
-        self.dead_letters.add(
+        return self.dead_letters.add(
             run_id=call.run_id,
             workflow=wf.name,
             revision=wf.revision,

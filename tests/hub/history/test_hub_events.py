@@ -84,6 +84,14 @@ def test_a_failed_run_emits_run_failed_and_dead_letter_created(hub: LocalHub) ->
     for alert in alerts:
         assert alert["workflow"] == "sync" and alert["run_id"] == run_id
         assert (alert["error_class"], alert["status"], alert["count"]) == ("FatalError", 422, 1)
+    # kept as the ingress keeps accepted events: /events and hub_events_total
+    kept = [json.loads(raw) for raw in hub.redis.lrange("hub:ingress:recent", 0, -1)]
+    assert sorted((e["source"], e["event_type"]) for e in kept) == [
+        ("hub", "dead_letter.created"),
+        ("hub", "run.failed"),
+    ]
+    assert {len(e["runs"]) for e in kept} == {1}
+    assert hub.redis.hget("hub:ingress:counts", "hub:accepted") == b"2"
 
 
 def test_failures_in_one_window_are_one_event_and_the_next_carries_the_count(
