@@ -3,6 +3,7 @@ revision or latest, once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from textwrap import dedent
 from typing import Any
 
@@ -40,7 +41,12 @@ def workflows(redis_client: redis.Redis) -> WorkflowStore:
     return WorkflowStore(redis_client)
 
 
-def _replayer(hub: LocalHub, workflows: WorkflowStore, ids: list[str] | None = None) -> Replayer:
+def _replayer(
+    hub: LocalHub,
+    workflows: WorkflowStore,
+    ids: list[str] | None = None,
+    send: Callable[[Any], Any] | None = None,
+) -> Replayer:
     fresh = iter(ids or [f"replay-{n}" for n in range(1, 100)])
     return Replayer(
         hub.app,
@@ -49,7 +55,7 @@ def _replayer(hub: LocalHub, workflows: WorkflowStore, ids: list[str] | None = N
         hub.runs,
         keep_replayed_seconds=600,
         new_id=lambda: next(fresh),
-        send=hub.queue.send,
+        send=send or hub.queue.send,
     )
 
 
@@ -165,9 +171,7 @@ def test_a_replay_at_another_priority_keeps_it_for_every_step(
         sent.append(chain)
         return hub.queue.send(chain)
 
-    replayer = _replayer(hub, workflows)
-    replayer._send = send
-    replay = replayer.replay(dead, from_start=True, priority="bulk")
+    replay = _replayer(hub, workflows, send=send).replay(dead, from_start=True, priority="bulk")
     assert replay.priority == "bulk"
     (chain,) = sent
     assert [task.kwargs["priority"] for task in chain.tasks] == ["bulk", "bulk"]
