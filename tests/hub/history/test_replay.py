@@ -194,3 +194,51 @@ def test_replay_summary_counts_dead_letters_per_workflow(
     letters = hub.flow.dead_letters.find(DeadLetterFilter())
     assert replay_summary(letters) == {"sync": 2}
     assert replay_summary([]) == {}
+
+
+FANNED = """
+name: fanned
+trigger: { webhook: { source: src } }
+steps:
+  - id: each
+    foreach: "{{ event.items }}"
+    uses: t.do
+    with: { key: "item", value: "{{ item }}" }
+  - id: last
+    uses: t.do
+    with: { key: last }
+    on_failure:
+      - id: note
+        uses: t.do
+        with: { key: note }
+"""
+
+
+def test_foreach_items_and_on_failure_steps_keep_the_replays_priority(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    wf = hub.load(FANNED)
+    workflows.publish([wf])
+    hub.api.script["item"].append(FatalError("refused", status=400))
+    dead, record = hub.run(wf, {"items": [1, 2]})
+    assert record.status == "failed"
+    seen: list[tuple[str, str]] = []
+    run = hub.flow.run
+
+    def spy(wf: Any, call: Any, ctx: Any, dispatch: Any) -> Any:
+        seen.append(
+            (call.step if call.index is None else f"{call.step}[{call.index}]", call.priority)
+        )
+        return run(wf, call, ctx, dispatch)
+
+    hub.flow.run = spy  # type: ignore[method-assign]
+    hub.api.script["last"].append(FatalError("refused", status=400))
+    _replayer(hub, workflows).replay(dead, priority="bulk")
+    hub.worker.drain()
+    assert sorted(seen) == [
+        ("each", "bulk"),
+        ("each[0]", "bulk"),
+        ("each[1]", "bulk"),
+        ("last", "bulk"),
+        ("note", "bulk"),
+    ]
