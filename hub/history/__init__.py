@@ -1,5 +1,6 @@
 """What happened: run records, dead letters and their replay, searches over runs, the
-cluster's metrics, the transition log, and their rendering for the command line.
+cluster's metrics, the transition log, and their rendering for the command line; the
+hub's own events (``run.failed``, ...) into its built-in source ``hub``.
 """
 
 from __future__ import annotations
