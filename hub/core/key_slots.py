@@ -1,0 +1,181 @@
+"""Cluster-wide concurrency keys: at most ``limit`` holders per key, the rest parked FIFO.
+
+Each key (its text hashed, so values never show in key names) has, in Redis:
+
+- ``hub:conc:{id}:holders``: a sorted set of holders scored by their lease's end (Redis
+  server time, ms). A holder that is not renewed before then (its worker was killed)
+  loses its place at the next operation on the key;
+- ``hub:conc:{id}:queue``: the waiters, scored by their arrival at the key (FIFO);
+- ``hub:conc:{id}:parked``: what each waiter asked to be sent when its turn comes (an
+  opaque payload, e.g. a task message);
+- ``hub:conc:{id}:limit`` (the last limit given), ``:seq`` (arrival counter) and
+  ``:sweep`` (when a sweep for expired leases is due).
+
+A waiter holds nothing while it waits: :meth:`KeySlots.enter` either grants a place or
+parks the payload in the queue; whoever frees a place (:meth:`KeySlots.leave`, or
+:meth:`KeySlots.sweep` once a lease has run out) gets the payloads of the waiters that
+were granted places, in arrival order, and sends them. A granted waiter is a holder from
+that moment, so no newcomer overtakes it. Each operation is one Lua script, so the
+check and the change are atomic across the cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["KeySlots", "SlotEntry", "key_id"]
+
+# KEYS: holders, queue, parked, limit, seq, sweep.
+_COMMON = """
+local holders, queue, parked, limitk, seqk, sweepk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function grant(limit, lease)
+  local woken = {}
+  while redis.call('ZCARD', holders) < limit do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not head then break end
+    redis.call('ZREM', queue, head)
+    redis.call('ZADD', holders, now + lease, head)
+    woken[#woken + 1] = head
+    woken[#woken + 1] = redis.call('HGET', parked, head) or ''
+    redis.call('HDEL', parked, head)
+  end
+  return woken
+end
+local function finish(granted, woken, ttl, skip)
+  for _, k in ipairs({holders, queue, parked, seqk}) do redis.call('EXPIRE', k, ttl) end
+  local out = {granted, 0}
+  if redis.call('ZCARD', queue) > 0 then
+    local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')
+    local due = tonumber(first[2] or now)
+    local pending = tonumber(redis.call('GET', sweepk) or '0')
+    if pending == 0 or pending + 5000 < now then
+      redis.call('SET', sweepk, due, 'PX', math.max(1, due - now) + 60000)
+      out[2] = due - now
+    end
+  end
+  for i = 1, #woken, 2 do
+    if woken[i] ~= skip then out[#out + 1] = woken[i + 1] end
+  end
+  return out
+end
+"""
+
+# ARGV: holder, limit, lease ms, payload, ttl s.
+_ENTER = (
+    _COMMON
+    + """
+local holder, limit, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+redis.call('SET', limitk, limit, 'EX', ttl)
+redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+if redis.call('ZSCORE', holders, holder) then
+  redis.call('ZADD', holders, now + lease, holder)
+  return finish(1, grant(limit, lease), ttl, holder)
+end
+if not redis.call('ZSCORE', queue, holder) then
+  redis.call('ZADD', queue, redis.call('INCR', seqk), holder)
+end
+redis.call('HSET', parked, holder, ARGV[4])
+local woken = grant(limit, lease)
+local granted = 0
+if redis.call('ZSCORE', holders, holder) then granted = 1 end
+return finish(granted, woken, ttl, holder)
+"""
+)
+
+# ARGV: holder ("" for none), lease ms, ttl s, "1" to clear a due sweep.
+_LEAVE = (
+    _COMMON
+    + """
+local holder, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if ARGV[4] == '1' then redis.call('DEL', sweepk) end
+if holder ~= '' then
+  redis.call('ZREM', holders, holder)
+  redis.call('ZREM', queue, holder)
+  redis.call('HDEL', parked, holder)
+end
+redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+local limit = tonumber(redis.call('GET', limitk) or '1')
+return finish(0, grant(limit, lease), ttl, '')
+"""
+)
+
+_PARTS = ("holders", "queue", "parked", "limit", "seq", "sweep")
+
+
+def key_id(text: str) -> str:
+    """The id of the key whose text is ``text`` (hashed: key values are event data)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class SlotEntry:
+    """What an operation on a key decided.
+
+    ``granted``: the caller holds a place (always False for leave and sweep);
+    ``woken``: payloads of waiters that now hold a place, in arrival order, for the
+    caller to send; ``sweep_in``: seconds until a lease runs out while waiters remain,
+    when the caller should arrange a :meth:`KeySlots.sweep` (None: one is arranged
+    already, or none is needed).
+    """
+
+    granted: bool
+    woken: tuple[str, ...] = ()
+    sweep_in: float | None = None
+
+    @classmethod
+    def from_reply(cls, reply: list[Any]) -> SlotEntry:
+        granted, due, *woken = reply
+        sweep_in = None if int(due) == 0 else max(int(due), 1) / 1000
+        return cls(bool(int(granted)), tuple(_text(p) for p in woken), sweep_in)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class KeySlots:
+    """The concurrency keys in ``redis``; see the module docstring.
+
+    ``lease_seconds``: how long a place is kept without a renewal (:meth:`enter` again);
+    ``ttl_seconds``: how long an idle key's queue and parked payloads are kept.
+    """
+
+    def __init__(self, redis: Any, *, lease_seconds: float, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._lease_ms = max(1, int(lease_seconds * 1000))
+        self._ttl = max(1, int(ttl_seconds))
+        self._enter = redis.register_script(_ENTER)
+        self._leave = redis.register_script(_LEAVE)
+
+    @staticmethod
+    def keys(ident: str) -> list[str]:
+        """The Redis keys of the key with id ``ident`` (one hash slot)."""
+        return [f"hub:conc:{{{ident}}}:{part}" for part in _PARTS]
+
+    def enter(self, ident: str, holder: str, limit: int, payload: str) -> SlotEntry:
+        """Take (or renew) a place for ``holder`` on key ``ident``, or park ``payload``
+        in the key's queue until a place is granted."""
+        args = [holder, limit, self._lease_ms, payload, self._ttl]
+        return SlotEntry.from_reply(self._enter(keys=self.keys(ident), args=args))
+
+    def leave(self, ident: str, holder: str) -> SlotEntry:
+        """``holder`` gives up its place (or its place in the queue)."""
+        args = [holder, self._lease_ms, self._ttl, "0"]
+        return SlotEntry.from_reply(self._leave(keys=self.keys(ident), args=args))
+
+    def sweep(self, ident: str) -> SlotEntry:
+        """Free the places whose lease ran out; the due sweep is done."""
+        args = ["", self._lease_ms, self._ttl, "1"]
+        return SlotEntry.from_reply(self._leave(keys=self.keys(ident), args=args))
+
+    def holders(self, ident: str) -> list[str]:
+        """The holders of key ``ident`` (expired leases included until swept)."""
+        return [_text(h) for h in self._redis.zrange(self.keys(ident)[0], 0, -1)]
+
+    def waiting(self, ident: str) -> list[str]:
+        """The waiters of key ``ident``, first in line first."""
+        return [_text(h) for h in self._redis.zrange(self.keys(ident)[1], 0, -1)]
