@@ -11,18 +11,24 @@ record) is :class:`hub.worker.flow.Flow`'s part.
 The step runs under a quota claim (:mod:`hub.http.quota_claim`) with the workflow's
 ``priority``; the claim's waiting tickets travel in the task's ``quota`` kwarg, so a
 re-scheduled step comes back to its place in each budget's waiting room.
+
+A step parked on a concurrency key (:mod:`hub.worker.concurrency`) is sent again, with
+its own task id and the rest of its chain, on ``hub.deferred`` when its turn comes;
+``hub.concurrency_sweep`` frees the places of holders whose lease ran out.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import cache
+from collections.abc import Mapping
 from typing import Any
 
-from hub.core import Deferred, RetryableError, get_settings, redis_client
+from hub.core import Deferred, KeySlots, RetryableError, get_settings, redis_client
 from hub.history import RunStore
 from hub.http import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
+from hub.worker.concurrency import ConcurrencyGate
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CelerySender, StepCall, StepDispatch
 from hub.worker.flow import Flow
@@ -30,7 +36,9 @@ from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow import STEP_TASK, WorkflowStore
 
-__all__ = ["StepTask", "run_step"]
+__all__ = ["SWEEP_TASK", "StepTask", "run_step", "sweep_key"]
+
+SWEEP_TASK = "hub.concurrency_sweep"
 
 log = logging.getLogger("hub.worker")
 
@@ -61,7 +69,44 @@ def _flow() -> Flow:
     runtime, _ = _runtime()
     retention = runtime.settings.hub_run_retention_seconds
     runs = RunStore(runtime.redis, retention_seconds=retention)
-    return Flow(runtime, runs, state_ttl_seconds=retention)
+    return Flow(runtime, runs, state_ttl_seconds=retention, gate=_gate())
+
+
+@cache
+def _gate() -> ConcurrencyGate:
+    runtime, _ = _runtime()
+    settings = runtime.settings
+    slots = KeySlots(
+        runtime.redis,
+        lease_seconds=settings.hub_concurrency_lease_seconds,
+        ttl_seconds=settings.hub_run_retention_seconds,
+    )
+    return ConcurrencyGate(slots, wake=_wake, schedule_sweep=_schedule_sweep)
+
+
+def _wake(parked: Mapping[str, Any]) -> None:
+    """Send a parked step's task again (its id, context, kwargs and chain kept)."""
+    kwargs = parked["kwargs"]
+    sig = app.signature(
+        STEP_TASK,
+        args=(parked["ctx"],),
+        kwargs=kwargs,
+        queue=DEFERRED_QUEUE,
+        shadow=f"{kwargs['workflow']}.{kwargs['step']}",
+    )
+    options = {"chain": parked["chain"]} if parked["chain"] else {}
+    sig.apply_async(task_id=parked["task_id"], **options)
+
+
+def _schedule_sweep(ident: str, delay: float) -> None:
+    countdown = min(delay + 0.05, MAX_COUNTDOWN_SECONDS)
+    app.send_task(SWEEP_TASK, kwargs={"key": ident}, countdown=countdown, queue=DEFERRED_QUEUE)
+
+
+@app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
+def sweep_key(*, key: str) -> None:
+    """Free the places on concurrency key ``key`` whose lease ran out; wake its waiters."""
+    _gate().sweep(key)
 
 
 # max_retries=None on the task itself: Celery reads ``retry(max_retries=None)`` as "the
