@@ -35,7 +35,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, QuotaWait
+from hub.core import Deferred, FatalError, QuotaWait, TemplateError
 from hub.history import DeadLetterStore, RunStatus, RunStore, WaitReason
 from hub.worker.concurrency import ConcurrencyGate, Place, parked_task
 from hub.worker.delivery import REDIS_LOSS
@@ -189,7 +189,10 @@ class Flow:
         """The run ended: give its place on the workflow's key back."""
         if self.gate is None:
             return
-        place = self.gate.run_place(wf, ctx)
+        try:
+            place = self.gate.run_place(wf, ctx)
+        except TemplateError:
+            return  # the key never rendered: the run took no place
         if place is not None:
             self.gate.leave(place)
 
