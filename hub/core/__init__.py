@@ -1,6 +1,6 @@
-"""The kernel every stage uses: settings, the error tree, logging, cluster locks and concurrency keys, fast ids,
-the local Redis server process, which processes are up, and lazy package surfaces. It
-imports no other stage.
+"""The kernel every stage uses: settings, the error tree, logging, cluster locks and
+concurrency keys, fast ids, the local Redis server process, which processes are up, and
+lazy package surfaces. It imports no other stage.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ __all__ = ["KeySlots", "SlotEntry", "key_id"]
 
 # KEYS: holders, queue, parked, limit, seq, sweep.
 _COMMON = """
-local holders, queue, parked, limitk, seqk, sweepk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local holders, queue, parked = KEYS[1], KEYS[2], KEYS[3]
+local limitk, seqk, sweepk = KEYS[4], KEYS[5], KEYS[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function grant(limit, lease)

@@ -152,9 +152,7 @@ class Flow:
 
     # --- concurrency keys ---------------------------------------------------------
 
-    def _places(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any]
-    ) -> list[Place]:
+    def _places(self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any]) -> list[Place]:
         """The places this task holds while it runs: the run's, then the step's own."""
         if self.gate is None:
             return []

@@ -20,8 +20,8 @@ its own task id and the rest of its chain, on ``hub.deferred`` when its turn com
 from __future__ import annotations
 
 import logging
-from functools import cache
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from hub.core import Deferred, KeySlots, RetryableError, get_settings, redis_client

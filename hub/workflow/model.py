@@ -217,8 +217,9 @@ class Workflow(_Model):
     )
     priority: Literal["interactive", "default", "bulk"] = "default"
     concurrency: Concurrency | None = Field(
-        default=None, description="At most 'limit' runs per key at once, from the first "
-        "step to the end of the run."
+        default=None,
+        description="At most 'limit' runs per key at once, from the first "
+        "step to the end of the run.",
     )
 
     _source_path: str = PrivateAttr(default="")
