@@ -135,7 +135,7 @@ def test_two_events_for_one_key_arriving_together_run_one_after_the_other(
     hub: HubProcesses, redis_client: redis.Redis
 ) -> None:
     hub.start_worker("w2", 3)
-    _faults(hub, {"latency_ms": 150})
+    _faults(hub, {"latency_ms": 400})
     with ThreadPoolExecutor(2) as pool:
         futures = [pool.submit(_send, hub, "keyed.one", "contact-7", n) for n in ("p", "q")]
         run_ids = [f.result() for f in futures]
