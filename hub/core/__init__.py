@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         TemplateError,
         Throttled,
         UpstreamError,
+        error_label,
     )
     from hub.core.ids import new_hex, new_uuid
     from hub.core.key_slots import KeySlots, SlotEntry, key_id
@@ -57,6 +58,7 @@ __all__ = [
     "broker_ssl",
     "configure_logging",
     "env_name",
+    "error_label",
     "find_or_create",
     "free_port",
     "get_settings",
@@ -94,6 +96,7 @@ __getattr__, __dir__ = lazy_exports(
             "TemplateError",
             "Throttled",
             "UpstreamError",
+            "error_label",
         ),
         "ids": (
             "new_hex",
