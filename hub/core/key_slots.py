@@ -8,13 +8,15 @@ Each key (its text hashed, so values never show in key names) has, in Redis:
 - ``hub:conc:{id}:queue``: the waiters, scored by their arrival at the key (FIFO);
 - ``hub:conc:{id}:parked``: what each waiter asked to be sent when its turn comes (an
   opaque payload, e.g. a task message);
-- ``hub:conc:{id}:limit`` (the last limit given), ``:seq`` (arrival counter) and
-  ``:sweep`` (when a sweep for expired leases is due).
+- ``hub:conc:{id}:limit`` (the last limit given) and ``:seq`` (arrival counter);
+- ``hub:conc:due``: the keys that have waiters, scored by when their first lease runs
+  out, so a sweeper finds the keys due a sweep (:meth:`KeySlots.due`).
 
 A waiter holds nothing while it waits: :meth:`KeySlots.enter` either grants a place or
 parks the payload in the queue; whoever frees a place (:meth:`KeySlots.leave`, or
 :meth:`KeySlots.sweep` once a lease has run out) gets the payloads of the waiters that
-were granted places, in arrival order, and sends them. A granted waiter is a holder from
+were granted places, in arrival order, and sends them; each worker sweeps the keys that
+are due now and then. A granted waiter is a holder from
 that moment, so no newcomer overtakes it. Each operation is one Lua script, so the
 check and the change are atomic across the cluster.
 """
@@ -25,12 +27,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KeySlots", "SlotEntry", "key_id"]
+__all__ = ["DUE_KEY", "KeySlots", "SlotEntry", "key_id"]
 
-# KEYS: holders, queue, parked, limit, seq, sweep.
+# KEYS: holders, queue, parked, limit, seq, due. ARGV: ..., the key's id last.
 _COMMON = """
 local holders, queue, parked = KEYS[1], KEYS[2], KEYS[3]
-local limitk, seqk, sweepk = KEYS[4], KEYS[5], KEYS[6]
+local limitk, seqk, duek = KEYS[4], KEYS[5], KEYS[6]
+local ident = ARGV[#ARGV]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function grant(limit, lease)
@@ -48,15 +51,12 @@ local function grant(limit, lease)
 end
 local function finish(granted, woken, ttl, skip)
   for _, k in ipairs({holders, queue, parked, seqk}) do redis.call('EXPIRE', k, ttl) end
-  local out = {granted, 0}
+  local out = {granted}
   if redis.call('ZCARD', queue) > 0 then
     local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')
-    local due = tonumber(first[2] or now)
-    local pending = tonumber(redis.call('GET', sweepk) or '0')
-    if pending == 0 or pending + 5000 < now then
-      redis.call('SET', sweepk, due, 'PX', math.max(1, due - now) + 60000)
-      out[2] = due - now
-    end
+    redis.call('ZADD', duek, tonumber(first[2] or now), ident)
+  else
+    redis.call('ZREM', duek, ident)
   end
   for i = 1, #woken, 2 do
     if woken[i] ~= skip then out[#out + 1] = woken[i + 1] end
@@ -65,7 +65,7 @@ local function finish(granted, woken, ttl, skip)
 end
 """
 
-# ARGV: holder, limit, lease ms, payload, ttl s.
+# ARGV: holder, limit, lease ms, payload, ttl s, key id.
 _ENTER = (
     _COMMON
     + """
@@ -87,12 +87,11 @@ return finish(granted, woken, ttl, holder)
 """
 )
 
-# ARGV: holder ("" for none), lease ms, ttl s, "1" to clear a due sweep.
+# ARGV: holder ("" for none), lease ms, ttl s, key id.
 _LEAVE = (
     _COMMON
     + """
 local holder, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-if ARGV[4] == '1' then redis.call('DEL', sweepk) end
 if holder ~= '' then
   redis.call('ZREM', holders, holder)
   redis.call('ZREM', queue, holder)
@@ -104,7 +103,9 @@ return finish(0, grant(limit, lease), ttl, '')
 """
 )
 
-_PARTS = ("holders", "queue", "parked", "limit", "seq", "sweep")
+_PARTS = ("holders", "queue", "parked", "limit", "seq")
+#: the keys with waiters, scored by when their first lease runs out (ms)
+DUE_KEY = "hub:conc:due"
 
 
 def key_id(text: str) -> str:
@@ -118,20 +119,16 @@ class SlotEntry:
 
     ``granted``: the caller holds a place (always False for leave and sweep);
     ``woken``: payloads of waiters that now hold a place, in arrival order, for the
-    caller to send; ``sweep_in``: seconds until a lease runs out while waiters remain,
-    when the caller should arrange a :meth:`KeySlots.sweep` (None: one is arranged
-    already, or none is needed).
+    caller to send.
     """
 
     granted: bool
     woken: tuple[str, ...] = ()
-    sweep_in: float | None = None
 
     @classmethod
     def from_reply(cls, reply: list[Any]) -> SlotEntry:
-        granted, due, *woken = reply
-        sweep_in = None if int(due) == 0 else max(int(due), 1) / 1000
-        return cls(bool(int(granted)), tuple(_text(p) for p in woken), sweep_in)
+        granted, *woken = reply
+        return cls(bool(int(granted)), tuple(_text(p) for p in woken))
 
 
 def _text(value: Any) -> str:
@@ -154,24 +151,31 @@ class KeySlots:
 
     @staticmethod
     def keys(ident: str) -> list[str]:
-        """The Redis keys of the key with id ``ident`` (one hash slot)."""
-        return [f"hub:conc:{{{ident}}}:{part}" for part in _PARTS]
+        """The Redis keys of the key with id ``ident``, then :data:`DUE_KEY`."""
+        return [*(f"hub:conc:{{{ident}}}:{part}" for part in _PARTS), DUE_KEY]
 
     def enter(self, ident: str, holder: str, limit: int, payload: str) -> SlotEntry:
         """Take (or renew) a place for ``holder`` on key ``ident``, or park ``payload``
         in the key's queue until a place is granted."""
-        args = [holder, limit, self._lease_ms, payload, self._ttl]
+        args = [holder, limit, self._lease_ms, payload, self._ttl, ident]
         return SlotEntry.from_reply(self._enter(keys=self.keys(ident), args=args))
 
     def leave(self, ident: str, holder: str) -> SlotEntry:
         """``holder`` gives up its place (or its place in the queue)."""
-        args = [holder, self._lease_ms, self._ttl, "0"]
+        args = [holder, self._lease_ms, self._ttl, ident]
         return SlotEntry.from_reply(self._leave(keys=self.keys(ident), args=args))
 
     def sweep(self, ident: str) -> SlotEntry:
-        """Free the places whose lease ran out; the due sweep is done."""
-        args = ["", self._lease_ms, self._ttl, "1"]
+        """Free the places whose lease ran out."""
+        args = ["", self._lease_ms, self._ttl, ident]
         return SlotEntry.from_reply(self._leave(keys=self.keys(ident), args=args))
+
+    def due(self, count: int = 100) -> list[str]:
+        """Ids of keys with waiters whose first lease has run out (by Redis's clock)."""
+        seconds, micros = self._redis.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        due = self._redis.zrangebyscore(DUE_KEY, "-inf", now_ms, start=0, num=count)
+        return [_text(ident) for ident in due]
 
     def holders(self, ident: str) -> list[str]:
         """The holders of key ``ident`` (expired leases included until swept)."""

@@ -15,8 +15,9 @@ of the step (each ``foreach`` item is one) hold it. The places live in Redis
   of its chain) waits in the key's queue in Redis, and the task ends, holding no worker
   slot and spending no attempt. Whoever frees a place sends the first waiters again,
   in arrival order (:class:`Waker`). A holder whose worker died keeps its place until its
-  lease (``HUB_CONCURRENCY_LEASE_SECONDS``) runs out; a sweep task due at that moment
-  (:class:`SweepScheduler`) frees it and wakes the next waiter.
+  lease (``HUB_CONCURRENCY_LEASE_SECONDS``) runs out; every worker sweeps the keys due
+  (:meth:`ConcurrencyGate.sweep_due`, :mod:`hub.worker.key_sweeper`), which frees it and
+  wakes the next waiter.
 
 The key's text is kept in Redis hashed; an empty ``key`` means one key for the workflow
 (or the step). Keys whose templates render alike share their places, across workflows.
@@ -36,14 +37,12 @@ from hub.worker.idempotency import execution_key
 from hub.worker.runtime import Item, template_context
 from hub.workflow import Concurrency, Step, Workflow, render
 
-__all__ = ["ConcurrencyGate", "Place", "SweepScheduler", "Waker", "parked_task"]
+__all__ = ["ConcurrencyGate", "Place", "Waker", "parked_task"]
 
 log = logging.getLogger("hub.worker")
 
 #: Sends a parked step's task again: ``task_id``, ``ctx``, ``kwargs``, ``chain``.
 Waker = Callable[[Mapping[str, Any]], None]
-#: Arranges a sweep of the key with this id in so many seconds.
-SweepScheduler = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,9 @@ def parked_task(
 class ConcurrencyGate:
     """Takes, renews and gives back places on concurrency keys; see the module docstring."""
 
-    def __init__(self, slots: KeySlots, *, wake: Waker, schedule_sweep: SweepScheduler) -> None:
+    def __init__(self, slots: KeySlots, *, wake: Waker) -> None:
         self._slots = slots
         self._wake = wake
-        self._schedule_sweep = schedule_sweep
 
     # --- which places -------------------------------------------------------------
 
@@ -105,22 +103,24 @@ class ConcurrencyGate:
         payload = json.dumps(parked, separators=(",", ":"))
         for place in places:
             entry = self._slots.enter(place.ident, place.holder, place.limit, payload)
-            self._after(place.ident, entry.woken, entry.sweep_in)
+            self._send(entry.woken)
             if not entry.granted:
                 return False
         return True
 
     def leave(self, place: Place) -> None:
         """Give ``place`` back; the next waiters are sent."""
-        entry = self._slots.leave(place.ident, place.holder)
-        self._after(place.ident, entry.woken, entry.sweep_in)
+        self._send(self._slots.leave(place.ident, place.holder).woken)
 
-    def sweep(self, ident: str) -> None:
-        """Free the places of key ``ident`` whose lease ran out; the next waiters are sent."""
-        entry = self._slots.sweep(ident)
-        self._after(ident, entry.woken, entry.sweep_in)
+    def sweep_due(self) -> int:
+        """Free the places whose lease ran out on every key that has waiters; the next
+        waiters are sent. How many keys were swept."""
+        due = self._slots.due()
+        for ident in due:
+            self._send(self._slots.sweep(ident).woken)
+        return len(due)
 
-    def _after(self, ident: str, woken: Sequence[str], sweep_in: float | None) -> None:
+    def _send(self, woken: Sequence[str]) -> None:
         for payload in woken:
             parked = json.loads(payload)
             self._wake(parked)
@@ -130,8 +130,6 @@ class ConcurrencyGate:
                 parked["kwargs"]["step"],
                 parked["kwargs"]["run_id"],
             )
-        if sweep_in is not None:
-            self._schedule_sweep(ident, sweep_in)
 
 
 def _key_text(concurrency: Concurrency, default: str, tctx: Mapping[str, Any], where: str) -> str:

@@ -13,8 +13,7 @@ The step runs under a quota claim (:mod:`hub.http.quota_claim`) with the workflo
 re-scheduled step comes back to its place in each budget's waiting room.
 
 A step parked on a concurrency key (:mod:`hub.worker.concurrency`) is sent again, with
-its own task id and the rest of its chain, on ``hub.deferred`` when its turn comes;
-``hub.concurrency_sweep`` frees the places of holders whose lease ran out.
+its own task id and the rest of its chain, on ``hub.deferred`` when its turn comes.
 """
 
 from __future__ import annotations
@@ -36,9 +35,7 @@ from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow import STEP_TASK, WorkflowStore
 
-__all__ = ["SWEEP_TASK", "StepTask", "run_step", "sweep_key"]
-
-SWEEP_TASK = "hub.concurrency_sweep"
+__all__ = ["StepTask", "concurrency_gate", "run_step"]
 
 log = logging.getLogger("hub.worker")
 
@@ -69,11 +66,12 @@ def _flow() -> Flow:
     runtime, _ = _runtime()
     retention = runtime.settings.hub_run_retention_seconds
     runs = RunStore(runtime.redis, retention_seconds=retention)
-    return Flow(runtime, runs, state_ttl_seconds=retention, gate=_gate())
+    return Flow(runtime, runs, state_ttl_seconds=retention, gate=concurrency_gate())
 
 
 @cache
-def _gate() -> ConcurrencyGate:
+def concurrency_gate() -> ConcurrencyGate:
+    """This process's gate to the concurrency keys; it sends woken steps to the broker."""
     runtime, _ = _runtime()
     settings = runtime.settings
     slots = KeySlots(
@@ -81,7 +79,7 @@ def _gate() -> ConcurrencyGate:
         lease_seconds=settings.hub_concurrency_lease_seconds,
         ttl_seconds=settings.hub_run_retention_seconds,
     )
-    return ConcurrencyGate(slots, wake=_wake, schedule_sweep=_schedule_sweep)
+    return ConcurrencyGate(slots, wake=_wake)
 
 
 def _wake(parked: Mapping[str, Any]) -> None:
@@ -96,17 +94,6 @@ def _wake(parked: Mapping[str, Any]) -> None:
     )
     options = {"chain": parked["chain"]} if parked["chain"] else {}
     sig.apply_async(task_id=parked["task_id"], **options)
-
-
-def _schedule_sweep(ident: str, delay: float) -> None:
-    countdown = min(delay + 0.05, MAX_COUNTDOWN_SECONDS)
-    app.send_task(SWEEP_TASK, kwargs={"key": ident}, countdown=countdown, queue=DEFERRED_QUEUE)
-
-
-@app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
-def sweep_key(*, key: str) -> None:
-    """Free the places on concurrency key ``key`` whose lease ran out; wake its waiters."""
-    _gate().sweep(key)
 
 
 # max_retries=None on the task itself: Celery reads ``retry(max_retries=None)`` as "the

@@ -68,16 +68,21 @@ def test_keys_are_independent_and_stored_hashed(redis_client: redis.Redis) -> No
 
 def test_an_expired_lease_frees_the_place_at_the_sweep(redis_client: redis.Redis) -> None:
     slots, key = _slots(redis_client, lease=2.0), key_id("k")
+    other = key_id("no waiters")
+    assert slots.enter(other, "x", 1, "px").granted
     assert slots.enter(key, "killed", 1, "p0").granted
-    first = slots.enter(key, "b", 1, "pb")
-    assert not first.granted
-    # a sweep is due when the holder's lease runs out, and arranged only once
-    assert first.sweep_in is not None and 0 < first.sweep_in <= 2.0
-    assert slots.enter(key, "c", 1, "pc").sweep_in is None
+    assert not slots.enter(key, "b", 1, "pb").granted
+    assert not slots.enter(key, "c", 1, "pc").granted
+    assert slots.due() == []  # the holder's lease has not run out yet
     time.sleep(2.2)  # the holder never renews: its worker was killed
+    assert slots.due() == [key]  # a key without waiters is never due
     swept = slots.sweep(key)
     assert swept.woken == ("pb",)
     assert slots.holders(key) == ["b"]
-    assert swept.sweep_in is not None  # c still waits: the next sweep is due
+    assert slots.due() == []  # b's lease is fresh; c waits for it
     assert slots.enter(key, "killed", 1, "p0").granted is False  # late: it queues again
     assert slots.waiting(key) == ["c", "killed"]
+    slots.leave(key, "b")
+    slots.leave(key, "c")
+    slots.leave(key, "killed")
+    assert slots.waiting(key) == [] and slots.due() == []

@@ -3,7 +3,10 @@ the in-memory queue (one task at a time, so interleaving is decided by the queue
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,25 +22,22 @@ from .fakes import LocalHub
 TRIGGER = "trigger: { webhook: { source: src } }"
 
 
+@dataclass
 class GatedHub(LocalHub):
     """A local hub whose flow has a concurrency gate; woken tasks go to its queue."""
 
-    sweeps: list[tuple[str, float]]
+    lease_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.sweeps = []
-        slots = KeySlots(self.redis, lease_seconds=600, ttl_seconds=3600)
-        gate = ConcurrencyGate(slots, wake=self._wake, schedule_sweep=self._sweep)
+        slots = KeySlots(self.redis, lease_seconds=self.lease_seconds, ttl_seconds=3600)
+        self.gate = gate = ConcurrencyGate(slots, wake=self._wake)
         self.flow = Flow(self.runtime, self.runs, on_finished=self._finished, gate=gate)
         self.worker.flow = self.flow
 
     def _wake(self, parked: Mapping[str, Any]) -> None:
         sig = {"args": [parked["ctx"]], "kwargs": parked["kwargs"]}
         self.queue.publish(sig, chain=parked["chain"], task_id=parked["task_id"])
-
-    def _sweep(self, ident: str, delay: float) -> None:
-        self.sweeps.append((ident, delay))
 
 
 @pytest.fixture
@@ -85,6 +85,24 @@ def test_a_parked_step_shows_it_waits_for_its_turn(hub: GatedHub) -> None:
     assert len(hub.queue) == 1  # a's second step only: b holds no message while parked
     hub.worker.drain()
     assert hub.api.keys() == ["a-1", "a-2", "b-1", "b-2"]
+
+
+def test_a_lost_holder_s_place_frees_at_the_sweep_after_its_lease(
+    redis_client: redis.Redis,
+) -> None:
+    hub = GatedHub(redis_client, lease_seconds=1.0)
+    wf = hub.load(TWO_STEPS)
+    a = hub.start(wf, {"contact": "c1", "name": "a"})
+    b = hub.start(wf, {"contact": "c1", "name": "b"})
+    hub.worker.execute(_pop(hub))  # a takes the key
+    hub.worker.execute(_pop(hub))  # b is parked
+    _pop(hub)  # a's next step is lost with its worker
+    assert len(hub.queue) == 0 and hub.gate.sweep_due() == 0
+    time.sleep(1.2)  # a's lease runs out
+    assert hub.gate.sweep_due() == 1
+    hub.worker.drain()
+    assert hub.api.keys() == ["a-1", "b-1", "b-2"]
+    assert hub.finished[b][0] == "succeeded" and a not in hub.finished
 
 
 def test_a_failed_run_gives_its_place_back(hub: GatedHub) -> None:
@@ -159,3 +177,25 @@ def _pop(hub: GatedHub) -> Any:
     message = hub.queue.pop()
     assert message is not None
     return message
+
+
+def test_the_sweeper_sweeps_due_keys_until_stopped() -> None:
+    from hub.worker.key_sweeper import KeySweeper
+
+    calls: list[int] = []
+    done = threading.Event()
+
+    def sweep_due() -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            done.set()
+        if len(calls) == 2:
+            raise ConnectionError("Redis away")  # logged; the sweeper goes on
+        return 1
+
+    sweeper = KeySweeper(sweep_due, interval=0.01)
+    thread = sweeper.start()
+    assert done.wait(30)
+    sweeper.stop()
+    thread.join(30)
+    assert not thread.is_alive() and len(calls) >= 3
