@@ -17,7 +17,9 @@ parks the payload in the queue; whoever frees a place (:meth:`KeySlots.leave`, o
 :meth:`KeySlots.sweep` once a lease has run out) gets the payloads of the waiters that
 were granted places, in arrival order, and sends them; each worker sweeps the keys that
 are due now and then. A granted waiter is a holder from
-that moment, so no newcomer overtakes it. Each operation is one Lua script, so the
+that moment, so no newcomer overtakes it; its payload is kept until it comes (enters),
+and a woken waiter that never comes before its lease runs out (its message was lost) is
+first in line again and woken again. Each operation is one Lua script, so the
 check and the change are atomic across the cluster.
 """
 
@@ -45,9 +47,16 @@ local function grant(limit, lease)
     redis.call('ZADD', holders, now + lease, head)
     woken[#woken + 1] = head
     woken[#woken + 1] = redis.call('HGET', parked, head) or ''
-    redis.call('HDEL', parked, head)
   end
   return woken
+end
+local function expire()
+  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', holders, '-inf', now)) do
+    redis.call('ZREM', holders, gone)
+    if redis.call('HEXISTS', parked, gone) == 1 then
+      redis.call('ZADD', queue, 0, gone)  -- woken but never came: first in line again
+    end
+  end
 end
 local function finish(granted, woken, ttl, skip)
   for _, k in ipairs({holders, queue, parked, seqk}) do redis.call('EXPIRE', k, ttl) end
@@ -71,9 +80,11 @@ _ENTER = (
     + """
 local holder, limit, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 redis.call('SET', limitk, limit, 'EX', ttl)
-redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+expire()
 if redis.call('ZSCORE', holders, holder) then
   redis.call('ZADD', holders, now + lease, holder)
+  redis.call('ZREM', queue, holder)
+  redis.call('HDEL', parked, holder)
   return finish(1, grant(limit, lease), ttl, holder)
 end
 if not redis.call('ZSCORE', queue, holder) then
@@ -82,7 +93,10 @@ end
 redis.call('HSET', parked, holder, ARGV[4])
 local woken = grant(limit, lease)
 local granted = 0
-if redis.call('ZSCORE', holders, holder) then granted = 1 end
+if redis.call('ZSCORE', holders, holder) then
+  granted = 1
+  redis.call('HDEL', parked, holder)
+end
 return finish(granted, woken, ttl, holder)
 """
 )
@@ -97,7 +111,7 @@ if holder ~= '' then
   redis.call('ZREM', queue, holder)
   redis.call('HDEL', parked, holder)
 end
-redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+expire()
 local limit = tonumber(redis.call('GET', limitk) or '1')
 return finish(0, grant(limit, lease), ttl, '')
 """

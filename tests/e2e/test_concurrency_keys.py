@@ -222,6 +222,10 @@ def test_a_killed_holder_frees_its_place_after_the_lease(
         f"was killed (lease {LEASE_SECONDS}s)"
     )
     waiter_end = _spans(hub)["waiter"][1]
+    survivor = "w2" if holder == "worker" else "worker"
+    survivor_log = (hub.log_dir / f"{survivor}.log").read_text(errors="replace")
+    # the surviving worker's sweep freed the place, not the killed task's redelivery
+    assert "swept 1 concurrency key(s) whose holder's lease ran out" in survivor_log
     # the killed run's message comes back (visibility timeout) and runs after the waiter
     _all_finished(hub, runs, [held], 120)
     calls = httpx.get(f"{hub.sandbox_url}/_sandbox/calls").json()["calls"]

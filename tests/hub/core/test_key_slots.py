@@ -86,3 +86,19 @@ def test_an_expired_lease_frees_the_place_at_the_sweep(redis_client: redis.Redis
     slots.leave(key, "c")
     slots.leave(key, "killed")
     assert slots.waiting(key) == [] and slots.due() == []
+
+
+def test_a_woken_waiter_that_never_comes_is_woken_again_after_its_lease(
+    redis_client: redis.Redis,
+) -> None:
+    slots, key = _slots(redis_client, lease=2.0), key_id("k")
+    slots.enter(key, "a", 1, "pa")
+    slots.enter(key, "b", 1, "pb")
+    slots.enter(key, "c", 1, "pc")
+    assert slots.leave(key, "a").woken == ("pb",)  # b's message is lost on its way
+    time.sleep(2.2)
+    assert slots.due() == [key]
+    assert slots.sweep(key).woken == ("pb",)  # b first again, ahead of c
+    assert slots.enter(key, "b", 1, "pb").granted  # b comes this time
+    time.sleep(2.2)  # and is killed: a holder that came is not woken again
+    assert slots.sweep(key).woken == ("pc",)
