@@ -191,6 +191,15 @@ class KeySlots:
         due = self._redis.zrangebyscore(DUE_KEY, "-inf", now_ms, start=0, num=count)
         return [_text(ident) for ident in due]
 
+    @staticmethod
+    def waiting_per_key(redis: Any) -> dict[str, int]:
+        """How many wait on each key that has waiters, by key id."""
+        idents = [_text(ident) for ident in redis.zrange(DUE_KEY, 0, -1)]
+        pipe = redis.pipeline(transaction=False)
+        for ident in idents:
+            pipe.zcard(KeySlots.keys(ident)[1])
+        return {ident: int(n) for ident, n in zip(idents, pipe.execute(), strict=True) if n}
+
     def holders(self, ident: str) -> list[str]:
         """The holders of key ``ident`` (expired leases included until swept)."""
         return [_text(h) for h in self._redis.zrange(self.keys(ident)[0], 0, -1)]
