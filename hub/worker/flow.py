@@ -18,6 +18,10 @@ worker, to an in-memory queue in ``hub test``).
   if there are none) the run is recorded as failed.
 - The run record (:class:`~hub.history.runs.RunStore`) notes every step; the run ends
   ``succeeded`` when its chain ends without an error, ``failed`` otherwise.
+- A workflow or step with ``concurrency`` takes its place on the key first
+  (:class:`~hub.worker.concurrency.ConcurrencyGate`); a step with no free place is parked
+  in the key's queue (the run record shows it waiting for ``concurrency``) and its task
+  ends without running. The run's place is given back when the run ends.
 - Each step execution goes through the :class:`~hub.worker.idempotency.StepLedger`: a
   redelivered task whose step is recorded as done hands the recorded output on without
   calling the upstream again; a second task for the same step stops. Each failed attempt
@@ -35,7 +39,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, QuotaWait, error_label
+from hub.core import Deferred, FatalError, QuotaWait, TemplateError, error_label
 from hub.history import (
     DeadLetterStore,
     HubEventSink,
@@ -45,6 +49,7 @@ from hub.history import (
     budget_backlog,
     from_hub_event,
 )
+from hub.worker.concurrency import ConcurrencyGate, Place, parked_task
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
@@ -100,8 +105,10 @@ class Flow:
         ledger: StepLedger | None = None,
         dead_letters: DeadLetterStore | None = None,
         hub_events: HubEventSink | None = None,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
         self.runtime = runtime
+        self.gate = gate
         self.runs = runs
         self._ttl = state_ttl_seconds
         self._on_finished = on_finished
@@ -128,12 +135,13 @@ class Flow:
             quota_waits=call.quota_waits,
         )
         try:
-            if call.index is not None:
-                self._item(wf, step, call, ctx, dispatch)
+            places = self._places(wf, step, call, ctx)
+            if places and not self._enter(places, call, ctx, dispatch):
                 return ctx
-            if step.foreach is not None:
-                return self._fan_out(wf, step, call, ctx, dispatch)
-            return self._plain(wf, step, call, ctx, dispatch)
+            try:
+                return self._step(wf, step, call, ctx, dispatch)
+            finally:
+                self._leave_step(places)
         except Deferred as wait:
             reason: WaitReason = "quota" if isinstance(wait, QuotaWait) else "held"
             self.runs.step_waiting(call.run_id, step.id, reason)
@@ -147,6 +155,60 @@ class Flow:
             key = execution_key(call.step, call.index)
             self.dead_letters.note_attempt(call.run_id, key, call.attempt, error)
             raise
+
+    def _step(
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+    ) -> dict[str, Any]:
+        if call.index is not None:
+            self._item(wf, step, call, ctx, dispatch)
+            return ctx
+        if step.foreach is not None:
+            return self._fan_out(wf, step, call, ctx, dispatch)
+        return self._plain(wf, step, call, ctx, dispatch)
+
+    # --- concurrency keys ---------------------------------------------------------
+
+    def _places(self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any]) -> list[Place]:
+        """The places this task holds while it runs: the run's, then the step's own."""
+        if self.gate is None:
+            return []
+        places = [self.gate.run_place(wf, ctx), self.gate.step_place(wf, step, call, ctx)]
+        return [place for place in places if place is not None]
+
+    def _enter(
+        self, places: list[Place], call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+    ) -> bool:
+        """Take the places; False (the task parked, its chain detached) when one is full."""
+        assert self.gate is not None
+        parked = parked_task(dispatch.task_id, call, ctx, dispatch.remaining())
+        if self.gate.enter(places, parked):
+            return True
+        dispatch.detach()
+        self.runs.step_waiting(call.run_id, call.step, "concurrency")
+        log.info(
+            "%s.%s run %s: waits for its turn on a concurrency key",
+            call.workflow,
+            execution_key(call.step, call.index),
+            call.run_id,
+        )
+        return False
+
+    def _leave_step(self, places: list[Place]) -> None:
+        """The step's task ends: give the step's own place back (the run keeps its own)."""
+        for place in places:
+            if place.scope == "step" and self.gate is not None:
+                self.gate.leave(place)
+
+    def _leave_run(self, wf: Workflow, ctx: dict[str, Any]) -> None:
+        """The run ended: give its place on the workflow's key back."""
+        if self.gate is None:
+            return
+        try:
+            place = self.gate.run_place(wf, ctx)
+        except TemplateError:
+            return  # the key never rendered: the run took no place
+        if place is not None:
+            self.gate.leave(place)
 
     def _plain(
         self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
@@ -165,7 +227,7 @@ class Flow:
         skipped = step.id in ctx.get("skipped", ())
         self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
         if not dispatch.remaining():
-            self._ended(call, ctx)
+            self._ended(wf, call, ctx)
         return ctx
 
     def _duplicate(self, execution: Execution, call: StepCall, dispatch: StepDispatch) -> bool:
@@ -191,7 +253,7 @@ class Flow:
             ctx["steps"][step.id] = []
             self.runs.step_finished(call.run_id, step.id, "succeeded", items=0)
             if not dispatch.remaining():
-                self._ended(call, ctx)
+                self._ended(wf, call, ctx)
             return ctx
         state = self._state(call)
         total = state.open(len(items), dispatch.remaining())
@@ -221,10 +283,11 @@ class Flow:
                 _, output = execute_item(wf, step.id, ctx, self.runtime, item)
                 progress = state.record(call.index, output)
         if progress.complete:
-            self._collect(step, call, ctx, state, progress, dispatch)
+            self._collect(wf, step, call, ctx, state, progress, dispatch)
 
     def _collect(
         self,
+        wf: Workflow,
         step: Step,
         call: StepCall,
         ctx: dict[str, Any],
@@ -242,7 +305,7 @@ class Flow:
         if chain:
             dispatch.resume(chain, ctx)
         else:
-            self._ended(call, ctx)
+            self._ended(wf, call, ctx)
         claims.settle(claim)
 
     # --- failing ------------------------------------------------------------------
@@ -277,7 +340,7 @@ class Flow:
         try:
             step = find_step(wf, call.step)
         except FatalError:
-            self._failed(call, ctx, error)
+            self._failed(wf, call, ctx, error)
             return
         self.runs.step_finished(call.run_id, step.id, "failed", error=error)
         if call.index is not None:
@@ -304,7 +367,7 @@ class Flow:
                 priority=call.priority,
             )
         else:
-            self._failed(call, ctx, error)
+            self._failed(wf, call, ctx, error)
         claims.settle(claim)
 
     def _dead_letter(
@@ -327,18 +390,23 @@ class Flow:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _ended(self, call: StepCall, ctx: dict[str, Any]) -> None:
+    def _ended(self, wf: Workflow, call: StepCall, ctx: dict[str, Any]) -> None:
         """The run's last chain ended: failed if it was running failure handlers."""
         error = ctx.get("error")
         status: RunStatus = "failed" if error is not None else "succeeded"
         ended = self.runs.finish(call.run_id, status, error=error)
+        self._leave_run(wf, ctx)
         if ended and error is not None:
             self._alert("run.failed", call, ctx, error)
         if self._on_finished is not None:
             self._on_finished(call.run_id, status, ctx)
 
-    def _failed(self, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]) -> None:
-        if self.runs.finish(call.run_id, "failed", error=error):
+    def _failed(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
+    ) -> None:
+        ended = self.runs.finish(call.run_id, "failed", error=error)
+        self._leave_run(wf, ctx)
+        if ended:
             self._alert("run.failed", call, ctx, ctx.get("error", error))
         if self._on_finished is not None:
             self._on_finished(call.run_id, "failed", {**ctx, "error": ctx.get("error", error)})
