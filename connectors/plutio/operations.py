@@ -107,6 +107,7 @@ def _upsert(r: Resource) -> PlutioOperation:
         call,
         f"Find a {r.singular} by match, or create one from data. Answers {{created, record}}.",
         writes=True,
+        calls=len(crud.UPSERT_CALLS),
     )
 
 

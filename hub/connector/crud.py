@@ -43,6 +43,7 @@ from hub.core import FatalError, NotFound
 __all__ = [
     "ACTIONS",
     "SUMMARIES",
+    "UPSERT_CALLS",
     "Action",
     "Crud",
     "RecordApi",
@@ -57,6 +58,9 @@ __all__ = [
 Action = Literal["list", "get", "find", "create", "update", "delete"]
 #: the actions the generator makes, in the order it lists them
 ACTIONS: tuple[Action, ...] = ("list", "get", "find", "create", "update", "delete")
+#: the calls an upsert makes at most: a find of one record, then a create or an update
+#: (declare ``calls=len(UPSERT_CALLS)`` on it, so its quota slots are taken together)
+UPSERT_CALLS: tuple[Action, ...] = ("find", "create")
 #: what a create or an update sends: the fields given, or every field that is not null
 Send = Literal["given", "non_null"]
 

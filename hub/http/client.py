@@ -27,8 +27,10 @@ from hub.http.failures import (
     classify_response,
     classify_transport_error,
 )
+from hub.http.auth import TOKEN_REQUEST
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited
+from hub.http.quota_claim import current_claim
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = ["ApiClient", "RequestOptions"]
@@ -84,7 +86,10 @@ class ApiClient:
         )
 
     def _take_slot(self, request: httpx.Request) -> None:
-        lease = self.quota.acquire()
+        claim = current_claim()
+        if request.extensions.get(TOKEN_REQUEST):
+            claim.extra_call()
+        lease = self.quota.acquire(claim)
         if lease is not None:
             request.extensions[_LEASE] = lease
 

@@ -13,7 +13,7 @@ from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.pagination import PageNumber, SkipLimit
 from hub.http.quota import Budget, Lease, RedisQuota, Unlimited
-from hub.http.quota_claim import QuotaClaim
+from hub.http.quota_claim import QuotaClaim, use_claim
 from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
 
 
@@ -194,6 +194,34 @@ def test_token_requests_take_slots_too(redis_client: redis.Redis) -> None:
     assert quota.used() == 2
     with pytest.raises(QuotaWait):
         client.request("GET", "people")
+
+
+def test_in_a_step_a_token_request_and_the_declared_calls_take_slots_together(
+    redis_client: redis.Redis,
+) -> None:
+    class Grant:
+        def build_request(self) -> httpx.Request:
+            return httpx.Request("POST", "https://api.example/oauth/token", data={"g": "x"})
+
+        def parse(self, response: httpx.Response) -> Token:
+            return parse_token_response(response.json())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(200, json={"ok": True})
+
+    quota = _redis_quota(redis_client, limit=3)
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "hub:token:t"), Grant(), service="T")
+    client = _client(httpx.MockTransport(handler), quota, auth=auth)
+    claim = QuotaClaim()
+    with use_claim(claim):
+        claim.expect(2)  # a find, then a create
+        client.request("GET", "people")
+        assert quota.used() == 3  # the token request's slot, and both declared calls'
+        client.request("POST", "people")  # its slot was taken with the others
+    assert quota.used() == 3
+    assert quota.raw_status().repeated == 0
 
 
 def test_per_request_headers_are_merged_over_the_clients(
