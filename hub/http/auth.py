@@ -29,8 +29,8 @@ from hub.http.failures import classify_response
 
 __all__ = [
     "REFRESH_MARGIN_SECONDS",
-    "CachedTokenAuth",
     "TOKEN_REQUEST",
+    "CachedTokenAuth",
     "RedisTokenCache",
     "Token",
     "TokenCache",

@@ -101,6 +101,10 @@ class Quota(Protocol):
         the budget is now paused for (``None``: it is not)."""
         ...
 
+    def give_back(self, lease: Lease) -> None:
+        """The call never reached the upstream (no connection): its slot is free at once."""
+        ...
+
 
 class Unlimited:
     """No budget: for upstreams without a documented limit."""
@@ -109,6 +113,9 @@ class Unlimited:
         return None
 
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
+        return None
+
+    def give_back(self, lease: Lease) -> None:
         return None
 
 
@@ -156,7 +163,9 @@ class RedisQuota:
         prefix = f"hub:quota:{budget.key}:"
         names = ("log", "room", "alive", "pause", "stats", "marks", "marked", "owners")
         self._keys = [prefix + name for name in (*names, "strikes", "probe")]
-        self._log, self._room, _, self._pause, self._stats, self._marks, self._marked = self._keys[:7]
+        self._log, self._room, _, self._pause, self._stats, self._marks, self._marked = self._keys[
+            :7
+        ]
         self._strikes, self._probe = self._keys[8:]
         # the arguments every acquire sends alike, encoded once
         self._acquire_head = [
@@ -242,6 +251,11 @@ class RedisQuota:
         """Give back slots taken ahead and never used for a call."""
         if lease_ids:
             self._redis.zrem(self._log, *lease_ids)
+
+    def give_back(self, lease: Lease) -> None:
+        """The call never reached the upstream: its slot is free for the next caller now,
+        not one window after."""
+        self.release([lease.id])
 
     def raw_status(self) -> RawStatus:
         """Used, pause, next free slot, waiting tickets and drain time, atomically."""

@@ -24,6 +24,7 @@ class CountingQuota:
         self.allow = allow
         self.taken = 0
         self.settled: list[tuple[Lease | None, Observation | None]] = []
+        self.given_back: list[Lease] = []
 
     def acquire(self, claim: QuotaClaim | None = None) -> Lease | None:
         if self.taken >= self.allow:
@@ -34,6 +35,9 @@ class CountingQuota:
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         self.settled.append((lease, observation))
         return None
+
+    def give_back(self, lease: Lease) -> None:
+        self.given_back.append(lease)
 
 
 def _client(handler: httpx.MockTransport, quota: object = None, **kw: object) -> ApiClient:
@@ -334,3 +338,27 @@ def test_a_refusal_is_explained_by_the_connectors_explain() -> None:
     with pytest.raises(FatalError) as plain:
         client.request("GET", "missing")
     assert plain.value.status == 404 and "fix the input" not in str(plain.value)
+
+
+def test_a_call_that_never_connected_gives_its_slot_back_at_once(
+    redis_client: redis.Redis,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    quota = _redis_quota(redis_client, limit=1)
+    client = _client(httpx.MockTransport(refuse), quota)
+    with pytest.raises(RetryableError):
+        client.request("GET", "people")
+    assert quota.used() == 0  # the upstream never saw it: the next caller may have it
+
+
+def test_a_call_that_timed_out_reading_keeps_its_slot(redis_client: redis.Redis) -> None:
+    def stall(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    quota = _redis_quota(redis_client, limit=1)
+    client = _client(httpx.MockTransport(stall), quota)
+    with pytest.raises(RetryableError):
+        client.request("GET", "people")
+    assert quota.used() == 1  # the upstream may have counted it: it counts for a window
