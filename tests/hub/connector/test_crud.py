@@ -210,7 +210,9 @@ def test_list_with_limit_takes_the_first_ones() -> None:
 
 
 def test_a_read_with_a_limit_declares_its_pages_as_its_calls() -> None:
-    paged = crud.Crud("kanban", lambda board: board.records, id_field="key", page_size=2)
+    paged: crud.Crud[Board] = crud.Crud(
+        "kanban", lambda board: board.records, id_field="key", page_size=2
+    )
     ops = {op.name: op for op in paged.operations(CARDS)}
 
     def calls(action: str, args: dict[str, Any]) -> int:
