@@ -1,6 +1,6 @@
-"""The kernel every stage uses: settings, the error tree, logging, cluster locks, fast ids,
-the local Redis server process, which processes are up, and lazy package surfaces. It
-imports no other stage.
+"""The kernel every stage uses: settings, the error tree, logging, cluster locks and
+concurrency keys, fast ids, the local Redis server process, which processes are up, and
+lazy package surfaces. It imports no other stage.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
         TemplateError,
         Throttled,
         UpstreamError,
+        error_label,
     )
     from hub.core.ids import new_hex, new_uuid
+    from hub.core.key_slots import KeySlots, SlotEntry, key_id
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
     from hub.core.presence import Presence, Seen, seen
@@ -40,6 +42,7 @@ __all__ = [
     "Deferred",
     "FatalError",
     "HubError",
+    "KeySlots",
     "LockBusy",
     "NotFound",
     "Presence",
@@ -50,6 +53,7 @@ __all__ = [
     "RetryableError",
     "Seen",
     "Settings",
+    "SlotEntry",
     "TemplateError",
     "Throttled",
     "UpstreamError",
@@ -57,10 +61,12 @@ __all__ = [
     "broker_ssl",
     "configure_logging",
     "env_name",
+    "error_label",
     "find_or_create",
     "free_port",
     "get_settings",
     "isolated",
+    "key_id",
     "keyed_lock",
     "lazy_exports",
     "lock_key",
@@ -97,10 +103,16 @@ __getattr__, __dir__ = lazy_exports(
             "TemplateError",
             "Throttled",
             "UpstreamError",
+            "error_label",
         ),
         "ids": (
             "new_hex",
             "new_uuid",
+        ),
+        "key_slots": (
+            "KeySlots",
+            "SlotEntry",
+            "key_id",
         ),
         "locks": (
             "find_or_create",

@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         description="Queues a `hub worker` consumes, comma-separated, highest priority first "
         "(`hub.deferred`, the re-scheduled steps, is always consumed first).",
     )
+    hub_concurrency_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a run or step keeps its place on a workflow's concurrency key "
+        "without renewing it (each step renews it); a killed holder's place frees after this.",
+    )
     hub_quota_ticket_grace_seconds: float = Field(
         default=5.0,
         gt=0,
@@ -208,6 +214,13 @@ class Settings(BaseSettings):
         default=604_800,
         gt=0,
         description="How long run records (status, steps, errors) stay in Redis.",
+    )
+    hub_alert_window_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="The hub's own `run.failed` and `dead_letter.created` events (source "
+        "`hub`): at most one per workflow and error type, and `quota.exhausted` one per "
+        "budget, in this many seconds; the next one carries the count held back.",
     )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,

@@ -18,11 +18,19 @@ worker, to an in-memory queue in ``hub test``).
   if there are none) the run is recorded as failed.
 - The run record (:class:`~hub.history.runs.RunStore`) notes every step; the run ends
   ``succeeded`` when its chain ends without an error, ``failed`` otherwise.
+- A workflow or step with ``concurrency`` takes its place on the key first
+  (:class:`~hub.worker.concurrency.ConcurrencyGate`); a step with no free place is parked
+  in the key's queue (the run record shows it waiting for ``concurrency``) and its task
+  ends without running. The run's place is given back when the run ends.
 - Each step execution goes through the :class:`~hub.worker.idempotency.StepLedger`: a
   redelivered task whose step is recorded as done hands the recorded output on without
   calling the upstream again; a second task for the same step stops. Each failed attempt
   is noted, and a run that fails for good is stored as a dead letter
   (:class:`~hub.history.dead_letters.DeadLetterStore`) with every attempt's error.
+- With a :class:`~hub.history.hub_events.HubEventSink`, a dead letter emits the hub event
+  ``dead_letter.created`` and a run that ends failed ``run.failed`` (grouped per workflow
+  and error class); a quota wait emits ``quota.exhausted`` (grouped per budget). A run a
+  hub event started emits none about its own failure.
 """
 
 from __future__ import annotations
@@ -31,8 +39,18 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, QuotaWait, RedisBatch
-from hub.history import DeadLetterStore, RunStatus, RunStore, StepStatus, WaitReason
+from hub.core import Deferred, FatalError, QuotaWait, RedisBatch, TemplateError, error_label
+from hub.history import (
+    DeadLetterStore,
+    HubEventSink,
+    RunStatus,
+    RunStore,
+    StepStatus,
+    WaitReason,
+    budget_backlog,
+    from_hub_event,
+)
+from hub.worker.concurrency import ConcurrencyGate, Place, parked_task
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
@@ -87,8 +105,11 @@ class Flow:
         on_finished: RunObserver | None = None,
         ledger: StepLedger | None = None,
         dead_letters: DeadLetterStore | None = None,
+        hub_events: HubEventSink | None = None,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
         self.runtime = runtime
+        self.gate = gate
         self.runs = runs
         self._ttl = state_ttl_seconds
         self._on_finished = on_finished
@@ -96,6 +117,7 @@ class Flow:
         self.dead_letters = dead_letters or DeadLetterStore(
             runtime.redis, attempts_ttl_seconds=state_ttl_seconds
         )
+        self.hub_events = hub_events
 
     # --- running ------------------------------------------------------------------
 
@@ -116,16 +138,20 @@ class Flow:
             batch=started,
         )
         try:
-            if call.index is not None:
-                self._item(wf, step, call, ctx, dispatch, started)
-                return ctx
-            if step.foreach is not None:
-                started.send()
-                return self._fan_out(wf, step, call, ctx, dispatch)
-            return self._plain(wf, step, call, ctx, dispatch, started)
+            places = self._places(wf, step, call, ctx)
+            if places:
+                started.send()  # the step's start on record before it may wait its turn
+                if not self._enter(places, call, ctx, dispatch):
+                    return ctx
+            try:
+                return self._step(wf, step, call, ctx, dispatch, started)
+            finally:
+                self._leave_step(places)
         except Deferred as wait:
             reason: WaitReason = "quota" if isinstance(wait, QuotaWait) else "held"
             self.runs.step_waiting(call.run_id, step.id, reason)
+            if isinstance(wait, QuotaWait):
+                self._quota_exhausted(wait)
             raise  # re-scheduled by the task: not an attempt that failed
         except _NOT_ATTEMPTS:
             raise  # Redis gone: not an attempt that failed
@@ -134,6 +160,68 @@ class Flow:
             key = execution_key(call.step, call.index)
             self.dead_letters.note_attempt(call.run_id, key, call.attempt, error)
             raise
+
+    def _step(
+        self,
+        wf: Workflow,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        dispatch: StepDispatch,
+        started: RedisBatch,
+    ) -> dict[str, Any]:
+        """Run the step; ``started`` (its start on record) is sent with its first write."""
+        if call.index is not None:
+            self._item(wf, step, call, ctx, dispatch, started)
+            return ctx
+        if step.foreach is not None:
+            started.send()
+            return self._fan_out(wf, step, call, ctx, dispatch)
+        return self._plain(wf, step, call, ctx, dispatch, started)
+
+    # --- concurrency keys ---------------------------------------------------------
+
+    def _places(self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any]) -> list[Place]:
+        """The places this task holds while it runs: the run's, then the step's own."""
+        if self.gate is None:
+            return []
+        places = [self.gate.run_place(wf, ctx), self.gate.step_place(wf, step, call, ctx)]
+        return [place for place in places if place is not None]
+
+    def _enter(
+        self, places: list[Place], call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+    ) -> bool:
+        """Take the places; False (the task parked, its chain detached) when one is full."""
+        assert self.gate is not None
+        parked = parked_task(dispatch.task_id, call, ctx, dispatch.remaining())
+        if self.gate.enter(places, parked):
+            return True
+        dispatch.detach()
+        self.runs.step_waiting(call.run_id, call.step, "concurrency")
+        log.info(
+            "%s.%s run %s: waits for its turn on a concurrency key",
+            call.workflow,
+            execution_key(call.step, call.index),
+            call.run_id,
+        )
+        return False
+
+    def _leave_step(self, places: list[Place]) -> None:
+        """The step's task ends: give the step's own place back (the run keeps its own)."""
+        for place in places:
+            if place.scope == "step" and self.gate is not None:
+                self.gate.leave(place)
+
+    def _leave_run(self, wf: Workflow, ctx: dict[str, Any]) -> None:
+        """The run ended: give its place on the workflow's key back."""
+        if self.gate is None:
+            return
+        try:
+            place = self.gate.run_place(wf, ctx)
+        except TemplateError:
+            return  # the key never rendered: the run took no place
+        if place is not None:
+            self.gate.leave(place)
 
     def _plain(
         self,
@@ -163,7 +251,7 @@ class Flow:
         status: StepStatus = "skipped" if skipped else "succeeded"
         self.runs.step_finished(call.run_id, step.id, status, batch=ended)
         if not dispatch.remaining():
-            self._ended(call.run_id, ctx, ended)
+            self._ended(wf, call, ctx, ended)
         ended.send()
         return ctx
 
@@ -190,7 +278,7 @@ class Flow:
             ctx["steps"][step.id] = []
             self.runs.step_finished(call.run_id, step.id, "succeeded", items=0)
             if not dispatch.remaining():
-                self._ended(call.run_id, ctx)
+                self._ended(wf, call, ctx)
             return ctx
         state = self._state(call)
         total = state.open(len(items), dispatch.remaining())
@@ -227,10 +315,11 @@ class Flow:
                 _, output = execute_item(wf, step.id, ctx, self.runtime, item)
                 progress = state.record(call.index, output)
         if progress.complete:
-            self._collect(step, call, ctx, state, progress, dispatch)
+            self._collect(wf, step, call, ctx, state, progress, dispatch)
 
     def _collect(
         self,
+        wf: Workflow,
         step: Step,
         call: StepCall,
         ctx: dict[str, Any],
@@ -248,7 +337,7 @@ class Flow:
         if chain:
             dispatch.resume(chain, ctx)
         else:
-            self._ended(call.run_id, ctx)
+            self._ended(wf, call, ctx)
         claims.settle(claim)
 
     # --- failing ------------------------------------------------------------------
@@ -269,20 +358,21 @@ class Flow:
         error = error_info(exc, call.step, call.index, self.runtime.secrets())
         item = f"[{call.index}]" if call.index is not None else ""
         log.error(
-            "%s.%s%s run %s failed for good: %s",
+            "%s.%s%s run %s failed for good: %s; `hub runs show %s` has the message",
             wf.name,
             call.step,
             item,
             call.run_id,
-            error["message"],
+            error_label(exc),
+            call.run_id,
         )
         handling = "error" in ctx  # a failure of an on_failure step
-        if not handling:
-            self._dead_letter(wf, call, ctx, error)
+        if not handling and self._dead_letter(wf, call, ctx, error):
+            self._alert("dead_letter.created", call, ctx, error)
         try:
             step = find_step(wf, call.step)
         except FatalError:
-            self._failed(call.run_id, ctx, error)
+            self._failed(wf, call, ctx, error)
             return
         self.runs.step_finished(call.run_id, step.id, "failed", error=error)
         if call.index is not None:
@@ -300,17 +390,25 @@ class Flow:
             steps.update(ctx["steps"])
             steps.setdefault(step.id, None)
             handler_ctx = {**ctx, "steps": steps, "error": error}
-            dispatch.start(wf, handlers, handler_ctx, event_id=call.event_id, run_id=call.run_id)
+            dispatch.start(
+                wf,
+                handlers,
+                handler_ctx,
+                event_id=call.event_id,
+                run_id=call.run_id,
+                priority=call.priority,
+            )
         else:
-            self._failed(call.run_id, ctx, error)
+            self._failed(wf, call, ctx, error)
         claims.settle(claim)
 
     def _dead_letter(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
-    ) -> None:
-        """Store the run as a dead letter (once: a redelivered failure finds it stored)."""
+    ) -> bool:
+        """Store the run as a dead letter (once: a redelivered failure finds it stored);
+        False when it was stored already."""
         attempts = self.dead_letters.attempts(call.run_id, execution_key(call.step, call.index))
-        self.dead_letters.add(
+        return self.dead_letters.add(
             run_id=call.run_id,
             workflow=wf.name,
             revision=wf.revision,
@@ -324,23 +422,71 @@ class Flow:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _ended(self, run_id: str, ctx: dict[str, Any], batch: RedisBatch | None = None) -> None:
+    def _ended(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], batch: RedisBatch | None = None
+    ) -> None:
         """The run's last chain ended: failed if it was running failure handlers. Joining
-        ``batch``, the run ends (and the observer hears of it) when the batch is sent."""
+        ``batch``, the run ends once the batch is sent; then its concurrency place is given
+        back, its failure alerted and the observer told."""
         error = ctx.get("error")
         status: RunStatus = "failed" if error is not None else "succeeded"
         joined = batch if batch is not None else RedisBatch(self.runtime.redis)
-        self.runs.finish_in(joined, run_id, status, error=error)
-        observer = self._on_finished
-        if observer is not None:
-            joined.after(lambda: observer(run_id, status, ctx))
+        reply = self.runs.finish_in(joined, call.run_id, status, error=error)
+
+        def after() -> None:
+            self._leave_run(wf, ctx)
+            if reply.value and error is not None:
+                self._alert("run.failed", call, ctx, error)
+            if self._on_finished is not None:
+                self._on_finished(call.run_id, status, ctx)
+
+        joined.after(after)
         if batch is None:
             joined.send()
 
-    def _failed(self, run_id: str, ctx: dict[str, Any], error: dict[str, Any]) -> None:
-        self.runs.finish(run_id, "failed", error=error)
+    def _failed(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
+    ) -> None:
+        ended = self.runs.finish(call.run_id, "failed", error=error)
+        self._leave_run(wf, ctx)
+        if ended:
+            self._alert("run.failed", call, ctx, ctx.get("error", error))
         if self._on_finished is not None:
-            self._on_finished(run_id, "failed", {**ctx, "error": ctx.get("error", error)})
+            self._on_finished(call.run_id, "failed", {**ctx, "error": ctx.get("error", error)})
+
+    # --- hub events ---------------------------------------------------------------
+
+    def _alert(
+        self, event_type: str, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
+    ) -> None:
+        """Emit ``run.failed`` / ``dead_letter.created``, grouped per workflow and error
+        class; never for a run a hub event started (a failing alert must not loop)."""
+        if self.hub_events is None or from_hub_event(ctx):
+            return
+        error_class = str(error.get("type") or "Error")
+        payload = {
+            "workflow": call.workflow,
+            "revision": call.revision,
+            "run_id": call.run_id,
+            "event_id": call.event_id,
+            "step": error.get("step", call.step),
+            "error": error,
+            "error_class": error_class,
+            "status": error.get("status"),
+        }
+        group = f"{event_type}:{call.workflow}:{error_class}"
+        self.hub_events.emit(event_type, payload, group=group)
+
+    def _quota_exhausted(self, wait: QuotaWait) -> None:
+        """Emit ``quota.exhausted`` for the budget ``wait`` is for (one per window)."""
+        if self.hub_events is not None:
+            redis, budget = self.runtime.redis, wait.key
+            self.hub_events.emit(
+                "quota.exhausted",
+                {"budget": budget, "wait_seconds": round(wait.wait, 3)},
+                group=f"quota.exhausted:{budget}",
+                details=lambda: budget_backlog(redis, budget),
+            )
 
     def _state(self, call: StepCall) -> ForeachState:
         return ForeachState(self.runtime.redis, call.run_id, call.step, ttl_seconds=self._ttl)
