@@ -3,8 +3,9 @@
 Every command the worker sends in a quiet stretch is watched with ``MONITOR``: the only
 ones that touch the queues are its wait on their bells and the take after each wait, at
 most one of each per :data:`~hub.worker.broker.WAIT_SECONDS`; the rest are heartbeats
-(Celery's, to Flower, and the hub's presence: :mod:`hub.core.presence`) and the sweep for
-dead workers' tasks.
+(Celery's, to Flower, and the hub's presence: :mod:`hub.core.presence`), the sweep for
+dead workers' tasks and the concurrency keys' sweep (:mod:`hub.worker.key_sweeper`, a
+look once a second).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 import pytest
 import redis
 
+from hub.core.key_slots import DUE_KEY
 from hub.core.presence import INFO_KEY, INTERVAL_SECONDS, PRESENCE_KEY
 from hub.core.redis_server import RedisServer
 from hub.worker.broker import WAIT_SECONDS, bell_key
+from hub.worker.key_sweeper import SWEEP_INTERVAL_SECONDS
 from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import HubProcesses
 
@@ -34,6 +37,9 @@ WINDOW_SECONDS = 6.0
 HEARTBEATS_AND_SWEEPS = {"PUBLISH", "SET", "ZRANGE", "EVALSHA", "PING"}
 #: the hub's presence heartbeat: one transaction writing its two keys
 PRESENCE_WRITES = {"ZADD", "HSET"}
+#: the concurrency keys' sweep (hub.worker.key_sweeper): the server's clock, then a look
+#: at the keys due a sweep, once a second: not a heartbeat, but not the queues either
+KEY_SWEEP = {"TIME", "ZRANGEBYSCORE"}
 
 
 @pytest.fixture
@@ -75,6 +81,10 @@ def _is_presence(words: list[str]) -> bool:
     return words[0] in PRESENCE_WRITES and words[1] in (PRESENCE_KEY, INFO_KEY)
 
 
+def _is_key_sweep(words: list[str]) -> bool:
+    return words[0] == "TIME" or (words[0] == "ZRANGEBYSCORE" and words[1] == DUE_KEY)
+
+
 def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
     server: RedisServer, tmp_path: Path
 ) -> None:
@@ -88,10 +98,12 @@ def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
     takes = [w for w in seen if _is_take(w)]
     waits = [w for w in seen if w[0] == "BLPOP"]
     presence = [w for w in seen if _is_presence(w)]
+    sweeps = [w for w in seen if _is_key_sweep(w)]
     rest = [
         w
         for w in seen
-        if not _is_take(w) and not _is_presence(w) and w[0] not in ("BLPOP", "MONITOR")
+        if not (_is_take(w) or _is_presence(w) or _is_key_sweep(w))
+        and w[0] not in ("BLPOP", "MONITOR")
     ]
     most = math.ceil(WINDOW_SECONDS / WAIT_SECONDS) + 1
     assert 1 <= len(waits) <= most and len(takes) <= most, (takes, waits)
@@ -99,6 +111,7 @@ def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
     assert {w[0] for w in rest} <= HEARTBEATS_AND_SWEEPS, rest
     # one presence heartbeat (MULTI, ZADD, HSET, EXEC) per interval at most
     assert len(presence) <= 4 * (math.ceil(WINDOW_SECONDS / INTERVAL_SECONDS) + 1), presence
+    assert len(sweeps) <= 2 * (math.ceil(WINDOW_SECONDS / SWEEP_INTERVAL_SECONDS) + 1), sweeps
     # and none of the rest reads a queue or a bell
     names: set[Any] = {*STEP_QUEUES, *(bell_key(q) for q in STEP_QUEUES)}
     assert not [w for w in rest if names & set(w[1:])], rest
