@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import redis
 import typer
 
-from hub.core import get_settings, redis_client
+from hub.core import ConfigError, get_settings, redis_client, sentinel_address
 
 if TYPE_CHECKING:
     from hub.workflow import Workflow
@@ -24,7 +24,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def redis_location(url: str) -> str:
-    """``url`` without its credentials: ``redis://host:port/db``."""
+    """``url`` without its credentials: ``redis://host:port/db`` (or the sentinels')."""
+    address = sentinel_address(url)
+    if address is not None:
+        return address.describe()
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     port = f":{parts.port}" if parts.port else ""
@@ -58,7 +61,7 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
         )
         client.ping()
         client.close()
-    except ValueError as exc:
+    except (ValueError, ConfigError) as exc:
         fail(f"HUB_REDIS_URL is not a Redis URL ({exc})")
     except redis.RedisError as exc:
         fail(

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         "to its AOF (WAITAOF). `everysec`: once Redis holds it in memory and its AOF file "
         "(an OS crash may lose the last second).",
     )
+    hub_ingress_min_replicas_acked: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas that must acknowledge an event (Redis `WAIT`, 2 s at most) "
+        "before the ingress answers 202; else it answers 503 and the sender retries. Set 1 "
+        "with Redis Sentinel, so no accepted event is lost when the primary fails over.",
+    )
     hub_ingress_log_flush_seconds: float = Field(
         default=0.2,
         ge=0,

@@ -34,7 +34,15 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
-__all__ = ["NAP_KEY", "NAP_SECONDS", "TAKE_SCRIPT", "Channel", "Transport"]
+__all__ = [
+    "NAP_KEY",
+    "NAP_SECONDS",
+    "TAKE_SCRIPT",
+    "Channel",
+    "SentinelChannel",
+    "SentinelTransport",
+    "Transport",
+]
 
 log = logging.getLogger("hub.worker")
 
@@ -142,3 +150,13 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """:class:`Channel` on the primary Redis Sentinel names (kombu's sentinel pools)."""
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's Redis Sentinel transport with :class:`SentinelChannel`."""
+
+    Channel = SentinelChannel
