@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     # --- core -------------------------------------------------------------------------
     hub_redis_url: str | None = Field(
         default=None,
-        description="Redis URL for broker, quotas and state. Unset: `hub up` starts an "
-        "embedded Redis server process and uses it.",
+        description="Redis URL for broker, quotas and state: `redis://`, `rediss://` (TLS), "
+        "or `redis+sentinel://[user:password@]host1:26379,host2:26379/mymaster/0` (the "
+        "primary Redis Sentinel names). Unset: `hub up` starts an embedded Redis server "
+        "process and uses it.",
     )
     hub_redis_ca_file: Path | None = Field(
         default=None,

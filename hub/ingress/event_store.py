@@ -453,7 +453,6 @@ def _check_replicas(reply: Any, wanted: int) -> None:
         log.warning("WAIT failed (%s): check HUB_INGRESS_MIN_REPLICAS_ACKED", reply)
         raise StoreUnavailable("Redis cannot confirm the event on a replica")
     if int(reply) < wanted:
-        log.warning("%d of %d replicas acknowledged an accept in time", int(reply), wanted)
         raise StoreUnavailable("Redis replicas did not acknowledge the event in time")
 
 
