@@ -1,4 +1,4 @@
-"""The hub on Redis Sentinel, through a failover.
+"""The hub on Redis Sentinel: every client through the sentinels, and a failover.
 
 One primary, one replica and three sentinels run as local processes; the ingress and a
 worker reach them through a ``redis+sentinel://`` HUB_REDIS_URL and wait for a replica's
@@ -12,7 +12,10 @@ upstream exactly once: one person per event's email in the Plutio sandbox.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -28,6 +31,7 @@ from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import ROOT, HubProcesses, wait_for
 from tests.support.redis_sentinel import SentinelGroup
 from tests.support.signing import crm_delivery
+from tests.workflows.invoice_export import fast_workflows, invoice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,6 +40,7 @@ EVENTS = 80
 PER_SECOND = 10
 #: the primary dies once this many events were answered
 KILL_AFTER = EVENTS // 3
+LOGIN = ("ops", "flower-sentinel-password")
 
 
 @pytest.fixture
@@ -163,3 +168,63 @@ def test_every_accepted_event_is_upstream_once_after_the_primary_dies(
     people = _people(hub)
     assert {e: people[e] for e in emails if people[e] != 1} == {}
     print(f"promoted in {promoted:.1f}s; retried answers: {dict(sender.retries)}")
+
+
+def test_every_part_of_the_hub_finds_the_primary_through_the_sentinels(
+    group: SentinelGroup, tmp_path: Path
+) -> None:
+    folder = fast_workflows(tmp_path / "workflows")  # the invoice exports, polling every 1s
+    shutil.copy(WORKFLOW, folder)
+    shutil.copytree(ROOT / "workflows" / "sources", folder / "sources")
+    (tmp_path / "logs").mkdir()
+    hub = HubProcesses(
+        redis_url=group.url(),
+        log_dir=tmp_path / "logs",
+        workflows=folder,
+        extra_env={
+            "HUB_FLOWER_BASIC_AUTH": ":".join(LOGIN),
+            "HUB_DATA_DIR": str(tmp_path / "data"),
+            "ACCOUNTING_EXPORT_DIR": str(tmp_path / "exports"),
+        },
+    )
+    try:
+        for start in (hub.start_sandbox, hub.start_ingress, hub.start_worker, hub.start_beat):
+            start()
+        hub.start_flower()
+        _check_the_spine(group, hub)
+    except BaseException:
+        print(hub.logs())
+        raise
+    finally:
+        hub.stop()
+
+
+def _check_the_spine(group: SentinelGroup, hub: HubProcesses) -> None:
+    person = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
+    event = {"id": "s-1", "type": "contact.created", "data": person}
+    answer = httpx.post(f"{hub.ingress_url}/hooks/crm", **crm_delivery(event, "s-1"))
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["runs"][0]["run_id"]
+    wait_for(lambda: "ada@example.com" in _people(hub), 60, "the person upstream")
+    runs = subprocess.run(  # run history, read by the CLI
+        [sys.executable, "-m", "hub", "runs", "--json"],
+        cwd=ROOT,
+        env={**os.environ, **hub.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert runs.returncode == 0 and run_id in runs.stdout, runs.stderr
+    # Flower: the workers answer its broadcast through the broker
+
+    def flower_sees_the_worker() -> bool:
+        url = f"{hub.flower_url}/api/workers?refresh=1"
+        return bool(httpx.get(url, auth=LOGIN, timeout=30).json())
+
+    wait_for(flower_sees_the_worker, 60, "Flower to see the worker", interval=1)
+    # beat fires the poll under its lock; the invoice it finds moves the poll's cursor
+    seeded = httpx.post(f"{hub.sandbox_url}/_sandbox/seed", json={"invoices": [invoice(1)]})
+    seeded.raise_for_status()
+    primary = redis_client(Settings(), group.url())
+    cursor = "hub:cursor:plutio-invoice-poll-to-accounting-export"
+    wait_for(lambda: bool(primary.exists(cursor)), 60, "beat's poll to move its cursor")
