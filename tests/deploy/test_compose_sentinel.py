@@ -33,7 +33,7 @@ def _override() -> dict[str, Any]:
 
 def _documented_url() -> str:
     (line,) = re.findall(r"HUB_REDIS_URL=(\S+)", OVERRIDE.read_text())
-    return line
+    return str(line)
 
 
 def _script(service: str) -> str:
@@ -59,9 +59,7 @@ def test_each_sentinel_has_its_own_name_and_state() -> None:
     services = _override()["services"]
     volumes = [services[name]["volumes"][0] for name in SENTINELS]
     assert len(set(volumes)) == 3 and all(v.endswith(":/data") for v in volumes)
-    assert [services[name]["environment"]["SENTINEL_NAME"] for name in SENTINELS] == list(
-        SENTINELS
-    )
+    assert [services[name]["environment"]["SENTINEL_NAME"] for name in SENTINELS] == list(SENTINELS)
     for hub_service in ("ingress", "worker", "beat", "flower"):
         assert set(services[hub_service]["depends_on"]) == set(SENTINELS)
 
@@ -135,7 +133,7 @@ def local(tmp_path: Path) -> Iterator[_Local]:
 def test_the_configs_load_and_the_hub_reaches_the_primary_through_them(local: _Local) -> None:
     def sentinels_agree() -> bool:
         try:
-            state = redis.Redis(port=local.sentinels[2]).sentinel_master("hubprimary")
+            state: Any = redis.Redis(port=local.sentinels[2]).sentinel_master("hubprimary")
         except redis.RedisError:
             return False
         return bool(state["num-slaves"] == 1 and state["num-other-sentinels"] == 2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -78,7 +79,7 @@ class SentinelGroup:
         """The primary's port as the first sentinel that answers says it."""
         for number in range(len(self.sentinel_ports)):
             try:
-                host_port = self.sentinel(number).sentinel_get_master_addr_by_name(SERVICE)
+                host_port: Any = self.sentinel(number).sentinel_get_master_addr_by_name(SERVICE)
             except redis.RedisError:
                 continue
             if host_port:
@@ -91,10 +92,10 @@ class SentinelGroup:
         others = len(self.sentinel_ports) - 1
         while time.monotonic() < deadline:
             try:
-                states = [self.sentinel(n).sentinel_master(SERVICE) for n in range(others + 1)]
-                if all(
-                    s["num-slaves"] >= 1 and s["num-other-sentinels"] >= others for s in states
-                ):
+                states: list[Any] = [
+                    self.sentinel(n).sentinel_master(SERVICE) for n in range(others + 1)
+                ]
+                if all(s["num-slaves"] >= 1 and s["num-other-sentinels"] >= others for s in states):
                     return
             except redis.RedisError:
                 pass
@@ -122,9 +123,10 @@ class SentinelGroup:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             info = client.info("replication")
-            if info.get("connected_slaves", 0) >= 1 and info.get("slave0", {}).get(
-                "state"
-            ) == "online":
+            if (
+                info.get("connected_slaves", 0) >= 1
+                and info.get("slave0", {}).get("state") == "online"
+            ):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"no replica in sync with port {server.port} in {timeout}s")

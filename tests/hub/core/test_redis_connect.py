@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -109,11 +110,11 @@ def test_a_sentinel_url_that_cannot_be_read_says_what_is_wrong(url: str, says: s
 def test_every_client_of_a_sentinel_url_asks_the_sentinels_for_the_primary() -> None:
     settings = _settings(SENTINEL_URL)
     for client in (redis_client(settings), async_redis_client(settings), connect(SENTINEL_URL)):
-        pool = client.connection_pool
-        assert pool.service_name == "hubprimary"  # type: ignore[attr-defined]
+        pool: Any = client.connection_pool  # a SentinelConnectionPool (sync or asyncio)
+        assert pool.service_name == "hubprimary"
         kwargs = pool.connection_kwargs
         assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("hub", "p@ss", 3)
-        sentinels = pool.sentinel_manager.sentinels  # type: ignore[attr-defined]
+        sentinels = pool.sentinel_manager.sentinels
         assert len(sentinels) == 3
         assert sentinels[0].connection_pool.connection_kwargs.get("password") is None
 
