@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import redis
 import typer
+from redis.sentinel import MasterNotFoundError
 
 from hub.core import ConfigError, get_settings, redis_client, sentinel_address
 
@@ -49,6 +50,10 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
             f"HUB_REDIS_URL is not set and no `hub up` is running from this folder "
             f"({folder}): start `hub up` here (in another terminal), or set HUB_REDIS_URL"
         )
+    try:
+        sentinel_address(url)  # a sentinel URL that cannot be read: said before any client
+    except ConfigError as exc:
+        fail(f"HUB_REDIS_URL is not a Redis URL ({exc})")
     if not ping:
         return url
     try:
@@ -61,8 +66,13 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
         )
         client.ping()
         client.close()
-    except (ValueError, ConfigError) as exc:
+    except ValueError as exc:
         fail(f"HUB_REDIS_URL is not a Redis URL ({exc})")
+    except MasterNotFoundError:
+        fail(
+            f"no sentinel at {redis_location(url)} (HUB_REDIS_URL) names the primary: check "
+            "that they run and monitor it under that name"
+        )
     except redis.RedisError as exc:
         fail(
             f"cannot reach Redis at {redis_location(url)} (HUB_REDIS_URL): {exc}. "

@@ -202,18 +202,26 @@ def async_redis_client(
 
 
 def broker_url(settings: Settings) -> str:
-    """Celery's broker URL for ``HUB_REDIS_URL`` (kombu's spelling of a Sentinel one)."""
-    url = _url(settings, None)
-    address = sentinel_address(url)
-    return url if address is None else address.kombu_url()
+    """Celery's broker URL for ``HUB_REDIS_URL`` (kombu's spelling of a Sentinel one).
+    A URL that cannot be read is handed on as it is: the Celery app is built on import,
+    and every command reports the URL's problem when it first connects."""
+    address = _readable_sentinel(_url(settings, None))
+    return _url(settings, None) if address is None else address.kombu_url()
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
     """What kombu needs beside :func:`broker_url`: the primary's name for Sentinel."""
-    address = sentinel_address(_url(settings, None))
+    address = _readable_sentinel(_url(settings, None))
     if address is None:
         return {}
     return {"master_name": address.service, "sentinel_kwargs": _sentinel_options({})}
+
+
+def _readable_sentinel(url: str) -> SentinelAddress | None:
+    try:
+        return sentinel_address(url)
+    except ConfigError:
+        return None
 
 
 def broker_ssl(settings: Settings) -> dict[str, Any] | None:

@@ -33,7 +33,6 @@ from hub.core import (
     broker_transport_options,
     broker_url,
     get_settings,
-    sentinel_address,
 )
 from hub.worker.queues import DEFAULT_QUEUE, route_step
 from hub.worker.task_data import IdsOnlyAMQP
@@ -84,7 +83,7 @@ def transport_options(visibility_timeout: int) -> dict[str, Any]:
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app for ``settings`` (the broker is ``HUB_REDIS_URL``)."""
     broker = broker_url(settings)
-    sentinel = sentinel_address(settings.hub_redis_url or "") is not None
+    sentinel = "master_name" in broker_transport_options(settings)
     # messages show ids only in their argsrepr/kwargsrepr (events, Flower, worker logs)
     celery = Celery("hub", broker=broker, include=TASK_MODULES, amqp=IdsOnlyAMQP)
     celery.conf.update(
