@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         TemplateError,
         Throttled,
         UpstreamError,
+        error_label,
     )
     from hub.core.ids import new_hex, new_uuid
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
@@ -66,6 +67,7 @@ __all__ = [
     "broker_url",
     "configure_logging",
     "env_name",
+    "error_label",
     "find_or_create",
     "free_port",
     "get_settings",
@@ -103,6 +105,7 @@ __getattr__, __dir__ = lazy_exports(
             "TemplateError",
             "Throttled",
             "UpstreamError",
+            "error_label",
         ),
         "ids": (
             "new_hex",
