@@ -2,10 +2,10 @@
 
 Each line says when, which workflow, which event, how the run went (``succeeded``,
 ``failed`` with the short error, ``skipped`` with why, or, while it runs, ``waiting for
-quota`` or ``held`` by a key another run holds), how long it took, and the command that
-shows the rest. :class:`RunWatcher` reads the run records in Redis (the worker writes
-them), so it sees the runs of every worker and every way in: webhooks, polls, schedules,
-replays.
+quota``, ``waiting for a key`` another run holds, or ``waiting its turn`` on a
+concurrency key), how long it took, and the command that shows the rest.
+:class:`RunWatcher` reads the run records in Redis (the worker writes them), so it sees
+the runs of every worker and every way in: webhooks, polls, schedules, replays.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _COLOURS = {
     "skipped": None,
     "waiting for a key": "yellow",
     "waiting for quota": "yellow",
+    "waiting its turn": "yellow",
 }
 _OUTCOME_WIDTH = max(len(outcome) for outcome in _COLOURS)
 #: how far back of the newest run seen the next look starts (runs are listed by start,
@@ -66,6 +67,8 @@ def describe_run(record: RunRecord) -> tuple[str, str] | None:
             return "waiting for quota", f"at {step_id}"
         if step.status == "running" and step.waiting == "held":
             return "waiting for a key", f"at {step_id}: another run holds its lock"
+        if step.status == "running" and step.waiting == "concurrency":
+            return "waiting its turn", f"at {step_id}: on a concurrency key"
     return None
 
 

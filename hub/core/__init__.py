@@ -1,6 +1,6 @@
-"""The kernel every stage uses: settings, the error tree, logging, cluster locks, fast ids,
-the local Redis server process, which processes are up, and lazy package surfaces. It
-imports no other stage.
+"""The kernel every stage uses: settings, the error tree, logging, cluster locks and
+concurrency keys, fast ids, the local Redis server process, which processes are up, and
+lazy package surfaces. It imports no other stage.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         error_label,
     )
     from hub.core.ids import new_hex, new_uuid
+    from hub.core.key_slots import KeySlots, SlotEntry, key_id
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
     from hub.core.presence import Presence, Seen, seen
@@ -49,6 +50,7 @@ __all__ = [
     "Deferred",
     "FatalError",
     "HubError",
+    "KeySlots",
     "LockBusy",
     "NotFound",
     "Presence",
@@ -58,6 +60,7 @@ __all__ = [
     "Seen",
     "SentinelAddress",
     "Settings",
+    "SlotEntry",
     "TemplateError",
     "Throttled",
     "UpstreamError",
@@ -72,6 +75,7 @@ __all__ = [
     "free_port",
     "get_settings",
     "isolated",
+    "key_id",
     "keyed_lock",
     "lazy_exports",
     "lock_key",
@@ -110,6 +114,11 @@ __getattr__, __dir__ = lazy_exports(
         "ids": (
             "new_hex",
             "new_uuid",
+        ),
+        "key_slots": (
+            "KeySlots",
+            "SlotEntry",
+            "key_id",
         ),
         "locks": (
             "find_or_create",

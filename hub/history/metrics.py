@@ -17,7 +17,9 @@ Every figure comes from Redis, not from process memory, so any one ingress (or
   ``hub_poll_silent_seconds{workflow}`` (how long a silent poll workflow's cursor has
   stood still, 0 when it is not silent; see :mod:`hub.polling.silence`);
 - ``hub_find_misses_total{connector,resource}``: upserts whose find missed a record an
-  upsert created moments ago (see :mod:`hub.connector.created`).
+  upsert created moments ago (see :mod:`hub.connector.created`);
+- ``hub_concurrency_waiting`` / ``hub_concurrency_keys_waited_on``: steps parked on
+  concurrency keys, and the keys they wait on (see :mod:`hub.core.key_slots`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from hub.connector import MISSES_KEY
+from hub.core import KeySlots
 from hub.history.runs import RunStore
 from hub.http import quota_status
 from hub.ingress import COUNTS_KEY
@@ -75,6 +78,7 @@ class HubCollector(Collector):
         yield from self._quota()
         yield from self._polls()
         yield from self._find_misses()
+        yield from self._concurrency()
 
     def _events(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
@@ -184,6 +188,19 @@ class HubCollector(Collector):
             silent.add_metric([workflow], float(cursor.last.get("silent") or 0))
         yield empty
         yield silent
+
+    def _concurrency(self) -> Iterator[Metric]:
+        waiting = KeySlots.waiting_per_key(self._redis)
+        yield GaugeMetricFamily(
+            "hub_concurrency_waiting",
+            "Steps parked until their turn on a concurrency key",
+            value=sum(waiting.values()),
+        )
+        yield GaugeMetricFamily(
+            "hub_concurrency_keys_waited_on",
+            "Concurrency keys with steps waiting for their turn",
+            value=len(waiting),
+        )
 
     def _find_misses(self) -> Iterator[Metric]:
         family = CounterMetricFamily(

@@ -158,7 +158,11 @@ def run_detail(record: RunRecord, letter: DeadLetter | None = None) -> str:
 
 
 #: what a running step that was re-scheduled waits for, in words
-WAITING = {"quota": "waiting for quota", "held": "held by another run's lock"}
+WAITING = {
+    "quota": "waiting for quota",
+    "held": "held by another run's lock",
+    "concurrency": "waiting for its turn on a concurrency key",
+}
 
 
 def _step_status(step: StepRecord) -> str:

@@ -4,7 +4,8 @@ One hash per run, ``hub:run:<run_id>``: workflow, revision, event id, status
 (``running``, ``succeeded``, ``failed``, ``skipped``), start and finish times, the error
 that failed it, and per step its status (``running``, ``succeeded``, ``skipped``,
 ``failed``), times, attempts, quota waits, item count and, while it is re-scheduled,
-what it waits for (``quota``: a quota slot; ``held``: a key another run holds). Run ids
+what it waits for (``quota``: a quota slot; ``held``: a key another run holds;
+``concurrency``: its turn on a concurrency key). Run ids
 are listed newest first in the sorted set ``hub:runs``, and per event id in
 ``hub:runs:event:<event_id>`` (so "what happened to event X" is one lookup). Every write
 refreshes the record's expiry (``HUB_RUN_RETENTION_SECONDS``); the list drops runs older
@@ -46,8 +47,9 @@ EVENT_RUNS = "hub:runs:event:{}"
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
 StepStatus = Literal["running", "succeeded", "skipped", "failed"]
-#: why a running step is re-scheduled: no quota slot, or a key another run holds
-WaitReason = Literal["quota", "held"]
+#: why a running step is re-scheduled: no quota slot, a key another run holds, or its turn
+#: on a workflow's or step's concurrency key
+WaitReason = Literal["quota", "held", "concurrency"]
 
 # KEYS: run key, index, event index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
 # event id, run id, attempt, quota waits, max listed, retention.
