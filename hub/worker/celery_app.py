@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 from hub.core import (
     Settings,
@@ -64,6 +65,11 @@ RESTORE_MUTEX_SECONDS = 15
 TRANSPORT = "hub.worker.broker:Transport"
 #: the same on the primary that Redis Sentinel names (``redis+sentinel://`` HUB_REDIS_URL)
 SENTINEL_TRANSPORT = "hub.worker.broker:SentinelTransport"
+# A sentinel broker URL is one ``sentinel://`` URL per sentinel; when a connection fails,
+# kombu moves on to the next URL and takes its transport from the URL's scheme. In the
+# hub's processes that scheme names the hub's transport, never kombu's own (whose take
+# can lose a message), and Flower, reading the same scheme, finds the broker it knows.
+TRANSPORT_ALIASES["sentinel"] = SENTINEL_TRANSPORT
 
 
 def transport_options(visibility_timeout: int) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
         task_routes=(route_step,),
-        broker_transport=SENTINEL_TRANSPORT if sentinel else TRANSPORT,
+        broker_transport="sentinel" if sentinel else TRANSPORT,
         broker_use_ssl=broker_ssl(settings),
         broker_transport_options={
             **transport_options(settings.hub_visibility_timeout_seconds),

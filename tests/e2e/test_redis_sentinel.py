@@ -215,13 +215,17 @@ def _check_the_spine(group: SentinelGroup, hub: HubProcesses) -> None:
         timeout=60,
     )
     assert runs.returncode == 0 and run_id in runs.stdout, runs.stderr
-    # Flower: the workers answer its broadcast through the broker
+    # Flower: the workers answer its broadcast through the broker, its broker page asks a
+    # sentinel for the primary and reads the queues there
 
     def flower_sees_the_worker() -> bool:
         url = f"{hub.flower_url}/api/workers?refresh=1"
         return bool(httpx.get(url, auth=LOGIN, timeout=30).json())
 
     wait_for(flower_sees_the_worker, 60, "Flower to see the worker", interval=1)
+    queues = httpx.get(f"{hub.flower_url}/api/queues/length", auth=LOGIN, timeout=30)
+    assert queues.status_code == 200, queues.text
+    assert "hub" in {q["name"] for q in queues.json()["active_queues"]}
     # beat fires the poll under its lock; the invoice it finds moves the poll's cursor
     seeded = httpx.post(f"{hub.sandbox_url}/_sandbox/seed", json={"invoices": [invoice(1)]})
     seeded.raise_for_status()
