@@ -13,6 +13,9 @@ Every figure comes from Redis, not from process memory, so any one ingress (or
 - ``hub_queue_length{queue}``: messages waiting in each broker step queue;
 - ``hub_quota_limit`` / ``_effective_limit`` / ``_used`` / ``_in_flight`` / ``_remaining``
   / ``_drain_seconds`` ``{budget}`` and ``hub_quota_waiting{budget,priority}``;
+- ``hub_quota_repeated_calls_total{budget}`` (calls made again after a quota wait, goal 0)
+  and ``hub_quota_unused_while_waiting_calls_total{budget}`` (calls' worth of quota left
+  free while steps waited for a slot);
 - ``hub_poll_empty_polls{workflow}`` (polls in a row that read no record) and
   ``hub_poll_silent_seconds{workflow}`` (how long a silent poll workflow's cursor has
   stood still, 0 when it is not silent; see :mod:`hub.polling.silence`);
@@ -170,6 +173,18 @@ class HubCollector(Collector):
             for priority, count in status.waiting.items():
                 waiting.add_metric([status.key, priority], count)
         yield waiting
+        counters = {
+            "repeated_calls": ("Calls made again after a quota wait", "repeated"),
+            "unused_while_waiting_calls": (
+                "Calls' worth of quota left unused while steps waited for a slot",
+                "unused_calls",
+            ),
+        }
+        for name, (doc, field) in counters.items():
+            counter = CounterMetricFamily(f"hub_quota_{name}", doc, labels=["budget"])
+            for status in budgets:
+                counter.add_metric([status.key], float(getattr(status, field)))
+            yield counter
 
     def _polls(self) -> Iterator[Metric]:
         empty = GaugeMetricFamily(

@@ -21,6 +21,7 @@ from typing import Any, TypedDict, Unpack
 import httpx
 
 from hub.core import FatalError
+from hub.http.auth import TOKEN_REQUEST
 from hub.http.failures import (
     QUOTA_PAUSE,
     as_throttled,
@@ -29,12 +30,15 @@ from hub.http.failures import (
 )
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited
+from hub.http.quota_claim import current_claim
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = ["ApiClient", "RequestOptions"]
 
 #: where a request carries its quota lease between the request and response hooks
 _LEASE = "hub.quota_lease"
+#: failures before any byte of the request left: no connection was made
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class RequestOptions(TypedDict, total=False):
@@ -84,7 +88,10 @@ class ApiClient:
         )
 
     def _take_slot(self, request: httpx.Request) -> None:
-        lease = self.quota.acquire()
+        claim = current_claim()
+        if request.extensions.get(TOKEN_REQUEST):
+            claim.extra_call()
+        lease = self.quota.acquire(claim)
         if lease is not None:
             request.extensions[_LEASE] = lease
 
@@ -103,7 +110,11 @@ class ApiClient:
         except RuntimeError:  # raised before a request was built
             return
         lease: Lease | None = request.extensions.pop(_LEASE, None)
-        if lease is not None:
+        if lease is None:
+            return
+        if isinstance(exc, _NEVER_SENT):
+            self.quota.give_back(lease)  # the upstream never saw it: the slot is free now
+        else:
             self.quota.settle(lease)
 
     def send(

@@ -13,7 +13,8 @@ too: the answer waits until that many replicas have the writes, so an event answ
 survives the primary's failover; fewer acknowledgements in time answer 503, and the sender
 retries (the event is then found already recorded, and acknowledged again). Every Redis
 failure (unreachable, timeout, out of memory, loading, read-only replica, ...) is a
-:class:`StoreUnavailable`.
+:class:`StoreUnavailable`. The hub's own events (source ``hub``) are kept in the same
+recent list and counters by :func:`record_internal_event`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "StoreUnavailable",
     "check_fsync",
     "connect",
+    "record_internal_event",
 ]
 
 log = logging.getLogger("hub.ingress")
@@ -406,6 +408,18 @@ class EventStore:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+
+def record_internal_event(client: redis.Redis, record: dict[str, Any]) -> None:
+    """Keep an event the hub emitted itself (source ``hub``: its runs were sent by the
+    emitter, not enqueued here) where accepted events are kept: the recent list the
+    ``/events`` view reads, and the ``<source>:accepted`` counter of ``hub_events_total``.
+    Such events have fresh ids and are not deduped."""
+    pipe = client.pipeline(transaction=True)
+    pipe.lpush(RECENT_KEY, json.dumps({**record, "_receipt": new_hex()}))
+    pipe.ltrim(RECENT_KEY, 0, RECENT_KEPT - 1)
+    pipe.hincrby(COUNTS_KEY, f"{record['source']}:accepted", 1)
+    pipe.execute()
 
 
 @dataclass
