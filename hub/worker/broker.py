@@ -53,6 +53,7 @@ from contextlib import contextmanager
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
@@ -64,6 +65,8 @@ __all__ = [
     "TAKE_SCRIPT",
     "WAIT_SECONDS",
     "Channel",
+    "SentinelChannel",
+    "SentinelTransport",
     "Transport",
     "bell_key",
     "ring_commands",
@@ -165,7 +168,7 @@ class Channel(kombu_redis.Channel):
     _keys_of: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
     #: how long an idle channel waits on its bells (transport option ``wait_seconds``)
     wait_seconds = WAIT_SECONDS
-    from_transport_options = (  # type: ignore[assignment]
+    from_transport_options: tuple[str, ...] = (  # type: ignore[assignment]
         *kombu_redis.Channel.from_transport_options,
         "wait_seconds",
     )
@@ -326,3 +329,34 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """:class:`Channel` on the primary Redis Sentinel names (kombu's sentinel pools).
+
+    When the primary goes away, Celery closes the broker connection, and kombu's close
+    gives the channel's unacknowledged messages back through a new pool, built from a
+    connection that may be closed already (kombu raised ``AttributeError`` there, which
+    the worker took as unrecoverable, and exited). Here that is a connection error, which
+    the close ignores: the worker connects again to the new primary, and the messages,
+    still in ``unacked``, are delivered again after the visibility timeout.
+    """
+
+    #: both bases' options: the bells' wait and the sentinels' (``master_name``, ...)
+    from_transport_options = tuple(  # type: ignore[assignment]
+        dict.fromkeys(
+            (*Channel.from_transport_options, *kombu_redis.SentinelChannel.from_transport_options)
+        )
+    )
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:
+            raise redis.ConnectionError("the broker connection is closed")
+        params: dict[str, Any] = super()._connparams(asynchronous)
+        return params
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's Redis Sentinel transport with :class:`SentinelChannel`."""
+
+    Channel = SentinelChannel

@@ -17,7 +17,7 @@ from kombu.messaging import Consumer, Producer
 
 from hub.core.redis_server import RedisServer
 from hub.core.settings import Settings
-from hub.worker.broker import BELL_TOKENS, TAKE_SCRIPT, Channel, bell_key
+from hub.worker.broker import BELL_TOKENS, TAKE_SCRIPT, Channel, SentinelChannel, bell_key
 from hub.worker.celery_app import create_celery
 from hub.worker.queues import STEP_QUEUES
 
@@ -218,3 +218,9 @@ def test_a_consumer_cancelled_while_it_waits_gives_the_ring_back(
             conn.drain_events(timeout=1)  # it reads the ring, and has nothing to take with
     # the ring is there again for a worker that does consume `hub`
     assert redis_client.llen(bell_key("hub")) == 1 and redis_client.llen("hub") == 1
+
+
+def test_the_sentinel_channel_reads_the_bells_and_the_sentinels_options() -> None:
+    # both bases name options; the first base's tuple alone would drop the primary's name
+    names = SentinelChannel.from_transport_options
+    assert {"wait_seconds", "master_name", "sentinel_kwargs", "visibility_timeout"} <= set(names)
