@@ -10,14 +10,25 @@ from typing import TYPE_CHECKING
 from hub.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.core.control_events import (
+        BreakerChanged,
+        ControlEvent,
+        ControlEvents,
+        PauseChanged,
+        emit_control_event,
+        no_control_events,
+        set_control_events,
+    )
     from hub.core.env_settings import env_name, isolated
     from hub.core.errors import (
+        BreakerOpen,
         ConfigError,
         Deferred,
         FatalError,
         HubError,
         LockBusy,
         NotFound,
+        Paused,
         QuotaWait,
         RetryableError,
         TemplateError,
@@ -27,6 +38,14 @@ if TYPE_CHECKING:
     from hub.core.ids import new_hex, new_uuid
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
+    from hub.core.pauses import (
+        HELD_RUNS_KEY,
+        PAUSE_KINDS,
+        PAUSED_KEY,
+        Pause,
+        PauseKind,
+        PauseStore,
+    )
     from hub.core.presence import Presence, Seen, seen
     from hub.core.redis_connect import async_redis_client, broker_ssl, redis_client, tls_options
     from hub.core.redis_server import RedisServer, free_port
@@ -34,13 +53,25 @@ if TYPE_CHECKING:
     from hub.core.settings_doc import settings_table
 
 __all__ = [
+    "HELD_RUNS_KEY",
+    "PAUSED_KEY",
+    "PAUSE_KINDS",
+    "BreakerChanged",
+    "BreakerOpen",
     "ConfigError",
     "ConnectorSettings",
+    "ControlEvent",
+    "ControlEvents",
     "Deferred",
     "FatalError",
     "HubError",
     "LockBusy",
     "NotFound",
+    "Pause",
+    "PauseChanged",
+    "PauseKind",
+    "PauseStore",
+    "Paused",
     "Presence",
     "QuotaWait",
     "RedisServer",
@@ -53,6 +84,7 @@ __all__ = [
     "async_redis_client",
     "broker_ssl",
     "configure_logging",
+    "emit_control_event",
     "env_name",
     "find_or_create",
     "free_port",
@@ -63,9 +95,11 @@ __all__ = [
     "lock_key",
     "new_hex",
     "new_uuid",
+    "no_control_events",
     "redis_client",
     "release_lock",
     "seen",
+    "set_control_events",
     "settings_table",
     "tls_options",
     "try_lock",
@@ -74,17 +108,28 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "control_events": (
+            "BreakerChanged",
+            "ControlEvent",
+            "ControlEvents",
+            "PauseChanged",
+            "emit_control_event",
+            "no_control_events",
+            "set_control_events",
+        ),
         "env_settings": (
             "env_name",
             "isolated",
         ),
         "errors": (
+            "BreakerOpen",
             "ConfigError",
             "Deferred",
             "FatalError",
             "HubError",
             "LockBusy",
             "NotFound",
+            "Paused",
             "QuotaWait",
             "RetryableError",
             "TemplateError",
@@ -94,6 +139,7 @@ __getattr__, __dir__ = lazy_exports(
         "ids": (
             "new_hex",
             "new_uuid",
+            "no_control_events",
         ),
         "locks": (
             "find_or_create",
@@ -103,6 +149,14 @@ __getattr__, __dir__ = lazy_exports(
             "try_lock",
         ),
         "logs": ("configure_logging",),
+        "pauses": (
+            "HELD_RUNS_KEY",
+            "PAUSED_KEY",
+            "PAUSE_KINDS",
+            "Pause",
+            "PauseKind",
+            "PauseStore",
+        ),
         "presence": (
             "Presence",
             "Seen",

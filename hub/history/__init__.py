@@ -21,11 +21,22 @@ if TYPE_CHECKING:
         run_table,
     )
     from hub.history.replay import Replayer, ReplayError
-    from hub.history.runs import RunRecord, RunStatus, RunStore, WaitReason
+    from hub.history.runs import (
+        EVENT_RUNS,
+        RUN_KEY,
+        RUNS_INDEX,
+        RunRecord,
+        RunStatus,
+        RunStore,
+        WaitReason,
+    )
     from hub.history.search import RunFilter, find_runs
 
 __all__ = [
     "CONTENT_TYPE",
+    "EVENT_RUNS",
+    "RUNS_INDEX",
+    "RUN_KEY",
     "DeadLetterFilter",
     "DeadLetterStore",
     "ReplayError",
@@ -73,6 +84,9 @@ __getattr__, __dir__ = lazy_exports(
             "Replayer",
         ),
         "runs": (
+            "EVENT_RUNS",
+            "RUNS_INDEX",
+            "RUN_KEY",
             "RunRecord",
             "RunStatus",
             "RunStore",

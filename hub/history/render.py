@@ -158,7 +158,12 @@ def run_detail(record: RunRecord, letter: DeadLetter | None = None) -> str:
 
 
 #: what a running step that was re-scheduled waits for, in words
-WAITING = {"quota": "waiting for quota", "held": "held by another run's lock"}
+WAITING = {
+    "quota": "waiting for quota",
+    "held": "held by another run's lock",
+    "paused": "held: its connector is paused",
+    "breaker": "held: its API client's circuit breaker is open",
+}
 
 
 def _step_status(step: StepRecord) -> str:

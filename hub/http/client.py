@@ -1,8 +1,10 @@
 """The one HTTP client every connector uses: auth, quota, timeouts and typed errors.
 
-Each request (the token requests an auth flow makes included) takes a quota slot first
-and settles it when its answer arrives or it fails, passing on what the answer's
-rate-limit headers say (the connector declares them, :mod:`hub.http.ratelimit`). The
+Each request (the token requests an auth flow makes included) is first admitted by the
+client's circuit breaker (:mod:`hub.http.breaker`: an open one raises
+:class:`~hub.core.errors.BreakerOpen`, a wait), then takes a quota slot, and settles both
+when its answer arrives or it fails, passing on what the answer's rate-limit headers say
+(the connector declares them, :mod:`hub.http.ratelimit`). The
 answer is classified once, here: :meth:`ApiClient.send` gives a successful answer,
 :meth:`ApiClient.request` its JSON, and otherwise :class:`Throttled` (a 429 that paused
 the budget: wait as for quota), :class:`RetryableError` or :class:`FatalError` is raised
@@ -21,6 +23,7 @@ from typing import Any, TypedDict, Unpack
 import httpx
 
 from hub.core import FatalError
+from hub.http.breaker import Admission, Breaker, NoBreaker
 from hub.http.failures import (
     QUOTA_PAUSE,
     as_throttled,
@@ -35,6 +38,8 @@ __all__ = ["ApiClient", "RequestOptions"]
 
 #: where a request carries its quota lease between the request and response hooks
 _LEASE = "hub.quota_lease"
+#: where a request carries its breaker admission
+_ADMISSION = "hub.breaker_admission"
 
 
 class RequestOptions(TypedDict, total=False):
@@ -50,7 +55,8 @@ class ApiClient:
 
     ``now`` is the upstream's wall clock: epoch rate-limit resets and ``Retry-After``
     dates are read on it. ``paginator`` pages :meth:`iterate`; ``explain`` rewrites a
-    fatal refusal to say what to do about it.
+    fatal refusal to say what to do about it; ``breaker`` admits each call (default:
+    none).
     """
 
     def __init__(
@@ -67,8 +73,10 @@ class ApiClient:
         now: Callable[[], float] = time.time,
         paginator: Paginator | None = None,
         explain: Callable[[FatalError], FatalError] | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.service = service
+        self.breaker: Breaker = breaker or NoBreaker()
         self.paginator = paginator
         self._explain = explain
         self.quota: Quota = quota or Unlimited()
@@ -84,11 +92,23 @@ class ApiClient:
         )
 
     def _take_slot(self, request: httpx.Request) -> None:
-        lease = self.quota.acquire()
+        admission = self.breaker.admit()
+        try:
+            lease = self.quota.acquire()
+        except BaseException:
+            self.breaker.cancel(admission)
+            raise
+        request.extensions[_ADMISSION] = admission
         if lease is not None:
             request.extensions[_LEASE] = lease
 
     def _settle(self, response: httpx.Response) -> None:
+        admission: Admission | None = response.request.extensions.pop(_ADMISSION, None)
+        if admission is not None:
+            if response.status_code == 429:  # a quota signal: no verdict on the upstream
+                self.breaker.cancel(admission)
+            else:
+                self.breaker.record(admission, failed=response.status_code >= 500)
         lease: Lease | None = response.request.extensions.pop(_LEASE, None)
         observation = self.rate_limit_headers.observe(
             response.status_code, response.headers, now=self._now
@@ -102,6 +122,9 @@ class ApiClient:
             request = exc.request
         except RuntimeError:  # raised before a request was built
             return
+        admission: Admission | None = request.extensions.pop(_ADMISSION, None)
+        if admission is not None:
+            self.breaker.record(admission, failed=True)
         lease: Lease | None = request.extensions.pop(_LEASE, None)
         if lease is not None:
             self.quota.settle(lease)

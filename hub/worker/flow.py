@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, QuotaWait
+from hub.core import Deferred, FatalError
 from hub.history import DeadLetterStore, RunStatus, RunStore, WaitReason
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
@@ -121,7 +121,7 @@ class Flow:
                 return self._fan_out(wf, step, call, ctx, dispatch)
             return self._plain(wf, step, call, ctx, dispatch)
         except Deferred as wait:
-            reason: WaitReason = "quota" if isinstance(wait, QuotaWait) else "held"
+            reason: WaitReason = wait.reason  # type: ignore[assignment]
             self.runs.step_waiting(call.run_id, step.id, reason)
             raise  # re-scheduled by the task: not an attempt that failed
         except _NOT_ATTEMPTS:
