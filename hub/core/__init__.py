@@ -12,6 +12,7 @@ from hub.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from hub.core.control_events import (
         BreakerChanged,
+        BreakerState,
         ControlEvent,
         ControlEvents,
         PauseChanged,
@@ -58,6 +59,7 @@ __all__ = [
     "PAUSE_KINDS",
     "BreakerChanged",
     "BreakerOpen",
+    "BreakerState",
     "ConfigError",
     "ConnectorSettings",
     "ControlEvent",
@@ -110,6 +112,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "control_events": (
             "BreakerChanged",
+            "BreakerState",
             "ControlEvent",
             "ControlEvents",
             "PauseChanged",
@@ -139,7 +142,6 @@ __getattr__, __dir__ = lazy_exports(
         "ids": (
             "new_hex",
             "new_uuid",
-            "no_control_events",
         ),
         "locks": (
             "find_or_create",

@@ -17,7 +17,8 @@ Every figure comes from Redis, not from process memory, so any one ingress (or
   ``hub_poll_silent_seconds{workflow}`` (how long a silent poll workflow's cursor has
   stood still, 0 when it is not silent; see :mod:`hub.polling.silence`);
 - ``hub_find_misses_total{connector,resource}``: upserts whose find missed a record an
-  upsert created moments ago (see :mod:`hub.connector.created`).
+  upsert created moments ago (see :mod:`hub.connector.created`);
+- circuit breakers and pauses: see :mod:`hub.history.control_metrics`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from hub.connector import MISSES_KEY
+from hub.history.control_metrics import control_metrics
 from hub.history.runs import RunStore
 from hub.http import quota_status
 from hub.ingress import COUNTS_KEY
@@ -75,6 +77,7 @@ class HubCollector(Collector):
         yield from self._quota()
         yield from self._polls()
         yield from self._find_misses()
+        yield from control_metrics(self._redis)
 
     def _events(self) -> Iterator[Metric]:
         family = CounterMetricFamily(

@@ -93,7 +93,6 @@ __getattr__, __dir__ = lazy_exports(
         ),
         "keyauth": (
             "HeaderKeyAuth",
-            "NoBreaker",
             "fingerprint",
         ),
         "pagination": (
@@ -123,7 +122,6 @@ __getattr__, __dir__ = lazy_exports(
             "RateLimitHeaders",
         ),
         "upstream": (
-            "breaker_status",
             "build_client",
             "require_fields",
         ),

@@ -32,12 +32,12 @@ from typing import Any, Protocol
 from hub.core import (
     BreakerChanged,
     BreakerOpen,
+    BreakerState,
     ControlEvents,
     Settings,
     emit_control_event,
     new_hex,
 )
-from hub.core.control_events import BreakerState
 from hub.http.breaker_scripts import ADMIT, CANCEL, RECORD, STATUS
 from hub.http.quota_claim import current_claim
 
