@@ -15,7 +15,9 @@ and its outcome recorded once its answer comes (:mod:`hub.http.breaker_scripts`)
 - **Half-open**: after ``open_seconds``, one call is let through as the probe (a lease,
   so a probe whose worker died frees its place after ``probe_lease_seconds``). Its
   success closes the breaker; its failure opens it again for twice as long as last time,
-  up to ``max_open_seconds``.
+  up to ``max_open_seconds``. The call whose failure opened the breaker (a probe's
+  included) is answered :class:`~hub.core.errors.BreakerOpen` too, not a failed attempt,
+  so a step that probes again and again through a long outage never uses up its attempts.
 
 Each transition is a log line, a count in ``hub:breaker:transitions`` (the metrics read
 it) and a :class:`~hub.core.control_events.BreakerChanged` told to the control-event
@@ -116,8 +118,9 @@ class Breaker(Protocol):
     def cancel(self, admission: Admission) -> None:
         """The admitted call never went out (or has no verdict, a 429)."""
 
-    def record(self, admission: Admission, *, failed: bool) -> None:
-        """The admitted call's outcome."""
+    def record(self, admission: Admission, *, failed: bool) -> float | None:
+        """The admitted call's outcome; the seconds until the next probe when this
+        outcome opened the breaker (None otherwise)."""
 
 
 class NoBreaker:
@@ -129,8 +132,8 @@ class NoBreaker:
     def cancel(self, admission: Admission) -> None:
         pass
 
-    def record(self, admission: Admission, *, failed: bool) -> None:
-        pass
+    def record(self, admission: Admission, *, failed: bool) -> float | None:
+        return None
 
 
 class RedisBreaker:
@@ -180,7 +183,7 @@ class RedisBreaker:
         if admission.probe:
             self._cancel(keys=[self._state], args=[admission.probe])
 
-    def record(self, admission: Admission, *, failed: bool) -> None:
+    def record(self, admission: Admission, *, failed: bool) -> float | None:
         policy = self.policy
         state, previous, calls, fails, open_ms = self._record(
             keys=[self._state, f"{self._state}:calls", f"{self._state}:failures", TRANSITIONS_KEY],
@@ -196,17 +199,19 @@ class RedisBreaker:
                 f"{self.key}:",
             ],
         )
-        if state:
-            changed = BreakerChanged(
-                self.key,
-                _text(state),  # type: ignore[arg-type]
-                _text(previous),  # type: ignore[arg-type]
-                self._clock(),
-                calls=int(calls),
-                failures=int(fails),
-                open_seconds=int(open_ms) / 1000,
-            )
-            self._tell(changed)
+        if not state:
+            return None
+        changed = BreakerChanged(
+            self.key,
+            _text(state),  # type: ignore[arg-type]
+            _text(previous),  # type: ignore[arg-type]
+            self._clock(),
+            calls=int(calls),
+            failures=int(fails),
+            open_seconds=int(open_ms) / 1000,
+        )
+        self._tell(changed)
+        return changed.open_seconds if changed.state == "open" else None
 
     def _told(self, state: BreakerState, previous: BreakerState) -> None:
         self._redis.hincrby(TRANSITIONS_KEY, f"{self.key}:{state}", 1)

@@ -4,7 +4,8 @@ Each request (the token requests an auth flow makes included) is first admitted 
 client's circuit breaker (:mod:`hub.http.breaker`: an open one raises
 :class:`~hub.core.errors.BreakerOpen`, a wait), then takes a quota slot, and settles both
 when its answer arrives or it fails, passing on what the answer's rate-limit headers say
-(the connector declares them, :mod:`hub.http.ratelimit`). The
+(the connector declares them, :mod:`hub.http.ratelimit`). A failure that opened the
+breaker is raised as :class:`~hub.core.errors.BreakerOpen` (a wait, not an attempt). The
 answer is classified once, here: :meth:`ApiClient.send` gives a successful answer,
 :meth:`ApiClient.request` its JSON, and otherwise :class:`Throttled` (a 429 that paused
 the budget: wait as for quota), :class:`RetryableError` or :class:`FatalError` is raised
@@ -22,7 +23,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from hub.core import FatalError
+from hub.core import BreakerOpen, FatalError
 from hub.http.breaker import Admission, Breaker, NoBreaker
 from hub.http.failures import (
     QUOTA_PAUSE,
@@ -40,6 +41,8 @@ __all__ = ["ApiClient", "RequestOptions"]
 _LEASE = "hub.quota_lease"
 #: where a request carries its breaker admission
 _ADMISSION = "hub.breaker_admission"
+#: where an answer carries the seconds its breaker opened for, when it opened it
+_OPENED = "hub.breaker_opened"
 
 
 class RequestOptions(TypedDict, total=False):
@@ -108,7 +111,9 @@ class ApiClient:
             if response.status_code == 429:  # a quota signal: no verdict on the upstream
                 self.breaker.cancel(admission)
             else:
-                self.breaker.record(admission, failed=response.status_code >= 500)
+                opened = self.breaker.record(admission, failed=response.status_code >= 500)
+                if opened is not None:
+                    response.extensions[_OPENED] = opened
         lease: Lease | None = response.request.extensions.pop(_LEASE, None)
         observation = self.rate_limit_headers.observe(
             response.status_code, response.headers, now=self._now
@@ -117,17 +122,21 @@ class ApiClient:
         if paused:
             response.extensions[QUOTA_PAUSE] = paused
 
-    def _settle_failed(self, exc: httpx.TransportError) -> None:
+    def _settle_failed(self, exc: httpx.TransportError) -> float | None:
+        """Settle a request that got no answer; the seconds its breaker opened for, when
+        this failure opened it."""
         try:
             request = exc.request
         except RuntimeError:  # raised before a request was built
-            return
+            return None
+        opened = None
         admission: Admission | None = request.extensions.pop(_ADMISSION, None)
         if admission is not None:
-            self.breaker.record(admission, failed=True)
+            opened = self.breaker.record(admission, failed=True)
         lease: Lease | None = request.extensions.pop(_LEASE, None)
         if lease is not None:
             self.quota.settle(lease)
+        return opened
 
     def send(
         self,
@@ -149,9 +158,15 @@ class ApiClient:
                 method, path.lstrip("/"), params=params, json=json, headers=headers
             )
         except httpx.TransportError as exc:
-            self._settle_failed(exc)
-            raise classify_transport_error(exc, service=self.service) from exc
+            opened = self._settle_failed(exc)
+            failure = classify_transport_error(exc, service=self.service)
+            if opened is not None:
+                raise BreakerOpen(self._breaker_key(), opened) from failure
+            raise failure from exc
         error = classify_response(response, service=self.service, now=self._now)
+        opened = response.extensions.get(_OPENED)
+        if error is not None and opened is not None:
+            raise BreakerOpen(self._breaker_key(), float(opened)) from error
         throttled = as_throttled(response, error)
         if throttled is not None:
             raise throttled from error
@@ -162,6 +177,9 @@ class ApiClient:
         if error is not None:
             raise error
         return response
+
+    def _breaker_key(self) -> str:
+        return str(getattr(self.breaker, "key", self.service))
 
     def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Any:
         """Send one request (as :meth:`send`); the decoded JSON body, or a typed error."""

@@ -173,12 +173,45 @@ def test_an_open_breaker_stops_a_clients_calls_before_they_go_out(
         return httpx.Response(503, json={"message": "down"})
 
     client = _client(_breaker(redis_client), down)
-    for _ in range(4):
+    for _ in range(3):
         with pytest.raises(RetryableError):
             client.request("GET", "/things")
+    # the failure that opens it is a wait too, not a failed attempt
+    with pytest.raises(BreakerOpen) as opened:
+        client.request("GET", "/things")
+    assert isinstance(opened.value.__cause__, RetryableError)
     with pytest.raises(BreakerOpen):
         client.request("GET", "/things")
     assert len(sent) == 4
+
+
+def test_a_failed_probe_is_a_wait_and_a_good_one_goes_on(redis_client: redis.Redis) -> None:
+    up = {"now": False}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"ok": 1}) if up["now"] else httpx.Response(502)
+
+    breaker = _breaker(redis_client)
+    _fail(breaker, 4)
+    client = _client(breaker, answer)
+    deadline = time.monotonic() + 10
+    cause: BaseException | None = None
+    while cause is None:  # until the probe goes out and fails: a wait, not a failed attempt
+        with pytest.raises(BreakerOpen) as waited:
+            client.request("GET", "/x")
+        cause = waited.value.__cause__
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert isinstance(cause, RetryableError)
+    up["now"] = True
+    while True:
+        try:
+            assert client.request("GET", "/x") == {"ok": 1}
+            break
+        except BreakerOpen:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    assert client.request("GET", "/x") == {"ok": 1}  # closed again
 
 
 def test_transport_errors_count_and_4xx_and_429_do_not(redis_client: redis.Redis) -> None:
@@ -198,8 +231,10 @@ def test_transport_errors_count_and_4xx_and_429_do_not(redis_client: redis.Redis
             client.request("GET", "/x")
     [status] = breaker_status(redis_client, POLICY.window_seconds)
     assert (status.state, status.calls, status.failures) == ("closed", 2, 0)
+    with pytest.raises(RetryableError):
+        client.request("GET", "/x")
+    with pytest.raises(BreakerOpen):  # 2 failures of 4 calls reach the rate (and min_calls)
+        client.request("GET", "/x")
     with pytest.raises(BreakerOpen):
-        for _ in range(10):
-            with pytest.raises(RetryableError):
-                client.request("GET", "/x")
-    assert len(refused) == 2  # 2 failures of 4 calls reach the rate (and min_calls)
+        client.request("GET", "/x")
+    assert len(refused) == 2
