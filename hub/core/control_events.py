@@ -67,7 +67,7 @@ ControlEvent = PauseChanged | BreakerChanged
 class ControlEvents(Protocol):
     """Told of each control transition, after it happened."""
 
-    def __call__(self, event: ControlEvent) -> None: ...
+    def __call__(self, event: ControlEvent, /) -> None: ...
 
 
 def no_control_events(event: ControlEvent) -> None:

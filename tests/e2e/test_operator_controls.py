@@ -178,7 +178,7 @@ def test_a_paused_workflow_holds_its_runs_and_resume_starts_them_in_arrival_orde
     except TimeoutError:
         print(hub.logs())
         raise
-    started = [r.started_at for r in runs.get_many(run_ids) if r is not None]
+    started = [r.started_at for r in runs.get_many(run_ids) if r and r.started_at]
     assert len(started) == 12 and started == sorted(started)  # one worker: arrival order
     assert _people(hub) == {f"p{n}@example.com" for n in range(12)}
     print("\npause figures: 12 runs held, 12 released on resume, in arrival order")
