@@ -1,6 +1,6 @@
 """The kernel every stage uses: settings, the error tree, logging, cluster locks, fast ids,
-the local Redis server process, which processes are up, and lazy package surfaces. It
-imports no other stage.
+the local Redis server process, which processes are up, operator pauses and the hook told
+of control transitions, and lazy package surfaces. It imports no other stage.
 """
 
 from __future__ import annotations
