@@ -15,9 +15,10 @@ and its outcome recorded once its answer comes (:mod:`hub.http.breaker_scripts`)
 - **Half-open**: after ``open_seconds``, one call is let through as the probe (a lease,
   so a probe whose worker died frees its place after ``probe_lease_seconds``). Its
   success closes the breaker; its failure opens it again for twice as long as last time,
-  up to ``max_open_seconds``. The call whose failure opened the breaker (a probe's
-  included) is answered :class:`~hub.core.errors.BreakerOpen` too, not a failed attempt,
-  so a step that probes again and again through a long outage never uses up its attempts.
+  up to ``max_open_seconds``. A failure that opened the breaker (a probe's included) or
+  found it open (a call sent just before) is answered
+  :class:`~hub.core.errors.BreakerOpen` too, not a failed attempt, so a step that probes
+  again and again through a long outage never uses up its attempts.
 
 Each transition is a log line, a count in ``hub:breaker:transitions`` (the metrics read
 it) and a :class:`~hub.core.control_events.BreakerChanged` told to the control-event
@@ -119,8 +120,8 @@ class Breaker(Protocol):
         """The admitted call never went out (or has no verdict, a 429)."""
 
     def record(self, admission: Admission, *, failed: bool) -> float | None:
-        """The admitted call's outcome; the seconds until the next probe when this
-        outcome opened the breaker (None otherwise)."""
+        """The admitted call's outcome; for a failure that opened the breaker or found
+        it open, the seconds until the next probe (None otherwise)."""
 
 
 class NoBreaker:
@@ -200,7 +201,9 @@ class RedisBreaker:
             ],
         )
         if not state:
-            return None
+            # a failure of a call sent before another call opened it: the outage's too
+            opened_already = failed and not admission.probe and _text(previous) != "closed"
+            return max(int(open_ms) / 1000, 0.05) if opened_already else None
         changed = BreakerChanged(
             self.key,
             _text(state),  # type: ignore[arg-type]

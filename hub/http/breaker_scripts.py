@@ -49,7 +49,8 @@ return {2, 0, previous}
 # KEYS: state hash, calls zset, failures zset, transitions hash.
 # ARGV: failed (1/0), probe id ('' for none), min calls, failure rate, window ms, open ms,
 # max open ms, call id, transition field prefix.
-# Returns {new state ('' when unchanged), previous state, calls, failures, open ms}.
+# Returns {new state ('' when unchanged), previous state, calls, failures, open ms}; for
+# an answer that finds the breaker open already (not a probe): {'', state, 0, 0, ms left}.
 RECORD = (
     _NOW
     + """
@@ -77,7 +78,11 @@ if ARGV[2] ~= '' then
   redis.call('HINCRBY', KEYS[4], ARGV[9] .. 'closed', 1)
   return {'closed', state, 0, 0, 0}
 end
-if state ~= 'closed' then return {'', state, 0, 0, 0} end
+if state ~= 'closed' then
+  -- an answer to a call let through before it opened: how long it stays open
+  local untl = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+  return {'', state, 0, 0, math.max(untl - now, 0)}
+end
 local window = tonumber(ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[8])
 if failed then redis.call('ZADD', KEYS[3], now, ARGV[8]) end

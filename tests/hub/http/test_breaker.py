@@ -238,3 +238,19 @@ def test_transport_errors_count_and_4xx_and_429_do_not(redis_client: redis.Redis
     with pytest.raises(BreakerOpen):
         client.request("GET", "/x")
     assert len(refused) == 2
+
+
+def test_a_failure_that_finds_it_open_is_a_wait_and_a_success_changes_nothing(
+    redis_client: redis.Redis,
+) -> None:
+    breaker = _breaker(redis_client)
+    early, other = breaker.admit(), breaker.admit()  # sent before it opened
+    for _ in range(3):
+        assert breaker.record(breaker.admit(), failed=True) is None
+    opened = breaker.record(breaker.admit(), failed=True)
+    assert opened == POLICY.open_seconds
+    waited = breaker.record(early, failed=True)
+    assert waited is not None and 0 < waited <= POLICY.open_seconds
+    assert breaker.record(other, failed=False) is None
+    [status] = breaker_status(redis_client, POLICY.window_seconds)
+    assert (status.state, status.transitions["open"]) == ("open", 1)
