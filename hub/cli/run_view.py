@@ -25,7 +25,7 @@ _COLOURS = {
     "succeeded": "green",
     "failed": "red",
     "skipped": None,
-    "held": "yellow",
+    "waiting for a key": "yellow",
     "waiting for quota": "yellow",
 }
 _OUTCOME_WIDTH = max(len(outcome) for outcome in _COLOURS)
@@ -65,7 +65,7 @@ def describe_run(record: RunRecord) -> tuple[str, str] | None:
         if step.status == "running" and step.waiting == "quota":
             return "waiting for quota", f"at {step_id}"
         if step.status == "running" and step.waiting == "held":
-            return "held", f"at {step_id}: a key it needs is held by another run"
+            return "waiting for a key", f"at {step_id}: another run holds its lock"
     return None
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         TemplateError,
         Throttled,
         UpstreamError,
+        error_label,
     )
     from hub.core.ids import new_hex, new_uuid
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
@@ -88,6 +89,7 @@ __all__ = [
     "configure_logging",
     "emit_control_event",
     "env_name",
+    "error_label",
     "find_or_create",
     "free_port",
     "get_settings",
@@ -138,6 +140,7 @@ __getattr__, __dir__ = lazy_exports(
             "TemplateError",
             "Throttled",
             "UpstreamError",
+            "error_label",
         ),
         "ids": (
             "new_hex",

@@ -27,6 +27,8 @@ __all__ = [
     "TemplateError",
     "Throttled",
     "UpstreamError",
+    "error_label",
+    "upstream_error_names",
 ]
 
 
@@ -134,3 +136,25 @@ class BreakerOpen(Deferred):
         super().__init__(
             f"the circuit breaker of {key} is open; next probe in {wait:.2f}s", key=key, wait=wait
         )
+
+
+def error_label(exc: BaseException) -> str:
+    """What a log line says of ``exc``: its class, and the upstream's HTTP status if any.
+
+    Never the message: an upstream's error text may quote the record it refused (a name,
+    an email address). The message is kept in the run record (``hub runs show``).
+    """
+    status = getattr(exc, "status", None)
+    label = type(exc).__name__
+    return f"{label} (HTTP {status})" if isinstance(status, int) else label
+
+
+def upstream_error_names() -> frozenset[str]:
+    """The class names of :class:`UpstreamError` and every subclass defined so far."""
+    names: set[str] = set()
+    pending: list[type[BaseException]] = [UpstreamError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return frozenset(names)

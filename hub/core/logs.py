@@ -3,6 +3,8 @@
 Lines carry ids, never event data: Celery's task lines (received, succeeded, failed) lose
 the task's arguments and return value on the way out (:class:`TaskDataFilter`), in both
 formats, since a step's arguments and result are its run context with the event in it.
+An upstream's refusal is named by its class and HTTP status, not its text, which may quote
+the record refused; the text stays in the run record.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from hub.core.errors import UpstreamError, error_label, upstream_error_names
 
 __all__ = [
     "TASK_DATA_FIELDS",
@@ -35,6 +40,31 @@ TASK_DATA_FIELDS = frozenset({"args", "kwargs", "return_value"})
 _TASK_SUCCEEDED = "Task %(name)s[%(id)s] succeeded in %(runtime)ss"
 
 
+def _upstream_repr() -> re.Pattern[str]:
+    """An upstream error's repr in Celery's failure and retry lines, ``FatalError('...')``,
+    for every subclass defined so far (a connector may define its own)."""
+    names = "|".join(sorted(upstream_error_names()))
+    return re.compile(rf"\b({names})\(.*\)", re.DOTALL)
+
+
+def _without_upstream_text(record: logging.LogRecord, context: dict[str, Any]) -> None:
+    """Celery's failure and retry lines name an upstream error by class, without its text
+    (and without the traceback, whose last line repeats it: a refusal is no bug)."""
+    exc = context.get("exc")
+    if not isinstance(exc, str):
+        return
+    raised = record.exc_info[1] if record.exc_info else None
+    if isinstance(raised, UpstreamError):
+        context["exc"] = error_label(raised)
+    elif (pattern := _upstream_repr()).search(exc):
+        context["exc"] = pattern.sub(r"\1", exc)
+    else:
+        return
+    context.pop("traceback", None)
+    record.exc_info = None
+    record.exc_text = None
+
+
 class TaskDataFilter(logging.Filter):
     """Takes the task's arguments and return value out of Celery's task log lines.
 
@@ -42,18 +72,20 @@ class TaskDataFilter(logging.Filter):
     arguments and the return value along as the record's ``data`` (which a JSON line
     would write out). A step's arguments and return value are its run context: the event,
     with whatever personal data it holds. This filter leaves the line its ids, time and
-    error: the success line ends after the time.
+    error: the success line ends after the time, and an upstream error is named by its
+    class and status only.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("celery") or not isinstance(record.args, dict):
             return True
         context = record.args
-        if not TASK_DATA_FIELDS & context.keys():
+        if not (TASK_DATA_FIELDS | {"exc"}) & context.keys():
             return True
         if "return_value" in context:
             record.msg = _TASK_SUCCEEDED
         kept = {k: v for k, v in context.items() if k not in TASK_DATA_FIELDS}
+        _without_upstream_text(record, kept)
         record.args = kept
         if isinstance(getattr(record, "data", None), dict):
             record.data = kept

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError
+from hub.core import Deferred, FatalError, error_label
 from hub.history import DeadLetterStore, RunStatus, RunStore, WaitReason
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
@@ -247,12 +247,13 @@ class Flow:
         error = error_info(exc, call.step, call.index, self.runtime.secrets())
         item = f"[{call.index}]" if call.index is not None else ""
         log.error(
-            "%s.%s%s run %s failed for good: %s",
+            "%s.%s%s run %s failed for good: %s; `hub runs show %s` has the message",
             wf.name,
             call.step,
             item,
             call.run_id,
-            error["message"],
+            error_label(exc),
+            call.run_id,
         )
         handling = "error" in ctx  # a failure of an on_failure step
         if not handling:

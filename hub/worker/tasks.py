@@ -19,7 +19,7 @@ import logging
 from functools import cache
 from typing import Any
 
-from hub.core import Deferred, RetryableError, get_settings, redis_client
+from hub.core import Deferred, RetryableError, error_label, get_settings, redis_client
 from hub.history import RunStore
 from hub.http import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
@@ -148,10 +148,11 @@ def _reschedule(
 
 def _log_giving_up(call: StepCall, err: Exception) -> None:
     log.error(
-        "%s.%s run %s: giving up after %d attempts: %s",
+        "%s.%s run %s: giving up after %d attempts: %s; `hub runs show %s` has the message",
         call.workflow,
         call.step,
         call.run_id,
         call.attempt,
-        err,
+        error_label(err),
+        call.run_id,
     )

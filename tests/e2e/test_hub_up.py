@@ -130,9 +130,9 @@ def test_hub_up_reads_like_a_product_and_logs_no_personal_data(hub_up: Terminal)
     assert hub_up.lines[0] == "hub up: starting; the whole log of every process goes to .hub/logs/"
     for part in ("redis", "ingress", "flower", "plutio sandbox", "accounting sandbox"):
         assert re.search(rf"^  {part} +\S+:(\d+)", shown, re.M), part  # ports picked and shown
-    # the two runs for ada@example.com take turns with the upsert's lock: one may be held
+    # the two runs for ada@example.com take turns with the upsert's lock: one may wait for it
     outcomes = {re.split(r"\s{2,}", line)[3] for line in hub_up.run_lines()}
-    assert outcomes <= {"succeeded", "held", "waiting for quota"}, shown
+    assert outcomes <= {"succeeded", "waiting for a key", "waiting for quota"}, shown
     assert len(hub_up.succeeded()) == DEMO_RUNS, shown
     assert not re.search(r"\b(INFO|celery\.app\.trace|Task \S+ (received|succeeded))\b", shown)
     assert {p.name for p in logs.iterdir()} >= {"worker.log", "ingress.log", "redis.log"}

@@ -82,7 +82,7 @@ def test_a_run_waiting_for_quota_or_held_says_so_once_then_ends(
     store.finish("c" * 32, "succeeded")
     watcher.poll()
     outcomes = [re.split(r"\s{2,}", line)[3] for line in _lines(out)]
-    assert outcomes == ["waiting for quota", "held", "succeeded"]
+    assert outcomes == ["waiting for quota", "waiting for a key", "succeeded"]
     assert _lines(out)[0].endswith("at person")
     assert store.get("c" * 32).steps["person"].waiting is None  # type: ignore[union-attr]
 

@@ -125,7 +125,7 @@ def test_celery_received_and_failed_lines_keep_ids_and_the_error() -> None:
         line = json.loads(JsonFormatter().format(record))
         assert "ada@example.com" not in json.dumps(line)
         assert line["msg"].startswith("Task wf.step[t1]")
-    assert line["msg"].endswith("raised unexpected: FatalError('400 refused')")
+    assert line["msg"].endswith("raised unexpected: FatalError")  # its text is cut
 
 
 def test_other_lines_pass_the_filter_as_they_are() -> None:
@@ -145,3 +145,44 @@ def test_every_configured_handler_filters_task_data() -> None:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_celery_lines_name_an_upstream_refusal_without_its_text() -> None:
+    from celery.app.trace import LOG_FAILURE, LOG_RETRY
+
+    from hub.core import FatalError, RetryableError
+
+    refusal = FatalError("400 email ada@example.com is taken", status=400)
+    failed = {
+        "id": "t1",
+        "name": "wf.step",
+        "exc": repr(refusal),
+        "traceback": f"Traceback ...\nFatalError: {refusal}",
+        "description": "raised unexpected",
+    }
+    record = _celery_line("celery.app.trace", LOG_FAILURE, dict(failed))
+    record.exc_info = (FatalError, refusal, None)
+    TaskDataFilter().filter(record)
+    for formatter in (TextFormatter(), JsonFormatter()):
+        line = formatter.format(record)
+        assert "ada@example.com" not in line
+    assert record.getMessage() == "Task wf.step[t1] raised unexpected: FatalError (HTTP 400)"
+
+    # a retry line has no exc_info: the repr inside Celery's Retry text is cut to its class
+    busy = RetryableError("503 ada@example.com busy", status=503)
+    retried = {"id": "t2", "name": "wf.step", "exc": f"Retry in 3s: {busy!r}"}
+    record = _celery_line("celery.app.trace", LOG_RETRY, dict(retried))
+    TaskDataFilter().filter(record)
+    assert record.getMessage() == "Task wf.step[t2] retry: Retry in 3s: RetryableError"
+
+
+def test_celery_lines_keep_a_bugs_text_and_traceback() -> None:
+    from celery.app.trace import LOG_FAILURE
+
+    bug = KeyError("steps")
+    failed = {"id": "t1", "name": "wf.step", "exc": repr(bug), "description": "raised"}
+    record = _celery_line("celery.app.trace", LOG_FAILURE, dict(failed))
+    record.exc_info = (KeyError, bug, None)
+    TaskDataFilter().filter(record)
+    assert record.getMessage() == "Task wf.step[t1] raised: KeyError('steps')"
+    assert record.exc_info is not None
