@@ -2,7 +2,8 @@
 
 Each line says when, which workflow, which event, how the run went (``succeeded``,
 ``failed`` with the short error, ``skipped`` with why, or, while it runs, ``waiting for
-quota`` or ``held`` by a key another run holds), how long it took, and the command that
+quota``, ``waiting for a key`` another run holds, ``held`` by an operator's pause or
+``breaker open``), how long it took, and the command that
 shows the rest. :class:`RunWatcher` reads the run records in Redis (the worker writes
 them), so it sees the runs of every worker and every way in: webhooks, polls, schedules,
 replays.
@@ -27,6 +28,8 @@ _COLOURS = {
     "skipped": None,
     "waiting for a key": "yellow",
     "waiting for quota": "yellow",
+    "held": "yellow",
+    "breaker open": "yellow",
 }
 _OUTCOME_WIDTH = max(len(outcome) for outcome in _COLOURS)
 #: how far back of the newest run seen the next look starts (runs are listed by start,
@@ -61,7 +64,13 @@ def describe_run(record: RunRecord) -> tuple[str, str] | None:
         return "failed", _short(where + str(error.get("message") or "no error recorded"))
     if record.status == "skipped":
         return "skipped", _short(record.reason or "")
+    if record.status == "held":
+        return "held", "its workflow is paused (hub paused)"
     for step_id, step in record.steps.items():
+        if step.status == "running" and step.waiting == "paused":
+            return "held", f"at {step_id}: its connector is paused (hub paused)"
+        if step.status == "running" and step.waiting == "breaker":
+            return "breaker open", f"at {step_id}: its upstream keeps failing (hub quota)"
         if step.status == "running" and step.waiting == "quota":
             return "waiting for quota", f"at {step_id}"
         if step.status == "running" and step.waiting == "held":
