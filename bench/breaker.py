@@ -27,10 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from hub.core import RedisServer  # noqa: E402
 from hub.http import ApiClient, BreakerPolicy, NoBreaker, RedisBreaker  # noqa: E402
-from hub.http.breaker import Breaker  # noqa: E402
 
 
-def _per_call(breaker: Breaker, calls: int) -> float:
+def _per_call(breaker: NoBreaker | RedisBreaker, calls: int) -> float:
     client = ApiClient(
         service="Bench",
         base_url="http://bench.test",

@@ -127,8 +127,10 @@ def test_runs_held_by_a_pause_or_an_open_breaker_say_so(redis_client: redis.Redi
     store.step_waiting("e" * 32, "person", "paused")
     _start(store, "f" * 32)
     store.step_waiting("f" * 32, "person", "breaker")
-    held = {"workflow": "crm-contact", "revision": "abc", "event_id": "crm-evt-2"}
-    redis_client.hset(RUN_KEY.format("g" * 32), mapping={**held, "status": "held"})
+    redis_client.hset(
+        RUN_KEY.format("g" * 32),
+        mapping={"workflow": "crm-contact", "revision": "abc", "event_id": "e2", "status": "held"},
+    )
     redis_client.hset(RUN_KEY.format("g" * 32), "held_at", repr(clock.now))
     redis_client.zadd(RUNS_INDEX, {"g" * 32: clock.now})  # as the ingress holds a run
     watcher.poll()
