@@ -107,6 +107,11 @@ def _work_items_create(api: PlaneApi, a: WorkItemCreate) -> Any:
     return api.create(api.path("projects", a.project_id, "work-items"), body)
 
 
+def _work_items_create_calls(a: WorkItemCreate) -> int:
+    """With external ids a create is an upsert: a find, then the create."""
+    return len(crud.UPSERT_CALLS) if a.external_source and a.external_id else 1
+
+
 def _work_items_upsert(api: PlaneApi, a: WorkItemUpsert) -> dict[str, Any]:
     body = {**a.data.model_dump(exclude_none=True), **a.match.model_dump()}
     return api.upsert_work_item(a.project_id, body, update_existing=a.update_existing)
@@ -132,6 +137,7 @@ OPERATIONS = operation_table(
             _work_items_create,
             "Create a work item (once per external_source/external_id when given).",
             writes=True,
+            calls=_work_items_create_calls,
         ),
         Operation(
             "work_items.upsert",
@@ -139,6 +145,7 @@ OPERATIONS = operation_table(
             _work_items_upsert,
             "Find a work item by external ids or create it. Answers {created, updated, record}.",
             writes=True,
+            calls=len(crud.UPSERT_CALLS),
         ),
     ),
     *CRUD.operations(

@@ -42,7 +42,15 @@ from hub.http import (
     require_fields,
 )
 
-__all__ = ["SERVICE", "PlutioApi", "build_api", "client_spec", "explain", "query_params"]
+__all__ = [
+    "PAGE_SIZE",
+    "SERVICE",
+    "PlutioApi",
+    "build_api",
+    "client_spec",
+    "explain",
+    "query_params",
+]
 
 SERVICE = "Plutio"
 #: records per page

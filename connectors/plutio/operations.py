@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.plutio.api import PlutioApi
+from connectors.plutio.api import PAGE_SIZE, PlutioApi
 from connectors.plutio.models import (
     DEFAULT_MAX_ITEMS,
     FindArgs,
@@ -59,6 +59,7 @@ CRUD: crud.Crud[PlutioApi] = crud.Crud(
         "delete": "Delete the {many} with _ids (DELETE /{path}/bulk).",
     },
     order=("list", "get", "find", "poll", "create", "update", "delete", "upsert", "move", "copy"),
+    page_size=PAGE_SIZE,
 )
 
 #: what the reference says of deleting people
@@ -107,6 +108,7 @@ def _upsert(r: Resource) -> PlutioOperation:
         call,
         f"Find a {r.singular} by match, or create one from data. Answers {{created, record}}.",
         writes=True,
+        calls=len(crud.UPSERT_CALLS),
     )
 
 

@@ -69,9 +69,10 @@ def worker(
     ]
     if hostname:
         argv += ["-n", hostname]
-    from hub.worker import announce_worker
+    from hub.worker import announce_worker, sweep_keys_in_worker
 
     announce_worker(url, {"concurrency": processes, "queues": names})
+    sweep_keys_in_worker()
     app.worker_main(argv)
 
 

@@ -43,6 +43,8 @@ def _row(b: BudgetStatus) -> list[str]:
         next_free,
         waiting,
         format_duration(b.drain_seconds) if b.waiting_total else "-",
+        str(b.repeated),
+        f"{b.unused_calls:.1f}",
     ]
 
 
@@ -57,6 +59,8 @@ def format_quota_table(budgets: Sequence[BudgetStatus], queued: Mapping[str, int
         "next free slot",
         "waiting i/d/b",
         "drain",
+        "calls repeated",
+        "unused while waiting",
     ]
     rows = [head, *(_row(b) for b in budgets)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

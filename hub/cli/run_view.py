@@ -2,11 +2,11 @@
 
 Each line says when, which workflow, which event, how the run went (``succeeded``,
 ``failed`` with the short error, ``skipped`` with why, or, while it runs, ``waiting for
-quota``, ``waiting for a key`` another run holds, ``held`` by an operator's pause or
-``breaker open``), how long it took, and the command that
-shows the rest. :class:`RunWatcher` reads the run records in Redis (the worker writes
-them), so it sees the runs of every worker and every way in: webhooks, polls, schedules,
-replays.
+quota``, ``waiting for a key`` another run holds, ``waiting its turn`` on a
+concurrency key, ``held`` by an operator's pause or ``breaker open``), how long it took,
+and the command that shows the rest. :class:`RunWatcher` reads the run records in Redis
+(the worker writes them), so it sees the runs of every worker and every way in: webhooks,
+polls, schedules, replays.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ _COLOURS = {
     "waiting for quota": "yellow",
     "held": "yellow",
     "breaker open": "yellow",
+    "waiting its turn": "yellow",
 }
 _OUTCOME_WIDTH = max(len(outcome) for outcome in _COLOURS)
 #: how far back of the newest run seen the next look starts (runs are listed by start,
@@ -75,6 +76,8 @@ def describe_run(record: RunRecord) -> tuple[str, str] | None:
             return "waiting for quota", f"at {step_id}"
         if step.status == "running" and step.waiting == "held":
             return "waiting for a key", f"at {step_id}: another run holds its lock"
+        if step.status == "running" and step.waiting == "concurrency":
+            return "waiting its turn", f"at {step_id}: on a concurrency key"
     return None
 
 

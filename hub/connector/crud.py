@@ -15,7 +15,10 @@ arguments with the model given and following the same rules:
   its action needs is refused when the connector is declared, not when a step runs.
 - **list** and **find** answer a list: the first ``limit`` records when given; otherwise
   every one, and with a ``max_items`` policy (the resource's, or the argument), they fail
-  past it rather than fill a run's context with an unbounded list.
+  past it rather than fill a run's context with an unbounded list. With a ``limit`` and
+  the connector's ``page_size``, they declare the pages ``limit`` needs as their calls,
+  so a step takes those quota slots together (without one, a page at a time: the many
+  pages ``max_items`` allows are rarely all read).
 - **get** answers the record, or raises :class:`~hub.core.errors.NotFound`.
 - **create** sends the fields given, nulls left out; **update** sends those ``data`` gives,
   nulls included (they clear a field). With ``send="non_null"`` both send every field
@@ -43,6 +46,7 @@ from hub.core import FatalError, NotFound
 __all__ = [
     "ACTIONS",
     "SUMMARIES",
+    "UPSERT_CALLS",
     "Action",
     "Crud",
     "RecordApi",
@@ -57,6 +61,9 @@ __all__ = [
 Action = Literal["list", "get", "find", "create", "update", "delete"]
 #: the actions the generator makes, in the order it lists them
 ACTIONS: tuple[Action, ...] = ("list", "get", "find", "create", "update", "delete")
+#: the calls an upsert makes at most: a find of one record, then a create or an update
+#: (declare ``calls=len(UPSERT_CALLS)`` on it, so its quota slots are taken together)
+UPSERT_CALLS: tuple[Action, ...] = ("find", "create")
 #: what a create or an update sends: the fields given, or every field that is not null
 Send = Literal["given", "non_null"]
 
@@ -220,6 +227,14 @@ class _Action:
             return data.model_dump(exclude_none=True)
         return data.model_dump(exclude_unset=True)
 
+    def calls(self, args: BaseModel, page_size: int | None) -> int:
+        """The upstream calls a run makes at most: the pages of a list or find with a
+        ``limit`` (given ``page_size``), else one."""
+        limit = getattr(args, _LIMIT, None)
+        if self.action not in {"list", "find"} or not page_size or not isinstance(limit, int):
+            return 1
+        return max(1, -(-limit // page_size))
+
     def run(self, records: RecordApi, args: BaseModel) -> Any:
         values = dict(args)
         path = self.path(values)
@@ -293,7 +308,8 @@ class Crud(Generic[ApiT]):
     ``id_field`` is the key records carry their id under; ``send`` says what creates and
     updates send (:data:`Send`); ``summaries`` replace the hub's :data:`SUMMARIES`;
     ``order`` is the order of a resource's actions, its own (an ``upsert``) included;
-    unlisted ones come last.
+    unlisted ones come last. ``page_size`` is the records per page of its list calls
+    (a list or find with ``limit`` then declares its pages as its calls).
     """
 
     connector: str
@@ -302,6 +318,7 @@ class Crud(Generic[ApiT]):
     send: Send = "given"
     summaries: Mapping[Action, str] = field(default_factory=dict)
     order: Sequence[str] = ACTIONS
+    page_size: int | None = None
 
     def summary(self, resource: Resource, action: Action) -> str:
         """The summary of ``resource``'s ``action``."""
@@ -317,10 +334,13 @@ class Crud(Generic[ApiT]):
         model = resource.actions[action]
         rules = _Action(self.connector, resource, action, model, self.id_field, self.send)
         rules.check()
-        records = self.records
+        records, page_size = self.records, self.page_size
 
         def call(api: ApiT, args: BaseModel) -> Any:
             return rules.run(records(api), args)
+
+        def calls(args: BaseModel) -> int:
+            return rules.calls(args, page_size)
 
         return Operation(
             f"{resource.name}.{action}",
@@ -328,6 +348,7 @@ class Crud(Generic[ApiT]):
             call,
             self.summary(resource, action),
             writes=action in _WRITES,
+            calls=calls,
         )
 
     def operations(

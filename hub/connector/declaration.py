@@ -45,7 +45,10 @@ class Operation(Generic[ApiT, ArgsT]):
     """One operation a workflow step can ``use``, e.g. ``people.create``.
 
     A step's ``with`` is validated into ``input``; ``call(api, arguments)`` then runs
-    it against the connector's runtime API object.
+    it against the connector's runtime API object. ``calls`` is how many upstream calls
+    one run makes at most, a token request aside (a number, or one from the arguments):
+    the step takes their quota slots together, so it never makes a call, finds no slot
+    for the next one, and makes the first again when it comes back.
     """
 
     name: str
@@ -53,6 +56,12 @@ class Operation(Generic[ApiT, ArgsT]):
     call: Callable[[ApiT, ArgsT], Any]
     summary: str = ""
     writes: bool = False
+    calls: int | Callable[[ArgsT], int] = 1
+
+    def calls_for(self, args: ArgsT) -> int:
+        """The upstream calls a run with ``args`` makes at most (at least one)."""
+        calls = self.calls(args) if callable(self.calls) else self.calls
+        return max(1, calls)
 
 
 #: an operation of any connector, as the registry, the validator and the worker see it

@@ -1,6 +1,7 @@
-"""The kernel every stage uses: settings, the error tree, logging, cluster locks, fast ids,
-the local Redis server process, which processes are up, operator pauses and the hook told
-of control transitions, and lazy package surfaces. It imports no other stage.
+"""The kernel every stage uses: settings, the error tree, logging, cluster locks and
+concurrency keys, fast ids, the local Redis server process, which processes are up,
+operator pauses and the hook told of control transitions, and lazy package surfaces. It
+imports no other stage.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         error_label,
     )
     from hub.core.ids import new_hex, new_uuid
+    from hub.core.key_slots import KeySlots, SlotEntry, key_id
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
     from hub.core.pauses import (
@@ -68,6 +70,7 @@ __all__ = [
     "Deferred",
     "FatalError",
     "HubError",
+    "KeySlots",
     "LockBusy",
     "NotFound",
     "Pause",
@@ -81,6 +84,7 @@ __all__ = [
     "RetryableError",
     "Seen",
     "Settings",
+    "SlotEntry",
     "TemplateError",
     "Throttled",
     "UpstreamError",
@@ -94,6 +98,7 @@ __all__ = [
     "free_port",
     "get_settings",
     "isolated",
+    "key_id",
     "keyed_lock",
     "lazy_exports",
     "lock_key",
@@ -145,6 +150,11 @@ __getattr__, __dir__ = lazy_exports(
         "ids": (
             "new_hex",
             "new_uuid",
+        ),
+        "key_slots": (
+            "KeySlots",
+            "SlotEntry",
+            "key_id",
         ),
         "locks": (
             "find_or_create",

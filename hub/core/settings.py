@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         description="Queues a `hub worker` consumes, comma-separated, highest priority first "
         "(`hub.deferred`, the re-scheduled steps, is always consumed first).",
     )
+    hub_concurrency_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a run or step keeps its place on a workflow's concurrency key "
+        "without renewing it (each step renews it); a killed holder's place frees after this.",
+    )
     hub_quota_ticket_grace_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -13,11 +13,16 @@ Every figure comes from Redis, not from process memory, so any one ingress (or
 - ``hub_queue_length{queue}``: messages waiting in each broker step queue;
 - ``hub_quota_limit`` / ``_effective_limit`` / ``_used`` / ``_in_flight`` / ``_remaining``
   / ``_drain_seconds`` ``{budget}`` and ``hub_quota_waiting{budget,priority}``;
+- ``hub_quota_repeated_calls_total{budget}`` (calls made again after a quota wait, goal 0)
+  and ``hub_quota_unused_while_waiting_calls_total{budget}`` (calls' worth of quota left
+  free while steps waited for a slot);
 - ``hub_poll_empty_polls{workflow}`` (polls in a row that read no record) and
   ``hub_poll_silent_seconds{workflow}`` (how long a silent poll workflow's cursor has
   stood still, 0 when it is not silent; see :mod:`hub.polling.silence`);
 - ``hub_find_misses_total{connector,resource}``: upserts whose find missed a record an
   upsert created moments ago (see :mod:`hub.connector.created`);
+- ``hub_concurrency_waiting`` / ``hub_concurrency_keys_waited_on``: steps parked on
+  concurrency keys, and the keys they wait on (see :mod:`hub.core.key_slots`);
 - circuit breakers and pauses: see :mod:`hub.history.control_metrics`.
 """
 
@@ -33,6 +38,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from hub.connector import MISSES_KEY
+from hub.core import KeySlots
 from hub.history.control_metrics import control_metrics
 from hub.history.runs import RunStore
 from hub.http import quota_status
@@ -78,6 +84,7 @@ class HubCollector(Collector):
         yield from self._polls()
         yield from self._find_misses()
         yield from control_metrics(self._redis)
+        yield from self._concurrency()
 
     def _events(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
@@ -169,6 +176,18 @@ class HubCollector(Collector):
             for priority, count in status.waiting.items():
                 waiting.add_metric([status.key, priority], count)
         yield waiting
+        counters = {
+            "repeated_calls": ("Calls made again after a quota wait", "repeated"),
+            "unused_while_waiting_calls": (
+                "Calls' worth of quota left unused while steps waited for a slot",
+                "unused_calls",
+            ),
+        }
+        for name, (doc, field) in counters.items():
+            counter = CounterMetricFamily(f"hub_quota_{name}", doc, labels=["budget"])
+            for status in budgets:
+                counter.add_metric([status.key], float(getattr(status, field)))
+            yield counter
 
     def _polls(self) -> Iterator[Metric]:
         empty = GaugeMetricFamily(
@@ -187,6 +206,19 @@ class HubCollector(Collector):
             silent.add_metric([workflow], float(cursor.last.get("silent") or 0))
         yield empty
         yield silent
+
+    def _concurrency(self) -> Iterator[Metric]:
+        waiting = KeySlots.waiting_per_key(self._redis)
+        yield GaugeMetricFamily(
+            "hub_concurrency_waiting",
+            "Steps parked until their turn on a concurrency key",
+            value=sum(waiting.values()),
+        )
+        yield GaugeMetricFamily(
+            "hub_concurrency_keys_waited_on",
+            "Concurrency keys with steps waiting for their turn",
+            value=len(waiting),
+        )
 
     def _find_misses(self) -> Iterator[Metric]:
         family = CounterMetricFamily(

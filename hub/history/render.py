@@ -165,6 +165,7 @@ WAITING = {
     "held": "held by another run's lock",
     "paused": "held: its connector is paused",
     "breaker": "held: its API client's circuit breaker is open",
+    "concurrency": "waiting for its turn on a concurrency key",
 }
 
 

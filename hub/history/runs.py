@@ -7,7 +7,7 @@ that failed it, and per step its status (``running``, ``succeeded``, ``skipped``
 ``failed``), times, attempts, quota waits, item count and, while it is re-scheduled,
 what it waits for (``quota``: a quota slot; ``held``: a key another run holds;
 ``paused``: a connector an operator paused; ``breaker``: its API client's open circuit
-breaker). Run ids
+breaker; ``concurrency``: its turn on a concurrency key). Run ids
 are listed newest first in the sorted set ``hub:runs``, and per event id in
 ``hub:runs:event:<event_id>`` (so "what happened to event X" is one lookup). Every write
 refreshes the record's expiry (``HUB_RUN_RETENTION_SECONDS``); the list drops runs older
@@ -50,8 +50,9 @@ EVENT_RUNS = "hub:runs:event:{}"
 RunStatus = Literal["held", "running", "succeeded", "failed", "skipped"]
 StepStatus = Literal["running", "succeeded", "skipped", "failed"]
 #: why a running step is re-scheduled: no quota slot, a key another run holds, a connector
-#: an operator paused, its API client's open circuit breaker
-WaitReason = Literal["quota", "held", "paused", "breaker"]
+#: an operator paused, its API client's open circuit breaker, or its turn on a workflow's
+#: or step's concurrency key
+WaitReason = Literal["quota", "held", "paused", "breaker", "concurrency"]
 
 # KEYS: run key, index, event index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
 # event id, run id, attempt, quota waits, max listed, retention.

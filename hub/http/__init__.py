@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from hub.http.keyauth import HeaderKeyAuth, fingerprint
     from hub.http.pagination import CursorPages, PageNumber, SkipLimit
     from hub.http.quota import Budget, Quota, RedisQuota, Unlimited
-    from hub.http.quota_claim import PRIORITIES, QuotaClaim, use_claim
+    from hub.http.quota_claim import PRIORITIES, QuotaClaim, current_claim, use_claim
     from hub.http.quota_report import BudgetStatus, quota_status
     from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, PerBudget, RateLimitHeaders
     from hub.http.upstream import build_client, require_fields
@@ -61,6 +61,7 @@ __all__ = [
     "breaker_status",
     "build_client",
     "client_credentials_form",
+    "current_claim",
     "fingerprint",
     "password_form",
     "quota_status",
@@ -109,6 +110,7 @@ __getattr__, __dir__ = lazy_exports(
         "quota_claim": (
             "PRIORITIES",
             "QuotaClaim",
+            "current_claim",
             "use_claim",
         ),
         "quota_report": (

@@ -29,6 +29,7 @@ from hub.http.failures import classify_response
 
 __all__ = [
     "REFRESH_MARGIN_SECONDS",
+    "TOKEN_REQUEST",
     "CachedTokenAuth",
     "RedisTokenCache",
     "Token",
@@ -36,6 +37,10 @@ __all__ = [
     "TokenGrant",
     "parse_token_response",
 ]
+
+#: the extension that marks a token request, so the client's quota claim takes a slot for
+#: it beyond the operation's declared calls
+TOKEN_REQUEST = "hub.token_request"
 
 #: refresh this long before the upstream's expiry (at most half a token's lifetime)
 REFRESH_MARGIN_SECONDS = 300.0
@@ -181,7 +186,9 @@ class CachedTokenAuth(httpx.Auth):
         self._monotonic = monotonic
 
     def _fetch(self) -> Generator[httpx.Request, httpx.Response, Token]:
-        response = yield self._grant.build_request()
+        request = self._grant.build_request()
+        request.extensions[TOKEN_REQUEST] = True  # a call beyond the operation's own
+        response = yield request
         error = classify_response(response, service=self._service)
         if isinstance(error, FatalError):
             raise FatalError(

@@ -52,6 +52,12 @@ class BudgetSet:
         parts = tuple(lease for _, lease in taken)
         return Leases(self.key, "+".join(lease.id for lease in parts), parts)
 
+    def give_back(self, lease: Lease) -> None:
+        """The call never reached the upstream: its slot in every budget is free now."""
+        if isinstance(lease, Leases):
+            for quota, part in zip(self.quotas, lease.parts, strict=True):
+                quota.give_back(part)
+
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         """Settle every budget's slot with what the answer said of that budget; the
         longest pause any of them now holds (``None``: none)."""

@@ -24,6 +24,7 @@ from typing import Any, TypedDict, Unpack
 import httpx
 
 from hub.core import BreakerOpen, FatalError
+from hub.http.auth import TOKEN_REQUEST
 from hub.http.breaker import Admission, Breaker, NoBreaker
 from hub.http.failures import (
     QUOTA_PAUSE,
@@ -33,6 +34,7 @@ from hub.http.failures import (
 )
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, Unlimited
+from hub.http.quota_claim import current_claim
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
 __all__ = ["ApiClient", "RequestOptions"]
@@ -43,6 +45,8 @@ _LEASE = "hub.quota_lease"
 _ADMISSION = "hub.breaker_admission"
 #: where an answer carries the seconds its breaker opened for, when it opened it
 _OPENED = "hub.breaker_opened"
+#: failures before any byte of the request left: no connection was made
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class RequestOptions(TypedDict, total=False):
@@ -96,8 +100,11 @@ class ApiClient:
 
     def _take_slot(self, request: httpx.Request) -> None:
         admission = self.breaker.admit()
+        claim = current_claim()
+        if request.extensions.get(TOKEN_REQUEST):
+            claim.extra_call()
         try:
-            lease = self.quota.acquire()
+            lease = self.quota.acquire(claim)
         except BaseException:
             self.breaker.cancel(admission)
             raise
@@ -134,7 +141,11 @@ class ApiClient:
         if admission is not None:
             opened = self.breaker.record(admission, failed=True)
         lease: Lease | None = request.extensions.pop(_LEASE, None)
-        if lease is not None:
+        if lease is None:
+            return opened
+        if isinstance(exc, _NEVER_SENT):
+            self.quota.give_back(lease)  # the upstream never saw it: the slot is free now
+        else:
             self.quota.settle(lease)
         return opened
 

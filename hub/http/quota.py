@@ -14,7 +14,13 @@ atomic Lua script on the Redis server's clock (:mod:`hub.http.quota_scripts`):
   ticket when it comes back; a caller that names itself (a task's id) and comes back
   without it (its worker died first) takes back the same place.
 - **Priorities.** Waiting tickets queue in a waiting room ordered by priority, then age;
-  a caller is granted a slot only when more slots are free than callers ahead of it.
+  a caller is granted its slots only when more slots are free than the slots callers
+  ahead of it asked for.
+- **Several calls, one grant.** A step whose operation declares several calls (an
+  upsert's find and create) takes their slots together or none, so it never makes a
+  call, finds no slot for the next one, and makes the first again when it comes back
+  (see :mod:`hub.http.quota_claim`). Calls made again all the same are counted
+  (``repeated``), and so are the slots left free while steps waited (``idle_ms``).
   A ticket whose caller does not come back within its wait plus a grace expires.
 - **The upstream's word.** :meth:`RedisQuota.settle` adopts a lower remaining allowance
   than the hub counts, and a 429's ``Retry-After`` pauses the budget for every worker.
@@ -95,6 +101,10 @@ class Quota(Protocol):
         the budget is now paused for (``None``: it is not)."""
         ...
 
+    def give_back(self, lease: Lease) -> None:
+        """The call never reached the upstream (no connection): its slot is free at once."""
+        ...
+
 
 class Unlimited:
     """No budget: for upstreams without a documented limit."""
@@ -103,6 +113,9 @@ class Unlimited:
         return None
 
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
+        return None
+
+    def give_back(self, lease: Lease) -> None:
         return None
 
 
@@ -116,6 +129,11 @@ class RawStatus:
     paused_ms: int
     next_free_ms: int
     drain_ms: int
+    #: calls made again because the step that made them then found no slot (goal 0)
+    repeated: int
+    #: slot-milliseconds free while steps waited for a slot
+    idle_ms: int
+    #: slots asked for by waiting steps, by priority
     waiting: dict[str, int]
 
 
@@ -145,7 +163,9 @@ class RedisQuota:
         prefix = f"hub:quota:{budget.key}:"
         names = ("log", "room", "alive", "pause", "stats", "marks", "marked", "owners")
         self._keys = [prefix + name for name in (*names, "strikes", "probe")]
-        self._log, _, _, self._pause, self._stats, self._marks, self._marked = self._keys[:7]
+        self._log, self._room, _, self._pause, self._stats, self._marks, self._marked = self._keys[
+            :7
+        ]
         self._strikes, self._probe = self._keys[8:]
         # the arguments every acquire sends alike, encoded once
         self._acquire_head = [
@@ -188,6 +208,7 @@ class RedisQuota:
             1 if claim.queues else 0,
             lease_id,
             claim.owner,
+            claim.calls(key),
         )
         if int(result[0]) == 1:
             ids = [lease_id, *(f"{lease_id}.{n}" for n in range(2, cost + 1))]
@@ -205,7 +226,7 @@ class RedisQuota:
         obs = observation or Observation()
         outcome = "throttled" if obs.throttled else "ok" if obs.succeeded else ""
         paused_ms = self._settle(
-            7,
+            8,
             self._log,
             self._pause,
             self._stats,
@@ -213,6 +234,7 @@ class RedisQuota:
             self._marked,
             self._strikes,
             self._probe,
+            self._room,
             lease.id if lease is not None else "",
             self.budget.window_ms,
             self.budget.effective_limit,
@@ -230,12 +252,19 @@ class RedisQuota:
         if lease_ids:
             self._redis.zrem(self._log, *lease_ids)
 
+    def give_back(self, lease: Lease) -> None:
+        """The call never reached the upstream: its slot is free for the next caller now,
+        not one window after."""
+        self.release([lease.id])
+
     def raw_status(self) -> RawStatus:
         """Used, pause, next free slot, waiting tickets and drain time, atomically."""
         r = self._status(
             len(self._keys), *self._keys, self.budget.effective_limit, self.budget.window_ms
         )
-        now, used, in_flight, paused, next_free, drain, *waiting = (int(x) for x in r)
+        now, used, in_flight, paused, next_free, drain, repeated, idle, *waiting = (
+            int(x) for x in r
+        )
         return RawStatus(
             now_ms=now,
             used=used,
@@ -243,6 +272,8 @@ class RedisQuota:
             paused_ms=paused,
             next_free_ms=next_free,
             drain_ms=drain,
+            repeated=repeated,
+            idle_ms=idle,
             waiting=dict(zip(("interactive", "default", "bulk"), waiting, strict=True)),
         )
 

@@ -9,6 +9,11 @@ The step task opens a :class:`QuotaClaim` around one attempt of a step
 - the **demand**: how many calls the step needed by the time it last found no quota.
   The next attempt takes that many slots at once, so a step of several calls is not
   sent back after its first call again and again while slots free one at a time;
+- the calls the running operation **declares** (:meth:`QuotaClaim.expect`: an upsert's
+  find and create), so its first call takes the slots of all of them at once: granted
+  together or not at all, no call is made and then made again after a wait. A call
+  beyond the declared ones (a token request) asks for one slot more
+  (:meth:`QuotaClaim.extra_call`);
 - slots taken ahead (``reserved``) and not used yet; they are given back when the claim
   closes.
 """
@@ -73,6 +78,8 @@ class QuotaClaim:
     #: after its worker died before it kept its tickets, it takes back their places
     owner: str = ""
     budgets: dict[str, _BudgetClaim] = field(default_factory=dict)
+    #: the upstream calls the running operation declares, and those it made beyond them
+    expected: int = 1
 
     def __post_init__(self) -> None:
         priority_rank(self.priority)
@@ -103,10 +110,26 @@ class QuotaClaim:
     def ticket(self, key: str) -> str | None:
         return self.budget(key).ticket
 
+    def expect(self, calls: int) -> None:
+        """The operation about to run declares ``calls`` upstream calls (at least one)."""
+        self.expected = max(1, calls)
+
+    def extra_call(self) -> None:
+        """A call beyond those declared is about to go out (a token request): it takes a
+        slot of its own, not one of theirs. Outside :func:`use_claim` nothing would give
+        back slots taken ahead, so each call takes one slot there."""
+        if _current.get() is self:
+            self.expected += 1
+
+    def calls(self, key: str) -> int:
+        """Slots taken from budget ``key`` in this attempt so far."""
+        return self.budget(key).calls
+
     def cost(self, key: str, limit: int) -> int:
-        """Slots to ask for now: the learned demand on the first call, then one."""
+        """Slots to ask for now: every call still to come (as declared, or as the last
+        attempt learned), then one at a time past them."""
         b = self.budget(key)
-        return min(limit, max(1, b.demand - b.calls))
+        return min(limit, max(1, max(b.demand, self.expected) - b.calls))
 
     def granted(self, key: str, lease_ids: list[str], releaser: Releaser) -> str:
         """Record slots granted; the first is used now, the rest kept for later calls."""

@@ -35,10 +35,16 @@ class BudgetStatus:
     next_free_seconds: float
     #: >0 while a 429's Retry-After holds every call
     paused_seconds: float
-    #: tickets waiting for a slot, by priority
+    #: slots asked for by steps waiting for quota, by priority
     waiting: dict[str, int]
     #: time until every waiting ticket is granted, at the budget's pace
     drain_seconds: float
+    #: calls made again because the step that made them then found no slot for its next
+    #: one (its next attempt makes them again); goal 0
+    repeated: int = 0
+    #: calls' worth of quota left unused while steps waited for a slot (free slots times
+    #: the time they stayed free, in windows)
+    unused_calls: float = 0.0
 
     @property
     def waiting_total(self) -> int:
@@ -69,6 +75,8 @@ def _budget_status(redis: Any, key: str, described: dict[str, Any]) -> BudgetSta
         paused_seconds=raw.paused_ms / 1000,
         waiting={p: raw.waiting[p] for p in PRIORITIES},
         drain_seconds=raw.drain_ms / 1000,
+        repeated=raw.repeated,
+        unused_calls=raw.idle_ms / budget.window_ms,
     )
 
 

@@ -14,7 +14,10 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``marked``: the calls of every mark in ``marks``, so that counting the window does
   not read them one by one.
 - ``room``: waiting tickets ``<score>:<id>``, scored ``rank * 1e13 + enqueue ms``
-  (highest priority, then oldest, first);
+  (highest priority, then oldest, first); a ticket that asks for ``n`` slots at once
+  (a step of several calls takes them together) has ``n - 1`` more members
+  ``<ticket>#<i>`` at the same score, so the room counts slots, not tickets: a caller's
+  rank in it is the number of slots asked for ahead of it;
 - ``alive``: the same tickets, scored by when they expire unless their caller comes back;
 - ``owners``: the ticket of each waiting caller that named itself (a task's id, the same
   on every delivery of its message), so that a message delivered again after its
@@ -27,7 +30,10 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
   last): while it is present, one call at a time goes out (a probe), the others wait;
 - ``probe``: the lease of the call out as a probe, while it is out;
 - ``stats``: moving averages of how long calls take and how late waiting callers come
-  back, so that estimates further than one window ahead allow for them.
+  back, so that estimates further than one window ahead allow for them; and two
+  counters: ``repeated``, calls a step made before it found no slot for its next one
+  (its next attempt makes them again), and ``idle_ms``, slot-milliseconds free while
+  tickets waited (``idle_at``: since when that is counted).
 
 Ids come from the caller (unique per process and call), so no counter key is needed.
 Every score is a whole number of milliseconds under 1e14, so it survives Lua's number to
@@ -77,18 +83,62 @@ local function marked_after(after)
 end
 """
 
+#: slots free while tickets wait, integrated over time (see ``idle_ms`` above).
+#: Expects locals: log, room, stats, limit, window, now, and marked_in_window() from _MARKS;
+#: runs before any entry leaves ``log``.
+_IDLE = """
+local function count_idle()
+  local since = tonumber(redis.call('HGET', stats, 'idle_at'))
+  if since and since < now then
+    -- calls counted at ``since``, then each frees its slot one window after its score
+    local busy = redis.call('ZCOUNT', log, '(' .. since - window, '+inf') + marked_in_window()
+    local freed = redis.call('ZRANGEBYSCORE', log, '(' .. since - window, now - window,
+      'WITHSCORES', 'LIMIT', 0, limit)
+    local at, idle = since, 0
+    for i = 2, #freed, 2 do
+      local t = tonumber(freed[i]) + window
+      idle = idle + math.max(0, limit - busy) * (t - at)
+      busy, at = busy - 1, t
+    end
+    idle = idle + math.max(0, limit - busy) * (now - at)
+    if idle > 0 then
+      redis.call('HINCRBY', stats, 'idle_ms', idle)
+    end
+  end
+  if redis.call('ZCARD', room) > 0 then
+    redis.call('HSET', stats, 'idle_at', now)
+  elseif since then
+    redis.call('HDEL', stats, 'idle_at')
+  end
+end
+"""
+
 #: window count and the grant-time estimate shared by ACQUIRE and STATUS.
 #: Expects locals: log, room, alive, stats, marks, marked, owners, limit, window.
 _COMMON = (
     _MARKS
+    + _IDLE
     + """
 -- entries that left the window are dropped by SETTLE and before any estimate
 local held = marked_in_window()
 local used = redis.call('ZCOUNT', log, '(' .. now - window, '+inf') + held
+-- a ticket leaves the room with the further slots it asked for (``<ticket>#<i>``)
+local function drop_ticket(ticket)
+  local at = tonumber(string.match(ticket, '^(%d+)'))
+  local gone, prefix = {ticket}, ticket .. '#'
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', room, at, at)) do
+    if string.sub(member, 1, #prefix) == prefix then
+      gone[#gone + 1] = member
+    end
+  end
+  redis.call('ZREM', room, unpack(gone))
+end
 local function purge_dead()
   local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', now, 'LIMIT', 0, 100)
   if #dead > 0 then
-    redis.call('ZREM', room, unpack(dead))
+    for _, ticket in ipairs(dead) do
+      drop_ticket(ticket)
+    end
     redis.call('ZREM', alive, unpack(dead))
     local named = {}
     for i, ticket in ipairs(dead) do
@@ -158,12 +208,13 @@ end
 )
 
 #: KEYS: log room alive pause stats marks marked owners strikes probe
-#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner
+#: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner made
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
-#:    or {0, used, wait_ms, ticket, ahead}
+#:    or {0, used, wait_ms, ticket, ahead} (ahead: slots asked for ahead of the caller)
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
 #: owner: '' or the caller's name, the same every time it comes (its ticket is then
-#: ``<score>:<owner>``).
+#: ``<score>:<owner>``). made: calls the caller made before this one in the same
+#: attempt; told to wait, it will make them again (counted as ``repeated``).
 ACQUIRE = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -173,9 +224,11 @@ local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local join, id, owner = ARGV[8] == '1', ARGV[9], ARGV[10] or ''
+local made = tonumber(ARGV[11] or '0')
 """
     + _COMMON
     + """
+count_idle()
 local score
 if ticket ~= '' then
   score = tonumber(string.match(ticket, '^(%d+)'))
@@ -229,8 +282,9 @@ if paused <= 0 and ahead + cost <= limit - used then
     local due = redis.call('ZSCORE', alive, ticket)
     if due then
       observe('late_ms', math.max(0, now - (tonumber(due) - grace)))
-      redis.call('ZREM', room, ticket)
+      drop_ticket(ticket)
       redis.call('ZREM', alive, ticket)
+      count_idle()
     end
     if owner ~= '' then
       redis.call('HDEL', owners, owner)
@@ -244,14 +298,23 @@ if paused > 0 and now + paused > at then
 end
 -- +2: the caller's clock and timer are not Redis's; better a hair late than early
 local wait = math.max(1, at - now + 2)
+if made > 0 then
+  redis.call('HINCRBY', stats, 'repeated', made)
+end
 if not join then
   return {0, used, wait, '', ahead}
 end
 if ticket == '' then
   ticket = score .. ':' .. (owner ~= '' and owner or id)
+else
+  drop_ticket(ticket)  -- it may ask for another number of slots than last time
 end
 redis.call('ZADD', room, score, ticket)
+for i = 2, cost do
+  redis.call('ZADD', room, score, ticket .. '#' .. i)
+end
 redis.call('ZADD', alive, now + wait + grace, ticket)
+count_idle()
 if owner ~= '' then
   redis.call('HSET', owners, owner, ticket)
 end
@@ -259,20 +322,22 @@ return {0, used, wait, ticket, ahead}
 """
 )
 
-#: KEYS: log pause stats marks marked strikes probe
+#: KEYS: log pause stats marks marked strikes probe room
 #: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms outcome
 #: (remaining, reset_ms: -1 when not reported; outcome: 'ok', 'throttled' (a bare 429) or
 #: '') -> the pause in force, in ms (0: none)
 SETTLE = (
     """
 local log, pause, stats, marks, marked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local strikes, probe = KEYS[6], KEYS[7]
+local strikes, probe, room = KEYS[6], KEYS[7], KEYS[8]
 local id, window, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local remaining, reset, pause_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local lease, outcome = tonumber(ARGV[8]), ARGV[9]
 """
     + _MARKS
+    + _IDLE
     + """
+count_idle()
 if id ~= '' then
   local until_ms = redis.call('ZSCORE', log, id)
   if until_ms and tonumber(until_ms) > now + 1 then
@@ -321,8 +386,8 @@ return math.max(0, redis.call('PTTL', pause))
 
 #: KEYS: log room alive pause stats marks marked owners
 #: ARGV: limit window_ms
-#: -> {now_ms, used, in_flight, paused_ms, next_free_ms, drain_ms,
-#:     waiting interactive, default, bulk}
+#: -> {now_ms, used, in_flight, paused_ms, next_free_ms, drain_ms, repeated, idle_ms,
+#:     waiting interactive, default, bulk} (waiting: slots asked for, by priority)
 STATUS = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -331,6 +396,7 @@ local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 """
     + _COMMON
     + """
+count_idle()
 purge_dead()
 local in_flight = redis.call('ZCOUNT', log, '(' .. now + 1, '+inf')
 if held > 0 then
@@ -352,7 +418,9 @@ local drain = 0
 if total > 0 then
   drain = math.max(paused, grant_time(total - 1) - now)
 end
+local counters = redis.call('HMGET', stats, 'repeated', 'idle_ms')
 return {now, used, in_flight, paused, math.max(paused, next_free), drain,
+        tonumber(counters[1]) or 0, tonumber(counters[2]) or 0,
         waiting[1], waiting[2], waiting[3]}
 """
 )

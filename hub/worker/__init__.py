@@ -1,5 +1,5 @@
 """Celery-bound execution only: the app, the broker transport, the step task, the flow
-around a step, queues, dispatch, idempotency, and beat.
+around a step, queues, dispatch, idempotency, concurrency keys and their sweeper, and beat.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app, create_celery
     from hub.worker.dispatch import StepCall, StepDispatch
     from hub.worker.flow import Flow
+    from hub.worker.key_sweeper import sweep_keys_in_worker
     from hub.worker.queues import STEP_QUEUES, parse_queues
     from hub.worker.runtime import Runtime, find_step
 
@@ -30,6 +31,7 @@ __all__ = [
     "find_step",
     "parse_queues",
     "run_beat",
+    "sweep_keys_in_worker",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -47,6 +49,7 @@ __getattr__, __dir__ = lazy_exports(
             "StepDispatch",
         ),
         "flow": ("Flow",),
+        "key_sweeper": ("sweep_keys_in_worker",),
         "queues": (
             "STEP_QUEUES",
             "parse_queues",

@@ -18,6 +18,10 @@ worker, to an in-memory queue in ``hub test``).
   if there are none) the run is recorded as failed.
 - The run record (:class:`~hub.history.runs.RunStore`) notes every step; the run ends
   ``succeeded`` when its chain ends without an error, ``failed`` otherwise.
+- A workflow or step with ``concurrency`` takes its place on the key first
+  (:class:`~hub.worker.concurrency.ConcurrencyGate`); a step with no free place is parked
+  in the key's queue (the run record shows it waiting for ``concurrency``) and its task
+  ends without running. The run's place is given back when the run ends.
 - Each step execution goes through the :class:`~hub.worker.idempotency.StepLedger`: a
   redelivered task whose step is recorded as done hands the recorded output on without
   calling the upstream again; a second task for the same step stops. Each failed attempt
@@ -31,8 +35,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, error_label
+from hub.core import Deferred, FatalError, TemplateError, error_label
 from hub.history import DeadLetterStore, RunStatus, RunStore, WaitReason
+from hub.worker.concurrency import ConcurrencyGate, Place, parked_task
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
 from hub.worker.foreach import ForeachState, Progress
@@ -87,8 +92,10 @@ class Flow:
         on_finished: RunObserver | None = None,
         ledger: StepLedger | None = None,
         dead_letters: DeadLetterStore | None = None,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
         self.runtime = runtime
+        self.gate = gate
         self.runs = runs
         self._ttl = state_ttl_seconds
         self._on_finished = on_finished
@@ -114,12 +121,13 @@ class Flow:
             quota_waits=call.quota_waits,
         )
         try:
-            if call.index is not None:
-                self._item(wf, step, call, ctx, dispatch)
+            places = self._places(wf, step, call, ctx)
+            if places and not self._enter(places, call, ctx, dispatch):
                 return ctx
-            if step.foreach is not None:
-                return self._fan_out(wf, step, call, ctx, dispatch)
-            return self._plain(wf, step, call, ctx, dispatch)
+            try:
+                return self._step(wf, step, call, ctx, dispatch)
+            finally:
+                self._leave_step(places)
         except Deferred as wait:
             reason: WaitReason = wait.reason  # type: ignore[assignment]
             self.runs.step_waiting(call.run_id, step.id, reason)
@@ -131,6 +139,60 @@ class Flow:
             key = execution_key(call.step, call.index)
             self.dead_letters.note_attempt(call.run_id, key, call.attempt, error)
             raise
+
+    def _step(
+        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+    ) -> dict[str, Any]:
+        if call.index is not None:
+            self._item(wf, step, call, ctx, dispatch)
+            return ctx
+        if step.foreach is not None:
+            return self._fan_out(wf, step, call, ctx, dispatch)
+        return self._plain(wf, step, call, ctx, dispatch)
+
+    # --- concurrency keys ---------------------------------------------------------
+
+    def _places(self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any]) -> list[Place]:
+        """The places this task holds while it runs: the run's, then the step's own."""
+        if self.gate is None:
+            return []
+        places = [self.gate.run_place(wf, ctx), self.gate.step_place(wf, step, call, ctx)]
+        return [place for place in places if place is not None]
+
+    def _enter(
+        self, places: list[Place], call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+    ) -> bool:
+        """Take the places; False (the task parked, its chain detached) when one is full."""
+        assert self.gate is not None
+        parked = parked_task(dispatch.task_id, call, ctx, dispatch.remaining())
+        if self.gate.enter(places, parked):
+            return True
+        dispatch.detach()
+        self.runs.step_waiting(call.run_id, call.step, "concurrency")
+        log.info(
+            "%s.%s run %s: waits for its turn on a concurrency key",
+            call.workflow,
+            execution_key(call.step, call.index),
+            call.run_id,
+        )
+        return False
+
+    def _leave_step(self, places: list[Place]) -> None:
+        """The step's task ends: give the step's own place back (the run keeps its own)."""
+        for place in places:
+            if place.scope == "step" and self.gate is not None:
+                self.gate.leave(place)
+
+    def _leave_run(self, wf: Workflow, ctx: dict[str, Any]) -> None:
+        """The run ended: give its place on the workflow's key back."""
+        if self.gate is None:
+            return
+        try:
+            place = self.gate.run_place(wf, ctx)
+        except TemplateError:
+            return  # the key never rendered: the run took no place
+        if place is not None:
+            self.gate.leave(place)
 
     def _plain(
         self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
@@ -149,7 +211,7 @@ class Flow:
         skipped = step.id in ctx.get("skipped", ())
         self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
         if not dispatch.remaining():
-            self._ended(call.run_id, ctx)
+            self._ended(wf, call.run_id, ctx)
         return ctx
 
     def _duplicate(self, execution: Execution, call: StepCall, dispatch: StepDispatch) -> bool:
@@ -175,7 +237,7 @@ class Flow:
             ctx["steps"][step.id] = []
             self.runs.step_finished(call.run_id, step.id, "succeeded", items=0)
             if not dispatch.remaining():
-                self._ended(call.run_id, ctx)
+                self._ended(wf, call.run_id, ctx)
             return ctx
         state = self._state(call)
         total = state.open(len(items), dispatch.remaining())
@@ -205,10 +267,11 @@ class Flow:
                 _, output = execute_item(wf, step.id, ctx, self.runtime, item)
                 progress = state.record(call.index, output)
         if progress.complete:
-            self._collect(step, call, ctx, state, progress, dispatch)
+            self._collect(wf, step, call, ctx, state, progress, dispatch)
 
     def _collect(
         self,
+        wf: Workflow,
         step: Step,
         call: StepCall,
         ctx: dict[str, Any],
@@ -226,7 +289,7 @@ class Flow:
         if chain:
             dispatch.resume(chain, ctx)
         else:
-            self._ended(call.run_id, ctx)
+            self._ended(wf, call.run_id, ctx)
         claims.settle(claim)
 
     # --- failing ------------------------------------------------------------------
@@ -261,7 +324,7 @@ class Flow:
         try:
             step = find_step(wf, call.step)
         except FatalError:
-            self._failed(call.run_id, ctx, error)
+            self._failed(wf, call.run_id, ctx, error)
             return
         self.runs.step_finished(call.run_id, step.id, "failed", error=error)
         if call.index is not None:
@@ -281,7 +344,7 @@ class Flow:
             handler_ctx = {**ctx, "steps": steps, "error": error}
             dispatch.start(wf, handlers, handler_ctx, event_id=call.event_id, run_id=call.run_id)
         else:
-            self._failed(call.run_id, ctx, error)
+            self._failed(wf, call.run_id, ctx, error)
         claims.settle(claim)
 
     def _dead_letter(
@@ -303,16 +366,20 @@ class Flow:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _ended(self, run_id: str, ctx: dict[str, Any]) -> None:
+    def _ended(self, wf: Workflow, run_id: str, ctx: dict[str, Any]) -> None:
         """The run's last chain ended: failed if it was running failure handlers."""
         error = ctx.get("error")
         status: RunStatus = "failed" if error is not None else "succeeded"
         self.runs.finish(run_id, status, error=error)
+        self._leave_run(wf, ctx)
         if self._on_finished is not None:
             self._on_finished(run_id, status, ctx)
 
-    def _failed(self, run_id: str, ctx: dict[str, Any], error: dict[str, Any]) -> None:
+    def _failed(
+        self, wf: Workflow, run_id: str, ctx: dict[str, Any], error: dict[str, Any]
+    ) -> None:
         self.runs.finish(run_id, "failed", error=error)
+        self._leave_run(wf, ctx)
         if self._on_finished is not None:
             self._on_finished(run_id, "failed", {**ctx, "error": ctx.get("error", error)})
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from hub.connector import Connector, SettingsFor, from_environment, get_connector, get_operation
 from hub.core import ConfigError, FatalError, Paused, PauseStore, Settings, TemplateError
-from hub.http import RetryPolicy
+from hub.http import RetryPolicy, current_claim
 from hub.workflow import OperationLookup, RetryOverride, Step, Workflow, evaluate, render, truthy
 
 __all__ = [
@@ -180,6 +180,7 @@ def _call(wf: Workflow, step: Step, tctx: dict[str, Any], runtime: Runtime, wher
         )
         raise FatalError(f"{where}: arguments for {step.uses} are invalid: {problems}") from exc
     runtime.check_paused(connector.name, f"{tctx['run']['id']} {where}")
+    current_claim().expect(op.calls_for(validated))  # their quota slots taken together
     return op.call(runtime.api(connector), validated)
 
 

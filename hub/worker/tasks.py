@@ -11,18 +11,23 @@ record) is :class:`hub.worker.flow.Flow`'s part.
 The step runs under a quota claim (:mod:`hub.http.quota_claim`) with the workflow's
 ``priority``; the claim's waiting tickets travel in the task's ``quota`` kwarg, so a
 re-scheduled step comes back to its place in each budget's waiting room.
+
+A step parked on a concurrency key (:mod:`hub.worker.concurrency`) is sent again, with
+its own task id and the rest of its chain, on ``hub.deferred`` when its turn comes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from hub.core import Deferred, RetryableError, error_label, get_settings, redis_client
+from hub.core import Deferred, KeySlots, RetryableError, error_label, get_settings, redis_client
 from hub.history import RunStore
 from hub.http import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
+from hub.worker.concurrency import ConcurrencyGate
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CelerySender, StepCall, StepDispatch
 from hub.worker.flow import Flow
@@ -30,7 +35,7 @@ from hub.worker.queues import DEFERRED_QUEUE
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow import STEP_TASK, WorkflowStore
 
-__all__ = ["StepTask", "run_step"]
+__all__ = ["StepTask", "concurrency_gate", "run_step"]
 
 log = logging.getLogger("hub.worker")
 
@@ -61,7 +66,34 @@ def _flow() -> Flow:
     runtime, _ = _runtime()
     retention = runtime.settings.hub_run_retention_seconds
     runs = RunStore(runtime.redis, retention_seconds=retention)
-    return Flow(runtime, runs, state_ttl_seconds=retention)
+    return Flow(runtime, runs, state_ttl_seconds=retention, gate=concurrency_gate())
+
+
+@cache
+def concurrency_gate() -> ConcurrencyGate:
+    """This process's gate to the concurrency keys; it sends woken steps to the broker."""
+    runtime, _ = _runtime()
+    settings = runtime.settings
+    slots = KeySlots(
+        runtime.redis,
+        lease_seconds=settings.hub_concurrency_lease_seconds,
+        ttl_seconds=settings.hub_run_retention_seconds,
+    )
+    return ConcurrencyGate(slots, wake=_wake)
+
+
+def _wake(parked: Mapping[str, Any]) -> None:
+    """Send a parked step's task again (its id, context, kwargs and chain kept)."""
+    kwargs = parked["kwargs"]
+    sig = app.signature(
+        STEP_TASK,
+        args=(parked["ctx"],),
+        kwargs=kwargs,
+        queue=DEFERRED_QUEUE,
+        shadow=f"{kwargs['workflow']}.{kwargs['step']}",
+    )
+    options = {"chain": parked["chain"]} if parked["chain"] else {}
+    sig.apply_async(task_id=parked["task_id"], **options)
 
 
 # max_retries=None on the task itself: Celery reads ``retry(max_retries=None)`` as "the

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from hub.workflow.jinja_env import compile_template, parse_template
     from hub.workflow.live import LiveWorkflows
     from hub.workflow.loader import load_folder, load_workflow
-    from hub.workflow.model import PollTrigger, RetryOverride, Step, Workflow
+    from hub.workflow.model import Concurrency, PollTrigger, RetryOverride, Step, Workflow
     from hub.workflow.positions import Positions, compose
     from hub.workflow.problems import Loc, Problem, WorkflowError
     from hub.workflow.revisions import WorkflowStore
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SOURCE_PATTERN",
     "STEP_TASK",
+    "Concurrency",
     "LiveWorkflows",
     "Loc",
     "OperationLookup",
@@ -92,6 +93,7 @@ __getattr__, __dir__ = lazy_exports(
             "load_workflow",
         ),
         "model": (
+            "Concurrency",
             "PollTrigger",
             "RetryOverride",
             "Step",

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 from pydantic import ValidationError
 
 from hub.connector import get_operation
-from hub.workflow.model import Step, Trigger, Workflow, revision_of
+from hub.workflow.model import Concurrency, Step, Trigger, Workflow, revision_of
 from hub.workflow.positions import compose
 from hub.workflow.problems import Loc, Problem, WorkflowError
 from hub.workflow.schema_errors import schema_problems
@@ -193,12 +193,16 @@ def _salvage(document: dict[str, Any], path: str) -> WorkflowParts:
     with contextlib.suppress(ValidationError):
         trigger = Trigger.model_validate(document.get("trigger"), by_name=False)
     condition = document.get("if")
+    concurrency: Concurrency | None = None
+    with contextlib.suppress(ValidationError):
+        concurrency = Concurrency.model_validate(document.get("concurrency"), by_name=False)
     return WorkflowParts(
         path=path,
         if_=condition if isinstance(condition, str) else None,
         trigger=trigger,
         steps=_salvage_steps(document.get("steps"), ("steps",)),
         on_failure=_salvage_steps(document.get("on_failure"), ("on_failure",)),
+        concurrency=concurrency,
     )
 
 

@@ -41,6 +41,7 @@ from hub.workflow.problems import Loc
 from hub.workflow.timing import cron_fields, parse_duration
 
 __all__ = [
+    "Concurrency",
     "PollTrigger",
     "RetryOverride",
     "ScheduleTrigger",
@@ -165,6 +166,19 @@ class RetryOverride(_Model):
         return self
 
 
+class Concurrency(_Model):
+    """At most ``limit`` runs (on a workflow) or executions of a step (on a step) with the
+    same key at once, cluster-wide; the others wait their turn in arrival order."""
+
+    key: str = Field(
+        default="",
+        description="A template for the key, e.g. '{{ event.data.id }}'. Runs whose keys "
+        "render to the same text share the limit, across workflows too. Empty: one key "
+        "for the whole workflow (or step).",
+    )
+    limit: int = Field(default=1, ge=1, description="How many may hold the key at once.")
+
+
 class Step(_Model):
     """One call to a connector operation."""
 
@@ -180,6 +194,9 @@ class Step(_Model):
         default=None, description="A list to run the step over; defines item and index."
     )
     retry: RetryOverride | None = None
+    concurrency: Concurrency | None = Field(
+        default=None, description="At most 'limit' executions of this step per key at once."
+    )
     on_failure: Annotated[list[Step], EMPTY_LIST] = Field(
         default_factory=list, description="Steps to run when this step fails for good."
     )
@@ -199,8 +216,10 @@ class Workflow(_Model):
         default_factory=list, description="Steps to run when any step fails for good."
     )
     priority: Literal["interactive", "default", "bulk"] = "default"
-    concurrency: int | None = Field(
-        default=None, ge=1, description="Most runs of this workflow at once."
+    concurrency: Concurrency | None = Field(
+        default=None,
+        description="At most 'limit' runs per key at once, from the first "
+        "step to the end of the run.",
     )
 
     _source_path: str = PrivateAttr(default="")

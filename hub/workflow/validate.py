@@ -9,7 +9,10 @@ What a template may read depends on where it stands:
   every main step and earlier ``on_failure`` steps);
 - in the ``with`` and ``if`` of a step with ``foreach``: ``item`` and ``index``;
 - in ``on_failure`` steps: ``error``;
-- in a poll trigger's ``with``: ``cursor``, ``workflow``, ``run`` and ``secrets`` only.
+- in a poll trigger's ``with``: ``cursor``, ``workflow``, ``run`` and ``secrets`` only;
+- in the workflow's ``concurrency.key`` (rendered before the first step): ``event``,
+  ``workflow`` and ``run``; in a step's: what the step's ``with`` may read. Secrets are
+  never allowed in a key (keys are shown to operators).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from hub.connector import AnyOperation, Connector, all_operations, get_operation
 from hub.core import ConfigError
 from hub.workflow.arguments import check_arguments
-from hub.workflow.model import Step, Trigger, Workflow
+from hub.workflow.model import Concurrency, Step, Trigger, Workflow
 from hub.workflow.positions import Positions
 from hub.workflow.problems import Loc, Problem
 from hub.workflow.templates import check_syntax, is_template, referenced_names
@@ -36,6 +39,7 @@ OperationLookup = Callable[[str], tuple[Connector[Any], AnyOperation]]
 _BASE_NAMES = frozenset({"event", "workflow", "run", "secrets"})
 _POLL_NAMES = frozenset({"cursor", "workflow", "run", "secrets"})
 _IF_NAMES = frozenset({"event"})
+_RUN_KEY_NAMES = frozenset({"event", "workflow", "run"})
 _SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Python internals (``__class__``) and name-mangled attributes (``_Cls__attr``); keys
 #: such as ``_id`` are data and stay readable.
@@ -60,6 +64,7 @@ class WorkflowParts:
     trigger: Trigger | None = None
     steps: list[StepSlot] = field(default_factory=list)
     on_failure: list[StepSlot] = field(default_factory=list)
+    concurrency: Concurrency | None = None
 
     @classmethod
     def of(cls, wf: Workflow) -> WorkflowParts:
@@ -70,6 +75,7 @@ class WorkflowParts:
             trigger=wf.trigger,
             steps=_slots(wf.steps, ("steps",)),
             on_failure=_slots(wf.on_failure, ("on_failure",)),
+            concurrency=wf.concurrency,
         )
 
 
@@ -160,6 +166,10 @@ class _Checker:
             why = "a poll trigger runs before any step"
             self._operation(poll.uses, poll.with_, loc)
             self._templates_in(poll.with_, (*loc, "with"), _Scope(_POLL_NAMES, why_no_steps=why))
+        if parts.concurrency is not None:
+            why = "the workflow's concurrency key is taken before any step runs"
+            scope = _Scope(_RUN_KEY_NAMES, why_no_steps=why)
+            self._concurrency_key(("concurrency",), parts.concurrency, scope)
         earlier: list[str] = []
         for slot in parts.steps:
             self._step(slot, tuple(earlier), in_failure=False)
@@ -208,11 +218,27 @@ class _Checker:
             self._template((*slot.loc, "if"), step.if_, scope, True)
         self._operation(step.uses, step.with_, slot.loc)
         self._templates_in(step.with_, (*slot.loc, "with"), scope)
+        if step.concurrency is not None:
+            names = scope.names - {"secrets"}
+            key_scope = replace(scope, names=names)
+            self._concurrency_key((*slot.loc, "concurrency"), step.concurrency, key_scope)
         failure_earlier = list(earlier)
         for index, nested in enumerate(step.on_failure):
             loc = (*slot.loc, "on_failure", index)
             self._step(StepSlot(loc, nested.id, nested), tuple(failure_earlier), in_failure=True)
             failure_earlier.append(nested.id)
+
+    def _concurrency_key(self, loc: Loc, concurrency: Concurrency, scope: _Scope) -> None:
+        key = concurrency.key
+        if key and not key.strip():
+            self.at((*loc, "key"), "a concurrency key must not be blank; leave it out for one key")
+        elif is_template(key):
+            if check_syntax(key) is None and any(
+                path[0] == "secrets" for path in referenced_names(key)
+            ):
+                self.at((*loc, "key"), "a concurrency key must not read secrets")
+                return
+            self._template((*loc, "key"), key, scope, False)
 
     def _operation(self, uses: str, args: dict[str, Any], loc: Loc) -> None:
         try:

@@ -45,6 +45,7 @@ def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iter
         redis_url=redis_server.url,
         log_dir=tmp_path,
         workflows=workflows,
+        open_sources=("load",),
         extra_env={
             "PLUTORA_AUTH_URL": f"{url}/oauth/token",
             "PLUTORA_BASE_URL": url,

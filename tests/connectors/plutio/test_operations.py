@@ -235,3 +235,13 @@ def test_move_and_copy_where_documented(sandbox: Sandbox, run: Run) -> None:
     with pytest.raises(FatalError, match="No tasks record with _id ghost") as info:
         run("tasks.move", {"_id": "ghost", "data": {"taskGroupId": "g2"}})
     assert info.value.status == 404
+
+
+def test_an_upsert_declares_its_find_and_its_create() -> None:
+    op = OPERATIONS["people.upsert"]
+    args = op.input.model_validate(
+        {"match": {"contactEmails.address": "a@x.io"}, "data": {"name": {"first": "A"}}}
+    )
+    assert op.calls_for(args) == 2
+    find = OPERATIONS["people.find"]
+    assert find.calls_for(find.input.model_validate({"query": {"a": 1}, "limit": 250})) == 3

@@ -77,12 +77,15 @@ def test_a_run_waiting_for_quota_or_held_says_so_once_then_ends(
     _start(store, "c" * 32, waits=1)
     store.step_waiting("c" * 32, "person", "held")
     watcher.poll()
+    _start(store, "c" * 32, waits=2)
+    store.step_waiting("c" * 32, "person", "concurrency")
+    watcher.poll()
     clock.now += 1
     store.step_finished("c" * 32, "person", "succeeded")
     store.finish("c" * 32, "succeeded")
     watcher.poll()
     outcomes = [re.split(r"\s{2,}", line)[3] for line in _lines(out)]
-    assert outcomes == ["waiting for quota", "waiting for a key", "succeeded"]
+    assert outcomes == ["waiting for quota", "waiting for a key", "waiting its turn", "succeeded"]
     assert _lines(out)[0].endswith("at person")
     assert store.get("c" * 32).steps["person"].waiting is None  # type: ignore[union-attr]
 

@@ -209,6 +209,26 @@ def test_list_with_limit_takes_the_first_ones() -> None:
     assert records.calls[0][-1] == 5
 
 
+def test_a_read_with_a_limit_declares_its_pages_as_its_calls() -> None:
+    paged: crud.Crud[Board] = crud.Crud(
+        "kanban", lambda board: board.records, id_field="key", page_size=2
+    )
+    ops = {op.name: op for op in paged.operations(CARDS)}
+
+    def calls(action: str, args: dict[str, Any]) -> int:
+        op = ops[f"cards.{action}"]
+        return op.calls_for(op.input.model_validate(args))
+
+    assert calls("list", {"board_id": "b1", "limit": 5}) == 3
+    assert calls("find", {"board_id": "b1", "limit": 2}) == 1
+    # without a limit, the pages max_items allows are rarely all read: one at a time
+    assert calls("list", {"board_id": "b1"}) == 1
+    assert calls("create", {"board_id": "b1", "title": "t"}) == 1
+    # without a page size, every generated operation is one call
+    plain = {op.name: op for op in CRUD.operations(CARDS)}["cards.list"]
+    assert plain.calls_for(plain.input.model_validate({"board_id": "b1", "limit": 5})) == 1
+
+
 def test_list_past_max_items_fails_rather_than_truncating() -> None:
     records = FakeRecords(cards(4))
     with pytest.raises(FatalError, match=r"kanban.cards: more than 3 cards match.*`max_items`"):

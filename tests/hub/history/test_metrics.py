@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from hub.cli.app import cli
+from hub.core import KeySlots, key_id
 from hub.core.errors import QuotaWait
 from hub.core.redis_server import RedisServer
 from hub.core.settings import get_settings
@@ -120,3 +121,20 @@ def test_dead_letters_by_workflow_until_replayed(redis_client: redis.Redis) -> N
     store.mark_replayed("r1", "r9", keep_seconds=60)
     assert dead_letter_counts(redis_client) == {"crm": 1, "invoices": 1}
     assert b'hub_dead_letters{workflow="crm"} 1.0' in exposition(redis_client)
+
+
+def test_metrics_count_the_parked_steps_and_the_keys_they_wait_on(
+    redis_client: redis.Redis,
+) -> None:
+    slots = KeySlots(redis_client, lease_seconds=60, ttl_seconds=3600)
+    one, two = key_id("one"), key_id("two")
+    for name in ("a", "b", "c"):
+        slots.enter(one, name, 1, f"p{name}")
+    for name in ("d", "e"):
+        slots.enter(two, name, 1, f"p{name}")
+    assert KeySlots.waiting_per_key(redis_client) == {one: 2, two: 1}
+    text = exposition(redis_client).decode()
+    assert "hub_concurrency_waiting 3.0" in text
+    assert "hub_concurrency_keys_waited_on 2.0" in text
+    slots.leave(two, "d")
+    assert KeySlots.waiting_per_key(redis_client) == {one: 2}

@@ -91,6 +91,9 @@ def test_a_re_scheduled_step_says_what_it_waits_for_until_it_ends(
     assert "running, held: its connector is paused" in run_detail(runs.get("r5"))  # type: ignore[arg-type]
     runs.step_waiting("r5", "person", "breaker")
     assert "circuit breaker is open" in run_detail(runs.get("r5"))  # type: ignore[arg-type]
+    runs.step_waiting("r5", "person", "concurrency")
+    detail = run_detail(runs.get("r5"))  # type: ignore[arg-type]
+    assert "running, waiting for its turn on a concurrency key" in detail
     runs.step_finished("r5", "person", "succeeded")
     assert runs.get("r5").steps["person"].waiting is None  # type: ignore[union-attr]
 

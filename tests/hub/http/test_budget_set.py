@@ -83,3 +83,11 @@ def test_a_bare_429_pauses_every_budget_and_the_longest_pause_is_answered(
     held = budgets.settle(budgets.acquire(QuotaClaim()), Observation(throttled=True))
     assert held is not None and 0.9 < held <= 1.0
     assert all(q.raw_status().paused_ms > 800 for q in budgets.quotas)
+
+
+def test_a_call_that_never_reached_the_upstream_gives_back_every_slot(
+    redis_client: redis.Redis,
+) -> None:
+    budgets = _set(redis_client)
+    budgets.give_back(budgets.acquire(QuotaClaim()))
+    assert [q.used() for q in budgets.quotas] == [0, 0]

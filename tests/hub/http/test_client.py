@@ -13,7 +13,7 @@ from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.pagination import PageNumber, SkipLimit
 from hub.http.quota import Budget, Lease, RedisQuota, Unlimited
-from hub.http.quota_claim import QuotaClaim
+from hub.http.quota_claim import QuotaClaim, use_claim
 from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
 
 
@@ -24,6 +24,7 @@ class CountingQuota:
         self.allow = allow
         self.taken = 0
         self.settled: list[tuple[Lease | None, Observation | None]] = []
+        self.given_back: list[Lease] = []
 
     def acquire(self, claim: QuotaClaim | None = None) -> Lease | None:
         if self.taken >= self.allow:
@@ -34,6 +35,9 @@ class CountingQuota:
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         self.settled.append((lease, observation))
         return None
+
+    def give_back(self, lease: Lease) -> None:
+        self.given_back.append(lease)
 
 
 def _client(handler: httpx.MockTransport, quota: object = None, **kw: object) -> ApiClient:
@@ -196,6 +200,34 @@ def test_token_requests_take_slots_too(redis_client: redis.Redis) -> None:
         client.request("GET", "people")
 
 
+def test_in_a_step_a_token_request_and_the_declared_calls_take_slots_together(
+    redis_client: redis.Redis,
+) -> None:
+    class Grant:
+        def build_request(self) -> httpx.Request:
+            return httpx.Request("POST", "https://api.example/oauth/token", data={"g": "x"})
+
+        def parse(self, response: httpx.Response) -> Token:
+            return parse_token_response(response.json())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(200, json={"ok": True})
+
+    quota = _redis_quota(redis_client, limit=3)
+    auth = CachedTokenAuth(RedisTokenCache(redis_client, "hub:token:t"), Grant(), service="T")
+    client = _client(httpx.MockTransport(handler), quota, auth=auth)
+    claim = QuotaClaim()
+    with use_claim(claim):
+        claim.expect(2)  # a find, then a create
+        client.request("GET", "people")
+        assert quota.used() == 3  # the token request's slot, and both declared calls'
+        client.request("POST", "people")  # its slot was taken with the others
+    assert quota.used() == 3
+    assert quota.raw_status().repeated == 0
+
+
 def test_per_request_headers_are_merged_over_the_clients(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -306,3 +338,27 @@ def test_a_refusal_is_explained_by_the_connectors_explain() -> None:
     with pytest.raises(FatalError) as plain:
         client.request("GET", "missing")
     assert plain.value.status == 404 and "fix the input" not in str(plain.value)
+
+
+def test_a_call_that_never_connected_gives_its_slot_back_at_once(
+    redis_client: redis.Redis,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    quota = _redis_quota(redis_client, limit=1)
+    client = _client(httpx.MockTransport(refuse), quota)
+    with pytest.raises(RetryableError):
+        client.request("GET", "people")
+    assert quota.used() == 0  # the upstream never saw it: the next caller may have it
+
+
+def test_a_call_that_timed_out_reading_keeps_its_slot(redis_client: redis.Redis) -> None:
+    def stall(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    quota = _redis_quota(redis_client, limit=1)
+    client = _client(httpx.MockTransport(stall), quota)
+    with pytest.raises(RetryableError):
+        client.request("GET", "people")
+    assert quota.used() == 1  # the upstream may have counted it: it counts for a window

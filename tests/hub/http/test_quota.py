@@ -294,3 +294,61 @@ def test_a_failed_probe_frees_the_way_for_the_next(redis_client: redis.Redis) ->
     probe = quota.acquire()
     quota.settle(probe)  # a dropped connection: no answer, no strike
     assert quota.acquire() is not None  # the next probe may go
+
+
+def test_the_calls_an_operation_declares_are_granted_together_or_not_at_all(
+    redis_client: redis.Redis,
+) -> None:
+    quota = _quota(redis_client, 3, 0.3)
+    _fill(quota, 2)
+    claim = QuotaClaim()
+    with use_claim(claim):
+        claim.expect(2)  # a find, then a create
+        wait = _wait(quota)  # one slot free: not enough for both calls
+        assert quota.used() == 2  # and none taken
+    time.sleep(wait.wait + 0.02)
+    again = QuotaClaim.from_state("default", claim.state())
+    with use_claim(again):
+        again.expect(2)
+        first = quota.acquire()
+        assert quota.used() == 2  # both slots at once, the others' calls left the window
+        second = quota.acquire()  # taken ahead: granted whatever the others do meanwhile
+        assert second.id != first.id
+        quota.settle(first)
+        quota.settle(second)
+    assert quota.raw_status().repeated == 0
+
+
+def test_a_newcomer_does_not_take_a_slot_a_waiter_of_several_calls_needs(
+    redis_client: redis.Redis,
+) -> None:
+    quota = _quota(redis_client, 4, 60)
+    _fill(quota, 2)
+    big = QuotaClaim(priority="bulk")
+    with use_claim(big):
+        big.expect(3)
+        _wait(quota)  # two free, three asked for
+    # two slots free, but three asked for ahead of it: a newcomer of the same class waits
+    _wait(quota, QuotaClaim(priority="bulk"))
+    assert quota.raw_status().waiting == {"interactive": 0, "default": 0, "bulk": 4}
+    # a higher class goes first, as ever
+    assert isinstance(quota.acquire(QuotaClaim(priority="default")), Lease)
+
+
+def test_a_call_made_before_a_wait_is_counted_as_repeated(redis_client: redis.Redis) -> None:
+    quota = _quota(redis_client, 2, 60)
+    claim = QuotaClaim()
+    with use_claim(claim):
+        quota.settle(quota.acquire())  # a second call it did not declare comes next
+        _fill(quota, 1)
+        _wait(quota)
+    assert quota.raw_status().repeated == 1  # its next attempt makes the first again
+
+
+def test_slots_left_free_while_steps_wait_are_counted(redis_client: redis.Redis) -> None:
+    quota = _quota(redis_client, 1, 0.2)
+    _fill(quota, 1)
+    wait = _wait(quota, QuotaClaim())
+    assert quota.raw_status().idle_ms == 0  # no slot free yet
+    time.sleep(wait.wait + 0.3)  # its turn came and went: its caller is late
+    assert quota.raw_status().idle_ms >= 280

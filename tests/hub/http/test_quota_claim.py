@@ -47,3 +47,22 @@ def test_outside_a_step_the_claim_takes_no_place_in_line() -> None:
     claim = current_claim()
     assert claim.priority == "default" and claim.queues is False
     assert current_claim() is not claim  # nothing carries over between calls
+
+
+def test_the_declared_calls_are_asked_for_at_once_and_a_token_request_adds_one() -> None:
+    claim = QuotaClaim()
+    with use_claim(claim):
+        claim.expect(2)
+        claim.extra_call()  # a token request goes out first
+        assert claim.cost("k", limit=10) == 3
+        claim.granted("k", ["a", "a.2", "a.3"], Recorder())
+        assert claim.take_reserved("k") == "a.2"
+        assert claim.take_reserved("k") == "a.3"
+        assert claim.cost("k", limit=10) == 1  # past the declared calls: one at a time
+        assert claim.calls("k") == 3
+
+
+def test_outside_a_step_a_token_request_takes_one_slot() -> None:
+    claim = current_claim()
+    claim.extra_call()  # nothing would give back a slot taken ahead
+    assert claim.cost("k", limit=10) == 1

@@ -114,9 +114,22 @@ def test_workflow_needs_steps_a_priority_and_positive_concurrency() -> None:
     with pytest.raises(ValidationError, match="'interactive', 'default' or 'bulk'"):
         Workflow.model_validate(_workflow(priority="urgent"))
     with pytest.raises(ValidationError, match="greater than or equal to 1"):
-        Workflow.model_validate(_workflow(concurrency=0))
-    wf = Workflow.model_validate(_workflow(priority="bulk", concurrency=2))
-    assert (wf.priority, wf.concurrency, wf.description, wf.on_failure) == ("bulk", 2, "", [])
+        Workflow.model_validate(_workflow(concurrency={"key": "{{ event.id }}", "limit": 0}))
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Workflow.model_validate(_workflow(concurrency={"keys": "a"}))
+    concurrency = {"key": "{{ event.id }}", "limit": 2}
+    wf = Workflow.model_validate(_workflow(priority="bulk", concurrency=concurrency))
+    assert (wf.priority, wf.description, wf.on_failure) == ("bulk", "", [])
+    assert wf.concurrency is not None
+    assert (wf.concurrency.key, wf.concurrency.limit) == ("{{ event.id }}", 2)
+    assert Workflow.model_validate(_workflow()).concurrency is None
+
+
+def test_a_step_takes_a_concurrency_key_whose_limit_defaults_to_one() -> None:
+    step = Step.model_validate({"id": "a", "uses": "acme.x", "concurrency": {"key": "k"}})
+    assert step.concurrency is not None
+    assert (step.concurrency.key, step.concurrency.limit) == ("k", 1)
+    assert step.model_dump()["concurrency"] == {"key": "k", "limit": 1}
 
 
 @pytest.mark.parametrize(

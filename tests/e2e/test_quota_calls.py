@@ -1,0 +1,103 @@
+"""Every call counts: upserts under quota pressure on real worker processes.
+
+Each upsert is a find then a create. Its operation declares both calls, so a step takes
+both slots together or waits before making either: no find is made twice, however
+often steps wait. The sandbox's call log is the judge (each contact's find and create
+made once, one token request, no window over the limit, no 429), and the hub's own
+count of calls made again is 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from hub.core.redis_server import RedisServer
+from hub.http import quota_status
+from hub.sandbox.calllog import max_calls_in_window
+from tests.support.processes import HubProcesses, quota_env, wait_for
+
+pytestmark = pytest.mark.e2e
+
+LIMIT = 20
+WINDOW = 2.0
+CONTACTS = 60
+
+WORKFLOW = """\
+name: load-contacts
+priority: bulk
+trigger:
+  webhook: { source: load, event: contact.created }
+steps:
+  - id: person
+    uses: plutio.people.upsert
+    with:
+      match: { contactEmails.address: "{{ event.data.email }}" }
+      data:
+        name: { first: "{{ event.data.first }}", last: "Load" }
+        contactEmails: [ { address: "{{ event.data.email }}", type: work } ]
+"""
+
+
+@pytest.fixture
+def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    (workflows / "load-contacts.yaml").write_text(WORKFLOW)
+    procs = HubProcesses(
+        redis_url=redis_server.url,
+        log_dir=tmp_path,
+        workflows=workflows,
+        extra_env=quota_env(LIMIT, WINDOW),
+        open_sources=("load",),
+    )
+    try:
+        procs.start_sandbox()
+        procs.start_ingress()
+        procs.start_workers(["w1", "w2"], concurrency=4)  # 8 worker processes
+        yield procs
+    finally:
+        procs.stop()
+
+
+def test_upserts_under_quota_pressure_make_each_call_once(
+    hub: HubProcesses, redis_client: redis.Redis
+) -> None:
+    with httpx.Client(base_url=hub.ingress_url, timeout=10) as ingress:
+        for i in range(CONTACTS):
+            answer = ingress.post(
+                "/hooks/load",
+                json={"id": f"e{i}", "data": {"first": f"p{i}", "email": f"p{i}@example.com"}},
+                headers={"X-Event-Type": "contact.created"},
+            )
+            assert answer.status_code == 202, answer.text
+
+    def people() -> int:
+        return len(httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json())
+
+    try:
+        wait_for(lambda: people() >= CONTACTS, 180, f"{CONTACTS} people", interval=0.5)
+    except TimeoutError:
+        print(hub.logs())
+        raise
+    calls = httpx.get(f"{hub.sandbox_url}/_sandbox/calls").json()["calls"]
+    finds = Counter(c["query"] for c in calls if c["method"] == "GET" and c["path"] == "/people")
+    creates = [c for c in calls if c["method"] == "POST" and c["path"] == "/people"]
+    tokens = [c for c in calls if c["path"].endswith("/token")]
+    assert len(finds) == CONTACTS and set(finds.values()) == {1}, "a find was made twice"
+    assert len(creates) == CONTACTS and all(c["status"] == 200 for c in creates)
+    assert len(tokens) == 1
+    assert len(calls) == 2 * CONTACTS + 1  # nothing but the useful calls
+    assert not [c for c in calls if c["status"] == 429], "the upstream refused calls for quota"
+    assert max_calls_in_window(calls, WINDOW) <= LIMIT
+    # the backlog really pressed on the budget: some window was full, steps waited
+    assert max_calls_in_window(calls, WINDOW) == LIMIT
+    logs = "".join(p.read_text(errors="replace") for p in hub.log_dir.glob("w*.log"))
+    assert "exhausted; next slot" in logs
+    (budget,) = quota_status(redis_client)
+    assert budget.repeated == 0
