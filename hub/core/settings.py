@@ -251,6 +251,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How long run records (status, steps, errors) stay in Redis.",
     )
+    hub_alert_window_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="The hub's own `run.failed` and `dead_letter.created` events (source "
+        "`hub`): at most one per workflow and error type, and `quota.exhausted` one per "
+        "budget, in this many seconds; the next one carries the count held back.",
+    )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Secrets templates may read as `secrets.NAME`, as JSON: {"NAME": "value"}.',

@@ -9,6 +9,8 @@ until Redis has fsynced those writes to its AOF; a server without ``WAITAOF`` (R
 7.2) is durable only with its own ``appendfsync always``, which fsyncs every write before
 it answers (:func:`check_fsync` tells which, at start). Every Redis failure (unreachable,
 timeout, out of memory, loading, read-only replica, ...) is a :class:`StoreUnavailable`.
+The hub's own events (source ``hub``) are kept in the same recent list and counters by
+:func:`record_internal_event`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "StoreUnavailable",
     "check_fsync",
     "connect",
+    "record_internal_event",
 ]
 
 log = logging.getLogger("hub.ingress")
@@ -452,6 +455,18 @@ def _event(
         keys += [message.key, HELD_RUNS_KEY.format(workflow), RUN_KEY.format(run_id)]
         args += [workflow, run["revision"], run_id, message.payload]
     return keys, args
+
+
+def record_internal_event(client: redis.Redis, record: dict[str, Any]) -> None:
+    """Keep an event the hub emitted itself (source ``hub``: its runs were sent by the
+    emitter, not enqueued here) where accepted events are kept: the recent list the
+    ``/events`` view reads, and the ``<source>:accepted`` counter of ``hub_events_total``.
+    Such events have fresh ids and are not deduped."""
+    pipe = client.pipeline(transaction=True)
+    pipe.lpush(RECENT_KEY, json.dumps({**record, "_receipt": new_hex()}))
+    pipe.ltrim(RECENT_KEY, 0, RECENT_KEPT - 1)
+    pipe.hincrby(COUNTS_KEY, f"{record['source']}:accepted", 1)
+    pipe.execute()
 
 
 @dataclass
