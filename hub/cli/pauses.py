@@ -3,7 +3,9 @@
 ``KIND`` is ``workflow`` (its events are accepted and its runs held; resuming starts them
 in arrival order), ``source`` (its senders are answered 503 with ``Retry-After``) or
 ``connector`` (steps that would call it wait, holding no worker and spending no
-attempt). Who paused is ``--by``, else the OS user running the command.
+attempt). Who paused is ``--by``, else the OS user running the command. Pausing and
+resuming a workflow emit the hub events ``workflow.paused`` and ``workflow.resumed``
+(:mod:`hub.history.control_alerts`).
 """
 
 from __future__ import annotations
@@ -61,10 +63,11 @@ def pause(
 ) -> None:
     """Pause a workflow, source or connector for the whole cluster (`hub resume` ends it)."""
     from hub.core import PauseStore
+    from hub.history import ControlAlerts
 
     checked = _kind(kind)
     _check_connector(kind, name)
-    store = PauseStore(connect_redis())
+    store = PauseStore(connect_redis(), events=ControlAlerts())
     if not store.pause(checked, name, by=_who(by), reason=reason):
         current = store.get(checked, name)
         who = f" by {current.by}" if current else ""
@@ -84,9 +87,11 @@ def _effect(kind: str) -> str:
 def resume(kind: Kind, name: Name, by: By = None) -> None:
     """End a pause; a workflow's held runs start in arrival order."""
     from hub.core import PauseStore
+    from hub.history import ControlAlerts
 
     checked = _kind(kind)
-    released = PauseStore(connect_redis()).resume(checked, name, by=_who(by))
+    store = PauseStore(connect_redis(), events=ControlAlerts())
+    released = store.resume(checked, name, by=_who(by))
     if released is None:
         fail(f"{kind} {name} is not paused (`hub paused` lists what is)", 1)
     extra = f"; {released} held run(s) released in arrival order" if kind == "workflow" else ""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.history.control_alerts import ControlAlerts, install_control_alerts
     from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
     from hub.history.events_log import log_event
     from hub.history.hub_events import (
@@ -49,6 +50,7 @@ __all__ = [
     "RUNS_INDEX",
     "RUN_KEY",
     "AlertGroups",
+    "ControlAlerts",
     "DeadLetterFilter",
     "DeadLetterStore",
     "HubEventSink",
@@ -69,6 +71,7 @@ __all__ = [
     "exposition",
     "find_runs",
     "from_hub_event",
+    "install_control_alerts",
     "log_event",
     "parse_since",
     "replay_summary",
@@ -79,6 +82,10 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "control_alerts": (
+            "ControlAlerts",
+            "install_control_alerts",
+        ),
         "dead_letters": (
             "DeadLetterFilter",
             "DeadLetterStore",

@@ -118,3 +118,36 @@ def test_quota_shows_breakers_and_what_pauses_hold(
     assert 'hub_breaker_transitions_total{client="plutio:acme",state="open"} 1.0' in metrics
     assert 'hub_paused{kind="workflow",name="sync"} 1.0' in metrics
     assert 'hub_paused_held{kind="workflow",name="sync"} 1.0' in metrics
+
+
+def test_pausing_and_resuming_a_workflow_emit_hub_events(
+    redis_server: RedisServer, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    from hub.history import hub_events
+    from hub.workflow.loader import load_workflow_text
+    from hub.workflow.revisions import WorkflowStore
+
+    alert = load_workflow_text(
+        'name: alert\ntrigger: { webhook: { source: hub, event: "workflow.*" } }\n'
+        "steps:\n  - id: note\n    uses: core.echo\n    with: { value: x }\n",
+        "alert.yaml",
+    )
+    WorkflowStore(redis_client).publish([alert])
+    hub_events._default_sink.cache_clear()
+    monkeypatch.setenv("HUB_REDIS_URL", redis_server.url)
+    get_settings.cache_clear()
+    try:
+        _run(redis_server, monkeypatch, "pause", "workflow", "sync", "--by", "ada")
+        _run(redis_server, monkeypatch, "resume", "workflow", "sync", "--by", "bob")
+    finally:
+        hub_events._default_sink.cache_clear()
+        get_settings.cache_clear()
+    sent = [json.loads(m) for m in reversed(redis_client.lrange("hub", 0, -1))]
+    events = [json.loads(base64.b64decode(m["body"]))[0][0]["event"] for m in sent]
+    assert [(e["type"], e["workflow"], e["by"]) for e in events] == [
+        ("workflow.paused", "sync", "ada"),
+        ("workflow.resumed", "sync", "bob"),
+    ]
+    assert events[1]["released"] == 0
