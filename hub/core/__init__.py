@@ -51,7 +51,16 @@ if TYPE_CHECKING:
         PauseStore,
     )
     from hub.core.presence import Presence, Seen, seen
-    from hub.core.redis_connect import async_redis_client, broker_ssl, redis_client, tls_options
+    from hub.core.redis_connect import (
+        SentinelAddress,
+        async_redis_client,
+        broker_ssl,
+        broker_transport_options,
+        broker_url,
+        redis_client,
+        sentinel_address,
+        tls_options,
+    )
     from hub.core.redis_server import RedisServer, free_port
     from hub.core.settings import ConnectorSettings, Settings, get_settings
     from hub.core.settings_doc import settings_table
@@ -83,6 +92,7 @@ __all__ = [
     "RedisServer",
     "RetryableError",
     "Seen",
+    "SentinelAddress",
     "Settings",
     "SlotEntry",
     "TemplateError",
@@ -90,6 +100,8 @@ __all__ = [
     "UpstreamError",
     "async_redis_client",
     "broker_ssl",
+    "broker_transport_options",
+    "broker_url",
     "configure_logging",
     "emit_control_event",
     "env_name",
@@ -108,6 +120,7 @@ __all__ = [
     "redis_client",
     "release_lock",
     "seen",
+    "sentinel_address",
     "set_control_events",
     "settings_table",
     "tls_options",
@@ -178,9 +191,13 @@ __getattr__, __dir__ = lazy_exports(
             "seen",
         ),
         "redis_connect": (
+            "SentinelAddress",
             "async_redis_client",
             "broker_ssl",
+            "broker_transport_options",
+            "broker_url",
             "redis_client",
+            "sentinel_address",
             "tls_options",
         ),
         "redis_server": (

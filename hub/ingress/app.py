@@ -71,6 +71,7 @@ def create_app(
     store = EventStore(
         redis,
         fsync=settings.hub_ingress_fsync == "always" and waitaof,
+        replicas=settings.hub_ingress_min_replicas_acked,
         run_retention_seconds=settings.hub_run_retention_seconds,
     )
     publisher = RunPublisher(celery, workflows, compile)
