@@ -75,16 +75,23 @@ def hub_app() -> Any:
     import redis
 
     from hub.core import Settings
-    from hub.ingress import connect, create_app, prepare_process
+    from hub.ingress import check_fsync, connect, create_app, prepare_process
     from hub.worker import create_celery
     from hub.workflow import WorkflowStore, load_folder
 
     settings = Settings()
     prepare_process(settings)
     workflows = load_folder(settings.hub_workflows)
-    WorkflowStore(redis.Redis.from_url(str(settings.hub_redis_url))).publish(workflows)
+    client = redis.Redis.from_url(str(settings.hub_redis_url))
+    WorkflowStore(client).publish(workflows)
+    # as hub serve: a server without WAITAOF (Redis 7.0) is met by its appendfsync always
+    waitaof = settings.hub_ingress_fsync != "always" or check_fsync(client).waitaof
     return create_app(
-        settings, workflows, create_celery(settings), connect(str(settings.hub_redis_url))
+        settings,
+        workflows,
+        create_celery(settings),
+        connect(str(settings.hub_redis_url)),
+        waitaof=waitaof,
     )
 
 
@@ -523,6 +530,15 @@ def main() -> None:
                     print(f"  {label:<21} {name:<18} {result}")
             sys.stdout.flush()
         summarise(seen)
+        refused = {
+            label: sum(r.errors for runs in rounds for r in runs.values())
+            for label, rounds in seen.items()
+        }
+        if any(refused.values()):
+            sys.exit(
+                "answers other than 2xx (the figures count refusals, not events): "
+                + ", ".join(f"{label} {n}" for label, n in refused.items() if n)
+            )
 
 
 def summarise(seen: dict[str, list[dict[str, Result]]]) -> None:
