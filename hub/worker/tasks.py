@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from hub.core import Deferred, KeySlots, RetryableError, error_label, get_settings, redis_client
-from hub.history import HubEvents, RunStore
+from hub.history import HubEvents, RunStore, install_control_alerts
 from hub.http import QuotaClaim, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.concurrency import ConcurrencyGate
@@ -58,6 +58,7 @@ class StepTask(RequeueOnRedisLoss):
 def _runtime() -> tuple[Runtime, WorkflowStore]:
     settings = get_settings()
     client = redis_client(settings)
+    install_control_alerts()  # circuit breakers' transitions become hub events
     return Runtime(settings, client), WorkflowStore(client)
 
 
