@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hub.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.core.batch import RedisBatch, Reply
     from hub.core.control_events import (
         BreakerChanged,
         BreakerState,
@@ -89,7 +90,9 @@ __all__ = [
     "Paused",
     "Presence",
     "QuotaWait",
+    "RedisBatch",
     "RedisServer",
+    "Reply",
     "RetryableError",
     "Seen",
     "SentinelAddress",
@@ -130,6 +133,10 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "batch": (
+            "RedisBatch",
+            "Reply",
+        ),
         "control_events": (
             "BreakerChanged",
             "BreakerState",

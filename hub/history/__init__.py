@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         RunRecord,
         RunStatus,
         RunStore,
+        StepStatus,
         WaitReason,
     )
     from hub.history.search import RunFilter, find_runs
@@ -61,6 +62,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "RunStore",
+    "StepStatus",
     "WaitReason",
     "as_json",
     "budget_backlog",
@@ -125,6 +127,7 @@ __getattr__, __dir__ = lazy_exports(
             "RunRecord",
             "RunStatus",
             "RunStore",
+            "StepStatus",
             "WaitReason",
         ),
         "search": (

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hub.core import RedisBatch, Reply
 from hub.history.events_log import TransitionLog
 
 __all__ = [
@@ -131,7 +132,12 @@ class RunRecord:
 
 
 class RunStore:
-    """Reads and writes run records; ``clock`` gives epoch seconds."""
+    """Reads and writes run records; ``clock`` gives epoch seconds.
+
+    The writes a step task makes (:meth:`step_started`, :meth:`step_finished`,
+    :meth:`finish`) take a :class:`~hub.core.batch.RedisBatch` to join instead of
+    sending at once: their log lines are written once it has been sent.
+    """
 
     def __init__(
         self,
@@ -147,8 +153,6 @@ class RunStore:
         self._ttl = max(1, int(retention_seconds))
         self._max_listed = max_listed
         self._clock = clock
-        self._touch = redis.register_script(_TOUCH)
-        self._finish = redis.register_script(_FINISH)
 
     def _args(self, run_id: str, prefix: str, **run: Any) -> list[Any]:
         return [
@@ -168,6 +172,10 @@ class RunStore:
     def _keys(self, run_id: str, event_id: str) -> list[str]:
         return [RUN_KEY.format(run_id), RUNS_INDEX, EVENT_RUNS.format(event_id)]
 
+    def _batch(self, batch: RedisBatch | None) -> tuple[RedisBatch, bool]:
+        """The batch to join, and whether it is this call's own (to send at once)."""
+        return (batch, False) if batch is not None else (RedisBatch(self._redis), True)
+
     def start(
         self,
         run_id: str,
@@ -180,7 +188,7 @@ class RunStore:
         """Record a run as running (no-op when it is recorded already); ``replay_of``: the
         run it replays."""
         args = self._args(run_id, "", workflow=workflow, revision=revision, event_id=event_id)
-        created = self._touch(keys=self._keys(run_id, event_id), args=args)
+        created = self._redis.eval(_TOUCH, 3, *self._keys(run_id, event_id), *args)
         if int(created) == 2:
             self._log.run(
                 run_id, "running", workflow=workflow, revision=revision, event_id=event_id
@@ -198,6 +206,7 @@ class RunStore:
         event_id: str,
         attempt: int = 1,
         quota_waits: int = 0,
+        batch: RedisBatch | None = None,
     ) -> None:
         """A task of ``step_id`` is running (its run is recorded too, if it was not)."""
         args = self._args(
@@ -209,11 +218,19 @@ class RunStore:
             attempt=attempt,
             quota_waits=quota_waits,
         )
-        created = self._touch(keys=self._keys(run_id, event_id), args=args)
         ids = {"workflow": workflow, "revision": revision, "event_id": event_id}
-        if int(created) == 2:
-            self._log.run(run_id, "running", **ids)
-        self._log.step(run_id, step_id, "running", attempt=attempt, quota_waits=quota_waits, **ids)
+
+        def logged(created: Any) -> None:
+            if int(created) == 2:
+                self._log.run(run_id, "running", **ids)
+            self._log.step(
+                run_id, step_id, "running", attempt=attempt, quota_waits=quota_waits, **ids
+            )
+
+        batch, own = self._batch(batch)
+        batch.script(_TOUCH, self._keys(run_id, event_id), args, then=logged)
+        if own:
+            batch.send()
 
     def step_waiting(self, run_id: str, step_id: str, reason: WaitReason) -> None:
         """The step was re-scheduled to wait for ``reason`` (until it ends)."""
@@ -231,53 +248,74 @@ class RunStore:
         *,
         items: int | None = None,
         error: Mapping[str, Any] | None = None,
+        batch: RedisBatch | None = None,
     ) -> None:
         """The step ended as ``status``."""
         prefix = f"step:{step_id}:"
-        values: dict[str, Any] = {
-            f"{prefix}status": status,
-            f"{prefix}finished_at": repr(self._clock()),
-        }
+        now = self._clock()
+        values: dict[str, Any] = {f"{prefix}status": status, f"{prefix}finished_at": repr(now)}
         if items is not None:
             values[f"{prefix}items"] = items
         if error is not None:
             values[f"{prefix}error"] = json.dumps(dict(error))
+
+        def logged(reply: Any) -> None:
+            workflow, revision, event_id, started = reply
+            self._log.step(
+                run_id,
+                step_id,
+                status,
+                **_ids(workflow, revision, event_id),
+                duration_seconds=_duration(started, now),
+                items=items,
+                error=None if error is None else dict(error),
+            )
+
         key = RUN_KEY.format(run_id)
-        pipe = self._redis.pipeline()
-        pipe.hset(key, mapping=values)
-        pipe.hdel(key, f"{prefix}waiting")
-        pipe.expire(key, self._ttl)
-        pipe.hmget(key, "workflow", "revision", "event_id", f"{prefix}started_at")
-        *_, (workflow, revision, event_id, started) = pipe.execute()
-        self._log.step(
-            run_id,
-            step_id,
-            status,
-            **_ids(workflow, revision, event_id),
-            duration_seconds=_duration(started, self._clock()),
-            items=items,
-            error=None if error is None else dict(error),
-        )
+        batch, own = self._batch(batch)
+        batch.add("HSET", key, *(x for pair in values.items() for x in pair))
+        batch.add("HDEL", key, f"{prefix}waiting")
+        batch.add("EXPIRE", key, self._ttl)
+        fields = ("workflow", "revision", "event_id", f"{prefix}started_at")
+        batch.add("HMGET", key, *fields, then=logged)
+        if own:
+            batch.send()
 
     def finish(
         self, run_id: str, status: RunStatus, *, error: Mapping[str, Any] | None = None
     ) -> bool:
         """End the run as ``status``; False when it had ended already (nothing changed)."""
+        batch = RedisBatch(self._redis)
+        reply = self.finish_in(batch, run_id, status, error=error)
+        batch.send()
+        return bool(reply.value)
+
+    def finish_in(
+        self,
+        batch: RedisBatch,
+        run_id: str,
+        status: RunStatus,
+        *,
+        error: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """:meth:`finish` as part of ``batch``: its reply is empty when the run had ended."""
         payload = json.dumps(dict(error)) if error is not None else ""
         now = self._clock()
+
+        def logged(ended: Any) -> None:
+            if not ended:
+                return
+            workflow, revision, event_id, started = ended
+            self._log.run(
+                run_id,
+                status,
+                **_ids(workflow, revision, event_id),
+                duration_seconds=_duration(started, now),
+                error=None if error is None else dict(error),
+            )
+
         args = [status, repr(now), payload, self._ttl]
-        ended = self._finish(keys=[RUN_KEY.format(run_id)], args=args)
-        if not ended:
-            return False
-        workflow, revision, event_id, started = ended
-        self._log.run(
-            run_id,
-            status,
-            **_ids(workflow, revision, event_id),
-            duration_seconds=_duration(started, now),
-            error=None if error is None else dict(error),
-        )
-        return True
+        return batch.script(_FINISH, [RUN_KEY.format(run_id)], args, then=logged)
 
     def record_error(self, run_id: str, error: Mapping[str, Any]) -> None:
         """Note what failed the run (the first error recorded stays)."""

@@ -45,6 +45,7 @@ from hub.core import (
 )
 from hub.history import EVENT_RUNS, RUN_KEY, RUNS_INDEX
 from hub.ingress.publish import QueuedMessage
+from hub.worker import BELL_TOKENS, bell_key
 
 __all__ = [
     "Entry",
@@ -71,13 +72,15 @@ RETRY_AFTER_SECONDS = 5
 
 # One call takes a whole batch of events (one Lua call and one AOF transaction for all):
 # per event one SET NX GET (records it, or finds it recorded), then per batch one
-# LPUSH per queue (values in event order, as one LPUSH each would leave them), one for
-# the recent list, one HINCRBY per source and outcome, one LTRIM. A run whose workflow
+# LPUSH per queue (values in event order, as one LPUSH each would leave them) and a ring
+# of its bell (hub.worker.broker: wakes a waiting worker), one for the recent list, one
+# HINCRBY per source and outcome, one LTRIM. A run whose workflow
 # is paused (a field of the paused-workflows hash) is held instead: its queue and message
 # RPUSHed onto its workflow's held list, its run record written as ``held``.
 # KEYS: recent list, counters hash, paused-workflows hash, runs index, then per event:
 #       its seen key, its runs-of-the-event index, and per message its queue, its
-#       workflow's held list and its run record
+#       workflow's held list and its run record; then the bell of each queue named, in
+#       the order they were first named
 # ARGV: event count, recent kept, touch duplicates (1/0), now, run record ttl, then per
 #       event: message count, record, ttl, source, event id, and per message: workflow,
 #       revision, run id, payload
@@ -88,7 +91,7 @@ local function push(key, values)  -- unpack() takes at most a few thousand value
     redis.call('LPUSH', key, unpack(values, i, math.min(i + 999, #values)))
   end
 end
-local out, queues, order, recorded, counts, paused = {}, {}, {}, {}, {}, {}
+local out, queues, order, recorded, counts, paused, named = {}, {}, {}, {}, {}, {}, {}
 local now, ttl = ARGV[4], tonumber(ARGV[5])
 local function hold(q, m, event_id, event_runs)
   redis.call('RPUSH', KEYS[q + 1], KEYS[q] .. '\\n' .. ARGV[m + 3])
@@ -99,9 +102,13 @@ local function hold(q, m, event_id, event_runs)
   redis.call('ZADD', event_runs, now, ARGV[m + 2])
   redis.call('EXPIRE', event_runs, ttl)
 end
-local k, a = 5, 6
+local k, a, bells = 5, 6, 0
 for e = 1, tonumber(ARGV[1]) do
   local runs = tonumber(ARGV[a])
+  for i = 1, runs do
+    local queue = KEYS[k + 2 + 3 * (i - 1)]
+    if not named[queue] then bells = bells + 1; named[queue] = bells end
+  end
   local previous = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX', 'GET', 'EX', ARGV[a + 2])
   local outcome = ':accepted'
   if previous then
@@ -129,7 +136,12 @@ for e = 1, tonumber(ARGV[1]) do
   k = k + 2 + 3 * runs
   a = a + 5 + 4 * runs
 end
-for _, queue in ipairs(order) do push(queue, queues[queue]) end
+for _, queue in ipairs(order) do
+  push(queue, queues[queue])
+  local bell = KEYS[k + named[queue] - 1]
+  redis.call('LPUSH', bell, '1')
+  redis.call('LTRIM', bell, 0, BELL_TOKENS - 1)
+end
 if #recorded > 0 then
   push(KEYS[1], recorded)
   redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
@@ -137,6 +149,7 @@ end
 for field, count in pairs(counts) do redis.call('HINCRBY', KEYS[2], field, count) end
 return out
 """
+_ACCEPT = f"local BELL_TOKENS = {BELL_TOKENS}\n" + _ACCEPT
 _ACCEPT_SHA = hashlib.sha1(_ACCEPT.encode()).hexdigest()
 
 
@@ -400,6 +413,8 @@ class EventStore:
         for item in batch:
             keys += item.keys
             args += item.args
+        queues = dict.fromkeys(q for item in batch for q in _queues(item.keys, item.args))
+        keys += [bell_key(queue) for queue in queues]
         for attempt in (1, 2):
             pipe = self._redis.pipeline(transaction=False)
             pipe.evalsha(_ACCEPT_SHA, len(keys), *keys, *args)
@@ -470,6 +485,18 @@ def _event(
         keys += [message.key, HELD_RUNS_KEY.format(workflow), RUN_KEY.format(run_id)]
         args += [workflow, run["revision"], run_id, message.payload]
     return keys, args
+
+
+def _queues(keys: list[str], args: list[Any]) -> list[str]:
+    """The queue of each message of the events whose keys and arguments (as
+    :func:`_event` gives them) are ``keys`` and ``args``, in order."""
+    queues: list[str] = []
+    k = a = 0
+    while a < len(args):
+        runs = int(args[a])
+        queues += keys[k + 2 : k + 2 + 3 * runs : 3]
+        k, a = k + 2 + 3 * runs, a + 5 + 4 * runs
+    return queues
 
 
 def record_internal_event(client: redis.Redis, record: dict[str, Any]) -> None:

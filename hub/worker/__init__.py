@@ -11,14 +11,18 @@ from hub.core import lazy_exports
 if TYPE_CHECKING:
     from hub.worker.announce import announce_worker
     from hub.worker.beat import run_beat
+    from hub.worker.broker import BELL_TOKENS, bell_key, ring_for
     from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app, create_celery
     from hub.worker.dispatch import StepCall, StepDispatch
     from hub.worker.flow import Flow
     from hub.worker.key_sweeper import sweep_keys_in_worker
-    from hub.worker.queues import STEP_QUEUES, parse_queues
+    from hub.worker.queues import DEFAULT_QUEUE, INTERACTIVE_QUEUE, STEP_QUEUES, parse_queues
     from hub.worker.runtime import Runtime, find_step
 
 __all__ = [
+    "BELL_TOKENS",
+    "DEFAULT_QUEUE",
+    "INTERACTIVE_QUEUE",
     "MAX_COUNTDOWN_SECONDS",
     "STEP_QUEUES",
     "Flow",
@@ -27,9 +31,11 @@ __all__ = [
     "StepDispatch",
     "announce_worker",
     "app",
+    "bell_key",
     "create_celery",
     "find_step",
     "parse_queues",
+    "ring_for",
     "run_beat",
     "sweep_keys_in_worker",
 ]
@@ -39,6 +45,11 @@ __getattr__, __dir__ = lazy_exports(
     {
         "announce": ("announce_worker",),
         "beat": ("run_beat",),
+        "broker": (
+            "BELL_TOKENS",
+            "bell_key",
+            "ring_for",
+        ),
         "celery_app": (
             "MAX_COUNTDOWN_SECONDS",
             "app",
@@ -51,6 +62,8 @@ __getattr__, __dir__ = lazy_exports(
         "flow": ("Flow",),
         "key_sweeper": ("sweep_keys_in_worker",),
         "queues": (
+            "DEFAULT_QUEUE",
+            "INTERACTIVE_QUEUE",
             "STEP_QUEUES",
             "parse_queues",
         ),

@@ -39,12 +39,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, QuotaWait, TemplateError, error_label
+from hub.core import Deferred, FatalError, QuotaWait, RedisBatch, TemplateError, error_label
 from hub.history import (
     DeadLetterStore,
     HubEventSink,
     RunStatus,
     RunStore,
+    StepStatus,
     WaitReason,
     budget_backlog,
     from_hub_event,
@@ -125,6 +126,7 @@ class Flow:
     ) -> dict[str, Any]:
         """Run the step of ``call``; the context to hand on."""
         step = find_step(wf, call.step)
+        started = RedisBatch(self.runtime.redis)  # sent with the ledger's first question
         self.runs.step_started(
             call.run_id,
             step.id,
@@ -133,13 +135,16 @@ class Flow:
             event_id=call.event_id,
             attempt=call.attempt,
             quota_waits=call.quota_waits,
+            batch=started,
         )
         try:
             places = self._places(wf, step, call, ctx)
-            if places and not self._enter(places, call, ctx, dispatch):
-                return ctx
+            if places:
+                started.send()  # the step's start on record before it may wait its turn
+                if not self._enter(places, call, ctx, dispatch):
+                    return ctx
             try:
-                return self._step(wf, step, call, ctx, dispatch)
+                return self._step(wf, step, call, ctx, dispatch, started)
             finally:
                 self._leave_step(places)
         except Deferred as wait:
@@ -157,14 +162,22 @@ class Flow:
             raise
 
     def _step(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+        self,
+        wf: Workflow,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        dispatch: StepDispatch,
+        started: RedisBatch,
     ) -> dict[str, Any]:
+        """Run the step; ``started`` (its start on record) is sent with its first write."""
         if call.index is not None:
-            self._item(wf, step, call, ctx, dispatch)
+            self._item(wf, step, call, ctx, dispatch, started)
             return ctx
         if step.foreach is not None:
+            started.send()
             return self._fan_out(wf, step, call, ctx, dispatch)
-        return self._plain(wf, step, call, ctx, dispatch)
+        return self._plain(wf, step, call, ctx, dispatch, started)
 
     # --- concurrency keys ---------------------------------------------------------
 
@@ -211,9 +224,18 @@ class Flow:
             self.gate.leave(place)
 
     def _plain(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+        self,
+        wf: Workflow,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        dispatch: StepDispatch,
+        started: RedisBatch,
     ) -> dict[str, Any]:
-        with self.ledger.execute(call.run_id, step.id, dispatch.task_id) as execution:
+        ended = RedisBatch(self.runtime.redis)  # the output, the step's end, the run's end
+        with self.ledger.execute(
+            call.run_id, step.id, dispatch.task_id, batch=started
+        ) as execution:
             if self._duplicate(execution, call, dispatch):
                 return ctx
             if execution.state == "done":
@@ -223,11 +245,14 @@ class Flow:
             else:
                 ctx = execute_step(wf, step.id, ctx, self.runtime)
                 skipped = step.id in ctx.get("skipped", ())
-                execution.record({"output": ctx["steps"][step.id], "skipped": skipped})
+                output = {"output": ctx["steps"][step.id], "skipped": skipped}
+                execution.record(output, batch=ended)
         skipped = step.id in ctx.get("skipped", ())
-        self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
+        status: StepStatus = "skipped" if skipped else "succeeded"
+        self.runs.step_finished(call.run_id, step.id, status, batch=ended)
         if not dispatch.remaining():
-            self._ended(wf, call, ctx)
+            self._ended(wf, call, ctx, ended)
+        ended.send()
         return ctx
 
     def _duplicate(self, execution: Execution, call: StepCall, dispatch: StepDispatch) -> bool:
@@ -265,10 +290,17 @@ class Flow:
         return ctx
 
     def _item(
-        self, wf: Workflow, step: Step, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+        self,
+        wf: Workflow,
+        step: Step,
+        call: StepCall,
+        ctx: dict[str, Any],
+        dispatch: StepDispatch,
+        started: RedisBatch,
     ) -> None:
         assert call.index is not None
         dispatch.detach()
+        started.send()
         state = self._state(call)
         if state.failed():
             return  # another item failed the step: leave the rest alone
@@ -390,16 +422,27 @@ class Flow:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _ended(self, wf: Workflow, call: StepCall, ctx: dict[str, Any]) -> None:
-        """The run's last chain ended: failed if it was running failure handlers."""
+    def _ended(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], batch: RedisBatch | None = None
+    ) -> None:
+        """The run's last chain ended: failed if it was running failure handlers. Joining
+        ``batch``, the run ends once the batch is sent; then its concurrency place is given
+        back, its failure alerted and the observer told."""
         error = ctx.get("error")
         status: RunStatus = "failed" if error is not None else "succeeded"
-        ended = self.runs.finish(call.run_id, status, error=error)
-        self._leave_run(wf, ctx)
-        if ended and error is not None:
-            self._alert("run.failed", call, ctx, error)
-        if self._on_finished is not None:
-            self._on_finished(call.run_id, status, ctx)
+        joined = batch if batch is not None else RedisBatch(self.runtime.redis)
+        reply = self.runs.finish_in(joined, call.run_id, status, error=error)
+
+        def after() -> None:
+            self._leave_run(wf, ctx)
+            if reply.value and error is not None:
+                self._alert("run.failed", call, ctx, error)
+            if self._on_finished is not None:
+                self._on_finished(call.run_id, status, ctx)
+
+        joined.after(after)
+        if batch is None:
+            joined.send()
 
     def _failed(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]

@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hub.core import Deferred
+from hub.core import Deferred, RedisBatch
 
 __all__ = [
     "LEDGER_KEY",
@@ -118,37 +120,74 @@ class Execution:
     _run_id: str = ""
     _key: str = ""
     _token: str = ""
+    _recorded: bool = False
 
-    def record(self, output: Any) -> None:
-        """The step finished with ``output`` (JSON-able): later deliveries get it back."""
+    def record(self, output: Any, *, batch: RedisBatch | None = None) -> None:
+        """The step finished with ``output`` (JSON-able): later deliveries get it back.
+
+        The record also ends this delivery's lease. Joining ``batch``, it is written when
+        the batch is sent, which may be after the ``execute`` block: the lease is then
+        held (no longer renewed) until then.
+        """
         assert self._ledger is not None and self.state == "run"
-        self._ledger._done(self._run_id, self._key, self._token, output)
+        joined = batch if batch is not None else RedisBatch(self._ledger.redis)
+        self._ledger._done(joined, self._run_id, self._key, self._token, output)
+        self._recorded = True
+        if batch is None:
+            joined.send()
 
 
-class _Renewal:
-    """Keeps a lease alive from a background thread until stopped."""
+class _Renewer:
+    """Keeps the leases of the running deliveries of one process alive: one thread for
+    all (not one per delivery), renewing each lease every third of its length until it is
+    dropped; it ends when it finds none held, and the next lease held (or the first in a
+    forked child) starts it again."""
 
-    def __init__(self, ledger: StepLedger, lease: str, token: str) -> None:
-        self._ledger, self._lease, self._token = ledger, lease, token
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="hub-step-lease", daemon=True)
-        self._thread.start()
+    def __init__(self, ledger: StepLedger) -> None:
+        self._ledger = ledger
+        self._leases: dict[str, str] = {}  # lease key -> delivery token
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def hold(self, lease: str, token: str) -> None:
+        with self._lock:
+            self._leases[lease] = token
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._loop, name="hub-step-lease", daemon=True
+                )
+                self._thread.start()
+
+    def drop(self, lease: str) -> None:
+        with self._lock:
+            self._leases.pop(lease, None)
 
     def _loop(self) -> None:
-        interval = self._ledger.lease_seconds / 3
-        while not self._stop.wait(interval):
-            try:
-                if not self._ledger._lease(keys=[self._lease], args=[self._token, self._ms()]):
-                    return  # lost it (expired during a Redis outage): nothing to keep
-            except Exception:  # Redis away for a moment: try again next round
-                log.debug("lease renewal of %s failed", self._lease, exc_info=True)
+        while True:
+            time.sleep(self._ledger.lease_seconds / 3)
+            with self._lock:
+                held = dict(self._leases)
+                if not held:  # nothing running: the next hold starts a thread again
+                    self._thread = None
+                    return
+            self._renew(held)
 
-    def _ms(self) -> int:
-        return int(self._ledger.lease_seconds * 1000)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1.0)
+    def _renew(self, held: dict[str, str]) -> None:
+        ms = int(self._ledger.lease_seconds * 1000)
+        batch = RedisBatch(self._ledger.redis)
+        replies = [
+            (lease, batch.script(_LEASE, [lease], [token, ms])) for lease, token in held.items()
+        ]
+        try:
+            batch.send()
+        except Exception:  # Redis away for a moment: try again next round
+            log.debug("renewal of %d lease(s) failed", len(held), exc_info=True)
+            return
+        for lease, reply in replies:
+            if not reply.value:  # lost it (expired during a Redis outage): nothing to keep
+                self.drop(lease)
 
 
 class StepLedger:
@@ -165,25 +204,28 @@ class StepLedger:
         self.redis = redis
         self.lease_seconds = lease_seconds
         self._ttl = ttl_seconds
-        self._begin = redis.register_script(_BEGIN)
-        self._record = redis.register_script(_DONE)
-        self._lease = redis.register_script(_LEASE)
+        self._renewer = _Renewer(self)
 
     @contextmanager
-    def execute(self, run_id: str, key: str, task_id: str) -> Iterator[Execution]:
-        """Begin execution ``key`` of ``run_id`` as task ``task_id`` (see the module).
+    def execute(
+        self, run_id: str, key: str, task_id: str, *, batch: RedisBatch | None = None
+    ) -> Iterator[Execution]:
+        """Begin execution ``key`` of ``run_id`` as task ``task_id`` (see the module);
+        the beginning joins ``batch`` (and sends it) when one is given.
 
         Raises :class:`StepBusy` when another delivery of the same task holds it. With
-        ``run``, the lease is renewed until the block ends and then released, whatever
-        happened (a failed attempt's retry may take it at once).
+        ``run``, the lease is renewed until the block ends, then released unless the
+        output was recorded (the record releases it), whatever happened: a failed
+        attempt's retry may take it at once.
         """
         token = uuid.uuid4().hex
         lease = _LEASE_KEY.format(run_id, key)
         ms = int(self.lease_seconds * 1000)
-        state, detail = self._begin(
-            keys=[LEDGER_KEY.format(run_id), lease], args=[key, task_id, token, ms, self._ttl]
-        )
-        state, detail = _text(state), _text(detail)
+        joined = batch if batch is not None else RedisBatch(self.redis)
+        args = [key, task_id, token, ms, self._ttl]
+        reply = joined.script(_BEGIN, [LEDGER_KEY.format(run_id), lease], args)
+        joined.send()
+        state, detail = (_text(part) for part in reply.value)
         if state == "busy":
             wait = max(int(detail), 0) / 1000 if detail.lstrip("-").isdigit() else 1.0
             raise StepBusy(run_id, key, min(max(wait, 0.2), self.lease_seconds))
@@ -193,20 +235,25 @@ class StepLedger:
         if state == "done":
             yield Execution("done", output=json.loads(detail))
             return
-        renewal = _Renewal(self, lease, token)
+        execution = Execution("run", _ledger=self, _run_id=run_id, _key=key, _token=token)
+        self._renewer.hold(lease, token)
         try:
-            yield Execution("run", _ledger=self, _run_id=run_id, _key=key, _token=token)
+            yield execution
         finally:
-            renewal.stop()
-            try:
-                self._lease(keys=[lease], args=[token, ""])
-            except Exception:  # it lapses on its own
-                log.debug("could not release lease %s", lease, exc_info=True)
+            self._renewer.drop(lease)
+            if not execution._recorded:
+                self._release(lease, token)
 
-    def _done(self, run_id: str, key: str, token: str, output: Any) -> None:
+    def _release(self, lease: str, token: str) -> None:
+        try:
+            self.redis.eval(_LEASE, 1, lease, token, "")
+        except Exception:  # it lapses on its own
+            log.debug("could not release lease %s", lease, exc_info=True)
+
+    def _done(self, batch: RedisBatch, run_id: str, key: str, token: str, output: Any) -> None:
         lease = _LEASE_KEY.format(run_id, key)
-        payload = json.dumps(output)
-        self._record(keys=[LEDGER_KEY.format(run_id), lease], args=[key, payload, token, self._ttl])
+        args = [key, json.dumps(output), token, self._ttl]
+        batch.script(_DONE, [LEDGER_KEY.format(run_id), lease], args)
 
     def recorded(self, run_id: str, key: str) -> tuple[bool, Any]:
         """``(True, output)`` when execution ``key`` of ``run_id`` finished, else

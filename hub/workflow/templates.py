@@ -87,13 +87,22 @@ def redactor(secrets: Mapping[str, SecretStr | str]) -> Callable[[Any], Any]:
     return lambda value: _redact(value, ordered)
 
 
+#: values redaction returns as they are, told by their exact type (checked first: most are)
+_UNREDACTED_TYPES = frozenset({int, float, bool, type(None)})
+
+
 def _redact(value: Any, plain: list[str]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _redact_text(value, plain)
+    if kind in _UNREDACTED_TYPES:
+        return value
+    if kind is dict:
+        return {_redact(k, plain): _redact(v, plain) for k, v in value.items()}
     if isinstance(value, Secret):
         return "***"
     if isinstance(value, str):
-        for text in plain:
-            value = value.replace(text, "***")
-        return value
+        return _redact_text(value, plain)
     if isinstance(value, Mapping):
         return {_redact(k, plain): _redact(v, plain) for k, v in value.items()}
     if isinstance(value, list):
@@ -101,6 +110,13 @@ def _redact(value: Any, plain: list[str]) -> Any:
     if isinstance(value, tuple):
         return tuple(_redact(v, plain) for v in value)
     return value
+
+
+def _redact_text(text: str, plain: list[str]) -> str:
+    for secret in plain:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def render(value: Any, context: Mapping[str, Any], *, where: str) -> Any:

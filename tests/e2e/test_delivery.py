@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import redis
 
 from hub.core.redis_server import RedisServer
 from hub.history.runs import RunStore
+from hub.worker.queues import STEP_QUEUES
 from tests.support.processes import ROOT, HubProcesses, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +113,47 @@ def test_a_sigkilled_workers_task_is_redelivered_and_applied_once(
     emails = sorted(p["contactEmails"][0]["address"] for p in people)
     assert emails == ["node@example.com", "pool@example.com"]  # one person each
     assert "signal 9" in (hub.log_dir / "pool.log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("moment", ["read", "unread"])
+def test_a_worker_killed_right_after_its_take_loses_nothing(
+    hub: HubProcesses, redis_client: redis.Redis, moment: str
+) -> None:
+    """The loss kombu's ``BRPOP`` allows: a worker takes a message and dies before it
+    records it (``unread``: with the take's answer still in the socket)."""
+    taker = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.take_and_die", moment],
+        env=hub.env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert taker.stdout is not None and taker.stdout.readline() == b"waiting\n"
+        run_id = _send(hub, "evt-taken", "taken@example.com")
+        assert taker.wait(20) == -signal.SIGKILL
+    finally:
+        if taker.poll() is None:
+            taker.kill()
+    # gone from its queue, not lost: it waits in `unacked` for the visibility timeout
+    assert not any(redis_client.llen(queue) for queue in STEP_QUEUES)
+    assert redis_client.hlen("unacked") == 1
+    runs = RunStore(redis_client)
+    assert runs.get(run_id) is None  # nothing of it ran
+
+    hub.start_worker("sweeper", concurrency=1)  # a live worker's sweep delivers it again
+
+    def finished() -> bool:
+        record = runs.get(run_id)
+        return record is not None and record.status != "running"
+
+    try:
+        wait_for(finished, 60, "the redelivered run to finish")
+    except TimeoutError:
+        print(hub.logs())
+        raise
+    record = runs.get(run_id)
+    assert record is not None and record.status == "succeeded"
+    assert record.steps["person"].attempts == 1
+    people = httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json()
+    assert [p["contactEmails"][0]["address"] for p in people] == ["taken@example.com"]
+    wait_for(lambda: redis_client.hlen("unacked") == 0, 10, "the redelivery's ack")

@@ -46,13 +46,18 @@ def busy(redis_client: redis.Redis) -> None:
 
     now = [1000.0]
     store = RunStore(redis_client, clock=lambda: now[0])
-    ids = {"workflow": "sync", "revision": "r1"}
     for n, (status, seconds, attempts, waits) in enumerate(
         [("succeeded", 2.0, 1, 0), ("succeeded", 4.0, 3, 1), ("failed", 0.5, 2, 0)]
     ):
         run = f"run-{n}"
         store.step_started(
-            run, "push", event_id=f"e{n}", attempt=attempts, quota_waits=waits, **ids
+            run,
+            "push",
+            workflow="sync",
+            revision="r1",
+            event_id=f"e{n}",
+            attempt=attempts,
+            quota_waits=waits,
         )
         now[0] += seconds
         store.step_finished(run, "push", "succeeded" if status == "succeeded" else "failed")

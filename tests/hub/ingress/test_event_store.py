@@ -12,6 +12,7 @@ import redis
 from hub.core.redis_server import RedisServer
 from hub.ingress.event_store import Entry, EventStore, StoreUnavailable, connect
 from hub.ingress.publish import QueuedMessage
+from hub.worker.broker import BELL_TOKENS, bell_key
 from tests.support.redis_sentinel import SentinelGroup
 
 pytestmark = pytest.mark.anyio
@@ -90,6 +91,23 @@ async def test_one_batch_keeps_each_events_messages_and_record_apart(
             expected = [f"{event}/{i}".encode()] if i < runs else []
             assert redis_client.lrange(f"test:q:{event}:{i}", 0, -1) == expected
     assert redis_client.llen("hub:ingress:recent") == len(first)
+
+
+async def test_accepted_events_ring_the_bells_of_their_queues_and_duplicates_do_not(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # a waiting worker wakes for the runs an event queued (hub.worker.broker)
+    store = EventStore(connect(redis_server.url), fsync=False)
+    runs = [QueuedMessage(q, "m", "t") for q in ("test:a", "test:a", "test:b\x06\x163")]
+    await store.accept("crm", "e1", _record("e1", 3), runs, 60)
+    assert redis_client.llen(bell_key("test:a")) == 1
+    assert redis_client.llen(bell_key("test:b")) == 1  # a priority list rings its queue's
+    redis_client.delete(bell_key("test:a"), bell_key("test:b"))
+    await store.accept("crm", "e1", _record("e1", 3), runs, 60)  # a duplicate queues nothing
+    assert redis_client.exists(bell_key("test:a"), bell_key("test:b")) == 0
+    for n in range(BELL_TOKENS + 5):
+        await store.accept("crm", f"f{n}", _record(f"f{n}"), runs[:1], 60)
+    assert redis_client.llen(bell_key("test:a")) == BELL_TOKENS
 
 
 async def test_a_batch_with_thousands_of_messages_for_one_queue_keeps_their_order(

@@ -12,7 +12,8 @@ import redis
 from celery import Celery
 
 from hub.ingress.publish import RunPublisher
-from hub.worker.queues import queue_for
+from hub.worker.broker import bell_key
+from hub.worker.queues import STEP_QUEUES, queue_for
 from hub.workflow.compiler import compile_run
 from hub.workflow.context import new_context
 from hub.workflow.loader import load_folder, load_workflow_text
@@ -58,8 +59,8 @@ def _kombu(
     sig = compile_run(celery, wf, ctx, event_id="evt-1", run_id="run-1")
     argsrepr, kwargsrepr = _reprs(publisher, wf, ctx)
     sig.apply_async(argsrepr=argsrepr, kwargsrepr=kwargsrepr, **options)
-    lists = [k for k in set(client.keys("*")) - before if client.type(k) == b"list"]
-    (key,) = lists
+    new = set(client.keys("*")) - before - {bell_key(q).encode() for q in STEP_QUEUES}
+    (key,) = [k for k in new if client.type(k) == b"list"]  # its queue (and its bell)
     (raw,) = client.lrange(key, 0, -1)
     client.delete(key)
     return key.decode() if isinstance(key, bytes) else key, _decode(raw)

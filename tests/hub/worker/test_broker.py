@@ -1,5 +1,6 @@
 """The broker transport on a real Redis: a message leaves its queue already recorded as
-unacknowledged, so a consumer that dies holding it cannot lose it."""
+unacknowledged, so a consumer that dies holding it cannot lose it; an idle consumer waits
+on its queues' bells and takes a message the moment its bell rings."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from kombu.messaging import Consumer, Producer
 
 from hub.core.redis_server import RedisServer
 from hub.core.settings import Settings
-from hub.worker.broker import Channel
+from hub.worker.broker import BELL_TOKENS, TAKE_SCRIPT, Channel, SentinelChannel, bell_key
 from hub.worker.celery_app import create_celery
 from hub.worker.queues import STEP_QUEUES
 
@@ -110,16 +111,116 @@ def test_a_message_taken_by_a_consumer_that_died_comes_back(
     assert redis_client.hlen("unacked") == 0
 
 
-def test_an_idle_consumer_naps_on_the_server_instead_of_spinning(
+def _calls(client: redis.Redis, *commands: str) -> int:
+    stats = client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in commands)
+
+
+def test_an_idle_consumer_waits_on_its_bells_and_looks_once_a_wait(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    with (
+        _connect(redis_server.url, wait_seconds=1) as conn,
+        Consumer(conn.channel(), QUEUES, callbacks=[]),
+    ):
+        before = _calls(redis_client, "eval", "evalsha"), _calls(redis_client, "blpop")
+        with pytest.raises(socket.timeout):
+            conn.drain_events(timeout=3.5)
+        takes = _calls(redis_client, "eval", "evalsha") - before[0]
+        waits = _calls(redis_client, "blpop") - before[1]
+    # a take, then per second of waiting one wait and the take after it: not a busy loop
+    assert 1 <= waits <= 4 and takes <= waits + 1
+
+
+def test_a_message_is_taken_the_moment_its_bell_rings(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    got: list[Any] = []
+
+    def on_message(body: Any, message: Any) -> None:
+        got.append(body)
+        message.ack()
+
+    # the wait is far longer than the test: only the ring can bring the message
+    with (
+        _connect(redis_server.url, wait_seconds=60) as conn,
+        Consumer(conn.channel(), QUEUES, callbacks=[on_message]),
+    ):
+        with pytest.raises(socket.timeout):
+            conn.drain_events(timeout=0.5)  # found nothing: now waiting on the bells
+        with _connect(redis_server.url) as producer:
+            _publish(producer, "hub.bulk", {"n": 3})
+        conn.drain_events(timeout=10)
+    assert got == [{"n": 3}]
+    assert redis_client.exists(bell_key("hub.bulk")) == 0  # its queue is empty again
+
+
+def _take(client: redis.Redis, queues: list[str]) -> Any:
+    """One run of the take script over ``queues`` (priority step 0 only)."""
+    keys = ["unacked", "unacked_index", *(bell_key(q) for q in queues), *queues]
+    return client.eval(TAKE_SCRIPT, len(keys), *keys, repr(time.time()), len(queues))
+
+
+def test_the_take_keeps_each_bell_rung_while_its_queue_holds_messages(
+    redis_client: redis.Redis,
+) -> None:
+    redis_client.lpush("hub", "a", "b")  # pushed without a ring (by some other producer)
+    redis_client.lpush("hub.bulk", "c")
+    redis_client.lpush(bell_key("hub.bulk"), "1", "1", "1")
+    assert _take(redis_client, ["hub", "hub.bulk"]) == [b"hub", b"a"]
+    # a waiting worker may take the rest: both bells rung, once is enough
+    assert redis_client.llen(bell_key("hub")) == 1
+    assert redis_client.llen(bell_key("hub.bulk")) == 3
+    assert _take(redis_client, ["hub", "hub.bulk"]) == [b"hub", b"b"]
+    assert redis_client.exists(bell_key("hub")) == 0  # empty: silent
+    assert _take(redis_client, ["hub", "hub.bulk"]) == [b"hub.bulk", b"c"]
+    assert _take(redis_client, ["hub", "hub.bulk"]) is None
+    assert redis_client.exists(bell_key("hub"), bell_key("hub.bulk")) == 0
+
+
+def test_publishing_and_restoring_ring_the_queues_bell(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    with _connect(redis_server.url, visibility_timeout=1) as conn:
+        _publish(conn, "hub", {"n": 4})
+        assert redis_client.lrange(bell_key("hub"), 0, -1) == [b"1"]
+        channel = conn.channel()
+        Consumer(channel, QUEUES, callbacks=[lambda body, message: None]).consume()
+        conn.drain_events(timeout=5)  # taken and never acknowledged
+        assert redis_client.exists(bell_key("hub")) == 0
+        time.sleep(1.1)
+        channel.qos.restore_visible()
+    assert redis_client.llen("hub") == 1  # back in its queue, and its bell rung
+    assert redis_client.lrange(bell_key("hub"), 0, -1) == [b"1"]
+
+
+def test_a_bell_holds_few_tokens_however_many_messages_wait(
     connection: Connection, redis_client: redis.Redis
 ) -> None:
-    def evals() -> int:
-        stats = redis_client.info("commandstats")
-        return int(stats.get("cmdstat_eval", {}).get("calls", 0))
+    for n in range(BELL_TOKENS + 10):
+        _publish(connection, "hub", {"n": n})
+    assert redis_client.llen("hub") == BELL_TOKENS + 10
+    assert redis_client.llen(bell_key("hub")) == BELL_TOKENS
 
-    with Consumer(connection.channel(), QUEUES, callbacks=[]):
-        before = evals()
+
+def test_a_consumer_cancelled_while_it_waits_gives_the_ring_back(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    with _connect(redis_server.url, wait_seconds=60) as conn:
+        consumer = Consumer(conn.channel(), QUEUES, callbacks=[])
+        consumer.consume()
         with pytest.raises(socket.timeout):
-            connection.drain_events(timeout=1)
-        looks = evals() - before
-    assert 1 <= looks <= 15  # about one look per nap of 0.1 s, not a busy loop
+            conn.drain_events(timeout=0.5)  # waiting on the bells
+        consumer.cancel()  # as a worker shutting down does, its wait still on the server
+        with _connect(redis_server.url) as producer:
+            _publish(producer, "hub", {"n": 5})
+        with pytest.raises(socket.timeout):
+            conn.drain_events(timeout=1)  # it reads the ring, and has nothing to take with
+    # the ring is there again for a worker that does consume `hub`
+    assert redis_client.llen(bell_key("hub")) == 1 and redis_client.llen("hub") == 1
+
+
+def test_the_sentinel_channel_reads_the_bells_and_the_sentinels_options() -> None:
+    # both bases name options; the first base's tuple alone would drop the primary's name
+    names = SentinelChannel.from_transport_options
+    assert {"wait_seconds", "master_name", "sentinel_kwargs", "visibility_timeout"} <= set(names)
