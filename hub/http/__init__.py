@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hub.http.quota import Budget, Quota, RedisQuota, Unlimited
     from hub.http.quota_claim import PRIORITIES, QuotaClaim, current_claim, use_claim
     from hub.http.quota_report import BudgetStatus, quota_status
+    from hub.http.quota_wake import QuotaWaker
     from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, PerBudget, RateLimitHeaders
     from hub.http.upstream import build_client, require_fields
 
@@ -42,6 +43,7 @@ __all__ = [
     "Quota",
     "QuotaClaim",
     "QuotaSettings",
+    "QuotaWaker",
     "RateLimitHeaders",
     "RedisQuota",
     "RetryPolicy",
@@ -88,6 +90,7 @@ __getattr__, __dir__ = lazy_exports(
             "RedisQuota",
             "Unlimited",
         ),
+        "quota_wake": ("QuotaWaker",),
         "quota_claim": (
             "PRIORITIES",
             "QuotaClaim",
