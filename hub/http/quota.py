@@ -177,7 +177,9 @@ class RedisQuota:
         self._give_back = _Script(redis, GIVE_BACK)
         prefix = f"hub:quota:{budget.key}:"
         names = ("log", "room", "alive", "pause", "stats", "marks", "marked", "owners")
-        self._keys = [prefix + name for name in (*names, "strikes", "probe", "granted")]
+        self._keys = [
+            prefix + name for name in (*names, "strikes", "probe", "granted", "parked", "woken")
+        ]
         self._log, self._room, _, self._pause, self._stats, self._marks, self._marked = self._keys[
             :7
         ]

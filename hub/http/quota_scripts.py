@@ -30,8 +30,11 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
   last): while it is present, one call at a time goes out (a probe), the others wait;
 - ``probe``: the lease of the call out as a probe, while it is out;
 - ``parked``: the message of each waiting step parked until its turn (ticket -> payload),
-  and ``granted``: slots the releaser took for a woken step (ticket -> ``<id> <n> <when>``),
-  which its ACQUIRE takes up instead of asking again (see :data:`RELEASE`);
+  kept until the woken step comes; ``granted``: slots the releaser took for a woken step
+  (ticket -> ``<id> <n> <when>``), which its ACQUIRE takes up instead of asking again;
+  ``woken``: woken tickets, scored by when their slots' lease runs out: a step that has
+  not come by then (its message was lost) takes its place in the room again and is woken
+  again (see :data:`RELEASE`);
 - ``stats``: moving averages of how long calls take and how late waiting callers come
   back, so that estimates further than one window ahead allow for them; and two
   counters: ``repeated``, calls a step made before it found no slot for its next one
@@ -210,7 +213,7 @@ end
 """
 )
 
-#: KEYS: log room alive pause stats marks marked owners strikes probe granted
+#: KEYS: log room alive pause stats marks marked owners strikes probe granted parked woken
 #: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner made
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
 #:    or {2, used, base, n}: slots the releaser granted the ticket (``<base>``, ``<base>.<i>``)
@@ -223,7 +226,7 @@ ACQUIRE = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
-local strikes, probe, granted = KEYS[9], KEYS[10], KEYS[11]
+local strikes, probe, granted, parked, woken = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
@@ -237,6 +240,8 @@ if ticket ~= '' and granted then
   local slots = redis.call('HGET', granted, ticket)
   if slots then
     redis.call('HDEL', granted, ticket)
+    redis.call('HDEL', parked, ticket)
+    redis.call('ZREM', woken, ticket)
     local base, n, at = string.match(slots, '^(%S+) (%d+) (%d+)$')
     observe('late_ms', math.max(0, now - tonumber(at)))
     return {2, used, base, tonumber(n)}
@@ -328,6 +333,8 @@ for i = 2, cost do
   redis.call('ZADD', room, score, ticket .. '#' .. i)
 end
 redis.call('ZADD', alive, now + wait + grace, ticket)
+-- the releaser takes slots for woken steps with the callers' own call lease
+redis.call('HSET', stats, 'lease_ms', lease)
 count_idle()
 if owner ~= '' then
   redis.call('HSET', owners, owner, ticket)
@@ -484,8 +491,8 @@ return 0
 """
 
 #: KEYS: log room alive pause stats marks marked owners strikes probe parked granted due
-#:       budgets
-#: ARGV: budget lease_ms
+#:       budgets woken
+#: ARGV: budget lease_ms keep_ms (lease_ms: when the waiting callers named none)
 #: -> {next_ms, payload...}: the messages of the parked steps granted their slots, in the
 #: room's order (priority, then age); next_ms: when to look again (-1: nobody waits).
 #: Grants from the head of the room only while the head's slots are all free, so no step
@@ -497,8 +504,8 @@ RELEASE = (
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
 local strikes, probe, parked, granted = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local due, budgets = KEYS[13], KEYS[14]
-local name, lease = ARGV[1], tonumber(ARGV[2])
+local due, budgets, woken = KEYS[13], KEYS[14], KEYS[15]
+local name, lease, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local cfg = redis.call('HGET', budgets, name)
 if not cfg then
   redis.call('ZREM', due, name)
@@ -507,11 +514,26 @@ end
 cfg = cjson.decode(cfg)
 local limit = tonumber(cfg['effective_limit'])
 local window = math.max(1, math.floor(tonumber(cfg['window_seconds']) * 1000 + 0.5))
+lease = tonumber(redis.call('HGET', KEYS[5], 'lease_ms') or lease)
 """
     + _COMMON
     + """
 count_idle()
 purge_dead()
+-- woken steps that never came (their message was lost): back in the room at their place
+for _, ticket in ipairs(redis.call('ZRANGEBYSCORE', woken, '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', woken, ticket)
+  local slots = redis.call('HGET', granted, ticket)
+  redis.call('HDEL', granted, ticket)
+  if slots and redis.call('HEXISTS', parked, ticket) == 1 then
+    local score = tonumber(string.match(ticket, '^(%d+)'))
+    redis.call('ZADD', room, score, ticket)
+    for i = 2, tonumber(string.match(slots, '^%S+ (%d+)')) do
+      redis.call('ZADD', room, score, ticket .. '#' .. i)
+    end
+    redis.call('ZADD', alive, now + keep, ticket)
+  end
+end
 -- the first ticket in the room and the slots it asked for
 local function head()
   local first = redis.call('ZRANGE', room, 0, 0)[1]
@@ -567,12 +589,16 @@ while true do
   redis.call('PEXPIRE', granted, 2 * lease)
   drop_ticket(ticket)
   redis.call('ZREM', alive, ticket)
-  redis.call('HDEL', parked, ticket)
+  redis.call('ZADD', woken, now + lease, ticket)
   redis.call('HDEL', owners, string.match(ticket, ':(.*)$'))
   used = used + cost
   out[#out + 1] = payload
 end
 count_idle()
+local lost = redis.call('ZRANGE', woken, 0, 0, 'WITHSCORES')
+if lost[2] and (next_at < 0 or tonumber(lost[2]) < next_at) then
+  next_at = tonumber(lost[2])
+end
 if next_at >= 0 then
   redis.call('ZADD', due, next_at, name)
   out[1] = math.max(0, next_at - now)

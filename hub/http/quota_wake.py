@@ -11,11 +11,12 @@ head of the room, in its order (priority, then age), records them for each woken
 and hands back their messages for the caller to send; the woken step's ACQUIRE takes
 up the slots recorded for it instead of asking again.
 
-Nothing is lost: a parked message stays in Redis until the script that grants its
-slots removes it and hands it over; a slot granted to a step that never comes (its
-message lost with a dying worker) counts until its lease runs out, then one window, as
-any call never settled. Releasers on several workers may run at once: the script is
-atomic, so each message is handed to exactly one of them.
+Nothing is lost: a parked message stays in Redis until the woken step comes
+(:meth:`QuotaWaker.arrived`); a step woken that has not come when its slots' lease runs
+out (its message was lost with a dying releaser) takes its place in the room again and
+is woken again. The slots granted to it count until that lease runs out, then one
+window, as any call never settled. Releasers on several workers may run at once: the
+script is atomic, so each message is handed to exactly one of them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def budget_keys(budget: str) -> list[str]:
     """The Redis keys RELEASE reads of ``budget``: its own, then the shared ones."""
     prefix = f"hub:quota:{budget}:"
     own = [prefix + name for name in (*_NAMES, "strikes", "probe", "parked", "granted")]
-    return [*own, DUE_KEY, BUDGETS_KEY]
+    return [*own, DUE_KEY, BUDGETS_KEY, prefix + "woken"]
 
 
 class QuotaWaker:
@@ -60,10 +61,24 @@ class QuotaWaker:
         args = [ticket, payload, budget, self._keep_ms]
         return bool(self._park(keys=[room, alive, parked, DUE_KEY, BELL_KEY], args=args))
 
+    def arrived(self, quota_state: dict[str, Any]) -> None:
+        """A step woken with ``quota_state`` (its claim's tickets, by budget) has come:
+        its message is the broker's again, so it is no longer kept to be woken again."""
+        tickets = [(b, s["ticket"]) for b, s in quota_state.items() if s.get("ticket")]
+        if not tickets:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for budget, ticket in tickets:
+            keys = budget_keys(budget)
+            pipe.hdel(keys[10], ticket)
+            pipe.zrem(keys[14], ticket)
+        pipe.execute()
+
     def release(self, budget: str) -> tuple[int, list[str]]:
         """Grant the free slots of ``budget`` to its parked steps in order: the ms until
         it is due again (-1: nobody waits), and the messages to send."""
-        reply = self._release(keys=budget_keys(budget), args=[budget, self._lease_ms])
+        args = [budget, self._lease_ms, self._keep_ms]
+        reply = self._release(keys=budget_keys(budget), args=args)
         return int(reply[0]), [_text(p) for p in reply[1:]]
 
     def wake_due(self) -> list[str]:

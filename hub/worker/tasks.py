@@ -146,6 +146,8 @@ def run_step(
     runtime, store = _runtime()
     wf = store.get(revision)
     claim = QuotaClaim.from_state(priority, quota, owner=self.request.id or "")
+    if quota:
+        quota_waker().arrived(quota)  # woken from a quota wait: no longer kept to be sent
     kwargs = {
         "workflow": workflow,
         "revision": revision,

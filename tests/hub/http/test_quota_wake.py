@@ -13,8 +13,11 @@ from hub.http.quota_claim import QuotaClaim
 from hub.http.quota_wake import QuotaWaker
 
 
-def _quota(client: redis.Redis, limit: int, window: float = 60.0) -> RedisQuota:
-    return RedisQuota(client, Budget(f"wake:{limit}:{window}", limit, window))
+def _quota(
+    client: redis.Redis, limit: int, window: float = 60.0, lease_seconds: float = 120.0
+) -> RedisQuota:
+    budget = Budget(f"wake:{limit}:{window}", limit, window)
+    return RedisQuota(client, budget, lease_seconds=lease_seconds)
 
 
 def _hold(quota: RedisQuota, n: int) -> list[Lease]:
@@ -51,7 +54,11 @@ def test_freed_slot_goes_to_the_first_parked_step_by_priority(redis_client: redi
     assert quota.used() == 2
     quota.give_back(out[1])
     assert waker.wake_due() == ["bulk-message"]
-    assert redis_client.zcard(DUE_KEY) == 0  # nobody waits any more
+    # kept to be sent again until it comes
+    assert redis_client.zscore(DUE_KEY, quota.budget.key) is not None
+    waker.arrived(bulk.state())
+    assert waker.release(quota.budget.key) == (-1, [])  # nobody waits any more
+    assert redis_client.zcard(DUE_KEY) == 0
 
 
 def test_a_step_asking_several_slots_is_not_overtaken(redis_client: redis.Redis) -> None:
@@ -112,15 +119,34 @@ def test_settled_call_brings_the_wake_forward(redis_client: redis.Redis) -> None
     assert woken == ["a-message"]
 
 
-def test_granted_slot_of_a_step_that_never_comes_counts_until_its_lease(
+def test_woken_step_that_never_comes_is_woken_again_after_the_lease(
     redis_client: redis.Redis,
 ) -> None:
-    quota = _quota(redis_client, 1, window=0.2)
-    waker = QuotaWaker(redis_client, lease_seconds=0.3)
+    # slots are taken for woken steps with the lease of the callers' own calls
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
+    waker = QuotaWaker(redis_client)
     (out,) = _hold(quota, 1)
     _park(quota, waker, QuotaClaim(owner="task-lost"), "lost-message")
     quota.give_back(out)
-    assert waker.wake_due() == ["lost-message"]  # its message is then lost
+    assert waker.wake_due() == ["lost-message"]  # then lost with its releaser
+    assert quota.used() == 1  # its slot counts while it may still come
+    assert waker.wake_due() == []
+    time.sleep(0.3 + 0.2 + 0.05)  # its lease, then one window: the slot is free again
+    assert waker.wake_due() == ["lost-message"]  # sent again, in its place
     assert quota.used() == 1
-    time.sleep(0.3 + 0.2 + 0.05)  # its lease, then one window
-    assert quota.used() == 0
+
+
+def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> None:
+    # slots are taken for woken steps with the lease of the callers' own calls
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
+    waker = QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    claim = QuotaClaim(owner="task-a")
+    _park(quota, waker, claim, "a-message")
+    quota.give_back(out)
+    assert waker.wake_due() == ["a-message"]
+    waker.arrived(claim.state())  # its task started; it failed before any call
+    time.sleep(0.3 + 0.2 + 0.05)
+    assert waker.wake_due() == []
+    assert quota.used() == 0  # the slot it never used came back after its lease
+    assert redis_client.zcard(DUE_KEY) == 0
