@@ -36,6 +36,8 @@ import hashlib
 import json
 import math
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -166,8 +168,10 @@ class RedisQuota:
         lease_seconds: float = 120.0,
         ticket_grace_seconds: float = 5.0,
         register: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._redis = redis
+        self._sleep = sleep
         self.budget = budget
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._grace_ms = max(0, round(ticket_grace_seconds * 1000))
@@ -230,8 +234,10 @@ class RedisQuota:
         if int(result[0]) == 1:
             ids = [lease_id, *(f"{lease_id}.{n}" for n in range(2, cost + 1))]
             return Lease(key, claim.granted(key, ids, self))
-        if int(result[0]) == 2:  # woken at its turn, its slots taken for it
-            base, n = _text(result[2]), int(result[3])
+        if int(result[0]) == 2:  # woken for its turn, its slots taken for it
+            base, n, early_ms = _text(result[2]), int(result[3]), int(result[4])
+            if early_ms > 0:  # woken a little ahead: its slots free in a few ms
+                self._sleep((early_ms + 1) / 1000.0)
             ids = [base, *(f"{base}.{i}" for i in range(2, n + 1))]
             return Lease(key, claim.granted(key, ids, self))
         wait_ms, ticket = int(result[2]), _text(result[3])

@@ -31,7 +31,7 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``probe``: the lease of the call out as a probe, while it is out;
 - ``parked``: the message of each waiting step parked until its turn (ticket -> payload),
   kept until the woken step comes; ``granted``: slots the releaser took for a woken step
-  (ticket -> ``<id> <n> <when>``), which its ACQUIRE takes up instead of asking again;
+  (ticket -> ``<id> <n> <granted at> <free at>``), which its ACQUIRE takes up instead of asking again;
   ``woken``: woken tickets, scored by when their slots' lease runs out: a step that has
   not come by then (its message was lost) takes its place in the room again and is woken
   again (see :data:`RELEASE`);
@@ -216,7 +216,8 @@ end
 #: KEYS: log room alive pause stats marks marked owners strikes probe granted parked woken
 #: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner made
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
-#:    or {2, used, base, n}: slots the releaser granted the ticket (``<base>``, ``<base>.<i>``)
+#:    or {2, used, base, n, early_ms}: slots the releaser granted the ticket (``<base>``,
+#:    ``<base>.<i>``), free ``early_ms`` from now (the step was woken that much ahead)
 #:    or {0, used, wait_ms, ticket, ahead} (ahead: slots asked for ahead of the caller)
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
 #: owner: '' or the caller's name, the same every time it comes (its ticket is then
@@ -242,9 +243,10 @@ if ticket ~= '' and granted then
     redis.call('HDEL', granted, ticket)
     redis.call('HDEL', parked, ticket)
     redis.call('ZREM', woken, ticket)
-    local base, n, at = string.match(slots, '^(%S+) (%d+) (%d+)$')
-    observe('late_ms', math.max(0, now - tonumber(at)))
-    return {2, used, base, tonumber(n)}
+    local base, n, at, turn = string.match(slots, '^(%S+) (%d+) (%d+) (%d+)$')
+    observe('wake_ms', now - tonumber(at))
+    observe('late_ms', math.max(0, now - tonumber(turn)))
+    return {2, used, base, tonumber(n), math.max(0, tonumber(turn) - now)}
   end
 end
 count_idle()
@@ -534,6 +536,23 @@ for _, ticket in ipairs(redis.call('ZRANGEBYSCORE', woken, '-inf', now, 'LIMIT',
     redis.call('ZADD', alive, now + keep, ticket)
   end
 end
+-- when ``need`` slots are free, if only calls that ended must leave the window first
+-- (nil: calls still out must end first, and when they will is not known)
+local function exact_free(need)
+  local idx = used + need - limit - 1
+  if idx < 0 then
+    return now
+  end
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+  local ended = redis.call('ZCOUNT', log, '-inf', now + 1)
+  if held > 0 then
+    ended = ended + held - marked_after(now + 1)
+  end
+  if idx < ended then
+    return ended_score(idx) + window
+  end
+  return nil
+end
 -- the first ticket in the room and the slots it asked for
 local function head()
   local first = redis.call('ZRANGE', room, 0, 0)[1]
@@ -573,8 +592,13 @@ while true do
     break
   end
   cost = math.min(cost, limit)
-  if used + cost > limit then
-    next_at = grant_time(cost - 1)
+  -- granted up to ``lead`` ms before its slots free (how long woken steps take to
+  -- come), so that it comes at its turn; it calls no earlier than then (``free_at``)
+  local free_at = exact_free(cost)
+  local lead = math.min(tonumber(redis.call('HGET', stats, 'wake_ms') or '0'), 250,
+    math.floor(window / 4))
+  if not free_at or free_at > now + lead then
+    next_at = free_at and free_at - lead or grant_time(cost - 1)
     break
   end
   local base = 'w' .. redis.call('HINCRBY', stats, 'woken', 1)
@@ -585,7 +609,7 @@ while true do
   if storm then
     redis.call('SET', probe, base, 'PX', lease)
   end
-  redis.call('HSET', granted, ticket, base .. ' ' .. cost .. ' ' .. now)
+  redis.call('HSET', granted, ticket, base .. ' ' .. cost .. ' ' .. now .. ' ' .. free_at)
   redis.call('PEXPIRE', granted, 2 * lease)
   drop_ticket(ticket)
   redis.call('ZREM', alive, ticket)

@@ -150,3 +150,31 @@ def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> No
     assert waker.wake_due() == []
     assert quota.used() == 0  # the slot it never used came back after its lease
     assert redis_client.zcard(DUE_KEY) == 0
+
+
+def test_step_woken_ahead_calls_no_earlier_than_its_slot_frees(redis_client: redis.Redis) -> None:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    budget = Budget("wake:ahead", 1, 1.0)
+    quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    quota.settle(out)  # ended now: its slot frees one second from now
+    # woken steps have taken 100 ms to come lately: the next is woken that much ahead
+    redis_client.hset("hub:quota:wake:ahead:stats", "wake_ms", 100)
+    claim = QuotaClaim(owner="task-a")
+    _park(quota, waker, claim, "a-message")
+    next_ms, woken = waker.release(budget.key)
+    assert woken == [] and 800 <= next_ms <= 1000 - 100 + 2
+    time.sleep(next_ms / 1000)
+    assert waker.wake_due() == ["a-message"]
+    lease = quota.acquire(QuotaClaim.from_state("default", claim.state(), owner="task-a"))
+    assert lease.id.startswith("w")
+    assert slept and 0 < slept[0] <= 0.102
+    # by the time the woken step may call, the call before it has left the window
+    ended = redis_client.zscore("hub:quota:wake:ahead:log", out.id)
+    seconds, micros = redis_client.time()
+    assert ended is None or ended + 1000 <= seconds * 1000 + micros // 1000
