@@ -31,7 +31,8 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``probe``: the lease of the call out as a probe, while it is out;
 - ``parked``: the message of each waiting step parked until its turn (ticket -> payload),
   kept until the woken step comes; ``granted``: slots the releaser took for a woken step
-  (ticket -> ``<id> <n> <granted at> <free at>``), which its ACQUIRE takes up instead of asking again;
+  (ticket -> ``<id> <n> <granted at> <free at>``), which its ACQUIRE takes up instead of
+  asking again;
   ``woken``: woken tickets, scored by when their slots' lease runs out: a step that has
   not come by then (its message was lost) takes its place in the room again and is woken
   again (see :data:`RELEASE`);
