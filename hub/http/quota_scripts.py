@@ -596,7 +596,7 @@ while true do
   -- granted up to ``lead`` ms before its slots free (how long woken steps take to
   -- come), so that it comes at its turn; it calls no earlier than then (``free_at``)
   local free_at = exact_free(cost)
-  local lead = math.min(tonumber(redis.call('HGET', stats, 'wake_ms') or '0'), 250,
+  local lead = math.min(tonumber(redis.call('HGET', stats, 'wake_ms') or '0'),
     math.floor(window / 4))
   if not free_at or free_at > now + lead then
     next_at = free_at and free_at - lead or grant_time(cost - 1)
