@@ -15,7 +15,9 @@ sends, so connections that were answered together stay together and arrive in bu
 and "independent", where each wait is random (exponential, the same mean), as from
 senders that know nothing of each other. It prints requests/s, p50, p99 and the CPU
 time per request of the app and of its Redis server for every run, then medians over
-``--rounds`` and the hub's ratio to the bare app.
+``--rounds`` and the hub's ratio to the bare app. With ``--replica`` the hub is measured
+once more with a replica of its Redis attached and ``HUB_INGRESS_MIN_REPLICAS_ACKED=1``
+(each answer waits for the replica's ``WAIT``, as with Redis Sentinel).
 
 The load comes from ``wrk`` when it is on PATH (``apt-get install wrk``; ``--install-wrk``
 does it), else from an asyncio httpx client, which is slower than the servers it drives,
@@ -73,16 +75,23 @@ def hub_app() -> Any:
     import redis
 
     from hub.core import Settings
-    from hub.ingress import connect, create_app, prepare_process
+    from hub.ingress import check_fsync, connect, create_app, prepare_process
     from hub.worker import create_celery
     from hub.workflow import WorkflowStore, load_folder
 
     settings = Settings()
     prepare_process(settings)
     workflows = load_folder(settings.hub_workflows)
-    WorkflowStore(redis.Redis.from_url(str(settings.hub_redis_url))).publish(workflows)
+    client = redis.Redis.from_url(str(settings.hub_redis_url))
+    WorkflowStore(client).publish(workflows)
+    # as hub serve: a server without WAITAOF (Redis 7.0) is met by its appendfsync always
+    waitaof = settings.hub_ingress_fsync != "always" or check_fsync(client).waitaof
     return create_app(
-        settings, workflows, create_celery(settings), connect(str(settings.hub_redis_url))
+        settings,
+        workflows,
+        create_celery(settings),
+        connect(str(settings.hub_redis_url)),
+        waitaof=waitaof,
     )
 
 
@@ -325,6 +334,9 @@ class Served:
         self.server = RedisServer(
             self.data, appendfsync=args.redis_appendfsync, extra_args=extra
         ).start()
+        self.replica = None
+        if env.get("HUB_INGRESS_MIN_REPLICAS_ACKED", "0") != "0":
+            self.replica = self._start_replica(args)
         self.flush = redis.Redis.from_url(self.server.url).flushall
         assert self.server.process is not None
         self.redis_pid = self.server.process.pid
@@ -338,6 +350,25 @@ class Served:
         )
         wait_http(f"http://127.0.0.1:{port}/")
         self.url = f"http://127.0.0.1:{port}/hooks/crm"
+
+    def _start_replica(self, args: argparse.Namespace) -> Any:
+        """A replica of this app's Redis, in sync before the app starts."""
+        import redis
+
+        from hub.core import RedisServer
+
+        replica = RedisServer(
+            Path(tempfile.mkdtemp(dir=self.folder)),
+            appendfsync=args.redis_appendfsync,
+            extra_args=("--replicaof", "127.0.0.1", str(self.server.port)),
+        ).start()
+        primary = redis.Redis.from_url(self.server.url)
+        deadline = time.monotonic() + 30
+        while primary.info("replication").get("slave0", {}).get("state") != "online":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not get in sync in 30 s")
+            time.sleep(0.1)
+        return replica
 
     def run(self, rate: float | None, independent: bool) -> Result:
         """One run of ``--seconds`` (closed loop when ``rate`` is None), on a flushed Redis."""
@@ -365,6 +396,8 @@ class Served:
         self.log.close()
         lines = (self.data / "server.log").read_bytes().count(b"\n")
         print(f"  ({self.label}: {lines} log lines)")
+        if self.replica is not None:
+            self.replica.stop()
         self.server.stop()
         shutil.rmtree(self.data, ignore_errors=True)
 
@@ -434,6 +467,11 @@ def main() -> None:
         default="INFO",
         help="HUB_LOG_LEVEL of the hub (INFO, the default, logs a line per event)",
     )
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="also the hub with a replica and HUB_INGRESS_MIN_REPLICAS_ACKED=1",
+    )
     parser.add_argument("--loader", choices=["wrk", "httpx"], default=None)
     parser.add_argument(
         "--install-wrk", action="store_true", help="apt-get install wrk first (needs root)"
@@ -472,6 +510,9 @@ def main() -> None:
         modes = ["always", "everysec"] if args.fsync == "both" else [args.fsync]
         apps: list[tuple[str, str, dict[str, str]]] = [("bare", "bare Starlette+LPUSH", {})]
         apps += [("hub", f"hub fsync={mode}", {"HUB_INGRESS_FSYNC": mode}) for mode in modes]
+        if args.replica:
+            acked = {"HUB_INGRESS_FSYNC": modes[0], "HUB_INGRESS_MIN_REPLICAS_ACKED": "1"}
+            apps.append(("hub", f"hub fsync={modes[0]} +WAIT", acked))
         seen: dict[str, list[dict[str, Result]]] = {label: [] for _, label, _ in apps}
         for round_ in range(1, args.rounds + 1):
             print(f"round {round_}")
@@ -489,6 +530,15 @@ def main() -> None:
                     print(f"  {label:<21} {name:<18} {result}")
             sys.stdout.flush()
         summarise(seen)
+        refused = {
+            label: sum(r.errors for runs in rounds for r in runs.values())
+            for label, rounds in seen.items()
+        }
+        if any(refused.values()):
+            sys.exit(
+                "answers other than 2xx (the figures count refusals, not events): "
+                + ", ".join(f"{label} {n}" for label, n in refused.items() if n)
+            )
 
 
 def summarise(seen: dict[str, list[dict[str, Result]]]) -> None:

@@ -157,6 +157,20 @@ START_CASES = [
     ),
     ("worker, no Redis set", ["worker"], {}, 2, "error: HUB_REDIS_URL is not set"),
     (
+        "worker, no sentinel answers",
+        ["worker"],
+        {"HUB_REDIS_URL": "redis+sentinel://:pw-not-shown@127.0.0.1:9,127.0.0.1:11/main/0"},
+        2,
+        "error: no sentinel at redis+sentinel://127.0.0.1:9,127.0.0.1:11/main/0 (HUB_REDIS_URL)",
+    ),
+    (
+        "ingress, a sentinel URL in kombu's form",
+        ["serve"],
+        {"HUB_REDIS_URL": "sentinel://:pw-not-shown@127.0.0.1:9"},
+        2,
+        "error: HUB_REDIS_URL is not a Redis URL (HUB_REDIS_URL: write a Sentinel deployment",
+    ),
+    (
         "invalid YAML",
         ["validate", str(BROKEN / "02-yaml-unclosed-quote.yaml")],
         {},

@@ -117,6 +117,37 @@ def dlq_show(
     typer.echo(as_json(letter) if json_ else dead_letter_detail(letter))
 
 
+Priority = Annotated[
+    str | None,
+    typer.Option(
+        help="Queue the replays at this priority: interactive, default or bulk "
+        "[default: bulk with --all, else the workflow's own].",
+    ),
+]
+
+
+def _replay_ids(
+    store: Any, run_ids: list[str] | None, all_: bool, where: Any
+) -> tuple[list[str], list[Any]]:
+    """The run ids to replay (oldest first for ``--all``) and their dead letters."""
+    if run_ids:
+        ids = _resolve(store, run_ids)
+        return ids, [store.get(run_id) for run_id in ids]
+    if all_:
+        letters = list(reversed(store.find(where)))  # oldest first
+        return [d.run_id for d in letters], letters
+    fail("name the runs to replay, or pass --all (with filters to narrow it)")
+
+
+def _dry_run(letters: list[Any]) -> None:
+    """Say how many dead letters match and of which workflows; send nothing."""
+    from hub.history import replay_summary
+
+    typer.echo(f"{len(letters)} dead letter(s) match; nothing replayed (--dry-run)")
+    for name, count in replay_summary(letters).items():
+        typer.echo(f"  {count:>7}  {name}")
+
+
 @dlq_cli.command("replay")
 def dlq_replay(
     run_ids: Annotated[list[str] | None, typer.Argument(help="Dead runs to replay.")] = None,
@@ -135,21 +166,31 @@ def dlq_replay(
         bool,
         typer.Option("--latest", help="On the workflow's current revision, not the pinned one."),
     ] = False,
+    priority: Priority = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print how many dead letters match and their workflows; send none."
+        ),
+    ] = False,
 ) -> None:
     """Run dead letters again as new runs, through the same queue and quotas as any run."""
-    from hub.history import Replayer, ReplayError, RunStore
+    from hub.history import Replayer, RunStore
+    from hub.http import PRIORITIES
     from hub.worker import create_celery
     from hub.workflow import WorkflowStore
 
+    if priority is not None and priority not in PRIORITIES:
+        fail(f"--priority: '{priority}' is not one of {', '.join(PRIORITIES)}")
     client = connect_redis()
     store = _store(client)
-    if run_ids:
-        ids = _resolve(store, run_ids)
-    elif all_:
-        where = _filter(workflow, source, error, since, event)
-        ids = [d.run_id for d in reversed(store.find(where))]  # oldest first
-    else:
-        fail("name the runs to replay, or pass --all (with filters to narrow it)")
+    where = _filter(workflow, source, error, since, event)
+    ids, letters = _replay_ids(store, run_ids, all_, where)
+    if dry_run:
+        _dry_run(letters)
+        return
+    if priority is None and all_ and not run_ids:
+        priority = "bulk"
     retention = get_settings().hub_run_retention_seconds
     replayer = Replayer(
         create_celery(get_settings()),
@@ -158,21 +199,32 @@ def dlq_replay(
         RunStore(client, retention_seconds=retention),
         keep_replayed_seconds=retention,
     )
+    failed = _send_replays(replayer, ids, from_start, latest, priority)
+    typer.echo(f"{len(ids) - failed} replayed, {failed} not replayed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _send_replays(
+    replayer: Any, ids: list[str], from_start: bool, latest: bool, priority: str | None
+) -> int:
+    """Replay ``ids`` in order, a line each; how many could not be replayed."""
+    from hub.history import ReplayError
+
     total, failed = len(ids), 0
     for n, run_id in enumerate(ids, 1):
         try:
-            done = replayer.replay(run_id, from_start=from_start, latest=latest)
+            done = replayer.replay(run_id, from_start=from_start, latest=latest, priority=priority)
         except ReplayError as exc:
             failed += 1
             typer.echo(f"[{n}/{total}] not replayed: {exc}")
             continue
         typer.echo(
             f"[{n}/{total}] run {run_id[:12]} ({done.workflow}, event {done.event_id}) -> "
-            f"run {done.new_run_id} from step {done.from_step} on revision {done.revision}"
+            f"run {done.new_run_id} from step {done.from_step} on revision {done.revision} "
+            f"at {done.priority} priority"
         )
-    typer.echo(f"{total - failed} replayed, {failed} not replayed")
-    if failed:
-        raise typer.Exit(1)
+    return failed
 
 
 @dlq_cli.command("purge")

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 import redis
 import typer
+from redis.sentinel import MasterNotFoundError
 
-from hub.core import get_settings, redis_client
+from hub.core import ConfigError, get_settings, redis_client, sentinel_address
 
 if TYPE_CHECKING:
     from hub.workflow import Workflow
@@ -24,7 +25,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def redis_location(url: str) -> str:
-    """``url`` without its credentials: ``redis://host:port/db``."""
+    """``url`` without its credentials: ``redis://host:port/db`` (or the sentinels')."""
+    address = sentinel_address(url)
+    if address is not None:
+        return address.describe()
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     port = f":{parts.port}" if parts.port else ""
@@ -46,6 +50,10 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
             f"HUB_REDIS_URL is not set and no `hub up` is running from this folder "
             f"({folder}): start `hub up` here (in another terminal), or set HUB_REDIS_URL"
         )
+    try:
+        sentinel_address(url)  # a sentinel URL that cannot be read: said before any client
+    except ConfigError as exc:
+        fail(f"HUB_REDIS_URL is not a Redis URL ({exc})")
     if not ping:
         return url
     try:
@@ -60,6 +68,11 @@ def require_redis(*, ping: bool = True, timeout: float = 2.0) -> str:
         client.close()
     except ValueError as exc:
         fail(f"HUB_REDIS_URL is not a Redis URL ({exc})")
+    except MasterNotFoundError:
+        fail(
+            f"no sentinel at {redis_location(url)} (HUB_REDIS_URL) names the primary: check "
+            "that they run and monitor it under that name"
+        )
     except redis.RedisError as exc:
         fail(
             f"cannot reach Redis at {redis_location(url)} (HUB_REDIS_URL): {exc}. "

@@ -30,7 +30,16 @@ if TYPE_CHECKING:
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
     from hub.core.presence import Presence, Seen, seen
-    from hub.core.redis_connect import async_redis_client, broker_ssl, redis_client, tls_options
+    from hub.core.redis_connect import (
+        SentinelAddress,
+        async_redis_client,
+        broker_ssl,
+        broker_transport_options,
+        broker_url,
+        redis_client,
+        sentinel_address,
+        tls_options,
+    )
     from hub.core.redis_server import RedisServer, free_port
     from hub.core.settings import ConnectorSettings, Settings, get_settings
     from hub.core.settings_doc import settings_table
@@ -49,6 +58,7 @@ __all__ = [
     "RedisServer",
     "RetryableError",
     "Seen",
+    "SentinelAddress",
     "Settings",
     "SlotEntry",
     "TemplateError",
@@ -56,6 +66,8 @@ __all__ = [
     "UpstreamError",
     "async_redis_client",
     "broker_ssl",
+    "broker_transport_options",
+    "broker_url",
     "configure_logging",
     "env_name",
     "error_label",
@@ -72,6 +84,7 @@ __all__ = [
     "redis_client",
     "release_lock",
     "seen",
+    "sentinel_address",
     "settings_table",
     "tls_options",
     "try_lock",
@@ -121,9 +134,13 @@ __getattr__, __dir__ = lazy_exports(
             "seen",
         ),
         "redis_connect": (
+            "SentinelAddress",
             "async_redis_client",
             "broker_ssl",
+            "broker_transport_options",
+            "broker_url",
             "redis_client",
+            "sentinel_address",
             "tls_options",
         ),
         "redis_server": (

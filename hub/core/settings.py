@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     # --- core -------------------------------------------------------------------------
     hub_redis_url: str | None = Field(
         default=None,
-        description="Redis URL for broker, quotas and state. Unset: `hub up` starts an "
-        "embedded Redis server process and uses it.",
+        description="Redis URL for broker, quotas and state: `redis://`, `rediss://` (TLS), "
+        "or `redis+sentinel://[user:password@]host1:26379,host2:26379/mymaster/0` (the "
+        "primary Redis Sentinel names). Unset: `hub up` starts an embedded Redis server "
+        "process and uses it.",
     )
     hub_redis_ca_file: Path | None = Field(
         default=None,
@@ -106,6 +108,13 @@ class Settings(BaseSettings):
         description="`always`: the ingress answers 202 only once Redis has fsynced the event "
         "to its AOF (WAITAOF). `everysec`: once Redis holds it in memory and its AOF file "
         "(an OS crash may lose the last second).",
+    )
+    hub_ingress_min_replicas_acked: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas that must acknowledge an event (Redis `WAIT`, 2 s at most) "
+        "before the ingress answers 202; else it answers 503 and the sender retries. Set 1 "
+        "with Redis Sentinel, so no accepted event is lost when the primary fails over.",
     )
     hub_ingress_log_flush_seconds: float = Field(
         default=0.2,
@@ -214,6 +223,13 @@ class Settings(BaseSettings):
         default=604_800,
         gt=0,
         description="How long run records (status, steps, errors) stay in Redis.",
+    )
+    hub_alert_window_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="The hub's own `run.failed` and `dead_letter.created` events (source "
+        "`hub`): at most one per workflow and error type, and `quota.exhausted` one per "
+        "budget, in this many seconds; the next one carries the count held back.",
     )
     hub_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,

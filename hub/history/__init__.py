@@ -1,5 +1,6 @@
 """What happened: run records, dead letters and their replay, searches over runs, the
-cluster's metrics, the transition log, and their rendering for the command line.
+cluster's metrics, the transition log, and their rendering for the command line; the
+hub's own events (``run.failed``, ...) into its built-in source ``hub``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ from hub.core import lazy_exports
 if TYPE_CHECKING:
     from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
     from hub.history.events_log import log_event
+    from hub.history.hub_events import (
+        HUB_EVENT_TYPES,
+        AlertGroups,
+        HubEvents,
+        HubEventSink,
+        budget_backlog,
+        emit_hub_event,
+        from_hub_event,
+    )
     from hub.history.metrics import CONTENT_TYPE, dead_letter_counts, exposition
     from hub.history.render import (
         as_json,
@@ -20,14 +30,18 @@ if TYPE_CHECKING:
         run_detail,
         run_table,
     )
-    from hub.history.replay import Replayer, ReplayError
+    from hub.history.replay import Replayer, ReplayError, replay_summary
     from hub.history.runs import RunRecord, RunStatus, RunStore, WaitReason
     from hub.history.search import RunFilter, find_runs
 
 __all__ = [
     "CONTENT_TYPE",
+    "HUB_EVENT_TYPES",
+    "AlertGroups",
     "DeadLetterFilter",
     "DeadLetterStore",
+    "HubEventSink",
+    "HubEvents",
     "ReplayError",
     "Replayer",
     "RunFilter",
@@ -36,13 +50,17 @@ __all__ = [
     "RunStore",
     "WaitReason",
     "as_json",
+    "budget_backlog",
     "dead_letter_counts",
     "dead_letter_detail",
     "dead_letter_table",
+    "emit_hub_event",
     "exposition",
     "find_runs",
+    "from_hub_event",
     "log_event",
     "parse_since",
+    "replay_summary",
     "run_detail",
     "run_table",
 ]
@@ -55,6 +73,15 @@ __getattr__, __dir__ = lazy_exports(
             "DeadLetterStore",
         ),
         "events_log": ("log_event",),
+        "hub_events": (
+            "HUB_EVENT_TYPES",
+            "AlertGroups",
+            "HubEventSink",
+            "HubEvents",
+            "budget_backlog",
+            "emit_hub_event",
+            "from_hub_event",
+        ),
         "metrics": (
             "CONTENT_TYPE",
             "dead_letter_counts",
@@ -71,6 +98,7 @@ __getattr__, __dir__ = lazy_exports(
         "replay": (
             "ReplayError",
             "Replayer",
+            "replay_summary",
         ),
         "runs": (
             "RunRecord",

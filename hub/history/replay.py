@@ -10,6 +10,9 @@ So it goes through the same queue, quotas and priorities as any other run; a rep
   A ``foreach`` step runs all its items again.
 - *From the start*: a fresh context from the event; every step again (creates are
   upserts, so what the first run made is found, not made twice).
+- *Priority*: the workflow's own, unless the caller names one: ``hub dlq replay --all``
+  sends at ``bulk`` by default, so thousands of replays queue behind live events
+  (workers take a ``hub.bulk`` message only when no other is ready).
 - *Revision*: the one the run was pinned to (the default; it stays readable in Redis),
   or with ``latest`` the workflow's current revision, e.g. after a fix to its YAML.
 
@@ -24,7 +27,8 @@ becomes a dead letter of its own that names the one it replays.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +41,7 @@ from hub.history.runs import RunStore
 from hub.intake import DeadLetterReplay, Event, Intake
 from hub.workflow import Workflow, WorkflowStore, compile_steps
 
-__all__ = ["Replay", "ReplayError", "Replayer"]
+__all__ = ["Replay", "ReplayError", "Replayer", "replay_summary"]
 
 
 class ReplayError(ConfigError):
@@ -54,6 +58,13 @@ class Replay:
     revision: str
     from_step: str
     event_id: str
+    priority: str
+
+
+def replay_summary(letters: Iterable[DeadLetter]) -> dict[str, int]:
+    """How many of ``letters`` each workflow has, most first (``hub dlq replay --dry-run``)."""
+    counts = Counter(letter.workflow for letter in letters)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _apply_async(chain: Signature) -> Any:
@@ -84,8 +95,16 @@ class Replayer:
         self._new_id = new_id
         self._intake = Intake(())
 
-    def replay(self, run_id: str, *, from_start: bool = False, latest: bool = False) -> Replay:
-        """Replay the dead letter of ``run_id``; :class:`ReplayError` when it cannot be."""
+    def replay(
+        self,
+        run_id: str,
+        *,
+        from_start: bool = False,
+        latest: bool = False,
+        priority: str | None = None,
+    ) -> Replay:
+        """Replay the dead letter of ``run_id`` at ``priority`` (default: its workflow's);
+        :class:`ReplayError` when it cannot be."""
         letter = self._letters.get(run_id)
         if letter is None:
             raise ReplayError(f"no dead letter for run {run_id} (see `hub dlq list`)")
@@ -117,11 +136,25 @@ class Replayer:
             replay_of=run_id,
         )
         chain = compile_steps(
-            self._celery, wf, step_ids, run.context, event_id=letter.event_id, run_id=new_run_id
+            self._celery,
+            wf,
+            step_ids,
+            run.context,
+            event_id=letter.event_id,
+            run_id=new_run_id,
+            priority=priority,
         )
         self._send(chain)
         self._letters.mark_replayed(run_id, new_run_id, keep_seconds=self._keep)
-        return Replay(run_id, new_run_id, wf.name, wf.revision, step_ids[0], letter.event_id)
+        return Replay(
+            run_id,
+            new_run_id,
+            wf.name,
+            wf.revision,
+            step_ids[0],
+            letter.event_id,
+            priority or wf.priority,
+        )
 
     def _workflow(self, letter: DeadLetter, latest: bool) -> Workflow:
         revision = letter.revision

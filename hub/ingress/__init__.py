@@ -11,7 +11,7 @@ from hub.core import lazy_exports
 if TYPE_CHECKING:
     from hub.ingress.app import create_app, create_live_app
     from hub.ingress.client_address import is_loopback
-    from hub.ingress.event_store import COUNTS_KEY, check_fsync, connect
+    from hub.ingress.event_store import COUNTS_KEY, check_fsync, connect, record_internal_event
     from hub.ingress.server import prepare_process
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "create_live_app",
     "is_loopback",
     "prepare_process",
+    "record_internal_event",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -35,6 +36,7 @@ __getattr__, __dir__ = lazy_exports(
             "COUNTS_KEY",
             "check_fsync",
             "connect",
+            "record_internal_event",
         ),
         "client_address": ("is_loopback",),
         "server": ("prepare_process",),

@@ -67,7 +67,11 @@ def create_app(
     if sources is None:
         sources = _configured_sources(settings, workflows)
     _warn_unauthenticated(sources)
-    store = EventStore(redis, fsync=settings.hub_ingress_fsync == "always" and waitaof)
+    store = EventStore(
+        redis,
+        fsync=settings.hub_ingress_fsync == "always" and waitaof,
+        replicas=settings.hub_ingress_min_replicas_acked,
+    )
     publisher = RunPublisher(celery, workflows, compile)
     clients = client_address_from(settings)
     hooks = Hooks(

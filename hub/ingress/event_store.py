@@ -7,8 +7,14 @@ is deduped on its own, and all of them are stored, or none. With
 ``fsync`` the same connection then sends ``WAITAOF 1 0 <timeout>``, so the answer waits
 until Redis has fsynced those writes to its AOF; a server without ``WAITAOF`` (Redis before
 7.2) is durable only with its own ``appendfsync always``, which fsyncs every write before
-it answers (:func:`check_fsync` tells which, at start). Every Redis failure (unreachable,
-timeout, out of memory, loading, read-only replica, ...) is a :class:`StoreUnavailable`.
+it answers (:func:`check_fsync` tells which, at start). With ``replicas`` (at least one,
+``HUB_INGRESS_MIN_REPLICAS_ACKED``) the connection then sends ``WAIT <replicas> <timeout>``
+too: the answer waits until that many replicas have the writes, so an event answered 202
+survives the primary's failover; fewer acknowledgements in time answer 503, and the sender
+retries (the event is then found already recorded, and acknowledged again). Every Redis
+failure (unreachable, timeout, out of memory, loading, read-only replica, ...) is a
+:class:`StoreUnavailable`. The hub's own events (source ``hub``) are kept in the same
+recent list and counters by :func:`record_internal_event`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ __all__ = [
     "StoreUnavailable",
     "check_fsync",
     "connect",
+    "record_internal_event",
 ]
 
 log = logging.getLogger("hub.ingress")
@@ -48,6 +55,8 @@ RECENT_KEY = "hub:ingress:recent"
 COUNTS_KEY = "hub:ingress:counts"
 RECENT_KEPT = 1000
 FSYNC_TIMEOUT_MS = 2000
+#: how long an accept waits for its replicas' acknowledgement
+REPLICA_TIMEOUT_MS = 2000
 RETRY_AFTER_SECONDS = 5
 
 # One call takes a whole batch of events (one Lua call and one AOF transaction for all):
@@ -228,7 +237,8 @@ class EventStore:
     then one ``WAITAOF``): one round trip, one Lua call and, with ``fsync``, one fsync for
     many events, and no added delay when idle. ``fsync`` is False where nothing needs
     confirming: ``HUB_INGRESS_FSYNC=everysec``, or a server that fsyncs every write itself
-    (see :func:`check_fsync`).
+    (see :func:`check_fsync`). ``replicas`` above 0: each group commit also waits for that
+    many replicas to acknowledge it (``WAIT``), else its events answer 503.
     """
 
     def __init__(
@@ -239,9 +249,11 @@ class EventStore:
         recent: int = RECENT_KEPT,
         max_batch: int = 256,
         writers: int = 4,
+        replicas: int = 0,
     ) -> None:
         self._redis = redis
         self._fsync = fsync
+        self._replicas = replicas
         self._recent = recent
         self._max_batch = max_batch
         self._max_writers = writers
@@ -343,7 +355,9 @@ class EventStore:
         to raise."""
         keys: list[str] = [RECENT_KEY, COUNTS_KEY]
         events = sum(item.events for item in batch)
-        args: list[Any] = [events, self._recent, 1 if self._fsync else 0]
+        # a duplicate is written again, so the WAITAOF/WAIT that follows covers its record
+        touch = self._fsync or self._replicas > 0
+        args: list[Any] = [events, self._recent, 1 if touch else 0]
         for item in batch:
             keys += item.keys
             args += item.args
@@ -352,12 +366,16 @@ class EventStore:
             pipe.evalsha(_ACCEPT_SHA, len(keys), *keys, *args)
             if self._fsync:
                 pipe.execute_command("WAITAOF", 1, 0, FSYNC_TIMEOUT_MS)
+            if self._replicas:
+                pipe.execute_command("WAIT", self._replicas, REPLICA_TIMEOUT_MS)
             replies = await pipe.execute(raise_on_error=False)
             if isinstance(replies[0], NoScriptError) and attempt == 1:
                 await self._redis.script_load(_ACCEPT)
                 continue
             if self._fsync:
                 _check_fsync(replies[1])
+            if self._replicas:
+                _check_replicas(replies[-1], self._replicas)
             outcome = _outcome(replies[0])
             if isinstance(outcome, BaseException):
                 return [outcome] * len(batch)
@@ -390,6 +408,18 @@ class EventStore:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+
+def record_internal_event(client: redis.Redis, record: dict[str, Any]) -> None:
+    """Keep an event the hub emitted itself (source ``hub``: its runs were sent by the
+    emitter, not enqueued here) where accepted events are kept: the recent list the
+    ``/events`` view reads, and the ``<source>:accepted`` counter of ``hub_events_total``.
+    Such events have fresh ids and are not deduped."""
+    pipe = client.pipeline(transaction=True)
+    pipe.lpush(RECENT_KEY, json.dumps({**record, "_receipt": new_hex()}))
+    pipe.ltrim(RECENT_KEY, 0, RECENT_KEPT - 1)
+    pipe.hincrby(COUNTS_KEY, f"{record['source']}:accepted", 1)
+    pipe.execute()
 
 
 @dataclass
@@ -430,6 +460,14 @@ def _check_fsync(reply: Any) -> None:
         raise StoreUnavailable("Redis cannot confirm an fsync of the event")
     if int(reply[0]) < 1:
         raise StoreUnavailable("Redis did not confirm the fsync of the event in time")
+
+
+def _check_replicas(reply: Any, wanted: int) -> None:
+    if isinstance(reply, BaseException):
+        log.warning("WAIT failed (%s): check HUB_INGRESS_MIN_REPLICAS_ACKED", reply)
+        raise StoreUnavailable("Redis cannot confirm the event on a replica")
+    if int(reply) < wanted:
+        raise StoreUnavailable("Redis replicas did not acknowledge the event in time")
 
 
 def _public(raw: bytes | str) -> dict[str, Any]:

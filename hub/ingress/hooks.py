@@ -1,6 +1,7 @@
 """``POST /hooks/{source}``: from a delivery to an accepted event with its runs enqueued.
 
-In order: unknown source 404; 429 with ``Retry-After`` when this client failed to
+In order: unknown source 404 (403 for the built-in source ``hub``: the hub's own events
+cannot be forged from outside); 429 with ``Retry-After`` when this client failed to
 authenticate to this source too often lately (:mod:`hub.ingress.auth_failures`: nothing
 read, no HMAC computed); body over the source's limit 413 (read no further); then
 the intake (:class:`hub.intake.plan.Intake`) reads the delivery (authentication 401,
@@ -39,7 +40,18 @@ from hub.ingress.client_address import ClientAddress
 from hub.ingress.event_store import RETRY_AFTER_SECONDS, Entry, EventStore, StoreUnavailable
 from hub.ingress.public_url import PublicUrl
 from hub.ingress.publish import QueuedMessage, RunPublisher
-from hub.intake import Batch, Intake, Plan, Refused, Reply, Source, Webhook, unknown_source
+from hub.intake import (
+    HUB_SOURCE,
+    Batch,
+    Intake,
+    Plan,
+    Refused,
+    Reply,
+    Source,
+    Webhook,
+    internal_source,
+    unknown_source,
+)
 from hub.workflow import Workflow
 
 __all__ = ["Answer", "Hooks", "error"]
@@ -98,6 +110,11 @@ async def _read(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _not_served(name: str) -> Refused:
+    """403 for the built-in source ``hub`` (its events come only from inside), else 404."""
+    return internal_source(name) if name == HUB_SOURCE else unknown_source(name)
 
 
 def _too_many_failures(source: str, wait: int) -> Answer:
@@ -160,9 +177,9 @@ class Hooks:
     async def deliver(self, scope: Scope, receive: Receive) -> Answer:
         """Read, check, route and accept one delivery; the answer to send."""
         name = scope["path"][len(PREFIX) :]
-        source = self._sources.get(name)
+        source = self._sources.get(name) if name != HUB_SOURCE else None
         if source is None:
-            unknown = unknown_source(name)
+            unknown = _not_served(name)
             return _problem(unknown.status, unknown.message)
         client = self._clients.of(scope)
         if (wait := self._failures.retry_after(name, client)) is not None:
@@ -195,9 +212,9 @@ class Hooks:
     def challenge(self, scope: Scope) -> Answer:
         """``GET /hooks/{source}``: the answer to a verification handshake."""
         name = scope["path"][len(PREFIX) :]
-        source = self._sources.get(name)
+        source = self._sources.get(name) if name != HUB_SOURCE else None
         if source is None:
-            unknown = unknown_source(name)
+            unknown = _not_served(name)
             return _problem(unknown.status, unknown.message)
         if source.challenge is None:
             status, body, extra = _problem(

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
-    from hub.intake.delivery import DeadLetterReplay, Delivery, Event, PolledRecord, Webhook
+    from hub.intake.delivery import (
+        DeadLetterReplay,
+        Delivery,
+        Event,
+        HubEvent,
+        PolledRecord,
+        Webhook,
+    )
     from hub.intake.demo import signed_delivery, stand_in_secrets, with_demo_secrets
     from hub.intake.extract import Locator
     from hub.intake.handshakes import Reply
@@ -31,14 +38,23 @@ if TYPE_CHECKING:
     from hub.intake.resolve import build_sources
     from hub.intake.routing import json_path
     from hub.intake.signatures import StandardWebhooks, standard_webhooks_key
-    from hub.intake.sources import Source, SourceConfig, SourceError, load_sources, sources_folder
-    from hub.intake.webhook import Refused, unknown_source
+    from hub.intake.sources import (
+        HUB_SOURCE,
+        Source,
+        SourceConfig,
+        SourceError,
+        load_sources,
+        sources_folder,
+    )
+    from hub.intake.webhook import Refused, internal_source, unknown_source
 
 __all__ = [
+    "HUB_SOURCE",
     "Batch",
     "DeadLetterReplay",
     "Delivery",
     "Event",
+    "HubEvent",
     "Intake",
     "Locator",
     "Plan",
@@ -52,6 +68,7 @@ __all__ = [
     "StandardWebhooks",
     "Webhook",
     "build_sources",
+    "internal_source",
     "json_path",
     "load_sources",
     "signed_delivery",
@@ -72,6 +89,7 @@ __getattr__, __dir__ = lazy_exports(
             "DeadLetterReplay",
             "Delivery",
             "Event",
+            "HubEvent",
             "PolledRecord",
             "Webhook",
         ),
@@ -92,6 +110,7 @@ __getattr__, __dir__ = lazy_exports(
             "standard_webhooks_key",
         ),
         "sources": (
+            "HUB_SOURCE",
             "Source",
             "SourceConfig",
             "SourceError",
@@ -100,6 +119,7 @@ __getattr__, __dir__ = lazy_exports(
         ),
         "webhook": (
             "Refused",
+            "internal_source",
             "unknown_source",
         ),
     },

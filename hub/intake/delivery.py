@@ -5,6 +5,8 @@
   event type and id where the source says (:mod:`hub.intake.webhook`).
 - :class:`PolledRecord`: one record a poll hands on to its workflow, with the event id
   and type the poll gives it (``billing-invoice:<id>:<updatedAt>``, ``invoice.poll``).
+- :class:`HubEvent`: an event the hub emits about itself (``run.failed``, ...) into its
+  built-in source ``hub``; it comes only from inside the hub (never a ``POST``).
 - :class:`DeadLetterReplay`: a dead run sent again (``hub dlq replay``) as a new run of the
   workflow it names, from the start or from the context its failed step was given.
 
@@ -22,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.intake.sources import Source
+from hub.intake.sources import HUB_SOURCE, Source
 from hub.workflow import RunContext, Workflow
 
-__all__ = ["DeadLetterReplay", "Delivery", "Event", "PolledRecord", "Webhook"]
+__all__ = ["DeadLetterReplay", "Delivery", "Event", "HubEvent", "PolledRecord", "Webhook"]
 
 
 @dataclass(slots=True)
@@ -88,4 +90,19 @@ class DeadLetterReplay:
     resume: RunContext | None = None
 
 
-Delivery = Webhook | PolledRecord | DeadLetterReplay
+@dataclass(frozen=True, slots=True)
+class HubEvent:
+    """An event of the hub itself, ``event_type`` (``run.failed``, ...) with id
+    ``event_id`` and ``body``, from the built-in source ``hub``."""
+
+    event_type: str
+    event_id: str
+    body: Mapping[str, Any]
+
+    @property
+    def source(self) -> str:
+        """Always the built-in source ``hub``."""
+        return HUB_SOURCE
+
+
+Delivery = Webhook | PolledRecord | DeadLetterReplay | HubEvent

@@ -8,13 +8,15 @@ reason, and the event id to dedupe on. It does no I/O: the ingress, the poll tas
 dedupe where the plan says, then send its runs).
 
 - Routing: a webhook event goes to every webhook workflow whose trigger names its source
-  and matches its type (cached per source and type); a polled record to the workflow
-  that polled it; a replay to the workflow it names.
+  and matches its type (cached per source and type), the hub's own events (source
+  ``hub``) likewise; a polled record to the workflow that polled it; a replay to the
+  workflow it names.
 - The workflow-level ``if`` (:func:`kept_out`) is evaluated here for webhook events and
   polled records, with only ``event`` in scope. A replay repeats a run that passed it.
 - Dedupe: a webhook event on its source and id, for the source's window. Polled records
   are not deduped by id (the poll's cursor remembers what it handed on) and a replay is
-  a new run of an event already accepted.
+  a new run of an event already accepted. The hub's own events have fresh ids and are
+  not deduped either.
 - A webhook to a source with ``batch`` is a :class:`Batch`: one plan per element, each
   routed, filtered and deduped on its own. A verification handshake
   (:mod:`hub.intake.handshakes`) is a :class:`~hub.intake.handshakes.Reply` to answer
@@ -36,7 +38,14 @@ from typing import Any, overload
 
 from hub.core import TemplateError, new_hex
 from hub.intake.batch import read_batch
-from hub.intake.delivery import DeadLetterReplay, Delivery, Event, PolledRecord, Webhook
+from hub.intake.delivery import (
+    DeadLetterReplay,
+    Delivery,
+    Event,
+    HubEvent,
+    PolledRecord,
+    Webhook,
+)
 from hub.intake.handshakes import Reply, answer
 from hub.intake.routing import match_workflows
 from hub.intake.webhook import parse_webhook, read_event, read_webhook
@@ -130,7 +139,7 @@ class Intake:
     def plan(self, delivery: Webhook) -> Plan | Batch | Reply: ...
 
     @overload
-    def plan(self, delivery: PolledRecord | DeadLetterReplay) -> Plan: ...
+    def plan(self, delivery: PolledRecord | DeadLetterReplay | HubEvent) -> Plan: ...
 
     def plan(self, delivery: Delivery) -> Plan | Batch | Reply:
         """The plan for ``delivery``; :class:`~hub.intake.webhook.Refused` when a webhook
@@ -145,6 +154,11 @@ class Intake:
         if isinstance(delivery, PolledRecord):
             event = Event(delivery.source, delivery.event_type, delivery.event_id, delivery.record)
             runs, skipped = self._start((delivery.workflow,), event)
+            return Plan(event, runs, skipped, None)
+        if isinstance(delivery, HubEvent):
+            body = dict(delivery.body)
+            event = Event(delivery.source, delivery.event_type, delivery.event_id, body)
+            runs, skipped = self._start(self._route(event.source, event.event_type), event)
             return Plan(event, runs, skipped, None)
         return self._replay(delivery)
 

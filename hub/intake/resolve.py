@@ -30,7 +30,14 @@ from hub.intake.handshakes import (
     ZoomValidation,
 )
 from hub.intake.secret_refs import ref_names
-from hub.intake.sources import AuthConfig, FieldConfig, Source, SourceConfig, sources_folder
+from hub.intake.sources import (
+    HUB_SOURCE,
+    AuthConfig,
+    FieldConfig,
+    Source,
+    SourceConfig,
+    sources_folder,
+)
 
 __all__ = ["build_sources", "missing_file"]
 
@@ -45,7 +52,8 @@ def build_sources(
     """Every source the ingress serves: configured ones and those workflows listen to.
 
     Raises :class:`ConfigError` for a missing or malformed secret, and outside ``local``
-    mode for a listened-to source without a file (:func:`missing_file`).
+    mode for a listened-to source without a file (:func:`missing_file`). The built-in
+    source ``hub`` is never served: its events come from inside the hub.
     """
     secrets = settings.hub_secrets
     errors: list[str] = []
@@ -56,7 +64,7 @@ def build_sources(
         except ValueError as exc:
             errors.append(f"{path}: {exc}")
     folder = sources_folder(settings)
-    for name in sorted(set(listened) - set(configs)):
+    for name in sorted(set(listened) - set(configs) - {HUB_SOURCE}):
         if not local:
             errors.append(missing_file(name, folder / f"{name}.yaml"))
             continue

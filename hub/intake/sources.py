@@ -20,6 +20,10 @@ one, else the first format that finds all its parts (:mod:`hub.intake.extract`).
 holds one): each element is an event with its own type and id. ``handshakes`` are the
 verification handshakes the source answers (:mod:`hub.intake.handshakes`).
 
+The source ``hub`` (:data:`HUB_SOURCE`) is built in: the hub's own events
+(:class:`~hub.intake.delivery.HubEvent`) come from it. It has no file (a file named
+``hub.yaml`` is refused) and takes no delivery from outside.
+
 Files are checked like workflows: every problem with its ``file:line:column``, an
 unknown field with the fields allowed there. Secrets are named, never written: their
 values come from ``HUB_SECRETS``. :mod:`hub.intake.resolve` turns these files into the
@@ -60,6 +64,7 @@ from hub.intake.secret_refs import check_ref, ref_names
 from hub.workflow import SOURCE_PATTERN, Problem, compose, schema_problems
 
 __all__ = [
+    "HUB_SOURCE",
     "AuthConfig",
     "BatchConfig",
     "FieldConfig",
@@ -379,6 +384,10 @@ class Source:
         return self.id_at.describe()
 
 
+#: the built-in source of the hub's own events (``run.failed``, ...): no file, no POST
+HUB_SOURCE = "hub"
+
+
 def sources_folder(settings: Settings) -> Path:
     """Where source files are read from."""
     return settings.hub_sources or settings.hub_workflows / "sources"
@@ -408,6 +417,17 @@ def load_sources(folder: Path) -> dict[str, tuple[SourceConfig, str]]:
             continue
         if name in found:
             problems.append(Problem(path, 0, 0, f"source '{name}' is defined twice"))
+            continue
+        if name == HUB_SOURCE:
+            problems.append(
+                Problem(
+                    path,
+                    0,
+                    0,
+                    f"source '{HUB_SOURCE}' is built in (the hub's own events) and takes no "
+                    "deliveries from outside: rename this file",
+                )
+            )
             continue
         config, found_problems = _parse(file.read_text(encoding="utf-8"), path)
         problems.extend(found_problems)

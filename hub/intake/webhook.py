@@ -30,6 +30,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "Refused",
     "content_id",
+    "internal_source",
     "is_json",
     "parse_webhook",
     "read_event",
@@ -57,6 +58,15 @@ def unknown_source(name: str) -> Refused:
         404,
         f"unknown source '{name}': nothing is configured to receive POST /hooks/{name}; "
         "check the URL",
+    )
+
+
+def internal_source(name: str) -> Refused:
+    """The 403 for a delivery to the built-in source of the hub's own events."""
+    return Refused(
+        403,
+        f"source '{name}' carries the hub's own events (run.failed, ...), which come only "
+        "from inside the hub: nothing may POST to it",
     )
 
 

@@ -21,7 +21,10 @@ describes but a workflow listens to takes deliveries without authentication, as 
 local run (``hub up``). An event for a poll workflow is a
 :class:`~hub.intake.delivery.PolledRecord`: the record as the poll hands it on, its
 ``type`` (``<entity>.poll``) and ``id`` as the case gives them (without an ``id``, a new
-one: the intake does not dedupe polled records by id, the poll's cursor does).
+one: the intake does not dedupe polled records by id, the poll's cursor does). An event
+for a workflow listening to the built-in source ``hub`` is a
+:class:`~hub.intake.delivery.HubEvent` as the hub emits it (``type`` from the case or the
+trigger, the body as given with that ``type``).
 
 :class:`SeenEvents` is the case's stand-in for the ingress's event store: it dedupes on
 the event id the plan names, within the source's dedupe window on the case's clock.
@@ -41,8 +44,10 @@ from pydantic import SecretStr
 
 from hub.core import HubError, Settings
 from hub.intake import (
+    HUB_SOURCE,
     Batch,
     Delivery,
+    HubEvent,
     Intake,
     Locator,
     Plan,
@@ -144,6 +149,8 @@ def delivery_for(
             "and poll workflows only"
         )
     name = event.source or hook.source
+    if name == HUB_SOURCE:
+        return _hub_event(hook.event, event, new_id)
     source = sources.get(name)
     if source is None:
         raise unknown_source(name)
@@ -265,6 +272,20 @@ def _set(body: Any, path: str, value: str, what: str) -> Any:
         )
     node[last] = value
     return body
+
+
+def _hub_event(trigger_event: str, event: EventSpec, new_id: Callable[[], str]) -> HubEvent:
+    """An event of the hub itself (source ``hub``), as the hub emits it: no headers, a
+    mapping body with its ``type``."""
+    if event.headers:
+        raise CaseError("a hub event comes without headers: give only its type and body")
+    event_type = event.type or (None if _GLOB.search(trigger_event) else trigger_event)
+    if not event_type:
+        raise CaseError("give the hub event's type (run.failed, quota.exhausted, ...)")
+    if not isinstance(event.body, Mapping):
+        raise CaseError("a hub event's body is a mapping (workflow, run_id, error, ...)")
+    body = {"type": event_type, **copy.deepcopy(dict(event.body))}
+    return HubEvent(event_type, event.id or new_id(), body)
 
 
 def _polled(wf: Workflow, event: EventSpec, new_id: Callable[[], str]) -> PolledRecord:

@@ -30,11 +30,20 @@ import time
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
-__all__ = ["NAP_KEY", "NAP_SECONDS", "TAKE_SCRIPT", "Channel", "Transport"]
+__all__ = [
+    "NAP_KEY",
+    "NAP_SECONDS",
+    "TAKE_SCRIPT",
+    "Channel",
+    "SentinelChannel",
+    "SentinelTransport",
+    "Transport",
+]
 
 log = logging.getLogger("hub.worker")
 
@@ -142,3 +151,27 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """:class:`Channel` on the primary Redis Sentinel names (kombu's sentinel pools).
+
+    When the primary goes away, Celery closes the broker connection, and kombu's close
+    gives the channel's unacknowledged messages back through a new pool, built from a
+    connection that may be closed already (kombu raised ``AttributeError`` there, which
+    the worker took as unrecoverable, and exited). Here that is a connection error, which
+    the close ignores: the worker connects again to the new primary, and the messages,
+    still in ``unacked``, are delivered again after the visibility timeout.
+    """
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:
+            raise redis.ConnectionError("the broker connection is closed")
+        params: dict[str, Any] = super()._connparams(asynchronous)
+        return params
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's Redis Sentinel transport with :class:`SentinelChannel`."""
+
+    Channel = SentinelChannel

@@ -26,8 +26,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
-from hub.core import Settings, broker_ssl, get_settings
+from hub.core import (
+    Settings,
+    broker_ssl,
+    broker_transport_options,
+    broker_url,
+    get_settings,
+)
 from hub.worker.queues import DEFAULT_QUEUE, route_step
 from hub.worker.task_data import IdsOnlyAMQP
 
@@ -35,6 +42,7 @@ __all__ = [
     "MAX_COUNTDOWN_SECONDS",
     "QUEUE",
     "RESTORE_MUTEX_SECONDS",
+    "SENTINEL_TRANSPORT",
     "TASK_MODULES",
     "TRANSPORT",
     "VISIBILITY_TIMEOUT_SECONDS",
@@ -55,6 +63,13 @@ TASK_MODULES = ["hub.worker.tasks", "hub.polling.poll_task", "hub.worker.beat"]
 RESTORE_MUTEX_SECONDS = 15
 #: kombu's Redis transport, taking messages without a window to lose them
 TRANSPORT = "hub.worker.broker:Transport"
+#: the same on the primary that Redis Sentinel names (``redis+sentinel://`` HUB_REDIS_URL)
+SENTINEL_TRANSPORT = "hub.worker.broker:SentinelTransport"
+# A sentinel broker URL is one ``sentinel://`` URL per sentinel; when a connection fails,
+# kombu moves on to the next URL and takes its transport from the URL's scheme. In the
+# hub's processes that scheme names the hub's transport, never kombu's own (whose take
+# can lose a message), and Flower, reading the same scheme, finds the broker it knows.
+TRANSPORT_ALIASES["sentinel"] = SENTINEL_TRANSPORT
 
 
 def transport_options(visibility_timeout: int) -> dict[str, Any]:
@@ -73,7 +88,8 @@ def transport_options(visibility_timeout: int) -> dict[str, Any]:
 
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app for ``settings`` (the broker is ``HUB_REDIS_URL``)."""
-    broker = settings.hub_redis_url or "redis://127.0.0.1:6379/0"
+    broker = broker_url(settings)
+    sentinel = "master_name" in broker_transport_options(settings)
     # messages show ids only in their argsrepr/kwargsrepr (events, Flower, worker logs)
     celery = Celery("hub", broker=broker, include=TASK_MODULES, amqp=IdsOnlyAMQP)
     celery.conf.update(
@@ -86,9 +102,12 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
         task_routes=(route_step,),
-        broker_transport=TRANSPORT,
+        broker_transport="sentinel" if sentinel else TRANSPORT,
         broker_use_ssl=broker_ssl(settings),
-        broker_transport_options=transport_options(settings.hub_visibility_timeout_seconds),
+        broker_transport_options={
+            **transport_options(settings.hub_visibility_timeout_seconds),
+            **broker_transport_options(settings),
+        },
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,

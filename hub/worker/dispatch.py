@@ -105,6 +105,7 @@ class StepDispatch:
             run_id=call.run_id,
             index=index,
             item=item,
+            priority=call.priority,
         )
         self._sender.send(sig)
 
@@ -121,7 +122,10 @@ class StepDispatch:
         *,
         event_id: str,
         run_id: str,
+        priority: str | None = None,
     ) -> None:
-        """Send a new chain running ``step_ids``."""
-        sig = compile_steps(self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id)
+        """Send a new chain running ``step_ids`` (at ``priority``, default the workflow's)."""
+        sig = compile_steps(
+            self._app, wf, step_ids, ctx, event_id=event_id, run_id=run_id, priority=priority
+        )
         self._sender.send(sig)

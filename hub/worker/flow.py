@@ -27,6 +27,10 @@ worker, to an in-memory queue in ``hub test``).
   calling the upstream again; a second task for the same step stops. Each failed attempt
   is noted, and a run that fails for good is stored as a dead letter
   (:class:`~hub.history.dead_letters.DeadLetterStore`) with every attempt's error.
+- With a :class:`~hub.history.hub_events.HubEventSink`, a dead letter emits the hub event
+  ``dead_letter.created`` and a run that ends failed ``run.failed`` (grouped per workflow
+  and error class); a quota wait emits ``quota.exhausted`` (grouped per budget). A run a
+  hub event started emits none about its own failure.
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hub.core import Deferred, FatalError, QuotaWait, TemplateError, error_label
-from hub.history import DeadLetterStore, RunStatus, RunStore, WaitReason
+from hub.history import (
+    DeadLetterStore,
+    HubEventSink,
+    RunStatus,
+    RunStore,
+    WaitReason,
+    budget_backlog,
+    from_hub_event,
+)
 from hub.worker.concurrency import ConcurrencyGate, Place, parked_task
 from hub.worker.delivery import REDIS_LOSS
 from hub.worker.dispatch import StepCall, StepDispatch
@@ -92,6 +104,7 @@ class Flow:
         on_finished: RunObserver | None = None,
         ledger: StepLedger | None = None,
         dead_letters: DeadLetterStore | None = None,
+        hub_events: HubEventSink | None = None,
         gate: ConcurrencyGate | None = None,
     ) -> None:
         self.runtime = runtime
@@ -103,6 +116,7 @@ class Flow:
         self.dead_letters = dead_letters or DeadLetterStore(
             runtime.redis, attempts_ttl_seconds=state_ttl_seconds
         )
+        self.hub_events = hub_events
 
     # --- running ------------------------------------------------------------------
 
@@ -131,6 +145,8 @@ class Flow:
         except Deferred as wait:
             reason: WaitReason = "quota" if isinstance(wait, QuotaWait) else "held"
             self.runs.step_waiting(call.run_id, step.id, reason)
+            if isinstance(wait, QuotaWait):
+                self._quota_exhausted(wait)
             raise  # re-scheduled by the task: not an attempt that failed
         except _NOT_ATTEMPTS:
             raise  # Redis gone: not an attempt that failed
@@ -211,7 +227,7 @@ class Flow:
         skipped = step.id in ctx.get("skipped", ())
         self.runs.step_finished(call.run_id, step.id, "skipped" if skipped else "succeeded")
         if not dispatch.remaining():
-            self._ended(wf, call.run_id, ctx)
+            self._ended(wf, call, ctx)
         return ctx
 
     def _duplicate(self, execution: Execution, call: StepCall, dispatch: StepDispatch) -> bool:
@@ -237,7 +253,7 @@ class Flow:
             ctx["steps"][step.id] = []
             self.runs.step_finished(call.run_id, step.id, "succeeded", items=0)
             if not dispatch.remaining():
-                self._ended(wf, call.run_id, ctx)
+                self._ended(wf, call, ctx)
             return ctx
         state = self._state(call)
         total = state.open(len(items), dispatch.remaining())
@@ -289,7 +305,7 @@ class Flow:
         if chain:
             dispatch.resume(chain, ctx)
         else:
-            self._ended(wf, call.run_id, ctx)
+            self._ended(wf, call, ctx)
         claims.settle(claim)
 
     # --- failing ------------------------------------------------------------------
@@ -319,12 +335,12 @@ class Flow:
             call.run_id,
         )
         handling = "error" in ctx  # a failure of an on_failure step
-        if not handling:
-            self._dead_letter(wf, call, ctx, error)
+        if not handling and self._dead_letter(wf, call, ctx, error):
+            self._alert("dead_letter.created", call, ctx, error)
         try:
             step = find_step(wf, call.step)
         except FatalError:
-            self._failed(wf, call.run_id, ctx, error)
+            self._failed(wf, call, ctx, error)
             return
         self.runs.step_finished(call.run_id, step.id, "failed", error=error)
         if call.index is not None:
@@ -342,17 +358,25 @@ class Flow:
             steps.update(ctx["steps"])
             steps.setdefault(step.id, None)
             handler_ctx = {**ctx, "steps": steps, "error": error}
-            dispatch.start(wf, handlers, handler_ctx, event_id=call.event_id, run_id=call.run_id)
+            dispatch.start(
+                wf,
+                handlers,
+                handler_ctx,
+                event_id=call.event_id,
+                run_id=call.run_id,
+                priority=call.priority,
+            )
         else:
-            self._failed(wf, call.run_id, ctx, error)
+            self._failed(wf, call, ctx, error)
         claims.settle(claim)
 
     def _dead_letter(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
-    ) -> None:
-        """Store the run as a dead letter (once: a redelivered failure finds it stored)."""
+    ) -> bool:
+        """Store the run as a dead letter (once: a redelivered failure finds it stored);
+        False when it was stored already."""
         attempts = self.dead_letters.attempts(call.run_id, execution_key(call.step, call.index))
-        self.dead_letters.add(
+        return self.dead_letters.add(
             run_id=call.run_id,
             workflow=wf.name,
             revision=wf.revision,
@@ -366,22 +390,60 @@ class Flow:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _ended(self, wf: Workflow, run_id: str, ctx: dict[str, Any]) -> None:
+    def _ended(self, wf: Workflow, call: StepCall, ctx: dict[str, Any]) -> None:
         """The run's last chain ended: failed if it was running failure handlers."""
         error = ctx.get("error")
         status: RunStatus = "failed" if error is not None else "succeeded"
-        self.runs.finish(run_id, status, error=error)
+        ended = self.runs.finish(call.run_id, status, error=error)
         self._leave_run(wf, ctx)
+        if ended and error is not None:
+            self._alert("run.failed", call, ctx, error)
         if self._on_finished is not None:
-            self._on_finished(run_id, status, ctx)
+            self._on_finished(call.run_id, status, ctx)
 
     def _failed(
-        self, wf: Workflow, run_id: str, ctx: dict[str, Any], error: dict[str, Any]
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
     ) -> None:
-        self.runs.finish(run_id, "failed", error=error)
+        ended = self.runs.finish(call.run_id, "failed", error=error)
         self._leave_run(wf, ctx)
+        if ended:
+            self._alert("run.failed", call, ctx, ctx.get("error", error))
         if self._on_finished is not None:
-            self._on_finished(run_id, "failed", {**ctx, "error": ctx.get("error", error)})
+            self._on_finished(call.run_id, "failed", {**ctx, "error": ctx.get("error", error)})
+
+    # --- hub events ---------------------------------------------------------------
+
+    def _alert(
+        self, event_type: str, call: StepCall, ctx: dict[str, Any], error: dict[str, Any]
+    ) -> None:
+        """Emit ``run.failed`` / ``dead_letter.created``, grouped per workflow and error
+        class; never for a run a hub event started (a failing alert must not loop)."""
+        if self.hub_events is None or from_hub_event(ctx):
+            return
+        error_class = str(error.get("type") or "Error")
+        payload = {
+            "workflow": call.workflow,
+            "revision": call.revision,
+            "run_id": call.run_id,
+            "event_id": call.event_id,
+            "step": error.get("step", call.step),
+            "error": error,
+            "error_class": error_class,
+            "status": error.get("status"),
+        }
+        group = f"{event_type}:{call.workflow}:{error_class}"
+        self.hub_events.emit(event_type, payload, group=group)
+
+    def _quota_exhausted(self, wait: QuotaWait) -> None:
+        """Emit ``quota.exhausted`` for the budget ``wait`` is for (one per window)."""
+        if self.hub_events is not None:
+            redis, budget = self.runtime.redis, wait.key
+            self.hub_events.emit(
+                "quota.exhausted",
+                {"budget": budget, "wait_seconds": round(wait.wait, 3)},
+                group=f"quota.exhausted:{budget}",
+                details=lambda: budget_backlog(redis, budget),
+            )
 
     def _state(self, call: StepCall) -> ForeachState:
         return ForeachState(self.runtime.redis, call.run_id, call.step, ttl_seconds=self._ttl)

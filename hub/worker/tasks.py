@@ -38,7 +38,7 @@ from hub.core import (
     get_settings,
     redis_client,
 )
-from hub.history import RunStore
+from hub.history import HubEvents, RunStore
 from hub.http import QuotaClaim, QuotaWaker, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.concurrency import ConcurrencyGate
@@ -78,10 +78,22 @@ def _runtime() -> tuple[Runtime, WorkflowStore]:
 
 @cache
 def _flow() -> Flow:
-    runtime, _ = _runtime()
+    runtime, store = _runtime()
     retention = runtime.settings.hub_run_retention_seconds
     runs = RunStore(runtime.redis, retention_seconds=retention)
-    return Flow(runtime, runs, state_ttl_seconds=retention, gate=concurrency_gate())
+    events = HubEvents(
+        runtime.redis,
+        app,
+        store,
+        window_seconds=runtime.settings.hub_alert_window_seconds,
+    )
+    return Flow(
+        runtime,
+        runs,
+        state_ttl_seconds=retention,
+        gate=concurrency_gate(),
+        hub_events=events,
+    )
 
 
 @cache

@@ -25,14 +25,17 @@ __all__ = ["STEP_TASK", "compile_run", "compile_steps", "item_signature", "step_
 STEP_TASK = "hub.step"
 
 
-def step_kwargs(wf: Workflow, step_id: str, *, event_id: str, run_id: str) -> dict[str, Any]:
+def step_kwargs(
+    wf: Workflow, step_id: str, *, event_id: str, run_id: str, priority: str | None = None
+) -> dict[str, Any]:
+    """A step task's kwargs; ``priority`` overrides the workflow's (a bulk replay)."""
     return {
         "workflow": wf.name,
         "revision": wf.revision,
         "step": step_id,
         "event_id": event_id,
         "run_id": run_id,
-        "priority": wf.priority,
+        "priority": priority or wf.priority,
     }
 
 
@@ -44,13 +47,15 @@ def compile_steps(
     *,
     event_id: str,
     run_id: str,
+    priority: str | None = None,
 ) -> Signature:
-    """The chain that runs ``step_ids`` of ``wf`` in order, starting from context ``ctx``."""
+    """The chain that runs ``step_ids`` of ``wf`` in order, starting from context ``ctx``
+    (at ``priority``, default the workflow's)."""
     sigs = [
         app.signature(
             STEP_TASK,
             args=(ctx,) if index == 0 else (),
-            kwargs=step_kwargs(wf, step_id, event_id=event_id, run_id=run_id),
+            kwargs=step_kwargs(wf, step_id, event_id=event_id, run_id=run_id, priority=priority),
             shadow=f"{wf.name}.{step_id}",
         )
         for index, step_id in enumerate(step_ids)
@@ -76,9 +81,10 @@ def item_signature(
     run_id: str,
     index: int,
     item: Any,
+    priority: str | None = None,
 ) -> Signature:
     """The task that runs item ``index`` (value ``item``) of ``foreach`` step ``step_id``."""
-    kwargs = step_kwargs(wf, step_id, event_id=event_id, run_id=run_id)
+    kwargs = step_kwargs(wf, step_id, event_id=event_id, run_id=run_id, priority=priority)
     return app.signature(
         STEP_TASK,
         args=(ctx,),

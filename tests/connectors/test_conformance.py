@@ -57,6 +57,7 @@ def test_every_connector_with_a_sandbox_declares_conformance() -> None:
         == set(DECLARATIONS)
         == {
             "accounting",
+            "http",
             "hubspot",
             "plane",
             "plutio",

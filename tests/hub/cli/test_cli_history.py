@@ -108,13 +108,25 @@ def test_hub_dlq_list_show_replay_purge(hub: LocalHub) -> None:
 
     refused = CliRunner().invoke(cli, ["dlq", "replay"])
     assert refused.exit_code == 2 and "pass --all" in refused.output
+    dry = _hub("dlq", "replay", "--all", "--dry-run")
+    assert dry.splitlines() == [
+        "1 dead letter(s) match; nothing replayed (--dry-run)",
+        "        1  sync",
+    ]
+    assert failed[:12] in _hub("dlq", "list")  # still dead: nothing was sent
+    assert hub.redis.llen("hub") == hub.redis.llen("hub.bulk") == 0
+    bad = CliRunner().invoke(cli, ["dlq", "replay", "--all", "--priority", "urgent"])
+    assert bad.exit_code == 2 and "'urgent' is not one of interactive, default, bulk" in bad.output
     replayed = _hub("dlq", "replay", "--all", "--workflow", "sync")
     assert replayed.splitlines()[0].startswith(f"[1/1] run {failed[:12]} (sync, event e1) -> run ")
-    assert "from step second" in replayed and replayed.endswith("1 replayed, 0 not replayed\n")
-    (message,) = hub.redis.lrange("hub", 0, -1)  # the replay is an ordinary task message
+    assert "from step second" in replayed and "at bulk priority" in replayed
+    assert replayed.endswith("1 replayed, 0 not replayed\n")
+    assert hub.redis.llen("hub") == 0  # a bulk replay queues behind live events
+    (message,) = hub.redis.lrange("hub.bulk", 0, -1)  # the replay is an ordinary task message
     envelope = json.loads(message)
     args, kwargs, _ = json.loads(base64.b64decode(envelope["body"]))
     assert kwargs["step"] == "second" and args[0]["replay_of"] == failed
+    assert kwargs["priority"] == "bulk"
     assert _hub("dlq", "list").strip() == "no dead letters match"
     assert failed[:12] in _hub("dlq", "list", "--replayed")
     again = CliRunner().invoke(cli, ["dlq", "replay", failed])

@@ -27,6 +27,7 @@ def test_without_credentials_every_sandbox_is_wired_in() -> None:
     embedded = _embedded()
     assert [s.name for s in embedded.sandboxes()] == [
         "accounting",
+        "http",
         "hubspot",
         "plane",
         "plutio",
@@ -40,6 +41,7 @@ def test_without_credentials_every_sandbox_is_wired_in() -> None:
     assert env["PLUTORA_BASE_URL"] == "http://127.0.0.1:9102"
     assert env["ACCOUNTING_URL"] == "http://127.0.0.1:9103"
     assert env["HUBSPOT_BASE_URL"] == "http://127.0.0.1:9104"
+    assert env["HTTP_REQUEST_SEND_TO"] == "http://127.0.0.1:9105"  # alerts stay local
     assert set(embedded.urls()) >= {
         "plutio sandbox",
         "plane sandbox",
@@ -77,7 +79,11 @@ def test_a_configured_connector_talks_to_its_real_api() -> None:
     assert "plane" not in [s.name for s in embedded.sandboxes()]
     assert "plane sandbox" not in embedded.urls()
     assert embedded.environment().get("PLANE_BASE_URL") != "http://127.0.0.1:9101"
-    assert len(embedded.sandboxes()) == 4
+    assert len(embedded.sandboxes()) == 5
+    # http.request goes to its real URLs only when told
+    live = _embedded(HTTP_REQUEST_LIVE="true")
+    assert "http" not in [s.name for s in live.sandboxes()]
+    assert "HTTP_REQUEST_SEND_TO" not in live.environment()
 
 
 def test_every_port_is_named_by_the_setting_that_moves_it() -> None:
@@ -86,6 +92,7 @@ def test_every_port_is_named_by_the_setting_that_moves_it() -> None:
     assert settings == {
         "redis": "HUB_EMBEDDED_REDIS_PORT",
         "accounting sandbox": "HUB_ACCOUNTING_SANDBOX_PORT",
+        "http sandbox": "HUB_HTTP_SANDBOX_PORT",
         "hubspot sandbox": "HUB_HUBSPOT_SANDBOX_PORT",
         "plane sandbox": "HUB_PLANE_SANDBOX_PORT",
         "plutio sandbox": "HUB_SANDBOX_PORT",

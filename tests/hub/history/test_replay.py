@@ -3,13 +3,16 @@ revision or latest, once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from textwrap import dedent
+from typing import Any
 
 import pytest
 import redis
 
 from hub.core.errors import FatalError
-from hub.history.replay import Replayer, ReplayError
+from hub.history.dead_letters import DeadLetterFilter
+from hub.history.replay import Replayer, ReplayError, replay_summary
 from hub.history.runs import RunStore
 from hub.workflow.loader import load_workflow_text
 from hub.workflow.revisions import WorkflowStore
@@ -38,7 +41,12 @@ def workflows(redis_client: redis.Redis) -> WorkflowStore:
     return WorkflowStore(redis_client)
 
 
-def _replayer(hub: LocalHub, workflows: WorkflowStore, ids: list[str] | None = None) -> Replayer:
+def _replayer(
+    hub: LocalHub,
+    workflows: WorkflowStore,
+    ids: list[str] | None = None,
+    send: Callable[[Any], Any] | None = None,
+) -> Replayer:
     fresh = iter(ids or [f"replay-{n}" for n in range(1, 100)])
     return Replayer(
         hub.app,
@@ -47,7 +55,7 @@ def _replayer(hub: LocalHub, workflows: WorkflowStore, ids: list[str] | None = N
         hub.runs,
         keep_replayed_seconds=600,
         new_id=lambda: next(fresh),
-        send=hub.queue.send,
+        send=send or hub.queue.send,
     )
 
 
@@ -151,3 +159,86 @@ def test_unknown_and_unpublished(hub: LocalHub, workflows: WorkflowStore) -> Non
     dead, _ = hub.run(wf)
     with pytest.raises(ReplayError, match="not published in Redis"):
         _replayer(hub, workflows).replay(dead)
+
+
+def test_a_replay_at_another_priority_keeps_it_for_every_step(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    dead = _failed_run(hub, workflows)
+    sent: list[Any] = []
+
+    def send(chain: Any) -> Any:
+        sent.append(chain)
+        return hub.queue.send(chain)
+
+    replay = _replayer(hub, workflows, send=send).replay(dead, from_start=True, priority="bulk")
+    assert replay.priority == "bulk"
+    (chain,) = sent
+    assert [task.kwargs["priority"] for task in chain.tasks] == ["bulk", "bulk"]
+    hub.worker.drain()
+    assert hub.finished["replay-1"][0] == "succeeded"
+
+
+def test_a_replay_keeps_its_workflows_priority_unless_told(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    dead = _failed_run(hub, workflows)
+    assert _replayer(hub, workflows).replay(dead).priority == "default"
+
+
+def test_replay_summary_counts_dead_letters_per_workflow(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    _failed_run(hub, workflows)
+    _failed_run(hub, workflows)
+    letters = hub.flow.dead_letters.find(DeadLetterFilter())
+    assert replay_summary(letters) == {"sync": 2}
+    assert replay_summary([]) == {}
+
+
+FANNED = """
+name: fanned
+trigger: { webhook: { source: src } }
+steps:
+  - id: each
+    foreach: "{{ event.items }}"
+    uses: t.do
+    with: { key: "item", value: "{{ item }}" }
+  - id: last
+    uses: t.do
+    with: { key: last }
+    on_failure:
+      - id: note
+        uses: t.do
+        with: { key: note }
+"""
+
+
+def test_foreach_items_and_on_failure_steps_keep_the_replays_priority(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    wf = hub.load(FANNED)
+    workflows.publish([wf])
+    hub.api.script["item"].append(FatalError("refused", status=400))
+    dead, record = hub.run(wf, {"items": [1, 2]})
+    assert record.status == "failed"
+    seen: list[tuple[str, str]] = []
+    run = hub.flow.run
+
+    def spy(wf: Any, call: Any, ctx: Any, dispatch: Any) -> Any:
+        seen.append(
+            (call.step if call.index is None else f"{call.step}[{call.index}]", call.priority)
+        )
+        return run(wf, call, ctx, dispatch)
+
+    hub.flow.run = spy  # type: ignore[method-assign]
+    hub.api.script["last"].append(FatalError("refused", status=400))
+    _replayer(hub, workflows).replay(dead, priority="bulk")
+    hub.worker.drain()
+    assert sorted(seen) == [
+        ("each", "bulk"),
+        ("each[0]", "bulk"),
+        ("each[1]", "bulk"),
+        ("last", "bulk"),
+        ("note", "bulk"),
+    ]

@@ -292,3 +292,23 @@ def test_redis_out_of_memory_is_503_not_500(
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     admin.config_set("maxmemory", "0")
     assert _post(client, EVENT, event_id="oom").status_code == 202
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_the_hubs_own_source_cannot_be_posted_to(
+    make_client: Callable[..., TestClient],
+    tmp_path: Path,
+    redis_client: redis.Redis,
+    local: bool,
+) -> None:
+    # an alert workflow listens to source `hub`: it needs no file, even outside local
+    # mode, and nobody outside can forge its events
+    write_workflow(tmp_path, "alert", "hub", "run.failed")
+    client = make_client(tmp_path, hub_local_mode=local)
+    before = redis_client.llen("hub")
+    forged = {"type": "run.failed", "id": "x", "workflow": "payroll"}
+    answer = client.post("/hooks/hub", json=forged, headers={"X-Event-Type": "run.failed"})
+    assert answer.status_code == 403
+    assert "the hub's own events" in answer.json()["error"]
+    assert client.get("/hooks/hub").status_code == 403
+    assert redis_client.llen("hub") == before  # nothing started

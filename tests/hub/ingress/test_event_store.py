@@ -12,6 +12,7 @@ import redis
 from hub.core.redis_server import RedisServer
 from hub.ingress.event_store import Entry, EventStore, StoreUnavailable, connect
 from hub.ingress.publish import QueuedMessage
+from tests.support.redis_sentinel import SentinelGroup
 
 pytestmark = pytest.mark.anyio
 
@@ -230,3 +231,31 @@ async def test_a_batch_redis_cannot_take_is_unavailable_and_writes_nothing(tmp_p
             await store.accept_batch("crm", entries, 60)
         client.config_set("maxmemory", "0")
         assert client.dbsize() == 0
+
+
+async def test_with_replicas_an_accepted_event_is_on_the_replica_when_answered(
+    tmp_path: Path,
+) -> None:
+    with RedisServer(tmp_path / "primary", appendonly=False) as primary:
+        args = ("--replicaof", "127.0.0.1", str(primary.port))
+        with RedisServer(tmp_path / "replica", appendonly=False, extra_args=args) as replica:
+            SentinelGroup.wait_replicated(primary, 20)
+            store = EventStore(connect(primary.url), fsync=False, replicas=1)
+            outcome = await store.accept("crm", "kept", _record("kept"), _messages(), 60)
+            assert not outcome.duplicate
+            on_replica = redis.Redis.from_url(replica.url)
+            assert on_replica.exists("hub:ingress:seen:crm:kept") == 1  # no wait: WAIT did
+            assert on_replica.llen("test:q") == 1
+
+
+async def test_with_replicas_and_none_acknowledging_the_event_is_unavailable(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # the session server has no replica: nothing can acknowledge the event
+    store = EventStore(connect(redis_server.url), fsync=False, replicas=1)
+    with pytest.raises(StoreUnavailable, match="replicas did not acknowledge") as caught:
+        await store.accept("crm", "alone", _record("alone"), _messages(), 60)
+    assert caught.value.retry_after == 5
+    # the primary kept it: the sender's retry finds it recorded and starts nothing twice
+    again = EventStore(connect(redis_server.url), fsync=False)
+    assert (await again.accept("crm", "alone", _record("alone"), _messages(), 60)).duplicate

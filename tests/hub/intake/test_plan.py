@@ -12,7 +12,7 @@ import pytest
 
 from hub.intake import credentials as cred
 from hub.intake import signatures as sig
-from hub.intake.delivery import DeadLetterReplay, Event, PolledRecord, Webhook
+from hub.intake.delivery import DeadLetterReplay, Event, HubEvent, PolledRecord, Webhook
 from hub.intake.extract import Locator
 from hub.intake.plan import IF_FALSE, Intake, Plan, PlannedRun, Skip
 from hub.intake.sources import Source
@@ -256,3 +256,28 @@ def test_a_replay_from_the_failed_step_resumes_a_copy_of_its_context() -> None:
     assert context["steps"] == {"first": {"n": 1}} and context["skipped"] == []
     assert "error" not in context
     assert failed["run_id"] == "dead-run" and "error" in failed, "the dead letter is untouched"
+
+
+def test_a_hub_event_goes_to_the_workflows_listening_to_source_hub() -> None:
+    alert = _hub_workflow("alert", "run.failed")
+    every = _hub_workflow("every", "*")
+    other = _hub_workflow("quota", "quota.exhausted")
+    ids = iter(["ev-1", "run-1", "run-2"])
+    intake = Intake([alert, every, other], new_id=lambda: next(ids))
+    body = {"type": "run.failed", "workflow": "sync", "count": 3}
+    plan = intake.plan(HubEvent("run.failed", "h-1", body))
+    assert plan.event.source == "hub" and plan.event.event_id == "h-1"
+    assert [run.workflow.name for run in plan.runs] == ["alert", "every"]
+    ctx = plan.runs[0].context
+    assert (ctx["source"], ctx["event_type"], ctx["event"]) == ("hub", "run.failed", body)
+    assert plan.dedupe_seconds is None
+
+
+def _hub_workflow(name: str, event: str) -> Workflow:
+    return Workflow.model_validate(
+        {
+            "name": name,
+            "trigger": {"webhook": {"source": "hub", "event": event}},
+            "steps": [{"id": "say", "uses": "core.echo", "with": {"x": 1}}],
+        }
+    )

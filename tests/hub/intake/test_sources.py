@@ -146,3 +146,10 @@ def test_hub_validate_checks_source_files(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     assert bad.exit_code == 1
     assert "sources/shop.yaml:2:3:" in bad.output and "plain" not in bad.output
+
+
+def test_a_file_for_the_built_in_source_hub_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "hub.yaml").write_text("auth: { scheme: none }\n")
+    with pytest.raises(SourceError) as caught:
+        load_sources(tmp_path)
+    assert "source 'hub' is built in" in str(caught.value)

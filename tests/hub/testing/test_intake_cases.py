@@ -252,3 +252,39 @@ def test_a_handshake_is_answered_and_starts_no_run(
     files = {"slack-any.yaml": workflow, "slack-any.test.yaml": cases, "sources/slack.yaml": source}
     lines = _run(tmp_path, redis_client, files)
     assert lines[-1] == "1 passed, 0 failed", "\n".join(lines)
+
+
+ALERT = """\
+name: alert
+trigger: { webhook: { source: hub, event: "run.*" } }
+steps:
+  - { id: say, uses: core.echo, with: { text: "{{ event.count }} of {{ event.workflow }}" } }
+"""
+
+
+def test_a_case_of_a_hub_event_workflow_is_sent_as_the_hub_emits_it(
+    tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    cases = """\
+        cases:
+          - name: a run.failed event
+            event: { type: run.failed, body: { workflow: sync, count: 3 } }
+            expect: { status: succeeded, steps: { say: { text: 3 of sync } } }
+          - name: another type is not routed
+            event: { type: quota.exhausted, body: { budget: b } }
+            expect: { status: skipped }
+          - name: no type and a glob trigger
+            event: { body: { workflow: sync } }
+            expect: { status: succeeded }
+          - name: headers
+            event: { type: run.failed, headers: { X-Any: "1" }, body: { workflow: sync } }
+            expect: { status: succeeded }
+        """
+    files = {"alert.yaml": ALERT, "alert.test.yaml": dedent(cases)}
+    lines = _run(tmp_path, redis_client, files)
+    failures = [line.strip() for line in lines if line.startswith("      event ")]
+    assert failures == [
+        "event 1: give the hub event's type (run.failed, quota.exhausted, ...)",
+        "event 1: a hub event comes without headers: give only its type and body",
+    ]
+    assert lines[-1] == "2 passed, 2 failed"
