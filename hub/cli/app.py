@@ -8,6 +8,7 @@ from hub.cli import (
     cursors,
     dlq,
     figures,
+    pauses,
     processes,
     reference,
     runs,
@@ -62,6 +63,9 @@ cli.add_typer(cursors.cursors_cli, name="cursors")
 cli.add_typer(runs.runs_cli, name="runs")
 cli.add_typer(dlq.dlq_cli, name="dlq")
 cli.command("status")(status.status)
+cli.command("pause")(pauses.pause)
+cli.command("resume")(pauses.resume)
+cli.command("paused")(pauses.paused)
 
 
 def main() -> None:

@@ -2,10 +2,11 @@
 
 Each line says when, which workflow, which event, how the run went (``succeeded``,
 ``failed`` with the short error, ``skipped`` with why, or, while it runs, ``waiting for
-quota``, ``waiting for a key`` another run holds, or ``waiting its turn`` on a
-concurrency key), how long it took, and the command that shows the rest.
-:class:`RunWatcher` reads the run records in Redis (the worker writes them), so it sees
-the runs of every worker and every way in: webhooks, polls, schedules, replays.
+quota``, ``waiting for a key`` another run holds, ``waiting its turn`` on a
+concurrency key, ``held`` by an operator's pause or ``breaker open``), how long it took,
+and the command that shows the rest. :class:`RunWatcher` reads the run records in Redis
+(the worker writes them), so it sees the runs of every worker and every way in: webhooks,
+polls, schedules, replays.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _COLOURS = {
     "skipped": None,
     "waiting for a key": "yellow",
     "waiting for quota": "yellow",
+    "held": "yellow",
+    "breaker open": "yellow",
     "waiting its turn": "yellow",
 }
 _OUTCOME_WIDTH = max(len(outcome) for outcome in _COLOURS)
@@ -62,7 +65,13 @@ def describe_run(record: RunRecord) -> tuple[str, str] | None:
         return "failed", _short(where + str(error.get("message") or "no error recorded"))
     if record.status == "skipped":
         return "skipped", _short(record.reason or "")
+    if record.status == "held":
+        return "held", "its workflow is paused (hub paused)"
     for step_id, step in record.steps.items():
+        if step.status == "running" and step.waiting == "paused":
+            return "held", f"at {step_id}: its connector is paused (hub paused)"
+        if step.status == "running" and step.waiting == "breaker":
+            return "breaker open", f"at {step_id}: its upstream keeps failing (hub quota)"
         if step.status == "running" and step.waiting == "quota":
             return "waiting for quota", f"at {step_id}"
         if step.status == "running" and step.waiting == "held":

@@ -31,7 +31,7 @@ def runs_list(
     event: Annotated[str | None, typer.Option(help="Only the runs of this event id.")] = None,
     workflow: Annotated[str | None, typer.Option(help="Only this workflow's runs.")] = None,
     status: Annotated[
-        str | None, typer.Option(help="running, succeeded, failed or skipped.")
+        str | None, typer.Option(help="held, running, succeeded, failed or skipped.")
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="Runs started since: 15m, 2h, 7d, or a date.")
@@ -44,8 +44,8 @@ def runs_list(
         return
     from hub.history import RunFilter, as_json, find_runs, parse_since, run_table
 
-    if status is not None and status not in ("running", "succeeded", "failed", "skipped"):
-        fail(f"--status {status}: use running, succeeded, failed or skipped")
+    if status is not None and status not in ("held", "running", "succeeded", "failed", "skipped"):
+        fail(f"--status {status}: use held, running, succeeded, failed or skipped")
     try:
         start = parse_since(since) if since else None
     except ValueError as exc:

@@ -1,6 +1,7 @@
 """The kernel every stage uses: settings, the error tree, logging, cluster locks and
-concurrency keys, fast ids, the local Redis server process, which processes are up, and
-lazy package surfaces. It imports no other stage.
+concurrency keys, fast ids, the local Redis server process, which processes are up,
+operator pauses and the hook told of control transitions, and lazy package surfaces. It
+imports no other stage.
 """
 
 from __future__ import annotations
@@ -10,14 +11,26 @@ from typing import TYPE_CHECKING
 from hub.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.core.control_events import (
+        BreakerChanged,
+        BreakerState,
+        ControlEvent,
+        ControlEvents,
+        PauseChanged,
+        emit_control_event,
+        no_control_events,
+        set_control_events,
+    )
     from hub.core.env_settings import env_name, isolated
     from hub.core.errors import (
+        BreakerOpen,
         ConfigError,
         Deferred,
         FatalError,
         HubError,
         LockBusy,
         NotFound,
+        Paused,
         QuotaWait,
         RetryableError,
         TemplateError,
@@ -29,6 +42,14 @@ if TYPE_CHECKING:
     from hub.core.key_slots import KeySlots, SlotEntry, key_id
     from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
     from hub.core.logs import configure_logging
+    from hub.core.pauses import (
+        HELD_RUNS_KEY,
+        PAUSE_KINDS,
+        PAUSED_KEY,
+        Pause,
+        PauseKind,
+        PauseStore,
+    )
     from hub.core.presence import Presence, Seen, seen
     from hub.core.redis_connect import (
         SentinelAddress,
@@ -45,14 +66,27 @@ if TYPE_CHECKING:
     from hub.core.settings_doc import settings_table
 
 __all__ = [
+    "HELD_RUNS_KEY",
+    "PAUSED_KEY",
+    "PAUSE_KINDS",
+    "BreakerChanged",
+    "BreakerOpen",
+    "BreakerState",
     "ConfigError",
     "ConnectorSettings",
+    "ControlEvent",
+    "ControlEvents",
     "Deferred",
     "FatalError",
     "HubError",
     "KeySlots",
     "LockBusy",
     "NotFound",
+    "Pause",
+    "PauseChanged",
+    "PauseKind",
+    "PauseStore",
+    "Paused",
     "Presence",
     "QuotaWait",
     "RedisServer",
@@ -69,6 +103,7 @@ __all__ = [
     "broker_transport_options",
     "broker_url",
     "configure_logging",
+    "emit_control_event",
     "env_name",
     "error_label",
     "find_or_create",
@@ -81,10 +116,12 @@ __all__ = [
     "lock_key",
     "new_hex",
     "new_uuid",
+    "no_control_events",
     "redis_client",
     "release_lock",
     "seen",
     "sentinel_address",
+    "set_control_events",
     "settings_table",
     "tls_options",
     "try_lock",
@@ -93,17 +130,29 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "control_events": (
+            "BreakerChanged",
+            "BreakerState",
+            "ControlEvent",
+            "ControlEvents",
+            "PauseChanged",
+            "emit_control_event",
+            "no_control_events",
+            "set_control_events",
+        ),
         "env_settings": (
             "env_name",
             "isolated",
         ),
         "errors": (
+            "BreakerOpen",
             "ConfigError",
             "Deferred",
             "FatalError",
             "HubError",
             "LockBusy",
             "NotFound",
+            "Paused",
             "QuotaWait",
             "RetryableError",
             "TemplateError",
@@ -128,6 +177,14 @@ __getattr__, __dir__ = lazy_exports(
             "try_lock",
         ),
         "logs": ("configure_logging",),
+        "pauses": (
+            "HELD_RUNS_KEY",
+            "PAUSED_KEY",
+            "PAUSE_KINDS",
+            "Pause",
+            "PauseKind",
+            "PauseStore",
+        ),
         "presence": (
             "Presence",
             "Seen",

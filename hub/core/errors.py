@@ -4,7 +4,9 @@
 - :class:`RetryableError`: try again later (after ``retry_after`` seconds if given).
 - :class:`Deferred`: not now; re-schedule for ``wait`` seconds later without counting an
   attempt (:class:`QuotaWait`: no quota slot; :class:`Throttled`: the upstream answered
-  429 and its budget is paused; :class:`LockBusy`: another run holds the key).
+  429 and its budget is paused; :class:`LockBusy`: another run holds the key;
+  :class:`Paused`: an operator paused what the step calls; :class:`BreakerOpen`: the
+  API client's circuit breaker is open). ``reason`` names the wait in run records.
 - :class:`FatalError`: do not retry; the input or the upstream refused it for good
   (:class:`NotFound`: the record asked for does not exist).
 """
@@ -12,12 +14,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "BreakerOpen",
     "ConfigError",
     "Deferred",
     "FatalError",
     "HubError",
     "LockBusy",
     "NotFound",
+    "Paused",
     "QuotaWait",
     "RetryableError",
     "TemplateError",
@@ -72,6 +76,9 @@ class NotFound(FatalError):
 class Deferred(HubError):
     """Not now: the caller re-schedules itself ``wait`` seconds later (not an attempt)."""
 
+    #: what the wait is for, as run records name it (``quota``, ``held``, ``paused``, ...)
+    reason = "held"
+
     def __init__(self, message: str, *, key: str, wait: float) -> None:
         super().__init__(message)
         self.key = key
@@ -84,6 +91,8 @@ class QuotaWait(Deferred):
     ``ticket`` holds the caller's place in the budget's waiting room: present it again
     (the step task does, through its quota claim) to keep that place.
     """
+
+    reason = "quota"
 
     def __init__(self, key: str, wait: float, *, ticket: str | None = None) -> None:
         super().__init__(f"quota {key} exhausted; next slot in {wait:.2f}s", key=key, wait=wait)
@@ -105,6 +114,28 @@ class LockBusy(Deferred):
 
     def __init__(self, key: str, wait: float = 0.5) -> None:
         super().__init__(f"{key} is locked by another run", key=key, wait=wait)
+
+
+class Paused(Deferred):
+    """An operator paused ``key`` (a connector, ``hub pause``): look again ``wait`` seconds
+    later; no attempt is spent."""
+
+    reason = "paused"
+
+    def __init__(self, key: str, wait: float) -> None:
+        super().__init__(f"{key} is paused by an operator", key=key, wait=wait)
+
+
+class BreakerOpen(Deferred):
+    """The circuit breaker of API client ``key`` is open (its upstream keeps failing):
+    try again ``wait`` seconds later, when a probe call may be let through."""
+
+    reason = "breaker"
+
+    def __init__(self, key: str, wait: float) -> None:
+        super().__init__(
+            f"the circuit breaker of {key} is open; next probe in {wait:.2f}s", key=key, wait=wait
+        )
 
 
 def error_label(exc: BaseException) -> str:

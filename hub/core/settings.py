@@ -190,6 +190,42 @@ class Settings(BaseSettings):
     )
     hub_retry_base_seconds: float = Field(default=1.0, description="First backoff ceiling.")
     hub_retry_cap_seconds: float = Field(default=300.0, description="Largest backoff.")
+    hub_breaker_min_calls: int = Field(
+        default=20,
+        ge=0,
+        description="An API client's circuit breaker opens only after at least this many "
+        "calls in `HUB_BREAKER_WINDOW_SECONDS` (0: no breaker).",
+    )
+    hub_breaker_failure_rate: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="The breaker opens when at least this share of those calls failed "
+        "(5xx, transport errors, timeouts; a 429 or another 4xx is no failure).",
+    )
+    hub_breaker_window_seconds: float = Field(
+        default=60.0, gt=0, description="The sliding window the breaker counts calls in."
+    )
+    hub_breaker_open_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an open breaker lets no call through before one probe; each "
+        "failed probe doubles it, up to `HUB_BREAKER_MAX_OPEN_SECONDS`.",
+    )
+    hub_breaker_max_open_seconds: float = Field(
+        default=300.0, gt=0, description="The longest an open breaker waits between probes."
+    )
+    hub_pause_recheck_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a step held by a paused connector looks again (`hub pause`); "
+        "it goes on within this long of `hub resume`.",
+    )
+    hub_paused_source_retry_after_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="`Retry-After` the ingress answers a paused source's senders with (503).",
+    )
     hub_poll_overlap_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.history.control_alerts import ControlAlerts, install_control_alerts
     from hub.history.dead_letters import DeadLetterFilter, DeadLetterStore
     from hub.history.events_log import log_event
     from hub.history.hub_events import (
@@ -31,13 +32,25 @@ if TYPE_CHECKING:
         run_table,
     )
     from hub.history.replay import Replayer, ReplayError, replay_summary
-    from hub.history.runs import RunRecord, RunStatus, RunStore, WaitReason
+    from hub.history.runs import (
+        EVENT_RUNS,
+        RUN_KEY,
+        RUNS_INDEX,
+        RunRecord,
+        RunStatus,
+        RunStore,
+        WaitReason,
+    )
     from hub.history.search import RunFilter, find_runs
 
 __all__ = [
     "CONTENT_TYPE",
+    "EVENT_RUNS",
     "HUB_EVENT_TYPES",
+    "RUNS_INDEX",
+    "RUN_KEY",
     "AlertGroups",
+    "ControlAlerts",
     "DeadLetterFilter",
     "DeadLetterStore",
     "HubEventSink",
@@ -58,6 +71,7 @@ __all__ = [
     "exposition",
     "find_runs",
     "from_hub_event",
+    "install_control_alerts",
     "log_event",
     "parse_since",
     "replay_summary",
@@ -68,6 +82,10 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "control_alerts": (
+            "ControlAlerts",
+            "install_control_alerts",
+        ),
         "dead_letters": (
             "DeadLetterFilter",
             "DeadLetterStore",
@@ -101,6 +119,9 @@ __getattr__, __dir__ = lazy_exports(
             "replay_summary",
         ),
         "runs": (
+            "EVENT_RUNS",
+            "RUNS_INDEX",
+            "RUN_KEY",
             "RunRecord",
             "RunStatus",
             "RunStore",

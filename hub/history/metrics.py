@@ -22,7 +22,8 @@ Every figure comes from Redis, not from process memory, so any one ingress (or
 - ``hub_find_misses_total{connector,resource}``: upserts whose find missed a record an
   upsert created moments ago (see :mod:`hub.connector.created`);
 - ``hub_concurrency_waiting`` / ``hub_concurrency_keys_waited_on``: steps parked on
-  concurrency keys, and the keys they wait on (see :mod:`hub.core.key_slots`).
+  concurrency keys, and the keys they wait on (see :mod:`hub.core.key_slots`);
+- circuit breakers and pauses: see :mod:`hub.history.control_metrics`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from prometheus_client.registry import Collector
 
 from hub.connector import MISSES_KEY
 from hub.core import KeySlots
+from hub.history.control_metrics import control_metrics
 from hub.history.runs import RunStore
 from hub.http import quota_status
 from hub.ingress import COUNTS_KEY
@@ -81,6 +83,7 @@ class HubCollector(Collector):
         yield from self._quota()
         yield from self._polls()
         yield from self._find_misses()
+        yield from control_metrics(self._redis)
         yield from self._concurrency()
 
     def _events(self) -> Iterator[Metric]:

@@ -130,6 +130,8 @@ def run_detail(record: RunRecord, letter: DeadLetter | None = None) -> str:
         f"started   {_when(record.started_at)} UTC, took "
         f"{_took(record.started_at, record.finished_at)}",
     ]
+    if record.held_at is not None:
+        lines.append(f"held      {_when(record.held_at)} UTC, its workflow paused (`hub paused`)")
     if record.replay_of:
         lines.append(f"replays   run {record.replay_of}")
     if record.error:
@@ -161,6 +163,8 @@ def run_detail(record: RunRecord, letter: DeadLetter | None = None) -> str:
 WAITING = {
     "quota": "waiting for quota",
     "held": "held by another run's lock",
+    "paused": "held: its connector is paused",
+    "breaker": "held: its API client's circuit breaker is open",
     "concurrency": "waiting for its turn on a concurrency key",
 }
 

@@ -1,11 +1,13 @@
 """Run records: what each workflow run did, kept in Redis for a bounded time.
 
 One hash per run, ``hub:run:<run_id>``: workflow, revision, event id, status
-(``running``, ``succeeded``, ``failed``, ``skipped``), start and finish times, the error
+(``held``: accepted while its workflow was paused, not started yet; ``running``,
+``succeeded``, ``failed``, ``skipped``), start and finish times, the error
 that failed it, and per step its status (``running``, ``succeeded``, ``skipped``,
 ``failed``), times, attempts, quota waits, item count and, while it is re-scheduled,
 what it waits for (``quota``: a quota slot; ``held``: a key another run holds;
-``concurrency``: its turn on a concurrency key). Run ids
+``paused``: a connector an operator paused; ``breaker``: its API client's open circuit
+breaker; ``concurrency``: its turn on a concurrency key). Run ids
 are listed newest first in the sorted set ``hub:runs``, and per event id in
 ``hub:runs:event:<event_id>`` (so "what happened to event X" is one lookup). Every write
 refreshes the record's expiry (``HUB_RUN_RETENTION_SECONDS``); the list drops runs older
@@ -45,11 +47,12 @@ RUN_KEY = "hub:run:{}"
 RUNS_INDEX = "hub:runs"
 EVENT_RUNS = "hub:runs:event:{}"
 
-RunStatus = Literal["running", "succeeded", "failed", "skipped"]
+RunStatus = Literal["held", "running", "succeeded", "failed", "skipped"]
 StepStatus = Literal["running", "succeeded", "skipped", "failed"]
-#: why a running step is re-scheduled: no quota slot, a key another run holds, or its turn
-#: on a workflow's or step's concurrency key
-WaitReason = Literal["quota", "held", "concurrency"]
+#: why a running step is re-scheduled: no quota slot, a key another run holds, a connector
+#: an operator paused, its API client's open circuit breaker, or its turn on a workflow's
+#: or step's concurrency key
+WaitReason = Literal["quota", "held", "paused", "breaker", "concurrency"]
 
 # KEYS: run key, index, event index. ARGV: step prefix ("" for none), now, ttl, workflow, revision,
 # event id, run id, attempt, quota waits, max listed, retention.
@@ -59,6 +62,7 @@ local p, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local created = redis.call('HSETNX', key, 'started_at', now)
 if created == 1 then
   redis.call('HSET', key, 'workflow', ARGV[4], 'revision', ARGV[5], 'event_id', ARGV[6])
+  if redis.call('HGET', key, 'status') == 'held' then redis.call('HDEL', key, 'status') end
   redis.call('HSETNX', key, 'status', 'running')
   redis.call('ZADD', index, now, ARGV[7])
   redis.call('ZREMRANGEBYSCORE', index, '-inf', tonumber(now) - tonumber(ARGV[11]))
@@ -120,6 +124,8 @@ class RunRecord:
     finished_at: float | None = None
     error: dict[str, Any] | None = None
     reason: str | None = None
+    #: when it was accepted while its workflow was paused
+    held_at: float | None = None
     replay_of: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
 
@@ -347,6 +353,7 @@ def _record(run_id: str, raw: dict[bytes, bytes]) -> RunRecord | None:
         finished_at=_float(data.get("finished_at")),
         error=_json(data.get("error")),
         reason=data.get("reason"),
+        held_at=_float(data.get("held_at")),
         replay_of=data.get("replay_of"),
         steps={step_id: _step(fields) for step_id, fields in steps.items()},
     )

@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING
 from hub.core import lazy_exports
 
 if TYPE_CHECKING:
+    from hub.http.breaker import (
+        BreakerPolicy,
+        BreakerStatus,
+        NoBreaker,
+        RedisBreaker,
+        breaker_status,
+    )
     from hub.http.budget_set import BudgetSet
     from hub.http.budgets import QuotaSettings
     from hub.http.client import ApiClient
@@ -29,6 +36,8 @@ __all__ = [
     "PRIORITIES",
     "X_RATELIMIT_HEADERS",
     "ApiClient",
+    "BreakerPolicy",
+    "BreakerStatus",
     "Budget",
     "BudgetSet",
     "BudgetStatus",
@@ -36,6 +45,7 @@ __all__ = [
     "CursorPages",
     "HeaderKey",
     "HeaderKeyAuth",
+    "NoBreaker",
     "OAuthToken",
     "Observation",
     "PageNumber",
@@ -45,10 +55,12 @@ __all__ = [
     "QuotaSettings",
     "QuotaWaker",
     "RateLimitHeaders",
+    "RedisBreaker",
     "RedisQuota",
     "RetryPolicy",
     "SkipLimit",
     "Unlimited",
+    "breaker_status",
     "build_client",
     "client_credentials_form",
     "current_claim",
@@ -62,6 +74,13 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "breaker": (
+            "BreakerPolicy",
+            "BreakerStatus",
+            "NoBreaker",
+            "RedisBreaker",
+            "breaker_status",
+        ),
         "budget_set": ("BudgetSet",),
         "budgets": ("QuotaSettings",),
         "client": ("ApiClient",),

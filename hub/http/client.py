@@ -1,8 +1,11 @@
 """The one HTTP client every connector uses: auth, quota, timeouts and typed errors.
 
-Each request (the token requests an auth flow makes included) takes a quota slot first
-and settles it when its answer arrives or it fails, passing on what the answer's
-rate-limit headers say (the connector declares them, :mod:`hub.http.ratelimit`). The
+Each request (the token requests an auth flow makes included) is first admitted by the
+client's circuit breaker (:mod:`hub.http.breaker`: an open one raises
+:class:`~hub.core.errors.BreakerOpen`, a wait), then takes a quota slot, and settles both
+when its answer arrives or it fails, passing on what the answer's rate-limit headers say
+(the connector declares them, :mod:`hub.http.ratelimit`). A failure that opened the
+breaker is raised as :class:`~hub.core.errors.BreakerOpen` (a wait, not an attempt). The
 answer is classified once, here: :meth:`ApiClient.send` gives a successful answer,
 :meth:`ApiClient.request` its JSON, and otherwise :class:`Throttled` (a 429 that paused
 the budget: wait as for quota), :class:`RetryableError` or :class:`FatalError` is raised
@@ -20,8 +23,9 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from hub.core import FatalError
+from hub.core import BreakerOpen, FatalError
 from hub.http.auth import TOKEN_REQUEST
+from hub.http.breaker import Admission, Breaker, NoBreaker
 from hub.http.failures import (
     QUOTA_PAUSE,
     as_throttled,
@@ -37,6 +41,10 @@ __all__ = ["ApiClient", "RequestOptions"]
 
 #: where a request carries its quota lease between the request and response hooks
 _LEASE = "hub.quota_lease"
+#: where a request carries its breaker admission
+_ADMISSION = "hub.breaker_admission"
+#: where an answer carries the seconds its breaker opened for, when it opened it
+_OPENED = "hub.breaker_opened"
 #: failures before any byte of the request left: no connection was made
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
@@ -54,7 +62,8 @@ class ApiClient:
 
     ``now`` is the upstream's wall clock: epoch rate-limit resets and ``Retry-After``
     dates are read on it. ``paginator`` pages :meth:`iterate`; ``explain`` rewrites a
-    fatal refusal to say what to do about it.
+    fatal refusal to say what to do about it; ``breaker`` admits each call (default:
+    none).
     """
 
     def __init__(
@@ -71,8 +80,10 @@ class ApiClient:
         now: Callable[[], float] = time.time,
         paginator: Paginator | None = None,
         explain: Callable[[FatalError], FatalError] | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.service = service
+        self.breaker: Breaker = breaker or NoBreaker()
         self.paginator = paginator
         self._explain = explain
         self.quota: Quota = quota or Unlimited()
@@ -88,14 +99,28 @@ class ApiClient:
         )
 
     def _take_slot(self, request: httpx.Request) -> None:
+        admission = self.breaker.admit()
         claim = current_claim()
         if request.extensions.get(TOKEN_REQUEST):
             claim.extra_call()
-        lease = self.quota.acquire(claim)
+        try:
+            lease = self.quota.acquire(claim)
+        except BaseException:
+            self.breaker.cancel(admission)
+            raise
+        request.extensions[_ADMISSION] = admission
         if lease is not None:
             request.extensions[_LEASE] = lease
 
     def _settle(self, response: httpx.Response) -> None:
+        admission: Admission | None = response.request.extensions.pop(_ADMISSION, None)
+        if admission is not None:
+            if response.status_code == 429:  # a quota signal: no verdict on the upstream
+                self.breaker.cancel(admission)
+            else:
+                opened = self.breaker.record(admission, failed=response.status_code >= 500)
+                if opened is not None:
+                    response.extensions[_OPENED] = opened
         lease: Lease | None = response.request.extensions.pop(_LEASE, None)
         observation = self.rate_limit_headers.observe(
             response.status_code, response.headers, now=self._now
@@ -104,18 +129,25 @@ class ApiClient:
         if paused:
             response.extensions[QUOTA_PAUSE] = paused
 
-    def _settle_failed(self, exc: httpx.TransportError) -> None:
+    def _settle_failed(self, exc: httpx.TransportError) -> float | None:
+        """Settle a request that got no answer; the seconds its breaker opened for, when
+        this failure opened it."""
         try:
             request = exc.request
         except RuntimeError:  # raised before a request was built
-            return
+            return None
+        opened = None
+        admission: Admission | None = request.extensions.pop(_ADMISSION, None)
+        if admission is not None:
+            opened = self.breaker.record(admission, failed=True)
         lease: Lease | None = request.extensions.pop(_LEASE, None)
         if lease is None:
-            return
+            return opened
         if isinstance(exc, _NEVER_SENT):
             self.quota.give_back(lease)  # the upstream never saw it: the slot is free now
         else:
             self.quota.settle(lease)
+        return opened
 
     def send(
         self,
@@ -137,9 +169,15 @@ class ApiClient:
                 method, path.lstrip("/"), params=params, json=json, headers=headers
             )
         except httpx.TransportError as exc:
-            self._settle_failed(exc)
-            raise classify_transport_error(exc, service=self.service) from exc
+            opened = self._settle_failed(exc)
+            failure = classify_transport_error(exc, service=self.service)
+            if opened is not None:
+                raise BreakerOpen(self._breaker_key(), opened) from failure
+            raise failure from exc
         error = classify_response(response, service=self.service, now=self._now)
+        opened = response.extensions.get(_OPENED)
+        if error is not None and opened is not None:
+            raise BreakerOpen(self._breaker_key(), float(opened)) from error
         throttled = as_throttled(response, error)
         if throttled is not None:
             raise throttled from error
@@ -150,6 +188,9 @@ class ApiClient:
         if error is not None:
             raise error
         return response
+
+    def _breaker_key(self) -> str:
+        return str(getattr(self.breaker, "key", self.service))
 
     def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Any:
         """Send one request (as :meth:`send`); the decoded JSON body, or a typed error."""

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from hub.core import ConfigError, FatalError, Settings, env_name
 from hub.http.auth import CachedTokenAuth, RedisTokenCache
+from hub.http.breaker import NO_BREAKER, Breaker, BreakerPolicy, NoBreaker, RedisBreaker
 from hub.http.budget_set import BudgetSet
 from hub.http.budgets import QuotaSettings, budget_from_settings
 from hub.http.client import ApiClient
@@ -75,6 +76,15 @@ class Upstream:
     rate_limit_headers: RateLimitReader = RETRY_AFTER_ONLY
     ticket_grace_seconds: float = 5.0
     more_budgets: tuple[Budget, ...] = ()
+    #: when its circuit breaker opens (none by default)
+    breaker_policy: BreakerPolicy = NO_BREAKER
+
+    def breaker(self, redis: Any) -> Breaker:
+        """The cluster-wide circuit breaker of this upstream's API client (keyed like
+        its budget), kept in ``redis``."""
+        if not self.breaker_policy.enabled:
+            return NoBreaker()
+        return RedisBreaker(redis, self.budget.key, self.breaker_policy)
 
     def quota(self, redis: Any) -> Quota:
         """The cluster-wide quota of this upstream's budget(s), kept in ``redis``."""
@@ -92,7 +102,8 @@ class Upstream:
 
 def upstream_for(spec: ClientSpec, settings: QuotaSettings, hub: Settings) -> Upstream:
     """The :class:`Upstream` of ``spec``: its budget and timeout from the connector's
-    ``settings``, how long a quota ticket keeps its place from the hub's."""
+    ``settings``, how long a quota ticket keeps its place and when its circuit breaker
+    opens from the hub's."""
     return Upstream(
         service=spec.service,
         base_url=spec.base_url,
@@ -102,6 +113,7 @@ def upstream_for(spec: ClientSpec, settings: QuotaSettings, hub: Settings) -> Up
         rate_limit_headers=spec.rate_limit_headers,
         ticket_grace_seconds=hub.hub_quota_ticket_grace_seconds,
         more_budgets=spec.more_budgets,
+        breaker_policy=BreakerPolicy.from_settings(hub, call_timeout=settings.timeout_seconds),
     )
 
 
@@ -115,8 +127,10 @@ def connect(
     now: Callable[[], float] = time.time,
     paginator: Paginator | None = None,
     explain: Callable[[FatalError], FatalError] | None = None,
+    breaker: Breaker | None = None,
 ) -> ApiClient:
-    """The client for ``upstream``: ``auth``, and its budget kept in ``redis`` (or ``quota``).
+    """The client for ``upstream``: ``auth``, and its budget and circuit breaker kept in
+    ``redis`` (or ``quota``, ``breaker``).
 
     ``now`` is the wall clock the upstream's rate-limit headers are read on;
     ``paginator`` and ``explain`` are the client's (see :class:`ApiClient`).
@@ -133,6 +147,7 @@ def connect(
         now=now,
         paginator=paginator,
         explain=explain,
+        breaker=breaker or upstream.breaker(redis),
     )
 
 

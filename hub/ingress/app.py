@@ -33,6 +33,7 @@ from hub.ingress.auth_failures import AuthFailures
 from hub.ingress.client_address import client_address_from
 from hub.ingress.event_store import EventStore
 from hub.ingress.hooks import PREFIX, Hooks, Receive, Scope, Send, error
+from hub.ingress.paused_sources import PausedSources
 from hub.ingress.public_url import public_url_from
 from hub.ingress.publish import Compile, RunPublisher
 from hub.ingress.views import AdminGuard, MetricsScrape, ReadViews
@@ -71,6 +72,7 @@ def create_app(
         redis,
         fsync=settings.hub_ingress_fsync == "always" and waitaof,
         replicas=settings.hub_ingress_min_replicas_acked,
+        run_retention_seconds=settings.hub_run_retention_seconds,
     )
     publisher = RunPublisher(celery, workflows, compile)
     clients = client_address_from(settings)
@@ -83,6 +85,7 @@ def create_app(
         public_url_from(settings),
         clients=clients,
         failures=failures or failure_limit(settings),
+        paused=PausedSources(redis, retry_after=settings.hub_paused_source_retry_after_seconds),
     )
     admin = AdminGuard(settings)
     metrics = MetricsScrape(settings.hub_redis_url, settings)

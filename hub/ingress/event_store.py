@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from hub.core import ConfigError, RetryableError, Settings, async_redis_client, new_hex
+from hub.core import (
+    HELD_RUNS_KEY,
+    PAUSED_KEY,
+    ConfigError,
+    RetryableError,
+    Settings,
+    async_redis_client,
+    new_hex,
+)
+from hub.history import EVENT_RUNS, RUN_KEY, RUNS_INDEX
 from hub.ingress.publish import QueuedMessage
 
 __all__ = [
@@ -62,10 +72,15 @@ RETRY_AFTER_SECONDS = 5
 # One call takes a whole batch of events (one Lua call and one AOF transaction for all):
 # per event one SET NX GET (records it, or finds it recorded), then per batch one
 # LPUSH per queue (values in event order, as one LPUSH each would leave them), one for
-# the recent list, one HINCRBY per source and outcome, one LTRIM.
-# KEYS: recent list, counters hash, then per event: its seen key and one queue per message
-# ARGV: event count, recent kept, touch duplicates (1/0), then per event: message count,
-#       record, ttl, source, one payload per message
+# the recent list, one HINCRBY per source and outcome, one LTRIM. A run whose workflow
+# is paused (a field of the paused-workflows hash) is held instead: its queue and message
+# RPUSHed onto its workflow's held list, its run record written as ``held``.
+# KEYS: recent list, counters hash, paused-workflows hash, runs index, then per event:
+#       its seen key, its runs-of-the-event index, and per message its queue, its
+#       workflow's held list and its run record
+# ARGV: event count, recent kept, touch duplicates (1/0), now, run record ttl, then per
+#       event: message count, record, ttl, source, event id, and per message: workflow,
+#       revision, run id, payload
 # Returns per event: the previous record (a duplicate) or false (recorded and enqueued).
 _ACCEPT = """
 local function push(key, values)  -- unpack() takes at most a few thousand values at once
@@ -73,8 +88,18 @@ local function push(key, values)  -- unpack() takes at most a few thousand value
     redis.call('LPUSH', key, unpack(values, i, math.min(i + 999, #values)))
   end
 end
-local out, queues, order, recorded, counts = {}, {}, {}, {}, {}
-local k, a = 3, 4
+local out, queues, order, recorded, counts, paused = {}, {}, {}, {}, {}, {}
+local now, ttl = ARGV[4], tonumber(ARGV[5])
+local function hold(q, m, event_id, event_runs)
+  redis.call('RPUSH', KEYS[q + 1], KEYS[q] .. '\\n' .. ARGV[m + 3])
+  redis.call('HSET', KEYS[q + 2], 'workflow', ARGV[m], 'revision', ARGV[m + 1],
+    'event_id', event_id, 'status', 'held', 'held_at', now)
+  redis.call('EXPIRE', KEYS[q + 2], ttl)
+  redis.call('ZADD', KEYS[4], now, ARGV[m + 2])
+  redis.call('ZADD', event_runs, now, ARGV[m + 2])
+  redis.call('EXPIRE', event_runs, ttl)
+end
+local k, a = 5, 6
 for e = 1, tonumber(ARGV[1]) do
   local runs = tonumber(ARGV[a])
   local previous = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX', 'GET', 'EX', ARGV[a + 2])
@@ -85,17 +110,24 @@ for e = 1, tonumber(ARGV[1]) do
     out[e] = previous
   else
     for i = 1, runs do
-      local queue = KEYS[k + i]
-      if not queues[queue] then queues[queue] = {}; order[#order + 1] = queue end
-      table.insert(queues[queue], ARGV[a + 3 + i])
+      local q, m = k + 2 + 3 * (i - 1), a + 5 + 4 * (i - 1)
+      local wf = ARGV[m]
+      if paused[wf] == nil then paused[wf] = redis.call('HEXISTS', KEYS[3], wf) == 1 end
+      if paused[wf] then
+        hold(q, m, ARGV[a + 4], KEYS[k + 1])
+      else
+        local queue = KEYS[q]
+        if not queues[queue] then queues[queue] = {}; order[#order + 1] = queue end
+        table.insert(queues[queue], ARGV[m + 3])
+      end
     end
     recorded[#recorded + 1] = ARGV[a + 1]
     out[e] = false
   end
   local field = ARGV[a + 3] .. outcome
   counts[field] = (counts[field] or 0) + 1
-  k = k + 1 + runs
-  a = a + 4 + runs
+  k = k + 2 + 3 * runs
+  a = a + 5 + 4 * runs
 end
 for _, queue in ipairs(order) do push(queue, queues[queue]) end
 if #recorded > 0 then
@@ -250,8 +282,10 @@ class EventStore:
         max_batch: int = 256,
         writers: int = 4,
         replicas: int = 0,
+        run_retention_seconds: int = 7 * 86_400,
     ) -> None:
         self._redis = redis
+        self._run_ttl = run_retention_seconds
         self._fsync = fsync
         self._replicas = replicas
         self._recent = recent
@@ -271,14 +305,7 @@ class EventStore:
     ) -> Outcome:
         """Record the event and enqueue ``messages``, unless ``event_id`` was seen."""
         receipt = new_hex()
-        keys = [SEEN_KEY.format(source, event_id), *(m.key for m in messages)]
-        args: list[Any] = [
-            len(messages),
-            json.dumps({**record, "_receipt": receipt}),
-            dedupe_seconds,
-            source,
-            *(m.payload for m in messages),
-        ]
+        keys, args = _event(source, event_id, record, messages, receipt, dedupe_seconds)
         (found,) = await self._submit(_Item(keys, args, 1, self._future()))
         return _found(record, found, receipt)
 
@@ -293,10 +320,16 @@ class EventStore:
         keys: list[str] = []
         args: list[Any] = []
         for number, entry in enumerate(entries):
-            keys += [SEEN_KEY.format(source, entry.event_id), *(m.key for m in entry.messages)]
-            stored = {**entry.record, "_receipt": f"{receipt}.{number}"}
-            args += [len(entry.messages), json.dumps(stored), dedupe_seconds, source]
-            args += [m.payload for m in entry.messages]
+            more_keys, more_args = _event(
+                source,
+                entry.event_id,
+                entry.record,
+                entry.messages,
+                f"{receipt}.{number}",
+                dedupe_seconds,
+            )
+            keys += more_keys
+            args += more_args
         found = await self._submit(_Item(keys, args, len(entries), self._future()))
         return [
             _found(entry.record, previous, f"{receipt}.{number}")
@@ -353,11 +386,17 @@ class EventStore:
         """Run the script once for the whole batch (loading it if Redis lost it), then
         fsync; one result per item: its events' previous records or None, or the error
         to raise."""
-        keys: list[str] = [RECENT_KEY, COUNTS_KEY]
+        keys: list[str] = [RECENT_KEY, COUNTS_KEY, PAUSED_KEY.format("workflow"), RUNS_INDEX]
         events = sum(item.events for item in batch)
         # a duplicate is written again, so the WAITAOF/WAIT that follows covers its record
         touch = self._fsync or self._replicas > 0
-        args: list[Any] = [events, self._recent, 1 if touch else 0]
+        args: list[Any] = [
+            events,
+            self._recent,
+            1 if touch else 0,
+            repr(time.time()),
+            self._run_ttl,
+        ]
         for item in batch:
             keys += item.keys
             args += item.args
@@ -408,6 +447,29 @@ class EventStore:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+
+def _event(
+    source: str,
+    event_id: str,
+    record: dict[str, Any],
+    messages: Sequence[QueuedMessage],
+    receipt: str,
+    dedupe_seconds: int,
+) -> tuple[list[str], list[Any]]:
+    """One event's keys and arguments for the accept script; ``record["runs"]`` names
+    each message's workflow, revision and run id, in the messages' order."""
+    runs = record.get("runs", [])
+    if len(runs) != len(messages):
+        raise ValueError(f"event {event_id}: {len(messages)} messages for {len(runs)} runs")
+    keys = [SEEN_KEY.format(source, event_id), EVENT_RUNS.format(event_id)]
+    stored = json.dumps({**record, "_receipt": receipt})
+    args: list[Any] = [len(messages), stored, dedupe_seconds, source, event_id]
+    for run, message in zip(runs, messages, strict=True):
+        workflow, run_id = run["workflow"], run["run_id"]
+        keys += [message.key, HELD_RUNS_KEY.format(workflow), RUN_KEY.format(run_id)]
+        args += [workflow, run["revision"], run_id, message.payload]
+    return keys, args
 
 
 def record_internal_event(client: redis.Redis, record: dict[str, Any]) -> None:

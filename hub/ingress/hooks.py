@@ -1,7 +1,8 @@
 """``POST /hooks/{source}``: from a delivery to an accepted event with its runs enqueued.
 
 In order: unknown source 404 (403 for the built-in source ``hub``: the hub's own events
-cannot be forged from outside); 429 with ``Retry-After`` when this client failed to
+cannot be forged from outside); 503 with ``Retry-After`` when an operator paused the
+source (:mod:`hub.ingress.paused_sources`); 429 with ``Retry-After`` when this client failed to
 authenticate to this source too often lately (:mod:`hub.ingress.auth_failures`: nothing
 read, no HMAC computed); body over the source's limit 413 (read no further); then
 the intake (:class:`hub.intake.plan.Intake`) reads the delivery (authentication 401,
@@ -38,6 +39,7 @@ from hub.history import log_event
 from hub.ingress.auth_failures import AuthFailures
 from hub.ingress.client_address import ClientAddress
 from hub.ingress.event_store import RETRY_AFTER_SECONDS, Entry, EventStore, StoreUnavailable
+from hub.ingress.paused_sources import PausedSources
 from hub.ingress.public_url import PublicUrl
 from hub.ingress.publish import QueuedMessage, RunPublisher
 from hub.intake import (
@@ -129,7 +131,8 @@ def _too_many_failures(source: str, wait: int) -> Answer:
 class Hooks:
     """The webhook endpoint, with its sources, workflows, publisher and store injected;
     ``public_url`` builds the URL a sender called; ``failures`` limits failed
-    authentication per source and ``clients`` address."""
+    authentication per source and ``clients`` address; ``paused`` says which sources an
+    operator paused (default: none)."""
 
     def __init__(
         self,
@@ -142,8 +145,10 @@ class Hooks:
         *,
         clients: ClientAddress | None = None,
         failures: AuthFailures | None = None,
+        paused: PausedSources | None = None,
     ) -> None:
         self._sources = sources
+        self._paused = paused
         self._publisher = publisher
         self._store = store
         self._clock = clock
@@ -181,6 +186,9 @@ class Hooks:
         if source is None:
             unknown = _not_served(name)
             return _problem(unknown.status, unknown.message)
+        if self._paused is not None and (held := await self._paused.retry_after(name)):
+            message = f"source '{name}' is paused by the hub's operator: send it again later"
+            return _problem(503, message, retry_after=held)
         client = self._clients.of(scope)
         if (wait := self._failures.retry_after(name, client)) is not None:
             return _too_many_failures(name, wait)

@@ -7,7 +7,9 @@ the poll for when it can go on; an upstream 5xx is retried with backoff up to
 ``HUB_STEP_MAX_ATTEMPTS`` times, then left to the next tick. In every case the cursor
 stays where it was and what was handed on is remembered. A poll that reached
 ``HUB_POLL_MAX_PAGES`` with its window still open sends the next poll at once, so one
-task never runs for long.
+task never runs for long. A poll of a workflow an operator paused (``hub pause workflow``)
+does nothing: its cursor stays, so the first poll after ``hub resume`` reads what changed
+meanwhile.
 
 The poll trigger's ``uses`` must be a poll operation (its input has ``field``, ``after``
 and ``page``, e.g. ``billing.invoices.poll``; see :mod:`hub.polling.poller`); its
@@ -31,6 +33,7 @@ from hub.core import (
     ConfigError,
     Deferred,
     FatalError,
+    PauseStore,
     RetryableError,
     Settings,
     TemplateError,
@@ -211,6 +214,9 @@ def poll_workflow(
     self: Task, *, workflow: str, revision: str, attempt: int = 1, resume: bool = False
 ) -> dict[str, Any]:
     settings, client, store, cursors = _parts()
+    if PauseStore(client).is_paused("workflow", workflow):
+        log.info("poll %s: the workflow is paused (`hub paused`); no poll", workflow)
+        return {"workflow": workflow, "skipped": "paused"}
     wf = store.get(revision)
     key = poll_lock_key(workflow)
     token = try_lock(client, key, ttl_seconds=settings.hub_poll_lock_seconds)

@@ -29,7 +29,7 @@ import redis
 from hub.connector import Connector, from_values, get_connector
 from hub.core import ConfigError, Settings, isolated
 from hub.history import RunStore
-from hub.http import ApiClient, Unlimited
+from hub.http import ApiClient, NoBreaker, Unlimited
 from hub.intake import Intake, PlannedRun, SourceError
 from hub.sandbox import FakeClock, Sandbox
 from hub.testing.broker import LocalQueue, LocalWorker, StuckRun
@@ -46,8 +46,9 @@ __all__ = ["CaseResult", "WorkflowTester", "upstreams"]
 class OfflineRuntime(Runtime):
     """The worker's runtime with the hub's own quota left out.
 
-    The quota runs on the Redis server's clock, which the tests' fake clock cannot move;
-    upstream 429s and their ``Retry-After`` are still answered and honoured as backoff.
+    The quota (and the circuit breaker) run on the Redis server's clock, which the
+    tests' fake clock cannot move; upstream 429s and their ``Retry-After`` are still
+    answered and honoured as backoff.
     """
 
     def api(self, connector: Connector[Any] | str) -> Any:
@@ -55,6 +56,7 @@ class OfflineRuntime(Runtime):
         client = getattr(api, "client", None)
         if isinstance(client, ApiClient):
             client.quota = Unlimited()
+            client.breaker = NoBreaker()
         return api
 
 

@@ -9,7 +9,8 @@ runs are dropped, not fired in a burst. Exactly one beat may run; its state file
 ``HUB_DATA_DIR/beat-schedule``.
 
 ``hub.schedule`` starts one run with the event ``{"workflow", "scheduled_at"}`` and the
-event id ``schedule:<workflow>:<tick>``; a redelivered tick starts nothing.
+event id ``schedule:<workflow>:<tick>``; a redelivered tick starts nothing, and neither
+does a tick of a workflow an operator paused (``hub pause workflow``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import redis
 from celery import Task
 from celery.schedules import crontab
 
-from hub.core import Presence, Settings, get_settings, redis_client
+from hub.core import PauseStore, Presence, Settings, get_settings, redis_client
 from hub.polling import POLL_TASK, check_poll_operation
 from hub.worker.celery_app import QUEUE, app
 from hub.workflow import Workflow, WorkflowStore, compile_run, new_context
@@ -117,6 +118,9 @@ def _parts() -> tuple[Any, WorkflowStore]:
 @app.task(name=SCHEDULE_TASK, bind=True)  # type: ignore[untyped-decorator]
 def run_scheduled(self: Task, *, workflow: str, revision: str) -> dict[str, Any]:
     client, store = _parts()
+    if PauseStore(client).is_paused("workflow", workflow):
+        log.info("schedule %s: the workflow is paused (`hub paused`); no run", workflow)
+        return {"workflow": workflow, "skipped": "paused"}
     wf = store.get(revision)
     tick = str(self.request.id or uuid.uuid4().hex)
     if not client.set(_SEEN.format(tick), "1", nx=True, ex=_SEEN_SECONDS):

@@ -143,7 +143,7 @@ class Flow:
             finally:
                 self._leave_step(places)
         except Deferred as wait:
-            reason: WaitReason = "quota" if isinstance(wait, QuotaWait) else "held"
+            reason: WaitReason = wait.reason  # type: ignore[assignment]
             self.runs.step_waiting(call.run_id, step.id, reason)
             if isinstance(wait, QuotaWait):
                 self._quota_exhausted(wait)

@@ -12,13 +12,13 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
 
 from hub.connector import Connector, SettingsFor, from_environment, get_connector, get_operation
-from hub.core import ConfigError, FatalError, Settings, TemplateError
+from hub.core import ConfigError, FatalError, Paused, PauseStore, Settings, TemplateError
 from hub.http import RetryPolicy, current_claim
 from hub.workflow import OperationLookup, RetryOverride, Step, Workflow, evaluate, render, truthy
 
@@ -46,7 +46,8 @@ class Runtime:
     ``transport`` gives a connector's HTTP transport by connector name (the default,
     ``None``: httpx's own, one per client); ``now`` is the wall clock the connectors read
     (epoch seconds); ``connector_settings`` gives each connector its settings (default:
-    from the environment).
+    from the environment); ``pauses`` says which connectors an operator paused (default:
+    those in ``redis``; ``None`` checks none).
     """
 
     def __init__(
@@ -60,8 +61,10 @@ class Runtime:
         transport: Callable[[str], httpx.BaseTransport | None] = lambda connector: None,
         now: Callable[[], float] = time.time,
         connector_settings: SettingsFor = from_environment,
+        pauses: PauseStore | Literal["redis"] | None = "redis",
     ) -> None:
         self.settings = settings
+        self._pauses = pauses
         self.connector_settings = connector_settings
         self.redis = redis
         self.lookup = lookup
@@ -84,6 +87,17 @@ class Runtime:
                 now=self.now,
             )
         return self._apis[connector.name]
+
+    def check_paused(self, connector: str, waiting: str) -> None:
+        """Raise :class:`Paused` (a wait, not an attempt) when an operator paused
+        ``connector``; ``waiting`` names the step held, to count it."""
+        if self._pauses == "redis":
+            self._pauses = PauseStore(self.redis)
+        if self._pauses is None or not self._pauses.is_paused("connector", connector):
+            return
+        wait = self.settings.hub_pause_recheck_seconds
+        self._pauses.hold_step(connector, waiting, wait)
+        raise Paused(f"connector {connector}", wait)
 
     def secrets(self) -> Mapping[str, Any]:
         return self.settings.hub_secrets
@@ -165,6 +179,7 @@ def _call(wf: Workflow, step: Step, tctx: dict[str, Any], runtime: Runtime, wher
             f"with.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise FatalError(f"{where}: arguments for {step.uses} are invalid: {problems}") from exc
+    runtime.check_paused(connector.name, f"{tctx['run']['id']} {where}")
     current_claim().expect(op.calls_for(validated))  # their quota slots taken together
     return op.call(runtime.api(connector), validated)
 

@@ -38,7 +38,7 @@ from hub.core import (
     get_settings,
     redis_client,
 )
-from hub.history import HubEvents, RunStore
+from hub.history import HubEvents, RunStore, install_control_alerts
 from hub.http import QuotaClaim, QuotaWaker, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.concurrency import ConcurrencyGate
@@ -73,6 +73,7 @@ class StepTask(RequeueOnRedisLoss):
 def _runtime() -> tuple[Runtime, WorkflowStore]:
     settings = get_settings()
     client = redis_client(settings)
+    install_control_alerts()  # circuit breakers' transitions become hub events
     return Runtime(settings, client), WorkflowStore(client)
 
 

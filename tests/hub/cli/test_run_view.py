@@ -120,3 +120,27 @@ def test_durations_read_at_a_glance() -> None:
         "12.5s",
         "3m 05s",
     ]
+
+
+def test_runs_held_by_a_pause_or_an_open_breaker_say_so(redis_client: redis.Redis) -> None:
+    from hub.history.runs import RUN_KEY, RUNS_INDEX
+
+    store, watcher, out, clock = _setup(redis_client)
+    _start(store, "e" * 32)
+    store.step_waiting("e" * 32, "person", "paused")
+    _start(store, "f" * 32)
+    store.step_waiting("f" * 32, "person", "breaker")
+    redis_client.hset(
+        RUN_KEY.format("g" * 32),
+        mapping={"workflow": "crm-contact", "revision": "abc", "event_id": "e2", "status": "held"},
+    )
+    redis_client.hset(RUN_KEY.format("g" * 32), "held_at", repr(clock.now))
+    redis_client.zadd(RUNS_INDEX, {"g" * 32: clock.now})  # as the ingress holds a run
+    watcher.poll()
+    assert len(_lines(out)) == 3
+    lines = {
+        run: line for line in _lines(out) for run in ("e" * 12, "f" * 12, "g" * 12) if run in line
+    }
+    assert "  held  " in lines["e" * 12] and "its connector is paused" in lines["e" * 12]
+    assert "  breaker open  " in lines["f" * 12]
+    assert "  held  " in lines["g" * 12] and "its workflow is paused" in lines["g" * 12]

@@ -87,8 +87,34 @@ def test_a_re_scheduled_step_says_what_it_waits_for_until_it_ends(
     assert "running, waiting for quota" in run_detail(record)
     runs.step_waiting("r5", "person", "held")
     assert "running, held by another run's lock" in run_detail(runs.get("r5"))  # type: ignore[arg-type]
+    runs.step_waiting("r5", "person", "paused")
+    assert "running, held: its connector is paused" in run_detail(runs.get("r5"))  # type: ignore[arg-type]
+    runs.step_waiting("r5", "person", "breaker")
+    assert "circuit breaker is open" in run_detail(runs.get("r5"))  # type: ignore[arg-type]
     runs.step_waiting("r5", "person", "concurrency")
     detail = run_detail(runs.get("r5"))  # type: ignore[arg-type]
     assert "running, waiting for its turn on a concurrency key" in detail
     runs.step_finished("r5", "person", "succeeded")
     assert runs.get("r5").steps["person"].waiting is None  # type: ignore[union-attr]
+
+
+def test_a_held_run_says_so_and_runs_when_its_first_step_starts(
+    redis_client: redis.Redis,
+) -> None:
+    from hub.history.render import run_detail, run_table
+
+    # as the ingress's accept script writes a run of a paused workflow
+    redis_client.hset(
+        RUN_KEY.format("h1"),
+        mapping={"workflow": "w", "revision": "r1", "event_id": "e1", "status": "held"},
+    )
+    redis_client.hset(RUN_KEY.format("h1"), "held_at", "1700000000.0")
+    runs = RunStore(redis_client)
+    held = runs.get("h1")
+    assert held is not None and held.status == "held"
+    assert "held      2023-11-14 22:13:20 UTC, its workflow paused" in run_detail(held)
+    assert " held " in run_table([held])
+    runs.step_started("h1", "person", workflow="w", revision="r1", event_id="e1")
+    started = runs.get("h1")
+    assert started is not None and started.status == "running"
+    assert started.started_at is not None and started.held_at == 1700000000.0

@@ -103,7 +103,7 @@ async def test_a_batch_with_thousands_of_messages_for_one_queue_keeps_their_orde
         return [QueuedMessage("test:wide", f"{event:02d}/{i:03d}", "t") for i in range(120)]
 
     outcomes = await asyncio.gather(
-        *(store.accept("crm", f"w{e}", _record(f"w{e}"), queued(e), 60) for e in range(80))
+        *(store.accept("crm", f"w{e}", _record(f"w{e}", 120), queued(e), 60) for e in range(80))
     )
     assert not any(o.duplicate for o in outcomes)
     raw = redis_client.lrange("test:wide", 0, -1)
@@ -231,6 +231,59 @@ async def test_a_batch_redis_cannot_take_is_unavailable_and_writes_nothing(tmp_p
             await store.accept_batch("crm", entries, 60)
         client.config_set("maxmemory", "0")
         assert client.dbsize() == 0
+
+
+async def test_runs_of_a_paused_workflow_are_held_recorded_held_and_released_in_order(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    from hub.core import PauseStore
+    from hub.history import RunStore
+
+    pauses = PauseStore(redis_client)
+    pauses.pause("workflow", "paused", by="ops")
+    store = EventStore(connect(redis_server.url), fsync=False)
+
+    def record(event: str) -> dict[str, Any]:
+        runs = [
+            {"workflow": "paused", "revision": "r1", "run_id": f"{event}-p"},
+            {"workflow": "live", "revision": "r2", "run_id": f"{event}-l"},
+        ]
+        return {"event_id": event, "source": "crm", "event_type": "t", "runs": runs}
+
+    def messages(event: str) -> list[QueuedMessage]:
+        return [QueuedMessage("test:q", f"{event}/{wf}", "t") for wf in ("paused", "live")]
+
+    for event in ("e1", "e2", "e3"):
+        outcome = await store.accept("crm", event, record(event), messages(event), 60)
+        assert not outcome.duplicate
+    assert redis_client.lrange("test:q", 0, -1)[::-1] == [b"e1/live", b"e2/live", b"e3/live"]
+    runs = RunStore(redis_client)
+    held = runs.get("e2-p")
+    assert held is not None
+    assert (held.status, held.workflow, held.revision, held.event_id) == (
+        "held",
+        "paused",
+        "r1",
+        "e2",
+    )
+    assert held.held_at is not None and held.started_at is None
+    assert runs.get("e2-l") is None  # a live run is recorded by its worker, as before
+    assert runs.for_event("e2") == ["e2-p"]
+
+    assert pauses.resume("workflow", "paused", by="ops") == 3
+    assert redis_client.lrange("test:q", 0, -1)[::-1] == [
+        b"e1/live",
+        b"e2/live",
+        b"e3/live",
+        b"e1/paused",
+        b"e2/paused",
+        b"e3/paused",
+    ]
+    runs.step_started("e2-p", "first", workflow="paused", revision="r1", event_id="e2")
+    started = runs.get("e2-p")
+    assert started is not None and started.status == "running"
+    assert await store.accept("crm", "e4", record("e4"), messages("e4"), 60)
+    assert redis_client.llen("hub:held:paused") == 0  # resumed: enqueued at once
 
 
 async def test_with_replicas_an_accepted_event_is_on_the_replica_when_answered(

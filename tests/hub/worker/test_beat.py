@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from celery.schedules import crontab
 
 from hub.core.errors import ConfigError
@@ -70,3 +71,27 @@ trigger:
 def test_workers_register_the_poll_and_schedule_tasks(tmp_path: Path) -> None:
     assert {"hub.polling.poll_task", "hub.worker.beat"} <= set(TASK_MODULES)
     assert schedule_file(Settings(hub_data_dir=tmp_path)) == tmp_path / "beat-schedule"
+
+
+class _NoRevisions:
+    """A workflow store no paused tick may read."""
+
+    def get(self, revision: str) -> None:
+        raise AssertionError(f"a paused workflow's tick read revision {revision}")
+
+
+def test_ticks_of_a_paused_workflow_start_nothing(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.core import PauseStore
+    from hub.polling import poll_task
+    from hub.worker import beat
+
+    PauseStore(redis_client).pause("workflow", "nightly", by="ops")
+    monkeypatch.setattr(beat, "_parts", lambda: (redis_client, _NoRevisions()))
+    parts = (Settings(), redis_client, _NoRevisions(), None)
+    monkeypatch.setattr(poll_task, "_parts", lambda: parts)
+    scheduled = beat.run_scheduled.apply(kwargs={"workflow": "nightly", "revision": "r1"})
+    assert scheduled.get() == {"workflow": "nightly", "skipped": "paused"}
+    polled = poll_task.poll_workflow.apply(kwargs={"workflow": "nightly", "revision": "r1"})
+    assert polled.get() == {"workflow": "nightly", "skipped": "paused"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from hub.core.errors import FatalError, LockBusy, QuotaWait, RetryableError
+from hub.core import PauseStore
+from hub.core.errors import BreakerOpen, FatalError, LockBusy, Paused, QuotaWait, RetryableError
 from hub.history.runs import WaitReason
 from hub.testing.broker import StuckRun
 from hub.worker.run_once import Claims
@@ -245,7 +246,9 @@ def test_a_re_scheduled_step_is_recorded_as_waiting_for_quota_or_held(
     hub: LocalHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wf = hub.load(ON_FAILURE)
-    hub.api.script["create"].extend([QuotaWait("plutio:x", 1.0), LockBusy("crm:key")])
+    waits = [QuotaWait("plutio:x", 1.0), LockBusy("crm:key")]
+    waits += [Paused("connector t", 1.0), BreakerOpen("plutio:x", 2.0)]
+    hub.api.script["create"].extend(waits)
     seen: list[tuple[str, str]] = []
     waiting = hub.runs.step_waiting
 
@@ -255,9 +258,40 @@ def test_a_re_scheduled_step_is_recorded_as_waiting_for_quota_or_held(
 
     monkeypatch.setattr(hub.runs, "step_waiting", noted)
     _, record = hub.run(wf)
-    assert seen == [("create", "quota"), ("create", "held")]
+    assert seen == [
+        ("create", "quota"),
+        ("create", "held"),
+        ("create", "paused"),
+        ("create", "breaker"),
+    ]
     assert record.status == "succeeded"
     assert record.steps["create"].waiting is None  # done waiting once it ended
+    assert record.steps["create"].attempts == 1
+
+
+def test_a_paused_connector_holds_its_steps_until_resumed_without_calling_it(
+    hub: LocalHub, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = hub.load(ON_FAILURE)
+    pauses = PauseStore(redis_client)
+    pauses.pause("connector", "t", by="ops")
+    calls_while_paused: list[list[str]] = []
+    waiting = hub.runs.step_waiting
+
+    def resume_after_three(run_id: str, step_id: str, reason: WaitReason) -> None:
+        waiting(run_id, step_id, reason)
+        calls_while_paused.append(list(hub.api.keys()))
+        if len(calls_while_paused) == 3:
+            assert pauses.held_steps("t") == 1
+            pauses.resume("connector", "t", by="ops")
+
+    monkeypatch.setattr(hub.runs, "step_waiting", resume_after_three)
+    run_id, record = hub.run(wf)
+    assert calls_while_paused == [[], [], []]  # its very first step waited, nothing called
+    assert record.status == "succeeded"
+    assert hub.api.keys() == ["first", "create", "never"]
+    assert (record.steps["first"].attempts, record.steps["first"].quota_waits) == (1, 3)
+    assert hub.worker.log.delays[(run_id, "first")] == [5.0, 5.0, 5.0]  # HUB_PAUSE_RECHECK
 
 
 def test_a_failing_handler_runs_its_own_on_failure_and_the_first_error_stays(
