@@ -178,3 +178,20 @@ def test_step_woken_ahead_calls_no_earlier_than_its_slot_frees(redis_client: red
     ended = redis_client.zscore("hub:quota:wake:ahead:log", out.id)
     seconds, micros = redis_client.time()
     assert ended is None or ended + 1000 <= seconds * 1000 + micros // 1000
+
+
+def test_slots_whose_lease_ran_out_before_the_step_came_are_not_used(
+    redis_client: redis.Redis,
+) -> None:
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.2)
+    waker = QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    claim = QuotaClaim(owner="task-late")
+    _park(quota, waker, claim, "late-message")
+    quota.give_back(out)
+    assert waker.wake_due() == ["late-message"]
+    time.sleep(0.2 + 0.05)  # its lease ran out: its slot counts as a call made
+    waker.arrived(claim.state())
+    resumed = QuotaClaim.from_state("default", claim.state(), owner="task-late")
+    with pytest.raises(QuotaWait):  # it asks anew, and waits for the window
+        quota.acquire(resumed)
