@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from hub.cli import (
@@ -30,6 +32,17 @@ cli = typer.Typer(
 
 #: commands that never talk to the hub `hub up` runs from this folder
 _OWN_REDIS = ("up", "test")
+#: commands that run until stopped and log at HUB_LOG_LEVEL (and `hub test`, which keeps
+#: its own lines unless --logs); a one-shot command shows only warnings and errors
+_LOGGING_COMMANDS = ("up", "worker", "serve", "flower", "beat", "sandbox", "test")
+
+
+def _log_level(command: str | None, level: str) -> str:
+    """``level`` for the processes, at least WARNING for one-shot commands: an operator's
+    `hub pause` prints its answer, not the INFO lines of what it set going."""
+    if command in _LOGGING_COMMANDS:
+        return level
+    return level if logging.getLevelName(level.upper()) > logging.WARNING else "WARNING"
 
 
 @cli.callback()
@@ -38,7 +51,9 @@ def _setup(ctx: typer.Context) -> None:
     from hub.core import configure_logging
 
     settings = get_settings()
-    configure_logging(settings.hub_log_format, settings.hub_log_level)
+    configure_logging(
+        settings.hub_log_format, _log_level(ctx.invoked_subcommand, settings.hub_log_level)
+    )
     if ctx.invoked_subcommand not in _OWN_REDIS:
         adopt_local_hub(settings)  # before any command builds its Redis or Celery client
 

@@ -32,6 +32,8 @@ _COLOURS = {
     "breaker open": "yellow",
     "waiting its turn": "yellow",
 }
+#: statuses of a run that has not ended: a held run starts when its workflow resumes
+_NOT_ENDED = frozenset({"running", "held"})
 _OUTCOME_WIDTH = max(len(outcome) for outcome in _COLOURS)
 #: how far back of the newest run seen the next look starts (runs are listed by start,
 #: and one started a little earlier may be recorded a little later)
@@ -117,8 +119,8 @@ class RunWatcher:
         if not self._pending:
             return
         records = self.store.get_many(self._pending)
-        running = [r for r in records if r is not None and r.status == "running"]
-        ended = [r for r in records if r is not None and r.status != "running"]
+        running = [r for r in records if r is not None and r.status in _NOT_ENDED]
+        ended = [r for r in records if r is not None and r.status not in _NOT_ENDED]
         for record in sorted(ended, key=lambda r: r.finished_at or 0.0):
             described = describe_run(record)
             if described is not None:

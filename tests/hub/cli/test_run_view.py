@@ -144,3 +144,23 @@ def test_runs_held_by_a_pause_or_an_open_breaker_say_so(redis_client: redis.Redi
     assert "  held  " in lines["e" * 12] and "its connector is paused" in lines["e" * 12]
     assert "  breaker open  " in lines["f" * 12]
     assert "  held  " in lines["g" * 12] and "its workflow is paused" in lines["g" * 12]
+
+
+def test_a_held_run_says_so_then_shows_again_when_it_ends(redis_client: redis.Redis) -> None:
+    from hub.history.runs import RUN_KEY, RUNS_INDEX
+
+    store, watcher, out, clock = _setup(redis_client)
+    run_id = "h" * 32
+    redis_client.hset(
+        RUN_KEY.format(run_id),
+        mapping={"workflow": "crm-contact", "revision": "abc", "event_id": "e3", "status": "held"},
+    )
+    redis_client.zadd(RUNS_INDEX, {run_id: clock.now})  # as the ingress holds a run
+    watcher.poll()
+    watcher.poll()
+    assert [line for line in _lines(out) if "  held  " in line] != []
+    assert len(_lines(out)) == 1  # told once while held
+    _start(store, run_id)  # the workflow resumed: the run starts
+    store.finish(run_id, "succeeded")
+    watcher.poll()
+    assert len(_lines(out)) == 2 and "  succeeded  " in _lines(out)[1]
