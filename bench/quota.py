@@ -391,6 +391,8 @@ def run(
     def drained() -> bool:
         left = sum(client.llen(q) for q in STEP_QUEUES)
         held = client.hlen("unacked")  # taken by a worker, not finished (timers included)
+        # parked in Redis until their quota slots free (and until woken steps come)
+        held += sum(client.hlen(key) for key in client.scan_iter("hub:quota:*:parked"))
         now = time.monotonic()
         if not urgent_sent[0] and now - started > calls / size.limit * size.window / 2:
             urgent_sent[0] = send_urgent(client, celery, workflows)

@@ -69,10 +69,11 @@ def worker(
     ]
     if hostname:
         argv += ["-n", hostname]
-    from hub.worker import announce_worker, sweep_keys_in_worker
+    from hub.worker import announce_worker, sweep_keys_in_worker, wake_quota_waiters_in_worker
 
     announce_worker(url, {"concurrency": processes, "queues": names})
     sweep_keys_in_worker()
+    wake_quota_waiters_in_worker()
     app.worker_main(argv)
 
 

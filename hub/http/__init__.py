@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hub.http.quota import Budget, Quota, RedisQuota, Unlimited
     from hub.http.quota_claim import PRIORITIES, QuotaClaim, current_claim, use_claim
     from hub.http.quota_report import BudgetStatus, quota_status
+    from hub.http.quota_wake import QuotaWaker
     from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, PerBudget, RateLimitHeaders
     from hub.http.upstream import build_client, require_fields
 
@@ -52,6 +53,7 @@ __all__ = [
     "Quota",
     "QuotaClaim",
     "QuotaSettings",
+    "QuotaWaker",
     "RateLimitHeaders",
     "RedisBreaker",
     "RedisQuota",
@@ -107,6 +109,7 @@ __getattr__, __dir__ = lazy_exports(
             "RedisQuota",
             "Unlimited",
         ),
+        "quota_wake": ("QuotaWaker",),
         "quota_claim": (
             "PRIORITIES",
             "QuotaClaim",

@@ -36,6 +36,8 @@ import hashlib
 import json
 import math
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,13 +45,27 @@ from redis.exceptions import NoScriptError
 
 from hub.core import QuotaWait
 from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
-from hub.http.quota_scripts import ACQUIRE, SETTLE, STATUS
+from hub.http.quota_scripts import ACQUIRE, GIVE_BACK, SETTLE, STATUS
 from hub.http.ratelimit import Observation
 
-__all__ = ["BUDGETS_KEY", "Budget", "Lease", "Quota", "RawStatus", "RedisQuota", "Unlimited"]
+__all__ = [
+    "BELL_KEY",
+    "BUDGETS_KEY",
+    "DUE_KEY",
+    "Budget",
+    "Lease",
+    "Quota",
+    "RawStatus",
+    "RedisQuota",
+    "Unlimited",
+]
 
 #: hash of every budget a process has used: budget key -> its figures as JSON
 BUDGETS_KEY = "hub:quota:budgets"
+#: budgets with parked steps, scored by when their releaser should look again (ms)
+DUE_KEY = "hub:quota:due"
+#: rung (a list pushed) when a budget's parked steps may be granted slots now
+BELL_KEY = "hub:quota:bell"
 
 
 @dataclass(frozen=True)
@@ -152,21 +168,26 @@ class RedisQuota:
         lease_seconds: float = 120.0,
         ticket_grace_seconds: float = 5.0,
         register: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._redis = redis
+        self._sleep = sleep
         self.budget = budget
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._grace_ms = max(0, round(ticket_grace_seconds * 1000))
         self._acquire = _Script(redis, ACQUIRE)
         self._settle = _Script(redis, SETTLE)
         self._status = _Script(redis, STATUS)
+        self._give_back = _Script(redis, GIVE_BACK)
         prefix = f"hub:quota:{budget.key}:"
         names = ("log", "room", "alive", "pause", "stats", "marks", "marked", "owners")
-        self._keys = [prefix + name for name in (*names, "strikes", "probe")]
+        self._keys = [
+            prefix + name for name in (*names, "strikes", "probe", "granted", "parked", "woken")
+        ]
         self._log, self._room, _, self._pause, self._stats, self._marks, self._marked = self._keys[
             :7
         ]
-        self._strikes, self._probe = self._keys[8:]
+        self._strikes, self._probe = self._keys[8:10]
         # the arguments every acquire sends alike, encoded once
         self._acquire_head = [
             str(x).encode()
@@ -213,6 +234,12 @@ class RedisQuota:
         if int(result[0]) == 1:
             ids = [lease_id, *(f"{lease_id}.{n}" for n in range(2, cost + 1))]
             return Lease(key, claim.granted(key, ids, self))
+        if int(result[0]) == 2:  # woken for its turn, its slots taken for it
+            base, n, early_ms = _text(result[2]), int(result[3]), int(result[4])
+            if early_ms > 0:  # woken a little ahead: its slots free in a few ms
+                self._sleep((early_ms + 1) / 1000.0)
+            ids = [base, *(f"{base}.{i}" for i in range(2, n + 1))]
+            return Lease(key, claim.granted(key, ids, self))
         wait_ms, ticket = int(result[2]), _text(result[3])
         if ticket:
             claim.waiting(key, ticket)
@@ -226,7 +253,7 @@ class RedisQuota:
         obs = observation or Observation()
         outcome = "throttled" if obs.throttled else "ok" if obs.succeeded else ""
         paused_ms = self._settle(
-            8,
+            10,
             self._log,
             self._pause,
             self._stats,
@@ -235,6 +262,8 @@ class RedisQuota:
             self._strikes,
             self._probe,
             self._room,
+            DUE_KEY,
+            BELL_KEY,
             lease.id if lease is not None else "",
             self.budget.window_ms,
             self.budget.effective_limit,
@@ -244,13 +273,15 @@ class RedisQuota:
             _new_id(),
             self._lease_ms,
             outcome,
+            self.budget.key,
         )
         return int(paused_ms) / 1000.0 if int(paused_ms) > 0 else None
 
     def release(self, lease_ids: list[str]) -> None:
-        """Give back slots taken ahead and never used for a call."""
+        """Give back slots taken ahead and never used for a call; steps parked for a slot
+        are woken for them at once."""
         if lease_ids:
-            self._redis.zrem(self._log, *lease_ids)
+            self._give_back(3, self._log, DUE_KEY, BELL_KEY, self.budget.key, *lease_ids)
 
     def give_back(self, lease: Lease) -> None:
         """The call never reached the upstream: its slot is free for the next caller now,

@@ -29,6 +29,13 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``strikes``: bare 429s in a row (gone at the first success, or two windows after the
   last): while it is present, one call at a time goes out (a probe), the others wait;
 - ``probe``: the lease of the call out as a probe, while it is out;
+- ``parked``: the message of each waiting step parked until its turn (ticket -> payload),
+  kept until the woken step comes; ``granted``: slots the releaser took for a woken step
+  (ticket -> ``<id> <n> <granted at> <free at>``), which its ACQUIRE takes up instead of
+  asking again;
+  ``woken``: woken tickets, scored by when their slots' lease runs out: a step that has
+  not come by then (its message was lost) takes its place in the room again and is woken
+  again (see :data:`RELEASE`);
 - ``stats``: moving averages of how long calls take and how late waiting callers come
   back, so that estimates further than one window ahead allow for them; and two
   counters: ``repeated``, calls a step made before it found no slot for its next one
@@ -43,7 +50,7 @@ commands.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "SETTLE", "STATUS"]
+__all__ = ["ACQUIRE", "GIVE_BACK", "PARK", "RELEASE", "SETTLE", "STATUS"]
 
 #: the Redis clock, and the calls of the upstream's marks (see ``marks`` above).
 #: Expects locals: marks, marked, window.
@@ -207,9 +214,11 @@ end
 """
 )
 
-#: KEYS: log room alive pause stats marks marked owners strikes probe
+#: KEYS: log room alive pause stats marks marked owners strikes probe granted parked woken
 #: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner made
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
+#:    or {2, used, base, n, early_ms}: slots the releaser granted the ticket (``<base>``,
+#:    ``<base>.<i>``), free ``early_ms`` from now (the step was woken that much ahead)
 #:    or {0, used, wait_ms, ticket, ahead} (ahead: slots asked for ahead of the caller)
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
 #: owner: '' or the caller's name, the same every time it comes (its ticket is then
@@ -219,7 +228,7 @@ ACQUIRE = (
     """
 local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
-local strikes, probe = KEYS[9], KEYS[10]
+local strikes, probe, granted, parked, woken = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lease, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, ticket, rank = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
@@ -228,6 +237,23 @@ local made = tonumber(ARGV[11] or '0')
 """
     + _COMMON
     + """
+if ticket ~= '' and granted then
+  -- woken at its turn: its slots were taken for it when they freed
+  local slots = redis.call('HGET', granted, ticket)
+  if slots then
+    redis.call('HDEL', granted, ticket)
+    redis.call('HDEL', parked, ticket)
+    redis.call('ZREM', woken, ticket)
+    local base, n, at, turn = string.match(slots, '^(%S+) (%d+) (%d+) (%d+)$')
+    local until_ms = redis.call('ZSCORE', log, base)
+    -- slots whose lease ran out before the step came count as calls made: ask anew
+    if until_ms and tonumber(until_ms) > now + 1 then
+      observe('wake_ms', now - tonumber(at))
+      observe('late_ms', math.max(0, now - tonumber(turn)))
+      return {2, used, base, tonumber(n), math.max(0, tonumber(turn) - now)}
+    end
+  end
+end
 count_idle()
 local score
 if ticket ~= '' then
@@ -314,6 +340,8 @@ for i = 2, cost do
   redis.call('ZADD', room, score, ticket .. '#' .. i)
 end
 redis.call('ZADD', alive, now + wait + grace, ticket)
+-- the releaser takes slots for woken steps with the callers' own call lease
+redis.call('HSET', stats, 'lease_ms', lease)
 count_idle()
 if owner ~= '' then
   redis.call('HSET', owners, owner, ticket)
@@ -322,14 +350,14 @@ return {0, used, wait, ticket, ahead}
 """
 )
 
-#: KEYS: log pause stats marks marked strikes probe room
-#: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms outcome
+#: KEYS: log pause stats marks marked strikes probe room due bell
+#: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms outcome budget
 #: (remaining, reset_ms: -1 when not reported; outcome: 'ok', 'throttled' (a bare 429) or
 #: '') -> the pause in force, in ms (0: none)
 SETTLE = (
     """
 local log, pause, stats, marks, marked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local strikes, probe, room = KEYS[6], KEYS[7], KEYS[8]
+local strikes, probe, room, due, bell = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local id, window, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local remaining, reset, pause_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local lease, outcome = tonumber(ARGV[8]), ARGV[9]
@@ -380,6 +408,16 @@ elseif outcome == 'throttled' and redis.call('PTTL', pause) <= 0 then
   redis.call('SET', pause, '1', 'PX', hold)
   redis.call('PEXPIRE', strikes, 2 * window)
 end
+if id ~= '' and due and redis.call('ZCARD', room) > 0 then
+  -- parked steps wait: this call's slot frees one window from now; wake the releaser
+  -- then if it meant to sleep longer
+  local at, name = redis.call('ZSCORE', due, ARGV[10]), ARGV[10]
+  if at and tonumber(at) > now + 1 + window then
+    redis.call('ZADD', due, now + 1 + window, name)
+    redis.call('LPUSH', bell, name)
+    redis.call('LTRIM', bell, 0, 15)
+  end
+end
 return math.max(0, redis.call('PTTL', pause))
 """
 )
@@ -422,5 +460,181 @@ local counters = redis.call('HMGET', stats, 'repeated', 'idle_ms')
 return {now, used, in_flight, paused, math.max(paused, next_free), drain,
         tonumber(counters[1]) or 0, tonumber(counters[2]) or 0,
         waiting[1], waiting[2], waiting[3]}
+"""
+)
+
+#: KEYS: room alive parked due bell
+#: ARGV: ticket payload budget keep_ms -> 1 parked, or 0: the ticket left the room
+#: (expired), the caller must come back by itself
+PARK = """
+local room, alive, parked, due, bell = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ticket, payload, name, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if not redis.call('ZSCORE', room, ticket) then
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', parked, ticket, payload)
+-- its message lives here now: its place is kept as long as the message
+redis.call('ZADD', alive, now + keep, ticket)
+redis.call('ZADD', due, now, name)
+redis.call('LPUSH', bell, name)
+redis.call('LTRIM', bell, 0, 15)
+return 1
+"""
+
+#: KEYS: log due bell; ARGV: budget lease_id... -> nothing
+#: Slots given back before their calls went out: free now, so wake the releaser.
+GIVE_BACK = """
+local log, due, bell = KEYS[1], KEYS[2], KEYS[3]
+redis.call('ZREM', log, unpack(ARGV, 2))
+if redis.call('ZSCORE', due, ARGV[1]) then
+  local t = redis.call('TIME')
+  redis.call('ZADD', due, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+  redis.call('LPUSH', bell, ARGV[1])
+  redis.call('LTRIM', bell, 0, 15)
+end
+return 0
+"""
+
+#: KEYS: log room alive pause stats marks marked owners strikes probe parked granted due
+#:       budgets woken
+#: ARGV: budget lease_ms keep_ms (lease_ms: when the waiting callers named none)
+#: -> {next_ms, payload...}: the messages of the parked steps granted their slots, in the
+#: room's order (priority, then age); next_ms: when to look again (-1: nobody waits).
+#: Grants from the head of the room only while the head's slots are all free, so no step
+#: overtakes one ahead of it; a head whose step is not parked (it is about to park, or
+#: comes back by itself) stops the walk. The slots are taken in the log exactly as
+#: ACQUIRE takes them (``w<n>``, ``w<n>.<i>``), recorded in ``granted`` for the woken step.
+RELEASE = (
+    """
+local log, room, alive, pause, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local marks, marked, owners = KEYS[6], KEYS[7], KEYS[8]
+local strikes, probe, parked, granted = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local due, budgets, woken = KEYS[13], KEYS[14], KEYS[15]
+local name, lease, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local cfg = redis.call('HGET', budgets, name)
+if not cfg then
+  redis.call('ZREM', due, name)
+  return {-1}
+end
+cfg = cjson.decode(cfg)
+local limit = tonumber(cfg['effective_limit'])
+local window = math.max(1, math.floor(tonumber(cfg['window_seconds']) * 1000 + 0.5))
+lease = tonumber(redis.call('HGET', KEYS[5], 'lease_ms') or lease)
+"""
+    + _COMMON
+    + """
+count_idle()
+purge_dead()
+-- woken steps that never came (their message was lost): back in the room at their place
+for _, ticket in ipairs(redis.call('ZRANGEBYSCORE', woken, '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', woken, ticket)
+  local slots = redis.call('HGET', granted, ticket)
+  redis.call('HDEL', granted, ticket)
+  if slots and redis.call('HEXISTS', parked, ticket) == 1 then
+    local score = tonumber(string.match(ticket, '^(%d+)'))
+    redis.call('ZADD', room, score, ticket)
+    for i = 2, tonumber(string.match(slots, '^%S+ (%d+)')) do
+      redis.call('ZADD', room, score, ticket .. '#' .. i)
+    end
+    redis.call('ZADD', alive, now + keep, ticket)
+  end
+end
+-- when ``need`` slots are free, if only calls that ended must leave the window first
+-- (nil: calls still out must end first, and when they will is not known)
+local function exact_free(need)
+  local idx = used + need - limit - 1
+  if idx < 0 then
+    return now
+  end
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+  local ended = redis.call('ZCOUNT', log, '-inf', now + 1)
+  if held > 0 then
+    ended = ended + held - marked_after(now + 1)
+  end
+  if idx < ended then
+    return ended_score(idx) + window
+  end
+  return nil
+end
+-- the first ticket in the room and the slots it asked for
+local function head()
+  local first = redis.call('ZRANGE', room, 0, 0)[1]
+  if not first then
+    return nil, 0
+  end
+  local ticket = string.match(first, '^([^#]*)')
+  local at = tonumber(string.match(ticket, '^(%d+)'))
+  local cost, prefix = 0, ticket .. '#'
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', room, at, at)) do
+    if member == ticket or string.sub(member, 1, #prefix) == prefix then
+      cost = cost + 1
+    end
+  end
+  return ticket, cost
+end
+local out, next_at = {0}, -1
+local paused = redis.call('PTTL', pause)
+while true do
+  local ticket, cost = head()
+  if not ticket then
+    break
+  end
+  if paused > 0 then
+    next_at = now + paused
+    break
+  end
+  local payload = redis.call('HGET', parked, ticket)
+  if not payload then
+    -- its step parks in a moment (and rings), or comes back by itself
+    next_at = now + 50
+    break
+  end
+  local storm = redis.call('EXISTS', strikes) == 1
+  if storm and redis.call('EXISTS', probe) == 1 then
+    next_at = now + math.max(100, 2 * tonumber(redis.call('HGET', stats, 'call_ms') or '0'))
+    break
+  end
+  cost = math.min(cost, limit)
+  -- granted up to ``lead`` ms before its slots free (how long woken steps take to
+  -- come), so that it comes at its turn; it calls no earlier than then (``free_at``)
+  local free_at = exact_free(cost)
+  local lead = math.min(tonumber(redis.call('HGET', stats, 'wake_ms') or '0'),
+    math.floor(window / 4))
+  if not free_at or free_at > now + lead then
+    next_at = free_at and free_at - lead or grant_time(cost - 1)
+    break
+  end
+  local base = 'w' .. redis.call('HINCRBY', stats, 'woken', 1)
+  redis.call('ZADD', log, now + lease, base)
+  for i = 2, cost do
+    redis.call('ZADD', log, now + lease, base .. '.' .. i)
+  end
+  if storm then
+    redis.call('SET', probe, base, 'PX', lease)
+  end
+  redis.call('HSET', granted, ticket, base .. ' ' .. cost .. ' ' .. now .. ' ' .. free_at)
+  redis.call('PEXPIRE', granted, 2 * lease)
+  drop_ticket(ticket)
+  redis.call('ZREM', alive, ticket)
+  redis.call('ZADD', woken, now + lease, ticket)
+  redis.call('HDEL', owners, string.match(ticket, ':(.*)$'))
+  used = used + cost
+  out[#out + 1] = payload
+end
+count_idle()
+local lost = redis.call('ZRANGE', woken, 0, 0, 'WITHSCORES')
+if lost[2] and (next_at < 0 or tonumber(lost[2]) < next_at) then
+  next_at = tonumber(lost[2])
+end
+if next_at >= 0 then
+  redis.call('ZADD', due, next_at, name)
+  out[1] = math.max(0, next_at - now)
+else
+  redis.call('ZREM', due, name)
+  out[1] = -1
+end
+return out
 """
 )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hub.worker.flow import Flow
     from hub.worker.key_sweeper import sweep_keys_in_worker
     from hub.worker.queues import DEFAULT_QUEUE, INTERACTIVE_QUEUE, STEP_QUEUES, parse_queues
+    from hub.worker.quota_waker import wake_quota_waiters_in_worker
     from hub.worker.runtime import Runtime, find_step
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ring_for",
     "run_beat",
     "sweep_keys_in_worker",
+    "wake_quota_waiters_in_worker",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -67,6 +69,7 @@ __getattr__, __dir__ = lazy_exports(
             "STEP_QUEUES",
             "parse_queues",
         ),
+        "quota_waker": ("wake_quota_waiters_in_worker",),
         "runtime": (
             "Runtime",
             "find_step",

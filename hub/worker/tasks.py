@@ -12,30 +12,45 @@ The step runs under a quota claim (:mod:`hub.http.quota_claim`) with the workflo
 ``priority``; the claim's waiting tickets travel in the task's ``quota`` kwarg, so a
 re-scheduled step comes back to its place in each budget's waiting room.
 
+A step that finds no quota slot and holds a ticket in the budget's waiting room is
+parked there instead (:class:`hub.http.QuotaWaker`): its message waits in Redis and is
+sent again, with its own task id and the rest of its chain, on ``hub.deferred`` at the
+moment its slots free and are taken for it (:mod:`hub.worker.quota_waker`).
+
 A step parked on a concurrency key (:mod:`hub.worker.concurrency`) is sent again, with
 its own task id and the rest of its chain, on ``hub.deferred`` when its turn comes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from hub.core import Deferred, KeySlots, RetryableError, error_label, get_settings, redis_client
+from hub.core import (
+    Deferred,
+    KeySlots,
+    QuotaWait,
+    RetryableError,
+    error_label,
+    get_settings,
+    redis_client,
+)
 from hub.history import HubEvents, RunStore, install_control_alerts
-from hub.http import QuotaClaim, use_claim
+from hub.http import QuotaClaim, QuotaWaker, use_claim
 from hub.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from hub.worker.concurrency import ConcurrencyGate
 from hub.worker.delivery import REDIS_LOSS, RequeueOnRedisLoss
 from hub.worker.dispatch import CelerySender, StepCall, StepDispatch
 from hub.worker.flow import Flow
 from hub.worker.queues import DEFERRED_QUEUE
+from hub.worker.quota_waker import QuotaReleaser
 from hub.worker.runtime import Runtime, find_step
 from hub.workflow import STEP_TASK, WorkflowStore
 
-__all__ = ["StepTask", "concurrency_gate", "run_step"]
+__all__ = ["StepTask", "concurrency_gate", "quota_releaser", "quota_waker", "run_step"]
 
 log = logging.getLogger("hub.worker")
 
@@ -95,6 +110,18 @@ def concurrency_gate() -> ConcurrencyGate:
     return ConcurrencyGate(slots, wake=_wake)
 
 
+@cache
+def quota_waker() -> QuotaWaker:
+    """This process's access to the steps parked for quota."""
+    runtime, _ = _runtime()
+    return QuotaWaker(runtime.redis, keep_seconds=runtime.settings.hub_run_retention_seconds)
+
+
+def quota_releaser() -> QuotaReleaser:
+    """A releaser that sends the steps parked for quota at their turn."""
+    return QuotaReleaser(quota_waker(), _wake)
+
+
 def _wake(parked: Mapping[str, Any]) -> None:
     """Send a parked step's task again (its id, context, kwargs and chain kept)."""
     kwargs = parked["kwargs"]
@@ -132,6 +159,8 @@ def run_step(
     runtime, store = _runtime()
     wf = store.get(revision)
     claim = QuotaClaim.from_state(priority, quota, owner=self.request.id or "")
+    if quota:
+        quota_waker().arrived(quota)  # woken from a quota wait: no longer kept to be sent
     kwargs = {
         "workflow": workflow,
         "revision": revision,
@@ -152,6 +181,8 @@ def run_step(
     except Deferred as wait:
         # a quota wait: never an attempt, never the end of the step
         later = {**kwargs, "quota_waits": quota_waits + 1}
+        if isinstance(wait, QuotaWait) and _park(dispatch, ctx, later, claim, wait):
+            return ctx
         raise _reschedule(self, ctx, later, claim, max(wait.wait, 0.001), wait) from wait
     except RetryableError as err:
         policy = runtime.retry_policy(find_step(wf, step))
@@ -167,6 +198,37 @@ def run_step(
     except Exception as err:
         flow.fail(wf, call, ctx, err, dispatch)
         raise
+
+
+def _park(
+    dispatch: StepDispatch,
+    ctx: dict[str, Any],
+    kwargs: dict[str, Any],
+    claim: QuotaClaim,
+    wait: QuotaWait,
+) -> bool:
+    """Park the step's message with its quota ticket until its slots free (its chain
+    detached: the woken task carries it); False when it holds no ticket to wait with."""
+    if not wait.ticket:
+        return False
+    parked = {
+        "task_id": dispatch.task_id,
+        "ctx": ctx,
+        "kwargs": {**kwargs, "quota": claim.state()},
+        "chain": dispatch.remaining(),
+    }
+    payload = json.dumps(parked, separators=(",", ":"), default=str)
+    if not quota_waker().park(wait.key, wait.ticket, payload):
+        return False
+    dispatch.detach()
+    log.info(
+        "%s.%s run %s: %s; parked until its turn",
+        kwargs["workflow"],
+        kwargs["step"],
+        kwargs["run_id"],
+        wait,
+    )
+    return True
 
 
 def _reschedule(

@@ -62,8 +62,9 @@ def test_a_429_fills_the_window_with_one_mark_whatever_the_limit(
     # the upstream's calls left together; the hub's own four and the new one remain
     assert (status.used, status.remaining, status.in_flight) == (5, limit - 5, 1)
     assert status.waiting_total == 0 and status.paused_seconds == 0
-    # stats: call_ms, late_ms and idle_ms (slots left free while the ticket waited)
-    assert _sizes(redis_client, key) == {"log": 5, "stats": 3}
+    # stats: call_ms, late_ms, idle_ms (slots left free while the ticket waited) and
+    # lease_ms (the call lease the releaser grants woken steps with)
+    assert _sizes(redis_client, key) == {"log": 5, "stats": 4}
 
 
 def test_marks_count_call_by_call_in_waits_status_and_metrics(

@@ -1,0 +1,197 @@
+"""Steps parked for quota on a real Redis server: woken at their turn, in order, once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from hub.core.errors import QuotaWait
+from hub.http.quota import DUE_KEY, Budget, Lease, RedisQuota
+from hub.http.quota_claim import QuotaClaim
+from hub.http.quota_wake import QuotaWaker
+
+
+def _quota(
+    client: redis.Redis, limit: int, window: float = 60.0, lease_seconds: float = 120.0
+) -> RedisQuota:
+    budget = Budget(f"wake:{limit}:{window}", limit, window)
+    return RedisQuota(client, budget, lease_seconds=lease_seconds)
+
+
+def _hold(quota: RedisQuota, n: int) -> list[Lease]:
+    """``n`` slots taken by calls still out."""
+    return [quota.acquire(QuotaClaim()) for _ in range(n)]
+
+
+def _park(quota: RedisQuota, waker: QuotaWaker, claim: QuotaClaim, payload: str) -> str:
+    with pytest.raises(QuotaWait) as info:
+        quota.acquire(claim)
+    ticket = info.value.ticket
+    assert ticket is not None
+    assert waker.park(quota.budget.key, ticket, payload)
+    return ticket
+
+
+def test_freed_slot_goes_to_the_first_parked_step_by_priority(redis_client: redis.Redis) -> None:
+    quota, waker = _quota(redis_client, 2), QuotaWaker(redis_client)
+    out = _hold(quota, 2)
+    bulk = QuotaClaim(priority="bulk", owner="task-bulk")
+    urgent = QuotaClaim(priority="interactive", owner="task-urgent")
+    _park(quota, waker, bulk, "bulk-message")
+    _park(quota, waker, urgent, "urgent-message")
+    assert waker.wake_due() == []  # no slot free: nobody is sent
+    next_ms, _ = waker.release(quota.budget.key)
+    assert 0 < next_ms <= 60_000 + 200  # the calls out free their slots a window after
+    quota.give_back(out[0])
+    assert waker.wake_due() == ["urgent-message"]
+    assert quota.used() == 2  # the slot is taken for the woken step already
+    # the woken step takes up the slot recorded for it, asking no further slot
+    resumed = QuotaClaim.from_state("interactive", urgent.state(), owner="task-urgent")
+    lease = quota.acquire(resumed)
+    assert lease.id.startswith("w")
+    assert quota.used() == 2
+    quota.give_back(out[1])
+    assert waker.wake_due() == ["bulk-message"]
+    # kept to be sent again until it comes
+    assert redis_client.zscore(DUE_KEY, quota.budget.key) is not None
+    waker.arrived(bulk.state())
+    assert waker.release(quota.budget.key) == (-1, [])  # nobody waits any more
+    assert redis_client.zcard(DUE_KEY) == 0
+
+
+def test_a_step_asking_several_slots_is_not_overtaken(redis_client: redis.Redis) -> None:
+    quota, waker = _quota(redis_client, 3), QuotaWaker(redis_client)
+    out = _hold(quota, 3)
+    upsert = QuotaClaim(priority="default", owner="task-upsert")
+    upsert.expect(2)
+    _park(quota, waker, upsert, "upsert-message")
+    _park(quota, waker, QuotaClaim(priority="bulk", owner="task-one"), "one-message")
+    quota.give_back(out[0])
+    assert waker.wake_due() == []  # one slot free, the first in line needs two
+    quota.give_back(out[1])
+    assert waker.wake_due() == ["upsert-message"]
+    resumed = QuotaClaim.from_state("default", upsert.state(), owner="task-upsert")
+    resumed.expect(2)
+    first, second = quota.acquire(resumed), quota.acquire(resumed)
+    assert {first.id, second.id} == {first.id, f"{first.id}.2"}
+    assert quota.used() == 3
+    quota.give_back(out[2])
+    assert waker.wake_due() == ["one-message"]
+
+
+def test_parked_message_is_handed_to_one_releaser_only(redis_client: redis.Redis) -> None:
+    quota = _quota(redis_client, 1)
+    waker, other = QuotaWaker(redis_client), QuotaWaker(redis_client)
+    out = _hold(quota, 1)
+    _park(quota, waker, QuotaClaim(owner="task-a"), "a-message")
+    quota.give_back(out[0])
+    assert waker.wake_due() + other.wake_due() == ["a-message"]
+    assert other.wake_due() == []
+
+
+def test_park_refuses_a_ticket_no_longer_waiting(redis_client: redis.Redis) -> None:
+    quota, waker = _quota(redis_client, 1), QuotaWaker(redis_client)
+    assert not waker.park(quota.budget.key, "1000:gone", "message")
+    assert redis_client.zcard(DUE_KEY) == 0
+
+
+def test_settled_call_brings_the_wake_forward(redis_client: redis.Redis) -> None:
+    quota, waker = _quota(redis_client, 1, window=0.3), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    # calls have taken 5 s lately: the call out is expected to end that late
+    redis_client.hset(f"hub:quota:{quota.budget.key}:stats", "call_ms", 5000)
+    _park(quota, waker, QuotaClaim(owner="task-a"), "a-message")
+    next_ms, woken = waker.release(quota.budget.key)
+    assert woken == [] and next_ms >= 5000 + 300
+    redis_client.delete("hub:quota:bell")
+    quota.settle(out)  # it ended now: its slot frees one window from now
+    due = redis_client.zscore(DUE_KEY, quota.budget.key)
+    seconds, micros = redis_client.time()
+    assert due is not None and due - (seconds * 1000 + micros // 1000) <= 302
+    assert redis_client.llen("hub:quota:bell") >= 1  # the releaser is told
+    deadline = time.monotonic() + 5
+    woken = []
+    while not woken and time.monotonic() < deadline:
+        waker.wait(1.0)
+        woken = waker.wake_due()
+    assert woken == ["a-message"]
+
+
+def test_woken_step_that_never_comes_is_woken_again_after_the_lease(
+    redis_client: redis.Redis,
+) -> None:
+    # slots are taken for woken steps with the lease of the callers' own calls
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
+    waker = QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    _park(quota, waker, QuotaClaim(owner="task-lost"), "lost-message")
+    quota.give_back(out)
+    assert waker.wake_due() == ["lost-message"]  # then lost with its releaser
+    assert quota.used() == 1  # its slot counts while it may still come
+    assert waker.wake_due() == []
+    time.sleep(0.3 + 0.2 + 0.05)  # its lease, then one window: the slot is free again
+    assert waker.wake_due() == ["lost-message"]  # sent again, in its place
+    assert quota.used() == 1
+
+
+def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> None:
+    # slots are taken for woken steps with the lease of the callers' own calls
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
+    waker = QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    claim = QuotaClaim(owner="task-a")
+    _park(quota, waker, claim, "a-message")
+    quota.give_back(out)
+    assert waker.wake_due() == ["a-message"]
+    waker.arrived(claim.state())  # its task started; it failed before any call
+    time.sleep(0.3 + 0.2 + 0.05)
+    assert waker.wake_due() == []
+    assert quota.used() == 0  # the slot it never used came back after its lease
+    assert redis_client.zcard(DUE_KEY) == 0
+
+
+def test_step_woken_ahead_calls_no_earlier_than_its_slot_frees(redis_client: redis.Redis) -> None:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    budget = Budget("wake:ahead", 1, 1.0)
+    quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    quota.settle(out)  # ended now: its slot frees one second from now
+    # woken steps have taken 100 ms to come lately: the next is woken that much ahead
+    redis_client.hset("hub:quota:wake:ahead:stats", "wake_ms", 100)
+    claim = QuotaClaim(owner="task-a")
+    _park(quota, waker, claim, "a-message")
+    next_ms, woken = waker.release(budget.key)
+    assert woken == [] and 800 <= next_ms <= 1000 - 100 + 2
+    time.sleep(next_ms / 1000)
+    assert waker.wake_due() == ["a-message"]
+    lease = quota.acquire(QuotaClaim.from_state("default", claim.state(), owner="task-a"))
+    assert lease.id.startswith("w")
+    assert slept and 0 < slept[0] <= 0.102
+    # by the time the woken step may call, the call before it has left the window
+    ended = redis_client.zscore("hub:quota:wake:ahead:log", out.id)
+    seconds, micros = redis_client.time()
+    assert ended is None or ended + 1000 <= seconds * 1000 + micros // 1000
+
+
+def test_slots_whose_lease_ran_out_before_the_step_came_are_not_used(
+    redis_client: redis.Redis,
+) -> None:
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.2)
+    waker = QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    claim = QuotaClaim(owner="task-late")
+    _park(quota, waker, claim, "late-message")
+    quota.give_back(out)
+    assert waker.wake_due() == ["late-message"]
+    time.sleep(0.2 + 0.05)  # its lease ran out: its slot counts as a call made
+    waker.arrived(claim.state())
+    resumed = QuotaClaim.from_state("default", claim.state(), owner="task-late")
+    with pytest.raises(QuotaWait):  # it asks anew, and waits for the window
+        quota.acquire(resumed)
