@@ -88,9 +88,10 @@ def resume(kind: Kind, name: Name, by: By = None) -> None:
     """End a pause; a workflow's held runs start in arrival order."""
     from hub.core import PauseStore
     from hub.history import ControlAlerts
+    from hub.worker import ring_for
 
     checked = _kind(kind)
-    store = PauseStore(connect_redis(), events=ControlAlerts())
+    store = PauseStore(connect_redis(), events=ControlAlerts(), ring=ring_for)
     released = store.resume(checked, name, by=_who(by))
     if released is None:
         fail(f"{kind} {name} is not paused (`hub paused` lists what is)", 1)

@@ -43,19 +43,21 @@ PAUSE_KINDS: tuple[PauseKind, ...] = get_args(PauseKind)
 
 # KEYS: held list, paused hash. ARGV: workflow name, most entries to move.
 # Moves up to ARGV[2] held messages to their queues, oldest first; lifts the pause when
-# none is left. Returns {moved, left}.
+# none is left. Returns {moved, left, queue, ...}: the queues it pushed to.
 _RELEASE = """
-local moved = 0
+local moved, queues, named = 0, {}, {}
 for i = 1, tonumber(ARGV[2]) do
   local entry = redis.call('LPOP', KEYS[1])
   if not entry then break end
   local cut = string.find(entry, '\\n', 1, true)
-  redis.call('LPUSH', string.sub(entry, 1, cut - 1), string.sub(entry, cut + 1))
+  local queue = string.sub(entry, 1, cut - 1)
+  redis.call('LPUSH', queue, string.sub(entry, cut + 1))
+  if not named[queue] then named[queue] = true; queues[#queues + 1] = queue end
   moved = moved + 1
 end
 local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
-return {moved, left}
+return {moved, left, unpack(queues)}
 """
 
 
@@ -74,7 +76,9 @@ class Pause:
 
 class PauseStore:
     """Pauses in ``redis`` (a sync client); ``clock`` gives epoch seconds, ``events`` is
-    told of each pause and resume (default: the process-wide hook)."""
+    told of each pause and resume (default: the process-wide hook). ``ring(redis, queue)``
+    wakes the workers waiting on a queue that released runs were pushed to (the broker's
+    bells; without it an idle worker finds them at its next look)."""
 
     def __init__(
         self,
@@ -83,11 +87,13 @@ class PauseStore:
         clock: Callable[[], float] = time.time,
         events: ControlEvents | None = None,
         release_chunk: int = 500,
+        ring: Callable[[Any, str], None] | None = None,
     ) -> None:
         self._redis = redis
         self._clock = clock
         self._events = events
         self._chunk = release_chunk
+        self._ring = ring
         self._release = redis.register_script(_RELEASE)
 
     def pause(self, kind: PauseKind, name: str, *, by: str, reason: str = "") -> bool:
@@ -112,8 +118,9 @@ class PauseStore:
             keys = [HELD_RUNS_KEY.format(name), PAUSED_KEY.format(kind)]
             left = 1
             while left:
-                moved, left = self._release(keys=keys, args=[name, self._chunk])
+                moved, left, *queues = self._release(keys=keys, args=[name, self._chunk])
                 released += int(moved)
+                self._ring_bells(queues)
         else:
             self._redis.hdel(PAUSED_KEY.format(kind), name)
         if kind == "connector":
@@ -121,6 +128,13 @@ class PauseStore:
         event = PauseChanged(kind, name, False, by, current.reason, self._clock(), released)
         emit_control_event(event, self._events)
         return released
+
+    def _ring_bells(self, queues: list[Any]) -> None:
+        ring = self._ring
+        if ring is None:
+            return
+        for queue in queues:
+            ring(self._redis, queue.decode() if isinstance(queue, bytes) else str(queue))
 
     def get(self, kind: PauseKind, name: str) -> Pause | None:
         """The pause of ``kind`` ``name``, or None when it is not paused."""

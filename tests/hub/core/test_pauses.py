@@ -11,8 +11,8 @@ from hub.core import ControlEvent, PauseChanged, PauseStore
 NOW = 1_700_000_000.0
 
 
-def _store(client: redis.Redis, told: list[ControlEvent], **kw: int) -> PauseStore:
-    return PauseStore(client, clock=lambda: NOW, events=told.append, **kw)
+def _store(client: redis.Redis, told: list[ControlEvent], release_chunk: int = 500) -> PauseStore:
+    return PauseStore(client, clock=lambda: NOW, events=told.append, release_chunk=release_chunk)
 
 
 def test_a_pause_says_who_why_and_since_when_until_it_is_resumed(
@@ -67,6 +67,23 @@ def test_resuming_a_workflow_releases_its_held_runs_in_arrival_order_in_chunks(
     resumed = told[-1]
     assert isinstance(resumed, PauseChanged)
     assert (resumed.paused, resumed.released) == (False, 8)
+
+
+def test_released_runs_ring_the_bell_of_each_queue_they_reach(redis_client: redis.Redis) -> None:
+    from typing import Any
+
+    rung: list[str] = []
+
+    def ring(client: Any, queue: str) -> None:
+        assert client.llen(queue) > 0  # rung once the messages are in the queue
+        rung.append(queue)
+
+    pauses = PauseStore(redis_client, ring=ring, release_chunk=2)
+    pauses.pause("workflow", "bells", by="ops")
+    for queue in ("hub", "hub.bulk", "hub", "hub"):
+        redis_client.rpush("hub:held:bells", f"{queue}\n{{}}")
+    assert pauses.resume("workflow", "bells", by="ops") == 4
+    assert rung == ["hub", "hub.bulk", "hub"]  # per chunk of two, each queue once
 
 
 def test_steps_held_by_a_paused_connector_are_counted_once_each(
