@@ -79,3 +79,25 @@ def test_the_length_check_finds_long_functions_and_methods(tmp_path: Path) -> No
         + "        return x0\n"
     )
     assert _long_functions(tmp_path, "pkg") == {"pkg/inner/mod.py:over": MAX_FUNCTION_LINES + 1}
+
+
+def _module_names(tests: Path) -> Iterator[tuple[str, Path]]:
+    """The name pytest imports each test file under: its package path where its folder
+    is a package, else its bare file name (rootdir-relative imports)."""
+    for path in sorted(tests.rglob("test_*.py")):
+        parts = [path.stem]
+        folder = path.parent
+        while (folder / "__init__.py").exists():
+            parts.insert(0, folder.name)
+            folder = folder.parent
+        yield ".".join(parts), path
+
+
+def test_no_two_test_files_import_under_one_name() -> None:
+    seen: dict[str, Path] = {}
+    clashes = []
+    for name, path in _module_names(ROOT / "tests"):
+        if name in seen:
+            clashes.append(f"{seen[name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen.setdefault(name, path)
+    assert not clashes, "rename one of each (pytest stops at collection): " + "; ".join(clashes)

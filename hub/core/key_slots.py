@@ -186,10 +186,19 @@ class KeySlots:
 
     def due(self, count: int = 100) -> list[str]:
         """Ids of keys with waiters whose first lease has run out (by Redis's clock)."""
-        seconds, micros = self._redis.time()
+        return self.due_and_next(count)[0]
+
+    def due_and_next(self, count: int = 100) -> tuple[list[str], float | None]:
+        """The keys :meth:`due` names, and the seconds until the next key is due (None
+        while no other key has waiters), in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(DUE_KEY, 0, count, withscores=True)
+        (seconds, micros), firsts = pipe.execute()
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        due = self._redis.zrangebyscore(DUE_KEY, "-inf", now_ms, start=0, num=count)
-        return [_text(ident) for ident in due]
+        due = [_text(ident) for ident, score in firsts if score <= now_ms][:count]
+        later = [score for _, score in firsts if score > now_ms]
+        return due, (min(later) - now_ms) / 1000 if later else None
 
     @staticmethod
     def waiting_per_key(redis: Any) -> dict[str, int]:

@@ -37,12 +37,21 @@ from hub.worker.idempotency import execution_key
 from hub.worker.runtime import Item, template_context
 from hub.workflow import Concurrency, Step, Workflow, render
 
-__all__ = ["ConcurrencyGate", "Place", "Waker", "parked_task"]
+__all__ = ["ConcurrencyGate", "Place", "Swept", "Waker", "parked_task"]
 
 log = logging.getLogger("hub.worker")
 
 #: Sends a parked step's task again: ``task_id``, ``ctx``, ``kwargs``, ``chain``.
 Waker = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep did: how many keys it swept, and the seconds until the next key with
+    waiters is due one (None while no key has waiters)."""
+
+    swept: int
+    next_in: float | None
 
 
 @dataclass(frozen=True)
@@ -115,10 +124,14 @@ class ConcurrencyGate:
     def sweep_due(self) -> int:
         """Free the places whose lease ran out on every key that has waiters; the next
         waiters are sent. How many keys were swept."""
-        due = self._slots.due()
+        return self.sweep().swept
+
+    def sweep(self) -> Swept:
+        """:meth:`sweep_due`, and when the next key will be due."""
+        due, next_in = self._slots.due_and_next()
         for ident in due:
             self._send(self._slots.sweep(ident).woken)
-        return len(due)
+        return Swept(len(due), next_in)
 
     def _send(self, woken: Sequence[str]) -> None:
         for payload in woken:

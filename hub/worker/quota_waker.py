@@ -23,8 +23,10 @@ __all__ = ["QuotaReleaser", "wake_quota_waiters_in_worker"]
 
 log = logging.getLogger("hub.worker")
 
-#: the longest the releaser sleeps without looking (bells wake it sooner)
-LONGEST_SLEEP_SECONDS = 1.0
+#: the longest the releaser sleeps without looking (a step that parks, a slot given back
+#: and a turn come sooner ring its bell; a budget due sooner is looked at when due); under
+#: the Redis client's socket timeout (redis-py's default: 5 s), which a wait must not reach
+LONGEST_SLEEP_SECONDS = 4.0
 
 
 class QuotaReleaser:

@@ -23,9 +23,12 @@ import redis
 from hub.core.key_slots import DUE_KEY
 from hub.core.presence import INFO_KEY, INTERVAL_SECONDS, PRESENCE_KEY
 from hub.core.redis_server import RedisServer
+from hub.http.quota import BELL_KEY as QUOTA_BELL
+from hub.http.quota import DUE_KEY as QUOTA_DUE
 from hub.worker.broker import WAIT_SECONDS, bell_key
 from hub.worker.key_sweeper import SWEEP_INTERVAL_SECONDS
 from hub.worker.queues import STEP_QUEUES
+from hub.worker.quota_waker import LONGEST_SLEEP_SECONDS
 from tests.support.processes import HubProcesses
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +40,10 @@ WINDOW_SECONDS = 6.0
 HEARTBEATS_AND_SWEEPS = {"PUBLISH", "SET", "ZRANGE", "EVALSHA", "PING"}
 #: the hub's presence heartbeat: one transaction writing its two keys
 PRESENCE_WRITES = {"ZADD", "HSET"}
-#: the concurrency keys' sweep (hub.worker.key_sweeper): the server's clock, then a look
-#: at the keys due a sweep, once a second: not a heartbeat, but not the queues either
-KEY_SWEEP = {"TIME", "ZRANGEBYSCORE"}
+#: the concurrency keys' sweep (hub.worker.key_sweeper): the server's clock and a look at
+#: the keys due a sweep, at most once in its interval while none is: not a heartbeat, but
+#: not the queues either
+KEY_SWEEP = {"TIME", "ZRANGE"}
 
 
 @pytest.fixture
@@ -82,7 +86,15 @@ def _is_presence(words: list[str]) -> bool:
 
 
 def _is_key_sweep(words: list[str]) -> bool:
-    return words[0] == "TIME" or (words[0] == "ZRANGEBYSCORE" and words[1] == DUE_KEY)
+    return words[0] == "TIME" or (words[0] == "ZRANGE" and words[1] == DUE_KEY)
+
+
+def _is_quota_look(words: list[str]) -> bool:
+    """The quota releaser (hub.worker.quota_waker): the budgets due, the server's clock,
+    and its wait on the quota's bell."""
+    return (words[0] in ("ZRANGEBYSCORE", "ZRANGE") and words[1] == QUOTA_DUE) or (
+        words[0] in ("BLPOP", "LPOP") and words[1] == QUOTA_BELL
+    )
 
 
 def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
@@ -96,13 +108,14 @@ def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
     finally:
         procs.stop()
     takes = [w for w in seen if _is_take(w)]
-    waits = [w for w in seen if w[0] == "BLPOP"]
+    quota = [w for w in seen if _is_quota_look(w)]
+    waits = [w for w in seen if w[0] == "BLPOP" and not _is_quota_look(w)]
     presence = [w for w in seen if _is_presence(w)]
     sweeps = [w for w in seen if _is_key_sweep(w)]
     rest = [
         w
         for w in seen
-        if not (_is_take(w) or _is_presence(w) or _is_key_sweep(w))
+        if not (_is_take(w) or _is_presence(w) or _is_key_sweep(w) or _is_quota_look(w))
         and w[0] not in ("BLPOP", "MONITOR")
     ]
     most = math.ceil(WINDOW_SECONDS / WAIT_SECONDS) + 1
@@ -111,7 +124,12 @@ def test_an_idle_worker_sends_only_its_wait_and_heartbeats(
     assert {w[0] for w in rest} <= HEARTBEATS_AND_SWEEPS, rest
     # one presence heartbeat (MULTI, ZADD, HSET, EXEC) per interval at most
     assert len(presence) <= 4 * (math.ceil(WINDOW_SECONDS / INTERVAL_SECONDS) + 1), presence
-    assert len(sweeps) <= 2 * (math.ceil(WINDOW_SECONDS / SWEEP_INTERVAL_SECONDS) + 1), sweeps
+    # the concurrency keys' sweep and the quota releaser (the server's clock is asked by
+    # both) look once in their longest sleep while nothing waits
+    looks = math.ceil(WINDOW_SECONDS / SWEEP_INTERVAL_SECONDS) + 1
+    looks += math.ceil(WINDOW_SECONDS / LONGEST_SLEEP_SECONDS) + 1
+    assert len(sweeps) <= 2 * looks, sweeps
+    assert len(quota) <= 3 * (math.ceil(WINDOW_SECONDS / LONGEST_SLEEP_SECONDS) + 1), quota
     # and none of the rest reads a queue or a bell
     names: set[Any] = {*STEP_QUEUES, *(bell_key(q) for q in STEP_QUEUES)}
     assert not [w for w in rest if names & set(w[1:])], rest

@@ -102,3 +102,21 @@ def test_a_woken_waiter_that_never_comes_is_woken_again_after_its_lease(
     assert slots.enter(key, "b", 1, "pb").granted  # b comes this time
     time.sleep(2.2)  # and is killed: a holder that came is not woken again
     assert slots.sweep(key).woken == ("pc",)
+
+
+def test_due_and_next_name_the_keys_due_and_when_the_next_one_is(
+    redis_client: redis.Redis,
+) -> None:
+    from hub.core.key_slots import DUE_KEY
+
+    slots = KeySlots(redis_client, lease_seconds=60, ttl_seconds=600)
+    seconds, micros = redis_client.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    redis_client.delete(DUE_KEY)
+    assert slots.due_and_next() == ([], None)
+    redis_client.zadd(DUE_KEY, {"past": now_ms - 1000, "soon": now_ms + 30_000})
+    due, next_in = slots.due_and_next()
+    assert due == ["past"]
+    assert next_in is not None and 25 < next_in <= 30
+    assert slots.due() == ["past"]
+    redis_client.delete(DUE_KEY)

@@ -14,7 +14,7 @@ import redis
 
 from hub.core import KeySlots
 from hub.core.errors import FatalError
-from hub.worker.concurrency import ConcurrencyGate
+from hub.worker.concurrency import ConcurrencyGate, Swept
 from hub.worker.flow import Flow
 
 from .fakes import LocalHub
@@ -185,17 +185,37 @@ def test_the_sweeper_sweeps_due_keys_until_stopped() -> None:
     calls: list[int] = []
     done = threading.Event()
 
-    def sweep_due() -> int:
+    def sweep() -> Swept:
         calls.append(1)
         if len(calls) == 3:
             done.set()
         if len(calls) == 2:
             raise ConnectionError("Redis away")  # logged; the sweeper goes on
-        return 1
+        return Swept(1, None)
 
-    sweeper = KeySweeper(sweep_due, interval=0.01)
+    sweeper = KeySweeper(sweep, interval=0.01)
     thread = sweeper.start()
     assert done.wait(30)
     sweeper.stop()
     thread.join(30)
     assert not thread.is_alive() and len(calls) >= 3
+
+
+def test_the_sweeper_sleeps_until_the_next_key_is_due() -> None:
+    from hub.worker.key_sweeper import KeySweeper
+
+    looks: list[float] = []
+    done = threading.Event()
+
+    def sweep() -> Swept:
+        looks.append(time.monotonic())
+        if len(looks) == 3:
+            done.set()
+        return Swept(0, 0.05)  # a key is due in 50 ms
+
+    sweeper = KeySweeper(sweep, interval=3600)
+    thread = sweeper.start()
+    assert done.wait(30)  # not an hour: each look comes when the key it was told of is due
+    sweeper.stop()
+    thread.join(30)
+    assert not thread.is_alive()
