@@ -20,7 +20,8 @@ import redis
 from hub.core.redis_server import RedisServer
 from hub.http import quota_status
 from hub.sandbox.calllog import max_calls_in_window
-from tests.support.processes import HubProcesses, quota_env, wait_for
+from tests.support.processes import HubProcesses, wait_for
+from tests.support.quota_load import LOAD_CONTACTS, load_hub, people_made, post_load
 
 pytestmark = pytest.mark.e2e
 
@@ -28,57 +29,23 @@ LIMIT = 20
 WINDOW = 2.0
 CONTACTS = 60
 
-WORKFLOW = """\
-name: load-contacts
-priority: bulk
-trigger:
-  webhook: { source: load, event: contact.created }
-steps:
-  - id: person
-    uses: plutio.people.upsert
-    with:
-      match: { contactEmails.address: "{{ event.data.email }}" }
-      data:
-        name: { first: "{{ event.data.first }}", last: "Load" }
-        contactEmails: [ { address: "{{ event.data.email }}", type: work } ]
-"""
-
 
 @pytest.fixture
 def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
-    workflows = tmp_path / "workflows"
-    workflows.mkdir()
-    (workflows / "load-contacts.yaml").write_text(WORKFLOW)
-    procs = HubProcesses(
-        redis_url=redis_server.url,
-        log_dir=tmp_path,
-        workflows=workflows,
-        extra_env=quota_env(LIMIT, WINDOW),
-        open_sources=("load",),
-    )
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_workers(["w1", "w2"], concurrency=4)  # 8 worker processes
+    workflows = {"load-contacts.yaml": LOAD_CONTACTS}
+    with load_hub(
+        redis_server.url, tmp_path, workflows, limit=LIMIT, window=WINDOW, concurrency=4
+    ) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def test_upserts_under_quota_pressure_make_each_call_once(
     hub: HubProcesses, redis_client: redis.Redis
 ) -> None:
-    with httpx.Client(base_url=hub.ingress_url, timeout=10) as ingress:
-        for i in range(CONTACTS):
-            answer = ingress.post(
-                "/hooks/load",
-                json={"id": f"e{i}", "data": {"first": f"p{i}", "email": f"p{i}@example.com"}},
-                headers={"X-Event-Type": "contact.created"},
-            )
-            assert answer.status_code == 202, answer.text
+    post_load(hub, CONTACTS)
 
     def people() -> int:
-        return len(httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json())
+        return people_made(hub)
 
     try:
         wait_for(lambda: people() >= CONTACTS, 180, f"{CONTACTS} people", interval=0.5)

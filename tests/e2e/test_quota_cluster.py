@@ -15,7 +15,8 @@ import pytest
 
 from hub.core.redis_server import RedisServer
 from hub.sandbox.calllog import max_calls_in_window
-from tests.support.processes import HubProcesses, quota_env, wait_for
+from tests.support.processes import HubProcesses, wait_for
+from tests.support.quota_load import load_hub, people_made, post_load
 
 pytestmark = pytest.mark.e2e
 
@@ -41,37 +42,18 @@ steps:
 
 @pytest.fixture
 def hub(redis_server: RedisServer, redis_client: object, tmp_path: Path) -> Iterator[HubProcesses]:
-    workflows = tmp_path / "workflows"
-    workflows.mkdir()
-    (workflows / "load-people.yaml").write_text(WORKFLOW)
-    procs = HubProcesses(
-        redis_url=redis_server.url,
-        log_dir=tmp_path,
-        workflows=workflows,
-        extra_env=quota_env(LIMIT, WINDOW),
-        open_sources=("load",),
-    )
-    try:
-        procs.start_sandbox()
-        procs.start_ingress()
-        procs.start_workers(["w1", "w2"], concurrency=4)  # 8 worker processes
+    workflows = {"load-people.yaml": WORKFLOW}
+    with load_hub(  # 8 worker processes
+        redis_server.url, tmp_path, workflows, limit=LIMIT, window=WINDOW, concurrency=4
+    ) as procs:
         yield procs
-    finally:
-        procs.stop()
 
 
 def test_eight_workers_share_one_budget_strictly(hub: HubProcesses) -> None:
-    with httpx.Client(base_url=hub.ingress_url, timeout=10) as ingress:
-        for i in range(CALLS):
-            answer = ingress.post(
-                "/hooks/load",
-                json={"id": f"e{i}", "data": {"first": f"p{i}"}},
-                headers={"X-Event-Type": "person.created"},
-            )
-            assert answer.status_code == 202, answer.text
+    post_load(hub, CALLS, "person.created")
 
     def people() -> int:
-        return len(httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json())
+        return people_made(hub)
 
     try:
         wait_for(lambda: people() >= CALLS, 180, f"{CALLS} people", interval=0.5)
