@@ -116,7 +116,10 @@ def backlog(
             state.post("person.backfill", f"b{i}")
 
         def all_waiting() -> bool:
-            # every bulk step ran once and either made its call or holds a ticket
+            # every bulk step ran once and either made its call or holds a ticket (the
+            # budget is registered by its first call: until then, nothing waits)
+            if not any(b.key == BUDGET for b in quota_status(client)):
+                return False
             return state.status().waiting["bulk"] + state.people() >= BACKLOG
 
         try:
