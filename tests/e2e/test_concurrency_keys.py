@@ -154,6 +154,10 @@ def test_waiters_go_in_arrival_order(hub: HubProcesses, redis_client: redis.Redi
     _faults(hub, {"scripts": [script]})
     order = ["a", "b", "c", "d", "e"]
     run_ids = [_send(hub, "keyed.one", "contact-1", "a")]
+    # order is arrival at the key: b is sent once a holds it (idle workers take a and b
+    # the moment each is queued, and b could reach the key first)
+    holding = partial(_holds_a_place, redis_client, run_ids[0])
+    wait_for(holding, 30, "run a to hold the key")
     for name in order[1:]:
         run_ids.append(_send(hub, "keyed.one", "contact-1", name))
 
@@ -237,6 +241,12 @@ def _begin_running(runs: RunStore, run_id: str) -> bool:
     record = runs.get(run_id)
     step = record.steps.get("begin") if record is not None else None
     return step is not None and step.status == "running" and step.waiting is None
+
+
+def _holds_a_place(client: redis.Redis, run_id: str) -> bool:
+    return any(
+        client.zscore(key, run_id) is not None for key in client.scan_iter("hub:conc:*:holders")
+    )
 
 
 def _begin_waiting(runs: RunStore, run_id: str) -> bool:
