@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -175,6 +176,7 @@ def dlq_replay(
     ] = False,
 ) -> None:
     """Run dead letters again as new runs, through the same queue and quotas as any run."""
+    from hub.core import PauseStore
     from hub.history import Replayer, RunStore
     from hub.http import PRIORITIES
     from hub.worker import create_celery
@@ -198,6 +200,7 @@ def dlq_replay(
         WorkflowStore(client),
         RunStore(client, retention_seconds=retention),
         keep_replayed_seconds=retention,
+        paused=partial(PauseStore(client).is_paused, "workflow"),
     )
     failed = _send_replays(replayer, ids, from_start, latest, priority)
     typer.echo(f"{len(ids) - failed} replayed, {failed} not replayed")

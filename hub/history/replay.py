@@ -73,7 +73,8 @@ def _apply_async(chain: Signature) -> Any:
 
 class Replayer:
     """Sends replays of dead letters through ``celery``'s broker (``send``: how a chain
-    is sent, ``apply_async`` unless a test queues it locally)."""
+    is sent, ``apply_async`` unless a test queues it locally). ``paused(workflow)`` says
+    whether an operator paused that workflow: its dead letters are not replayed then."""
 
     def __init__(
         self,
@@ -85,8 +86,10 @@ class Replayer:
         keep_replayed_seconds: int = 7 * 86_400,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         send: Callable[[Signature], Any] = _apply_async,
+        paused: Callable[[str], bool] = lambda workflow: False,
     ) -> None:
         self._send = send
+        self._paused = paused
         self._celery = celery
         self._letters = letters
         self._workflows = workflows
@@ -112,6 +115,11 @@ class Replayer:
             raise ReplayError(
                 f"run {run_id} was replayed already as run {letter.replayed_as} "
                 f"(see `hub runs show {letter.replayed_as}`)"
+            )
+        if self._paused(letter.workflow):
+            raise ReplayError(
+                f"workflow {letter.workflow} is paused: its dead letter stays until "
+                f"`hub resume workflow {letter.workflow}`"
             )
         wf = self._workflow(letter, latest)
         step_ids = self._steps(letter, wf, from_start)

@@ -242,3 +242,31 @@ def test_foreach_items_and_on_failure_steps_keep_the_replays_priority(
         ("last", "bulk"),
         ("note", "bulk"),
     ]
+
+
+def test_a_paused_workflows_dead_letter_stays_until_it_resumes(
+    hub: LocalHub, workflows: WorkflowStore
+) -> None:
+    from hub.core import PauseStore
+
+    dead = _failed_run(hub, workflows)
+    pauses = PauseStore(hub.redis)
+    wf_name = hub.runs.get(dead).workflow  # type: ignore[union-attr]
+    pauses.pause("workflow", wf_name, by="ops")
+    fresh = iter(f"replay-{n}" for n in range(1, 9))
+    replayer = Replayer(
+        hub.app,
+        hub.flow.dead_letters,
+        workflows,
+        hub.runs,
+        new_id=lambda: next(fresh),
+        send=hub.queue.send,
+        paused=lambda workflow: pauses.is_paused("workflow", workflow),
+    )
+    with pytest.raises(ReplayError, match=f"workflow {wf_name} is paused"):
+        replayer.replay(dead)
+    letter = hub.flow.dead_letters.get(dead)
+    assert letter is not None and letter.status != "replayed"
+    assert hub.runs.get("replay-1") is None  # nothing started
+    pauses.resume("workflow", wf_name, by="ops")
+    assert replayer.replay(dead).new_run_id == "replay-1"
