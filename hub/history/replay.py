@@ -108,19 +108,7 @@ class Replayer:
     ) -> Replay:
         """Replay the dead letter of ``run_id`` at ``priority`` (default: its workflow's);
         :class:`ReplayError` when it cannot be."""
-        letter = self._letters.get(run_id)
-        if letter is None:
-            raise ReplayError(f"no dead letter for run {run_id} (see `hub dlq list`)")
-        if letter.status == "replayed":
-            raise ReplayError(
-                f"run {run_id} was replayed already as run {letter.replayed_as} "
-                f"(see `hub runs show {letter.replayed_as}`)"
-            )
-        if self._paused(letter.workflow):
-            raise ReplayError(
-                f"workflow {letter.workflow} is paused: its dead letter stays until "
-                f"`hub resume workflow {letter.workflow}`"
-            )
+        letter = self._replayable(run_id)
         wf = self._workflow(letter, latest)
         step_ids = self._steps(letter, wf, from_start)
         new_run_id = self._letters.replay_run_id(run_id, self._new_id())
@@ -163,6 +151,24 @@ class Replayer:
             letter.event_id,
             priority or wf.priority,
         )
+
+    def _replayable(self, run_id: str) -> DeadLetter:
+        """The dead letter of ``run_id``; :class:`ReplayError` when there is none to
+        replay now (none, replayed already, or its workflow paused)."""
+        letter = self._letters.get(run_id)
+        if letter is None:
+            raise ReplayError(f"no dead letter for run {run_id} (see `hub dlq list`)")
+        if letter.status == "replayed":
+            raise ReplayError(
+                f"run {run_id} was replayed already as run {letter.replayed_as} "
+                f"(see `hub runs show {letter.replayed_as}`)"
+            )
+        if self._paused(letter.workflow):
+            raise ReplayError(
+                f"workflow {letter.workflow} is paused: its dead letter stays until "
+                f"`hub resume workflow {letter.workflow}`"
+            )
+        return letter
 
     def _workflow(self, letter: DeadLetter, latest: bool) -> Workflow:
         revision = letter.revision
