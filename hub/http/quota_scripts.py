@@ -597,11 +597,11 @@ while true do
     break
   end
   cost = math.min(cost, limit)
-  -- granted up to ``lead`` ms before its slots free (how long woken steps take to
-  -- come), so that it comes at its turn; it calls no earlier than then (``free_at``)
+  -- granted when its slots free, not ahead: a slot granted ahead to a bulk step
+  -- could not go to an interactive one arriving meanwhile (priority stays exact);
+  -- ``lead`` stays the one place to grant ahead by, should that trade be wanted
   local free_at = exact_free(cost)
-  local lead = math.min(tonumber(redis.call('HGET', stats, 'wake_ms') or '0'),
-    math.floor(window / 4))
+  local lead = 0
   if not free_at or free_at > now + lead then
     next_at = free_at and free_at - lead or grant_time(cost - 1)
     break

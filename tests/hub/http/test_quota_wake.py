@@ -152,7 +152,7 @@ def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> No
     assert redis_client.zcard(DUE_KEY) == 0
 
 
-def test_step_woken_ahead_calls_no_earlier_than_its_slot_frees(redis_client: redis.Redis) -> None:
+def test_a_step_is_woken_when_its_slot_frees_not_ahead(redis_client: redis.Redis) -> None:
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -163,17 +163,18 @@ def test_step_woken_ahead_calls_no_earlier_than_its_slot_frees(redis_client: red
     quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
     (out,) = _hold(quota, 1)
     quota.settle(out)  # ended now: its slot frees one second from now
-    # woken steps have taken 100 ms to come lately: the next is woken that much ahead
+    # woken steps have taken 100 ms to come lately: still none is woken before its slot
+    # frees, which an interactive step arriving meanwhile could need (exact priority)
     redis_client.hset("hub:quota:wake:ahead:stats", "wake_ms", 100)
     claim = QuotaClaim(owner="task-a")
     _park(quota, waker, claim, "a-message")
     next_ms, woken = waker.release(budget.key)
-    assert woken == [] and 800 <= next_ms <= 1000 - 100 + 2
+    assert woken == [] and 900 < next_ms <= 1002
     time.sleep(next_ms / 1000)
     assert waker.wake_due() == ["a-message"]
     lease = quota.acquire(QuotaClaim.from_state("default", claim.state(), owner="task-a"))
     assert lease.id.startswith("w")
-    assert slept and 0 < slept[0] <= 0.102
+    assert slept == []  # granted at its turn: nothing left to wait for
     # by the time the woken step may call, the call before it has left the window
     ended = redis_client.zscore("hub:quota:wake:ahead:log", out.id)
     seconds, micros = redis_client.time()
