@@ -169,9 +169,10 @@ class Settings(BaseSettings):
         "this. Keep it far above the longest countdown (300 s) in production.",
     )
     hub_worker_queues: str = Field(
-        default="hub.deferred,hub.interactive,hub,hub.bulk",
+        default="hub.interactive,hub.deferred,hub,hub.bulk",
         description="Queues a `hub worker` consumes, comma-separated, highest priority first "
-        "(`hub.deferred`, the re-scheduled steps, is always consumed first).",
+        "(`hub.deferred`, the re-scheduled steps, is always consumed, right after "
+        "`hub.interactive`).",
     )
     hub_concurrency_lease_seconds: float = Field(
         default=600.0,

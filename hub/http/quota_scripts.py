@@ -32,7 +32,7 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``parked``: the message of each waiting step parked until its turn (ticket -> payload),
   kept until the woken step comes; ``granted``: slots the releaser took for a woken step
   (ticket -> ``<id> <n> <granted at> <free at>``), which its ACQUIRE takes up instead of
-  asking again;
+  asking again (``- <n> 0 0``: a caller ahead of it took them before it came);
   ``woken``: woken tickets, scored by when their slots' lease runs out: a step that has
   not come by then (its message was lost) takes its place in the room again and is woken
   again (see :data:`RELEASE`);
@@ -117,6 +117,21 @@ local function count_idle()
   elseif since then
     redis.call('HDEL', stats, 'idle_at')
   end
+end
+"""
+
+#: how far ahead of its turn a parked step is granted its slots, so that it comes at its
+#: turn: how long woken steps have taken to come (a moving average, +25% and 5 ms for the
+#: spread), at most a quarter of the window and at most 100 ms. A step that comes early
+#: waits in its worker until its slots free; one that comes late leaves them unused
+#: meanwhile. The 100 ms cap: when woken steps are slow to come because every worker
+#: process is busy, granting further ahead would only keep more processes waiting. A
+#: slot granted ahead still goes to a caller ahead of the woken step that arrives before
+#: it comes (see ACQUIRE), so priority stays exact. Expects locals: stats, window.
+_LEAD = """
+local function wake_lead()
+  local took = tonumber(redis.call('HGET', stats, 'wake_ms') or '0')
+  return math.min(math.floor(took * 1.25) + 5, math.floor(window / 4), 100)
 end
 """
 
@@ -218,7 +233,8 @@ end
 #: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner made
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
 #:    or {2, used, base, n, early_ms}: slots the releaser granted the ticket (``<base>``,
-#:    ``<base>.<i>``), free ``early_ms`` from now (the step was woken that much ahead)
+#:    ``<base>.<i>``), free ``early_ms`` from now (the step was woken that much ahead),
+#:    or slots granted ahead to a step behind the caller that has not come yet
 #:    or {0, used, wait_ms, ticket, ahead} (ahead: slots asked for ahead of the caller)
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
 #: owner: '' or the caller's name, the same every time it comes (its ticket is then
@@ -322,6 +338,41 @@ local at = grant_time(ahead + cost - 1)
 if paused > 0 and now + paused > at then
   at = now + paused
 end
+-- a step granted its slots ahead of its turn that has not come yet, and that is behind
+-- this caller in the room's order, gives them up to it when they free sooner than this
+-- caller's turn (priority stays exact): it waits again at its place when it comes
+if paused <= 0 and not storm then
+  local victim, victim_score, taken
+  for _, other in ipairs(redis.call('ZRANGEBYSCORE', woken, '(' .. now, '+inf',
+      'LIMIT', 0, 200)) do
+    local other_score = tonumber(string.match(other, '^(%d+)'))
+    if other_score > score and (not victim or other_score > victim_score) then
+      local base, n, _, turn = string.match(redis.call('HGET', granted, other) or '',
+        '^(%S+) (%d+) (%d+) (%d+)$')
+      if base and base ~= '-' and tonumber(n) >= cost and tonumber(turn) < at then
+        local until_ms = redis.call('ZSCORE', log, base)
+        if until_ms and tonumber(until_ms) > now + 1 then
+          victim, victim_score, taken = other, other_score, {base, tonumber(n), tonumber(turn)}
+        end
+      end
+    end
+  end
+  if victim then
+    -- ``-``: its slots went to a caller ahead of it (the lost-message sweep still
+    -- applies to it until it comes)
+    redis.call('HSET', granted, victim, '- ' .. taken[2] .. ' 0 0')
+    redis.call('HINCRBY', stats, 'overtaken', 1)
+    if ticket ~= '' then
+      drop_ticket(ticket)
+      redis.call('ZREM', alive, ticket)
+      count_idle()
+    end
+    if owner ~= '' then
+      redis.call('HDEL', owners, owner)
+    end
+    return {2, used, taken[1], taken[2], math.max(0, taken[3] - now)}
+  end
+end
 -- +2: the caller's clock and timer are not Redis's; better a hair late than early
 local wait = math.max(1, at - now + 2)
 if made > 0 then
@@ -364,6 +415,7 @@ local lease, outcome = tonumber(ARGV[8]), ARGV[9]
 """
     + _MARKS
     + _IDLE
+    + _LEAD
     + """
 count_idle()
 if id ~= '' then
@@ -410,10 +462,11 @@ elseif outcome == 'throttled' and redis.call('PTTL', pause) <= 0 then
 end
 if id ~= '' and due and redis.call('ZCARD', room) > 0 then
   -- parked steps wait: this call's slot frees one window from now; wake the releaser
-  -- then if it meant to sleep longer
+  -- then (less the lead it grants ahead by) if it meant to sleep longer
   local at, name = redis.call('ZSCORE', due, ARGV[10]), ARGV[10]
-  if at and tonumber(at) > now + 1 + window then
-    redis.call('ZADD', due, now + 1 + window, name)
+  local wake_at = now + 1 + window - wake_lead()
+  if at and tonumber(at) > wake_at then
+    redis.call('ZADD', due, wake_at, name)
     redis.call('LPUSH', bell, name)
     redis.call('LTRIM', bell, 0, 15)
   end
@@ -524,6 +577,7 @@ local window = math.max(1, math.floor(tonumber(cfg['window_seconds']) * 1000 + 0
 lease = tonumber(redis.call('HGET', KEYS[5], 'lease_ms') or lease)
 """
     + _COMMON
+    + _LEAD
     + """
 count_idle()
 purge_dead()
@@ -597,11 +651,10 @@ while true do
     break
   end
   cost = math.min(cost, limit)
-  -- granted when its slots free, not ahead: a slot granted ahead to a bulk step
-  -- could not go to an interactive one arriving meanwhile (priority stays exact);
-  -- ``lead`` stays the one place to grant ahead by, should that trade be wanted
+  -- granted up to ``lead`` ms before its slots free, so that it comes at its turn; it
+  -- calls no earlier than then (``free_at``)
   local free_at = exact_free(cost)
-  local lead = 0
+  local lead = wake_lead()
   if not free_at or free_at > now + lead then
     next_at = free_at and free_at - lead or grant_time(cost - 1)
     break

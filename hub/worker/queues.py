@@ -7,10 +7,12 @@ or default message is ready, so a backfill of thousands of bulk events never sit
 front of an interactive one.
 
 A step re-scheduled for later (a quota wait, a busy lock, a backoff) goes to
-``hub.deferred``, which every worker consumes first: the message only starts a timer in
-the worker that takes it, and must not queue behind thousands of messages not started
-yet, or it would run long after its time. ``hub.deferred`` also leaves the priority
-queues' lengths meaning "work not started yet" (what an autoscaler should see).
+``hub.deferred``, which every worker consumes right after ``hub.interactive``: a step
+woken at its turn (it may hold quota slots already) must not queue behind thousands of
+messages not started yet, or it would run long after its time; but a bulk backlog's
+woken steps, a steady stream under quota pressure, must not hold back an interactive
+event either. ``hub.deferred`` also leaves the priority queues' lengths meaning "work
+not started yet" (what an autoscaler should see).
 
 Consuming fewer queues (``hub worker --queues``) dedicates a pool: a worker on
 ``hub.interactive`` alone keeps capacity for interactive steps whatever the backlog.
@@ -43,7 +45,7 @@ QUEUES_BY_PRIORITY: Mapping[str, str] = {
     "bulk": BULK_QUEUE,
 }
 #: every step queue in the order a worker consumes them
-STEP_QUEUES = (DEFERRED_QUEUE, INTERACTIVE_QUEUE, DEFAULT_QUEUE, BULK_QUEUE)
+STEP_QUEUES = (INTERACTIVE_QUEUE, DEFERRED_QUEUE, DEFAULT_QUEUE, BULK_QUEUE)
 _STEP_TASK = "hub.step"
 
 
@@ -67,12 +69,15 @@ def route_step(
 
 
 def parse_queues(value: str) -> list[str]:
-    """``"hub.interactive, hub"`` -> ``["hub.deferred", "hub.interactive", "hub"]``.
+    """``"hub, hub.interactive"`` -> ``["hub.interactive", "hub.deferred", "hub"]``.
 
-    Order is kept, blanks and repeats dropped; ``hub.deferred`` comes first whether
-    named or not, since every worker must take its re-scheduled steps promptly.
+    Order is kept, blanks and repeats dropped, with two exceptions: ``hub.interactive``
+    comes first, and ``hub.deferred`` right after it (first when it is not consumed),
+    whether named or not, since every worker must take its re-scheduled steps promptly.
     """
     queues = [q.strip() for q in value.split(",") if q.strip()]
     if not queues:
         raise ValueError("no queue named: give a comma-separated list like 'hub.interactive,hub'")
-    return list(dict.fromkeys([DEFERRED_QUEUE, *queues]))
+    rest = [q for q in dict.fromkeys(queues) if q not in (INTERACTIVE_QUEUE, DEFERRED_QUEUE)]
+    first = [INTERACTIVE_QUEUE] if INTERACTIVE_QUEUE in queues else []
+    return [*first, DEFERRED_QUEUE, *rest]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -152,33 +153,79 @@ def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> No
     assert redis_client.zcard(DUE_KEY) == 0
 
 
-def test_a_step_is_woken_when_its_slot_frees_not_ahead(redis_client: redis.Redis) -> None:
+def _woken_ahead(
+    redis_client: redis.Redis, key: str, sleep: Callable[[float], None] = time.sleep
+) -> tuple[RedisQuota, QuotaWaker, Lease, QuotaClaim]:
+    """A budget of 1 call a second whose call ended now, a bulk step parked for the next
+    slot, and woken steps that lately took 60 ms to come: the step is woken 80 ms
+    (60 ms + 25% + 5 ms) before its slot frees."""
+    budget = Budget(key, 1, 1.0)
+    quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    quota.settle(out)  # ended now: its slot frees one second from now
+    redis_client.hset(f"hub:quota:{key}:stats", "wake_ms", 60)
+    claim = QuotaClaim(priority="bulk", owner="task-a")
+    _park(quota, waker, claim, "a-message")
+    next_ms, woken = waker.release(budget.key)
+    assert woken == [] and 1000 - 80 - 10 <= next_ms <= 1000 - 80 + 2
+    time.sleep(next_ms / 1000)
+    assert waker.wake_due() == ["a-message"]
+    return quota, waker, out, claim
+
+
+def _now_ms(redis_client: redis.Redis) -> int:
+    seconds, micros = redis_client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def test_a_step_woken_ahead_calls_no_earlier_than_its_slot_frees(
+    redis_client: redis.Redis,
+) -> None:
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
         time.sleep(seconds)
 
-    budget = Budget("wake:ahead", 1, 1.0)
-    quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
-    (out,) = _hold(quota, 1)
-    quota.settle(out)  # ended now: its slot frees one second from now
-    # woken steps have taken 100 ms to come lately: still none is woken before its slot
-    # frees, which an interactive step arriving meanwhile could need (exact priority)
-    redis_client.hset("hub:quota:wake:ahead:stats", "wake_ms", 100)
-    claim = QuotaClaim(owner="task-a")
-    _park(quota, waker, claim, "a-message")
-    next_ms, woken = waker.release(budget.key)
-    assert woken == [] and 900 < next_ms <= 1002
-    time.sleep(next_ms / 1000)
-    assert waker.wake_due() == ["a-message"]
-    lease = quota.acquire(QuotaClaim.from_state("default", claim.state(), owner="task-a"))
+    quota, _, out, claim = _woken_ahead(redis_client, "wake:ahead", sleep)
+    lease = quota.acquire(QuotaClaim.from_state("bulk", claim.state(), owner="task-a"))
     assert lease.id.startswith("w")
-    assert slept == []  # granted at its turn: nothing left to wait for
+    assert slept and 0 < slept[0] <= 0.082  # it waited in its worker for its turn
     # by the time the woken step may call, the call before it has left the window
     ended = redis_client.zscore("hub:quota:wake:ahead:log", out.id)
-    seconds, micros = redis_client.time()
-    assert ended is None or ended + 1000 <= seconds * 1000 + micros // 1000
+    assert ended is None or ended + 1000 <= _now_ms(redis_client)
+
+
+def test_a_caller_ahead_takes_the_slots_of_a_step_woken_ahead_that_has_not_come(
+    redis_client: redis.Redis,
+) -> None:
+    quota, waker, out, bulk = _woken_ahead(redis_client, "wake:overtaken")
+    # the bulk step's message is on its way; an interactive step asks meanwhile
+    lease = quota.acquire(QuotaClaim(priority="interactive", owner="task-urgent"))
+    assert lease.id.startswith("w")
+    ended = redis_client.zscore("hub:quota:wake:overtaken:log", out.id)
+    assert ended is None or ended + 1000 <= _now_ms(redis_client)
+    # the bulk step is not sent a second time while its message is out
+    assert waker.release(quota.budget.key)[1] == []
+    # when it comes, it waits again, first in the room
+    waker.arrived(bulk.state())
+    resumed = QuotaClaim.from_state("bulk", bulk.state(), owner="task-a")
+    with pytest.raises(QuotaWait) as info:
+        quota.acquire(resumed)
+    assert info.value.ticket == bulk.ticket(quota.budget.key)
+    assert quota.raw_status().waiting == {"interactive": 0, "default": 0, "bulk": 1}
+    assert redis_client.hget("hub:quota:wake:overtaken:stats", "overtaken") == b"1"
+
+
+def test_a_caller_behind_does_not_take_the_slots_of_a_step_woken_ahead(
+    redis_client: redis.Redis,
+) -> None:
+    quota, _, _, bulk = _woken_ahead(redis_client, "wake:kept")
+    # a bulk step arriving now is younger than the woken one: it waits
+    with pytest.raises(QuotaWait):
+        quota.acquire(QuotaClaim(priority="bulk", owner="task-late"))
+    lease = quota.acquire(QuotaClaim.from_state("bulk", bulk.state(), owner="task-a"))
+    assert lease.id.startswith("w")
 
 
 def test_slots_whose_lease_ran_out_before_the_step_came_are_not_used(
@@ -196,3 +243,16 @@ def test_slots_whose_lease_ran_out_before_the_step_came_are_not_used(
     resumed = QuotaClaim.from_state("default", claim.state(), owner="task-late")
     with pytest.raises(QuotaWait):  # it asks anew, and waits for the window
         quota.acquire(resumed)
+
+
+def test_steps_slow_to_come_are_woken_at_most_100_ms_ahead(redis_client: redis.Redis) -> None:
+    # woken steps took a second to come (every worker process busy): waking them further
+    # ahead would only keep more processes waiting
+    budget = Budget("wake:capped", 1, 2.0)
+    quota, waker = RedisQuota(redis_client, budget), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    quota.settle(out)
+    redis_client.hset("hub:quota:wake:capped:stats", "wake_ms", 1000)
+    _park(quota, waker, QuotaClaim(owner="task-a"), "a-message")
+    next_ms, woken = waker.release(budget.key)
+    assert woken == [] and 2000 - 100 - 10 <= next_ms <= 2000 - 100 + 2

@@ -20,15 +20,16 @@ def test_each_priority_has_its_queue() -> None:
 
 
 def test_queues_to_consume() -> None:
-    assert parse_queues("hub.interactive, hub ,hub.bulk") == [
-        "hub.deferred",
+    # re-scheduled steps (woken at their turn) come right after interactive ones
+    assert parse_queues("hub, hub.deferred, hub.interactive ,hub.bulk,hub") == [
         "hub.interactive",
+        "hub.deferred",
         "hub",
         "hub.bulk",
     ]
     # a dedicated pool still takes its re-scheduled steps first
     assert parse_queues("hub.plutio") == ["hub.deferred", "hub.plutio"]
-    assert parse_queues(Settings().hub_worker_queues)[0] == "hub.deferred"
+    assert parse_queues(Settings().hub_worker_queues)[:2] == ["hub.interactive", "hub.deferred"]
     with pytest.raises(ValueError, match="no queue"):
         parse_queues(" , ")
 
