@@ -113,6 +113,14 @@ class ApiClient:
             request.extensions[_LEASE] = lease
 
     def _settle(self, response: httpx.Response) -> None:
+        # the quota first: its slot counts one window from when it is settled
+        lease: Lease | None = response.request.extensions.pop(_LEASE, None)
+        observation = self.rate_limit_headers.observe(
+            response.status_code, response.headers, now=self._now
+        )
+        paused = self.quota.settle(lease, observation)
+        if paused:
+            response.extensions[QUOTA_PAUSE] = paused
         admission: Admission | None = response.request.extensions.pop(_ADMISSION, None)
         if admission is not None:
             if response.status_code == 429:  # a quota signal: no verdict on the upstream
@@ -121,13 +129,6 @@ class ApiClient:
                 opened = self.breaker.record(admission, failed=response.status_code >= 500)
                 if opened is not None:
                     response.extensions[_OPENED] = opened
-        lease: Lease | None = response.request.extensions.pop(_LEASE, None)
-        observation = self.rate_limit_headers.observe(
-            response.status_code, response.headers, now=self._now
-        )
-        paused = self.quota.settle(lease, observation)
-        if paused:
-            response.extensions[QUOTA_PAUSE] = paused
 
     def _settle_failed(self, exc: httpx.TransportError) -> float | None:
         """Settle a request that got no answer; the seconds its breaker opened for, when

@@ -169,9 +169,11 @@ class RedisQuota:
         ticket_grace_seconds: float = 5.0,
         register: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis = redis
         self._sleep = sleep
+        self._clock = clock
         self.budget = budget
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._grace_ms = max(0, round(ticket_grace_seconds * 1000))
@@ -218,7 +220,10 @@ class RedisQuota:
         key = self.budget.key
         reserved = claim.take_reserved(key)
         if reserved is not None:
-            return Lease(key, reserved)
+            lease_id, due = reserved
+            if due > self._clock():  # a woken step's later call: its slot frees in a few ms
+                self._sleep(due - self._clock())
+            return Lease(key, lease_id)
         cost = claim.cost(key, self.budget.effective_limit)
         lease_id = _new_id()
         result = self._acquire(
@@ -235,15 +240,24 @@ class RedisQuota:
             ids = [lease_id, *(f"{lease_id}.{n}" for n in range(2, cost + 1))]
             return Lease(key, claim.granted(key, ids, self))
         if int(result[0]) == 2:  # woken for its turn, its slots taken for it
-            base, n, early_ms = _text(result[2]), int(result[3]), int(result[4])
-            if early_ms > 0:  # woken a little ahead: its slots free in a few ms
-                self._sleep((early_ms + 1) / 1000.0)
-            ids = [base, *(f"{base}.{i}" for i in range(2, n + 1))]
-            return Lease(key, claim.granted(key, ids, self))
+            return self._take_granted(claim, _text(result[2]), int(result[3]), result[4:])
         wait_ms, ticket = int(result[2]), _text(result[3])
         if ticket:
             claim.waiting(key, ticket)
         raise QuotaWait(key, wait_ms / 1000.0, ticket=ticket or None)
+
+    def _take_granted(self, claim: QuotaClaim, base: str, n: int, early_ms: list[Any]) -> Lease:
+        """Take up the ``n`` slots taken for a woken step (lease ids ``base``,
+        ``base.<i>``), each free ``early_ms`` from now: the first call waits for its
+        slot here, each later one in :meth:`acquire` (+1 ms: the Redis clock is read in
+        whole milliseconds)."""
+        early = [int(ms) for ms in early_ms]
+        now = self._clock()
+        due = [now + (ms + 1) / 1000.0 if ms > 0 else 0.0 for ms in early]
+        ids = [base, *(f"{base}.{i}" for i in range(2, n + 1))]
+        if early and early[0] > 0:
+            self._sleep((early[0] + 1) / 1000.0)
+        return Lease(self.budget.key, claim.granted(self.budget.key, ids, self, due))
 
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         """Record when the call ended, and adopt the upstream's remaining count or pause

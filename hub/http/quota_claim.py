@@ -63,6 +63,8 @@ class _BudgetClaim:
     demand: int = 1
     calls: int = 0
     reserved: list[str] = field(default_factory=list)
+    #: for each slot in ``reserved``, the monotonic time before which its call must not go
+    not_before: list[float] = field(default_factory=list)
     releaser: Releaser | None = None
 
 
@@ -131,21 +133,32 @@ class QuotaClaim:
         b = self.budget(key)
         return min(limit, max(1, max(b.demand, self.expected) - b.calls))
 
-    def granted(self, key: str, lease_ids: list[str], releaser: Releaser) -> str:
-        """Record slots granted; the first is used now, the rest kept for later calls."""
+    def granted(
+        self,
+        key: str,
+        lease_ids: list[str],
+        releaser: Releaser,
+        not_before: list[float] | None = None,
+    ) -> str:
+        """Record slots granted; the first is used now, the rest kept for later calls
+        (``not_before``: for each slot, the monotonic time its call must wait for)."""
         b = self.budget(key)
         b.calls += 1
+        times = list(not_before or [])
+        times += [0.0] * (len(lease_ids) - len(times))
         b.reserved.extend(lease_ids[1:])
+        b.not_before.extend(times[1 : len(lease_ids)])
         b.releaser = releaser
         return lease_ids[0]
 
-    def take_reserved(self, key: str) -> str | None:
-        """A slot taken ahead for budget ``key``, or ``None``."""
+    def take_reserved(self, key: str) -> tuple[str, float] | None:
+        """A slot taken ahead for budget ``key`` and the monotonic time its call must
+        not go before, or ``None``."""
         b = self.budget(key)
         if not b.reserved:
             return None
         b.calls += 1
-        return b.reserved.pop(0)
+        return b.reserved.pop(0), b.not_before.pop(0)
 
     def waiting(self, key: str, ticket: str) -> None:
         """No slot now: keep the ticket, and ask for every call made so far next time."""
@@ -157,7 +170,7 @@ class QuotaClaim:
         """Give back every slot taken ahead and not used."""
         for b in self.budgets.values():
             if b.reserved and b.releaser is not None:
-                ids, b.reserved = b.reserved, []
+                ids, b.reserved, b.not_before = b.reserved, [], []
                 b.releaser.release(ids)
             b.calls = 0
 

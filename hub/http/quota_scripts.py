@@ -31,8 +31,9 @@ Keys of one budget (all under ``hub:quota:<budget>:``):
 - ``probe``: the lease of the call out as a probe, while it is out;
 - ``parked``: the message of each waiting step parked until its turn (ticket -> payload),
   kept until the woken step comes; ``granted``: slots the releaser took for a woken step
-  (ticket -> ``<id> <n> <granted at> <free at>``), which its ACQUIRE takes up instead of
-  asking again (``- <n> 0 0``: a caller ahead of it took them before it came);
+  (ticket -> ``<id> <n> <granted at> <free at>,<free at>...``: when each of its slots
+  frees, in the order its calls use them), which its ACQUIRE takes up instead of asking
+  again (``- <n> 0 0``: a caller ahead of it took them before it came);
   ``woken``: woken tickets, scored by when their slots' lease runs out: a step that has
   not come by then (its message was lost) takes its place in the room again and is woken
   again (see :data:`RELEASE`);
@@ -135,6 +136,22 @@ local function wake_lead()
 end
 """
 
+#: the slots recorded in ``granted`` for a woken step: its lease id, how many, and when
+#: each frees (ms from now, 0 when free), or nil for ``-`` (taken by a caller ahead).
+_GRANTED = """
+local function granted_slots(record, now)
+  local base, n, _, turns = string.match(record or '', '^(%S+) (%d+) (%d+) (%S+)$')
+  if not base or base == '-' then
+    return nil
+  end
+  local early = {}
+  for turn in string.gmatch(turns, '%d+') do
+    early[#early + 1] = math.max(0, tonumber(turn) - now)
+  end
+  return base, tonumber(n), early
+end
+"""
+
 #: window count and the grant-time estimate shared by ACQUIRE and STATUS.
 #: Expects locals: log, room, alive, stats, marks, marked, owners, limit, window.
 _COMMON = (
@@ -232,9 +249,10 @@ end
 #: KEYS: log room alive pause stats marks marked owners strikes probe granted parked woken
 #: ARGV: limit window_ms lease_ms grace_ms cost ticket rank join id owner made
 #: -> {1, used} (leases ``<id>`` or ``<id>.<n>`` for n = 2..cost)
-#:    or {2, used, base, n, early_ms}: slots the releaser granted the ticket (``<base>``,
-#:    ``<base>.<i>``), free ``early_ms`` from now (the step was woken that much ahead),
-#:    or slots granted ahead to a step behind the caller that has not come yet
+#:    or {2, used, base, n, early_ms...}: slots the releaser granted the ticket
+#:    (``<base>``, ``<base>.<i>``), each free ``early_ms`` from now (the step was woken
+#:    that much ahead of its first slot's turn; its later calls wait for theirs), or
+#:    slots granted ahead to a step behind the caller that has not come yet
 #:    or {0, used, wait_ms, ticket, ahead} (ahead: slots asked for ahead of the caller)
 #: join=0: a caller that will not come back takes no ticket (ticket is then '').
 #: owner: '' or the caller's name, the same every time it comes (its ticket is then
@@ -252,6 +270,7 @@ local join, id, owner = ARGV[8] == '1', ARGV[9], ARGV[10] or ''
 local made = tonumber(ARGV[11] or '0')
 """
     + _COMMON
+    + _GRANTED
     + """
 if ticket ~= '' and granted then
   -- woken at its turn: its slots were taken for it when they freed
@@ -260,13 +279,14 @@ if ticket ~= '' and granted then
     redis.call('HDEL', granted, ticket)
     redis.call('HDEL', parked, ticket)
     redis.call('ZREM', woken, ticket)
-    local base, n, at, turn = string.match(slots, '^(%S+) (%d+) (%d+) (%d+)$')
-    local until_ms = redis.call('ZSCORE', log, base)
+    local base, n, early = granted_slots(slots, now)
+    local until_ms = base and redis.call('ZSCORE', log, base)
     -- slots whose lease ran out before the step came count as calls made: ask anew
     if until_ms and tonumber(until_ms) > now + 1 then
+      local at, turn = string.match(slots, '^%S+ %d+ (%d+) (%d+)')
       observe('wake_ms', now - tonumber(at))
       observe('late_ms', math.max(0, now - tonumber(turn)))
-      return {2, used, base, tonumber(n), math.max(0, tonumber(turn) - now)}
+      return {2, used, base, n, unpack(early)}
     end
   end
 end
@@ -347,12 +367,11 @@ if paused <= 0 and not storm then
       'LIMIT', 0, 200)) do
     local other_score = tonumber(string.match(other, '^(%d+)'))
     if other_score > score and (not victim or other_score > victim_score) then
-      local base, n, _, turn = string.match(redis.call('HGET', granted, other) or '',
-        '^(%S+) (%d+) (%d+) (%d+)$')
-      if base and base ~= '-' and tonumber(n) >= cost and tonumber(turn) < at then
+      local base, n, early = granted_slots(redis.call('HGET', granted, other), now)
+      if base and n >= cost and now + early[math.min(cost, #early)] < at then
         local until_ms = redis.call('ZSCORE', log, base)
         if until_ms and tonumber(until_ms) > now + 1 then
-          victim, victim_score, taken = other, other_score, {base, tonumber(n), tonumber(turn)}
+          victim, victim_score, taken = other, other_score, {base, n, early}
         end
       end
     end
@@ -370,7 +389,7 @@ if paused <= 0 and not storm then
     if owner ~= '' then
       redis.call('HDEL', owners, owner)
     end
-    return {2, used, taken[1], taken[2], math.max(0, taken[3] - now)}
+    return {2, used, taken[1], taken[2], unpack(taken[3])}
   end
 end
 -- +2: the caller's clock and timer are not Redis's; better a hair late than early
@@ -651,12 +670,22 @@ while true do
     break
   end
   cost = math.min(cost, limit)
-  -- granted up to ``lead`` ms before its slots free, so that it comes at its turn; it
-  -- calls no earlier than then (``free_at``)
-  local free_at = exact_free(cost)
-  local lead = wake_lead()
-  if not free_at or free_at > now + lead then
-    next_at = free_at and free_at - lead or grant_time(cost - 1)
+  -- granted up to ``lead`` ms before its first slot frees, so that it comes at its turn,
+  -- once it is known when each of its slots frees; each call goes no earlier than its
+  -- slot frees (``turns``): a step of several calls makes its first call in the first
+  -- slot that frees, not only once all of them have
+  local turns = {}
+  for i = 1, cost do
+    turns[i] = exact_free(i)
+    if not turns[i] then
+      break
+    end
+  end
+  -- (no sooner than 100 ms before its last slot frees: its worker process would wait)
+  local free_at, lead = turns[cost], wake_lead()
+  local start = free_at and math.max(turns[1], free_at - 100)
+  if not free_at or start > now + lead then
+    next_at = free_at and start - lead or grant_time(cost - 1)
     break
   end
   local base = 'w' .. redis.call('HINCRBY', stats, 'woken', 1)
@@ -667,7 +696,8 @@ while true do
   if storm then
     redis.call('SET', probe, base, 'PX', lease)
   end
-  redis.call('HSET', granted, ticket, base .. ' ' .. cost .. ' ' .. now .. ' ' .. free_at)
+  redis.call('HSET', granted, ticket,
+    base .. ' ' .. cost .. ' ' .. now .. ' ' .. table.concat(turns, ','))
   redis.call('PEXPIRE', granted, 2 * lease)
   drop_ticket(ticket)
   redis.call('ZREM', alive, ticket)

@@ -37,7 +37,7 @@ def test_slots_taken_ahead_serve_later_calls_then_are_given_back() -> None:
     with use_claim(claim):
         assert current_claim() is claim
         assert claim.granted("k", ["a", "a.2", "a.3"], recorder) == "a"
-        assert claim.take_reserved("k") == "a.2"
+        assert claim.take_reserved("k") == ("a.2", 0.0)
         assert claim.cost("k", limit=10) == 1
     assert recorder.released == [["a.3"]]
     assert claim.take_reserved("k") is None
@@ -56,8 +56,8 @@ def test_the_declared_calls_are_asked_for_at_once_and_a_token_request_adds_one()
         claim.extra_call()  # a token request goes out first
         assert claim.cost("k", limit=10) == 3
         claim.granted("k", ["a", "a.2", "a.3"], Recorder())
-        assert claim.take_reserved("k") == "a.2"
-        assert claim.take_reserved("k") == "a.3"
+        assert claim.take_reserved("k") == ("a.2", 0.0)
+        assert claim.take_reserved("k") == ("a.3", 0.0)
         assert claim.cost("k", limit=10) == 1  # past the declared calls: one at a time
         assert claim.calls("k") == 3
 

@@ -256,3 +256,37 @@ def test_steps_slow_to_come_are_woken_at_most_100_ms_ahead(redis_client: redis.R
     _park(quota, waker, QuotaClaim(owner="task-a"), "a-message")
     next_ms, woken = waker.release(budget.key)
     assert woken == [] and 2000 - 100 - 10 <= next_ms <= 2000 - 100 + 2
+
+
+def test_a_step_of_two_calls_makes_each_when_its_own_slot_frees(
+    redis_client: redis.Redis,
+) -> None:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    budget = Budget("wake:pair", 2, 1.0)
+    quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
+    first, second = _hold(quota, 2)
+    quota.settle(first)
+    time.sleep(0.06)
+    quota.settle(second)  # the two slots free 60 ms apart
+    claim = QuotaClaim(owner="task-pair")
+    claim.expect(2)  # a find and a create
+    _park(quota, waker, claim, "pair-message")
+    next_ms, woken = waker.release(budget.key)
+    # woken for its first slot (the lead: 5 ms), not held until both have freed
+    assert woken == [] and 1000 - 60 - 5 - 10 <= next_ms <= 1000 - 5
+    time.sleep(next_ms / 1000)
+    assert waker.wake_due() == ["pair-message"]
+    resumed = QuotaClaim.from_state("default", claim.state(), owner="task-pair")
+    resumed.expect(2)
+    log = "hub:quota:wake:pair:log"
+    for call, ended in ((1, first), (2, second)):
+        quota.acquire(resumed)
+        # each call goes once the call whose slot it takes has left the window
+        score = redis_client.zscore(log, ended.id)
+        assert score is None or score + 1000 <= _now_ms(redis_client), f"call {call}"
+    assert slept and 0.04 <= slept[-1] <= 0.07  # the create waited for its slot
