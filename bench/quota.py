@@ -57,7 +57,6 @@ from hub.http import (  # noqa: E402
     RedisQuota,
     quota_status,
 )
-from hub.http.quota import BUDGETS_KEY  # noqa: E402
 from hub.sandbox import max_calls_in_window  # noqa: E402
 from hub.worker import (  # noqa: E402
     STEP_QUEUES,
@@ -385,7 +384,7 @@ def run(
     """Waits until the backlog is made, sending the interactive run half-way; the
     sandbox's call log and when the interactive run was sent (monotonic seconds).
     Half-way counts from the first call: 16 worker processes take seconds to start."""
-    wait_for(lambda: client.hlen(BUDGETS_KEY) > 0, 120, "the first call", interval=0.05)
+    wait_for(lambda: bool(quota_status(client)), 120, "the first call", interval=0.05)
     started = time.monotonic()
     urgent_sent = [0.0]
     last = [0.0]

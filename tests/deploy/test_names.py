@@ -32,6 +32,7 @@ from tests.deploy.files import (
 #: HUB_* / PLUTIO_* names in deploy/ that are deliberately not hub settings
 NOT_SETTINGS = {
     "HUB_VENV": "deploy/dev: which virtualenv the local helper script uses",
+    "HUB_TEST_PROCESSES": "deploy/dev: how many test processes `deploy/dev test` runs",
 }
 #: commands the deploy files already run that the CLI is about to gain
 PENDING_COMMANDS: dict[str, str] = {}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.cli.up import local_sandboxes
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -72,16 +73,15 @@ class Terminal:
 def hub_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Terminal]:
     """In a folder with the sample workflows, every port 0 (picked free), logs as given."""
     (tmp_path / "workflows").symlink_to(ROOT / "workflows")
+    # every sandbox's port too: two of these run side by side under the test processes
+    sandbox_ports = [s.sandbox.port_setting for s in local_sandboxes()]
     ports = {
         name: "0"
         for name in (
             "HUB_EMBEDDED_REDIS_PORT",
             "HUB_INGRESS_PORT",
             "HUB_FLOWER_PORT",
-            "HUB_SANDBOX_PORT",
-            "HUB_PLANE_SANDBOX_PORT",
-            "HUB_PLUTORA_SANDBOX_PORT",
-            "HUB_ACCOUNTING_SANDBOX_PORT",
+            *(name for name in sandbox_ports if name),
         )
     }
     proc = subprocess.Popen(

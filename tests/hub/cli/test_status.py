@@ -66,7 +66,7 @@ def test_one_screen_says_what_runs_and_how_it_goes(redis_client: redis.Redis) ->
     assert "celery@hostA (4 processes)  (seen 0s ago)" in text
     assert "  beat     none seen (start `hub beat`)" in text
     assert "on port 8000  (seen 3s ago)" in text
-    assert "queues (not started yet): hub.deferred 0, hub.interactive 0, hub 0, hub.bulk 2" in text
+    assert "queues (not started yet): hub.interactive 0, hub.deferred 0, hub 0, hub.bulk 2" in text
     assert "runs in the last hour: 2 succeeded, 1 failed, 0 skipped, 1 running" in text
     assert "dead letters not replayed: 1 (crm 1; `hub dlq list`)" in text
     assert "plutio:client-1  0/950 used in 1h 0m, 950 left; nothing waiting" in text
