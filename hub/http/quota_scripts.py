@@ -681,9 +681,12 @@ while true do
       break
     end
   end
-  -- (no sooner than 100 ms before its last slot frees: its worker process would wait)
+  -- No sooner than 20 ms before its last slot frees (about one call's time): its worker
+  -- process would wait for that slot, and the next step woken for the same slots would
+  -- inherit their spread, step after step, keeping processes waiting that a busy
+  -- cluster needs.
   local free_at, lead = turns[cost], wake_lead()
-  local start = free_at and math.max(turns[1], free_at - 100)
+  local start = free_at and math.max(turns[1], free_at - 20)
   if not free_at or start > now + lead then
     next_at = free_at and start - lead or grant_time(cost - 1)
     break
