@@ -6,10 +6,16 @@ when its turn comes, it parks its message next to its ticket (:meth:`QuotaWaker.
 and ends. A releaser (:meth:`QuotaWaker.wake_due`, run by a thread in every worker)
 looks at each budget with parked steps exactly when its next slot frees (the release
 script says when), or at once when a slot is given back or a step parks (a "bell"
-list it blocks on): in one atomic script it takes the free slots for the steps at the
-head of the room, in its order (priority, then age), records them for each woken step
-and hands back their messages for the caller to send; the woken step's ACQUIRE takes
-up the slots recorded for it instead of asking again.
+list it blocks on): in one atomic script it takes the slots for the steps at the head
+of the room, in its order (priority, then age), records them for each woken step and
+hands back their messages for the caller to send; the woken step's ACQUIRE takes up
+the slots recorded for it instead of asking again.
+
+It does so a little ahead of the slots' freeing: by how long woken steps have lately
+taken to come (at most 100 ms), so that the step is in a worker at its turn and waits
+there for the last milliseconds, each call until its own slot frees. A caller ahead
+in the room's order that asks before the woken step has come takes its slots instead,
+and the woken step waits again at its place (priority stays exact).
 
 Nothing is lost: a parked message stays in Redis until the woken step comes
 (:meth:`QuotaWaker.arrived`); a step woken that has not come when its slots' lease runs
