@@ -28,6 +28,7 @@ from hub.core import FatalError, LockBusy, release_lock, try_lock
 from hub.http.failures import classify_response
 
 __all__ = [
+    "MEMO_SECONDS",
     "REFRESH_MARGIN_SECONDS",
     "TOKEN_REQUEST",
     "CachedTokenAuth",
@@ -44,6 +45,8 @@ TOKEN_REQUEST = "hub.token_request"
 
 #: refresh this long before the upstream's expiry (at most half a token's lifetime)
 REFRESH_MARGIN_SECONDS = 300.0
+#: how long a process keeps the token it read before it reads it from Redis again
+MEMO_SECONDS = 30.0
 
 # Delete the cached token only if it is still the one named (a cjson-decoded payload),
 # so a process that saw an old token rejected never drops the fresh one another put.
@@ -108,6 +111,11 @@ class RedisTokenCache:
 
     A token is served until its refresh time: ``margin_seconds`` before it expires, or
     half-way through its life for tokens shorter than twice the margin.
+
+    The process keeps the token it last read or put for ``memo_seconds`` (never past its
+    refresh time), so a call does not ask Redis for it each time. A token another process
+    replaced meanwhile (after the upstream refused the old one) is then sent once more
+    from here: the 401 clears the memo, and the token is read again from Redis.
     """
 
     def __init__(
@@ -118,6 +126,7 @@ class RedisTokenCache:
         now: Callable[[], float] = time.time,
         margin_seconds: float = REFRESH_MARGIN_SECONDS,
         lock_ttl_seconds: float = 60.0,
+        memo_seconds: float = MEMO_SECONDS,
     ) -> None:
         self._redis = redis
         self._key = key
@@ -125,18 +134,29 @@ class RedisTokenCache:
         self._now = now
         self._margin = margin_seconds
         self._lock_ttl = lock_ttl_seconds
+        self._memo_seconds = memo_seconds
+        self._memo: tuple[Token, float] | None = None  # the token, and until when
         self._clear_if = redis.register_script(_CLEAR_IF)
 
     def get(self) -> Token | None:
+        now = self._now()
+        if self._memo is not None and now < self._memo[1]:
+            return self._memo[0]
+        self._memo = None
         raw = self._redis.get(self._key)
         if raw is None:
             return None
         data = json.loads(raw)
         expires_at = float(data["expires_at"])
         refresh_at = float(data.get("refresh_at", expires_at - self._margin))
-        if refresh_at <= self._now():
+        if refresh_at <= now:
             return None
-        return Token(value=data["value"], expires_at=expires_at)
+        token = Token(value=data["value"], expires_at=expires_at)
+        self._remember(token, refresh_at, now)
+        return token
+
+    def _remember(self, token: Token, refresh_at: float, now: float) -> None:
+        self._memo = (token, min(refresh_at, now + self._memo_seconds))
 
     def put(self, token: Token) -> None:
         now = self._now()
@@ -146,8 +166,11 @@ class RedisTokenCache:
             {"value": token.value, "expires_at": token.expires_at, "refresh_at": refresh_at}
         )
         self._redis.set(self._key, payload, px=max(1000, int((refresh_at - now) * 1000)))
+        self._remember(token, refresh_at, now)
 
     def clear(self, value: str | None = None) -> None:
+        if self._memo is not None and value in (None, self._memo[0].value):
+            self._memo = None
         if value is None:
             self._redis.delete(self._key)
         else:

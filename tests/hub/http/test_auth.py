@@ -100,6 +100,57 @@ def test_401_uses_a_token_another_process_already_refreshed(redis_client: redis.
     assert cached is not None and cached.value == "fresh"
 
 
+class _CountingRedis:
+    """A Redis client that counts the token reads it passes on."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self.gets = 0
+
+    def get(self, key: str) -> bytes | str | None:
+        self.gets += 1
+        return self._client.get(key)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+
+def test_a_process_reads_the_token_from_redis_once_in_its_memo_time(
+    redis_client: redis.Redis,
+) -> None:
+    clock = [1000.0]
+    counting = _CountingRedis(redis_client)
+    cache = RedisTokenCache(counting, "k", now=lambda: clock[0], memo_seconds=30)
+    RedisTokenCache(redis_client, "k", now=lambda: clock[0]).put(Token("t1", 10**10))
+    assert cache.get() == Token("t1", 10**10) and counting.gets == 1
+    clock[0] += 29
+    assert cache.get() == Token("t1", 10**10) and counting.gets == 1  # from memory
+    # another process put a new token: this one reads it once its memo time is over
+    RedisTokenCache(redis_client, "k", now=lambda: clock[0]).put(Token("t2", 10**10))
+    clock[0] += 1
+    assert cache.get() == Token("t2", 10**10) and counting.gets == 2
+
+
+def test_the_memo_never_outlives_the_refresh_time_or_a_rejection(
+    redis_client: redis.Redis,
+) -> None:
+    clock = [1000.0]
+    cache = RedisTokenCache(
+        redis_client, "k", now=lambda: clock[0], margin_seconds=300, memo_seconds=10_000
+    )
+    cache.put(Token("t1", 1000.0 + 3600))  # to be refreshed at 4300
+    clock[0] = 4299.0
+    assert cache.get() == Token("t1", 4600.0)
+    clock[0] = 4300.0
+    assert cache.get() is None
+    cache.put(Token("t2", 10**10))
+    cache.clear("t1")  # an older token's rejection leaves the memo alone
+    assert cache.get() == Token("t2", 10**10)
+    redis_client.delete("k")
+    cache.clear("t2")  # its own token refused: the next read goes to Redis
+    assert cache.get() is None
+
+
 def test_clear_drops_only_the_named_token(redis_client: redis.Redis) -> None:
     cache = RedisTokenCache(redis_client, "k")
     cache.put(Token("new", 10**10))
