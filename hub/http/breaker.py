@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from hub.core import (
     BreakerChanged,
     BreakerOpen,
     BreakerState,
     ControlEvents,
+    RedisBatch,
     Settings,
     emit_control_event,
     new_hex,
@@ -53,6 +55,8 @@ __all__ = [
     "BreakerPolicy",
     "BreakerStatus",
     "NoBreaker",
+    "OpenedFor",
+    "RecordsInBatch",
     "RedisBreaker",
     "breaker_status",
 ]
@@ -124,6 +128,24 @@ class Breaker(Protocol):
         it open, the seconds until the next probe (None otherwise)."""
 
 
+#: what a verdict sent in a batch answers once the batch has been sent: as
+#: :meth:`Breaker.record`
+OpenedFor = Callable[[], "float | None"]
+
+
+def _not_opened() -> float | None:
+    return None
+
+
+@runtime_checkable
+class RecordsInBatch(Protocol):
+    """A breaker whose verdicts can go in one round trip with other Redis commands."""
+
+    def record_in(self, batch: RedisBatch, admission: Admission, *, failed: bool) -> OpenedFor:
+        """:meth:`Breaker.record`, sent with ``batch``; its answer once the batch is sent."""
+        ...
+
+
 class NoBreaker:
     """Lets every call through (clients without Redis, ``HUB_BREAKER_MIN_CALLS=0``)."""
 
@@ -135,6 +157,9 @@ class NoBreaker:
 
     def record(self, admission: Admission, *, failed: bool) -> float | None:
         return None
+
+    def record_in(self, batch: RedisBatch, admission: Admission, *, failed: bool) -> OpenedFor:
+        return _not_opened
 
 
 class RedisBreaker:
@@ -185,21 +210,33 @@ class RedisBreaker:
             self._cancel(keys=[self._state], args=[admission.probe])
 
     def record(self, admission: Admission, *, failed: bool) -> float | None:
+        keys, args = self._record_keys_args(admission, failed)
+        return self._verdict(self._record(keys=keys, args=args), admission, failed)
+
+    def record_in(self, batch: RedisBatch, admission: Admission, *, failed: bool) -> OpenedFor:
+        """:meth:`record`, sent with ``batch`` (the script's text)."""
+        keys, args = self._record_keys_args(admission, failed)
+        reply = batch.script(RECORD, keys, args)
+        return lambda: self._verdict(reply.value, admission, failed)
+
+    def _record_keys_args(self, admission: Admission, failed: bool) -> tuple[list[Any], list[Any]]:
         policy = self.policy
-        state, previous, calls, fails, open_ms = self._record(
-            keys=[self._state, f"{self._state}:calls", f"{self._state}:failures", TRANSITIONS_KEY],
-            args=[
-                1 if failed else 0,
-                admission.probe,
-                policy.min_calls,
-                policy.failure_rate,
-                int(policy.window_seconds * 1000),
-                int(policy.open_seconds * 1000),
-                int(policy.max_open_seconds * 1000),
-                new_hex(),
-                f"{self.key}:",
-            ],
-        )
+        keys = [self._state, f"{self._state}:calls", f"{self._state}:failures", TRANSITIONS_KEY]
+        args = [
+            1 if failed else 0,
+            admission.probe,
+            policy.min_calls,
+            policy.failure_rate,
+            int(policy.window_seconds * 1000),
+            int(policy.open_seconds * 1000),
+            int(policy.max_open_seconds * 1000),
+            new_hex(),
+            f"{self.key}:",
+        ]
+        return keys, args
+
+    def _verdict(self, reply: Any, admission: Admission, failed: bool) -> float | None:
+        state, previous, calls, fails, open_ms = reply
         if not state:
             # a failure of a call sent before another call opened it: the outage's too
             opened_already = failed and not admission.probe and _text(previous) != "closed"

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.core import QuotaWait
-from hub.http.quota import Lease, RedisQuota
+from hub.core import QuotaWait, RedisBatch
+from hub.http.quota import Lease, PausedFor, RedisQuota
 from hub.http.quota_claim import QuotaClaim, current_claim
 from hub.http.ratelimit import Observation
 
@@ -61,15 +61,27 @@ class BudgetSet:
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         """Settle every budget's slot with what the answer said of that budget; the
         longest pause any of them now holds (``None``: none)."""
+        batch = RedisBatch(self.quotas[0].redis)
+        paused = self.settle_in(batch, lease, observation)
+        batch.send()
+        return paused()
+
+    def settle_in(
+        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+    ) -> PausedFor:
+        """:meth:`settle`, sent with ``batch``: every budget's settle in one round trip."""
         parts: Sequence[Lease | None] = (
             lease.parts if isinstance(lease, Leases) else (None,) * len(self.quotas)
         )
-        paused: list[float] = []
+        answers: list[PausedFor] = []
         for quota, part in zip(self.quotas, parts, strict=True):
             seen = observation
             if observation is not None and observation.by_budget is not None:
                 seen = observation.by_budget.get(quota.budget.key)
-            held = quota.settle(part, seen)
-            if held:
-                paused.append(held)
-        return max(paused) if paused else None
+            answers.append(quota.settle_in(batch, part, seen))
+
+        def longest() -> float | None:
+            paused = [held for held in (answer() for answer in answers) if held]
+            return max(paused) if paused else None
+
+        return longest

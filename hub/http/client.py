@@ -23,9 +23,9 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from hub.core import BreakerOpen, FatalError
+from hub.core import BreakerOpen, FatalError, RedisBatch
 from hub.http.auth import TOKEN_REQUEST
-from hub.http.breaker import Admission, Breaker, NoBreaker
+from hub.http.breaker import Admission, Breaker, NoBreaker, RecordsInBatch
 from hub.http.failures import (
     QUOTA_PAUSE,
     as_throttled,
@@ -33,7 +33,7 @@ from hub.http.failures import (
     classify_transport_error,
 )
 from hub.http.pagination import Paginator, iterate_items
-from hub.http.quota import Lease, Quota, Unlimited
+from hub.http.quota import Lease, Quota, SettlesInBatch, Unlimited
 from hub.http.quota_claim import current_claim
 from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
 
@@ -63,7 +63,8 @@ class ApiClient:
     ``now`` is the upstream's wall clock: epoch rate-limit resets and ``Retry-After``
     dates are read on it. ``paginator`` pages :meth:`iterate`; ``explain`` rewrites a
     fatal refusal to say what to do about it; ``breaker`` admits each call (default:
-    none).
+    none). ``books`` is the Redis client the quota and the breaker keep their books in:
+    given, an answer's quota settle and breaker verdict go in one round trip.
     """
 
     def __init__(
@@ -81,12 +82,19 @@ class ApiClient:
         paginator: Paginator | None = None,
         explain: Callable[[FatalError], FatalError] | None = None,
         breaker: Breaker | None = None,
+        books: Any = None,
     ) -> None:
         self.service = service
         self.breaker: Breaker = breaker or NoBreaker()
         self.paginator = paginator
         self._explain = explain
         self.quota: Quota = quota or Unlimited()
+        self._books = books
+        quota_in = self.quota if isinstance(self.quota, SettlesInBatch) else None
+        breaker_in = self.breaker if isinstance(self.breaker, RecordsInBatch) else None
+        together = books is not None and quota_in is not None and breaker_in is not None
+        self._batch_quota: SettlesInBatch | None = quota_in if together else None
+        self._batch_breaker: RecordsInBatch | None = breaker_in if together else None
         self.rate_limit_headers = rate_limit_headers
         self._now = now
         self._http = httpx.Client(
@@ -118,17 +126,27 @@ class ApiClient:
         observation = self.rate_limit_headers.observe(
             response.status_code, response.headers, now=self._now
         )
-        paused = self.quota.settle(lease, observation)
+        admission: Admission | None = response.request.extensions.pop(_ADMISSION, None)
+        # a 429 is a quota signal: no verdict on the upstream
+        verdict = admission if response.status_code != 429 else None
+        failed = response.status_code >= 500
+        if self._batch_quota is not None and self._batch_breaker is not None:
+            batch = RedisBatch(self._books)
+            paused_for = self._batch_quota.settle_in(batch, lease, observation)
+            opened_for = (
+                self._batch_breaker.record_in(batch, verdict, failed=failed) if verdict else None
+            )
+            batch.send()
+            paused, opened = paused_for(), opened_for() if opened_for else None
+        else:
+            paused = self.quota.settle(lease, observation)
+            opened = self.breaker.record(verdict, failed=failed) if verdict else None
         if paused:
             response.extensions[QUOTA_PAUSE] = paused
-        admission: Admission | None = response.request.extensions.pop(_ADMISSION, None)
-        if admission is not None:
-            if response.status_code == 429:  # a quota signal: no verdict on the upstream
-                self.breaker.cancel(admission)
-            else:
-                opened = self.breaker.record(admission, failed=response.status_code >= 500)
-                if opened is not None:
-                    response.extensions[_OPENED] = opened
+        if admission is not None and verdict is None:
+            self.breaker.cancel(admission)
+        if opened is not None:
+            response.extensions[_OPENED] = opened
 
     def _settle_failed(self, exc: httpx.TransportError) -> float | None:
         """Settle a request that got no answer; the seconds its breaker opened for, when

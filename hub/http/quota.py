@@ -39,11 +39,11 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from redis.exceptions import NoScriptError
 
-from hub.core import QuotaWait
+from hub.core import QuotaWait, RedisBatch
 from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
 from hub.http.quota_scripts import ACQUIRE, GIVE_BACK, SETTLE, STATUS
 from hub.http.ratelimit import Observation
@@ -54,9 +54,11 @@ __all__ = [
     "DUE_KEY",
     "Budget",
     "Lease",
+    "PausedFor",
     "Quota",
     "RawStatus",
     "RedisQuota",
+    "SettlesInBatch",
     "Unlimited",
 ]
 
@@ -122,6 +124,26 @@ class Quota(Protocol):
         ...
 
 
+#: what a settle sent in a batch answers once the batch has been sent: the seconds the
+#: budget is now paused for (``None``: it is not)
+PausedFor = Callable[[], "float | None"]
+
+
+def _not_paused() -> float | None:
+    return None
+
+
+@runtime_checkable
+class SettlesInBatch(Protocol):
+    """A quota whose settle can go in one round trip with other Redis commands."""
+
+    def settle_in(
+        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+    ) -> PausedFor:
+        """:meth:`Quota.settle`, sent with ``batch``; its answer once the batch is sent."""
+        ...
+
+
 class Unlimited:
     """No budget: for upstreams without a documented limit."""
 
@@ -130,6 +152,11 @@ class Unlimited:
 
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         return None
+
+    def settle_in(
+        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+    ) -> PausedFor:
+        return _not_paused
 
     def give_back(self, lease: Lease) -> None:
         return None
@@ -259,15 +286,33 @@ class RedisQuota:
             self._sleep((early[0] + 1) / 1000.0)
         return Lease(self.budget.key, claim.granted(self.budget.key, ids, self, due))
 
+    @property
+    def redis(self) -> Any:
+        """The Redis client the budget lives in."""
+        return self._redis
+
     def settle(self, lease: Lease | None, observation: Observation | None = None) -> float | None:
         """Record when the call ended, and adopt the upstream's remaining count or pause
         (a bare 429 pauses the budget too); the seconds the budget is paused for now."""
         if lease is None and observation is None:
             return None
+        return _paused_seconds(self._settle(10, *self._settle_keys_args(lease, observation)))
+
+    def settle_in(
+        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+    ) -> PausedFor:
+        """:meth:`settle`, sent with ``batch`` (the script's text: no second round trip
+        when the server lost its scripts)."""
+        if lease is None and observation is None:
+            return _not_paused
+        keys_args = self._settle_keys_args(lease, observation)
+        reply = batch.script(SETTLE, keys_args[:10], keys_args[10:])
+        return lambda: _paused_seconds(reply.value)
+
+    def _settle_keys_args(self, lease: Lease | None, observation: Observation | None) -> list[Any]:
         obs = observation or Observation()
         outcome = "throttled" if obs.throttled else "ok" if obs.succeeded else ""
-        paused_ms = self._settle(
-            10,
+        return [
             self._log,
             self._pause,
             self._stats,
@@ -288,8 +333,7 @@ class RedisQuota:
             self._lease_ms,
             outcome,
             self.budget.key,
-        )
-        return int(paused_ms) / 1000.0 if int(paused_ms) > 0 else None
+        ]
 
     def release(self, lease_ids: list[str]) -> None:
         """Give back slots taken ahead and never used for a call; steps parked for a slot
@@ -341,6 +385,10 @@ class _Script:
         except NoScriptError:
             self._redis.script_load(self._source)
             return self._redis.execute_command("EVALSHA", self._sha, numkeys, *keys_and_args)
+
+
+def _paused_seconds(paused_ms: Any) -> float | None:
+    return int(paused_ms) / 1000.0 if int(paused_ms) > 0 else None
 
 
 def _text(value: Any) -> str:

@@ -148,6 +148,8 @@ def connect(
         paginator=paginator,
         explain=explain,
         breaker=breaker or upstream.breaker(redis),
+        # the books of a quota and breaker given from elsewhere may not be in ``redis``
+        books=redis if quota is None and breaker is None else None,
     )
 
 

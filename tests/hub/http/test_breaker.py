@@ -154,17 +154,29 @@ def test_status_counts_the_steps_waiting_for_an_open_breaker(redis_client: redis
     assert status.transitions == {"open": 1, "half_open": 0, "closed": 0}
 
 
-def _client(breaker: RedisBreaker, answer: Callable[[httpx.Request], httpx.Response]) -> ApiClient:
+@pytest.fixture(params=["own round trips", "in one batch"])
+def books(request: pytest.FixtureRequest, redis_client: redis.Redis) -> redis.Redis | None:
+    """Verdicts recorded each in its own round trip, or with the quota's settle in one."""
+    return redis_client if request.param == "in one batch" else None
+
+
+def _client(
+    breaker: RedisBreaker,
+    answer: Callable[[httpx.Request], httpx.Response],
+    books: redis.Redis | None = None,
+) -> ApiClient:
     return ApiClient(
         service="Acme",
         base_url="https://acme.test",
         transport=httpx.MockTransport(answer),
         breaker=breaker,
+        books=books,
     )
 
 
 def test_an_open_breaker_stops_a_clients_calls_before_they_go_out(
     redis_client: redis.Redis,
+    books: redis.Redis | None,
 ) -> None:
     sent: list[str] = []
 
@@ -172,7 +184,7 @@ def test_an_open_breaker_stops_a_clients_calls_before_they_go_out(
         sent.append(request.url.path)
         return httpx.Response(503, json={"message": "down"})
 
-    client = _client(_breaker(redis_client), down)
+    client = _client(_breaker(redis_client), down, books)
     for _ in range(3):
         with pytest.raises(RetryableError):
             client.request("GET", "/things")
@@ -185,7 +197,9 @@ def test_an_open_breaker_stops_a_clients_calls_before_they_go_out(
     assert len(sent) == 4
 
 
-def test_a_failed_probe_is_a_wait_and_a_good_one_goes_on(redis_client: redis.Redis) -> None:
+def test_a_failed_probe_is_a_wait_and_a_good_one_goes_on(
+    redis_client: redis.Redis, books: redis.Redis | None
+) -> None:
     up = {"now": False}
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -193,7 +207,7 @@ def test_a_failed_probe_is_a_wait_and_a_good_one_goes_on(redis_client: redis.Red
 
     breaker = _breaker(redis_client)
     _fail(breaker, 4)
-    client = _client(breaker, answer)
+    client = _client(breaker, answer, books)
     deadline = time.monotonic() + 10
     cause: BaseException | None = None
     while cause is None:  # until the probe goes out and fails: a wait, not a failed attempt
@@ -214,7 +228,9 @@ def test_a_failed_probe_is_a_wait_and_a_good_one_goes_on(redis_client: redis.Red
     assert client.request("GET", "/x") == {"ok": 1}  # closed again
 
 
-def test_transport_errors_count_and_4xx_and_429_do_not(redis_client: redis.Redis) -> None:
+def test_transport_errors_count_and_4xx_and_429_do_not(
+    redis_client: redis.Redis, books: redis.Redis | None
+) -> None:
     answers = iter([404, 429, 400, 429])
     refused: list[int] = []
 
@@ -225,7 +241,7 @@ def test_transport_errors_count_and_4xx_and_429_do_not(redis_client: redis.Redis
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(status, json={})
 
-    client = _client(_breaker(redis_client), mixed)
+    client = _client(_breaker(redis_client), mixed, books)
     for _ in range(4):
         with pytest.raises((FatalError, RetryableError)):
             client.request("GET", "/x")

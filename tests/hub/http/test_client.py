@@ -9,6 +9,7 @@ import redis
 
 from hub.core.errors import FatalError, QuotaWait, RetryableError, Throttled
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
+from hub.http.breaker import BreakerPolicy, RedisBreaker, breaker_status
 from hub.http.client import ApiClient
 from hub.http.keyauth import HeaderKeyAuth
 from hub.http.pagination import PageNumber, SkipLimit
@@ -113,6 +114,61 @@ def test_the_upstream_remaining_count_is_adopted(redis_client: redis.Redis) -> N
     with pytest.raises(QuotaWait) as info:
         client.request("GET", "people")
     assert 29 < info.value.wait <= 30.1
+
+
+class CountingBooks:
+    """A Redis client that notes the commands of each pipeline sent through it."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self.round_trips: list[list[str]] = []
+
+    def pipeline(self, transaction: bool = True) -> object:
+        books, pipe = self, self._client.pipeline(transaction=transaction)
+        sent: list[str] = []
+
+        class Noted:
+            def execute_command(self, *command: object) -> None:
+                sent.append(str(command[0]))
+                pipe.execute_command(*command)
+
+            def execute(self, raise_on_error: bool = True) -> list[object]:
+                books.round_trips.append(sent)
+                return pipe.execute(raise_on_error=raise_on_error)
+
+        return Noted()
+
+
+def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
+    redis_client: redis.Redis,
+) -> None:
+    answers = iter([200, 429])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        headers = {"X-RateLimit-Remaining": "5", "Retry-After": "20"}
+        return httpx.Response(status, json={}, headers=headers)
+
+    quota = _redis_quota(redis_client)
+    breaker = RedisBreaker(redis_client, "test:client", BreakerPolicy(min_calls=5))
+    books = CountingBooks(redis_client)
+    client = _client(
+        httpx.MockTransport(handler),
+        quota,
+        breaker=breaker,
+        books=books,
+        rate_limit_headers=X_RATELIMIT_HEADERS,
+    )
+    client.request("GET", "people")
+    assert books.round_trips == [["EVAL", "EVAL"]]  # the settle, then the verdict
+    assert quota.used() == 5  # the settle adopted the upstream's count
+    [status] = breaker_status(redis_client, 60)
+    assert status.calls == 1 and status.failures == 0
+    with pytest.raises(Throttled):  # a 429: the settle pauses; no verdict on the upstream
+        client.request("GET", "people")
+    assert books.round_trips[1] == ["EVAL"]
+    assert quota.raw_status().paused_ms > 19_000
+    assert breaker_status(redis_client, 60)[0].calls == 1
 
 
 def test_epoch_resets_and_retry_after_dates_are_read_on_the_clients_clock() -> None:
