@@ -52,9 +52,10 @@ def resolve_path(doc: Any, path: str) -> list[Any]:
 def _resolve(node: Any, parts: list[str]) -> list[Any]:
     if not parts:
         return [node]
-    head, rest = parts[0], parts[1:]
-    if isinstance(node, Mapping):
-        return _resolve(node[head], rest) if head in node else []
+    head = parts[0]
+    if type(node) is dict or isinstance(node, Mapping):
+        return _resolve(node[head], parts[1:]) if head in node else []
+    rest = parts[1:]
     if isinstance(node, list):
         found: list[Any] = []
         if head.isdigit() and int(head) < len(node):
@@ -137,6 +138,9 @@ def _operator(op: str, arg: Any, options: Any) -> ValuesTest:
         return lambda vs: any(_orderable(v, arg) and cmp(v, arg) for v in _flat(vs))
     if op == "$in":
         choices = _as_list(op, arg)
+        if len(choices) == 1:  # a key filter's usual form: one test, no generator
+            only = choices[0]
+            return lambda vs: _equals(vs, only)
         return lambda vs: any(_equals(vs, c) for c in choices)
     if op == "$nin":
         choices = _as_list(op, arg)
@@ -193,7 +197,7 @@ def _field_test(cond: Any) -> ValuesTest:
     if "$options" in cond and "$regex" not in cond:
         raise QueryError("$options needs $regex")
     tests = [_operator(op, arg, options) for op, arg in cond.items() if op != "$options"]
-    return lambda vs: all(t(vs) for t in tests)
+    return tests[0] if len(tests) == 1 else lambda vs: all(t(vs) for t in tests)
 
 
 def compile_query(query: Any) -> Predicate:
@@ -215,19 +219,22 @@ def compile_query(query: Any) -> Predicate:
             raise QueryError(f"unsupported top-level operator {key}")
         else:
             tests.append(_path_test(key, _field_test(cond)))
-    return lambda doc: all(t(doc) for t in tests)
+    return tests[0] if len(tests) == 1 else lambda doc: all(t(doc) for t in tests)
 
 
 def _logical(op: str, parts: list[Predicate]) -> Predicate:
     if op == "$and":
-        return lambda doc: all(p(doc) for p in parts)
+        return parts[0] if len(parts) == 1 else lambda doc: all(p(doc) for p in parts)
     if op == "$or":
         return lambda doc: any(p(doc) for p in parts)
     return lambda doc: not any(p(doc) for p in parts)
 
 
 def _path_test(path: str, test: ValuesTest) -> Predicate:
-    return lambda doc: test(resolve_path(doc, path))
+    if not path:
+        return lambda doc: test([doc])
+    parts = path.split(".")  # once, not for every document
+    return lambda doc: test(_resolve(doc, parts))
 
 
 def matches(doc: Any, query: Mapping[str, Any]) -> bool:
