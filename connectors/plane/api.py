@@ -17,7 +17,7 @@ import httpx
 from connectors.plane.lookup import find_external
 from connectors.plane.settings import PlaneSettings
 from hub.connector import CreatedRecords
-from hub.core import FatalError, Settings, find_or_create, lock_key
+from hub.core import FatalError, Settings, lock_key
 from hub.http import (
     ApiClient,
     ClientSpec,
@@ -122,18 +122,15 @@ class PlaneApi:
 
         match = {"project": project_id, "external_source": source, "external_id": external_id}
 
-        def find() -> tuple[bool, Any] | None:
+        with self.created.upsert("work-items", match, lock=key) as guard:
             found = self.find_external(project_id, source, external_id)
             if found is None:
-                self.created.missed("work-items", match)
-                return None
-            return (False, found)
-
-        _, (created, record) = find_or_create(
-            self.redis, key, find, lambda: self._create_or_existing(project_id, body)
-        )
-        if created and isinstance(record, dict) and record.get("id"):
-            self.created.remember("work-items", match, record["id"])
+                guard.missed()
+                created, record = self._create_or_existing(project_id, body)
+                if created and isinstance(record, dict) and record.get("id"):
+                    guard.created(record["id"])
+            else:
+                created, record = False, found
         if created or not update_existing:
             return {"created": created, "updated": False, "record": record}
         changes = {k: v for k, v in body.items() if record.get(k) != v}

@@ -29,7 +29,7 @@ import httpx
 
 from connectors.plutio.settings import PlutioSettings
 from hub.connector import CreatedRecords, record_matches
-from hub.core import FatalError, Settings, keyed_lock, lock_key
+from hub.core import FatalError, Settings, lock_key
 from hub.http import (
     X_RATELIMIT_HEADERS,
     ApiClient,
@@ -200,13 +200,13 @@ class PlutioApi:
         what an upsert created moments ago is reported (:mod:`hub.connector.created`).
         """
         key = lock_key("plutio", resource, json.dumps(match, sort_keys=True, default=str))
-        with keyed_lock(self.redis, key, ttl_seconds=self.lock_seconds):
+        with self.created.upsert(resource, match, lock=key, ttl_seconds=self.lock_seconds) as guard:
             found = self.find(resource, match, limit=1)
             if not found:
-                self.created.missed(resource, match)
+                guard.missed()
                 record = self.create(resource, body)
                 if isinstance(record, dict) and record.get("_id"):
-                    self.created.remember(resource, match, record["_id"])
+                    guard.created(record["_id"])
                 return {"created": True, "record": record}
             _check_match(resource, match, found[0])
             record = found[0]

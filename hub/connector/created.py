@@ -21,9 +21,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["MISSES_KEY", "CreatedRecords", "record_matches"]
+from hub.core import LockBusy, RedisBatch, release_lock_in, try_lock_in
+
+__all__ = ["MISSES_KEY", "CreatedRecords", "UpsertGuard", "record_matches"]
 
 log = logging.getLogger("hub.connector")
 
@@ -89,7 +92,39 @@ class CreatedRecords:
     def missed(self, resource: str, match: Mapping[str, Any]) -> bool:
         """A find for ``match`` matched nothing: report it if an upsert created a record for
         it lately (see the module's docstring); whether it did."""
-        raw = self._redis.get(self._key(resource, match))
+        return self._report(resource, match, self._redis.get(self._key(resource, match)))
+
+    @contextmanager
+    def upsert(
+        self, resource: str, match: Mapping[str, Any], *, lock: str, ttl_seconds: float = 60.0
+    ) -> Iterator[UpsertGuard]:
+        """Hold the lock ``lock`` for an upsert's find and create (:class:`LockBusy` at once
+        when it is held), with what was created for ``match`` read in the same round trip;
+        what the block created is remembered in the round trip that releases the lock.
+
+        Holders of the lock alone write what was created for ``match``, so reading it as
+        the lock is taken is reading it after the find.
+        """
+        key = self._key(resource, match)
+        batch = RedisBatch(self._redis)
+        taken = try_lock_in(batch, lock, ttl_seconds=ttl_seconds)
+        remembered = batch.add("GET", key)
+        batch.send()
+        token = taken()
+        if token is None:
+            raise LockBusy(lock)
+        guard = UpsertGuard(self, resource, match, remembered.value)
+        try:
+            yield guard
+        finally:
+            end = RedisBatch(self._redis)
+            if guard.created_id is not None:
+                value = json.dumps({"id": guard.created_id, "at": self._now()})
+                end.add("SET", key, value, "EX", self._ttl)
+            release_lock_in(end, lock, token)
+            end.send()
+
+    def _report(self, resource: str, match: Mapping[str, Any], raw: Any) -> bool:
         if raw is None:
             return False
         created = json.loads(raw)
@@ -106,3 +141,25 @@ class CreatedRecords:
             ago,
         )
         return True
+
+
+class UpsertGuard:
+    """One upsert under its lock (:meth:`CreatedRecords.upsert`)."""
+
+    def __init__(
+        self, records: CreatedRecords, resource: str, match: Mapping[str, Any], remembered: Any
+    ) -> None:
+        self._records = records
+        self._resource = resource
+        self._match = match
+        self._remembered = remembered
+        self.created_id: str | None = None
+
+    def missed(self) -> bool:
+        """The find matched nothing: :meth:`CreatedRecords.missed`, on what was read as
+        the lock was taken."""
+        return self._records._report(self._resource, self._match, self._remembered)
+
+    def created(self, record_id: Any) -> None:
+        """The upsert created ``record_id``: remembered as the lock is released."""
+        self.created_id = str(record_id)

@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     )
     from hub.core.ids import new_hex, new_uuid
     from hub.core.key_slots import KeySlots, SlotEntry, key_id
-    from hub.core.locks import find_or_create, keyed_lock, lock_key, release_lock, try_lock
+    from hub.core.locks import (
+        find_or_create,
+        keyed_lock,
+        lock_key,
+        release_lock,
+        release_lock_in,
+        try_lock,
+        try_lock_in,
+    )
     from hub.core.logs import configure_logging
     from hub.core.pauses import (
         HELD_RUNS_KEY,
@@ -122,12 +130,14 @@ __all__ = [
     "no_control_events",
     "redis_client",
     "release_lock",
+    "release_lock_in",
     "seen",
     "sentinel_address",
     "set_control_events",
     "settings_table",
     "tls_options",
     "try_lock",
+    "try_lock_in",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -181,7 +191,9 @@ __getattr__, __dir__ = lazy_exports(
             "keyed_lock",
             "lock_key",
             "release_lock",
+            "release_lock_in",
             "try_lock",
+            "try_lock_in",
         ),
         "logs": ("configure_logging",),
         "pauses": (

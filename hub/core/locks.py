@@ -13,9 +13,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from hub.core.batch import RedisBatch
 from hub.core.errors import LockBusy
 
-__all__ = ["find_or_create", "keyed_lock", "lock_key", "release_lock", "try_lock"]
+__all__ = [
+    "find_or_create",
+    "keyed_lock",
+    "lock_key",
+    "release_lock",
+    "release_lock_in",
+    "try_lock",
+    "try_lock_in",
+]
 
 T = TypeVar("T")
 
@@ -42,6 +51,21 @@ def try_lock(redis: Any, key: str, *, ttl_seconds: float = 60.0) -> str | None:
 def release_lock(redis: Any, key: str, token: str) -> bool:
     """Release ``key`` if ``token`` still holds it; True when it did."""
     return bool(redis.eval(_RELEASE, 1, key, token))
+
+
+def try_lock_in(
+    batch: RedisBatch, key: str, *, ttl_seconds: float = 60.0
+) -> Callable[[], str | None]:
+    """:func:`try_lock`, sent with ``batch``: once it is sent, the holder's token, or
+    ``None`` when the key was held already."""
+    token = uuid.uuid4().hex
+    taken = batch.add("SET", key, token, "NX", "PX", max(1, int(ttl_seconds * 1000)))
+    return lambda: token if taken.value else None
+
+
+def release_lock_in(batch: RedisBatch, key: str, token: str) -> None:
+    """:func:`release_lock`, sent with ``batch``."""
+    batch.script(_RELEASE, [key], [token])
 
 
 @contextmanager

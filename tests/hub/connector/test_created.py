@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 import redis
 
 from hub.connector.created import MISSES_KEY, CreatedRecords, record_matches
+from hub.core import LockBusy, lock_key
 from hub.history.metrics import exposition
 
 
@@ -39,3 +41,43 @@ def test_a_find_that_misses_a_record_created_lately_is_reported(
     text = exposition(redis_client).decode()
     assert 'hub_find_misses_total{connector="crm",resource="contacts"} 1.0' in text
     assert 0 < redis_client.ttl(created._key("contacts", match)) <= 60
+
+
+def test_an_upsert_guard_holds_the_lock_reports_misses_and_remembers_on_release(
+    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = CreatedRecords(redis_client, "crm", ttl_seconds=60)
+    match = {"email": "ada@example.com"}
+    lock = lock_key("crm", "contacts", "ada")
+    with created.upsert("contacts", match, lock=lock) as guard:
+        assert redis_client.get(lock) is not None
+        with pytest.raises(LockBusy), created.upsert("contacts", match, lock=lock):
+            pass  # a second upsert of the key waits for this one
+        assert guard.missed() is False  # nothing created for it yet: a plain miss
+        guard.created("c1")
+        assert redis_client.get(created._key("contacts", match)) is None  # not yet
+    assert redis_client.get(lock) is None
+    assert json.loads(redis_client.get(created._key("contacts", match)) or "{}")["id"] == "c1"
+    with (
+        caplog.at_level(logging.WARNING, logger="hub.connector"),
+        created.upsert("contacts", match, lock=lock) as again,
+    ):
+        assert again.missed() is True  # the find missed what the first one created
+    assert "created c1 for it" in caplog.records[0].getMessage()
+    assert redis_client.hget(MISSES_KEY, "crm:contacts") == b"1"
+
+
+def test_an_upsert_guard_releases_its_lock_when_the_block_fails(
+    redis_client: redis.Redis,
+) -> None:
+    created = CreatedRecords(redis_client, "crm", ttl_seconds=60)
+    match = {"email": "bob@example.com"}
+    lock = lock_key("crm", "contacts", "bob")
+    with pytest.raises(RuntimeError), created.upsert("contacts", match, lock=lock):
+        raise RuntimeError("the create failed")
+    assert redis_client.get(lock) is None
+    assert redis_client.get(created._key("contacts", match)) is None
+    redis_client.set(lock, "another holder")
+    with pytest.raises(LockBusy), created.upsert("contacts", match, lock=lock):
+        pass
+    assert redis_client.get(lock) == b"another holder"  # only its holder releases it
