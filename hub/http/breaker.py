@@ -20,6 +20,12 @@ and its outcome recorded once its answer comes (:mod:`hub.http.breaker_scripts`)
   :class:`~hub.core.errors.BreakerOpen` too, not a failed attempt, so a step that probes
   again and again through a long outage never uses up its attempts.
 
+A process that saw the breaker closed (its admission said so, or a call of its own
+succeeded while it was) lets its calls through without asking Redis for
+``trust_closed_seconds`` (a quarter of a second): one Redis round trip a call fewer on
+the healthy path. A breaker that another process opened stops this one's calls at the
+latest that long after its last success; a failure of its own ends the trust at once.
+
 Each transition is a log line, a count in ``hub:breaker:transitions`` (the metrics read
 it) and a :class:`~hub.core.control_events.BreakerChanged` told to the control-event
 hook. :func:`breaker_status` gives what ``hub quota`` and the metrics show.
@@ -82,6 +88,9 @@ class BreakerPolicy:
     open_seconds: float = 30.0
     max_open_seconds: float = 300.0
     probe_lease_seconds: float = 60.0
+    #: how long a process lets calls through without asking Redis after it saw the
+    #: breaker closed (an admission, or a call that succeeded while it was closed)
+    trust_closed_seconds: float = 0.25
 
     @property
     def enabled(self) -> bool:
@@ -174,12 +183,15 @@ class RedisBreaker:
         *,
         events: ControlEvents | None = None,
         clock: Any = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.key = key
         self.policy = policy
         self._redis = redis
         self._events = events
         self._clock = clock
+        self._monotonic = monotonic
+        self._closed_until = 0.0  # on the monotonic clock: seen closed, trusted until then
         self._state = _STATE_KEY.format(key)
         self._admit = redis.register_script(ADMIT)
         self._record = redis.register_script(RECORD)
@@ -187,6 +199,8 @@ class RedisBreaker:
         self._registered = False
 
     def admit(self) -> Admission:
+        if self._monotonic() < self._closed_until:
+            return Admission()
         if not self._registered:
             self._redis.sadd(BREAKERS_KEY, self.key)
             self._registered = True
@@ -200,6 +214,7 @@ class RedisBreaker:
         if int(verdict) == 1:
             raise BreakerOpen(self.key, int(wait_ms) / 1000)
         if int(verdict) == 0:
+            self._trust_closed(True)
             return Admission()
         if _text(previous) == "open":
             self._told("half_open", "open")
@@ -235,8 +250,13 @@ class RedisBreaker:
         ]
         return keys, args
 
+    def _trust_closed(self, closed: bool) -> None:
+        trust = self.policy.trust_closed_seconds if closed else 0.0
+        self._closed_until = self._monotonic() + trust if trust > 0 else 0.0
+
     def _verdict(self, reply: Any, admission: Admission, failed: bool) -> float | None:
         state, previous, calls, fails, open_ms = reply
+        self._trust_closed(not failed and _text(state or previous) == "closed")
         if not state:
             # a failure of a call sent before another call opened it: the outage's too
             opened_already = failed and not admission.probe and _text(previous) != "closed"

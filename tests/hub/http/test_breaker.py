@@ -270,3 +270,30 @@ def test_a_failure_that_finds_it_open_is_a_wait_and_a_success_changes_nothing(
     assert breaker.record(other, failed=False) is None
     [status] = breaker_status(redis_client, POLICY.window_seconds)
     assert (status.state, status.transitions["open"]) == ("open", 1)
+
+
+def test_a_process_that_saw_it_closed_trusts_that_for_a_quarter_second(
+    redis_client: redis.Redis,
+) -> None:
+    now = [100.0]
+    here = RedisBreaker(redis_client, "acme:test", POLICY, monotonic=lambda: now[0])
+    elsewhere = _breaker(redis_client)
+    here.record(here.admit(), failed=False)  # closed, and a success of its own
+    _fail(elsewhere, 3)  # another process opens it
+    with pytest.raises(BreakerOpen):
+        elsewhere.admit()
+    now[0] += 0.2
+    assert here.admit() == Admission()  # no Redis round trip: still trusted
+    now[0] += 0.05
+    with pytest.raises(BreakerOpen):
+        here.admit()
+
+
+def test_a_failure_of_its_own_ends_the_trust_at_once(redis_client: redis.Redis) -> None:
+    now = [100.0]
+    here = RedisBreaker(redis_client, "acme:test", POLICY, monotonic=lambda: now[0])
+    here.record(here.admit(), failed=False)
+    here.record(here.admit(), failed=True)  # the upstream fails: ask Redis from now on
+    _fail(_breaker(redis_client), 2)  # opened elsewhere
+    with pytest.raises(BreakerOpen):
+        here.admit()
