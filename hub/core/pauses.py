@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from hub.core.batch import RedisBatch
 from hub.core.control_events import ControlEvents, PauseChanged, PauseKind, emit_control_event
 
 __all__ = [
@@ -143,6 +144,11 @@ class PauseStore:
 
     def is_paused(self, kind: PauseKind, name: str) -> bool:
         return bool(self._redis.hexists(PAUSED_KEY.format(kind), name))
+
+    def is_paused_in(self, batch: RedisBatch, kind: PauseKind, name: str) -> Callable[[], bool]:
+        """:meth:`is_paused`, asked with ``batch``: its answer once the batch is sent."""
+        reply = batch.add("HEXISTS", PAUSED_KEY.format(kind), name)
+        return lambda: bool(reply.value)
 
     def paused(self, kind: PauseKind | None = None) -> list[Pause]:
         """Everything paused (of ``kind``), by kind then name."""

@@ -233,6 +233,7 @@ class Flow:
         started: RedisBatch,
     ) -> dict[str, Any]:
         ended = RedisBatch(self.runtime.redis)  # the output, the step's end, the run's end
+        paused = self.runtime.paused_in(started, step)  # asked with the ledger's question
         with self.ledger.execute(
             call.run_id, step.id, dispatch.task_id, batch=started
         ) as execution:
@@ -243,7 +244,7 @@ class Flow:
                 if execution.output["skipped"] and step.id not in ctx["skipped"]:
                     ctx["skipped"].append(step.id)
             else:
-                ctx = execute_step(wf, step.id, ctx, self.runtime)
+                ctx = execute_step(wf, step.id, ctx, self.runtime, paused=paused)
                 skipped = step.id in ctx.get("skipped", ())
                 output = {"output": ctx["steps"][step.id], "skipped": skipped}
                 execution.record(output, batch=ended)

@@ -18,7 +18,15 @@ import httpx
 from pydantic import ValidationError
 
 from hub.connector import Connector, SettingsFor, from_environment, get_connector, get_operation
-from hub.core import ConfigError, FatalError, Paused, PauseStore, Settings, TemplateError
+from hub.core import (
+    ConfigError,
+    FatalError,
+    Paused,
+    PauseStore,
+    RedisBatch,
+    Settings,
+    TemplateError,
+)
 from hub.http import RetryPolicy, current_claim
 from hub.workflow import OperationLookup, RetryOverride, Step, Workflow, evaluate, render, truthy
 
@@ -88,15 +96,37 @@ class Runtime:
             )
         return self._apis[connector.name]
 
-    def check_paused(self, connector: str, waiting: str) -> None:
-        """Raise :class:`Paused` (a wait, not an attempt) when an operator paused
-        ``connector``; ``waiting`` names the step held, to count it."""
+    def _pause_store(self) -> PauseStore | None:
         if self._pauses == "redis":
             self._pauses = PauseStore(self.redis)
-        if self._pauses is None or not self._pauses.is_paused("connector", connector):
+        return self._pauses
+
+    def paused_in(self, batch: RedisBatch, step: Step) -> Callable[[], bool] | None:
+        """Whether an operator paused the connector ``step`` uses, asked with ``batch``
+        (its answer once the batch is sent); ``None`` when there is nothing to ask (no
+        pauses checked, or an operation :func:`execute_step` will refuse)."""
+        store = self._pause_store()
+        if store is None:
+            return None
+        try:
+            connector, _ = self.lookup(step.uses)
+        except ConfigError:
+            return None
+        return store.is_paused_in(batch, "connector", connector.name)
+
+    def check_paused(
+        self, connector: str, waiting: str, *, known: Callable[[], bool] | None = None
+    ) -> None:
+        """Raise :class:`Paused` (a wait, not an attempt) when an operator paused
+        ``connector``; ``waiting`` names the step held, to count it. ``known`` is the
+        answer :meth:`paused_in` asked for, when it did."""
+        store = self._pause_store()
+        if store is None:
+            return
+        if not (known() if known is not None else store.is_paused("connector", connector)):
             return
         wait = self.settings.hub_pause_recheck_seconds
-        self._pauses.hold_step(connector, waiting, wait)
+        store.hold_step(connector, waiting, wait)
         raise Paused(f"connector {connector}", wait)
 
     def secrets(self) -> Mapping[str, Any]:
@@ -169,7 +199,14 @@ def _where(wf: Workflow, step: Step, item: Item | None = None) -> str:
     return f"workflow '{wf.name}' step '{step.id}'{suffix}"
 
 
-def _call(wf: Workflow, step: Step, tctx: dict[str, Any], runtime: Runtime, where: str) -> Any:
+def _call(
+    wf: Workflow,
+    step: Step,
+    tctx: dict[str, Any],
+    runtime: Runtime,
+    where: str,
+    paused: Callable[[], bool] | None = None,
+) -> Any:
     args = render(step.with_, tctx, where=f"{where} field 'with'")
     connector, op = runtime.lookup(step.uses)
     try:
@@ -179,17 +216,24 @@ def _call(wf: Workflow, step: Step, tctx: dict[str, Any], runtime: Runtime, wher
             f"with.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise FatalError(f"{where}: arguments for {step.uses} are invalid: {problems}") from exc
-    runtime.check_paused(connector.name, f"{tctx['run']['id']} {where}")
+    runtime.check_paused(connector.name, f"{tctx['run']['id']} {where}", known=paused)
     current_claim().expect(op.calls_for(validated))  # their quota slots taken together
     return op.call(runtime.api(connector), validated)
 
 
 def execute_step(
-    wf: Workflow, step_id: str, ctx: dict[str, Any], runtime: Runtime
+    wf: Workflow,
+    step_id: str,
+    ctx: dict[str, Any],
+    runtime: Runtime,
+    *,
+    paused: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Run one step and return the context with its output recorded.
 
     A step whose ``if`` is false records ``None`` and is listed in ``ctx["skipped"]``.
+    ``paused`` answers whether its connector is paused (:meth:`Runtime.paused_in`);
+    without it, Redis is asked.
     """
     step = find_step(wf, step_id)
     if step.foreach is not None:
@@ -200,7 +244,7 @@ def execute_step(
         ctx["steps"][step.id] = None
         ctx["skipped"].append(step.id)
         return ctx
-    ctx["steps"][step.id] = _call(wf, step, tctx, runtime, where)
+    ctx["steps"][step.id] = _call(wf, step, tctx, runtime, where, paused)
     return ctx
 
 

@@ -294,6 +294,27 @@ def test_a_paused_connector_holds_its_steps_until_resumed_without_calling_it(
     assert hub.worker.log.delays[(run_id, "first")] == [5.0, 5.0, 5.0]  # HUB_PAUSE_RECHECK
 
 
+def test_a_plain_step_asks_whether_its_connector_is_paused_with_its_ledger_question(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def own_round_trip(self: PauseStore, kind: str, name: str) -> bool:
+        raise AssertionError(f"asked alone whether {kind} {name} is paused")
+
+    monkeypatch.setattr(PauseStore, "is_paused", own_round_trip)
+    wf = hub.load(
+        f"""
+        name: one-step
+        {TRIGGER}
+        steps:
+          - id: only
+            uses: t.do
+            with: {{ key: k }}
+        """
+    )
+    _, record = hub.run(wf)
+    assert record.status == "succeeded" and hub.api.calls == [("k", None)]
+
+
 def test_a_failing_handler_runs_its_own_on_failure_and_the_first_error_stays(
     hub: LocalHub,
 ) -> None:
