@@ -85,16 +85,14 @@ class ApiClient:
         books: Any = None,
     ) -> None:
         self.service = service
-        self.breaker: Breaker = breaker or NoBreaker()
         self.paginator = paginator
         self._explain = explain
-        self.quota: Quota = quota or Unlimited()
         self._books = books
-        quota_in = self.quota if isinstance(self.quota, SettlesInBatch) else None
-        breaker_in = self.breaker if isinstance(self.breaker, RecordsInBatch) else None
-        together = books is not None and quota_in is not None and breaker_in is not None
-        self._batch_quota: SettlesInBatch | None = quota_in if together else None
-        self._batch_breaker: RecordsInBatch | None = breaker_in if together else None
+        self._breaker: Breaker = breaker or NoBreaker()
+        self._quota: Quota = quota or Unlimited()
+        self._batch_quota: SettlesInBatch | None = None
+        self._batch_breaker: RecordsInBatch | None = None
+        self._pair_books()
         self.rate_limit_headers = rate_limit_headers
         self._now = now
         self._http = httpx.Client(
@@ -105,6 +103,32 @@ class ApiClient:
             transport=transport,
             event_hooks={"request": [self._take_slot], "response": [self._settle]},
         )
+
+    @property
+    def quota(self) -> Quota:
+        return self._quota
+
+    @quota.setter
+    def quota(self, quota: Quota) -> None:
+        self._quota = quota
+        self._pair_books()
+
+    @property
+    def breaker(self) -> Breaker:
+        return self._breaker
+
+    @breaker.setter
+    def breaker(self, breaker: Breaker) -> None:
+        self._breaker = breaker
+        self._pair_books()
+
+    def _pair_books(self) -> None:
+        """Settle and verdict in one batch when both keep their books in ``books``."""
+        quota_in = self._quota if isinstance(self._quota, SettlesInBatch) else None
+        breaker_in = self._breaker if isinstance(self._breaker, RecordsInBatch) else None
+        together = self._books is not None and quota_in is not None and breaker_in is not None
+        self._batch_quota = quota_in if together else None
+        self._batch_breaker = breaker_in if together else None
 
     def _take_slot(self, request: httpx.Request) -> None:
         admission = self.breaker.admit()

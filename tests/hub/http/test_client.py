@@ -171,6 +171,22 @@ def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
     assert breaker_status(redis_client, 60)[0].calls == 1
 
 
+def test_a_quota_set_after_the_client_was_built_is_the_one_settled(
+    redis_client: redis.Redis,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={}, headers={"Retry-After": "20"})
+
+    quota = _redis_quota(redis_client)
+    breaker = RedisBreaker(redis_client, "test:client", BreakerPolicy(min_calls=5))
+    client = _client(httpx.MockTransport(handler), quota, breaker=breaker, books=redis_client)
+    counting = CountingQuota(allow=5)
+    client.quota = counting  # as `hub test` leaves the hub's own quota out
+    with pytest.raises(RetryableError):  # no budget paused: a plain retriable 429
+        client.request("GET", "people")
+    assert len(counting.settled) == 1 and quota.used() == 0
+
+
 def test_epoch_resets_and_retry_after_dates_are_read_on_the_clients_clock() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/busy"):
