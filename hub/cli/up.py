@@ -20,6 +20,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +48,33 @@ from hub.intake import with_demo_secrets
 from hub.sandbox import Sandbox
 
 __all__ = ["Embedded", "LocalSandbox", "local_sandboxes"]
+
+
+#: how long the parts may take to stop, together, before they are killed
+STOP_SECONDS = 15.0
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM stop the hub while the block runs, even when what
+    started it ignores SIGINT (a shell's background job does, and its children inherit
+    that); the handlers before are put back after."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt),
+    }
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 @dataclass(frozen=True)
@@ -264,11 +293,12 @@ class Embedded:
         for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS  # for them all, not each
         for name, proc in self.processes.items():
             try:
-                proc.wait(15)
+                proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.console.echo(f"{name} did not stop in 15s; killing it")
+                self.console.echo(f"{name} did not stop in {STOP_SECONDS:.0f}s; killing it")
                 proc.kill()
         if self.redis is not None:
             self.redis.stop()
@@ -311,6 +341,10 @@ class Embedded:
 
     def run(self, *, demo: bool = False) -> None:
         self.prepare()
+        with _stopped_by_signals():
+            self._run(demo=demo)
+
+    def _run(self, *, demo: bool) -> None:
         stop = threading.Event()
         try:
             self.start()

@@ -91,6 +91,9 @@ def hub_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Terminal]
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # started as a shell's background job is: SIGINT ignored, which it inherits; the
+        # Ctrl-C at the end must stop it all the same
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     terminal = Terminal(proc, tmp_path)
     reader = threading.Thread(target=terminal.read, daemon=True)
@@ -146,7 +149,11 @@ def test_hub_up_reads_like_a_product_and_logs_no_personal_data(hub_up: Terminal)
     assert f"runs in the last hour: {DEMO_RUNS} succeeded" in status
 
     hub_up.proc.send_signal(signal.SIGINT)
-    hub_up.proc.wait(60)
+    try:
+        hub_up.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        shown = "\n".join(hub_up.lines[-20:])
+        raise AssertionError(f"hub up did not stop on Ctrl-C:\n{shown}") from None
     assert not (hub_up.folder / ".hub" / "local.json").exists()
     emails, names = _sample_people()
     assert emails and names
