@@ -10,13 +10,14 @@ method takes the store's lock and hands out copies, so callers never share state
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hub.sandbox.clock import Clock, iso_utc
-from hub.sandbox.mongo import SortSpec, sort_records
+from hub.sandbox.mongo import SortSpec, sort_records, texts_at
 
 __all__ = ["PROTECTED_FIELDS", "MemoryStore", "new_object_id", "set_path"]
 
@@ -64,14 +65,70 @@ def set_path(doc: Record, path: str, value: Any) -> None:
             raise ValueError(f"'{path}': cannot set a field inside a {type(node).__name__}")
 
 
+class _TextIndex:
+    """The ids of one collection's records by the texts at one path (see
+    :func:`~hub.sandbox.mongo.texts_at`)."""
+
+    def __init__(self, path: str, records: Mapping[str, Record]) -> None:
+        self.path = path
+        self.by_text: dict[str, set[str]] = {}
+        self._texts: dict[str, set[str]] = {}
+        for record_id, record in records.items():
+            self.put(record_id, record)
+
+    def put(self, record_id: str, record: Record) -> None:
+        self.drop(record_id)
+        texts = texts_at(record, self.path)
+        self._texts[record_id] = texts
+        for text in texts:
+            self.by_text.setdefault(text, set()).add(record_id)
+
+    def drop(self, record_id: str) -> None:
+        for text in self._texts.pop(record_id, ()):
+            ids = self.by_text[text]
+            ids.discard(record_id)
+            if not ids:
+                del self.by_text[text]
+
+
 class MemoryStore:
-    """Namespaced collections of records; the namespace is chosen by the caller."""
+    """Namespaced collections of records; the namespace is chosen by the caller.
+
+    A find given an ``equal`` hint (a path and a text every match has there) looks the
+    candidates up in an index on that path, built on first use and kept up to date by
+    every write, and tests only those: a key-filter find costs the same at any size, as
+    an upstream's own index makes it.
+    """
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self._clock = clock
         self._rng = rng
         self._data: dict[str, dict[str, dict[str, Record]]] = {}
         self._lock = threading.RLock()
+        # (namespace, resource) -> path -> index; and each record's place in its
+        # collection's order
+        self._indexes: dict[tuple[str, str], dict[str, _TextIndex]] = {}
+        self._places: dict[tuple[str, str], dict[str, int]] = {}
+        self._next_place = itertools.count()
+
+    def _indexed(self, namespace: str, resource: str, record_id: str, record: Record) -> None:
+        for index in self._indexes.get((namespace, resource), {}).values():
+            index.put(record_id, record)
+
+    def _unindexed(self, namespace: str, resource: str, record_id: str) -> None:
+        for index in self._indexes.get((namespace, resource), {}).values():
+            index.drop(record_id)
+        self._places.get((namespace, resource), {}).pop(record_id, None)
+
+    def _candidates(self, namespace: str, resource: str, path: str, text: str) -> list[Record]:
+        """The records with ``text`` at ``path``, in the collection's order."""
+        coll = self._collection(namespace, resource)
+        indexes = self._indexes.setdefault((namespace, resource), {})
+        if path not in indexes:
+            indexes[path] = _TextIndex(path, coll)
+        places = self._places.get((namespace, resource), {})
+        ids = indexes[path].by_text.get(text, ())
+        return [coll[i] for i in sorted(ids, key=lambda i: places.get(i, -1))]
 
     def _collection(self, namespace: str, resource: str) -> dict[str, Record]:
         return self._data.setdefault(namespace, {}).setdefault(resource, {})
@@ -105,6 +162,8 @@ class MemoryStore:
             ordered = {"_id": given, **{k: v for k, v in record.items() if k != "_id"}}
             coll.pop(given, None)
             coll[given] = ordered
+            self._places.setdefault((namespace, resource), {})[given] = next(self._next_place)
+            self._indexed(namespace, resource, given, ordered)
             return copy.deepcopy(ordered)
 
     def find(
@@ -116,18 +175,24 @@ class MemoryStore:
         skip: int = 0,
         limit: int | None = None,
         sort: SortSpec | None = None,
+        equal: tuple[str, str] | None = None,
     ) -> list[Record]:
         """Records matching ``predicate``, in insertion order (or ``sort``'s), after ``skip``,
-        at most ``limit``."""
+        at most ``limit``. ``equal``: a path and a text every record ``predicate``
+        matches has there (:func:`~hub.sandbox.mongo.equality_hint`)."""
         with self._lock:
+            records: Iterable[Record] = (
+                self._candidates(namespace, resource, *equal)
+                if equal is not None
+                else self._collection(namespace, resource).values()
+            )
             if sort:
-                records = self._collection(namespace, resource).values()
                 chosen = [r for r in records if predicate is None or predicate(r)]
                 ordered = sort_records(chosen, sort)[skip:]
                 return copy.deepcopy(ordered if limit is None else ordered[:limit])
             found: list[Record] = []
             skipped = 0
-            for record in self._collection(namespace, resource).values():
+            for record in records:
                 if predicate is not None and not predicate(record):
                     continue
                 if skipped < skip:
@@ -164,13 +229,17 @@ class MemoryStore:
                 record["updatedAt"] = stamp
             for record in staged:
                 coll[record["_id"]] = record
+                self._indexed(namespace, resource, record["_id"], record)
             return copy.deepcopy(staged)
 
     def delete_many(self, namespace: str, resource: str, ids: Iterable[str]) -> list[Record]:
         """Remove the records with these ids; return the removed ones."""
         with self._lock:
             coll = self._collection(namespace, resource)
-            return [coll.pop(i) for i in dict.fromkeys(ids) if i in coll]
+            removed = [coll.pop(i) for i in dict.fromkeys(ids) if i in coll]
+            for record in removed:
+                self._unindexed(namespace, resource, record["_id"])
+            return removed
 
     def dump(self, namespace: str) -> dict[str, list[Record]]:
         """Every non-empty collection of ``namespace``."""
@@ -190,3 +259,5 @@ class MemoryStore:
         """Drop every record in every namespace."""
         with self._lock:
             self._data.clear()
+            self._indexes.clear()
+            self._places.clear()

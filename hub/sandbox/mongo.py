@@ -23,11 +23,13 @@ __all__ = [
     "QueryError",
     "SortSpec",
     "compile_query",
+    "equality_hint",
     "key_filter_query",
     "matches",
     "parse_sort",
     "resolve_path",
     "sort_records",
+    "texts_at",
 ]
 
 Predicate = Callable[[Any], bool]
@@ -235,6 +237,42 @@ def _path_test(path: str, test: ValuesTest) -> Predicate:
         return lambda doc: test([doc])
     parts = path.split(".")  # once, not for every document
     return lambda doc: test(_resolve(doc, parts))
+
+
+def equality_hint(query: Any) -> tuple[str, str] | None:
+    """``(path, text)`` when ``query`` matches only documents with the text ``text`` at
+    ``path`` (or in a list there): a key filter's usual form, ``{path: {"$in": [text]}}``,
+    alone or within an ``$and``. A store may look such documents up by that value
+    instead of testing every one; it still tests the ones it finds."""
+    if not isinstance(query, Mapping) or len(query) != 1:
+        return None
+    ((key, cond),) = query.items()
+    if key == "$and" and isinstance(cond, list):
+        hints = (equality_hint(part) for part in cond)
+        return next((hint for hint in hints if hint is not None), None)
+    if not isinstance(key, str) or key.startswith("$"):
+        return None
+    if isinstance(cond, str):
+        return key, cond
+    if isinstance(cond, Mapping) and len(cond) == 1:
+        ((op, arg),) = cond.items()
+        if op == "$eq" and isinstance(arg, str):
+            return key, arg
+        if op == "$in" and isinstance(arg, list) and len(arg) == 1 and isinstance(arg[0], str):
+            return key, arg[0]
+    return None
+
+
+def texts_at(doc: Any, path: str) -> set[str]:
+    """The texts an :func:`equality_hint` on ``path`` can match in ``doc``: the strings
+    at ``path``, and the strings in lists there."""
+    found: set[str] = set()
+    for value in resolve_path(doc, path):
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, list):
+            found.update(item for item in value if isinstance(item, str))
+    return found
 
 
 def matches(doc: Any, query: Mapping[str, Any]) -> bool:

@@ -32,7 +32,13 @@ from starlette.responses import JSONResponse, Response
 
 from hub.sandbox.documents import PROTECTED_FIELDS, MemoryStore, set_path
 from hub.sandbox.inputs import BadInput, read_object
-from hub.sandbox.mongo import QueryError, compile_query, key_filter_query, parse_sort
+from hub.sandbox.mongo import (
+    QueryError,
+    compile_query,
+    equality_hint,
+    key_filter_query,
+    parse_sort,
+)
 from hub.sandbox.responses import json_error
 
 __all__ = ["ALL_OPS", "MongoRest", "Op", "ResourceSpec", "resource_table"]
@@ -191,7 +197,10 @@ class MongoRest:
             sort = parse_sort(params["sort"]) if self.sort and params.get("sort") else None
         except QueryError as exc:
             raise _BadRequest(f"invalid query: {exc}") from None
-        found = self.store.find(ns, spec.name, predicate, skip=skip, limit=limit, sort=sort)
+        equal = equality_hint({"$and": filters}) if filters else None
+        found = self.store.find(
+            ns, spec.name, predicate, skip=skip, limit=limit, sort=sort, equal=equal
+        )
         return JSONResponse(found)
 
     async def _action(

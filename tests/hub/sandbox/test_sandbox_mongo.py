@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from hub.sandbox.mongo import QueryError, compile_query, key_filter_query, matches, resolve_path
+from hub.sandbox.mongo import (
+    QueryError,
+    compile_query,
+    equality_hint,
+    key_filter_query,
+    matches,
+    resolve_path,
+)
 
 LEO: dict[str, Any] = {
     "_id": "a1",
@@ -140,3 +147,23 @@ def test_sort_records_orders_by_keys_in_turn_and_ranks_types() -> None:
     assert ids == ["d", "e", "b", "a", "c"]
     ids = [d["_id"] for d in sort_records(docs, [("t", -1), ("_id", 1)])]
     assert ids == ["a", "c", "b", "e", "d"]
+
+
+def test_an_equality_hint_is_given_only_for_a_single_text_every_match_has() -> None:
+    key = key_filter_query([("contactEmails.address", "ada@example.com")])
+    assert equality_hint(key) == ("contactEmails.address", "ada@example.com")
+    assert equality_hint({"$and": [{"role": {"$gt": 1}}, key]}) == (
+        "contactEmails.address",
+        "ada@example.com",
+    )
+    assert equality_hint({"name.first": "Ada"}) == ("name.first", "Ada")
+    assert equality_hint({"name.first": {"$eq": "Ada"}}) == ("name.first", "Ada")
+    for no_hint in (
+        {"n": {"$in": ["1", "2"]}},  # either of two
+        key_filter_query([("amount", "100")]),  # a number too
+        {"$or": [key]},
+        {"a": "x", "b": "y"},
+        {"a": {"$regex": "x"}},
+        {"a": {"$ne": "x"}},
+    ):
+        assert equality_hint(no_hint) is None, no_hint

@@ -9,6 +9,7 @@ import pytest
 
 from hub.sandbox.clock import FakeClock
 from hub.sandbox.documents import MemoryStore, set_path
+from hub.sandbox.mongo import texts_at
 from hub.sandbox.tokens import TokenStore
 
 
@@ -117,3 +118,38 @@ def test_find_sorts_before_skip_and_limit() -> None:
     everything = store.find("ns", "things", sort=[("updatedAt", -1)])
     assert [r["_id"] for r in everything] == ["x", "z", "y"]
     assert [r["_id"] for r in store.find("ns", "things")] == ["x", "y", "z"]
+
+
+def test_a_find_by_an_indexed_text_answers_as_a_full_scan_through_every_write() -> None:
+    """The index a key-filter find uses is kept by inserts, updates, re-inserts and
+    deletes: every find by it answers what testing each record answers, in order."""
+    store, _ = _store()
+    rng = random.Random(7)
+    emails = [f"p{n}@example.com" for n in range(6)]
+    path = "contactEmails.address"
+    for step in range(300):
+        ids = [r["_id"] for r in store.find("ns", "people")]
+        action = rng.random()
+        email = rng.choice(emails)
+        if action < 0.4 or not ids:
+            store.insert("ns", "people", {"contactEmails": [{"address": email}], "n": step})
+        elif action < 0.6:
+            store.update_many(
+                "ns", "people", [rng.choice(ids)], {"contactEmails.0": {"address": email}}
+            )
+        elif action < 0.7:  # seeding again under an id taken: replaced, moved to the end
+            kept = rng.choice(ids)
+            store.insert("ns", "people", {"_id": kept, "tags": [email]}, keep_id=True)
+        elif action < 0.8:
+            store.delete_many("ns", "people", [rng.choice(ids)])
+        for wanted, where in ((email, path), (email, "tags")):
+
+            def has(record: dict[str, object], wanted: str = wanted, where: str = where) -> bool:
+                return wanted in texts_at(record, where)
+
+            scanned = store.find("ns", "people", has, skip=1, limit=3)
+            assert store.find("ns", "people", has, skip=1, limit=3, equal=(where, wanted)) == (
+                scanned
+            )
+    store.clear()
+    assert store.find("ns", "people", None, equal=(path, emails[0])) == []
