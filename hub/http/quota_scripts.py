@@ -320,6 +320,17 @@ end
 if ahead > 0 and purge_dead() > 0 then
   ahead = count_ahead()
 end
+-- the caller holds its slots now: its ticket leaves the room, and its owner's note goes
+local function leave_room()
+  if ticket ~= '' and redis.call('ZSCORE', alive, ticket) then
+    drop_ticket(ticket)
+    redis.call('ZREM', alive, ticket)
+    count_idle()
+  end
+  if owner ~= '' then
+    redis.call('HDEL', owners, owner)
+  end
+end
 local paused = redis.call('PTTL', pause)
 local storm = redis.call('EXISTS', strikes) == 1
 if paused <= 0 and storm then
@@ -344,14 +355,9 @@ if paused <= 0 and ahead + cost <= limit - used then
     local due = redis.call('ZSCORE', alive, ticket)
     if due then
       observe('late_ms', math.max(0, now - (tonumber(due) - grace)))
-      drop_ticket(ticket)
-      redis.call('ZREM', alive, ticket)
-      count_idle()
-    end
-    if owner ~= '' then
-      redis.call('HDEL', owners, owner)
     end
   end
+  leave_room()
   return {1, used + cost}
 end
 local at = grant_time(ahead + cost - 1)
@@ -381,14 +387,7 @@ if paused <= 0 and not storm then
     -- applies to it until it comes)
     redis.call('HSET', granted, victim, '- ' .. taken[2] .. ' 0 0')
     redis.call('HINCRBY', stats, 'overtaken', 1)
-    if ticket ~= '' then
-      drop_ticket(ticket)
-      redis.call('ZREM', alive, ticket)
-      count_idle()
-    end
-    if owner ~= '' then
-      redis.call('HDEL', owners, owner)
-    end
+    leave_room()
     return {2, used, taken[1], taken[2], unpack(taken[3])}
   end
 end
