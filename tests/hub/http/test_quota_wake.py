@@ -173,6 +173,14 @@ def _woken_ahead(
     return quota, waker, out, claim
 
 
+class RecordedSleep(list[float]):
+    """A real sleep that notes each length asked for."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        time.sleep(seconds)
+
+
 def _now_ms(redis_client: redis.Redis) -> int:
     seconds, micros = redis_client.time()
     return int(seconds) * 1000 + int(micros) // 1000
@@ -181,13 +189,8 @@ def _now_ms(redis_client: redis.Redis) -> int:
 def test_a_step_woken_ahead_calls_no_earlier_than_its_slot_frees(
     redis_client: redis.Redis,
 ) -> None:
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        time.sleep(seconds)
-
-    quota, _, out, claim = _woken_ahead(redis_client, "wake:ahead", sleep)
+    slept = RecordedSleep()
+    quota, _, out, claim = _woken_ahead(redis_client, "wake:ahead", slept)
     lease = quota.acquire(QuotaClaim.from_state("bulk", claim.state(), owner="task-a"))
     assert lease.id.startswith("w")
     assert slept and 0 < slept[0] <= 0.082  # it waited in its worker for its turn
@@ -261,14 +264,9 @@ def test_steps_slow_to_come_are_woken_at_most_100_ms_ahead(redis_client: redis.R
 def test_a_step_of_two_calls_makes_each_when_its_own_slot_frees(
     redis_client: redis.Redis,
 ) -> None:
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        time.sleep(seconds)
-
+    slept = RecordedSleep()
     budget = Budget("wake:pair", 2, 1.0)
-    quota, waker = RedisQuota(redis_client, budget, sleep=sleep), QuotaWaker(redis_client)
+    quota, waker = RedisQuota(redis_client, budget, sleep=slept), QuotaWaker(redis_client)
     first, second = _hold(quota, 2)
     quota.settle(first)
     time.sleep(0.06)
