@@ -88,11 +88,8 @@ class ApiClient:
         self.paginator = paginator
         self._explain = explain
         self._books = books
-        self._breaker: Breaker = breaker or NoBreaker()
-        self._quota: Quota = quota or Unlimited()
-        self._batch_quota: SettlesInBatch | None = None
-        self._batch_breaker: RecordsInBatch | None = None
-        self._pair_books()
+        self.breaker: Breaker = breaker or NoBreaker()
+        self.quota: Quota = quota or Unlimited()
         self.rate_limit_headers = rate_limit_headers
         self._now = now
         self._http = httpx.Client(
@@ -103,32 +100,6 @@ class ApiClient:
             transport=transport,
             event_hooks={"request": [self._take_slot], "response": [self._settle]},
         )
-
-    @property
-    def quota(self) -> Quota:
-        return self._quota
-
-    @quota.setter
-    def quota(self, quota: Quota) -> None:
-        self._quota = quota
-        self._pair_books()
-
-    @property
-    def breaker(self) -> Breaker:
-        return self._breaker
-
-    @breaker.setter
-    def breaker(self, breaker: Breaker) -> None:
-        self._breaker = breaker
-        self._pair_books()
-
-    def _pair_books(self) -> None:
-        """Settle and verdict in one batch when both keep their books in ``books``."""
-        quota_in = self._quota if isinstance(self._quota, SettlesInBatch) else None
-        breaker_in = self._breaker if isinstance(self._breaker, RecordsInBatch) else None
-        together = self._books is not None and quota_in is not None and breaker_in is not None
-        self._batch_quota = quota_in if together else None
-        self._batch_breaker = breaker_in if together else None
 
     def _take_slot(self, request: httpx.Request) -> None:
         admission = self.breaker.admit()
@@ -154,21 +125,25 @@ class ApiClient:
         # a 429 is a quota signal: no verdict on the upstream
         verdict = admission if response.status_code != 429 else None
         failed = response.status_code >= 500
-        if self._batch_quota is not None and self._batch_breaker is not None:
+        # read at each answer, not kept: ``hub test`` sets its own quota on a built client
+        quota, breaker = self.quota, self.breaker
+        if (
+            self._books is not None
+            and isinstance(quota, SettlesInBatch)
+            and isinstance(breaker, RecordsInBatch)
+        ):
             batch = RedisBatch(self._books)
-            paused_for = self._batch_quota.settle_in(batch, lease, observation)
-            opened_for = (
-                self._batch_breaker.record_in(batch, verdict, failed=failed) if verdict else None
-            )
+            paused_for = quota.settle_in(batch, lease, observation)
+            opened_for = breaker.record_in(batch, verdict, failed=failed) if verdict else None
             batch.send()
             paused, opened = paused_for(), opened_for() if opened_for else None
         else:
-            paused = self.quota.settle(lease, observation)
-            opened = self.breaker.record(verdict, failed=failed) if verdict else None
+            paused = quota.settle(lease, observation)
+            opened = breaker.record(verdict, failed=failed) if verdict else None
         if paused:
             response.extensions[QUOTA_PAUSE] = paused
         if admission is not None and verdict is None:
-            self.breaker.cancel(admission)
+            breaker.cancel(admission)
         if opened is not None:
             response.extensions[_OPENED] = opened
 
