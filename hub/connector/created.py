@@ -84,16 +84,6 @@ class CreatedRecords:
         digest = hashlib.sha256(json.dumps(match, sort_keys=True, default=str).encode())
         return f"hub:created:{self.connector}:{resource}:{digest.hexdigest()[:32]}"
 
-    def remember(self, resource: str, match: Mapping[str, Any], record_id: Any) -> None:
-        """An upsert created ``record_id`` for ``match``."""
-        value = json.dumps({"id": str(record_id), "at": self._now()})
-        self._redis.set(self._key(resource, match), value, ex=self._ttl)
-
-    def missed(self, resource: str, match: Mapping[str, Any]) -> bool:
-        """A find for ``match`` matched nothing: report it if an upsert created a record for
-        it lately (see the module's docstring); whether it did."""
-        return self._report(resource, match, self._redis.get(self._key(resource, match)))
-
     @contextmanager
     def upsert(
         self, resource: str, match: Mapping[str, Any], *, lock: str, ttl_seconds: float = 60.0
@@ -156,8 +146,9 @@ class UpsertGuard:
         self.created_id: str | None = None
 
     def missed(self) -> bool:
-        """The find matched nothing: :meth:`CreatedRecords.missed`, on what was read as
-        the lock was taken."""
+        """The find matched nothing: report it if an upsert created a record for the key
+        lately (see the module's docstring), on what was read as the lock was taken;
+        whether it did."""
         return self._records._report(self._resource, self._match, self._remembered)
 
     def created(self, record_id: Any) -> None:

@@ -29,22 +29,29 @@ def test_a_find_that_misses_a_record_created_lately_is_reported(
     clock = [1000.0]
     created = CreatedRecords(redis_client, "crm", ttl_seconds=60, now=lambda: clock[0])
     match = {"email": "ada@example.com"}
-    assert created.missed("contacts", match) is False  # nothing created: a plain miss
-    created.remember("contacts", match, "c1")
+    lock = lock_key("crm", "contacts", "ada")
+    with created.upsert("contacts", match, lock=lock) as first:
+        assert first.missed() is False  # nothing created: a plain miss
+        first.created("c1")
     clock[0] += 12
-    with caplog.at_level(logging.WARNING, logger="hub.connector"):
-        assert created.missed("contacts", match) is True
+    with (
+        caplog.at_level(logging.WARNING, logger="hub.connector"),
+        created.upsert("contacts", match, lock=lock) as again,
+    ):
+        assert again.missed() is True
     (message,) = [r.getMessage() for r in caplog.records]
     assert "crm contacts: a find for" in message and "created c1 for it 12s ago" in message
     assert redis_client.hget(MISSES_KEY, "crm:contacts") == b"1"
-    assert created.missed("contacts", {"email": "bob@example.com"}) is False
+    other = {"email": "bob@example.com"}
+    with created.upsert("contacts", other, lock=lock_key("bob")) as bob:
+        assert bob.missed() is False
     text = exposition(redis_client).decode()
     assert 'hub_find_misses_total{connector="crm",resource="contacts"} 1.0' in text
     assert 0 < redis_client.ttl(created._key("contacts", match)) <= 60
 
 
-def test_an_upsert_guard_holds_the_lock_reports_misses_and_remembers_on_release(
-    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+def test_an_upsert_guard_holds_the_lock_and_remembers_what_it_created_on_release(
+    redis_client: redis.Redis,
 ) -> None:
     created = CreatedRecords(redis_client, "crm", ttl_seconds=60)
     match = {"email": "ada@example.com"}
@@ -53,18 +60,10 @@ def test_an_upsert_guard_holds_the_lock_reports_misses_and_remembers_on_release(
         assert redis_client.get(lock) is not None
         with pytest.raises(LockBusy), created.upsert("contacts", match, lock=lock):
             pass  # a second upsert of the key waits for this one
-        assert guard.missed() is False  # nothing created for it yet: a plain miss
         guard.created("c1")
         assert redis_client.get(created._key("contacts", match)) is None  # not yet
     assert redis_client.get(lock) is None
     assert json.loads(redis_client.get(created._key("contacts", match)) or "{}")["id"] == "c1"
-    with (
-        caplog.at_level(logging.WARNING, logger="hub.connector"),
-        created.upsert("contacts", match, lock=lock) as again,
-    ):
-        assert again.missed() is True  # the find missed what the first one created
-    assert "created c1 for it" in caplog.records[0].getMessage()
-    assert redis_client.hget(MISSES_KEY, "crm:contacts") == b"1"
 
 
 def test_an_upsert_guard_releases_its_lock_when_the_block_fails(
