@@ -248,8 +248,9 @@ class RedisQuota:
         reserved = claim.take_reserved(key)
         if reserved is not None:
             lease_id, due = reserved
-            if due > self._clock():  # a woken step's later call: its slot frees in a few ms
-                self._sleep(due - self._clock())
+            wait = due - self._clock()  # the clock read once: it must not pass due between
+            if wait > 0:  # a woken step's later call: its slot frees in a few ms
+                self._sleep(wait)
             return Lease(key, lease_id)
         cost = claim.cost(key, self.budget.effective_limit)
         lease_id = _new_id()

@@ -289,3 +289,23 @@ def test_a_step_of_two_calls_makes_each_when_its_own_slot_frees(
         score = redis_client.zscore(log, ended.id)
         assert score is None or score + 1000 <= _now_ms(redis_client), f"call {call}"
     assert slept and 0 < slept[-1] <= 0.03  # the create waited for its slot
+
+
+def test_a_later_call_whose_slot_frees_while_it_looks_does_not_sleep_a_negative_time(
+    redis_client: redis.Redis,
+) -> None:
+    # the clock passes the slot's time between two looks: under load a process can be
+    # preempted right there, and time.sleep() refuses a negative length (ValueError, a
+    # step failed for good)
+    due = 100.0
+    looks = iter([due - 0.004, due + 0.002])
+    slept: list[float] = []
+    budget = Budget("wake:race", 2, 1.0)
+    quota = RedisQuota(
+        redis_client, budget, register=False, sleep=slept.append, clock=lambda: next(looks)
+    )
+    claim = QuotaClaim(owner="task-race")
+    claim.granted(budget.key, ["w1", "w1.2"], quota, [0.0, due])
+    lease = quota.acquire(claim)
+    assert lease.id == "w1.2"
+    assert slept == [pytest.approx(0.004)]  # one look, and the wait it measured
