@@ -51,7 +51,7 @@ commands.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "GIVE_BACK", "PARK", "RELEASE", "SETTLE", "STATUS"]
+__all__ = ["ACQUIRE", "FIRST_LEAD_MS", "GIVE_BACK", "PARK", "RELEASE", "SETTLE", "STATUS"]
 
 #: the Redis clock, and the calls of the upstream's marks (see ``marks`` above).
 #: Expects locals: marks, marked, window.
@@ -121,20 +121,30 @@ local function count_idle()
 end
 """
 
+#: the lead before any woken step has come: see _LEAD
+FIRST_LEAD_MS = 250
+
 #: how far ahead of its turn a parked step is granted its slots, so that it comes at its
 #: turn: how long woken steps have taken to come (a moving average, +25% and 5 ms for the
 #: spread), at most a quarter of the window and at most 100 ms. A step that comes early
 #: waits in its worker until its slots free; one that comes late leaves them unused
 #: meanwhile. The 100 ms cap: when woken steps are slow to come because every worker
-#: process is busy, granting further ahead would only keep more processes waiting. A
-#: slot granted ahead still goes to a caller ahead of the woken step that arrives before
-#: it comes (see ACQUIRE), so priority stays exact. Expects locals: stats, window.
+#: process is busy, granting further ahead would only keep more processes waiting.
+#: Before any woken step has come (a budget's first waits: a backlog just arrived, and
+#: the workers are still taking it up and parking it), a quarter of the window, at most
+#: :data:`FIRST_LEAD_MS`: the first woken steps are late by the time the backlog takes to
+#: park, and the first step to come sets the average. A slot granted ahead still goes to
+#: a caller ahead of the woken step that arrives before it comes (see ACQUIRE), so
+#: priority stays exact. Expects locals: stats, window.
 _LEAD = """
 local function wake_lead()
-  local took = tonumber(redis.call('HGET', stats, 'wake_ms') or '0')
+  local took = tonumber(redis.call('HGET', stats, 'wake_ms') or '-1')
+  if took < 0 then
+    return math.min(math.floor(window / 4), FIRST_LEAD_MS)
+  end
   return math.min(math.floor(took * 1.25) + 5, math.floor(window / 4), 100)
 end
-"""
+""".replace("FIRST_LEAD_MS", str(FIRST_LEAD_MS))
 
 #: the slots recorded in ``granted`` for a woken step: its lease id, how many, and when
 #: each frees (ms from now, 0 when free), or nil for ``-`` (taken by a caller ahead).

@@ -11,6 +11,7 @@ import redis
 from hub.core.errors import QuotaWait
 from hub.http.quota import DUE_KEY, Budget, Lease, RedisQuota
 from hub.http.quota_claim import QuotaClaim
+from hub.http.quota_scripts import FIRST_LEAD_MS
 from hub.http.quota_wake import QuotaWaker
 
 
@@ -261,6 +262,22 @@ def test_steps_slow_to_come_are_woken_at_most_100_ms_ahead(redis_client: redis.R
     assert woken == [] and 2000 - 100 - 10 <= next_ms <= 2000 - 100 + 2
 
 
+@pytest.mark.parametrize(("window", "lead_ms"), [(0.4, 100), (2.0, FIRST_LEAD_MS)])
+def test_before_any_woken_step_came_steps_are_woken_a_quarter_window_ahead(
+    redis_client: redis.Redis, window: float, lead_ms: int
+) -> None:
+    # a backlog just arrived: the workers are still parking it when the first slots free,
+    # so the first woken steps come late, and nothing says how late yet
+    budget = Budget(f"wake:first:{window}", 1, window)
+    quota, waker = RedisQuota(redis_client, budget), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    quota.settle(out)
+    _park(quota, waker, QuotaClaim(owner="task-a"), "a-message")
+    next_ms, woken = waker.release(budget.key)
+    frees = round(window * 1000)
+    assert woken == [] and frees - lead_ms - 10 <= next_ms <= frees - lead_ms + 2
+
+
 def test_a_step_of_two_calls_makes_each_when_its_own_slot_frees(
     redis_client: redis.Redis,
 ) -> None:
@@ -271,6 +288,8 @@ def test_a_step_of_two_calls_makes_each_when_its_own_slot_frees(
     quota.settle(first)
     time.sleep(0.06)
     quota.settle(second)  # the two slots free 60 ms apart
+    # woken steps lately came at once
+    redis_client.hset("hub:quota:wake:pair:stats", "wake_ms", 0)
     claim = QuotaClaim(owner="task-pair")
     claim.expect(2)  # a find and a create
     _park(quota, waker, claim, "pair-message")
