@@ -250,7 +250,11 @@ class RedisQuota:
             lease_id, due = reserved
             wait = due - self._clock()  # the clock read once: it must not pass due between
             if wait > 0:  # a woken step's later call: its slot frees in a few ms
-                self._sleep(wait)
+                try:
+                    self._sleep(wait)
+                except BaseException:  # a time limit, a shutdown: the slot goes back
+                    claim.put_back(key, lease_id, due)
+                    raise
             return Lease(key, lease_id)
         cost = claim.cost(key, self.budget.effective_limit)
         lease_id = _new_id()

@@ -160,6 +160,14 @@ class QuotaClaim:
         b.calls += 1
         return b.reserved.pop(0), b.not_before.pop(0)
 
+    def put_back(self, key: str, lease_id: str, not_before: float) -> None:
+        """Keep again a slot :meth:`take_reserved` handed out whose call was never made
+        (its wait was interrupted), so that :meth:`close` gives it back."""
+        b = self.budget(key)
+        b.calls -= 1
+        b.reserved.insert(0, lease_id)
+        b.not_before.insert(0, not_before)
+
     def waiting(self, key: str, ticket: str) -> None:
         """No slot now: keep the ticket, and ask for every call made so far next time."""
         b = self.budget(key)

@@ -328,3 +328,29 @@ def test_a_later_call_whose_slot_frees_while_it_looks_does_not_sleep_a_negative_
     lease = quota.acquire(claim)
     assert lease.id == "w1.2"
     assert slept == [pytest.approx(0.004)]  # one look, and the wait it measured
+
+
+class _Interrupted(Exception):
+    """What a time limit or a shutdown raises in a sleeping worker."""
+
+
+def test_a_later_call_interrupted_while_it_waits_for_its_slot_gives_the_slot_back(
+    redis_client: redis.Redis,
+) -> None:
+    given_back: list[list[str]] = []
+
+    def interrupted(_seconds: float) -> None:
+        raise _Interrupted
+
+    class Releaser:
+        def release(self, lease_ids: list[str]) -> None:
+            given_back.append(lease_ids)
+
+    budget = Budget("wake:interrupted", 2, 1.0)
+    quota = RedisQuota(redis_client, budget, register=False, sleep=interrupted)
+    claim = QuotaClaim(owner="task-interrupted")
+    claim.granted(budget.key, ["w1", "w1.2"], Releaser(), [0.0, time.monotonic() + 5])
+    with pytest.raises(_Interrupted):
+        quota.acquire(claim)
+    claim.close()  # the step ends: the slot it never called in is given back at once
+    assert given_back == [["w1.2"]]
