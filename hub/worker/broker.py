@@ -41,6 +41,10 @@ is overdue), and its take finds a message pushed without a ring (by a producer t
 not the hub's). A ring swallowed by a worker that died in the instant between the ring
 and its take costs at most that wait. With a global key prefix the channel uses kombu's
 ``BRPOP`` as before.
+
+Task events and broadcasts (fanout) are published without waiting for Redis's answer
+(:mod:`hub.worker.fanout_publish`): the worker's main process no longer stops between a
+message's take and its hand-over to wait for the answer to a ``task-received`` event.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from queue import Empty
 from typing import Any
 
@@ -58,6 +63,8 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 from redis.exceptions import NoScriptError
+
+from hub.worker.fanout_publish import UnansweredPublish
 
 __all__ = [
     "BELL_KEY",
@@ -219,6 +226,25 @@ class Channel(kombu_redis.Channel):
             for command in commands:
                 pipe.execute_command(*command)
             pipe.execute()
+
+    def _put_fanout(self, exchange: str, message: Any, routing_key: str, **kwargs: Any) -> None:
+        """Task events and broadcasts: sent without waiting for Redis's answer (see
+        :mod:`hub.worker.fanout_publish`)."""
+        if self.global_keyprefix or kwargs.get("_publish_batch") is not None:
+            super()._put_fanout(exchange, message, routing_key, **kwargs)
+            return
+        payload = dumps(message)
+        for topic in self._get_publish_topics(exchange, routing_key):
+            self._unanswered.publish(topic, payload)
+
+    @cached_property
+    def _unanswered(self) -> UnansweredPublish:
+        return UnansweredPublish(self.pool.make_connection)
+
+    def close(self) -> None:
+        if "_unanswered" in self.__dict__:
+            self._unanswered.close()
+        super().close()
 
     def _do_restore_message(
         self, payload: Any, exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
