@@ -28,7 +28,6 @@ worker`` x 4, the three sizes, a backlog of 10 windows each; a few minutes on tw
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import os
 import sys
@@ -57,7 +56,7 @@ from hub.http import (  # noqa: E402
     RedisQuota,
     quota_status,
 )
-from hub.sandbox import max_calls_in_window  # noqa: E402
+from hub.sandbox import max_calls_in_window, window_use  # noqa: E402
 from hub.worker import (  # noqa: E402
     STEP_QUEUES,
     create_celery,
@@ -200,18 +199,6 @@ def windows_over(times: list[float], window: float, limit: int) -> int:
             start += 1
         over += end - start + 1 > limit
     return over
-
-
-def utilisation(times: list[float], window: float, limit: int) -> float:
-    """Mean trailing-window fill / limit, from the first full window to the last call."""
-    if len(times) < 2 or times[-1] - times[0] <= window:
-        return float("nan")
-    t, step, fills = times[0] + window, 0.001, []
-    while t <= times[-1]:
-        inside = bisect.bisect_right(times, t) - bisect.bisect_right(times, t - window)
-        fills.append(min(inside, limit) / limit)
-        t += step
-    return sum(fills) / len(fills)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -442,7 +429,7 @@ def figures(
         "token_requests": sum(1 for c in calls if c["path"].endswith("/token")),
         "calls": len(calls),
         "useful_share": useful_calls(calls) / len(calls),
-        "utilisation": utilisation(times, size.window, size.limit),
+        "utilisation": window_use(calls, size.window, size.limit),
         "max_window": f"{max_calls_in_window(calls, size.window)}/{size.limit}",
         "windows_over": windows_over(times, size.window, size.limit),
         "refused": sum(1 for c in calls if c["status"] == 429),

@@ -3,7 +3,8 @@
 - :mod:`~hub.sandbox.clock`: injectable clocks (:class:`FakeClock` for tests).
 - :mod:`~hub.sandbox.quota`: the rolling-window limiter and rate-limit headers.
 - :mod:`~hub.sandbox.faults`: error rates, latency, 429 storms, drops, scripted answers.
-- :mod:`~hub.sandbox.calllog`: the log of every call; :func:`max_calls_in_window`.
+- :mod:`~hub.sandbox.calllog`: the log of every call; :func:`max_calls_in_window`,
+  :func:`window_use`.
 - :mod:`~hub.sandbox.mongo`: a MongoDB-style query matcher.
 - :mod:`~hub.sandbox.documents`: namespaced in-memory collections.
 - :mod:`~hub.sandbox.tokens`: bearer tokens with expiry.
@@ -21,7 +22,13 @@ from hub.core import lazy_exports
 
 if TYPE_CHECKING:
     from hub.sandbox.app import METHODS, SandboxConfig, build_core, sandbox_app, strict_sandboxes
-    from hub.sandbox.calllog import CallLog, CallRecord, max_calls_in_window, window_counts
+    from hub.sandbox.calllog import (
+        CallLog,
+        CallRecord,
+        max_calls_in_window,
+        window_counts,
+        window_use,
+    )
     from hub.sandbox.clock import Clock, FakeClock, SystemClock, iso_utc
     from hub.sandbox.control import control_mount, control_routes
     from hub.sandbox.core import SandboxCore, UnknownResource
@@ -106,6 +113,7 @@ __all__ = [
     "serve_in_thread",
     "strict_sandboxes",
     "window_counts",
+    "window_use",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -123,6 +131,7 @@ __getattr__, __dir__ = lazy_exports(
             "CallRecord",
             "max_calls_in_window",
             "window_counts",
+            "window_use",
         ),
         "clock": (
             "Clock",

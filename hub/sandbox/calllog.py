@@ -3,18 +3,20 @@
 Every request that reached the sandbox's API routes is one record, whatever its answer:
 quota refusals, injected faults and dropped connections included. Control routes are
 never logged. :func:`max_calls_in_window` answers "did any rolling window ever hold more
-calls than the limit?" for records or their JSON form.
+calls than the limit?" for records or their JSON form; :func:`window_use`, "how full did
+the windows stay?".
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["CallLog", "CallRecord", "max_calls_in_window", "window_counts"]
+__all__ = ["CallLog", "CallRecord", "max_calls_in_window", "window_counts", "window_use"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,20 @@ def window_counts(
         }
         for client in clients
     }
+
+
+def window_use(
+    calls: Iterable[CallRecord | Mapping[str, Any]], window_seconds: float, limit: int
+) -> float:
+    """How full the rolling window stayed: its count (at most ``limit``) over ``limit``,
+    averaged over every millisecond from the first full window (one window after the
+    first call) to the last call; ``nan`` for calls that span no more than a window."""
+    times = sorted(float(_field(c, "t")) for c in calls)
+    if len(times) < 2 or times[-1] - times[0] <= window_seconds:
+        return float("nan")
+    t, fills = times[0] + window_seconds, []
+    while t <= times[-1]:
+        inside = bisect.bisect_right(times, t) - bisect.bisect_right(times, t - window_seconds)
+        fills.append(min(inside, limit) / limit)
+        t += 0.001
+    return sum(fills) / len(fills)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from hub.sandbox.calllog import CallLog, CallRecord, max_calls_in_window, window_counts
+import pytest
+
+from hub.sandbox.calllog import (
+    CallLog,
+    CallRecord,
+    max_calls_in_window,
+    window_counts,
+    window_use,
+)
 
 
 def _call(seq: int, t: float, *, refused: bool = False, client: str | None = "c") -> CallRecord:
@@ -77,3 +86,14 @@ def test_log_is_bounded() -> None:
     for _ in range(5):
         log.append(_call(log.next_seq(), 0.0))
     assert [r.seq for r in log.records()] == [3, 4, 5]
+
+
+def test_window_use_is_the_mean_fill_of_the_window_from_the_first_full_one() -> None:
+    # two a second, a limit of two: every window from the first full one is full
+    steady = [{"t": n / 2} for n in range(9)]
+    assert window_use(steady, 1.0, 2) == pytest.approx(1.0)
+    # one call late by a window: one of the two slots stays empty for one window of
+    # the three sampled
+    late = [{"t": t} for t in (0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0)]
+    assert window_use(late, 1.0, 2) == pytest.approx(1 - 0.5 / 3, abs=0.01)
+    assert math.isnan(window_use([{"t": 0.0}, {"t": 0.9}], 1.0, 2))  # no full window
