@@ -69,11 +69,17 @@ def worker(
     ]
     if hostname:
         argv += ["-n", hostname]
-    from hub.worker import announce_worker, sweep_keys_in_worker, wake_quota_waiters_in_worker
+    from hub.worker import (
+        announce_worker,
+        freeze_startup_heap_in_worker,
+        sweep_keys_in_worker,
+        wake_quota_waiters_in_worker,
+    )
 
     announce_worker(url, {"concurrency": processes, "queues": names})
     sweep_keys_in_worker()
     wake_quota_waiters_in_worker()
+    freeze_startup_heap_in_worker()
     app.worker_main(argv)
 
 
@@ -88,6 +94,7 @@ def serve(
     import redis
 
     from hub.core import Presence
+    from hub.core.startup_heap import freeze_startup_heap
     from hub.ingress import check_fsync, connect, create_live_app, server
     from hub.worker import app as celery
     from hub.workflow import LiveWorkflows, WorkflowError, WorkflowStore
@@ -121,6 +128,7 @@ def serve(
     listen = port or settings.hub_ingress_port
     presence = Presence(redis_client(settings, url), "ingress", detail={"port": listen})
     presence.keep_up()
+    freeze_startup_heap()  # see hub.core.startup_heap
     try:
         server.run(app, host=bind, port=listen)
     finally:

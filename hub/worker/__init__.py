@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.worker.queues import DEFAULT_QUEUE, INTERACTIVE_QUEUE, STEP_QUEUES, parse_queues
     from hub.worker.quota_waker import wake_quota_waiters_in_worker
     from hub.worker.runtime import Runtime, find_step
+    from hub.worker.startup_heap import freeze_startup_heap_in_worker
 
 __all__ = [
     "BELL_TOKENS",
@@ -35,6 +36,7 @@ __all__ = [
     "bell_key",
     "create_celery",
     "find_step",
+    "freeze_startup_heap_in_worker",
     "parse_queues",
     "ring_for",
     "run_beat",
@@ -52,6 +54,7 @@ __getattr__, __dir__ = lazy_exports(
             "bell_key",
             "ring_for",
         ),
+        "startup_heap": ("freeze_startup_heap_in_worker",),
         "celery_app": (
             "MAX_COUNTDOWN_SECONDS",
             "app",
