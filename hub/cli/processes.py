@@ -93,8 +93,7 @@ def serve(
 
     import redis
 
-    from hub.core import Presence
-    from hub.core.startup_heap import freeze_startup_heap
+    from hub.core import Presence, freeze_startup_heap
     from hub.ingress import check_fsync, connect, create_live_app, server
     from hub.worker import app as celery
     from hub.workflow import LiveWorkflows, WorkflowError, WorkflowStore

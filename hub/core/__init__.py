@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from hub.core.redis_server import RedisServer, free_port
     from hub.core.settings import ConnectorSettings, Settings, get_settings
     from hub.core.settings_doc import settings_table
+    from hub.core.startup_heap import freeze_startup_heap
 
 __all__ = [
     "HELD_RUNS_KEY",
@@ -119,6 +120,7 @@ __all__ = [
     "error_label",
     "find_or_create",
     "free_port",
+    "freeze_startup_heap",
     "get_settings",
     "isolated",
     "key_id",
@@ -204,6 +206,7 @@ __getattr__, __dir__ = lazy_exports(
             "PauseKind",
             "PauseStore",
         ),
+        "startup_heap": ("freeze_startup_heap",),
         "presence": (
             "Presence",
             "Seen",

@@ -8,7 +8,7 @@ from typing import Any
 
 from celery.signals import worker_init, worker_process_init, worker_ready
 
-from hub.core.startup_heap import freeze_startup_heap
+from hub.core import freeze_startup_heap
 
 __all__ = ["freeze_startup_heap_in_worker"]
 
