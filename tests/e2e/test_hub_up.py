@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,16 @@ class Terminal:
 
     proc: subprocess.Popen[str]
     folder: Path
+    #: in its own process group, as a terminal's foreground job
+    group: bool = False
     lines: list[str] = field(default_factory=list)
+
+    def ctrl_c(self) -> None:
+        """What a terminal's Ctrl-C sends: SIGINT to the foreground process group."""
+        if self.group:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        else:
+            self.proc.send_signal(signal.SIGINT)
 
     def read(self) -> None:
         assert self.proc.stdout is not None
@@ -84,6 +94,10 @@ def hub_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Terminal]
             *(name for name in sandbox_ports if name),
         )
     }
+    # text: started as a shell's background job is, SIGINT ignored (inherited), and the
+    # Ctrl-C at the end sent to it alone; json: in a terminal's foreground, its own
+    # process group, which the Ctrl-C reaches whole (every process hub up started)
+    background = request.param == "text"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub", "up", "--demo"],
         cwd=tmp_path,
@@ -91,18 +105,17 @@ def hub_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Terminal]
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        # started as a shell's background job is: SIGINT ignored, which it inherits; the
-        # Ctrl-C at the end must stop it all the same
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None,
+        start_new_session=not background,
     )
-    terminal = Terminal(proc, tmp_path)
+    terminal = Terminal(proc, tmp_path, group=not background)
     reader = threading.Thread(target=terminal.read, daemon=True)
     reader.start()
     try:
         yield terminal
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            terminal.ctrl_c()
             try:
                 proc.wait(60)
             except subprocess.TimeoutExpired:
@@ -148,12 +161,15 @@ def test_hub_up_reads_like_a_product_and_logs_no_personal_data(hub_up: Terminal)
     assert re.search(r"worker +\S+: celery@\S+ \(4 processes\)", status), status
     assert f"runs in the last hour: {DEMO_RUNS} succeeded" in status
 
-    hub_up.proc.send_signal(signal.SIGINT)
+    hub_up.ctrl_c()
     try:
         hub_up.proc.wait(60)
     except subprocess.TimeoutExpired:
         shown = "\n".join(hub_up.lines[-20:])
         raise AssertionError(f"hub up did not stop on Ctrl-C:\n{shown}") from None
+    time.sleep(0.5)  # the reader's last lines
+    stopping = hub_up.lines[hub_up.lines.index("stopping ...") :]
+    assert stopping == ["stopping ...", "stopped."], "\n".join(stopping)  # no warnings
     assert not (hub_up.folder / ".hub" / "local.json").exists()
     emails, names = _sample_people()
     assert emails and names
