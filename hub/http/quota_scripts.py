@@ -51,7 +51,16 @@ commands.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "FIRST_LEAD_MS", "GIVE_BACK", "PARK", "RELEASE", "SETTLE", "STATUS"]
+__all__ = [
+    "ACQUIRE",
+    "FIRST_LEAD_MS",
+    "GIVE_BACK",
+    "GIVE_BACK_GRANTED",
+    "PARK",
+    "RELEASE",
+    "SETTLE",
+    "STATUS",
+]
 
 #: the Redis clock, and the calls of the upstream's marks (see ``marks`` above).
 #: Expects locals: marks, marked, window.
@@ -576,6 +585,36 @@ if redis.call('ZSCORE', due, ARGV[1]) then
   redis.call('LTRIM', bell, 0, 15)
 end
 return 0
+"""
+
+#: KEYS: granted log due bell; ARGV: budget ticket -> the slots given back (0: none held)
+#: A woken step's attempt ended without taking up the slots taken for it (it was done
+#: already, it waits for a concurrency place or another budget): they are free now, and
+#: the releaser is woken for them. The ticket keeps its score: asked again, it takes its
+#: place in the room again.
+GIVE_BACK_GRANTED = """
+local granted, log, due, bell = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local slots = redis.call('HGET', granted, ARGV[2])
+if not slots then
+  return 0
+end
+redis.call('HDEL', granted, ARGV[2])
+local base, n = string.match(slots, '^(%S+) (%d+)')
+if not base or base == '-' then
+  return 0
+end
+local ids = {base}
+for i = 2, tonumber(n) do
+  ids[#ids + 1] = base .. '.' .. i
+end
+redis.call('ZREM', log, unpack(ids))
+if redis.call('ZSCORE', due, ARGV[1]) then
+  local t = redis.call('TIME')
+  redis.call('ZADD', due, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+  redis.call('LPUSH', bell, ARGV[1])
+  redis.call('LTRIM', bell, 0, 15)
+end
+return #ids
 """
 
 #: KEYS: log room alive pause stats marks marked owners strikes probe parked granted due

@@ -18,19 +18,24 @@ in the room's order that asks before the woken step has come takes its slots ins
 and the woken step waits again at its place (priority stays exact).
 
 Nothing is lost: a parked message stays in Redis until the woken step comes
-(:meth:`QuotaWaker.arrived`); a step woken that has not come when its slots' lease runs
-out (its message was lost with a dying releaser) takes its place in the room again and
-is woken again. The slots granted to it count until that lease runs out, then one
-window, as any call never settled. Releasers on several workers may run at once: the
-script is atomic, so each message is handed to exactly one of them.
+(:meth:`QuotaWaker.woken`); a woken step whose attempt ends without asking for the slots
+taken for it (it was done already, it waits for a concurrency place or another budget's
+slot) gives them back at once, for the next step in the room. A step woken that has not
+come when its slots' lease runs out (its message was lost with a dying releaser) takes
+its place in the room again and is woken again. The slots granted to it count until that
+lease runs out, then one window, as any call never settled. Releasers on several workers
+may run at once: the script is atomic, so each message is handed to exactly one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hub.http.quota import BELL_KEY, BUDGETS_KEY, DUE_KEY
-from hub.http.quota_scripts import PARK, RELEASE
+from hub.http.quota_claim import QuotaClaim
+from hub.http.quota_scripts import GIVE_BACK_GRANTED, PARK, RELEASE
 
 __all__ = ["QuotaWaker", "budget_keys"]
 
@@ -58,6 +63,7 @@ class QuotaWaker:
         self._keep_ms = max(1, round(keep_seconds * 1000))
         self._park = redis.register_script(PARK)
         self._release = redis.register_script(RELEASE)
+        self._give_back_granted = redis.register_script(GIVE_BACK_GRANTED)
 
     def park(self, budget: str, ticket: str, payload: str) -> bool:
         """Keep ``payload`` (a step's message) with ``ticket`` until its turn; False when
@@ -70,7 +76,7 @@ class QuotaWaker:
     def arrived(self, quota_state: dict[str, Any]) -> None:
         """A step woken with ``quota_state`` (its claim's tickets, by budget) has come:
         its message is the broker's again, so it is no longer kept to be woken again."""
-        tickets = [(b, s["ticket"]) for b, s in quota_state.items() if s.get("ticket")]
+        tickets = _tickets(quota_state)
         if not tickets:
             return
         pipe = self._redis.pipeline(transaction=False)
@@ -79,6 +85,31 @@ class QuotaWaker:
             pipe.hdel(keys[10], ticket)
             pipe.zrem(keys[14], ticket)
         pipe.execute()
+
+    @contextmanager
+    def woken(self, quota_state: dict[str, Any] | None, claim: QuotaClaim) -> Iterator[None]:
+        """The attempt of a step woken with ``quota_state`` (:meth:`arrived` first); when
+        it ends, the slots taken for it in a budget it made no call to in ``claim`` are
+        given back, free for the next step at once rather than after their lease."""
+        tickets = _tickets(quota_state)
+        if not tickets:
+            yield
+            return
+        self.arrived(quota_state or {})
+        try:
+            yield
+        finally:
+            unasked = [(b, t) for b, t in tickets if claim.calls(b) == 0]
+            if unasked:
+                pipe = self._redis.pipeline(transaction=False)
+                for budget, ticket in unasked:
+                    keys = budget_keys(budget)
+                    self._give_back_granted(
+                        keys=[keys[11], keys[0], DUE_KEY, BELL_KEY],
+                        args=[budget, ticket],
+                        client=pipe,
+                    )
+                pipe.execute()
 
     def release(self, budget: str) -> tuple[int, list[str]]:
         """Grant the free slots of ``budget`` to its parked steps in order: the ms until
@@ -110,6 +141,11 @@ class QuotaWaker:
     def _now_ms(self) -> int:
         seconds, micros = self._redis.time()
         return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _tickets(quota_state: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(budget, ticket) of each budget a claim's state waits in."""
+    return [(b, s["ticket"]) for b, s in (quota_state or {}).items() if s.get("ticket")]
 
 
 def _text(value: Any) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import Any
 
@@ -159,8 +160,6 @@ def run_step(
     runtime, store = _runtime()
     wf = store.get(revision)
     claim = QuotaClaim.from_state(priority, quota, owner=self.request.id or "")
-    if quota:
-        quota_waker().arrived(quota)  # woken from a quota wait: no longer kept to be sent
     kwargs = {
         "workflow": workflow,
         "revision": revision,
@@ -176,7 +175,7 @@ def run_step(
     dispatch = StepDispatch(self.request, app, CelerySender())
     flow, call = _flow(), StepCall(**kwargs)
     try:
-        with use_claim(claim):
+        with use_claim(claim), _woken(quota, claim):
             return flow.run(wf, call, ctx, dispatch)
     except Deferred as wait:
         # a quota wait: never an attempt, never the end of the step
@@ -198,6 +197,12 @@ def run_step(
     except Exception as err:
         flow.fail(wf, call, ctx, err, dispatch)
         raise
+
+
+def _woken(quota: dict[str, Any] | None, claim: QuotaClaim) -> AbstractContextManager[None]:
+    """For a step woken from a quota wait: its message no longer kept to be sent, and
+    the slots taken for it given back when it asks for none of them."""
+    return quota_waker().woken(quota, claim) if quota else nullcontext()
 
 
 def _park(

@@ -10,7 +10,7 @@ import redis
 
 from hub.core.errors import QuotaWait
 from hub.http.quota import DUE_KEY, Budget, Lease, RedisQuota
-from hub.http.quota_claim import QuotaClaim
+from hub.http.quota_claim import QuotaClaim, use_claim
 from hub.http.quota_scripts import FIRST_LEAD_MS
 from hub.http.quota_wake import QuotaWaker
 
@@ -139,7 +139,6 @@ def test_woken_step_that_never_comes_is_woken_again_after_the_lease(
 
 
 def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> None:
-    # slots are taken for woken steps with the lease of the callers' own calls
     quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
     waker = QuotaWaker(redis_client)
     (out,) = _hold(quota, 1)
@@ -147,11 +146,66 @@ def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> No
     _park(quota, waker, claim, "a-message")
     quota.give_back(out)
     assert waker.wake_due() == ["a-message"]
-    waker.arrived(claim.state())  # its task started; it failed before any call
-    time.sleep(0.3 + 0.2 + 0.05)
+    resumed = QuotaClaim.from_state("default", claim.state(), owner="task-a")
+    with waker.woken(claim.state(), resumed):  # its task started
+        quota.acquire(resumed)
+    time.sleep(0.3 + 0.05)  # the slots' lease ran out: a step never come is woken again
     assert waker.wake_due() == []
-    assert quota.used() == 0  # the slot it never used came back after its lease
     assert redis_client.zcard(DUE_KEY) == 0
+
+
+def test_woken_step_that_asks_for_no_slot_gives_its_slots_back_at_once(
+    redis_client: redis.Redis,
+) -> None:
+    quota, waker = _quota(redis_client, 2), QuotaWaker(redis_client)
+    out = _hold(quota, 2)
+    upsert = QuotaClaim(owner="task-upsert")
+    upsert.expect(2)
+    _park(quota, waker, upsert, "upsert-message")
+    _park(quota, waker, QuotaClaim(priority="bulk", owner="task-next"), "next-message")
+    quota.give_back(out[0])
+    quota.give_back(out[1])
+    assert waker.wake_due() == ["upsert-message"]
+    assert quota.used() == 2  # both slots taken for the woken upsert
+    redis_client.delete("hub:quota:bell")
+    # its attempt ends before any call (done already, or waiting for a concurrency place)
+    with waker.woken(upsert.state(), QuotaClaim.from_state("default", upsert.state())):
+        pass
+    assert quota.used() == 0  # free now, not after their 120 s lease
+    assert redis_client.lpop("hub:quota:bell") == quota.budget.key.encode()
+    assert waker.wake_due() == ["next-message"]
+    # asking again later, the upsert takes back its place: first in the room
+    again = QuotaClaim.from_state("default", upsert.state(), owner="task-upsert")
+    again.expect(2)
+    quota.acquire(QuotaClaim())
+    with pytest.raises(QuotaWait) as info:
+        quota.acquire(again)
+    assert info.value.ticket == upsert.ticket(quota.budget.key)
+
+
+def test_woken_step_that_called_keeps_its_slots(redis_client: redis.Redis) -> None:
+    quota, waker = _quota(redis_client, 1), QuotaWaker(redis_client)
+    (out,) = _hold(quota, 1)
+    claim = QuotaClaim(owner="task-a")
+    _park(quota, waker, claim, "a-message")
+    quota.give_back(out)
+    assert waker.wake_due() == ["a-message"]
+    resumed = QuotaClaim.from_state("default", claim.state(), owner="task-a")
+    with use_claim(resumed), waker.woken(claim.state(), resumed):
+        lease = quota.acquire(resumed)
+    assert lease.id.startswith("w")
+    assert quota.used() == 1  # its call counts: nothing was given back
+
+
+def test_slots_a_caller_ahead_took_are_not_given_back_by_the_woken_step(
+    redis_client: redis.Redis,
+) -> None:
+    quota, waker, _, bulk = _woken_ahead(redis_client, "wake:taken")
+    urgent = quota.acquire(QuotaClaim(priority="interactive", owner="task-urgent"))
+    assert urgent.id.startswith("w")
+    with waker.woken(bulk.state(), QuotaClaim.from_state("bulk", bulk.state())):
+        pass
+    assert quota.used() == 1  # the interactive call still counts
 
 
 def _woken_ahead(
