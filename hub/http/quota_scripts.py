@@ -573,27 +573,44 @@ redis.call('LTRIM', bell, 0, 15)
 return 1
 """
 
+#: slots of budget ``name`` are free now: its releaser looks again at once, when it has
+#: parked steps to wake. Expects locals: due, bell.
+_RING = """
+local function ring(name)
+  if redis.call('ZSCORE', due, name) then
+    local t = redis.call('TIME')
+    redis.call('ZADD', due, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), name)
+    redis.call('LPUSH', bell, name)
+    redis.call('LTRIM', bell, 0, 15)
+  end
+end
+"""
+
 #: KEYS: log due bell; ARGV: budget lease_id... -> nothing
 #: Slots given back before their calls went out: free now, so wake the releaser.
-GIVE_BACK = """
+GIVE_BACK = (
+    """
 local log, due, bell = KEYS[1], KEYS[2], KEYS[3]
+"""
+    + _RING
+    + """
 redis.call('ZREM', log, unpack(ARGV, 2))
-if redis.call('ZSCORE', due, ARGV[1]) then
-  local t = redis.call('TIME')
-  redis.call('ZADD', due, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
-  redis.call('LPUSH', bell, ARGV[1])
-  redis.call('LTRIM', bell, 0, 15)
-end
+ring(ARGV[1])
 return 0
 """
+)
 
 #: KEYS: granted log due bell; ARGV: budget ticket -> the slots given back (0: none held)
 #: A woken step's attempt ended without taking up the slots taken for it (it was done
 #: already, it waits for a concurrency place or another budget): they are free now, and
 #: the releaser is woken for them. The ticket keeps its score: asked again, it takes its
 #: place in the room again.
-GIVE_BACK_GRANTED = """
+GIVE_BACK_GRANTED = (
+    """
 local granted, log, due, bell = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+"""
+    + _RING
+    + """
 local slots = redis.call('HGET', granted, ARGV[2])
 if not slots then
   return 0
@@ -608,14 +625,10 @@ for i = 2, tonumber(n) do
   ids[#ids + 1] = base .. '.' .. i
 end
 redis.call('ZREM', log, unpack(ids))
-if redis.call('ZSCORE', due, ARGV[1]) then
-  local t = redis.call('TIME')
-  redis.call('ZADD', due, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
-  redis.call('LPUSH', bell, ARGV[1])
-  redis.call('LTRIM', bell, 0, 15)
-end
+ring(ARGV[1])
 return #ids
 """
+)
 
 #: KEYS: log room alive pause stats marks marked owners strikes probe parked granted due
 #:       budgets woken

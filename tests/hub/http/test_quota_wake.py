@@ -138,14 +138,21 @@ def test_woken_step_that_never_comes_is_woken_again_after_the_lease(
     assert quota.used() == 1
 
 
-def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> None:
-    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
-    waker = QuotaWaker(redis_client)
+def _wake_one(quota: RedisQuota, waker: QuotaWaker) -> QuotaClaim:
+    """The claim of step ``task-a``, parked behind the budget's one slot, then woken
+    (its slots taken for it) when that slot was given back."""
     (out,) = _hold(quota, 1)
     claim = QuotaClaim(owner="task-a")
     _park(quota, waker, claim, "a-message")
     quota.give_back(out)
     assert waker.wake_due() == ["a-message"]
+    return claim
+
+
+def test_woken_step_that_came_is_not_sent_again(redis_client: redis.Redis) -> None:
+    quota = _quota(redis_client, 1, window=0.2, lease_seconds=0.3)
+    waker = QuotaWaker(redis_client)
+    claim = _wake_one(quota, waker)
     resumed = QuotaClaim.from_state("default", claim.state(), owner="task-a")
     with waker.woken(claim.state(), resumed):  # its task started
         quota.acquire(resumed)
@@ -185,11 +192,7 @@ def test_woken_step_that_asks_for_no_slot_gives_its_slots_back_at_once(
 
 def test_woken_step_that_called_keeps_its_slots(redis_client: redis.Redis) -> None:
     quota, waker = _quota(redis_client, 1), QuotaWaker(redis_client)
-    (out,) = _hold(quota, 1)
-    claim = QuotaClaim(owner="task-a")
-    _park(quota, waker, claim, "a-message")
-    quota.give_back(out)
-    assert waker.wake_due() == ["a-message"]
+    claim = _wake_one(quota, waker)
     resumed = QuotaClaim.from_state("default", claim.state(), owner="task-a")
     with use_claim(resumed), waker.woken(claim.state(), resumed):
         lease = quota.acquire(resumed)
