@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from hub.core import LockBusy, RedisBatch, release_lock_in, try_lock_in
+from hub.core import LockBusy, RedisBatch, release_lock_in, try_lock_in, writes_behind
 
 __all__ = ["MISSES_KEY", "CreatedRecords", "UpsertGuard", "record_matches"]
 
@@ -90,7 +90,8 @@ class CreatedRecords:
     ) -> Iterator[UpsertGuard]:
         """Hold the lock ``lock`` for an upsert's find and create (:class:`LockBusy` at once
         when it is held), with what was created for ``match`` read in the same round trip;
-        what the block created is remembered in the round trip that releases the lock.
+        what the block created is remembered in the round trip that releases the lock, the
+        step's next (see :func:`hub.core.writes_behind`).
 
         Holders of the lock alone write what was created for ``match``, so reading it as
         the lock is taken is reading it after the find.
@@ -107,12 +108,12 @@ class CreatedRecords:
         try:
             yield guard
         finally:
-            end = RedisBatch(self._redis)
-            if guard.created_id is not None:
-                value = json.dumps({"id": guard.created_id, "at": self._now()})
-                end.add("SET", key, value, "EX", self._ttl)
-            release_lock_in(end, lock, token)
-            end.send()
+            # sent with the step's next round trip (:func:`hub.core.writes_behind`)
+            with writes_behind(self._redis) as end:
+                if guard.created_id is not None:
+                    value = json.dumps({"id": guard.created_id, "at": self._now()})
+                    end.add("SET", key, value, "EX", self._ttl)
+                release_lock_in(end, lock, token)
 
     def _report(self, resource: str, match: Mapping[str, Any], raw: Any) -> bool:
         if raw is None:

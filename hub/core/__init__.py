@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from hub.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from hub.core.batch import RedisBatch, Reply
+    from hub.core.batch import RedisBatch, Reply, flush_trailing, trailing_writes, writes_behind
     from hub.core.control_events import (
         BreakerChanged,
         BreakerState,
@@ -119,6 +119,7 @@ __all__ = [
     "env_name",
     "error_label",
     "find_or_create",
+    "flush_trailing",
     "free_port",
     "freeze_startup_heap",
     "get_settings",
@@ -138,8 +139,10 @@ __all__ = [
     "set_control_events",
     "settings_table",
     "tls_options",
+    "trailing_writes",
     "try_lock",
     "try_lock_in",
+    "writes_behind",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -148,6 +151,9 @@ __getattr__, __dir__ = lazy_exports(
         "batch": (
             "RedisBatch",
             "Reply",
+            "flush_trailing",
+            "trailing_writes",
+            "writes_behind",
         ),
         "control_events": (
             "BreakerChanged",

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypedDict, Unpack
+from functools import cache
+from typing import Any, TypedDict, Unpack, cast
 
 import httpx
 
-from hub.core import BreakerOpen, FatalError, RedisBatch
+from hub.core import BreakerOpen, FatalError, RedisBatch, writes_behind
 from hub.http.auth import TOKEN_REQUEST
 from hub.http.breaker import Admission, Breaker, NoBreaker, RecordsInBatch
 from hub.http.failures import (
@@ -35,7 +36,7 @@ from hub.http.failures import (
 from hub.http.pagination import Paginator, iterate_items
 from hub.http.quota import Lease, Quota, SettlesInBatch, Unlimited
 from hub.http.quota_claim import current_claim
-from hub.http.ratelimit import RETRY_AFTER_ONLY, RateLimitReader
+from hub.http.ratelimit import RETRY_AFTER_ONLY, Observation, RateLimitReader
 
 __all__ = ["ApiClient", "RequestOptions"]
 
@@ -127,14 +128,18 @@ class ApiClient:
         failed = response.status_code >= 500
         # read at each answer, not kept: ``hub test`` sets its own quota on a built client
         quota, breaker = self.quota, self.breaker
-        if (
-            self._books is not None
-            and isinstance(quota, SettlesInBatch)
-            and isinstance(breaker, RecordsInBatch)
-        ):
+        books = _kept_in_batches(quota, breaker) if self._books is not None else None
+        if books is not None and _settles_later(response.status_code, observation):
+            # nothing waits for its answer: it rides with the step's next round trip
+            with writes_behind(self._books) as behind:
+                books[0].settle_in(behind, lease, observation)
+                if verdict:
+                    books[1].record_in(behind, verdict, failed=False)
+            return
+        if books is not None:
             batch = RedisBatch(self._books)
-            paused_for = quota.settle_in(batch, lease, observation)
-            opened_for = breaker.record_in(batch, verdict, failed=failed) if verdict else None
+            paused_for = books[0].settle_in(batch, lease, observation)
+            opened_for = books[1].record_in(batch, verdict, failed=failed) if verdict else None
             batch.send()
             paused, opened = paused_for(), opened_for() if opened_for else None
         else:
@@ -245,3 +250,29 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _kept_in_batches(
+    quota: Quota, breaker: Breaker
+) -> tuple[SettlesInBatch, RecordsInBatch] | None:
+    """``quota`` and ``breaker`` as books settled in one batch, when both can be."""
+    if _batched_types(type(quota), type(breaker)):
+        return cast(SettlesInBatch, quota), cast(RecordsInBatch, breaker)
+    return None
+
+
+@cache
+def _batched_types(quota: type, breaker: type) -> bool:
+    # a protocol check is slow (it walks the members); the answer is the type's
+    return issubclass(quota, SettlesInBatch) and issubclass(breaker, RecordsInBatch)
+
+
+def _settles_later(status: int, observation: Observation | None) -> bool:
+    """Whether an answer's settle may wait for the step's next round trip: a success that
+    tells the budget neither to pause nor that no call is left (nothing else reads it)."""
+    if status >= 400:
+        return False
+    if observation is None:
+        return True
+    seen = [observation, *(observation.by_budget or {}).values()]
+    return all(o.pause_seconds is None and not o.throttled and o.remaining != 0 for o in seen)

@@ -43,7 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from redis.exceptions import NoScriptError
 
-from hub.core import QuotaWait, RedisBatch
+from hub.core import QuotaWait, RedisBatch, flush_trailing
 from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
 from hub.http.quota_scripts import ACQUIRE, GIVE_BACK, SETTLE, STATUS
 from hub.http.ratelimit import Observation
@@ -258,6 +258,7 @@ class RedisQuota:
             return Lease(key, lease_id)
         cost = claim.cost(key, self.budget.effective_limit)
         lease_id = _new_id()
+        flush_trailing(self._redis)  # the step's settles before it: the log up to date
         result = self._acquire(
             *self._acquire_head,
             cost,

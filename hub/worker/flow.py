@@ -39,7 +39,15 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.core import Deferred, FatalError, QuotaWait, RedisBatch, TemplateError, error_label
+from hub.core import (
+    Deferred,
+    FatalError,
+    QuotaWait,
+    RedisBatch,
+    TemplateError,
+    error_label,
+    trailing_writes,
+)
 from hub.history import (
     DeadLetterStore,
     HubEventSink,
@@ -124,7 +132,15 @@ class Flow:
     def run(
         self, wf: Workflow, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
     ) -> dict[str, Any]:
-        """Run the step of ``call``; the context to hand on."""
+        """Run the step of ``call``; the context to hand on. Its writes that need no
+        answer (settles, lock releases) ride with its next round trip
+        (:func:`hub.core.trailing_writes`)."""
+        with trailing_writes(self.runtime.redis):
+            return self._run(wf, call, ctx, dispatch)
+
+    def _run(
+        self, wf: Workflow, call: StepCall, ctx: dict[str, Any], dispatch: StepDispatch
+    ) -> dict[str, Any]:
         step = find_step(wf, call.step)
         started = RedisBatch(self.runtime.redis)  # sent with the ledger's first question
         self.runs.step_started(

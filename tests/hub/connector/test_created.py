@@ -9,8 +9,9 @@ import pytest
 import redis
 
 from hub.connector.created import MISSES_KEY, CreatedRecords, record_matches
-from hub.core import LockBusy, lock_key
+from hub.core import LockBusy, RedisBatch, lock_key, trailing_writes
 from hub.history.metrics import exposition
+from tests.support.round_trips import RoundTrips
 
 
 def test_record_matches_dotted_paths_through_lists_as_text() -> None:
@@ -80,3 +81,23 @@ def test_an_upsert_guard_releases_its_lock_when_the_block_fails(
     with pytest.raises(LockBusy), created.upsert("contacts", match, lock=lock):
         pass
     assert redis_client.get(lock) == b"another holder"  # only its holder releases it
+
+
+def test_in_a_step_the_release_rides_with_the_steps_next_round_trip(
+    redis_client: redis.Redis,
+) -> None:
+    books = RoundTrips(redis_client)
+    created = CreatedRecords(books, "crm", ttl_seconds=60)
+    match = {"email": "cy@example.com"}
+    lock = lock_key("crm", "contacts", "cy")
+    with trailing_writes(books):
+        with created.upsert("contacts", match, lock=lock) as guard:
+            guard.created("c3")
+        assert books.round_trips == [["SET", "GET"]]  # the lock taken, what was created read
+        assert redis_client.get(lock) is not None  # held until the step's next round trip
+        end = RedisBatch(books)
+        end.add("PING")
+        end.send()
+        assert books.round_trips[1] == ["SET", "EVAL", "PING"]  # remembered, released
+        assert redis_client.get(lock) is None
+    assert json.loads(redis_client.get(created._key("contacts", match)) or "{}")["id"] == "c3"

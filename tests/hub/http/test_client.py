@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 
@@ -7,6 +8,7 @@ import httpx
 import pytest
 import redis
 
+from hub.core import RedisBatch, trailing_writes
 from hub.core.errors import FatalError, QuotaWait, RetryableError, Throttled
 from hub.http.auth import CachedTokenAuth, RedisTokenCache, Token, parse_token_response
 from hub.http.breaker import BreakerPolicy, RedisBreaker, breaker_status
@@ -16,6 +18,7 @@ from hub.http.pagination import PageNumber, SkipLimit
 from hub.http.quota import Budget, Lease, RedisQuota, Unlimited
 from hub.http.quota_claim import QuotaClaim, use_claim
 from hub.http.ratelimit import X_RATELIMIT_HEADERS, Observation, RateLimitHeaders
+from tests.support.round_trips import RoundTrips
 
 
 class CountingQuota:
@@ -116,29 +119,6 @@ def test_the_upstream_remaining_count_is_adopted(redis_client: redis.Redis) -> N
     assert 29 < info.value.wait <= 30.1
 
 
-class CountingBooks:
-    """A Redis client that notes the commands of each pipeline sent through it."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._client = client
-        self.round_trips: list[list[str]] = []
-
-    def pipeline(self, transaction: bool = True) -> object:
-        books, pipe = self, self._client.pipeline(transaction=transaction)
-        sent: list[str] = []
-
-        class Noted:
-            def execute_command(self, *command: object) -> None:
-                sent.append(str(command[0]))
-                pipe.execute_command(*command)
-
-            def execute(self, raise_on_error: bool = True) -> list[object]:
-                books.round_trips.append(sent)
-                return pipe.execute(raise_on_error=raise_on_error)
-
-        return Noted()
-
-
 def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
     redis_client: redis.Redis,
 ) -> None:
@@ -151,7 +131,7 @@ def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
 
     quota = _redis_quota(redis_client)
     breaker = RedisBreaker(redis_client, "test:client", BreakerPolicy(min_calls=5))
-    books = CountingBooks(redis_client)
+    books = RoundTrips(redis_client)
     client = _client(
         httpx.MockTransport(handler),
         quota,
@@ -169,6 +149,76 @@ def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
     assert books.round_trips[1] == ["EVAL"]
     assert quota.raw_status().paused_ms > 19_000
     assert breaker_status(redis_client, 60)[0].calls == 1
+
+
+def _books_client(
+    redis_client: redis.Redis, statuses: list[int], headers: dict[str, str] | None = None
+) -> tuple[ApiClient, RedisQuota, RoundTrips]:
+    answers = iter(statuses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers), json={}, headers=headers or {})
+
+    quota = _redis_quota(redis_client)
+    breaker = RedisBreaker(redis_client, "test:client", BreakerPolicy(min_calls=5))
+    books = RoundTrips(redis_client)
+    client = _client(
+        httpx.MockTransport(handler),
+        quota,
+        breaker=breaker,
+        books=books,
+        rate_limit_headers=X_RATELIMIT_HEADERS,
+    )
+    return client, quota, books
+
+
+def test_in_a_step_a_successful_answer_settles_with_the_next_round_trip(
+    redis_client: redis.Redis,
+) -> None:
+    client, quota, books = _books_client(redis_client, [200, 201])
+    with trailing_writes(books):
+        client.request("GET", "people")
+        client.request("POST", "people")
+        assert books.round_trips == []  # nothing waits for the settles' answers
+        assert quota.raw_status().in_flight == 2  # both slots still on their lease
+        next_trip = RedisBatch(books)
+        pong = next_trip.add("PING")
+        next_trip.send()
+        assert pong.value is True
+    # the two settles and verdicts rode ahead of the step's own command
+    assert books.round_trips == [["EVAL", "EVAL", "EVAL", "EVAL", "PING"]]
+    assert quota.raw_status().in_flight == 0 and quota.used() == 2
+    assert breaker_status(redis_client, 60)[0].calls == 2
+
+
+def test_settles_left_at_a_steps_end_are_sent_even_when_it_failed(
+    redis_client: redis.Redis,
+) -> None:
+    client, quota, books = _books_client(redis_client, [200])
+    with pytest.raises(RuntimeError), trailing_writes(books):
+        client.request("GET", "people")
+        raise RuntimeError("the step failed after its call")
+    assert books.round_trips == [["EVAL", "EVAL"]]
+    assert quota.raw_status().in_flight == 0 and quota.used() == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (500, {}),  # its breaker verdict may open the breaker: the caller raises that
+        (429, {"Retry-After": "20"}),  # the pause is read from the settle's answer
+        (200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"}),  # no call left
+    ],
+)
+def test_an_answer_that_stops_calls_settles_at_once_in_a_step(
+    redis_client: redis.Redis, status: int, headers: dict[str, str]
+) -> None:
+    client, quota, books = _books_client(redis_client, [status], headers)
+    with trailing_writes(books):
+        with contextlib.suppress(RetryableError, Throttled):
+            client.request("GET", "people")
+        assert len(books.round_trips) == 1  # settled before the answer was handed on
+        assert quota.raw_status().in_flight == 0
 
 
 def test_a_quota_set_after_the_client_was_built_is_the_one_settled(
