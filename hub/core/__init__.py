@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from hub.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from hub.core.batch import RedisBatch, Reply, flush_trailing, trailing_writes, writes_behind
+    from hub.core.batch import (
+        AtSend,
+        RedisBatch,
+        Reply,
+        flush_trailing,
+        trailing_writes,
+        writes_behind,
+    )
     from hub.core.control_events import (
         BreakerChanged,
         BreakerState,
@@ -79,6 +86,7 @@ __all__ = [
     "HELD_RUNS_KEY",
     "PAUSED_KEY",
     "PAUSE_KINDS",
+    "AtSend",
     "BreakerChanged",
     "BreakerOpen",
     "BreakerState",
@@ -149,6 +157,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "batch": (
+            "AtSend",
             "RedisBatch",
             "Reply",
             "flush_trailing",

@@ -26,7 +26,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["RedisBatch", "Reply", "flush_trailing", "trailing_writes", "writes_behind"]
+__all__ = [
+    "AtSend",
+    "RedisBatch",
+    "Reply",
+    "flush_trailing",
+    "trailing_writes",
+    "writes_behind",
+]
 
 log = logging.getLogger("hub.core")
 
@@ -46,6 +53,18 @@ class Reply:
 
     def _set(self, value: Any) -> None:
         self._value, self._sent = value, True
+
+
+class AtSend:
+    """A command argument worked out as its batch is sent, not as it is added: how long
+    ago something happened, for a command that may wait for a later round trip."""
+
+    def __init__(self, value: Callable[[], Any]) -> None:
+        self.value = value
+
+
+def _resolved(command: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(arg.value() if isinstance(arg, AtSend) else arg for arg in command)
 
 
 class RedisBatch:
@@ -93,7 +112,7 @@ class RedisBatch:
         if commands:
             pipe = self._redis.pipeline(transaction=False)
             for command, _, _ in commands:
-                pipe.execute_command(*command)
+                pipe.execute_command(*_resolved(command))
             replies = pipe.execute(raise_on_error=False)
             for reply in replies:
                 if isinstance(reply, Exception):

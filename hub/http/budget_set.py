@@ -67,7 +67,12 @@ class BudgetSet:
         return paused()
 
     def settle_in(
-        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+        self,
+        batch: RedisBatch,
+        lease: Lease | None,
+        observation: Observation | None = None,
+        *,
+        later: bool = False,
     ) -> PausedFor:
         """:meth:`settle`, sent with ``batch``: every budget's settle in one round trip."""
         parts: Sequence[Lease | None] = (
@@ -78,7 +83,7 @@ class BudgetSet:
             seen = observation
             if observation is not None and observation.by_budget is not None:
                 seen = observation.by_budget.get(quota.budget.key)
-            answers.append(quota.settle_in(batch, part, seen))
+            answers.append(quota.settle_in(batch, part, seen, later=later))
 
         def longest() -> float | None:
             paused = [held for held in (answer() for answer in answers) if held]

@@ -132,7 +132,7 @@ class ApiClient:
         if books is not None and _settles_later(response.status_code, observation):
             # nothing waits for its answer: it rides with the step's next round trip
             with writes_behind(self._books) as behind:
-                books[0].settle_in(behind, lease, observation)
+                books[0].settle_in(behind, lease, observation, later=True)
                 if verdict:
                     books[1].record_in(behind, verdict, failed=False)
             return

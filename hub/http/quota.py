@@ -39,11 +39,12 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from redis.exceptions import NoScriptError
 
-from hub.core import QuotaWait, RedisBatch, flush_trailing
+from hub.core import AtSend, QuotaWait, RedisBatch, flush_trailing
 from hub.http.quota_claim import QuotaClaim, current_claim, priority_rank
 from hub.http.quota_scripts import ACQUIRE, GIVE_BACK, SETTLE, STATUS
 from hub.http.ratelimit import Observation
@@ -138,9 +139,16 @@ class SettlesInBatch(Protocol):
     """A quota whose settle can go in one round trip with other Redis commands."""
 
     def settle_in(
-        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+        self,
+        batch: RedisBatch,
+        lease: Lease | None,
+        observation: Observation | None = None,
+        *,
+        later: bool = False,
     ) -> PausedFor:
-        """:meth:`Quota.settle`, sent with ``batch``; its answer once the batch is sent."""
+        """:meth:`Quota.settle`, sent with ``batch``; its answer once the batch is sent.
+        With ``later``, ``batch`` may be sent well after the answer (it waits for the
+        step's next round trip): the slot still counts from the answer, that is now."""
         ...
 
 
@@ -154,7 +162,12 @@ class Unlimited:
         return None
 
     def settle_in(
-        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+        self,
+        batch: RedisBatch,
+        lease: Lease | None,
+        observation: Observation | None = None,
+        *,
+        later: bool = False,
     ) -> PausedFor:
         return _not_paused
 
@@ -305,13 +318,23 @@ class RedisQuota:
         return _paused_seconds(self._settle(10, *self._settle_keys_args(lease, observation)))
 
     def settle_in(
-        self, batch: RedisBatch, lease: Lease | None, observation: Observation | None = None
+        self,
+        batch: RedisBatch,
+        lease: Lease | None,
+        observation: Observation | None = None,
+        *,
+        later: bool = False,
     ) -> PausedFor:
         """:meth:`settle`, sent with ``batch`` (the script's text: no second round trip
-        when the server lost its scripts)."""
+        when the server lost its scripts). With ``later``, the script is told how long
+        before the batch was sent the answer came, now: the slot counts from then on
+        Redis's clock, never earlier than the answer (the time to reach Redis is not
+        taken off)."""
         if lease is None and observation is None:
             return _not_paused
         keys_args = self._settle_keys_args(lease, observation)
+        if later:
+            keys_args[-1] = AtSend(partial(_ms_since, self._clock(), self._clock))
         reply = batch.script(SETTLE, keys_args[:10], keys_args[10:])
         return lambda: _paused_seconds(reply.value)
 
@@ -339,6 +362,7 @@ class RedisQuota:
             self._lease_ms,
             outcome,
             self.budget.key,
+            0,  # answered how many ms ago: a settle sent as its answer came
         ]
 
     def release(self, lease_ids: list[str]) -> None:
@@ -391,6 +415,11 @@ class _Script:
         except NoScriptError:
             self._redis.script_load(self._source)
             return self._redis.execute_command("EVALSHA", self._sha, numkeys, *keys_and_args)
+
+
+def _ms_since(then: float, monotonic: Callable[[], float]) -> int:
+    """Whole milliseconds since ``then`` (rounded down: the slot never counts early)."""
+    return max(0, int((monotonic() - then) * 1000))
 
 
 def _paused_seconds(paused_ms: Any) -> float | None:

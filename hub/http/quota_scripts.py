@@ -440,8 +440,9 @@ return {0, used, wait, ticket, ahead}
 
 #: KEYS: log pause stats marks marked strikes probe room due bell
 #: ARGV: lease_id window_ms limit remaining reset_ms pause_ms nonce lease_ms outcome budget
-#: (remaining, reset_ms: -1 when not reported; outcome: 'ok', 'throttled' (a bare 429) or
-#: '') -> the pause in force, in ms (0: none)
+#: answered_ms_ago (remaining, reset_ms: -1 when not reported; outcome: 'ok', 'throttled'
+#: (a bare 429) or ''; answered_ms_ago: 0 for a settle sent as its answer came)
+#: -> the pause in force, in ms (0: none)
 SETTLE = (
     """
 local log, pause, stats, marks, marked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -455,13 +456,16 @@ local lease, outcome = tonumber(ARGV[8]), ARGV[9]
     + _LEAD
     + """
 count_idle()
+-- when the answer arrived: ARGV[11] ms before now (a settle sent after it, with the
+-- step's next round trip), as measured by the caller up to when it sent this
+local answered = now - math.max(0, tonumber(ARGV[11]) or 0)
 if id ~= '' then
   local until_ms = redis.call('ZSCORE', log, id)
-  if until_ms and tonumber(until_ms) > now + 1 then
-    -- the upstream received the call by now at the latest: its slot counts from now
-    -- (+1: the clock is read in whole milliseconds)
-    redis.call('ZADD', log, now + 1, id)
-    local took = now - (tonumber(until_ms) - lease)
+  if until_ms and tonumber(until_ms) > answered + 1 then
+    -- the upstream received the call by its answer at the latest: its slot counts from
+    -- then (+1: the clock is read in whole milliseconds)
+    redis.call('ZADD', log, answered + 1, id)
+    local took = answered - (tonumber(until_ms) - lease)
     local old = tonumber(redis.call('HGET', stats, 'call_ms'))
     if old then
       took = old + (took - old) / 16
@@ -501,7 +505,7 @@ if id ~= '' and due and redis.call('ZCARD', room) > 0 then
   -- parked steps wait: this call's slot frees one window from now; wake the releaser
   -- then (less the lead it grants ahead by) if it meant to sleep longer
   local at, name = redis.call('ZSCORE', due, ARGV[10]), ARGV[10]
-  local wake_at = now + 1 + window - wake_lead()
+  local wake_at = answered + 1 + window - wake_lead()
   if at and tonumber(at) > wake_at then
     redis.call('ZADD', due, wake_at, name)
     redis.call('LPUSH', bell, name)

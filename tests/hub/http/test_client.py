@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -189,6 +190,21 @@ def test_in_a_step_a_successful_answer_settles_with_the_next_round_trip(
     assert books.round_trips == [["EVAL", "EVAL", "EVAL", "EVAL", "PING"]]
     assert quota.raw_status().in_flight == 0 and quota.used() == 2
     assert breaker_status(redis_client, 60)[0].calls == 2
+
+
+def test_a_settle_sent_later_counts_its_slot_from_the_answer(redis_client: redis.Redis) -> None:
+    def redis_ms() -> int:
+        seconds, micros = redis_client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    client, quota, books = _books_client(redis_client, [200])
+    with trailing_writes(books):
+        client.request("GET", "people")
+        answered = redis_ms()
+        time.sleep(0.3)  # the step's next round trip comes late
+        sent = redis_ms()
+    [(_, counts_from)] = redis_client.zrange(f"{quota._keys[0]}", 0, -1, withscores=True)
+    assert answered - 5 <= counts_from <= answered + 50 < sent  # not from when it was sent
 
 
 def test_settles_left_at_a_steps_end_are_sent_even_when_it_failed(
