@@ -172,10 +172,9 @@ def redis_client(settings: Settings, url: str | None = None, **options: Any) -> 
     failover."""
     address = sentinel_address(_url(settings, url))
     if address is not None:
-        sentinels = Sentinel(  # type: ignore[no-untyped-call]
-            address.sentinels, sentinel_kwargs=_sentinel_options(options)
-        )
-        client: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        # typed as Any: redis-py's annotations of these differ from release to release
+        sentinels: Any = Sentinel(address.sentinels, sentinel_kwargs=_sentinel_options(options))
+        client: redis.Redis = sentinels.master_for(
             address.service, **address.primary_options(), **options
         )
         return client
@@ -191,7 +190,8 @@ def async_redis_client(
 
     address = sentinel_address(_url(settings, url))
     if address is not None:
-        sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]
+        sentinel_type: Any = AsyncSentinel  # as in redis_client
+        sentinels: Any = sentinel_type(
             address.sentinels, sentinel_kwargs=_sentinel_options(options)
         )
         client: aioredis.Redis = sentinels.master_for(

@@ -4,6 +4,7 @@ import contextlib
 import json
 import logging
 import time
+from typing import cast
 
 import httpx
 import pytest
@@ -203,7 +204,10 @@ def test_a_settle_sent_later_counts_its_slot_from_the_answer(redis_client: redis
         answered = redis_ms()
         time.sleep(0.3)  # the step's next round trip comes late
         sent = redis_ms()
-    [(_, counts_from)] = redis_client.zrange(f"{quota._keys[0]}", 0, -1, withscores=True)
+    log = cast(
+        list[tuple[bytes, float]], redis_client.zrange(quota._keys[0], 0, -1, withscores=True)
+    )
+    [(_, counts_from)] = log
     assert answered - 5 <= counts_from <= answered + 50 < sent  # not from when it was sent
 
 
