@@ -121,38 +121,6 @@ def test_the_upstream_remaining_count_is_adopted(redis_client: redis.Redis) -> N
     assert 29 < info.value.wait <= 30.1
 
 
-def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
-    redis_client: redis.Redis,
-) -> None:
-    answers = iter([200, 429])
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        status = next(answers)
-        headers = {"X-RateLimit-Remaining": "5", "Retry-After": "20"}
-        return httpx.Response(status, json={}, headers=headers)
-
-    quota = _redis_quota(redis_client)
-    breaker = RedisBreaker(redis_client, "test:client", BreakerPolicy(min_calls=5))
-    books = RoundTrips(redis_client)
-    client = _client(
-        httpx.MockTransport(handler),
-        quota,
-        breaker=breaker,
-        books=books,
-        rate_limit_headers=X_RATELIMIT_HEADERS,
-    )
-    client.request("GET", "people")
-    assert books.round_trips == [["EVAL", "EVAL"]]  # the settle, then the verdict
-    assert quota.used() == 5  # the settle adopted the upstream's count
-    [status] = breaker_status(redis_client, 60)
-    assert status.calls == 1 and status.failures == 0
-    with pytest.raises(Throttled):  # a 429: the settle pauses; no verdict on the upstream
-        client.request("GET", "people")
-    assert books.round_trips[1] == ["EVAL"]
-    assert quota.raw_status().paused_ms > 19_000
-    assert breaker_status(redis_client, 60)[0].calls == 1
-
-
 def _books_client(
     redis_client: redis.Redis, statuses: list[int], headers: dict[str, str] | None = None
 ) -> tuple[ApiClient, RedisQuota, RoundTrips]:
@@ -172,6 +140,23 @@ def _books_client(
         rate_limit_headers=X_RATELIMIT_HEADERS,
     )
     return client, quota, books
+
+
+def test_an_answers_settle_and_breaker_verdict_go_in_one_round_trip(
+    redis_client: redis.Redis,
+) -> None:
+    headers = {"X-RateLimit-Remaining": "5", "Retry-After": "20"}
+    client, quota, books = _books_client(redis_client, [200, 429], headers)
+    client.request("GET", "people")
+    assert books.round_trips == [["EVAL", "EVAL"]]  # the settle, then the verdict
+    assert quota.used() == 5  # the settle adopted the upstream's count
+    [status] = breaker_status(redis_client, 60)
+    assert status.calls == 1 and status.failures == 0
+    with pytest.raises(Throttled):  # a 429: the settle pauses; no verdict on the upstream
+        client.request("GET", "people")
+    assert books.round_trips[1] == ["EVAL"]
+    assert quota.raw_status().paused_ms > 19_000
+    assert breaker_status(redis_client, 60)[0].calls == 1
 
 
 def test_in_a_step_a_successful_answer_settles_with_the_next_round_trip(
