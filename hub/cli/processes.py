@@ -69,6 +69,7 @@ def worker(
     ]
     if hostname:
         argv += ["-n", hostname]
+    from hub.core import lean_log_records
     from hub.worker import (
         announce_worker,
         freeze_startup_heap_in_worker,
@@ -76,6 +77,7 @@ def worker(
         wake_quota_waiters_in_worker,
     )
 
+    lean_log_records()  # a worker logs lines per step
     announce_worker(url, {"concurrency": processes, "queues": names})
     sweep_keys_in_worker()
     wake_quota_waiters_in_worker()

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
         try_lock,
         try_lock_in,
     )
-    from hub.core.logs import configure_logging
+    from hub.core.logs import configure_logging, lean_log_records
     from hub.core.pauses import (
         HELD_RUNS_KEY,
         PAUSE_KINDS,
@@ -135,6 +135,7 @@ __all__ = [
     "key_id",
     "keyed_lock",
     "lazy_exports",
+    "lean_log_records",
     "lock_key",
     "new_hex",
     "new_uuid",
@@ -212,7 +213,7 @@ __getattr__, __dir__ = lazy_exports(
             "try_lock",
             "try_lock_in",
         ),
-        "logs": ("configure_logging",),
+        "logs": ("configure_logging", "lean_log_records"),
         "pauses": (
             "HELD_RUNS_KEY",
             "PAUSED_KEY",

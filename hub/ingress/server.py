@@ -8,14 +8,13 @@ options, on a settled heap.
 from __future__ import annotations
 
 import gc
-import logging
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from hub.core import Settings, configure_logging
+from hub.core import Settings, configure_logging, lean_log_records
 
-__all__ = ["lean_log_records", "prepare_process", "run", "settle_heap"]
+__all__ = ["prepare_process", "run", "settle_heap"]
 
 
 def prepare_process(settings: Settings) -> None:
@@ -39,19 +38,6 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def lean_log_records() -> None:
-    """Stop log records from gathering what no hub log format shows.
-
-    The ingress logs a line per delivery; by default every record also walks the stack
-    for its caller's file and line and looks up the thread and process names, which
-    cost as much as the rest of the line (the logging HOWTO's "Optimization" flags).
-    """
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
 
 
 def run(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:

@@ -61,6 +61,10 @@ class StepTask(RequeueOnRedisLoss):
     context (:class:`~hub.worker.task_data.PrivateRequest`)."""
 
     Request = "hub.worker.task_data:PrivateRequest"
+    #: Celery writes a repr of every return value (here the run context) for its success
+    #: line and event, where the hub shows none (:class:`~hub.worker.task_data.PrivateRequest`,
+    #: :class:`hub.core.logs.TaskDataFilter`): a repr cut at once costs nothing to make
+    resultrepr_maxsize = 0
 
     def shadow_name(self, args: Any, kwargs: dict[str, Any], options: Any) -> str | None:
         if "workflow" in kwargs and "step" in kwargs:
