@@ -211,11 +211,17 @@ def test_a_killed_holder_frees_its_place_after_the_lease(
     _faults(hub, {"scripts": [script]})
     held = _send(hub, "keyed.one", "contact-9", "held")
     wait_for(lambda: _begin_running(runs, held), 30, "the holder's step to start")
-    holder = next(
-        name
-        for name in ("worker", "w2")
-        if held in (hub.log_dir / f"{name}.log").read_text(errors="replace")
-    )
+
+    def logged_by() -> str | None:
+        """The worker whose log names the run (its line may follow the run record)."""
+        for name in ("worker", "w2"):
+            if held in (hub.log_dir / f"{name}.log").read_text(errors="replace"):
+                return name
+        return None
+
+    wait_for(lambda: logged_by() is not None, 10, "the holder's log line")
+    holder = logged_by()
+    assert holder is not None
     waiter = _send(hub, "keyed.one", "contact-9", "waiter")
     wait_for(lambda: _begin_waiting(runs, waiter), 30, "the second run to wait for its turn")
     hub.kill(holder)  # mid-step: its place is never given back
