@@ -42,6 +42,17 @@ not the hub's). A ring swallowed by a worker that died in the instant between th
 and its take costs at most that wait. With a global key prefix the channel uses kombu's
 ``BRPOP`` as before.
 
+A message's acknowledgement rides with the take that follows it: the tag goes into the
+take script's arguments, and the script removes its ``unacked`` entry before it pops. A
+worker's main process so makes one round trip per message where kombu makes two (its
+acknowledgement waits for Redis, fsynced, before the next take may start). An
+acknowledgement is sent on its own, and waited for, when no take follows it at once:
+the channel is about to wait on its bells, holds as many messages as it may, stops
+consuming, or closes. If the worker dies before the take that carries it, the entry
+stays in ``unacked`` and the restore sweep delivers the message again after the
+visibility timeout, as it would had the worker died before acknowledging: the step's
+ledger has it done, and it is not applied twice.
+
 Task events and broadcasts (fanout) are published without waiting for Redis's answer
 (:mod:`hub.worker.fanout_publish`): the worker's main process no longer stops between a
 message's take and its hand-over to wait for the answer to a ``task-received`` event.
@@ -91,11 +102,17 @@ WAIT_SECONDS = 5.0
 
 # KEYS: unacked hash, unacked index, the bell of each of the Q queues, then the queues'
 # lists in the order to serve them (kombu's: every queue at priority step 0, then at the
-# next step, ...). ARGV: now, Q. Returns {list, message} for the first message, or nil when
-# all are empty. The unacked entry is [message, exchange, routing key], as kombu writes it;
-# the message text is kept as it came (decoding and encoding again could change it). Then
-# each bell is set true: rung while its queue holds a message, silent once it holds none.
+# next step, ...). ARGV: now, Q, then the delivery tags acknowledged since the last take,
+# whose unacked entries go before anything is taken. Returns {list, message} for the
+# first message, or nil when all are empty. The unacked entry is [message, exchange,
+# routing key], as kombu writes it; the message text is kept as it came (decoding and
+# encoding again could change it). Then each bell is set true: rung while its queue holds
+# a message, silent once it holds none.
 TAKE_SCRIPT = """
+for i = 3, #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[2], ARGV[i])
+end
 local queues = tonumber(ARGV[2])
 local first = 3 + queues
 local taken
@@ -157,13 +174,20 @@ def ring_for(client: Any, queue: str) -> None:
 
 class QoS(kombu_redis.QoS):
     """kombu's QoS, without writing again the ``unacked`` entry of a message its take
-    wrote already (kombu writes it when it hands the message to its consumer)."""
+    wrote already (kombu writes it when it hands the message to its consumer), and with
+    acknowledgements that ride with the next take when one follows (see the module)."""
 
     def append(self, message: Any, delivery_tag: str) -> None:
         if delivery_tag is not None and delivery_tag == self.channel._taking:
             super(kombu_redis.QoS, self).append(message, delivery_tag)  # in memory only
             return
         super().append(message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        if self.channel._ack_with_next_take(delivery_tag):
+            super(kombu_redis.QoS, self).ack(delivery_tag)  # in memory; Redis with the take
+            return
+        super().ack(delivery_tag)
 
 
 class Channel(kombu_redis.Channel):
@@ -188,6 +212,8 @@ class Channel(kombu_redis.Channel):
         self._wait_next = False
         self._taking: str | None = None  # the delivery tag of the message being handed on
         self._script_cached = False  # the server has TAKE_SCRIPT (a take by digest will do)
+        self._acks_due: list[str] = []  # acknowledged, for the next take to remove
+        self._acks_in_take: list[str] = []  # sent with the take in flight
 
     # --- one client for the pool -------------------------------------------------------------
 
@@ -242,9 +268,26 @@ class Channel(kombu_redis.Channel):
         return UnansweredPublish(self.pool.make_connection)
 
     def close(self) -> None:
+        if self._in_poll and self._command in ("EVAL", "EVALSHA"):
+            try:
+                self._brpop_read()  # the take in flight, with the acknowledgements it carries
+            except Empty:
+                pass
+            except self.connection_errors:
+                pass  # the acknowledgements it carried are sent again below
+        try:
+            self._send_acks_due()
+        except self.connection_errors:
+            # their messages come back after the visibility timeout; their steps are done
+            log.warning("%d acknowledgement(s) not sent as the channel closed", len(self._acks_due))
         if "_unanswered" in self.__dict__:
             self._unanswered.close()
         super().close()
+
+    def _basic_cancel(self, consumer_tag: str) -> Any:
+        cancelled = super()._basic_cancel(consumer_tag)
+        self._send_acks_due()  # no take may follow
+        return cancelled
 
     def _do_restore_message(
         self, payload: Any, exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
@@ -263,17 +306,23 @@ class Channel(kombu_redis.Channel):
             return
         queues = self._queue_cycle.consume(len(self.active_queues))
         if not queues:
+            self._send_acks_due()
+            return
+        bells, keys = self._take_keys(tuple(queues))
+        if self._wait_next:
+            self._send_acks_due()  # a wait on the bells cannot carry them
+            connection = self.client.connection
+            self._in_poll = connection
+            self._brpop_sent_at = time.monotonic()  # type: ignore[assignment]
+            self._wait_next, self._command = False, "BLPOP"
+            connection.send_command("BLPOP", *bells, self.wait_seconds)
             return
         connection = self.client.connection
         self._in_poll = connection
         self._brpop_sent_at = time.monotonic()  # type: ignore[assignment]
-        bells, keys = self._take_keys(tuple(queues))
-        if self._wait_next:
-            self._wait_next, self._command = False, "BLPOP"
-            connection.send_command("BLPOP", *bells, self.wait_seconds)
-            return
         # by its digest once the server has it: a take sends no script text
         self._command = "EVALSHA" if self._script_cached else "EVAL"
+        self._acks_in_take, self._acks_due = self._acks_in_take + self._acks_due, []
         connection.send_command(
             self._command,
             TAKE_SHA if self._script_cached else TAKE_SCRIPT,
@@ -281,6 +330,7 @@ class Channel(kombu_redis.Channel):
             *keys,
             repr(time.time()),
             len(bells),
+            *self._acks_in_take,
         )
 
     def _take_keys(self, queues: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -303,7 +353,7 @@ class Channel(kombu_redis.Channel):
             except self.connection_errors:
                 self.client.connection.disconnect()
                 self._script_cached = False  # a new connection may reach a new server
-                raise
+                raise  # the acknowledgements it carried go with the next take
             except NoScriptError:  # the server lost its scripts (a restart): send the text
                 self._script_cached = False
                 raise Empty() from None
@@ -311,6 +361,7 @@ class Channel(kombu_redis.Channel):
                 self._woken(reply)
                 raise Empty()  # rung, or the wait ran out: take next
             self._script_cached = True  # a take answered: the server has the script
+            self._acks_in_take = []  # and removed the entries it carried
             if not reply:
                 self._wait_next = True  # every queue empty: wait on the bells next
                 raise Empty()
@@ -323,6 +374,40 @@ class Channel(kombu_redis.Channel):
             self._in_poll = None  # type: ignore[assignment]
             self._command = ""
             self._flush_brpop_reauth()
+            if self._acks_due and not self.qos.can_consume():
+                self._send_acks_due()  # it holds all it may: no take follows at once
+
+    # --- acknowledging: with the next take (see the module) ---------------------------------
+
+    def _ack_with_next_take(self, delivery_tag: str) -> bool:
+        """Leave ``delivery_tag``'s acknowledgement to the next take; False (acknowledge it
+        now) when no take may follow soon: the channel waits on its bells, consumes no
+        more (a worker shutting down), closes, or uses a key prefix (kombu's takes)."""
+        if (
+            self.global_keyprefix
+            or self._command == "BLPOP"
+            or self._closing
+            or not self.active_queues
+        ):
+            return False
+        self._acks_due.append(delivery_tag)
+        return True
+
+    def _send_acks_due(self) -> None:
+        """Remove the ``unacked`` entries of the acknowledgements no take carried (and of
+        a take that may not have run), in one round trip."""
+        tags, self._acks_in_take, self._acks_due = self._acks_in_take + self._acks_due, [], []
+        if not tags:
+            return
+        try:
+            with self.conn_or_acquire() as client:
+                pipe = client.pipeline()
+                pipe.zrem(self.unacked_index_key, *tags)
+                pipe.hdel(self.unacked_key, *tags)
+                pipe.execute()
+        except self.connection_errors:
+            self._acks_due = tags + self._acks_due  # for the next take, after reconnecting
+            raise
 
     def _woken(self, reply: Any) -> None:
         """A wait ended with ``reply``: a bell's token, or nothing (it ran out). A channel
@@ -343,7 +428,8 @@ class Channel(kombu_redis.Channel):
             self.connection._deliver(payload, queue)
         finally:
             self._taking = None
-        if tag and tag not in self.qos._delivered:  # not awaiting an ack (or acked already)
+        if tag and tag not in self.qos._delivered and tag not in self._acks_due:
+            # not awaiting an ack: its consumer takes none
             with self.conn_or_acquire() as client:
                 pipe = client.pipeline()
                 pipe.zrem(self.unacked_index_key, tag)

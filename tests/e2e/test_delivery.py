@@ -10,11 +10,13 @@ in the sandbox, after their ``GET /people`` found nobody.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +159,49 @@ def test_a_worker_killed_right_after_its_take_loses_nothing(
     people = httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json()
     assert [p["contactEmails"][0]["address"] for p in people] == ["taken@example.com"]
     wait_for(lambda: redis_client.hlen("unacked") == 0, 10, "the redelivery's ack")
+
+
+def test_a_task_whose_acknowledgement_died_with_its_worker_is_not_applied_again(
+    hub: HubProcesses, redis_client: redis.Redis
+) -> None:
+    """A worker's acknowledgement goes with its next take: one killed in between leaves
+    the task's entry in ``unacked``, and the task is delivered again after the visibility
+    timeout. Its step is recorded: the redelivery calls nobody and the run stays as it
+    ended."""
+    run_id = _send(hub, "evt-acked", "acked@example.com")
+    (queue,) = [q for q in STEP_QUEUES if redis_client.llen(q)]
+    raw = redis_client.lindex(queue, 0)
+    assert raw is not None
+    message = json.loads(raw)
+    info = message["properties"]["delivery_info"]
+    tag = message["properties"]["delivery_tag"]
+    runs = RunStore(redis_client)
+    hub.start_worker("node", concurrency=1)
+
+    def succeeded() -> bool:
+        record = runs.get(run_id)
+        return record is not None and record.status == "succeeded"
+
+    wait_for(succeeded, 30, "the run")
+    wait_for(lambda: redis_client.hlen("unacked") == 0, 10, "its acknowledgement")
+    calls = len(httpx.get(f"{hub.sandbox_url}/_sandbox/calls").json()["calls"])
+    # the entry a worker killed before its next take leaves behind, timed out
+    entry = json.dumps([message, info["exchange"], info["routing_key"]])
+    redis_client.hset("unacked", tag, entry)
+    redis_client.zadd("unacked_index", {tag: time.time() - 60})
+
+    task_id = message["headers"]["id"]
+
+    def received() -> int:
+        log = (hub.log_dir / "node.log").read_text(errors="replace")
+        return sum(1 for line in log.splitlines() if task_id in line and "received" in line)
+
+    assert received() == 1
+    wait_for(lambda: received() == 2, 40, "the task delivered again")
+    wait_for(lambda: redis_client.hlen("unacked") == 0, 10, "the redelivery's ack")
+    record = runs.get(run_id)
+    assert record is not None and record.status == "succeeded"
+    assert record.steps["person"].attempts == 1
+    assert len(httpx.get(f"{hub.sandbox_url}/_sandbox/calls").json()["calls"]) == calls
+    people = httpx.get(f"{hub.sandbox_url}/_sandbox/state/people").json()
+    assert [p["contactEmails"][0]["address"] for p in people] == ["acked@example.com"]

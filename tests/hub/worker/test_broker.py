@@ -224,3 +224,108 @@ def test_the_sentinel_channel_reads_the_bells_and_the_sentinels_options() -> Non
     # both bases name options; the first base's tuple alone would drop the primary's name
     names = SentinelChannel.from_transport_options
     assert {"wait_seconds", "master_name", "sentinel_kwargs", "visibility_timeout"} <= set(names)
+
+
+# --- acknowledgements ride with the next take ------------------------------------------------
+
+
+def test_the_take_removes_the_entries_it_is_given_before_it_takes(
+    redis_client: redis.Redis,
+) -> None:
+    redis_client.hset("unacked", mapping={"done-1": "[]", "done-2": "[]", "held": "[]"})
+    redis_client.zadd("unacked_index", {"done-1": 1, "done-2": 1, "held": 1})
+    redis_client.lpush("hub", "a")
+    keys = ["unacked", "unacked_index", bell_key("hub"), "hub"]
+    taken = redis_client.eval(
+        TAKE_SCRIPT, len(keys), *keys, repr(time.time()), 1, "done-1", "done-2"
+    )
+    assert taken == [b"hub", b"a"]
+    assert set(redis_client.hkeys("unacked")) == {b"held"}
+    assert redis_client.zrange("unacked_index", 0, -1) == [b"held"]
+
+
+def test_an_acknowledgement_rides_with_the_next_take(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    for n in range(3):
+        _publish(connection, "hub", {"n": n})
+    seen: list[tuple[int, int]] = []
+
+    def on_message(body: Any, message: Any) -> None:
+        seen.append((body["n"], redis_client.hlen("unacked")))
+        message.ack()
+
+    with Consumer(connection.channel(), QUEUES, callbacks=[on_message]):
+        connection.drain_events(timeout=5)
+        before = _calls(redis_client, "multi", "exec")
+        for _ in range(2):
+            connection.drain_events(timeout=5)
+        # each message's take removed the entry of the one acknowledged before it: no
+        # transaction of kombu's own per acknowledgement, and one entry at a time
+        assert [n for n, _ in seen] == [0, 1, 2]
+        assert all(entries == 1 for _, entries in seen)
+        assert _calls(redis_client, "multi", "exec") == before
+        assert redis_client.hlen("unacked") == 1  # the last one waits for a take
+
+
+def test_an_acknowledgement_no_take_follows_is_sent_before_the_wait(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    _publish(connection, "hub", {"n": 1})
+    with Consumer(connection.channel(), QUEUES, callbacks=[lambda b, m: m.ack()]):
+        connection.drain_events(timeout=5)
+        assert redis_client.hlen("unacked") == 1
+        with pytest.raises(socket.timeout):
+            # the take after it finds the queues empty, then the channel waits on its
+            # bells: the acknowledgement goes before that wait, not after it
+            connection.drain_events(timeout=0.5)
+        assert redis_client.hlen("unacked") == 0 and redis_client.zcard("unacked_index") == 0
+
+
+def test_acknowledgements_due_are_sent_as_the_consumer_stops_or_the_channel_closes(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    with _connect(redis_server.url) as conn:
+        _publish(conn, "hub", {"n": 1})
+        consumer = Consumer(conn.channel(), QUEUES, callbacks=[lambda b, m: m.ack()])
+        consumer.consume()
+        conn.drain_events(timeout=5)
+        assert redis_client.hlen("unacked") == 1
+        consumer.cancel()
+        assert redis_client.hlen("unacked") == 0
+    with _connect(redis_server.url) as conn:
+        _publish(conn, "hub", {"n": 2})
+        channel = conn.channel()
+        Consumer(channel, QUEUES, callbacks=[lambda b, m: m.ack()]).consume()
+        conn.drain_events(timeout=5)
+        assert redis_client.hlen("unacked") == 1
+        channel.close()
+        assert redis_client.hlen("unacked") == 0
+
+
+def test_a_message_acknowledged_by_a_consumer_that_died_before_its_next_take_comes_back(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    # its entry stays in `unacked`, as if it died before acknowledging: the message is
+    # delivered again after the visibility timeout (the step's ledger has it done)
+    with _connect(redis_server.url, visibility_timeout=1) as conn:
+        _publish(conn, "hub", {"n": 3})
+        dead = conn.channel()
+        Consumer(dead, QUEUES, callbacks=[lambda b, m: m.ack()]).consume()
+        conn.drain_events(timeout=5)
+        dead._acks_due.clear()  # killed outright: what it held in memory is gone
+    assert redis_client.hlen("unacked") == 1
+    time.sleep(1.1)
+    got: list[Any] = []
+    with _connect(redis_server.url, visibility_timeout=1) as live:
+        channel = live.channel()
+
+        def on_message(body: Any, message: Any) -> None:
+            got.append((body, message.delivery_info.get("redelivered")))
+            message.ack()
+
+        with Consumer(channel, QUEUES, callbacks=[on_message]):
+            channel.qos.restore_visible()
+            live.drain_events(timeout=5)
+    assert got == [({"n": 3}, True)]
+    assert redis_client.hlen("unacked") == 0
