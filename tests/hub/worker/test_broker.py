@@ -95,9 +95,16 @@ def test_a_message_taken_by_a_consumer_that_died_comes_back(
         # and not lost either
         assert redis_client.llen("hub") == 0 and redis_client.hlen("unacked") == 1
 
-    time.sleep(1.1)  # the visibility timeout passes
-    got: list[Any] = []
-    with _connect(redis_server.url, visibility_timeout=1) as live:
+    assert _swept_and_delivered_again(redis_server.url) == [({"n": 2}, True)]
+    assert redis_client.hlen("unacked") == 0
+
+
+def _swept_and_delivered_again(url: str) -> list[tuple[Any, Any]]:
+    """Once the visibility timeout (1 s) passed, what a live consumer's sweep delivers
+    again: each body with its ``redelivered`` flag."""
+    time.sleep(1.1)
+    got: list[tuple[Any, Any]] = []
+    with _connect(url, visibility_timeout=1) as live:
         channel = live.channel()
 
         def on_message(body: Any, message: Any) -> None:
@@ -107,8 +114,7 @@ def test_a_message_taken_by_a_consumer_that_died_comes_back(
         with Consumer(channel, QUEUES, callbacks=[on_message]):
             channel.qos.restore_visible()  # the sweep every live worker makes
             live.drain_events(timeout=5)
-    assert got == [({"n": 2}, True)]
-    assert redis_client.hlen("unacked") == 0
+    return got
 
 
 def _calls(client: redis.Redis, *commands: str) -> int:
@@ -315,17 +321,5 @@ def test_a_message_acknowledged_by_a_consumer_that_died_before_its_next_take_com
         conn.drain_events(timeout=5)
         dead._acks_due.clear()  # killed outright: what it held in memory is gone
     assert redis_client.hlen("unacked") == 1
-    time.sleep(1.1)
-    got: list[Any] = []
-    with _connect(redis_server.url, visibility_timeout=1) as live:
-        channel = live.channel()
-
-        def on_message(body: Any, message: Any) -> None:
-            got.append((body, message.delivery_info.get("redelivered")))
-            message.ack()
-
-        with Consumer(channel, QUEUES, callbacks=[on_message]):
-            channel.qos.restore_visible()
-            live.drain_events(timeout=5)
-    assert got == [({"n": 3}, True)]
+    assert _swept_and_delivered_again(redis_server.url) == [({"n": 3}, True)]
     assert redis_client.hlen("unacked") == 0
