@@ -51,7 +51,10 @@ the channel is about to wait on its bells, holds as many messages as it may, sto
 consuming, or closes. If the worker dies before the take that carries it, the entry
 stays in ``unacked`` and the restore sweep delivers the message again after the
 visibility timeout, as it would had the worker died before acknowledging: the step's
-ledger has it done, and it is not applied twice.
+ledger has it done, and it is not applied twice. An acknowledgement that cannot reach
+Redis is kept for the next take; one the channel closes without is logged and left to the
+sweep the same way. ``basic_recover`` (never called by Celery) puts back the messages
+still held, not those acknowledged and not yet removed.
 
 Task events and broadcasts (fanout) are published without waiting for Redis's answer
 (:mod:`hub.worker.fanout_publish`): the worker's main process no longer stops between a
@@ -184,10 +187,12 @@ class QoS(kombu_redis.QoS):
         super().append(message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
-        if self.channel._ack_with_next_take(delivery_tag):
-            super(kombu_redis.QoS, self).ack(delivery_tag)  # in memory; Redis with the take
+        if not self.channel._ack_with_next_take(delivery_tag):
+            super().ack(delivery_tag)
             return
-        super().ack(delivery_tag)
+        super(kombu_redis.QoS, self).ack(delivery_tag)  # in memory; Redis with the take
+        if not self.can_consume():  # a lowered prefetch: no take follows this ack
+            self.channel._send_acks_due_or_keep()
 
 
 class Channel(kombu_redis.Channel):
@@ -275,18 +280,17 @@ class Channel(kombu_redis.Channel):
                 pass
             except self.connection_errors:
                 pass  # the acknowledgements it carried are sent again below
-        try:
-            self._send_acks_due()
-        except self.connection_errors:
+        if not self._send_acks_due_or_keep():
             # their messages come back after the visibility timeout; their steps are done
             log.warning("%d acknowledgement(s) not sent as the channel closed", len(self._acks_due))
+            self._acks_due = []
         if "_unanswered" in self.__dict__:
             self._unanswered.close()
         super().close()
 
     def _basic_cancel(self, consumer_tag: str) -> Any:
         cancelled = super()._basic_cancel(consumer_tag)
-        self._send_acks_due()  # no take may follow
+        self._send_acks_due_or_keep()  # no take may follow; close() tries them again
         return cancelled
 
     def _do_restore_message(
@@ -375,7 +379,7 @@ class Channel(kombu_redis.Channel):
             self._command = ""
             self._flush_brpop_reauth()
             if self._acks_due and not self.qos.can_consume():
-                self._send_acks_due()  # it holds all it may: no take follows at once
+                self._send_acks_due_or_keep()  # it holds all it may: no take follows at once
 
     # --- acknowledging: with the next take (see the module) ---------------------------------
 
@@ -408,6 +412,16 @@ class Channel(kombu_redis.Channel):
         except self.connection_errors:
             self._acks_due = tags + self._acks_due  # for the next take, after reconnecting
             raise
+
+    def _send_acks_due_or_keep(self) -> bool:
+        """:meth:`_send_acks_due`, keeping them for the next take (or :meth:`close`) when
+        Redis cannot be reached: the caller, an ack or a cancel, is not the one to fail.
+        False when they were kept."""
+        try:
+            self._send_acks_due()
+        except self.connection_errors:
+            return False
+        return True
 
     def _woken(self, reply: Any) -> None:
         """A wait ended with ``reply``: a bell's token, or nothing (it ran out). A channel

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from queue import Empty
 from typing import Any
 
 import pytest
@@ -307,6 +308,96 @@ def test_acknowledgements_due_are_sent_as_the_consumer_stops_or_the_channel_clos
         assert redis_client.hlen("unacked") == 1
         channel.close()
         assert redis_client.hlen("unacked") == 0
+
+
+def test_an_acknowledgement_made_while_the_channel_waits_on_its_bells_is_sent_at_once(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    _publish(connection, "hub", {"n": 1})
+    held: list[Any] = []
+    channel = connection.channel()
+    with Consumer(channel, QUEUES, callbacks=[lambda b, m: held.append(m)]):
+        connection.drain_events(timeout=5)
+        with pytest.raises(socket.timeout):
+            connection.drain_events(timeout=0.3)
+        assert channel._command == "BLPOP"  # no take follows until a bell rings
+        held[0].ack()
+        assert redis_client.hlen("unacked") == 0 and redis_client.zcard("unacked_index") == 0
+
+
+def test_an_acknowledgement_made_after_an_empty_take_is_sent_before_the_wait(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    _publish(connection, "hub", {"n": 1})
+    held: list[Any] = []
+    channel = connection.channel()
+    with Consumer(channel, QUEUES, callbacks=[lambda b, m: held.append(m)]):
+        connection.drain_events(timeout=5)
+        channel._brpop_start()
+        with pytest.raises(Empty):
+            channel._brpop_read()  # every queue empty: the channel waits on its bells next
+        held[0].ack()
+        assert redis_client.hlen("unacked") == 1  # left for the next take...
+        channel._brpop_start()
+        assert channel._command == "BLPOP"
+        assert redis_client.hlen("unacked") == 0  # ...which is a wait: sent before it
+        _publish(connection, "hub", {"n": 2})  # rings the bell, ending the wait
+        with pytest.raises(Empty):
+            channel._brpop_read()
+
+
+def test_acknowledgements_carried_by_a_take_the_server_had_no_script_for_go_with_the_next(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    _publish(connection, "hub", {"n": 1})
+    held: list[Any] = []
+    with Consumer(connection.channel(), QUEUES, callbacks=[lambda b, m: held.append(m)]):
+        connection.drain_events(timeout=5)
+        first = held[0].delivery_tag
+        held[0].ack()
+        redis_client.script_flush()  # a restarted server: the take by digest fails
+        _publish(connection, "hub", {"n": 2})
+        connection.drain_events(timeout=5)
+        assert [m.payload for m in held] == [{"n": 1}, {"n": 2}]
+        assert redis_client.hkeys("unacked") == [held[1].delivery_tag.encode()]
+        assert not redis_client.zscore("unacked_index", first)
+
+
+def test_an_acknowledgement_is_sent_at_once_when_a_lowered_prefetch_holds_off_the_next_take(
+    connection: Connection, redis_client: redis.Redis
+) -> None:
+    for n in range(3):
+        _publish(connection, "hub", {"n": n})
+    held: list[Any] = []
+    consumer = Consumer(connection.channel(), QUEUES, callbacks=[lambda b, m: held.append(m)])
+    with consumer:
+        consumer.qos(prefetch_count=2)
+        for _ in range(2):
+            connection.drain_events(timeout=5)
+        consumer.qos(prefetch_count=1)  # Celery lowers it as a task with an ETA runs
+        held[1].ack()
+        # one message still held fills the prefetch: no take may carry the ack
+        assert not redis_client.hexists("unacked", held[1].delivery_tag)
+        assert redis_client.hlen("unacked") == 1 and redis_client.llen("hub") == 1
+
+
+def test_a_channel_closes_when_redis_is_gone_with_acknowledgements_due(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = RedisServer(tmp_path, appendonly=False).start()
+    conn = _connect(server.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        _publish(conn, "hub", {"n": 1})
+        channel = conn.channel()
+        Consumer(channel, QUEUES, callbacks=[lambda b, m: m.ack()]).consume()
+        conn.drain_events(timeout=5)
+        assert len(channel._acks_due) == 1
+    finally:
+        server.stop()
+    channel.close()  # neither raises nor stops halfway: its consumers are cancelled
+    assert channel.closed and not channel._consumers and not channel._acks_due
+    assert "1 acknowledgement(s) not sent as the channel closed" in caplog.text
+    conn.release()
 
 
 def test_a_message_acknowledged_by_a_consumer_that_died_before_its_next_take_comes_back(
